@@ -1,0 +1,143 @@
+"""The one place that reads the environment.
+
+Every tunable is a named default with a docstring, read once into a frozen
+``Settings`` value::
+
+    settings = Settings.from_env()
+    settings.reply_timeout  # 3.0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+from shared.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/wallet"
+"""PostgreSQL the web reads from and the workers write to."""
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+"""Redis holding the shard queues, RQ bookkeeping and reply keys."""
+
+DEFAULT_SHARD_COUNT = 16
+"""Number of shard queues. A deploy-time constant: changing it re-routes wallets."""
+
+DEFAULT_REPLY_TIMEOUT = 3.0
+"""Seconds a web request waits for the worker's reply before answering 202."""
+
+DEFAULT_BATCH_SIZE = 200
+"""Most operations a worker claims from one shard and applies in one transaction."""
+
+MAX_BATCH_SIZE = 1000
+"""Upper bound of ``BATCH_SIZE``: a claim passes the ids through Lua's limited stack."""
+
+DEFAULT_RESULT_TTL = 60
+"""Seconds RQ keeps a finished job and its result (bounded Redis memory)."""
+
+DEFAULT_REPLY_TTL = 60
+"""Seconds a reply key lives when no web request is waiting for it."""
+
+DEFAULT_FAILURE_TTL = 7 * 24 * 3600
+"""Seconds a poison job stays in RQ's failed registry for an operator to read."""
+
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+"""Host names Django answers for when ``ALLOWED_HOSTS`` is not set."""
+
+
+def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be a boolean, got {raw!r}")
+
+
+def _env_number(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float = float("inf")
+) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{name} must be within {minimum}..{maximum}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseParams:
+    """The parts of ``DATABASE_URL`` that Django and libpq need."""
+
+    name: str
+    user: str
+    password: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    shard_count: int = DEFAULT_SHARD_COUNT
+    reply_timeout: float = DEFAULT_REPLY_TIMEOUT
+    batch_size: int = DEFAULT_BATCH_SIZE
+    result_ttl: int = DEFAULT_RESULT_TTL
+    reply_ttl: int = DEFAULT_REPLY_TTL
+    failure_ttl: int = DEFAULT_FAILURE_TTL
+    debug: bool = False
+    secret_key: str = ""
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        hosts = env.get("ALLOWED_HOSTS")
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+            shard_count=int(_env_number(env, "SHARD_COUNT", DEFAULT_SHARD_COUNT, minimum=1)),
+            reply_timeout=_env_number(env, "REPLY_TIMEOUT", DEFAULT_REPLY_TIMEOUT, minimum=0),
+            batch_size=int(_env_number(env, "BATCH_SIZE", DEFAULT_BATCH_SIZE, minimum=1, maximum=MAX_BATCH_SIZE)),
+            result_ttl=int(_env_number(env, "RESULT_TTL", DEFAULT_RESULT_TTL, minimum=1)),
+            reply_ttl=int(_env_number(env, "REPLY_TTL", DEFAULT_REPLY_TTL, minimum=1)),
+            failure_ttl=int(_env_number(env, "FAILURE_TTL", DEFAULT_FAILURE_TTL, minimum=1)),
+            debug=_env_bool(env, "DEBUG", False),
+            secret_key=env.get("SECRET_KEY", ""),
+            allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
+        )
+
+    @property
+    def database(self) -> DatabaseParams:
+        parts = urlsplit(self.database_url)
+        if parts.scheme not in {"postgres", "postgresql"} or not parts.path.strip("/"):
+            raise ConfigurationError(f"DATABASE_URL must be postgresql://user@host:port/name, got {parts.scheme}://…")
+        return DatabaseParams(
+            name=unquote(parts.path.lstrip("/")),
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """``DATABASE_URL`` with the driver SQLAlchemy should use."""
+        return "postgresql+psycopg2://" + self.database_url.split("://", 1)[1]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,40 @@
+"""Process-wide clients for Redis and PostgreSQL (SQLAlchemy), built from ``shared.config``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+from sqlalchemy import Engine, create_engine
+
+from shared.config import Settings, get_settings
+
+REDIS_CONNECT_TIMEOUT = 0.5
+"""Seconds to wait for a Redis connection: an outage must answer 503 quickly, not hang."""
+
+REDIS_SOCKET_MARGIN = 2.0
+"""Seconds a Redis read may take beyond the longest BLPOP we issue."""
+
+
+def redis_from_settings(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+        socket_timeout=settings.reply_timeout + REDIS_SOCKET_MARGIN,
+        health_check_interval=30,
+    )
+
+
+def engine_from_settings(settings: Settings, *, pool_size: int = 2) -> Engine:
+    return create_engine(
+        settings.sqlalchemy_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 2, "application_name": "wallet-worker"},
+    )
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> redis.Redis:
+    """The Redis client of this process (thread-safe, pooled)."""
+    return redis_from_settings(get_settings())

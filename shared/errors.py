@@ -1,0 +1,54 @@
+"""The service's one error hierarchy.
+
+    WalletError                      base of every error this service raises itself
+    ├── ConfigurationError           bad or missing environment setting (startup)
+    ├── RequestError                 a client's request cannot be served (4xx)
+    │   ├── InvalidRequest           400: malformed body, bad amount or type
+    │   ├── NotFound                 404: unknown wallet or operation
+    │   └── MethodNotAllowed         405
+    ├── MalformedMessage             a queued message the worker cannot parse (poison)
+    └── ServiceUnavailable           503: Redis or PostgreSQL does not answer
+
+Third-party errors (redis, psycopg2, SQLAlchemy) are translated at the boundary
+that calls them, so views and jobs only see these.
+"""
+
+from __future__ import annotations
+
+
+class WalletError(Exception):
+    """Base class of every error raised by this service."""
+
+
+class ConfigurationError(WalletError):
+    """An environment setting is missing or malformed."""
+
+
+class RequestError(WalletError):
+    """A request the service refuses; ``status`` is its HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(RequestError):
+    status = 400
+
+
+class NotFound(RequestError):
+    status = 404
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+
+
+class MalformedMessage(WalletError):
+    """A queued operation message that does not follow the wire format."""
+
+
+class ServiceUnavailable(WalletError):
+    """A backing service (Redis or PostgreSQL) does not answer."""

@@ -1,0 +1,141 @@
+"""The wire format between web nodes and shard workers.
+
+A web node enqueues one ``OperationRequest`` per client operation as the only
+argument of an RQ job (JSON serializer, never pickle); the worker answers with
+one ``OperationResult`` pushed to the operation's reply key. Both are plain
+JSON objects of strings, so either side can be read by a human in redis-cli::
+
+    {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
+     "amount": "10.00", "idempotency_key": null, "created_at": "2026-11-24T04:33:09.123456+00:00"}
+    {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from shared.errors import MalformedMessage
+from shared.money import InvalidAmount, format_money, parse_amount
+
+WIRE_VERSION = 1
+"""Bumped on any incompatible change of the message fields."""
+
+
+class OperationType(str, Enum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAW = "WITHDRAW"
+
+
+class OperationStatus(str, Enum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class Rejection(str, Enum):
+    """Why a worker refused an operation; the text is the API's error message."""
+
+    INSUFFICIENT_FUNDS = "Insufficient funds"
+    BALANCE_LIMIT = "Balance limit exceeded"
+    WALLET_NOT_FOUND = "Wallet not found"
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    try:
+        return data[name]
+    except KeyError:
+        raise MalformedMessage(f"missing field {name!r}") from None
+
+
+def _check_version(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise MalformedMessage(f"expected a JSON object, got {type(data).__name__}")
+    if data.get("v") != WIRE_VERSION:
+        raise MalformedMessage(f"unsupported wire version {data.get('v')!r}")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRequest:
+    operation_id: UUID
+    wallet_id: UUID
+    operation_type: OperationType
+    amount: Decimal
+    created_at: datetime
+    idempotency_key: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": WIRE_VERSION,
+            "operation_id": str(self.operation_id),
+            "wallet_id": str(self.wallet_id),
+            "operation_type": self.operation_type.value,
+            "amount": format_money(self.amount),
+            "idempotency_key": self.idempotency_key,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> OperationRequest:
+        data = _check_version(raw)
+        try:
+            created_at = datetime.fromisoformat(_field(data, "created_at"))
+            if created_at.tzinfo is None:
+                raise ValueError("created_at must carry a timezone")
+            key = data.get("idempotency_key")
+            if key is not None and not isinstance(key, str):
+                raise ValueError("idempotency_key must be a string")
+            return cls(
+                operation_id=UUID(_field(data, "operation_id")),
+                wallet_id=UUID(_field(data, "wallet_id")),
+                operation_type=OperationType(_field(data, "operation_type")),
+                amount=parse_amount(_field(data, "amount")),
+                created_at=created_at,
+                idempotency_key=key,
+            )
+        except (TypeError, ValueError, InvalidAmount) as exc:
+            raise MalformedMessage(f"bad operation message: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    operation_id: UUID
+    status: OperationStatus
+    balance_after: Decimal | None
+    error: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "v": WIRE_VERSION,
+            "operation_id": str(self.operation_id),
+            "status": self.status.value,
+            "balance_after": None if self.balance_after is None else format_money(self.balance_after),
+            "error": self.error,
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_wire(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> OperationResult:
+        try:
+            data = _check_version(json.loads(raw))
+            balance = data.get("balance_after")
+            return cls(
+                operation_id=UUID(_field(data, "operation_id")),
+                status=OperationStatus(_field(data, "status")),
+                balance_after=None if balance is None else Decimal(balance),
+                error=data.get("error"),
+            )
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise MalformedMessage(f"bad operation result: {exc}") from exc
+
+
+OPERATION_JOB = "worker.jobs.operation_apply_job"
+"""The RQ job function an operation is enqueued as (the web names it, never imports it)."""

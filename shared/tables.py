@@ -1,0 +1,50 @@
+"""SQLAlchemy Core mirrors of the tables Django creates (``web/wallets/models.py``).
+
+Workers write through these. ``tests/shared/test_tables.py`` compares them with
+the migrated database, so a migration that forgets this file fails the suite.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+metadata = MetaData()
+
+MONEY = Numeric(20, 2, asdecimal=True)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("balance", MONEY, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+wallet_operations = Table(
+    "wallet_operations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
+    Column("wallet_id", Uuid, ForeignKey("wallets.id"), nullable=False),
+    Column("operation_type", String(8), nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("balance_after", MONEY, nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+)

@@ -1,0 +1,1 @@
+"""The Django web node: validates requests, enqueues operations, reads balances."""

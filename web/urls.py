@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from web.wallets import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz_view),
+    path("", include("web.wallets.urls")),
+]
+
+handler400 = "web.wallets.views.bad_request_view"
+handler403 = "web.wallets.views.forbidden_view"
+handler404 = "web.wallets.views.not_found_view"
+handler500 = "web.wallets.views.server_error_view"

@@ -1,0 +1,71 @@
+"""The schema. Django owns it and its migrations; ``shared.tables`` mirrors it for the workers.
+
+Balances change only in the shard workers, inside the transaction that inserts
+the ledger row explaining the change: nothing here writes a balance.
+"""
+
+from uuid import uuid4
+
+from django.db import models
+from django.db.models.functions import Now
+
+from shared.messages import OperationStatus, OperationType
+
+
+class Wallet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    balance = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0, editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "wallets"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallets_balance_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class WalletOperation(models.Model):
+    """One ledger row per operation a worker decided: applied or rejected."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The operation id")
+    # Identity column added in migration 0001: the order in which the writer decided.
+    seq = models.BigIntegerField(unique=True, editable=False)
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
+    )  # indexed by wallet_operations_history
+    operation_type = models.CharField(
+        max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False
+    )
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    status = models.CharField(
+        max_length=8,
+        choices=[(s.value, s.value) for s in (OperationStatus.APPLIED, OperationStatus.REJECTED)],
+        editable=False,
+    )
+    error = models.TextField(null=True, blank=True, editable=False)
+    balance_after = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
+
+    class Meta:
+        db_table = "wallet_operations"
+        indexes = [models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="wallet_operations_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(operation_type__in=[t.value for t in OperationType]),
+                name="wallet_operations_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[OperationStatus.APPLIED.value, OperationStatus.REJECTED.value]),
+                name="wallet_operations_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} {self.amount} ({self.status})"

@@ -1,0 +1,96 @@
+"""Turning client input into typed values, or ``InvalidRequest``/``NotFound``.
+
+The order of checks is part of the contract: the amount is checked before the
+operation type, as in the seed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from shared.errors import InvalidRequest, NotFound
+from shared.messages import OperationType
+from shared.money import InvalidAmount, parse_amount
+
+INVALID_AMOUNT = "Invalid or missing amount"
+INVALID_OPERATION_TYPE = "Invalid operationType"
+MALFORMED_JSON = "Malformed JSON body"
+NOT_AN_OBJECT = "Request body must be a JSON object"
+
+HISTORY_DEFAULT_LIMIT = 50
+"""Operations per history page when ``limit`` is not given."""
+
+HISTORY_MAX_LIMIT = 500
+"""Largest ``limit`` a history request may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationInput:
+    operation_type: OperationType
+    amount: Decimal
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Parse a request body as a JSON object with exact decimals."""
+    try:
+        data = json.loads(
+            body.decode("utf-8"),
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidRequest(MALFORMED_JSON) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(NOT_AN_OBJECT)
+    return data
+
+
+def parse_operation(body: bytes) -> OperationInput:
+    data = parse_json_object(body)
+    try:
+        amount = parse_amount(data.get("amount"))
+    except InvalidAmount:
+        raise InvalidRequest(INVALID_AMOUNT) from None
+    try:
+        operation_type = OperationType(data.get("operationType"))
+    except ValueError:
+        raise InvalidRequest(INVALID_OPERATION_TYPE) from None
+    return OperationInput(operation_type=operation_type, amount=amount)
+
+
+def parse_uuid(value: str, *, not_found: str) -> UUID:
+    """A path id; anything that is not a UUID is simply not found."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound(not_found) from None
+
+
+def _is_number(value: str, max_digits: int) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= max_digits
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None:
+        return HISTORY_DEFAULT_LIMIT
+    if not _is_number(value, 4) or not 1 <= int(value) <= HISTORY_MAX_LIMIT:
+        raise InvalidRequest(f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}")
+    return int(value)
+
+
+def parse_cursor(value: str | None) -> int | None:
+    """The history cursor: the ledger sequence number to continue below."""
+    if value is None:
+        return None
+    if not _is_number(value, 18):
+        raise InvalidRequest("Invalid cursor")
+    return int(value)

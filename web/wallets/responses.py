@@ -1,0 +1,63 @@
+"""The one place that turns results and errors into HTTP responses.
+
+``api_view`` wraps every API view: it enforces the allowed methods and maps the
+service's error hierarchy (and database/Redis outages) to JSON error bodies, so
+no view formats an error itself and no client input yields a 5xx.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from shared.errors import MethodNotAllowed, RequestError, ServiceUnavailable
+
+log = logging.getLogger("web.wallets")
+
+BODY_TOO_LARGE = "Request body too large"
+
+View = Callable[..., HttpResponse]
+
+
+def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def error_response(message: str, status: int, **headers: str) -> JsonResponse:
+    return json_response({"error": message}, status=status, **headers)
+
+
+def api_view(*methods: str) -> Callable[[View], View]:
+    """Mark a function as a JSON API view accepting only ``methods``."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if request.method not in methods:
+                    raise MethodNotAllowed(f"Method {request.method} not allowed")
+                return view(request, *args, **kwargs)
+            except MethodNotAllowed as exc:
+                return error_response(exc.message, exc.status, Allow=", ".join(methods))
+            except RequestError as exc:
+                return error_response(exc.message, exc.status)
+            except RequestDataTooBig:
+                return error_response(BODY_TOO_LARGE, 400)
+            except (ServiceUnavailable, OperationalError, InterfaceError) as exc:
+                log.warning("backing service unavailable: %s", exc)
+                return error_response("Service temporarily unavailable", 503, Retry_After="1")
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,125 @@
+"""Thin API views: parse input, call a service or selector, shape the JSON."""
+
+from __future__ import annotations
+
+from django.db import connection as db_connection
+from django.http import HttpRequest, HttpResponse
+
+from shared.config import get_settings
+from shared.connections import get_redis
+from shared.errors import NotFound
+from shared.messages import OperationStatus, Rejection
+from shared.money import format_money
+from web.wallets import parsing
+from web.wallets.queueing import JobState, job_state
+from web.wallets.responses import api_view, error_response, json_response
+from web.wallets.selectors import operation_get, wallet_balance_get, wallet_history_list
+from web.wallets.services import operation_submit, wallet_create
+from web.wallets.wire import operation_json
+
+OPERATION_NOT_FOUND = "Operation not found"
+WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
+
+
+@api_view("POST")
+def wallet_create_view(request: HttpRequest) -> HttpResponse:
+    wallet = wallet_create()
+    return json_response({"id": str(wallet.id), "balance": format_money(wallet.balance)}, status=201)
+
+
+@api_view("GET")
+def wallet_detail_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
+    balance = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND))
+    return json_response({"balance": format_money(balance)})
+
+
+@api_view("POST")
+def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
+    wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
+    operation = parsing.parse_operation(request.body)
+    submission = operation_submit(
+        wallet_id=wallet_uuid, operation=operation, connection=get_redis(), settings=get_settings()
+    )
+    operation_id = str(submission.request.operation_id)
+    result = submission.result
+    if result is None:
+        return json_response(
+            {"status": "Pending", "operation_id": operation_id},
+            status=202,
+            Location=f"/api/v1/operations/{operation_id}",
+        )
+    if result.status is OperationStatus.REJECTED:
+        status = 404 if result.error == WALLET_NOT_FOUND else 400
+        return error_response(result.error or "Operation rejected", status)
+    assert result.balance_after is not None
+    return json_response(
+        {"status": "Success", "new_balance": format_money(result.balance_after), "operation_id": operation_id}
+    )
+
+
+@api_view("GET")
+def wallet_history_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
+    rows, next_seq = wallet_history_list(
+        wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND),
+        limit=parsing.parse_limit(request.GET.get("limit")),
+        before_seq=parsing.parse_cursor(request.GET.get("cursor")),
+    )
+    return json_response(
+        {"results": [operation_json(row) for row in rows], "next": None if next_seq is None else str(next_seq)}
+    )
+
+
+@api_view("GET")
+def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpResponse:
+    operation_uuid = parsing.parse_uuid(operation_id, not_found=OPERATION_NOT_FOUND)
+    row = operation_get(operation_id=operation_uuid)
+    if row is not None:
+        return json_response(operation_json(row))
+    state = job_state(connection=get_redis(), operation_id=operation_uuid)
+    if state is JobState.PENDING:
+        return json_response({"operation_id": str(operation_uuid), "status": OperationStatus.PENDING.value})
+    # The job may have finished between the two reads: the ledger is the answer.
+    row = operation_get(operation_id=operation_uuid)
+    if row is not None:
+        return json_response(operation_json(row))
+    if state is JobState.FAILED:
+        return json_response(
+            {
+                "operation_id": str(operation_uuid),
+                "status": OperationStatus.REJECTED.value,
+                "error": "Operation could not be processed",
+            }
+        )
+    raise NotFound(OPERATION_NOT_FOUND)
+
+
+@api_view("GET", "HEAD")
+def healthz_view(request: HttpRequest) -> HttpResponse:
+    checks = {"postgres": "ok", "redis": "ok"}
+    try:
+        with db_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure of the probe means unhealthy
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response("Bad request", 400)
+
+
+def forbidden_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response("Forbidden", 403)
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response("Not found", 404)
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    return error_response("Internal server error", 500)

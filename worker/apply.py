@@ -1,0 +1,111 @@
+"""Applying a batch of operations in one transaction: the only code that writes balances.
+
+Exactly once: the operation id is the ledger's primary key. An operation whose
+row already exists is answered from that row and changes nothing, so a batch
+redelivered after a crash is harmless. In batch order (FIFO per wallet), each
+operation is applied or rejected on its own; a rejected withdrawal rejects
+only itself. Wallet rows are locked ``FOR UPDATE`` although a shard has one
+writer: correctness must not depend on that alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Numeric, Uuid, column, func, insert, select, update, values
+
+from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.money import MAX_BALANCE
+from shared.tables import wallet_operations, wallets
+
+
+def _decide(request: OperationRequest, balance: Decimal) -> tuple[Decimal, Rejection | None]:
+    """The balance after ``request`` and why it was refused, if it was."""
+    if request.operation_type is OperationType.WITHDRAW:
+        if request.amount > balance:
+            return balance, Rejection.INSUFFICIENT_FUNDS
+        return balance - request.amount, None
+    if balance + request.amount > MAX_BALANCE:
+        return balance, Rejection.BALANCE_LIMIT
+    return balance + request.amount, None
+
+
+def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
+    rows = conn.execute(
+        select(
+            wallet_operations.c.id,
+            wallet_operations.c.status,
+            wallet_operations.c.balance_after,
+            wallet_operations.c.error,
+        ).where(wallet_operations.c.id.in_(operation_ids))
+    )
+    return {
+        row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows
+    }
+
+
+def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> list[OperationResult]:
+    """Apply ``requests`` in order inside the caller's transaction; one result per request."""
+    if not requests:
+        return []
+    wallet_ids = sorted({r.wallet_id for r in requests})
+    # Lock before reading the ledger, so a concurrent writer's commit is seen.
+    locked = conn.execute(
+        select(wallets.c.id, wallets.c.balance)
+        .where(wallets.c.id.in_(wallet_ids))
+        .order_by(wallets.c.id)
+        .with_for_update()
+    )
+    balances: dict[UUID, Decimal] = {row.id: row.balance for row in locked}
+    decided = _stored_results(conn, [r.operation_id for r in requests])
+    new_rows: list[dict[str, Any]] = []
+    changed: set[UUID] = set()
+    results: list[OperationResult] = []
+    for request in requests:
+        known = decided.get(request.operation_id)
+        if known is not None:
+            results.append(known)
+            continue
+        balance = balances.get(request.wallet_id)
+        if balance is None:
+            result = OperationResult(
+                request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value
+            )
+        else:
+            balance_after, rejection = _decide(request, balance)
+            status = OperationStatus.APPLIED if rejection is None else OperationStatus.REJECTED
+            error = None if rejection is None else rejection.value
+            result = OperationResult(request.operation_id, status, balance_after, error)
+            if rejection is None:
+                balances[request.wallet_id] = balance_after
+                changed.add(request.wallet_id)
+            new_rows.append(
+                {
+                    "id": request.operation_id,
+                    "wallet_id": request.wallet_id,
+                    "operation_type": request.operation_type.value,
+                    "amount": request.amount,
+                    "status": status.value,
+                    "error": error,
+                    "balance_after": balance_after,
+                    "idempotency_key": request.idempotency_key,
+                    "created_at": request.created_at,
+                }
+            )
+        decided[request.operation_id] = result
+        results.append(result)
+    if new_rows:
+        conn.execute(insert(wallet_operations), new_rows)
+    if changed:
+        new_balances = values(column("id", Uuid), column("balance", Numeric(20, 2)), name="new_balances").data(
+            [(wallet_id, balances[wallet_id]) for wallet_id in sorted(changed)]
+        )
+        conn.execute(
+            update(wallets)
+            .where(wallets.c.id == new_balances.c.id)
+            .values(balance=new_balances.c.balance, updated_at=func.now())
+        )
+    return results

@@ -1,0 +1,105 @@
+"""Claiming batches of job ids from shard queues, atomically, in one round trip.
+
+A claim moves up to ``batch_size`` ids from the head of a shard queue to that
+shard's processing list (the reliable-queue pattern): a worker that dies
+mid-batch leaves its claimed ids there, and ``processing_requeue`` puts them
+back at the head of the queue, in order, when a worker takes the shard again.
+The operation id being the ledger's primary key makes that redelivery harmless.
+
+Idle workers block on the shards' bell lists, which the web node rings in the
+same MULTI that enqueues; a claim that empties a queue silences its bell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+from rq import Queue
+
+from shared import keys
+from shared.config import MAX_BATCH_SIZE
+
+_CLAIM = """
+local n = #KEYS / 3
+local start = tonumber(ARGV[2])
+for step = 0, n - 1 do
+  local i = (start + step) % n
+  local queue, processing, bell = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local ids = redis.call('LPOP', queue, ARGV[1])
+  if ids then
+    redis.call('RPUSH', processing, unpack(ids))
+    if redis.call('LLEN', queue) == 0 then
+      redis.call('DEL', bell)
+    end
+    return {i, ids}
+  end
+  redis.call('DEL', bell)
+end
+return false
+"""
+
+_REQUEUE = """
+local moved = 0
+while true do
+  local id = redis.call('RPOP', KEYS[1])
+  if not id then break end
+  redis.call('LPUSH', KEYS[2], id)
+  moved = moved + 1
+end
+if moved > 0 then
+  redis.call('RPUSH', KEYS[3], 1)
+end
+return moved
+"""
+
+@dataclass(frozen=True, slots=True)
+class ShardQueue:
+    """A shard number with its RQ queue."""
+
+    shard: int
+    queue: Queue
+
+    @property
+    def claim_keys(self) -> list[str]:
+        return [self.queue.key, keys.processing_key(self.shard), keys.bell_key(self.shard)]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    shard: ShardQueue
+    job_ids: list[str]
+
+
+def batch_claim(
+    connection: redis.Redis, shards: Sequence[ShardQueue], *, batch_size: int, start: int = 0
+) -> Claim | None:
+    """Claim up to ``batch_size`` ids from the first non-empty shard, starting at ``shards[start]``."""
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be within 1..{MAX_BATCH_SIZE}")
+    claim_keys = [key for shard in shards for key in shard.claim_keys]
+    found = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards))
+    if not found:
+        return None
+    index, ids = found
+    return Claim(shard=shards[int(index)], job_ids=[i.decode() for i in ids])
+
+
+def processing_requeue(connection: redis.Redis, shard: ShardQueue) -> int:
+    """Put ids left claimed by a dead worker back at the head of the queue; returns how many."""
+    return int(
+        connection.eval(
+            _REQUEUE, 3, keys.processing_key(shard.shard), shard.queue.key, keys.bell_key(shard.shard)
+        )
+    )
+
+
+def processing_clear(pipeline: redis.client.Pipeline, shard: ShardQueue) -> None:
+    """Forget the finished batch (a shard has one writer, so its list holds only that batch)."""
+    pipeline.delete(keys.processing_key(shard.shard))
+
+
+def bells_wait(connection: redis.Redis, shards: Sequence[ShardQueue], timeout: float) -> bool:
+    """Block until a shard's bell rings or ``timeout`` seconds pass; True if one rang."""
+    return connection.blpop([keys.bell_key(s.shard) for s in shards], timeout=timeout) is not None
