@@ -1,0 +1,55 @@
+# Wallet service. `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+PORT ?= 8000
+WORKERS ?= 2
+DASHBOARD_PORT ?= 9181
+export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate superuser test lint clean
+
+help:  ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install the pinned requirements
+
+.env:
+	@printf 'SECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "wrote .env with a new random SECRET_KEY (git ignores it)"
+
+migrate: $(STAMP) .env  ## Create the database if missing and apply migrations
+	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createdb
+	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py migrate --verbosity 1
+
+run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard (Ctrl-C stops all)
+	@mkdir -p .run
+	@{ echo "web: $(BIN)/gunicorn -c deploy/gunicorn.conf.py web.wsgi"; \
+	  for i in $$(seq 0 $$(($(WORKERS) - 1))); do echo "worker$$i: $(BIN)/python -m worker --index $$i --of $(WORKERS)"; done; \
+	  echo "dashboard: $(BIN)/rq-dashboard --bind 127.0.0.1 --port $(DASHBOARD_PORT) --redis-url $$REDIS_URL --json --disable-delete"; \
+	} > .run/Procfile
+	$(BIN)/honcho -e .env -f .run/Procfile start --port $(PORT)
+
+superuser: migrate  ## Create an admin login for /admin/
+	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser
+
+test: $(STAMP)  ## Run the test suite against the local PostgreSQL and Redis
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared worker web tests
+
+clean:  ## Remove the virtualenv and generated files
+	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache
