@@ -21,7 +21,7 @@ MAX_AMOUNT = Decimal("1000000000000.00")
 MAX_BALANCE = Decimal("999999999999999999.99")
 """Largest balance the numeric(20,2) column holds."""
 
-_AMOUNT_STRING = re.compile(r"\d{1,13}(\.\d{1,2})?")
+_AMOUNT_STRING = re.compile(r"[0-9]{1,13}(\.[0-9]{1,2})?")
 
 
 class InvalidAmount(ValueError):

@@ -1,0 +1,94 @@
+"""Fixtures shared by the whole suite.
+
+Tests talk to the machine's real PostgreSQL (database ``wallet_test``) and
+Redis (database 14 for the worker process the web tests use, 15 for tests
+that run a worker in-process). Every test creates its own wallets, so tests
+never depend on each other's data, and the ledger invariant is checked over
+all wallets after every test that touches the database.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    DATABASE_URL=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/wallet_test"),
+    REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    DJANGO_SETTINGS_MODULE="web.settings",
+    SECRET_KEY="test-only-secret-key",
+    DEBUG="0",
+    ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
+    REPLY_TIMEOUT="10",
+)
+
+import dataclasses  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import django  # noqa: E402
+import pytest  # noqa: E402
+import redis  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
+
+from shared.config import Settings, get_settings  # noqa: E402
+from shared.connections import engine_from_settings  # noqa: E402
+from tests.ledger import chain_breaks, ledger_mismatches  # noqa: E402
+
+django.setup()
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_PROCESS_REDIS_DB = 15
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "web" / "manage.py"), *args], check=True, cwd=ROOT, env=os.environ)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Engine]:
+    """The migrated test database, emptied once per session; an engine on it."""
+    _manage("createdb")
+    _manage("migrate", "--verbosity", "0")
+    engine = engine_from_settings(settings, pool_size=4)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE wallet_operations, wallets")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(database: Engine) -> Iterator[Engine]:
+    """The test database; after the test, every balance must equal its ledger."""
+    yield database
+    assert ledger_mismatches(database) == []
+    assert chain_breaks(database) == []
+
+
+@pytest.fixture(scope="session")
+def web_redis(settings: Settings) -> redis.Redis:
+    """The Redis database the web app (and the shard worker process) use."""
+    return redis.Redis.from_url(settings.redis_url)
+
+
+@pytest.fixture
+def local_settings(settings: Settings) -> Settings:
+    """Settings for an in-process worker, on a Redis database no worker process watches."""
+    url = settings.redis_url.rsplit("/", 1)[0] + f"/{IN_PROCESS_REDIS_DB}"
+    return dataclasses.replace(settings, redis_url=url, reply_timeout=0.0)
+
+
+@pytest.fixture
+def local_redis(local_settings: Settings) -> Iterator[redis.Redis]:
+    """An empty Redis database for in-process worker tests."""
+    connection = redis.Redis.from_url(local_settings.redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()

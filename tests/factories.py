@@ -1,0 +1,50 @@
+"""Small factories for test data that the API cannot produce quickly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, insert, select, update
+
+from shared.messages import OperationRequest, OperationStatus, OperationType
+from shared.tables import wallet_operations, wallets
+
+
+def wallet_row(engine: Engine) -> uuid.UUID:
+    """A new empty wallet, inserted directly."""
+    wallet_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(insert(wallets).values(id=wallet_id, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    return wallet_id
+
+
+def seed_applied_deposit(engine: Engine, wallet_id: uuid.UUID, amount: Decimal) -> None:
+    """Credit a wallet with a ledger row that explains it (to reach balances near the limits)."""
+    with engine.begin() as conn:
+        balance = conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
+        conn.execute(
+            insert(wallet_operations).values(
+                id=uuid.uuid4(),
+                wallet_id=wallet_id,
+                operation_type=OperationType.DEPOSIT.value,
+                amount=amount,
+                status=OperationStatus.APPLIED.value,
+                balance_after=balance + amount,
+                created_at=datetime.now(UTC),
+            )
+        )
+        conn.execute(update(wallets).where(wallets.c.id == wallet_id).values(balance=balance + amount))
+
+
+def operation(
+    wallet_id: uuid.UUID, kind: OperationType, amount: str, *, operation_id: uuid.UUID | None = None
+) -> OperationRequest:
+    return OperationRequest(
+        operation_id=operation_id or uuid.uuid4(),
+        wallet_id=wallet_id,
+        operation_type=kind,
+        amount=Decimal(amount),
+        created_at=datetime.now(UTC),
+    )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from django.test import Client
+from rq import Worker
+from sqlalchemy import Engine
+
+from tests.processes import start_worker, stop, wait_until
+
+
+@pytest.fixture(scope="session")
+def shard_worker(database: Engine, web_redis: redis.Redis) -> Iterator[None]:
+    """One real shard worker process serving every shard of the web tests' Redis."""
+    web_redis.flushdb()
+    proc = start_worker()
+    wait_until(lambda: len(Worker.all(connection=web_redis)) == 1, timeout=30, what="the shard worker")
+    yield
+    stop(proc)
+
+
+@pytest.fixture(autouse=True)
+def _web_stack(shard_worker: None, db: Engine) -> None:
+    """Every web test runs with the worker up and ends with the ledger check."""
+
+
+class Api:
+    """The Django test client, speaking the API's JSON."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+
+    def post_operation(self, wallet_id: str, body: Any, **headers: str) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/wallets/{wallet_id}/operation", data=raw, content_type="application/json", headers=headers
+        )
+
+    def create_wallet(self, balance: Decimal | int | str = 0) -> str:
+        """A new wallet, funded through the API (so its ledger explains its balance)."""
+        response = self.client.post("/api/v1/wallets")
+        assert response.status_code == 201
+        wallet_id: str = response.json()["id"]
+        if Decimal(balance):
+            funded = self.post_operation(wallet_id, {"operationType": "DEPOSIT", "amount": str(balance)})
+            assert funded.status_code == 200, funded.content
+        return wallet_id
+
+    def balance(self, wallet_id: str) -> Decimal:
+        response = self.client.get(f"/api/v1/wallets/{wallet_id}")
+        assert response.status_code == 200
+        return Decimal(response.json()["balance"])
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()

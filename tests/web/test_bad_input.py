@@ -1,0 +1,113 @@
+"""Every class of bad input is a 400 with a JSON error, and nothing reaches the queue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.web.conftest import Api
+
+INVALID_AMOUNT = {"error": "Invalid or missing amount"}
+
+
+@pytest.mark.parametrize(
+    "amount_json",
+    [
+        "true",
+        "false",
+        "null",
+        "0",
+        "0.00",
+        "-1",
+        "1.001",
+        "0.001",
+        "1e-3",
+        "1e999999999",
+        "1e-999999999",
+        "1000000000000.01",
+        "99999999999999999999999",
+        "[1]",
+        "{}",
+        '{"value": 1}',
+        '""',
+        '"abc"',
+        '" 10"',
+        '"10 "',
+        '"1e3"',
+        '"-5"',
+        '"1.234"',
+        '"NaN"',
+        '"Infinity"',
+        '"0x10"',
+        '"١٠"',
+        '"10,00"',
+    ],
+)
+def test_bad_amounts(api: Api, amount_json: str) -> None:
+    wallet = api.create_wallet(50)
+    body = f'{{"operationType": "DEPOSIT", "amount": {amount_json}}}'.encode()
+    response = api.post_operation(wallet, body)
+    assert response.status_code == 400
+    assert response.json() == INVALID_AMOUNT
+    assert api.balance(wallet) == Decimal("50.00")
+
+
+@pytest.mark.parametrize(
+    ("amount_json", "expected"),
+    [("1", "1.00"), ("0.01", "0.01"), ("12.5", "12.50"), ('"12.50"', "12.50"), ("1.000", "1.00"), ("1e2", "100.00")],
+)
+def test_good_amounts_are_exact(api: Api, amount_json: str, expected: str) -> None:
+    wallet = api.create_wallet()
+    body = f'{{"operationType": "DEPOSIT", "amount": {amount_json}}}'.encode()
+    response = api.post_operation(wallet, body)
+    assert response.status_code == 200
+    assert response.json()["new_balance"] == expected
+
+
+def test_missing_amount(api: Api) -> None:
+    wallet = api.create_wallet()
+    assert api.post_operation(wallet, {"operationType": "DEPOSIT"}).json() == INVALID_AMOUNT
+
+
+@pytest.mark.parametrize("operation_type", [None, "", "deposit", "Withdraw", 1, True, ["DEPOSIT"], {"a": 1}])
+def test_bad_operation_types(api: Api, operation_type: object) -> None:
+    wallet = api.create_wallet()
+    response = api.post_operation(wallet, {"operationType": operation_type, "amount": 1})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid operationType"}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "Malformed JSON body"),
+        (b"{", "Malformed JSON body"),
+        (b"{'amount': 1}", "Malformed JSON body"),
+        (b'{"amount": 1,}', "Malformed JSON body"),
+        (b'\xff\xfe{"amount": 1}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": "\xe9"}', "Malformed JSON body"),
+        (b"[" * 100_000, "Request body too large"),
+        (b"[" * 4000 + b"]" * 40, "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": NaN}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": Infinity}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": -Infinity}', "Malformed JSON body"),
+        (b"[]", "Request body must be a JSON object"),
+        (b'"DEPOSIT"', "Request body must be a JSON object"),
+        (b"1", "Request body must be a JSON object"),
+        (b"null", "Request body must be a JSON object"),
+        (b'{"operationType": "DEPOSIT", "amount": 1, "pad": "' + b"x" * 5000 + b'"}', "Request body too large"),
+    ],
+)
+def test_bad_bodies(api: Api, body: bytes, error: str) -> None:
+    wallet = api.create_wallet()
+    response = api.post_operation(wallet, body)
+    assert response.status_code == 400
+    assert response.json() == {"error": error}
+
+
+def test_form_encoded_body_is_rejected(api: Api) -> None:
+    wallet = api.create_wallet()
+    response = api.client.post(f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": "1"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Malformed JSON body"}

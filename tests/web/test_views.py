@@ -1,0 +1,206 @@
+"""The API contract, through Django's test client, with a real shard worker applying operations."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from sqlalchemy import Engine
+
+from shared.money import MAX_BALANCE
+from tests.factories import seed_applied_deposit
+from tests.web.conftest import Api
+
+
+# --- the seed's seven behaviours -------------------------------------------------
+
+
+def test_get_balance(api: Api) -> None:
+    wallet = api.create_wallet(5000)
+    response = api.client.get(f"/api/v1/wallets/{wallet}")
+    assert response.status_code == 200
+    assert response.content == b'{"balance": "5000.00"}'
+
+
+def test_get_unknown_wallet_is_404(api: Api) -> None:
+    response = api.client.get(f"/api/v1/wallets/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Wallet not found"}
+
+
+def test_deposit(api: Api) -> None:
+    wallet = api.create_wallet(5000)
+    response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1000})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "Success"
+    assert body["new_balance"] == "6000.00"
+    assert uuid.UUID(body["operation_id"])
+    assert api.balance(wallet) == Decimal("6000.00")
+
+
+def test_withdraw(api: Api) -> None:
+    wallet = api.create_wallet(5000)
+    response = api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": 1000})
+    assert response.status_code == 200
+    assert response.json()["new_balance"] == "4000.00"
+    assert api.balance(wallet) == Decimal("4000.00")
+
+
+def test_insufficient_funds_leaves_balance_untouched(api: Api) -> None:
+    wallet = api.create_wallet(100)
+    response = api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "100.01"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Insufficient funds"}
+    assert api.balance(wallet) == Decimal("100.00")
+
+
+def test_invalid_amount(api: Api) -> None:
+    wallet = api.create_wallet()
+    response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": -5})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid or missing amount"}
+
+
+def test_invalid_operation_type(api: Api) -> None:
+    wallet = api.create_wallet()
+    response = api.post_operation(wallet, {"operationType": "STEAL", "amount": 5})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid operationType"}
+
+
+# --- the rest of the contract -------------------------------------------------------
+
+
+def test_amount_is_checked_before_operation_type(api: Api) -> None:
+    wallet = api.create_wallet()
+    response = api.post_operation(wallet, {"operationType": "STEAL"})
+    assert response.json() == {"error": "Invalid or missing amount"}
+
+
+def test_operation_on_unknown_wallet_is_404(api: Api) -> None:
+    response = api.post_operation(str(uuid.uuid4()), {"operationType": "DEPOSIT", "amount": 1})
+    assert response.status_code == 404
+    assert response.json() == {"error": "Wallet not found"}
+
+
+def test_create_wallet(api: Api) -> None:
+    response = api.client.post("/api/v1/wallets")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["balance"] == "0.00"
+    assert api.balance(body["id"]) == Decimal("0.00")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/wallets/{id}", "/api/v1/wallets/{id}/"])
+def test_trailing_slash_is_optional(api: Api, path: str) -> None:
+    wallet = api.create_wallet(7)
+    assert api.client.get(path.format(id=wallet)).json() == {"balance": "7.00"}
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "%00", "00000000-0000-0000-0000-00000000000g"])
+def test_malformed_wallet_id_is_json_404(api: Api, bad_id: str) -> None:
+    for response in (
+        api.client.get(f"/api/v1/wallets/{bad_id}"),
+        api.post_operation(bad_id, {"operationType": "DEPOSIT", "amount": 1}),
+        api.client.get(f"/api/v1/wallets/{bad_id}/operations"),
+    ):
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": "Wallet not found"}
+
+
+def test_unknown_path_is_json_404(api: Api) -> None:
+    response = api.client.get("/api/v2/whatever")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("put", "/api/v1/wallets/{id}", "GET"),
+        ("delete", "/api/v1/wallets/{id}", "GET"),
+        ("post", "/api/v1/wallets/{id}", "GET"),
+        ("get", "/api/v1/wallets/{id}/operation", "POST"),
+        ("patch", "/api/v1/wallets/{id}/operation", "POST"),
+        ("get", "/api/v1/wallets", "POST"),
+        ("post", "/api/v1/wallets/{id}/operations", "GET"),
+        ("delete", "/api/v1/operations/{id}", "GET"),
+    ],
+)
+def test_other_methods_are_json_405(api: Api, method: str, path: str, allowed: str) -> None:
+    wallet = api.create_wallet()
+    response = getattr(api.client, method)(path.format(id=wallet))
+    assert response.status_code == 405
+    assert response["Allow"] == allowed
+    assert response.json() == {"error": f"Method {method.upper()} not allowed"}
+
+
+def test_history_newest_first_with_cursor(api: Api) -> None:
+    wallet = api.create_wallet()
+    amounts = ["1.00", "2.00", "3.00", "4.00", "5.00"]
+    for amount in amounts:
+        assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": amount}).status_code == 200
+    assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": 100}).status_code == 400
+
+    first = api.client.get(f"/api/v1/wallets/{wallet}/operations?limit=4").json()
+    assert [item["amount"] for item in first["results"]] == ["100.00", "5.00", "4.00", "3.00"]
+    rejected = first["results"][0]
+    assert rejected["status"] == "rejected"
+    assert rejected["error"] == "Insufficient funds"
+    assert rejected["balance_after"] == "15.00"
+    assert set(rejected) >= {"operation_id", "operationType", "amount", "status", "balance_after", "created_at"}
+
+    second = api.client.get(f"/api/v1/wallets/{wallet}/operations?limit=4&cursor={first['next']}").json()
+    assert [item["amount"] for item in second["results"]] == ["2.00", "1.00"]
+    assert [item["balance_after"] for item in second["results"]] == ["3.00", "1.00"]
+    assert second["next"] is None
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=-1", "limit=abc", "limit=100000", "cursor=x", "cursor=-5"])
+def test_history_bad_query_is_400(api: Api, query: str) -> None:
+    wallet = api.create_wallet()
+    response = api.client.get(f"/api/v1/wallets/{wallet}/operations?{query}")
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_operation_status_applied_and_rejected(api: Api) -> None:
+    wallet = api.create_wallet(10)
+    applied = api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": 4}).json()["operation_id"]
+    body = api.client.get(f"/api/v1/operations/{applied}").json()
+    assert body["status"] == "applied"
+    assert body["balance_after"] == "6.00"
+    assert body["operationType"] == "WITHDRAW"
+
+    api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": 7})
+    history = api.client.get(f"/api/v1/wallets/{wallet}/operations?limit=1").json()["results"]
+    rejected = api.client.get(f"/api/v1/operations/{history[0]['operation_id']}").json()
+    assert rejected["status"] == "rejected"
+    assert rejected["error"] == "Insufficient funds"
+
+
+@pytest.mark.parametrize("operation_id", [str(uuid.uuid4()), "nonsense"])
+def test_unknown_operation_is_404(api: Api, operation_id: str) -> None:
+    response = api.client.get(f"/api/v1/operations/{operation_id}")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Operation not found"}
+
+
+def test_deposit_that_would_overflow_the_balance_column_is_400(api: Api, db: Engine) -> None:
+    wallet = api.create_wallet()
+    seed_applied_deposit(db, uuid.UUID(wallet), MAX_BALANCE - Decimal("0.50"))
+    response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "1.00"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Balance limit exceeded"}
+    assert api.balance(wallet) == MAX_BALANCE - Decimal("0.50")
+    assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "0.50"}).status_code == 200
+
+
+def test_healthz(api: Api) -> None:
+    response = api.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
