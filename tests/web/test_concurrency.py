@@ -1,0 +1,117 @@
+"""Concurrent clients against real gunicorn and shard worker processes, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.processes import free_port, start_gunicorn, stop
+
+pytestmark = pytest.mark.live
+
+
+class Http:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def settle(self, status: int, body: dict[str, Any]) -> str:
+        """The final outcome of an operation answer: 'applied' or the rejection text."""
+        if status == 200:
+            return "applied"
+        if status == 202:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                _, state = self.call("GET", f"/api/v1/operations/{body['operation_id']}")
+                if state["status"] == "applied":
+                    return "applied"
+                if state["status"] == "rejected":
+                    return str(state["error"])
+                time.sleep(0.05)
+            raise AssertionError("operation never settled")
+        assert status == 400, (status, body)
+        return str(body["error"])
+
+
+@pytest.fixture(scope="module")
+def http(shard_worker: None) -> Iterator[Http]:
+    port = free_port()
+    proc = start_gunicorn(port)
+    yield Http(f"http://127.0.0.1:{port}")
+    stop(proc)
+
+
+def new_wallet(http: Http, balance: int) -> str:
+    status, body = http.call("POST", "/api/v1/wallets")
+    assert status == 201
+    if balance:
+        assert http.call("POST", f"/api/v1/wallets/{body['id']}/operation", {"operationType": "DEPOSIT", "amount": balance})[0] == 200
+    return str(body["id"])
+
+
+def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
+    wallet = new_wallet(http, 1000)
+    withdraw = {"operationType": "WITHDRAW", "amount": 200}
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/operation", withdraw), range(200)))
+    outcomes = Counter(http.settle(status, body) for status, body in answers)
+    assert outcomes == {"applied": 5, "Insufficient funds": 195}
+    assert http.call("GET", f"/api/v1/wallets/{wallet}") == (200, {"balance": "0.00"})
+
+
+def test_concurrent_deposits_add_up_exactly(http: Http) -> None:
+    wallets = [new_wallet(http, 0) for _ in range(3)]
+    amounts = [Decimal("0.01") * (i % 97 + 1) + i for i in range(600)]
+    jobs = [(wallets[i % 3], amount) for i, amount in enumerate(amounts)]
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(
+            pool.map(
+                lambda job: http.call(
+                    "POST", f"/api/v1/wallets/{job[0]}/operation", {"operationType": "DEPOSIT", "amount": str(job[1])}
+                ),
+                jobs,
+            )
+        )
+    assert all(http.settle(status, body) == "applied" for status, body in answers)
+    for index, wallet in enumerate(wallets):
+        expected = sum(amount for i, amount in enumerate(amounts) if i % 3 == index)
+        status, body = http.call("GET", f"/api/v1/wallets/{wallet}")
+        assert Decimal(body["balance"]) == expected
+
+
+def test_mixed_concurrent_operations_on_many_wallets(http: Http) -> None:
+    wallets = [new_wallet(http, 100) for _ in range(20)]
+    plan = [(wallets[i % 20], "WITHDRAW" if i % 3 else "DEPOSIT", 30) for i in range(400)]
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(
+            pool.map(
+                lambda p: http.call("POST", f"/api/v1/wallets/{p[0]}/operation", {"operationType": p[1], "amount": p[2]}),
+                plan,
+            )
+        )
+    outcomes = [http.settle(status, body) for status, body in answers]
+    assert set(outcomes) <= {"applied", "Insufficient funds"}
+    expected = dict.fromkeys(wallets, 100)
+    for (wallet, kind, amount), outcome in zip(plan, outcomes, strict=True):
+        if outcome == "applied":
+            expected[wallet] += amount if kind == "DEPOSIT" else -amount
+    for wallet in wallets:
+        assert http.call("GET", f"/api/v1/wallets/{wallet}") == (200, {"balance": f"{expected[wallet]}.00"})
