@@ -1,0 +1,104 @@
+"""``operations_apply``: one transaction, FIFO per wallet, exactly once, each operation on its own."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.money import MAX_BALANCE
+from shared.tables import wallet_operations, wallets
+from tests.factories import operation, seed_applied_deposit, wallet_row
+from worker.apply import operations_apply
+
+DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
+pytestmark = pytest.mark.usefixtures("db")
+
+
+def apply(engine: Engine, requests: list[OperationRequest]) -> list[OperationResult]:
+    with engine.begin() as conn:
+        return operations_apply(conn, requests)
+
+
+def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
+    with engine.connect() as conn:
+        return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
+
+
+def ledger_size(engine: Engine, wallet_id: uuid.UUID) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(wallet_operations).where(wallet_operations.c.wallet_id == wallet_id)
+        ).scalar_one()
+
+
+def test_batch_applies_in_order_and_rejects_only_the_overdraft(database: Engine) -> None:
+    wallet = wallet_row(database)
+    batch = [
+        operation(wallet, DEPOSIT, "10.00"),
+        operation(wallet, WITHDRAW, "15.00"),
+        operation(wallet, WITHDRAW, "5.50"),
+        operation(wallet, DEPOSIT, "1.25"),
+    ]
+    results = apply(database, batch)
+    assert [(r.status, r.balance_after, r.error) for r in results] == [
+        (OperationStatus.APPLIED, Decimal("10.00"), None),
+        (OperationStatus.REJECTED, Decimal("10.00"), Rejection.INSUFFICIENT_FUNDS.value),
+        (OperationStatus.APPLIED, Decimal("4.50"), None),
+        (OperationStatus.APPLIED, Decimal("5.75"), None),
+    ]
+    assert [r.operation_id for r in results] == [r.operation_id for r in batch]
+    assert balance(database, wallet) == Decimal("5.75")
+    assert ledger_size(database, wallet) == 4
+
+
+def test_redelivered_batch_changes_nothing_and_answers_the_same(database: Engine) -> None:
+    wallet = wallet_row(database)
+    batch = [operation(wallet, DEPOSIT, "3.00"), operation(wallet, WITHDRAW, "5.00")]
+    first = apply(database, batch)
+    again = apply(database, batch + [operation(wallet, WITHDRAW, "1.00")])
+    assert again[:2] == first
+    assert again[2].balance_after == Decimal("2.00")
+    assert balance(database, wallet) == Decimal("2.00")
+    assert ledger_size(database, wallet) == 3
+
+
+def test_same_operation_twice_in_one_batch_applies_once(database: Engine) -> None:
+    wallet = wallet_row(database)
+    deposit = operation(wallet, DEPOSIT, "7.00")
+    results = apply(database, [deposit, deposit])
+    assert results[0] == results[1]
+    assert balance(database, wallet) == Decimal("7.00")
+    assert ledger_size(database, wallet) == 1
+
+
+def test_unknown_wallet_is_rejected_without_touching_others(database: Engine) -> None:
+    wallet = wallet_row(database)
+    results = apply(database, [operation(uuid.uuid4(), DEPOSIT, "1.00"), operation(wallet, DEPOSIT, "2.00")])
+    assert results[0].status is OperationStatus.REJECTED
+    assert results[0].error == Rejection.WALLET_NOT_FOUND.value
+    assert results[1].balance_after == Decimal("2.00")
+
+
+def test_deposit_beyond_the_column_limit_is_rejected(database: Engine) -> None:
+    wallet = wallet_row(database)
+    seed_applied_deposit(database, wallet, MAX_BALANCE - Decimal("1.00"))
+    results = apply(database, [operation(wallet, DEPOSIT, "1.01"), operation(wallet, DEPOSIT, "1.00")])
+    assert results[0].error == Rejection.BALANCE_LIMIT.value
+    assert results[1].balance_after == MAX_BALANCE
+    assert balance(database, wallet) == MAX_BALANCE
+
+
+def test_many_wallets_in_one_batch(database: Engine) -> None:
+    ids = [wallet_row(database) for _ in range(30)]
+    batch = [operation(w, DEPOSIT, f"{i + 1}.00") for i, w in enumerate(ids)] * 2
+    results = apply(database, batch)
+    assert all(r.status is OperationStatus.APPLIED for r in results)
+    assert [balance(database, w) for w in ids] == [Decimal(f"{i + 1}.00") for i in range(30)]
+
+
+def test_empty_batch() -> None:
+    assert operations_apply(None, []) == []  # type: ignore[arg-type]

@@ -1,0 +1,190 @@
+"""``ShardWorker`` in-process on real Redis and PostgreSQL: batches, replies, poison, recovery."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+import psycopg2
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+
+from shared import keys
+from shared.config import Settings
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.sharding import queue_name, shard_for
+from shared.tables import wallet_operations, wallets
+from tests.factories import operation, wallet_row
+from worker import shard_worker as shard_worker_module
+from worker.claim import batch_claim
+from worker.shard_worker import ShardWorker
+
+DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
+Enqueue = Callable[[OperationRequest], None]
+MakeWorker = Callable[..., ShardWorker]
+
+
+def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
+    raw = connection.lindex(keys.reply_key(request.operation_id), 0)
+    assert raw is not None, "no reply"
+    return OperationResult.from_bytes(raw)
+
+
+def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
+    with engine.connect() as conn:
+        return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
+
+
+def ledger_order(engine: Engine, wallet_id: uuid.UUID) -> list[uuid.UUID]:
+    with engine.connect() as conn:
+        query = select(wallet_operations.c.id).where(wallet_operations.c.wallet_id == wallet_id)
+        return list(conn.execute(query.order_by(wallet_operations.c.seq)).scalars())
+
+
+def test_burst_applies_everything_and_replies(
+    db: Engine, local_redis: redis.Redis, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    ids = [wallet_row(db) for _ in range(8)]
+    requests = [operation(w, DEPOSIT, "2.00") for w in ids for _ in range(5)]
+    for request in requests:
+        enqueue(request)
+    assert make_worker().work(burst=True)
+    for request in requests:
+        assert reply(local_redis, request).status is OperationStatus.APPLIED
+    assert [balance(db, w) for w in ids] == [Decimal("10.00")] * 8
+    assert local_redis.keys("wallets:processing:*") == []
+    assert local_redis.keys("wallets:bell:*") == []
+
+
+def test_fifo_per_wallet_across_batches(
+    db: Engine, local_redis: redis.Redis, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    requests = [operation(wallet, DEPOSIT if i % 2 == 0 else WITHDRAW, "1.00") for i in range(25)]
+    for request in requests:
+        enqueue(request)
+    make_worker(batch_size=7).work(burst=True)
+    assert ledger_order(db, wallet) == [r.operation_id for r in requests]
+    assert [reply(local_redis, r).status for r in requests] == [OperationStatus.APPLIED] * 25
+    assert balance(db, wallet) == Decimal("1.00")
+
+
+def test_poison_job_goes_to_failed_registry_alone(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    good = operation(wallet, DEPOSIT, "4.00")
+    shard = shard_for(wallet, local_settings.shard_count)
+    queue = Queue(queue_name(shard), connection=local_redis, serializer=JSONSerializer)
+    bad_args = queue.enqueue(OPERATION_JOB, {"v": 1, "operation_id": "nope"})
+    wrong_function = queue.enqueue("os.system", "echo owned")
+    enqueue(good)
+    make_worker([shard]).work(burst=True)
+    assert reply(local_redis, good).balance_after == Decimal("4.00")
+    failed = queue.failed_job_registry.get_job_ids()
+    assert set(failed) == {bad_args.id, wrong_function.id}
+    for job_id, reason in ((bad_args.id, "missing field"), (wrong_function.id, "not an operation job")):
+        job = Job.fetch(job_id, connection=local_redis, serializer=JSONSerializer)
+        assert job.get_status() == "failed"
+        latest = job.latest_result()
+        assert latest is not None
+        assert reason in (latest.exc_string or "")
+
+
+def test_redelivered_job_changes_nothing(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    request = operation(wallet, DEPOSIT, "9.99")
+    enqueue(request)
+    make_worker().work(burst=True)
+    first = reply(local_redis, request)
+    local_redis.delete(keys.reply_key(request.operation_id))
+    # Redeliver: the same job id back on its queue, as a crashed worker's requeue would.
+    shard = shard_for(wallet, local_settings.shard_count)
+    local_redis.rpush(Queue(queue_name(shard), connection=local_redis).key, str(request.operation_id))
+    make_worker().work(burst=True)
+    assert reply(local_redis, request) == first
+    assert balance(db, wallet) == Decimal("9.99")
+    assert ledger_order(db, wallet) == [request.operation_id]
+
+
+def test_batch_claimed_by_a_dead_worker_is_requeued_in_order(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    shard = shard_for(wallet, local_settings.shard_count)
+    requests = [operation(wallet, DEPOSIT if i < 3 else WITHDRAW, "1.00") for i in range(7)]
+    for request in requests:
+        enqueue(request)
+    dead = make_worker([shard])
+    claim = batch_claim(local_redis, dead.shard_queues, batch_size=4)
+    assert claim is not None
+    assert claim.job_ids == [str(r.operation_id) for r in requests[:4]]
+    # The claimer dies here. A new worker for the shard takes the claimed ids back first.
+    make_worker([shard]).work(burst=True)
+    assert ledger_order(db, wallet) == [r.operation_id for r in requests]
+    assert [reply(local_redis, r).status for r in requests] == [OperationStatus.APPLIED] * 6 + [
+        OperationStatus.REJECTED
+    ]
+    assert balance(db, wallet) == Decimal("0.00")
+
+
+def test_postgres_outage_is_retried_not_failed(
+    db: Engine,
+    local_redis: redis.Redis,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wallet = wallet_row(db)
+    request = operation(wallet, DEPOSIT, "3.00")
+    enqueue(request)
+    real = shard_worker_module.operations_apply
+    outages = [2]
+
+    def flaky(conn, requests):  # type: ignore[no-untyped-def]
+        if outages[0]:
+            outages[0] -= 1
+            raise OperationalError("SELECT", {}, psycopg2.OperationalError("server closed the connection"))
+        return real(conn, requests)
+
+    monkeypatch.setattr(shard_worker_module, "operations_apply", flaky)
+    monkeypatch.setattr(shard_worker_module.time, "sleep", lambda _: None)
+    make_worker().work(burst=True)
+    assert outages == [0]
+    assert reply(local_redis, request).balance_after == Decimal("3.00")
+
+
+def test_operation_that_always_fails_is_isolated(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wallet = wallet_row(db)
+    good = [operation(wallet, DEPOSIT, "1.00") for _ in range(3)]
+    cursed = operation(wallet, DEPOSIT, "6.66")
+    for request in (good[0], cursed, good[1], good[2]):
+        enqueue(request)
+    real = shard_worker_module.operations_apply
+
+    def refuses_cursed(conn, requests):  # type: ignore[no-untyped-def]
+        if any(r.operation_id == cursed.operation_id for r in requests):
+            raise ValueError("cannot apply this one")
+        return real(conn, requests)
+
+    monkeypatch.setattr(shard_worker_module, "operations_apply", refuses_cursed)
+    make_worker().work(burst=True)
+    assert [reply(local_redis, r).balance_after for r in good] == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00")]
+    queue = Queue(queue_name(shard_for(wallet, local_settings.shard_count)), connection=local_redis)
+    assert queue.failed_job_registry.get_job_ids() == [str(cursed.operation_id)]
+    assert balance(db, wallet) == Decimal("3.00")
