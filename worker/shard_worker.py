@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+HEARTBEAT_EVERY = 1.0
+"""Seconds between worker heartbeats while busy (RQ's worker TTL is minutes)."""
+
 IDLE_WAIT = 5
 """Longest BLPOP on the shard bells, in seconds, so an idle worker still heartbeats and stops promptly."""
 
@@ -101,14 +104,22 @@ class ShardWorker(SimpleWorker):
             if moved:
                 log.warning("shard %02d: requeued %d operations claimed by a previous worker", shard.shard, moved)
 
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, in one round trip, and at most once a second unless given a pipeline."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        if timeout is None and self.last_heartbeat and (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
+            return
+        with self.connection.pipeline() as pipe:
+            super().heartbeat(timeout, pipeline=pipe)
+            pipe.execute()
+
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
         """Claim the next batch; hand RQ its first job. ``timeout=None`` (burst) never blocks."""
-        self.set_state(WorkerStatus.IDLE)
-        self.procline(f"Listening on {len(self.shard_queues)} shards")
         while True:
-            self.heartbeat()
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()
             claim = self._retry_redis(
@@ -118,25 +129,44 @@ class ShardWorker(SimpleWorker):
             )
             if claim is not None:
                 self._next_shard = self.shard_queues.index(claim.shard) + 1
-                jobs = self._retry_redis(
-                    lambda: Job.fetch_many(claim.job_ids, connection=self.connection, serializer=self.serializer)
-                )
-                present = [job for job in jobs if job is not None]
-                if present:
-                    self._claim, self._jobs = claim, present
-                    return present[0], claim.shard.queue
+                jobs = self._retry_redis(lambda: self._fetch(claim))
+                if jobs:
+                    self._claim, self._jobs = claim, jobs
+                    return jobs[0], claim.shard.queue
                 log.warning("shard %02d: claimed ids without job data: %s", claim.shard.shard, claim.job_ids)
                 self._retry_redis(lambda: self._clear(claim))
                 continue
             if timeout is None:
                 return None
+            self._retry_redis(self._idle)
             self._retry_redis(lambda: bells_wait(self.connection, self.shard_queues, min(timeout, IDLE_WAIT)))
+
+    def _idle(self) -> None:
+        self.procline(f"Listening on {len(self.shard_queues)} shards")
+        with self.connection.pipeline() as pipe:
+            self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            self.heartbeat(pipeline=pipe)
+            pipe.execute()
+
+    def _fetch(self, claim: Claim) -> list[Job]:
+        """The claimed jobs (those whose data still exists), marking the worker busy, in one round trip."""
+        with self.connection.pipeline() as pipe:
+            for job_id in claim.job_ids:
+                pipe.hgetall(Job.key_for(job_id))
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            raw = pipe.execute()[: len(claim.job_ids)]
+        jobs = []
+        for job_id, data in zip(claim.job_ids, raw, strict=True):
+            if data:
+                job = Job(job_id, connection=self.connection, serializer=self.serializer)
+                job.restore(data)
+                jobs.append(job)
+        return jobs
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         claim, jobs = self._claim, self._jobs
         assert claim is not None and jobs and jobs[0] is job
         self._claim, self._jobs = None, []
-        self.set_state(WorkerStatus.BUSY)
         started_at = now()
         requests: list[tuple[Job, OperationRequest]] = []
         failed: list[Failed] = []
@@ -168,6 +198,7 @@ class ShardWorker(SimpleWorker):
                     default_result_ttl=self.settings.result_ttl,
                 )
                 processing_clear(pipe, claim.shard)
+                self.heartbeat(pipeline=pipe)
                 pipe.execute()
 
         self._retry_redis(finish)

@@ -1,0 +1,121 @@
+"""The RQ internals this service relies on (rq is pinned in requirements/base.txt).
+
+If an rq upgrade changes any of these, this file fails before production does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+import redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+from rq.registry import FinishedJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import Engine
+
+from shared import keys
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationType
+from shared.sharding import queue_name, shard_for
+from tests.factories import operation, wallet_row
+from tests.roundtrips import count_round_trips
+from web.wallets.queueing import operation_enqueue
+from worker import jobs
+from worker.shard_worker import ShardWorker
+
+Enqueue = Callable[[OperationRequest], None]
+MakeWorker = Callable[..., ShardWorker]
+
+
+def test_queue_and_job_key_names(local_redis: redis.Redis) -> None:
+    queue = Queue(queue_name(7), connection=local_redis)
+    assert queue.key == "rq:queue:wallets.shard.07"
+    assert Job.key_for("abc") == "rq:job:abc"
+
+
+def test_enqueue_is_one_round_trip(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wallet = wallet_row(db)
+    request = operation(wallet, OperationType.DEPOSIT, "1.00")
+    operation_enqueue(connection=local_redis, settings=local_settings, request=request)  # warms the Queue cache
+    second = operation(wallet, OperationType.DEPOSIT, "1.00")
+    with count_round_trips(monkeypatch) as trips:
+        operation_enqueue(connection=local_redis, settings=local_settings, request=second)
+    assert trips[0] == 1
+    job = Job.fetch(str(second.operation_id), connection=local_redis, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.QUEUED
+    assert job.origin == queue_name(shard_for(wallet, local_settings.shard_count))
+    assert OperationRequest.from_wire(job.args[0]) == second
+    assert job.result_ttl == local_settings.result_ttl
+
+
+@pytest.mark.parametrize("batch", [10, 100])
+def test_worker_round_trips_per_batch_do_not_grow_with_its_size(
+    db: Engine, enqueue: Enqueue, make_worker: MakeWorker, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    wallet = wallet_row(db)
+    for _ in range(batch):
+        enqueue(operation(wallet, OperationType.DEPOSIT, "1.00"))
+    worker = make_worker([shard_for(wallet, 16)], shard_count=16)
+    worker.bootstrap()
+    worker.run_maintenance_tasks()  # periodic, not per batch
+    with count_round_trips(monkeypatch) as trips:
+        job, queue = worker.dequeue_job_and_maintain_ttl(timeout=None)  # type: ignore[misc]
+        worker.execute_job(job, queue)
+    # claim, fetch the jobs, finish: independent of the batch size.
+    assert trips[0] == 3
+    worker.teardown()
+
+
+def test_finished_jobs_look_finished_to_rq(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    request = operation(wallet, OperationType.DEPOSIT, "5.00")
+    enqueue(request)
+    worker = make_worker()
+    worker.work(burst=True)
+    job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.FINISHED
+    latest = job.latest_result()
+    assert latest is not None
+    assert latest.return_value["status"] == "applied"
+    assert latest.return_value["balance_after"] == "5.00"
+    registry = FinishedJobRegistry(job.origin, connection=local_redis)
+    assert str(request.operation_id) in registry.get_job_ids()
+    assert 0 < local_redis.ttl(job.key) <= local_settings.result_ttl
+    assert 0 < local_redis.ttl(keys.reply_key(request.operation_id)) <= local_settings.reply_ttl
+    # The dashboard reads these worker fields.
+    found = Worker.find_by_key(worker.key, connection=local_redis)
+    assert found is not None
+    assert found.successful_job_count == 1
+
+
+def test_worker_is_registered_like_any_rq_worker(local_redis: redis.Redis, make_worker: MakeWorker) -> None:
+    worker = make_worker([3, 4])
+    worker.bootstrap()
+    try:
+        [registered] = Worker.all(connection=local_redis)
+        assert registered.name == worker.name
+        assert registered.queue_names() == ["wallets.shard.03", "wallets.shard.04"]
+    finally:
+        worker.teardown()
+
+
+def test_job_function_applies_one_operation_like_a_stock_worker(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "get_redis", lambda: local_redis)
+    wallet = wallet_row(db)
+    request = operation(wallet, OperationType.DEPOSIT, "8.00")
+    operation_enqueue(connection=local_redis, settings=local_settings, request=request)
+    job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
+    assert job.perform()["balance_after"] == "8.00"
+    assert job.perform()["balance_after"] == "8.00"  # a second run is answered from the ledger
+    raw = local_redis.lpop(keys.reply_key(request.operation_id))
+    assert raw is not None
+    assert Decimal(__import__("json").loads(raw)["balance_after"]) == Decimal("8.00")
