@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from sqlalchemy import Engine, create_engine
 
 from shared.config import Settings, get_settings
@@ -22,6 +24,8 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
         socket_timeout=settings.reply_timeout + REDIS_SOCKET_MARGIN,
         health_check_interval=30,
+        # One quick retry heals a stale pooled connection; more would only delay the 503.
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
     )
 
 

@@ -99,7 +99,7 @@ class OperationRequest:
                 created_at=created_at,
                 idempotency_key=key,
             )
-        except (TypeError, ValueError, InvalidAmount) as exc:
+        except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
 
 
@@ -133,7 +133,7 @@ class OperationResult:
                 balance_after=None if balance is None else Decimal(balance),
                 error=data.get("error"),
             )
-        except (TypeError, ValueError, ArithmeticError) as exc:
+        except (AttributeError, TypeError, ValueError, ArithmeticError) as exc:
             raise MalformedMessage(f"bad operation result: {exc}") from exc
 
 

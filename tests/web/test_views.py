@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import uuid
 from decimal import Decimal
 
@@ -9,8 +11,11 @@ import pytest
 
 from sqlalchemy import Engine
 
+from shared.config import Settings
+from shared.connections import redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
+from tests.processes import free_port
 from tests.web.conftest import Api
 
 
@@ -204,3 +209,17 @@ def test_healthz(api: Api) -> None:
     response = api.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+
+
+def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = redis_from_settings(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    monkeypatch.setattr("web.wallets.views.get_redis", lambda: dead)
+    wallet = api.create_wallet()
+    started = time.monotonic()
+    response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1})
+    assert time.monotonic() - started < 1
+    assert response.status_code == 503
+    assert response.json() == {"error": "Service temporarily unavailable"}
+    health = api.client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["checks"]["redis"].startswith("error")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.config import DEFAULT_DATABASE_URL, Settings
+from shared.errors import ConfigurationError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.debug is False
+    assert settings.secret_key == ""
+    assert settings.shard_count == 16
+    assert settings.database.name == "wallet"
+    assert settings.sqlalchemy_url == "postgresql+psycopg2://postgres@127.0.0.1:5432/wallet"
+
+
+def test_values_from_env() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://app:s%40cret@db.internal:6543/money",
+            "SHARD_COUNT": "32",
+            "REPLY_TIMEOUT": "0.5",
+            "DEBUG": "yes",
+            "ALLOWED_HOSTS": "a.example, b.example",
+        }
+    )
+    assert settings.database.user == "app"
+    assert settings.database.password == "s@cret"
+    assert settings.database.port == 6543
+    assert settings.shard_count == 32
+    assert settings.reply_timeout == 0.5
+    assert settings.debug is True
+    assert settings.allowed_hosts == ("a.example", "b.example")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DEBUG": "maybe"},
+        {"SHARD_COUNT": "0"},
+        {"SHARD_COUNT": "many"},
+        {"BATCH_SIZE": "5000"},
+        {"REPLY_TIMEOUT": "-1"},
+    ],
+)
+def test_bad_values_are_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError):
+        Settings.from_env(env)
+
+
+def test_bad_database_url_is_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        _ = Settings.from_env({"DATABASE_URL": "mysql://x/y"}).database

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+
+from shared.sharding import queue_name, shard_for, shard_of_queue
+
+
+def test_shard_is_stable_and_in_range() -> None:
+    wallet = uuid.UUID("0b7e6f0e-5e0c-4a4c-9a55-7c1d3c0c1d07")
+    assert shard_for(wallet, 16) == wallet.int % 16 == shard_for(uuid.UUID(str(wallet)), 16)
+    assert all(0 <= shard_for(uuid.uuid4(), 16) < 16 for _ in range(100))
+
+
+def test_random_wallets_spread_evenly() -> None:
+    counts = Counter(shard_for(uuid.uuid4(), 16) for _ in range(16_000))
+    assert len(counts) == 16
+    assert min(counts.values()) > 800
+
+
+def test_queue_names() -> None:
+    assert queue_name(7) == "wallets.shard.07"
+    assert shard_of_queue("wallets.shard.07") == 7
+    with pytest.raises(ValueError, match="not a shard queue"):
+        shard_of_queue("default")

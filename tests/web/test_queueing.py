@@ -1,0 +1,55 @@
+"""The web side of the queue, in isolation (fakeredis: no worker or real server needed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import fakeredis
+import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from shared import keys
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.sharding import queue_name, shard_for
+from web.wallets.queueing import JobState, job_state, operation_enqueue, reply_wait
+
+
+@pytest.fixture
+def fake() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def request_() -> OperationRequest:
+    return OperationRequest(uuid.uuid4(), uuid.uuid4(), OperationType.DEPOSIT, Decimal("1.50"), datetime.now(UTC))
+
+
+def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
+    fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings
+) -> None:
+    operation_enqueue(connection=fake, settings=settings, request=request_)
+    shard = shard_for(request_.wallet_id, settings.shard_count)
+    assert fake.lrange(f"rq:queue:{queue_name(shard)}", 0, -1) == [str(request_.operation_id).encode()]
+    assert fake.llen(keys.bell_key(shard)) == 1
+    assert job_state(connection=fake, operation_id=request_.operation_id) is JobState.PENDING
+    job = Job.fetch(str(request_.operation_id), connection=fake, serializer=JSONSerializer)
+    assert job.description == f"DEPOSIT 1.50 to wallet {request_.wallet_id}"
+
+
+def test_reply_wait_returns_the_pushed_result(fake: fakeredis.FakeRedis, request_: OperationRequest) -> None:
+    result = OperationResult(request_.operation_id, OperationStatus.APPLIED, Decimal("1.50"))
+    fake.rpush(keys.reply_key(request_.operation_id), result.to_bytes())
+    assert reply_wait(connection=fake, request=request_, timeout=1) == result
+
+
+def test_reply_wait_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest) -> None:
+    assert reply_wait(connection=fake, request=request_, timeout=0.05) is None
+    assert reply_wait(connection=fake, request=request_, timeout=0) is None
+
+
+def test_unknown_job(fake: fakeredis.FakeRedis) -> None:
+    assert job_state(connection=fake, operation_id=uuid.uuid4()) is JobState.UNKNOWN
