@@ -49,7 +49,7 @@ test: $(STAMP)  ## Run the test suite against the local PostgreSQL and Redis
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared worker web tests
+	DEBUG=1 $(BIN)/mypy shared worker web tests  # the Django plugin imports settings
 
 clean:  ## Remove the virtualenv and generated files
 	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -27,18 +27,18 @@ WIRE_VERSION = 1
 """Bumped on any incompatible change of the message fields."""
 
 
-class OperationType(str, Enum):
+class OperationType(StrEnum):
     DEPOSIT = "DEPOSIT"
     WITHDRAW = "WITHDRAW"
 
 
-class OperationStatus(str, Enum):
+class OperationStatus(StrEnum):
     PENDING = "pending"
     APPLIED = "applied"
     REJECTED = "rejected"
 
 
-class Rejection(str, Enum):
+class Rejection(StrEnum):
     """Why a worker refused an operation; the text is the API's error message."""
 
     INSUFFICIENT_FUNDS = "Insufficient funds"

@@ -21,20 +21,20 @@ os.environ.update(
     REPLY_TIMEOUT="10",
 )
 
-import dataclasses  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import dataclasses
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
-import django  # noqa: E402
-import pytest  # noqa: E402
-import redis  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
+import django
+import pytest
+import redis
+from sqlalchemy import Engine
 
-from shared.config import Settings, get_settings  # noqa: E402
-from shared.connections import engine_from_settings  # noqa: E402
-from tests.ledger import chain_breaks, ledger_mismatches  # noqa: E402
+from shared.config import Settings, get_settings
+from shared.connections import engine_from_settings
+from tests.ledger import chain_breaks, ledger_mismatches
 
 django.setup()
 

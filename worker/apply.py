@@ -42,9 +42,7 @@ def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, O
             wallet_operations.c.error,
         ).where(wallet_operations.c.id.in_(operation_ids))
     )
-    return {
-        row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows
-    }
+    return {row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows}
 
 
 def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> list[OperationResult]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from rq import Queue
@@ -54,6 +55,7 @@ end
 return moved
 """
 
+
 @dataclass(frozen=True, slots=True)
 class ShardQueue:
     """A shard number with its RQ queue."""
@@ -79,7 +81,7 @@ def batch_claim(
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be within 1..{MAX_BATCH_SIZE}")
     claim_keys = [key for shard in shards for key in shard.claim_keys]
-    found = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards))
+    found: Any = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards))
     if not found:
         return None
     index, ids = found
@@ -88,11 +90,10 @@ def batch_claim(
 
 def processing_requeue(connection: redis.Redis, shard: ShardQueue) -> int:
     """Put ids left claimed by a dead worker back at the head of the queue; returns how many."""
-    return int(
-        connection.eval(
-            _REQUEUE, 3, keys.processing_key(shard.shard), shard.queue.key, keys.bell_key(shard.shard)
-        )
+    moved: Any = connection.eval(
+        _REQUEUE, 3, keys.processing_key(shard.shard), shard.queue.key, keys.bell_key(shard.shard)
     )
+    return int(moved)
 
 
 def processing_clear(pipeline: redis.client.Pipeline, shard: ShardQueue) -> None:

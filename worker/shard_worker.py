@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import redis
@@ -100,7 +101,7 @@ class ShardWorker(SimpleWorker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
         for shard in self.shard_queues:
-            moved = self._retry_redis(lambda s=shard: processing_requeue(self.connection, s))
+            moved = self._retry_redis(partial(processing_requeue, self.connection, shard))
             if moved:
                 log.warning("shard %02d: requeued %d operations claimed by a previous worker", shard.shard, moved)
 
@@ -121,7 +122,7 @@ class ShardWorker(SimpleWorker):
         """Claim the next batch; hand RQ its first job. ``timeout=None`` (burst) never blocks."""
         while True:
             if self.should_run_maintenance_tasks:
-                self.run_maintenance_tasks()
+                self.run_maintenance_tasks()  # type: ignore[no-untyped-call]
             claim = self._retry_redis(
                 lambda: batch_claim(
                     self.connection, self.shard_queues, batch_size=self.settings.batch_size, start=self._next_shard
@@ -129,12 +130,12 @@ class ShardWorker(SimpleWorker):
             )
             if claim is not None:
                 self._next_shard = self.shard_queues.index(claim.shard) + 1
-                jobs = self._retry_redis(lambda: self._fetch(claim))
+                jobs = self._retry_redis(partial(self._fetch, claim))
                 if jobs:
                     self._claim, self._jobs = claim, jobs
                     return jobs[0], claim.shard.queue
                 log.warning("shard %02d: claimed ids without job data: %s", claim.shard.shard, claim.job_ids)
-                self._retry_redis(lambda: self._clear(claim))
+                self._retry_redis(partial(self._clear, claim))
                 continue
             if timeout is None:
                 return None
@@ -142,7 +143,7 @@ class ShardWorker(SimpleWorker):
             self._retry_redis(lambda: bells_wait(self.connection, self.shard_queues, min(timeout, IDLE_WAIT)))
 
     def _idle(self) -> None:
-        self.procline(f"Listening on {len(self.shard_queues)} shards")
+        self.procline(f"Listening on {len(self.shard_queues)} shards")  # type: ignore[no-untyped-call]
         with self.connection.pipeline() as pipe:
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             self.heartbeat(pipeline=pipe)
@@ -165,7 +166,8 @@ class ShardWorker(SimpleWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         claim, jobs = self._claim, self._jobs
-        assert claim is not None and jobs and jobs[0] is job
+        assert claim is not None
+        assert jobs[0] is job
         self._claim, self._jobs = None, []
         started_at = now()
         requests: list[tuple[Job, OperationRequest]] = []

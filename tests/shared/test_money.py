@@ -56,7 +56,7 @@ def test_valid_amounts(value: object, expected: Decimal) -> None:
         " 1",
         "1 ",
         "1.234",
-        "١",
+        "\u0661",
         "0x1",
         "12345678901234",
     ],

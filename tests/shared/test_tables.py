@@ -19,9 +19,9 @@ def test_mirror_matches_migrated_schema(database: Engine, table: str) -> None:
         assert found["nullable"] == column.nullable, column.name
         assert found["type"].compile(database.dialect) == column.type.compile(database.dialect), column.name
     assert inspector.get_pk_constraint(table)["constrained_columns"] == [c.name for c in mirror.primary_key]
-    assert {
-        (tuple(fk["constrained_columns"]), fk["referred_table"]) for fk in inspector.get_foreign_keys(table)
-    } == {((fk.parent.name,), fk.column.table.name) for fk in mirror.foreign_keys}
+    assert {(tuple(fk["constrained_columns"]), fk["referred_table"]) for fk in inspector.get_foreign_keys(table)} == {
+        ((fk.parent.name,), fk.column.table.name) for fk in mirror.foreign_keys
+    }
 
 
 def test_ledger_sequence_is_an_identity_column(database: Engine) -> None:

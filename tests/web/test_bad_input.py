@@ -40,7 +40,7 @@ INVALID_AMOUNT = {"error": "Invalid or missing amount"}
         '"NaN"',
         '"Infinity"',
         '"0x10"',
-        '"١٠"',
+        '"\u0661\u0660"',
         '"10,00"',
     ],
 )

@@ -63,7 +63,12 @@ def new_wallet(http: Http, balance: int) -> str:
     status, body = http.call("POST", "/api/v1/wallets")
     assert status == 201
     if balance:
-        assert http.call("POST", f"/api/v1/wallets/{body['id']}/operation", {"operationType": "DEPOSIT", "amount": balance})[0] == 200
+        assert (
+            http.call(
+                "POST", f"/api/v1/wallets/{body['id']}/operation", {"operationType": "DEPOSIT", "amount": balance}
+            )[0]
+            == 200
+        )
     return str(body["id"])
 
 
@@ -71,7 +76,9 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
     wallet = new_wallet(http, 1000)
     withdraw = {"operationType": "WITHDRAW", "amount": 200}
     with ThreadPoolExecutor(max_workers=50) as pool:
-        answers = list(pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/operation", withdraw), range(200)))
+        answers = list(
+            pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/operation", withdraw), range(200))
+        )
     outcomes = Counter(http.settle(status, body) for status, body in answers)
     assert outcomes == {"applied": 5, "Insufficient funds": 195}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (200, {"balance": "0.00"})
@@ -93,7 +100,7 @@ def test_concurrent_deposits_add_up_exactly(http: Http) -> None:
     assert all(http.settle(status, body) == "applied" for status, body in answers)
     for index, wallet in enumerate(wallets):
         expected = sum(amount for i, amount in enumerate(amounts) if i % 3 == index)
-        status, body = http.call("GET", f"/api/v1/wallets/{wallet}")
+        _status, body = http.call("GET", f"/api/v1/wallets/{wallet}")
         assert Decimal(body["balance"]) == expected
 
 
@@ -103,7 +110,9 @@ def test_mixed_concurrent_operations_on_many_wallets(http: Http) -> None:
     with ThreadPoolExecutor(max_workers=40) as pool:
         answers = list(
             pool.map(
-                lambda p: http.call("POST", f"/api/v1/wallets/{p[0]}/operation", {"operationType": p[1], "amount": p[2]}),
+                lambda p: http.call(
+                    "POST", f"/api/v1/wallets/{p[0]}/operation", {"operationType": p[1], "amount": p[2]}
+                ),
                 plan,
             )
         )

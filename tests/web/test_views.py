@@ -8,7 +8,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-
 from sqlalchemy import Engine
 
 from shared.config import Settings
@@ -17,7 +16,6 @@ from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
 from tests.processes import free_port
 from tests.web.conftest import Api
-
 
 # --- the seed's seven behaviours -------------------------------------------------
 

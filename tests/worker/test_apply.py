@@ -59,7 +59,7 @@ def test_redelivered_batch_changes_nothing_and_answers_the_same(database: Engine
     wallet = wallet_row(database)
     batch = [operation(wallet, DEPOSIT, "3.00"), operation(wallet, WITHDRAW, "5.00")]
     first = apply(database, batch)
-    again = apply(database, batch + [operation(wallet, WITHDRAW, "1.00")])
+    again = apply(database, [*batch, operation(wallet, WITHDRAW, "1.00")])
     assert again[:2] == first
     assert again[2].balance_after == Decimal("2.00")
     assert balance(database, wallet) == Decimal("2.00")

@@ -37,9 +37,7 @@ class WalletOperation(models.Model):
     wallet = models.ForeignKey(
         Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
     )  # indexed by wallet_operations_history
-    operation_type = models.CharField(
-        max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False
-    )
+    operation_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False)
     amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     status = models.CharField(
         max_length=8,

@@ -60,10 +60,10 @@ def parse_operation(body: bytes) -> OperationInput:
         amount = parse_amount(data.get("amount"))
     except InvalidAmount:
         raise InvalidRequest(INVALID_AMOUNT) from None
-    try:
-        operation_type = OperationType(data.get("operationType"))
-    except ValueError:
-        raise InvalidRequest(INVALID_OPERATION_TYPE) from None
+    raw_type = data.get("operationType")
+    if not isinstance(raw_type, str) or raw_type not in OperationType.__members__:
+        raise InvalidRequest(INVALID_OPERATION_TYPE)
+    operation_type = OperationType(raw_type)
     return OperationInput(operation_type=operation_type, amount=amount)
 
 

@@ -6,8 +6,9 @@ BLPOP waits for the worker's reply on the operation's reply key.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
+from typing import cast
 from uuid import UUID
 
 import redis
@@ -61,7 +62,7 @@ def reply_wait(*, connection: redis.Redis, request: OperationRequest, timeout: f
     if timeout <= 0:
         return None
     try:
-        reply = connection.blpop([keys.reply_key(request.operation_id)], timeout=timeout)
+        reply = cast("list[bytes] | None", connection.blpop([keys.reply_key(request.operation_id)], timeout=timeout))
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
     if reply is None:
@@ -69,7 +70,7 @@ def reply_wait(*, connection: redis.Redis, request: OperationRequest, timeout: f
     return OperationResult.from_bytes(reply[1])
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     PENDING = "pending"
     FAILED = "failed"
     UNKNOWN = "unknown"

@@ -106,7 +106,9 @@ def healthz_view(request: HttpRequest) -> HttpResponse:
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+    return json_response(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
