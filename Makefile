@@ -28,9 +28,10 @@ install: $(STAMP)  ## Create .venv and install the pinned requirements
 	@printf 'SECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 	@echo "wrote .env with a new random SECRET_KEY (git ignores it)"
 
-migrate: $(STAMP) .env  ## Create the database if missing and apply migrations
+migrate: $(STAMP) .env  ## Create the database if missing, apply migrations, collect the admin's static files
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createdb
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py migrate --verbosity 1
+	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py collectstatic --noinput --verbosity 0
 
 run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard (Ctrl-C stops all)
 	@mkdir -p .run

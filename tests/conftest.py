@@ -56,6 +56,7 @@ def database(settings: Settings) -> Iterator[Engine]:
     """The migrated test database, emptied once per session; an engine on it."""
     _manage("createdb")
     _manage("migrate", "--verbosity", "0")
+    _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4)
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE wallet_operations, wallets")
