@@ -1,0 +1,18 @@
+#!/bin/sh
+# Container entry point: the first argument is the role.
+set -eu
+role="${1:-web}"
+[ $# -gt 0 ] && shift
+case "$role" in
+  web)
+    exec gunicorn -c deploy/gunicorn.conf.py web.wsgi "$@" ;;
+  worker)
+    # One writer per shard: give each worker service its own --index of --of.
+    exec python -m worker --index "${WORKER_INDEX:-0}" --of "${WORKER_COUNT:-1}" "$@" ;;
+  migrate)
+    exec python web/manage.py migrate --noinput "$@" ;;
+  dashboard)
+    exec rq-dashboard --bind 0.0.0.0 --port "${DASHBOARD_PORT:-9181}" --redis-url "$REDIS_URL" --json --disable-delete "$@" ;;
+  *)
+    exec "$role" "$@" ;;
+esac

@@ -1,0 +1,55 @@
+"""Load test: each simulated user creates and funds its own wallet, then mixes
+balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did.
+
+An "Insufficient funds" 400 is the protocol working, so it counts as a success.
+Run headless:  locust -f locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
+"""
+
+from __future__ import annotations
+
+import random
+
+from locust import FastHttpUser, between, task
+
+OPERATION_URL = "/api/v1/wallets/[id]/operation"
+
+
+class WalletUser(FastHttpUser):
+    wait_time = between(0.0, 0.05)
+
+    def on_start(self) -> None:
+        response = self.client.post("/api/v1/wallets", name="/api/v1/wallets")
+        response.raise_for_status()
+        self.wallet_id = response.json()["id"]
+        self.client.post(
+            f"/api/v1/wallets/{self.wallet_id}/operation",
+            json={"operationType": "DEPOSIT", "amount": "1000.00"},
+            name=OPERATION_URL,
+        )
+
+    @task(1)
+    def balance(self) -> None:
+        self.client.get(f"/api/v1/wallets/{self.wallet_id}", name="/api/v1/wallets/[id]")
+
+    @task(2)
+    def deposit(self) -> None:
+        self._operate("DEPOSIT")
+
+    @task(2)
+    def withdraw(self) -> None:
+        self._operate("WITHDRAW")
+
+    def _operate(self, kind: str) -> None:
+        amount = f"{random.randint(1, 20000) / 100:.2f}"
+        with self.client.post(
+            f"/api/v1/wallets/{self.wallet_id}/operation",
+            json={"operationType": kind, "amount": amount},
+            name=f"{OPERATION_URL} {kind}",
+            catch_response=True,
+        ) as response:
+            if response.status_code in (200, 202):
+                response.success()
+            elif response.status_code == 400 and response.json().get("error") == "Insufficient funds":
+                response.success()
+            else:
+                response.failure(f"{response.status_code}: {response.text[:200]}")

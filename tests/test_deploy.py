@@ -1,0 +1,103 @@
+"""The Docker artifacts, checked by parsing (this machine has no Docker engine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_services() -> None:
+    assert set(SERVICES) == {"db", "redis", "migrate", "web", "worker", "dashboard", "locust"}
+    assert SERVICES["db"]["image"] == "postgres:17"
+    assert SERVICES["redis"]["image"].startswith("redis:")
+    assert "--appendonly" in SERVICES["redis"]["command"]
+
+
+@pytest.mark.parametrize("name", ["db", "redis", "web"])
+def test_healthchecks(name: str) -> None:
+    assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_start_order() -> None:
+    assert SERVICES["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name in ("web", "worker"):
+        assert SERVICES[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", [n for n, s in SERVICES.items() if "build" in s])
+def test_build_files_exist(name: str) -> None:
+    build = SERVICES[name]["build"]
+    dockerfile = ROOT / build["context"] / build["dockerfile"]
+    assert dockerfile.is_file()
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("COPY") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"{dockerfile.name}: {source} missing"
+
+
+def test_images_are_slim_and_run_as_non_root() -> None:
+    for dockerfile in (ROOT / "deploy").glob("Dockerfile*"):
+        text = dockerfile.read_text()
+        assert re.search(r"^FROM python:3\.13-slim", text, re.M), dockerfile.name
+        assert re.search(r"^USER (?!root)\w+", text, re.M), dockerfile.name
+        assert re.search(r"pip install -r /tmp/requirements\.txt", text), dockerfile.name
+
+
+def test_no_secret_is_committed() -> None:
+    text = (ROOT / "compose.yml").read_text()
+    assert "${SECRET_KEY:?" in text
+    assert "${POSTGRES_PASSWORD:?" in text
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    assert example["SECRET_KEY"] == ""
+    assert example["POSTGRES_PASSWORD"] == ""
+    assert example["DEBUG"] == "0"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert ".env" not in tracked
+
+
+def test_settings_refuse_to_start_without_a_secret_key() -> None:
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "web.settings", "PYTHONPATH": str(ROOT)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert probe.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in probe.stderr
+
+
+def test_debug_is_off_by_default() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "web.settings",
+        "PYTHONPATH": str(ROOT),
+        "SECRET_KEY": "x",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "False"
+
+
+def test_entrypoint_knows_every_role_compose_uses() -> None:
+    entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
+    for name, service in SERVICES.items():
+        if service.get("build", {}).get("dockerfile") == "deploy/Dockerfile":
+            role = service["command"][0]
+            assert re.search(rf"^\s+{role}\)", entrypoint, re.M), f"{name}: role {role} unknown"
