@@ -19,7 +19,8 @@ class WalletUser(FastHttpUser):
 
     def on_start(self) -> None:
         response = self.client.post("/api/v1/wallets", name="/api/v1/wallets")
-        response.raise_for_status()
+        if response.status_code != 201:
+            raise RuntimeError(f"cannot create a wallet: {response.status_code} {response.text[:200]}")
         self.wallet_id = response.json()["id"]
         self.client.post(
             f"/api/v1/wallets/{self.wallet_id}/operation",
