@@ -20,7 +20,7 @@ class WalletUser(FastHttpUser):
     def on_start(self) -> None:
         response = self.client.post("/api/v1/wallets", name="/api/v1/wallets")
         if response.status_code != 201:
-            raise RuntimeError(f"cannot create a wallet: {response.status_code} {response.text[:200]}")
+            raise RuntimeError(f"cannot create a wallet: {response.status_code}")
         self.wallet_id = response.json()["id"]
         self.client.post(
             f"/api/v1/wallets/{self.wallet_id}/operation",
