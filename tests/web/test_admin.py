@@ -60,3 +60,19 @@ def test_adding_a_wallet_in_admin_starts_at_zero(admin_client: Client) -> None:
     [added] = Wallet.objects.exclude(id__in=before)
     added.refresh_from_db()
     assert added.balance == 0
+
+
+def test_operation_search_by_wallet(api: Api, admin_client: Client) -> None:
+    wallet, other = api.create_wallet(3), api.create_wallet(4)
+    [mine] = api.client.get(f"/api/v1/wallets/{wallet}/operations").json()["results"]
+    [theirs] = api.client.get(f"/api/v1/wallets/{other}/operations").json()["results"]
+    response = admin_client.get("/admin/wallets/walletoperation/", {"q": wallet})
+    assert response.status_code == 200
+    assert mine["operation_id"].encode() in response.content
+    assert theirs["operation_id"].encode() not in response.content
+
+
+@pytest.mark.parametrize("query", ["not-a-uuid", "%", "' OR 1=1 --"])
+def test_admin_search_with_a_bad_id_is_not_an_error(admin_client: Client, query: str) -> None:
+    assert admin_client.get("/admin/wallets/walletoperation/", {"q": query}).status_code == 200
+    assert admin_client.get("/admin/wallets/wallet/", {"q": query}).status_code == 200
