@@ -12,9 +12,9 @@ from shared.messages import OperationRequest, OperationStatus, OperationType
 from shared.tables import wallet_operations, wallets
 
 
-def wallet_row(engine: Engine) -> uuid.UUID:
+def wallet_row(engine: Engine, wallet_id: uuid.UUID | None = None) -> uuid.UUID:
     """A new empty wallet, inserted directly."""
-    wallet_id = uuid.uuid4()
+    wallet_id = wallet_id or uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(insert(wallets).values(id=wallet_id, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
     return wallet_id

@@ -15,7 +15,7 @@ from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
 from shared.sharding import queue_name, shard_for
-from web.wallets.queueing import JobState, job_state, operation_enqueue, reply_wait
+from web.wallets.queueing import JobState, job_state, operation_send
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def request_() -> OperationRequest:
 def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
     fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings
 ) -> None:
-    operation_enqueue(connection=fake, settings=settings, request=request_)
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=0) is None
     shard = shard_for(request_.wallet_id, settings.shard_count)
     assert fake.lrange(f"rq:queue:{queue_name(shard)}", 0, -1) == [str(request_.operation_id).encode()]
     assert fake.llen(keys.bell_key(shard)) == 1
@@ -40,15 +40,15 @@ def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
     assert job.description == f"DEPOSIT 1.50 to wallet {request_.wallet_id}"
 
 
-def test_reply_wait_returns_the_pushed_result(fake: fakeredis.FakeRedis, request_: OperationRequest) -> None:
+def test_send_returns_the_reply(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:
     result = OperationResult(request_.operation_id, OperationStatus.APPLIED, Decimal("1.50"))
     fake.rpush(keys.reply_key(request_.operation_id), result.to_bytes())
-    assert reply_wait(connection=fake, request=request_, timeout=1) == result
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=1) == result
+    assert fake.exists(keys.reply_key(request_.operation_id)) == 0
 
 
-def test_reply_wait_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest) -> None:
-    assert reply_wait(connection=fake, request=request_, timeout=0.05) is None
-    assert reply_wait(connection=fake, request=request_, timeout=0) is None
+def test_send_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=0.05) is None
 
 
 def test_unknown_job(fake: fakeredis.FakeRedis) -> None:

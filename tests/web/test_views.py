@@ -221,3 +221,22 @@ def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, mo
     health = api.client.get("/healthz")
     assert health.status_code == 503
     assert health.json()["checks"]["redis"].startswith("error")
+
+
+def test_a_known_wallet_costs_no_query_on_submit(api: Api) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    wallet = api.create_wallet(5)
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1}).status_code == 200
+    assert [q["sql"] for q in queries.captured_queries if "wallets" in q["sql"]] == []
+
+
+def test_unknown_wallet_is_not_remembered(api: Api, db: Engine) -> None:
+    from tests.factories import wallet_row
+
+    wallet = uuid.uuid4()
+    assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 404
+    wallet_row(db, wallet)
+    assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 200

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from shared.config import Settings
 from shared.messages import OperationRequest
-from web.wallets.queueing import operation_enqueue
+from web.wallets.queueing import operation_send
 from worker.shard_worker import ShardWorker
 
 
@@ -17,7 +17,7 @@ def enqueue(local_redis: redis.Redis, local_settings: Settings) -> Callable[[Ope
     """Enqueue exactly as the web node does, on the in-process Redis database."""
 
     def push(request: OperationRequest) -> None:
-        operation_enqueue(connection=local_redis, settings=local_settings, request=request)
+        operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)
 
     return push
 

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationType
+from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
 from shared.sharding import queue_name, shard_for
 from tests.factories import operation, wallet_row
 from tests.roundtrips import count_round_trips
-from web.wallets.queueing import operation_enqueue
+from web.wallets.queueing import operation_send
 from worker import jobs
 from worker.shard_worker import ShardWorker
 
@@ -36,16 +36,19 @@ def test_queue_and_job_key_names(local_redis: redis.Redis) -> None:
     assert Job.key_for("abc") == "rq:job:abc"
 
 
-def test_enqueue_is_one_round_trip(
+def test_enqueue_and_wait_is_one_round_trip(
     db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wallet = wallet_row(db)
     request = operation(wallet, OperationType.DEPOSIT, "1.00")
-    operation_enqueue(connection=local_redis, settings=local_settings, request=request)  # warms the Queue cache
+    operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)  # warms the Queue cache
     second = operation(wallet, OperationType.DEPOSIT, "1.00")
+    answer = OperationResult(second.operation_id, OperationStatus.APPLIED, Decimal("2.00"))
+    local_redis.rpush(keys.reply_key(second.operation_id), answer.to_bytes())  # as if the worker were instant
     with count_round_trips(monkeypatch) as trips:
-        operation_enqueue(connection=local_redis, settings=local_settings, request=second)
+        assert operation_send(connection=local_redis, settings=local_settings, request=second, wait=1) == answer
     assert trips[0] == 1
+    assert queue_name(shard_for(wallet, local_settings.shard_count)) in [q.name for q in Queue.all(local_redis)]
     job = Job.fetch(str(second.operation_id), connection=local_redis, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.QUEUED
     assert job.origin == queue_name(shard_for(wallet, local_settings.shard_count))
@@ -112,7 +115,7 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
     monkeypatch.setattr(jobs, "get_redis", lambda: local_redis)
     wallet = wallet_row(db)
     request = operation(wallet, OperationType.DEPOSIT, "8.00")
-    operation_enqueue(connection=local_redis, settings=local_settings, request=request)
+    operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)
     job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
     assert job.perform()["balance_after"] == "8.00"
     assert job.perform()["balance_after"] == "8.00"  # a second run is answered from the ledger

@@ -1,7 +1,7 @@
-"""The web side of the queue: enqueue an operation as an RQ job, wait for its reply.
+"""The web side of the queue: enqueue an operation as an RQ job and wait for its reply.
 
-One round trip enqueues (job hash, queue push, shard bell in one MULTI); one
-BLPOP waits for the worker's reply on the operation's reply key.
+One round trip does both: the job hash, the queue push and the shard's bell,
+then a BLPOP on the operation's reply key, pipelined on one connection.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ def _queue(connection: redis.Redis, shard: int) -> Queue:
     return Queue(queue_name(shard), connection=connection, serializer=JSONSerializer)
 
 
-def operation_enqueue(*, connection: redis.Redis, settings: Settings, request: OperationRequest) -> None:
-    """Put ``request`` on its wallet's shard queue as an RQ job whose id is the operation id."""
+def operation_send(
+    *, connection: redis.Redis, settings: Settings, request: OperationRequest, wait: float
+) -> OperationResult | None:
+    """Enqueue ``request`` as an RQ job (id = operation id) and wait up to ``wait`` seconds for
+    its result, in one round trip; None when no result came in time (or ``wait`` is 0)."""
     shard = shard_for(request.wallet_id, settings.shard_count)
-    queue = _queue(connection, shard)
     job = Job.create(
         OPERATION_JOB,
         args=[request.to_wire()],
@@ -49,25 +51,22 @@ def operation_enqueue(*, connection: redis.Redis, settings: Settings, request: O
         description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
     )
     try:
-        with connection.pipeline(transaction=True) as pipe:
-            queue.enqueue_job(job, pipeline=pipe)
+        # Not a MULTI: a BLPOP inside one returns at once. Redis runs one connection's commands
+        # in order, so the job hash exists before its id is on the queue. Queue.enqueue_job
+        # would force MULTI (it checks dependencies, which these jobs never have), so this is
+        # what it does without that step; tests/worker/test_rq_contract.py pins the result.
+        queue = _queue(connection, shard)
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.sadd(queue.redis_queues_keys, queue.key)
+            queue._enqueue_job(job, pipeline=pipe)
             pipe.rpush(keys.bell_key(shard), 1)
-            pipe.execute()
+            if wait > 0:
+                pipe.blpop([keys.reply_key(request.operation_id)], timeout=wait)
+            replies = pipe.execute()
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
-
-
-def reply_wait(*, connection: redis.Redis, request: OperationRequest, timeout: float) -> OperationResult | None:
-    """The worker's result for ``request``, or None if it did not come within ``timeout`` seconds."""
-    if timeout <= 0:
-        return None
-    try:
-        reply = cast("list[bytes] | None", connection.blpop([keys.reply_key(request.operation_id)], timeout=timeout))
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    if reply is None:
-        return None
-    return OperationResult.from_bytes(reply[1])
+    reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
+    return None if reply is None else OperationResult.from_bytes(reply[1])
 
 
 class JobState(StrEnum):

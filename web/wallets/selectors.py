@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from uuid import UUID
 
 from shared.errors import NotFound
@@ -17,9 +18,22 @@ def wallet_balance_get(*, wallet_id: UUID) -> Decimal:
     return balance
 
 
-def wallet_ensure_exists(*, wallet_id: UUID) -> None:
+KNOWN_WALLETS_CACHED = 100_000
+"""Wallet ids a web process remembers as existing (about 20 MB at most)."""
+
+
+@lru_cache(maxsize=KNOWN_WALLETS_CACHED)
+def _wallet_known(wallet_id: UUID) -> bool:
+    # Only successes are cached (a miss raises), and a wallet is never deleted
+    # (PROTECT foreign key, no delete in the admin or the API), so a hit stays true.
     if not Wallet.objects.filter(id=wallet_id).exists():
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
+    return True
+
+
+def wallet_ensure_exists(*, wallet_id: UUID) -> None:
+    """Raise ``NotFound`` unless the wallet exists; a known wallet costs no query."""
+    _wallet_known(wallet_id)
 
 
 def operation_get(*, operation_id: UUID) -> WalletOperation | None:

@@ -12,7 +12,7 @@ from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult
 from web.wallets.models import Wallet
 from web.wallets.parsing import OperationInput
-from web.wallets.queueing import operation_enqueue, reply_wait
+from web.wallets.queueing import operation_send
 from web.wallets.selectors import wallet_ensure_exists
 
 
@@ -38,6 +38,5 @@ def operation_submit(
         amount=operation.amount,
         created_at=datetime.now(UTC),
     )
-    operation_enqueue(connection=connection, settings=settings, request=request)
-    result = reply_wait(connection=connection, request=request, timeout=settings.reply_timeout)
+    result = operation_send(connection=connection, settings=settings, request=request, wait=settings.reply_timeout)
     return Submission(request=request, result=result)

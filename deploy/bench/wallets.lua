@@ -1,0 +1,55 @@
+-- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file>
+-- mode "ops": POST operations, alternating DEPOSIT and WITHDRAW of 1.00 on random wallets
+-- mode "get": GET balances of random wallets
+-- Counts answers by status in every thread; done() prints them as one "STATUS" line.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  mode = args[1]
+  wallets = {}
+  for line in io.lines(args[2]) do
+    wallets[#wallets + 1] = line
+  end
+  counts = {}
+  sent = 0
+  math.randomseed(os.time() + tonumber(tostring(counts):match("0x(%x+)") or "0", 16))
+end
+
+function request()
+  sent = sent + 1
+  local wallet = wallets[math.random(#wallets)]
+  if mode == "get" then
+    return wrk.format("GET", "/api/v1/wallets/" .. wallet)
+  end
+  local kind = (sent % 2 == 0) and "WITHDRAW" or "DEPOSIT"
+  return wrk.format(
+    "POST",
+    "/api/v1/wallets/" .. wallet .. "/operation",
+    { ["Content-Type"] = "application/json" },
+    '{"operationType": "' .. kind .. '", "amount": "1.00"}'
+  )
+end
+
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("counts")) do
+      total[status] = (total[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(total) do
+    parts[#parts + 1] = status .. "=" .. n
+  end
+  table.sort(parts)
+  io.write("STATUS " .. table.concat(parts, " ") .. "\n")
+  io.write(string.format("LATENCY p50=%d p99=%d\n", latency:percentile(50), latency:percentile(99)))
+end
