@@ -29,11 +29,13 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
     )
 
 
-def engine_from_settings(settings: Settings, *, pool_size: int = 2) -> Engine:
+def engine_from_settings(settings: Settings, *, pool_size: int = 2, pre_ping: bool = True) -> Engine:
+    """An engine on ``DATABASE_URL``. The shard worker turns ``pre_ping`` off: it retries a batch
+    whose connection was lost anyway, and a ping would cost a round trip per batch."""
     return create_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args={"connect_timeout": 2, "application_name": "wallet-worker"},
     )
 

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     shards = [s for s in range(settings.shard_count) if s % args.of == args.index]
     worker = ShardWorker(
         shards,
-        engine=engine_from_settings(settings, pool_size=1),
+        engine=engine_from_settings(settings, pool_size=1, pre_ping=False),
         settings=settings,
         connection=redis_from_settings(settings),
         # The pid keeps a restarted worker from colliding with its dead predecessor's registration.

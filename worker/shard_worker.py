@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,6 +45,9 @@ T = TypeVar("T")
 
 HEARTBEAT_EVERY = 1.0
 """Seconds between worker heartbeats while busy (RQ's worker TTL is minutes)."""
+
+SUSPENSION_CHECK_EVERY = 1.0
+"""Seconds between checks of RQ's suspension flag (``rq suspend``)."""
 
 IDLE_WAIT = 5
 """Longest BLPOP on the shard bells, in seconds, so an idle worker still heartbeats and stops promptly."""
@@ -95,8 +99,16 @@ class ShardWorker(SimpleWorker):
         self._claim: Claim | None = None
         self._jobs: list[Job] = []
         self._next_shard = 0
+        self._suspension_checked: datetime | None = None
 
     # --- RQ hooks -------------------------------------------------------
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ asks Redis whether ``rq suspend`` was run before every job; once a second is enough."""
+        if self._suspension_checked and (now() - self._suspension_checked).total_seconds() < SUSPENSION_CHECK_EVERY:
+            return
+        super().check_for_suspension(burst)
+        self._suspension_checked = now()
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         super().bootstrap(*args, **kwargs)
@@ -188,7 +200,8 @@ class ShardWorker(SimpleWorker):
             log.error("shard %02d: job %s failed: %s", claim.shard.shard, poison.job.id, poison.reason)
 
         def finish() -> None:
-            with self.connection.pipeline(transaction=True) as pipe:
+            # Not a MULTI: every command in it may safely run twice if the batch is finished again.
+            with self.connection.pipeline(transaction=False) as pipe:
                 batch_finish(
                     pipe,
                     worker_key=self.key,
