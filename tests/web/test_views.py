@@ -240,3 +240,18 @@ def test_unknown_wallet_is_not_remembered(api: Api, db: Engine) -> None:
     assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 404
     wallet_row(db, wallet)
     assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 200
+
+
+def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> None:
+    from django.db import connection
+    from sqlalchemy import text
+
+    wallet = api.create_wallet(12)
+    assert api.balance(wallet) == 12  # the web side now holds a kept connection
+    pid = connection.connection.get_backend_pid()
+    with db.begin() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    response = api.client.get(f"/api/v1/wallets/{wallet}")
+    assert response.status_code == 200
+    assert response.json() == {"balance": "12.00"}
+    assert connection.connection.get_backend_pid() != pid

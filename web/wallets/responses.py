@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
+from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -22,6 +23,8 @@ from shared.errors import MethodNotAllowed, RequestError, ServiceUnavailable
 log = logging.getLogger("web.wallets")
 
 BODY_TOO_LARGE = "Request body too large"
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 View = Callable[..., HttpResponse]
 
@@ -47,7 +50,14 @@ def api_view(*methods: str) -> Callable[[View], View]:
             try:
                 if request.method not in methods:
                     raise MethodNotAllowed(f"Method {request.method} not allowed")
-                return view(request, *args, **kwargs)
+                try:
+                    return view(request, *args, **kwargs)
+                except (OperationalError, InterfaceError):
+                    if request.method not in SAFE_METHODS:
+                        raise
+                    # A kept connection may have died with a database restart: reads retry once.
+                    db_connection.close()
+                    return view(request, *args, **kwargs)
             except MethodNotAllowed as exc:
                 return error_response(exc.message, exc.status, Allow=", ".join(methods))
             except RequestError as exc:
