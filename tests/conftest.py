@@ -32,9 +32,9 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from shared.audit import chain_breaks, ledger_mismatches
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
-from tests.ledger import chain_breaks, ledger_mismatches
 
 django.setup()
 

@@ -1,4 +1,10 @@
-"""The invariant every test ends with: each balance is the sum of its applied operations."""
+"""Ledger audit: does the ledger explain every balance?
+
+Two checks, both empty when all is well: every balance equals the sum of its
+applied operations, and every ledger row's ``balance_after`` is the running sum
+of its wallet's applied operations in ledger order. The test suite runs them
+after every test that touches the database; ``make bench`` after every run.
+"""
 
 from __future__ import annotations
 
