@@ -1,7 +1,7 @@
 """Claiming batches of job ids from shard queues, atomically, in one round trip.
 
-A claim moves up to ``batch_size`` ids from the head of a shard queue to that
-shard's processing list (the reliable-queue pattern): a worker that dies
+A claim moves up to ``batch_size`` ids from the heads of the worker's shard
+queues to each shard's processing list (the reliable-queue pattern): a worker that dies
 mid-batch leaves its claimed ids there, and ``processing_requeue`` puts them
 back at the head of the queue, in order, when a worker takes the shard again.
 The operation id being the ledger's primary key makes that redelivery harmless.
@@ -25,20 +25,24 @@ from shared.config import MAX_BATCH_SIZE
 _CLAIM = """
 local n = #KEYS / 3
 local start = tonumber(ARGV[2])
+local room = tonumber(ARGV[1])
+local claimed = {}
 for step = 0, n - 1 do
+  if room == 0 then break end
   local i = (start + step) % n
   local queue, processing, bell = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local ids = redis.call('LPOP', queue, ARGV[1])
+  local ids = redis.call('LPOP', queue, room)
   if ids then
     redis.call('RPUSH', processing, unpack(ids))
-    if redis.call('LLEN', queue) == 0 then
-      redis.call('DEL', bell)
-    end
-    return {i, ids}
+    room = room - #ids
+    claimed[#claimed + 1] = i
+    claimed[#claimed + 1] = ids
   end
-  redis.call('DEL', bell)
+  if redis.call('LLEN', queue) == 0 then
+    redis.call('DEL', bell)
+  end
 end
-return false
+return claimed
 """
 
 _REQUEUE = """
@@ -70,22 +74,35 @@ class ShardQueue:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    shard: ShardQueue
-    job_ids: list[str]
+    """Job ids claimed together, shard by shard, each shard's in queue order."""
+
+    parts: list[tuple[ShardQueue, list[str]]]
+
+    @property
+    def job_ids(self) -> list[str]:
+        return [job_id for _, ids in self.parts for job_id in ids]
+
+    @property
+    def shards(self) -> list[ShardQueue]:
+        return [shard for shard, _ in self.parts]
 
 
 def batch_claim(
     connection: redis.Redis, shards: Sequence[ShardQueue], *, batch_size: int, start: int = 0
 ) -> Claim | None:
-    """Claim up to ``batch_size`` ids from the first non-empty shard, starting at ``shards[start]``."""
+    """Claim up to ``batch_size`` ids, shard after shard from ``shards[start]``; None if all are empty.
+
+    One batch may span shards: they all belong to this worker, and operations of
+    different shards never concern the same wallet, so their relative order is free.
+    """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be within 1..{MAX_BATCH_SIZE}")
     claim_keys = [key for shard in shards for key in shard.claim_keys]
     found: Any = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards))
     if not found:
         return None
-    index, ids = found
-    return Claim(shard=shards[int(index)], job_ids=[i.decode() for i in ids])
+    pairs = zip(found[::2], found[1::2], strict=True)
+    return Claim(parts=[(shards[int(index)], [i.decode() for i in ids]) for index, ids in pairs])
 
 
 def processing_requeue(connection: redis.Redis, shard: ShardQueue) -> int:
@@ -96,9 +113,9 @@ def processing_requeue(connection: redis.Redis, shard: ShardQueue) -> int:
     return int(moved)
 
 
-def processing_clear(pipeline: redis.client.Pipeline, shard: ShardQueue) -> None:
+def processing_clear(pipeline: redis.client.Pipeline, shards: Sequence[ShardQueue]) -> None:
     """Forget the finished batch (a shard has one writer, so its list holds only that batch)."""
-    pipeline.delete(keys.processing_key(shard.shard))
+    pipeline.delete(*(keys.processing_key(shard.shard) for shard in shards))
 
 
 def bells_wait(connection: redis.Redis, shards: Sequence[ShardQueue], timeout: float) -> bool:

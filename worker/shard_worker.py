@@ -141,12 +141,12 @@ class ShardWorker(SimpleWorker):
                 )
             )
             if claim is not None:
-                self._next_shard = self.shard_queues.index(claim.shard) + 1
+                self._next_shard = self.shard_queues.index(claim.shards[-1]) + 1
                 jobs = self._retry_redis(partial(self._fetch, claim))
                 if jobs:
                     self._claim, self._jobs = claim, jobs
-                    return jobs[0], claim.shard.queue
-                log.warning("shard %02d: claimed ids without job data: %s", claim.shard.shard, claim.job_ids)
+                    return jobs[0], claim.shards[0].queue
+                log.warning("claimed ids without job data: %s", claim.job_ids)
                 self._retry_redis(partial(self._clear, claim))
                 continue
             if timeout is None:
@@ -197,7 +197,7 @@ class ShardWorker(SimpleWorker):
             else:
                 failed.append(Failed(item, outcome))
         for poison in failed:
-            log.error("shard %02d: job %s failed: %s", claim.shard.shard, poison.job.id, poison.reason)
+            log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
 
         def finish() -> None:
             # Not a MULTI: every command in it may safely run twice if the batch is finished again.
@@ -212,12 +212,12 @@ class ShardWorker(SimpleWorker):
                     reply_ttl=self.settings.reply_ttl,
                     default_result_ttl=self.settings.result_ttl,
                 )
-                processing_clear(pipe, claim.shard)
+                processing_clear(pipe, claim.shards)
                 self.heartbeat(pipeline=pipe)
                 pipe.execute()
 
         self._retry_redis(finish)
-        log.debug("shard %02d: batch of %d done", claim.shard.shard, len(jobs))
+        log.debug("batch of %d from %d shards done", len(jobs), len(claim.parts))
 
     # --- applying, with the failure policy --------------------------------
 
@@ -260,5 +260,5 @@ class ShardWorker(SimpleWorker):
 
     def _clear(self, claim: Claim) -> None:
         with self.connection.pipeline(transaction=True) as pipe:
-            processing_clear(pipe, claim.shard)
+            processing_clear(pipe, claim.shards)
             pipe.execute()

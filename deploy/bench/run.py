@@ -1,0 +1,397 @@
+"""``make bench``: the throughput benchmark, rerunnable by anyone on a machine like this one.
+
+It starts its own stack on this machine's PostgreSQL and Redis (database
+``wallet_bench``, Redis database 12, a free port), creates its wallets through
+the API, then for each run and each web worker class drives load with wrk:
+
+- ``hot``: POST operations on one wallet (alternating DEPOSIT/WITHDRAW of 1.00);
+- ``spread``: the same over ``--wallets`` wallets;
+- ``get``: GET balances over the same wallets.
+
+After every scenario it waits for the queues to drain and audits the ledger.
+It also compares the two worker designs on a pre-filled queue (``drain``): a
+stock RQ SimpleWorker running the job function one job at a time, against the
+batching ShardWorker. It prints one table of medians and writes every figure to
+``bench-results/<time>.json``.
+
+    python deploy/bench/run.py --duration 30 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+BENCH_ENV = {
+    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/wallet_bench",
+    "REDIS_URL": "redis://127.0.0.1:6379/12",
+    "SECRET_KEY": "bench-only-not-secret",
+    "DEBUG": "0",
+    "LOG_LEVEL": "warning",
+}
+os.environ.update(BENCH_ENV)
+
+import redis  # noqa: E402
+from rq import Queue, SimpleWorker  # noqa: E402
+from rq.serializers import JSONSerializer  # noqa: E402
+
+from shared.audit import chain_breaks, ledger_mismatches  # noqa: E402
+from shared.config import get_settings  # noqa: E402
+from shared.connections import engine_from_settings  # noqa: E402
+from shared.messages import OperationRequest, OperationType  # noqa: E402
+from shared.sharding import QUEUE_PREFIX, queue_name, shard_for  # noqa: E402
+from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
+from web.wallets.queueing import operation_send  # noqa: E402
+from worker.shard_worker import ShardWorker  # noqa: E402
+
+LUA = ROOT / "deploy" / "bench" / "wallets.lua"
+RESULTS = ROOT / "bench-results"
+
+
+@dataclass
+class Row:
+    scenario: str
+    design: str
+    run: int
+    ops_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    statuses: dict[str, int]
+    errors: int
+    pending_202: int
+    redis_mb_before: float
+    redis_mb_after: float
+    ledger_ok: bool
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    print("installing wrk from Debian's packages", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare_database() -> None:
+    manage = [sys.executable, str(ROOT / "web" / "manage.py")]
+    subprocess.run([*manage, "createdb"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, cwd=ROOT)
+
+
+class Client:
+    """A keep-alive JSON client for setting up wallets."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        self.conn.request(
+            method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json"}
+        )
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    def new_wallet(self, funds: str) -> str:
+        status, body = self.call("POST", "/api/v1/wallets")
+        assert status == 201, body
+        wallet = str(body["id"])
+        status, body = self.call(
+            "POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": funds}
+        )
+        assert status == 200, body
+        return wallet
+
+
+def create_wallets(port: int, count: int) -> list[str]:
+    def batch(n: int) -> list[str]:
+        client = Client(port)
+        return [client.new_wallet("1000000.00") for _ in range(n)]
+
+    per = [count // 16 + (1 if i < count % 16 else 0) for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        return [wallet for chunk in pool.map(batch, per) for wallet in chunk]
+
+
+def redis_mb(connection: redis.Redis) -> float:
+    return round(int(connection.info("memory")["used_memory"]) / 2**20, 2)
+
+
+def drained(connection: redis.Redis) -> bool:
+    queues = connection.keys(f"rq:queue:{QUEUE_PREFIX}*")
+    processing = connection.keys("wallets:processing:*")
+    return sum(int(connection.llen(k)) for k in queues if not k.endswith(b":intermediate")) == 0 and not processing
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack (for "what limits it")."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        role = (
+            "web"
+            if "gunicorn" in cmd
+            else "worker"
+            if "-m worker" in cmd
+            else "wrk"
+            if proc.info["name"] == "wrk"
+            else "postgres"
+            if (proc.info["name"] or "").startswith("postgres")
+            else "redis"
+            if "redis-server" in (proc.info["name"] or "")
+            else None
+        )
+        if role:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
+def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}",
+        "--",
+        mode,
+        str(wallets_file),
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    statuses = dict(pair.split("=") for pair in re.search(r"^STATUS ?(.*)$", out, re.M).group(1).split())  # type: ignore[union-attr]
+    latency = re.search(r"^LATENCY p50=(\d+) p99=(\d+)$", out, re.M)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    assert latency is not None, out
+    return {
+        "ops_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": int(latency.group(1)) / 1000,
+        "p99_ms": int(latency.group(2)) / 1000,
+        "statuses": {k: int(v) for k, v in statuses.items()},
+        "socket_errors": sum(int(g) for g in socket.groups()) if socket else 0,
+    }
+
+
+def scenario_row(
+    scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
+) -> Row:
+    before = redis_mb(r)
+    cpu_before, started = cpu_seconds(), time.monotonic()
+    result = run_wrk(port, "get" if scenario == "get" else "ops", wallets_file, args)
+    elapsed = time.monotonic() - started
+    cpu_after = cpu_seconds()
+    wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
+    statuses = result["statuses"]
+    expected = {"200", "202"} if scenario != "get" else {"200"}
+    errors = result["socket_errors"] + sum(n for s, n in statuses.items() if s not in expected)
+    engine = engine_from_settings(get_settings())
+    try:
+        ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+    finally:
+        engine.dispose()
+    return Row(
+        scenario=scenario,
+        design=design,
+        run=run,
+        ops_per_s=result["ops_per_s"],
+        p50_ms=result["p50_ms"],
+        p99_ms=result["p99_ms"],
+        requests=sum(statuses.values()),
+        statuses=statuses,
+        errors=errors,
+        pending_202=statuses.get("202", 0),
+        redis_mb_before=before,
+        redis_mb_after=redis_mb(r),
+        ledger_ok=ledger_ok,
+        cpu={k: round(100 * (cpu_after.get(k, 0) - cpu_before.get(k, 0)) / elapsed) for k in cpu_after},
+    )
+
+
+def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
+    """Time one worker design applying ``ops`` operations already queued on one shard."""
+    settings = get_settings()
+    engine = engine_from_settings(settings, pool_size=1, pre_ping=False)
+    port = free_port()
+    web = start_gunicorn(port)
+    try:
+        status, body = Client(port).call("POST", "/api/v1/wallets")  # no worker runs now: deposits only
+        assert status == 201, body
+        wallet = str(body["id"])
+    finally:
+        stop(web)
+    shard = shard_for(uuid.UUID(wallet), settings.shard_count)
+    before = redis_mb(r)
+    for i in range(ops):
+        request = OperationRequest(
+            uuid.uuid4(),
+            uuid.UUID(wallet),
+            OperationType.DEPOSIT,
+            Decimal("1.00"),
+            datetime.now(UTC),
+        )
+        operation_send(connection=r, settings=settings, request=request, wait=0)
+    started = time.monotonic()
+    if design == "stock-rq":
+        queue = Queue(queue_name(shard), connection=r, serializer=JSONSerializer)
+        SimpleWorker([queue], connection=r, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
+    else:
+        ShardWorker([shard], engine=engine, settings=settings, connection=r).work(burst=True, logging_level="WARNING")
+    elapsed = time.monotonic() - started
+    r.delete(*[key for key in r.keys("wallets:bell:*")] or ["none"])
+    ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+    engine.dispose()
+    return Row("drain", design, run, round(ops / elapsed, 1), 0, 0, ops, {}, 0, 0, before, redis_mb(r), ledger_ok)
+
+
+def median_rows(rows: list[Row]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.scenario, row.design), []).append(row)
+    table = []
+    for (scenario, design), group in groups.items():
+        table.append(
+            {
+                "scenario": scenario,
+                "design": design,
+                "runs": len(group),
+                "ops_per_s": round(statistics.median(r.ops_per_s for r in group)),
+                "p50_ms": round(statistics.median(r.p50_ms for r in group), 1),
+                "p99_ms": round(statistics.median(r.p99_ms for r in group), 1),
+                "errors": sum(r.errors for r in group),
+                "pending_202": sum(r.pending_202 for r in group),
+                "redis_mb": f"{min(r.redis_mb_before for r in group)}->{max(r.redis_mb_after for r in group)}",
+                "ledger": "ok" if all(r.ledger_ok for r in group) else "BROKEN",
+                "cpu_%": {k: round(statistics.median(r.cpu.get(k, 0) for r in group)) for k in group[0].cpu},
+            }
+        )
+    return table
+
+
+def print_table(table: list[dict[str, Any]]) -> None:
+    columns = [
+        "scenario",
+        "design",
+        "runs",
+        "ops_per_s",
+        "p50_ms",
+        "p99_ms",
+        "errors",
+        "pending_202",
+        "redis_mb",
+        "ledger",
+    ]
+    widths = {c: max(len(c), *(len(str(row[c])) for row in table)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in table:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+    print("\nCPU % of one core, median (200 = both cores):")
+    for row in table:
+        if row["cpu_%"]:
+            print(f"  {row['scenario']:7} {row['design']:8} {row['cpu_%']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=30, help="seconds of load per scenario (default 30)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; the table shows medians (default 3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--wallets", type=int, default=10_000, help="wallets of the spread and get scenarios")
+    parser.add_argument("--workers", type=int, default=1, help="shard worker processes (default 1)")
+    parser.add_argument("--designs", default="gevent,gthread", help="gunicorn worker classes to compare")
+    parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
+    parser.add_argument("--drain-ops", type=int, default=2000, help="operations per drain measurement")
+    args = parser.parse_args()
+    scenarios = args.scenarios.split(",")
+
+    ensure_wrk()
+    prepare_database()
+    r = redis.Redis.from_url(BENCH_ENV["REDIS_URL"])
+    r.flushdb()
+    workers = [start_worker("--index", str(i), "--of", str(args.workers)) for i in range(args.workers)]
+    rows: list[Row] = []
+    try:
+        port = free_port()
+        web = start_gunicorn(port)
+        try:
+            print(f"creating 1 hot wallet and {args.wallets} more through the API", flush=True)
+            files = {}
+            for name, wallets in (("hot", create_wallets(port, 1)), ("spread", create_wallets(port, args.wallets))):
+                files[name] = RESULTS / f"wallets-{name}.txt"
+                files[name].parent.mkdir(exist_ok=True)
+                files[name].write_text("\n".join(wallets) + "\n")
+            files["get"] = files["spread"]
+        finally:
+            stop(web)
+        for run in range(1, args.runs + 1):
+            for design in args.designs.split(","):
+                port = free_port()
+                web = start_gunicorn(port, WEB_WORKER_CLASS=design)
+                try:
+                    for scenario in (s for s in scenarios if s != "drain"):
+                        row = scenario_row(scenario, design, run, port, files[scenario], args, r)
+                        rows.append(row)
+                        print(
+                            f"run {run} {design:8} {scenario:7} {row.ops_per_s:8.0f}/s p50 {row.p50_ms:6.1f} ms"
+                            f" p99 {row.p99_ms:6.1f} ms errors {row.errors} 202s {row.pending_202}"
+                            f" ledger {'ok' if row.ledger_ok else 'BROKEN'}",
+                            flush=True,
+                        )
+                finally:
+                    stop(web)
+    finally:
+        for proc in workers:
+            stop(proc)
+    if "drain" in scenarios:
+        for run in range(1, args.runs + 1):
+            for design in ("stock-rq", "batched"):
+                row = drain_rows(design, run, args.drain_ops, r)
+                rows.append(row)
+                print(f"run {run} drain {design:8} {row.ops_per_s:8.0f} ops/s", flush=True)
+
+    table = median_rows(rows)
+    print()
+    print_table(table)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"bench-{stamp}.json"
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    out.write_text(
+        json.dumps(
+            {"args": vars(args), "machine": machine, "medians": table, "runs": [asdict(r) for r in rows]}, indent=2
+        )
+    )
+    print(f"\nfigures written to {out.relative_to(ROOT)}")
+    if any(row["ledger"] != "ok" for row in table):
+        sys.exit("the ledger does not explain every balance")
+
+
+if __name__ == "__main__":
+    main()
