@@ -50,7 +50,7 @@ test: $(STAMP)  ## Run the test suite against the local PostgreSQL and Redis
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=1 $(BIN)/mypy shared worker web tests locust  # the Django plugin imports settings
+	DEBUG=1 $(BIN)/mypy shared worker web tests locust deploy  # the Django plugin imports settings
 
 clean:  ## Remove the virtualenv and generated files
 	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache

@@ -133,13 +133,16 @@ def create_wallets(port: int, count: int) -> list[str]:
 
 
 def redis_mb(connection: redis.Redis) -> float:
-    return round(int(connection.info("memory")["used_memory"]) / 2**20, 2)
+    info: Any = connection.info("memory")
+    return round(int(info["used_memory"]) / 2**20, 2)
 
 
 def drained(connection: redis.Redis) -> bool:
-    queues = connection.keys(f"rq:queue:{QUEUE_PREFIX}*")
-    processing = connection.keys("wallets:processing:*")
-    return sum(int(connection.llen(k)) for k in queues if not k.endswith(b":intermediate")) == 0 and not processing
+    queues: Any = connection.keys(f"rq:queue:{QUEUE_PREFIX}*")
+    processing: Any = connection.keys("wallets:processing:*")
+    lengths: list[Any] = [connection.llen(k) for k in queues if not k.endswith(b":intermediate")]
+    backlog = sum(int(n) for n in lengths)
+    return backlog == 0 and not processing
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -187,7 +190,9 @@ def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace) 
         str(wallets_file),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    statuses = dict(pair.split("=") for pair in re.search(r"^STATUS ?(.*)$", out, re.M).group(1).split())  # type: ignore[union-attr]
+    status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
+    assert status_line is not None, out
+    statuses = dict(pair.split("=", 1) for pair in status_line.group(1).split())
     latency = re.search(r"^LATENCY p50=(\d+) p99=(\d+)$", out, re.M)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     assert latency is not None, out
@@ -249,7 +254,7 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
         stop(web)
     shard = shard_for(uuid.UUID(wallet), settings.shard_count)
     before = redis_mb(r)
-    for i in range(ops):
+    for _ in range(ops):
         request = OperationRequest(
             uuid.uuid4(),
             uuid.UUID(wallet),
@@ -265,7 +270,9 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
     else:
         ShardWorker([shard], engine=engine, settings=settings, connection=r).work(burst=True, logging_level="WARNING")
     elapsed = time.monotonic() - started
-    r.delete(*[key for key in r.keys("wallets:bell:*")] or ["none"])
+    bells: Any = r.keys("wallets:bell:*")
+    if bells:
+        r.delete(*bells)
     ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
     engine.dispose()
     return Row("drain", design, run, round(ops / elapsed, 1), 0, 0, ops, {}, 0, 0, before, redis_mb(r), ledger_ok)
