@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 2
 DASHBOARD_PORT ?= 9181
+BENCH_RUNS ?= 3
+BENCH_SECONDS ?= 30
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate superuser test lint clean
+.PHONY: help install run migrate superuser test lint bench clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +53,9 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy shared worker web tests locust deploy  # the Django plugin imports settings
+
+bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s each
+	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
 clean:  ## Remove the virtualenv and generated files
 	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache

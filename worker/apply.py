@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Numeric, Uuid, column, func, insert, select, update, values
+from sqlalchemy import Connection, Uuid, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import MAX_BALANCE
-from shared.tables import wallet_operations, wallets
+from shared.tables import MONEY, wallet_operations, wallets
 
 
 def _decide(request: OperationRequest, balance: Decimal) -> tuple[Decimal, Rejection | None]:
@@ -33,15 +34,35 @@ def _decide(request: OperationRequest, balance: Decimal) -> tuple[Decimal, Rejec
     return balance + request.amount, None
 
 
+# Statements of a constant shape whatever the batch (lists travel as arrays), so
+# SQLAlchemy compiles each once and caches it.
+_IDS = bindparam("ids", type_=ARRAY(Uuid))
+_BALANCES = bindparam("balances", type_=ARRAY(MONEY))
+
+_LOCK_WALLETS = (
+    select(wallets.c.id, wallets.c.balance)
+    .where(wallets.c.id == any_(_IDS))
+    .order_by(wallets.c.id)
+    .with_for_update()
+)
+
+_STORED_RESULTS = select(
+    wallet_operations.c.id,
+    wallet_operations.c.status,
+    wallet_operations.c.balance_after,
+    wallet_operations.c.error,
+).where(wallet_operations.c.id == any_(_IDS))
+
+_NEW_BALANCES = func.unnest(_IDS, _BALANCES).table_valued("id", "balance", name="new_balances").render_derived()
+_SET_BALANCES = (
+    update(wallets)
+    .where(wallets.c.id == _NEW_BALANCES.c.id)
+    .values(balance=_NEW_BALANCES.c.balance, updated_at=func.now())
+)
+
+
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
-    rows = conn.execute(
-        select(
-            wallet_operations.c.id,
-            wallet_operations.c.status,
-            wallet_operations.c.balance_after,
-            wallet_operations.c.error,
-        ).where(wallet_operations.c.id.in_(operation_ids))
-    )
+    rows = conn.execute(_STORED_RESULTS, {"ids": operation_ids})
     return {row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows}
 
 
@@ -51,12 +72,7 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
         return []
     wallet_ids = sorted({r.wallet_id for r in requests})
     # Lock before reading the ledger, so a concurrent writer's commit is seen.
-    locked = conn.execute(
-        select(wallets.c.id, wallets.c.balance)
-        .where(wallets.c.id.in_(wallet_ids))
-        .order_by(wallets.c.id)
-        .with_for_update()
-    )
+    locked = conn.execute(_LOCK_WALLETS, {"ids": wallet_ids})
     balances: dict[UUID, Decimal] = {row.id: row.balance for row in locked}
     decided = _stored_results(conn, [r.operation_id for r in requests])
     new_rows: list[dict[str, Any]] = []
@@ -98,12 +114,6 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
     if new_rows:
         conn.execute(insert(wallet_operations), new_rows)
     if changed:
-        new_balances = values(column("id", Uuid), column("balance", Numeric(20, 2)), name="new_balances").data(
-            [(wallet_id, balances[wallet_id]) for wallet_id in sorted(changed)]
-        )
-        conn.execute(
-            update(wallets)
-            .where(wallets.c.id == new_balances.c.id)
-            .values(balance=new_balances.c.balance, updated_at=func.now())
-        )
+        ordered = sorted(changed)
+        conn.execute(_SET_BALANCES, {"ids": ordered, "balances": [balances[w] for w in ordered]})
     return results

@@ -46,6 +46,10 @@ T = TypeVar("T")
 HEARTBEAT_EVERY = 1.0
 """Seconds between worker heartbeats while busy (RQ's worker TTL is minutes)."""
 
+REGISTRY_CLEANUP_EVERY = 60
+"""Seconds between RQ's registry cleanups (RQ's default, 10 minutes, lets the finished
+registry grow by 10 minutes of operations before expired entries are dropped)."""
+
 SUSPENSION_CHECK_EVERY = 1.0
 """Seconds between checks of RQ's suspension flag (``rq suspend``)."""
 
@@ -92,6 +96,7 @@ class ShardWorker(SimpleWorker):
             connection=connection,
             serializer=JSONSerializer,
             default_result_ttl=settings.result_ttl,
+            maintenance_interval=REGISTRY_CLEANUP_EVERY,
         )
         self.engine = engine
         self.settings = settings
