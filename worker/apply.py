@@ -40,10 +40,7 @@ _IDS = bindparam("ids", type_=ARRAY(Uuid))
 _BALANCES = bindparam("balances", type_=ARRAY(MONEY))
 
 _LOCK_WALLETS = (
-    select(wallets.c.id, wallets.c.balance)
-    .where(wallets.c.id == any_(_IDS))
-    .order_by(wallets.c.id)
-    .with_for_update()
+    select(wallets.c.id, wallets.c.balance).where(wallets.c.id == any_(_IDS)).order_by(wallets.c.id).with_for_update()
 )
 
 _STORED_RESULTS = select(
