@@ -35,8 +35,9 @@ DEFAULT_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 1000
 """Upper bound of ``BATCH_SIZE``: a claim passes the ids through Lua's limited stack."""
 
-DEFAULT_RESULT_TTL = 60
-"""Seconds RQ keeps a finished job and its result (bounded Redis memory)."""
+DEFAULT_RESULT_TTL = 10
+"""Seconds RQ keeps a finished job and its result, for the dashboard (the ledger answers
+status queries). Redis holds about 6 KB per operation for this long: memory stays flat."""
 
 DEFAULT_REPLY_TTL = 60
 """Seconds a reply key lives when no web request is waiting for it."""

@@ -105,5 +105,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"web": {"level": "INFO"}},
+    "loggers": {
+        "web": {"level": "INFO"},
+        # Django logs every 4xx as a warning: an "Insufficient funds" is an answer, not an incident.
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -8,7 +8,10 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``spread``: the same over ``--wallets`` wallets;
 - ``get``: GET balances over the same wallets.
 
-After every scenario it waits for the queues to drain and audits the ledger.
+Each scenario first runs ``--warmup`` seconds unmeasured, so the web's
+known-wallet cache and the connection pools are warm, as in a service that has
+been up a while. After every scenario it waits for the queues to drain and
+audits the ledger.
 It also compares the two worker designs on a pre-filled queue (``drain``): a
 stock RQ SimpleWorker running the job function one job at a time, against the
 batching ShardWorker. It prints one table of medians and writes every figure to
@@ -174,12 +177,12 @@ def cpu_seconds() -> dict[str, float]:
     return totals
 
 
-def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, seconds: int) -> dict[str, Any]:
     command = [
         "wrk",
         f"-t{args.threads}",
         f"-c{args.connections}",
-        f"-d{args.duration}s",
+        f"-d{seconds}s",
         "--timeout",
         "10s",
         "-s",
@@ -208,9 +211,12 @@ def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace) 
 def scenario_row(
     scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
 ) -> Row:
+    mode = "get" if scenario == "get" else "ops"
+    if args.warmup:
+        run_wrk(port, mode, wallets_file, args, args.warmup)
     before = redis_mb(r)
     cpu_before, started = cpu_seconds(), time.monotonic()
-    result = run_wrk(port, "get" if scenario == "get" else "ops", wallets_file, args)
+    result = run_wrk(port, mode, wallets_file, args, args.duration)
     elapsed = time.monotonic() - started
     cpu_after = cpu_seconds()
     wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
@@ -238,6 +244,50 @@ def scenario_row(
         ledger_ok=ledger_ok,
         cpu={k: round(100 * (cpu_after.get(k, 0) - cpu_before.get(k, 0)) / elapsed) for k in cpu_after},
     )
+
+
+def rss_mb(role: str) -> float:
+    import psutil
+
+    total = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if (role == "web" and "gunicorn" in cmd) or (role == "worker" and "-m worker" in cmd):
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+    return round(total / 2**20, 1)
+
+
+def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis) -> dict[str, Any]:
+    """Hold the hot load for ``--soak`` seconds, sampling Redis memory and process RSS."""
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.soak}s", "--timeout", "10s"]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    samples = []
+    started = time.monotonic()
+    while proc.poll() is None:
+        samples.append(
+            {
+                "t": round(time.monotonic() - started),
+                "redis_mb": redis_mb(r),
+                "web_rss_mb": rss_mb("web"),
+                "worker_rss_mb": rss_mb("worker"),
+            }
+        )
+        time.sleep(args.soak_every)
+    out = proc.stdout.read() if proc.stdout else ""
+    wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
+    status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
+    assert status_line is not None, out
+    statuses = {k: int(v) for k, v in (pair.split("=", 1) for pair in status_line.group(1).split())}
+    engine = engine_from_settings(get_settings())
+    try:
+        ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+    finally:
+        engine.dispose()
+    return {"operations": sum(statuses.values()), "statuses": statuses, "ledger_ok": ledger_ok, "samples": samples}
 
 
 def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
@@ -329,6 +379,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of load per scenario (default 30)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions; the table shows medians (default 3)")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured seconds of the same load first (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--wallets", type=int, default=10_000, help="wallets of the spread and get scenarios")
@@ -336,6 +387,8 @@ def main() -> None:
     parser.add_argument("--designs", default="gevent,gthread", help="gunicorn worker classes to compare")
     parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
     parser.add_argument("--drain-ops", type=int, default=2000, help="operations per drain measurement")
+    parser.add_argument("--soak", type=int, default=0, help="also hold the hot load this many seconds (memory)")
+    parser.add_argument("--soak-every", type=int, default=15, help="seconds between soak samples")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
 
@@ -345,6 +398,7 @@ def main() -> None:
     r.flushdb()
     workers = [start_worker("--index", str(i), "--of", str(args.workers)) for i in range(args.workers)]
     rows: list[Row] = []
+    soaked: dict[str, Any] = {}
     try:
         port = free_port()
         web = start_gunicorn(port)
@@ -374,6 +428,23 @@ def main() -> None:
                         )
                 finally:
                     stop(web)
+        if args.soak:
+            port = free_port()
+            web = start_gunicorn(port, WEB_WORKER_CLASS=args.designs.split(",")[0])
+            try:
+                soaked = soak(port, files["hot"], args, r)
+            finally:
+                stop(web)
+            # The first sample is taken before any load: compare from the second.
+            first, last = soaked["samples"][min(1, len(soaked["samples"]) - 1)], soaked["samples"][-1]
+            peak = max(sample["redis_mb"] for sample in soaked["samples"])
+            print(
+                f"soak: {soaked['operations']} operations in {args.soak} s; Redis {first['redis_mb']} MB at"
+                f" {first['t']} s, peak {peak}, {last['redis_mb']} at {last['t']} s; web RSS"
+                f" {first['web_rss_mb']} -> {last['web_rss_mb']} MB; worker RSS {first['worker_rss_mb']} ->"
+                f" {last['worker_rss_mb']} MB; ledger {'ok' if soaked['ledger_ok'] else 'BROKEN'}",
+                flush=True,
+            )
     finally:
         for proc in workers:
             stop(proc)
@@ -396,7 +467,7 @@ def main() -> None:
         )
     )
     print(f"\nfigures written to {out.relative_to(ROOT)}")
-    if any(row["ledger"] != "ok" for row in table):
+    if any(row["ledger"] != "ok" for row in table) or (soaked and not soaked["ledger_ok"]):
         sys.exit("the ledger does not explain every balance")
 
 

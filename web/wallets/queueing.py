@@ -29,8 +29,10 @@ JOB_TIMEOUT = 60
 
 @lru_cache(maxsize=256)
 def _queue(connection: redis.Redis, shard: int) -> Queue:
-    # Cached: a Queue asks Redis for its server version once, then remembers it.
-    return Queue(queue_name(shard), connection=connection, serializer=JSONSerializer)
+    """The shard's RQ queue, registered in RQ's queue set (where dashboards find it) once per process."""
+    queue = Queue(queue_name(shard), connection=connection, serializer=JSONSerializer)
+    connection.sadd(queue.redis_queues_keys, queue.key)
+    return queue
 
 
 def operation_send(
@@ -53,11 +55,10 @@ def operation_send(
     try:
         # Not a MULTI: a BLPOP inside one returns at once. Redis runs one connection's commands
         # in order, so the job hash exists before its id is on the queue. Queue.enqueue_job
-        # would force MULTI (it checks dependencies, which these jobs never have), so this is
-        # what it does without that step; tests/worker/test_rq_contract.py pins the result.
+        # would force MULTI (it checks dependencies, which these jobs never have) and register
+        # the queue (done once, in _queue); tests/worker/test_rq_contract.py pins the result.
         queue = _queue(connection, shard)
         with connection.pipeline(transaction=False) as pipe:
-            pipe.sadd(queue.redis_queues_keys, queue.key)
             queue._enqueue_job(job, pipeline=pipe)
             pipe.rpush(keys.bell_key(shard), 1)
             if wait > 0:
