@@ -10,11 +10,13 @@ WORKERS ?= 2
 DASHBOARD_PORT ?= 9181
 BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
+LOAD_SECONDS ?= 60
+LOAD_USERS ?= 50
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate superuser test lint bench clean
+.PHONY: help install run migrate superuser test lint bench load clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +40,7 @@ migrate: $(STAMP) .env  ## Create the database if missing, apply migrations, col
 run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard (Ctrl-C stops all)
 	@mkdir -p .run
 	@{ echo "web: $(BIN)/gunicorn -c deploy/gunicorn.conf.py web.wsgi"; \
-	  for i in $$(seq 0 $$(($(WORKERS) - 1))); do echo "worker$$i: $(BIN)/python -m worker --index $$i --of $(WORKERS)"; done; \
+	  for i in $$(seq 1 $(WORKERS)); do echo "worker$$i: $(BIN)/python -m worker"; done; \
 	  echo "dashboard: $(BIN)/rq-dashboard --bind 127.0.0.1 --port $(DASHBOARD_PORT) --redis-url $$REDIS_URL --json --disable-delete"; \
 	} > .run/Procfile
 	$(BIN)/honcho -e .env -f .run/Procfile start --port $(PORT)
@@ -56,6 +58,10 @@ lint: $(STAMP)  ## ruff and mypy
 
 bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s each
 	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)
+
+load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s
+	$(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
+		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_SECONDS)s --only-summary
 
 clean:  ## Remove the virtualenv and generated files
 	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,8 @@ case "$role" in
   web)
     exec gunicorn -c deploy/gunicorn.conf.py web.wsgi "$@" ;;
   worker)
-    # One writer per shard: give each worker service its own --index of --of.
-    exec python -m worker --index "${WORKER_INDEX:-0}" --of "${WORKER_COUNT:-1}" "$@" ;;
+    # Scale freely: workers lease shards among themselves, one writer per shard.
+    exec python -m worker "$@" ;;
   migrate)
     exec python web/manage.py migrate --noinput "$@" ;;
   dashboard)

@@ -7,6 +7,8 @@ with psycogreen. ``WEB_WORKER_CLASS=gthread`` runs threads instead.
 """
 
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -24,6 +26,24 @@ proc_name = "wallet-web"
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+# Metrics of all web processes are added up from files in this directory (prometheus_client's
+# multiprocess mode); it must be set before any process imports prometheus_client.
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"wallet-web-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server: object) -> None:
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]
 
 
 def post_fork(server: object, worker: object) -> None:

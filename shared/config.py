@@ -98,6 +98,7 @@ class Settings:
     reply_ttl: int = DEFAULT_REPLY_TTL
     failure_ttl: int = DEFAULT_FAILURE_TTL
     debug: bool = False
+    log_requests: bool = False
     secret_key: str = ""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
@@ -115,6 +116,7 @@ class Settings:
             reply_ttl=int(_env_number(env, "REPLY_TTL", DEFAULT_REPLY_TTL, minimum=1)),
             failure_ttl=int(_env_number(env, "FAILURE_TTL", DEFAULT_FAILURE_TTL, minimum=1)),
             debug=_env_bool(env, "DEBUG", False),
+            log_requests=_env_bool(env, "LOG_REQUESTS", False),
             secret_key=env.get("SECRET_KEY", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
         )

@@ -5,7 +5,9 @@
     ├── RequestError                 a client's request cannot be served (4xx)
     │   ├── InvalidRequest           400: malformed body, bad amount or type
     │   ├── NotFound                 404: unknown wallet or operation
-    │   └── MethodNotAllowed         405
+    │   ├── MethodNotAllowed         405
+    │   ├── Conflict                 409: the same Idempotency-Key is still in flight
+    │   └── Unprocessable            422: an Idempotency-Key reused for a different request
     ├── MalformedMessage             a queued message the worker cannot parse (poison)
     └── ServiceUnavailable           503: Redis or PostgreSQL does not answer
 
@@ -44,6 +46,14 @@ class NotFound(RequestError):
 
 class MethodNotAllowed(RequestError):
     status = 405
+
+
+class Conflict(RequestError):
+    status = 409
+
+
+class Unprocessable(RequestError):
+    status = 422
 
 
 class MalformedMessage(WalletError):

@@ -44,6 +44,7 @@ class Rejection(StrEnum):
     INSUFFICIENT_FUNDS = "Insufficient funds"
     BALANCE_LIMIT = "Balance limit exceeded"
     WALLET_NOT_FOUND = "Wallet not found"
+    IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
 
 
 def _field(data: dict[str, Any], name: str) -> Any:

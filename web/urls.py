@@ -6,6 +6,7 @@ from web.wallets import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz_view),
+    path("metrics", views.metrics_view),
     path("", include("web.wallets.urls")),
 ]
 

@@ -2,7 +2,10 @@
 
 Exactly once: the operation id is the ledger's primary key. An operation whose
 row already exists is answered from that row and changes nothing, so a batch
-redelivered after a crash is harmless. In batch order (FIFO per wallet), each
+redelivered after a crash is harmless. Likewise an operation whose wallet and
+Idempotency-Key already name a ledger row is answered with that row's result
+(the same request) or refused (a different one), also when the web node's
+record of the key was lost. In batch order (FIFO per wallet), each
 operation is applied or rejected on its own; a rejected withdrawal rejects
 only itself. Wallet rows are locked ``FOR UPDATE`` although a shard has one
 writer: correctness must not depend on that alone.
@@ -11,11 +14,12 @@ writer: correctness must not depend on that alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Uuid, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
@@ -58,6 +62,59 @@ _SET_BALANCES = (
 )
 
 
+_KEYS = bindparam("keys", type_=ARRAY(String))
+
+_KEYED_OPERATIONS = (
+    select(
+        wallet_operations.c.id,
+        wallet_operations.c.wallet_id,
+        wallet_operations.c.idempotency_key,
+        wallet_operations.c.operation_type,
+        wallet_operations.c.amount,
+        wallet_operations.c.status,
+        wallet_operations.c.balance_after,
+        wallet_operations.c.error,
+    )
+    .where(wallet_operations.c.wallet_id == any_(_IDS))
+    .where(wallet_operations.c.idempotency_key == any_(_KEYS))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """The operation an Idempotency-Key of a wallet already names."""
+
+    operation_type: OperationType
+    amount: Decimal
+    result: OperationResult
+
+    def answer(self, request: OperationRequest) -> OperationResult:
+        """The original result for the same request; a refusal for a different one under the same key."""
+        if (request.operation_type, request.amount) == (self.operation_type, self.amount):
+            return self.result
+        return OperationResult(
+            request.operation_id, OperationStatus.REJECTED, None, Rejection.IDEMPOTENCY_MISMATCH.value
+        )
+
+
+def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) -> dict[tuple[UUID, str], _Keyed]:
+    keyed = [r for r in requests if r.idempotency_key is not None]
+    if not keyed:
+        return {}
+    rows = conn.execute(
+        _KEYED_OPERATIONS,
+        {"ids": sorted({r.wallet_id for r in keyed}), "keys": sorted({str(r.idempotency_key) for r in keyed})},
+    )
+    return {
+        (row.wallet_id, row.idempotency_key): _Keyed(
+            OperationType(row.operation_type),
+            row.amount,
+            OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error),
+        )
+        for row in rows
+    }
+
+
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
     rows = conn.execute(_STORED_RESULTS, {"ids": operation_ids})
     return {row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows}
@@ -72,6 +129,7 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
     locked = conn.execute(_LOCK_WALLETS, {"ids": wallet_ids})
     balances: dict[UUID, Decimal] = {row.id: row.balance for row in locked}
     decided = _stored_results(conn, [r.operation_id for r in requests])
+    keyed = _keyed_operations(conn, requests)
     new_rows: list[dict[str, Any]] = []
     changed: set[UUID] = set()
     results: list[OperationResult] = []
@@ -79,6 +137,13 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
         known = decided.get(request.operation_id)
         if known is not None:
             results.append(known)
+            continue
+        key = None if request.idempotency_key is None else (request.wallet_id, request.idempotency_key)
+        if key is not None and key in keyed:
+            # A retry of a keyed request whose first attempt became another operation.
+            result = keyed[key].answer(request)
+            decided[request.operation_id] = result
+            results.append(result)
             continue
         balance = balances.get(request.wallet_id)
         if balance is None:
@@ -106,6 +171,8 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
                     "created_at": request.created_at,
                 }
             )
+            if key is not None:
+                keyed[key] = _Keyed(request.operation_type, request.amount, result)
         decided[request.operation_id] = result
         results.append(result)
     if new_rows:

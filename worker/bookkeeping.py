@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 import redis
 from rq.job import Job, JobStatus
@@ -19,6 +20,14 @@ from rq.utils import now
 
 from shared import keys
 from shared.messages import OperationResult
+
+BATCH_SIZE_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Upper bounds of the batch-size histogram buckets (``/metrics``: wallet_batch_size)."""
+
+
+def batch_size_bucket(size: int) -> str:
+    """The histogram field a batch of ``size`` is counted in (non-cumulative; summed at scrape)."""
+    return next((f"le_{bound}" for bound in BATCH_SIZE_BOUNDS if size <= bound), "le_inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,8 @@ def batch_finish(
         result_ttl = job.get_result_ttl(default_result_ttl)
         job._handle_success(result_ttl, pipeline=pipeline, worker_name=worker_name)
         job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
-        reply = keys.reply_key(item.result.operation_id)
+        # The job id is the operation id the web node waits on (a keyed retry's result names the original).
+        reply = keys.reply_key(UUID(job.id))
         pipeline.rpush(reply, item.result.to_bytes())
         pipeline.expire(reply, reply_ttl)
     for poison in failed:
@@ -63,6 +73,10 @@ def batch_finish(
         job._status = JobStatus.FAILED
         job.set_status(JobStatus.FAILED, pipeline=pipeline)
         job._handle_failure(poison.reason, pipeline=pipeline, worker_name=worker_name)
+    size = len(finished) + len(failed)
+    pipeline.hincrby(keys.BATCH_SIZES_KEY, batch_size_bucket(size), 1)
+    pipeline.hincrby(keys.BATCH_SIZES_KEY, "count", 1)
+    pipeline.hincrby(keys.BATCH_SIZES_KEY, "sum", size)
     if finished:
         pipeline.hincrby(worker_key, "successful_job_count", len(finished))
     if failed:

@@ -1,10 +1,12 @@
 """Claiming batches of job ids from shard queues, atomically, in one round trip.
 
 A claim moves up to ``batch_size`` ids from the heads of the worker's shard
-queues to each shard's processing list (the reliable-queue pattern): a worker that dies
-mid-batch leaves its claimed ids there, and ``processing_requeue`` puts them
-back at the head of the queue, in order, when a worker takes the shard again.
-The operation id being the ledger's primary key makes that redelivery harmless.
+queues to its own processing list of each shard (the reliable-queue pattern):
+a worker that dies mid-batch leaves its claimed ids there, and
+``processing_requeue`` puts them back at the head of the queue, in order, when a
+worker takes the shard over. Lists are per worker so that a worker that lost
+its lease can never clear another's claim. The operation id being the ledger's
+primary key makes redelivery harmless.
 
 Idle workers block on the shards' bell lists, which the web node rings in the
 same MULTI that enqueues; a claim that empties a queue silences its bell.
@@ -12,7 +14,7 @@ same MULTI that enqueues; a claim that empties a queue silences its bell.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,17 +25,18 @@ from shared import keys
 from shared.config import MAX_BATCH_SIZE
 
 _CLAIM = """
-local n = #KEYS / 3
+local n = #KEYS / 4
 local start = tonumber(ARGV[2])
 local room = tonumber(ARGV[1])
 local claimed = {}
 for step = 0, n - 1 do
   if room == 0 then break end
   local i = (start + step) % n
-  local queue, processing, bell = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local queue, processing, bell, claimers = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
   local ids = redis.call('LPOP', queue, room)
   if ids then
     redis.call('RPUSH', processing, unpack(ids))
+    redis.call('SADD', claimers, ARGV[3])
     room = room - #ids
     claimed[#claimed + 1] = i
     claimed[#claimed + 1] = ids
@@ -67,9 +70,13 @@ class ShardQueue:
     shard: int
     queue: Queue
 
-    @property
-    def claim_keys(self) -> list[str]:
-        return [self.queue.key, keys.processing_key(self.shard), keys.bell_key(self.shard)]
+    def claim_keys(self, worker: str) -> list[str]:
+        return [
+            self.queue.key,
+            keys.processing_key(self.shard, worker),
+            keys.bell_key(self.shard),
+            keys.claimers_key(self.shard),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,7 @@ class Claim:
 
 
 def batch_claim(
-    connection: redis.Redis, shards: Sequence[ShardQueue], *, batch_size: int, start: int = 0
+    connection: redis.Redis, shards: Sequence[ShardQueue], *, worker: str, batch_size: int, start: int = 0
 ) -> Claim | None:
     """Claim up to ``batch_size`` ids, shard after shard from ``shards[start]``; None if all are empty.
 
@@ -97,25 +104,43 @@ def batch_claim(
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be within 1..{MAX_BATCH_SIZE}")
-    claim_keys = [key for shard in shards for key in shard.claim_keys]
-    found: Any = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards))
+    claim_keys = [key for shard in shards for key in shard.claim_keys(worker)]
+    found: Any = connection.eval(_CLAIM, len(claim_keys), *claim_keys, batch_size, start % len(shards), worker)
     if not found:
         return None
     pairs = zip(found[::2], found[1::2], strict=True)
     return Claim(parts=[(shards[int(index)], [i.decode() for i in ids]) for index, ids in pairs])
 
 
-def processing_requeue(connection: redis.Redis, shard: ShardQueue) -> int:
-    """Put ids left claimed by a dead worker back at the head of the queue; returns how many."""
-    moved: Any = connection.eval(
-        _REQUEUE, 3, keys.processing_key(shard.shard), shard.queue.key, keys.bell_key(shard.shard)
-    )
-    return int(moved)
+def processing_requeue(connection: redis.Redis, shard: ShardQueue, *, claimers: Collection[str] | None = None) -> int:
+    """Put ids claimed on ``shard`` back at the head of its queue, in order; returns how many.
+
+    ``claimers`` limits it to those workers' claims; by default every worker's (what the
+    worker that has just leased the shard does).
+    """
+    names: Any = connection.smembers(keys.claimers_key(shard.shard)) if claimers is None else claimers
+    moved = 0
+    for name in names:
+        worker = name.decode() if isinstance(name, bytes) else name
+        processing = keys.processing_key(shard.shard, worker)
+        count: Any = connection.eval(_REQUEUE, 3, processing, shard.queue.key, keys.bell_key(shard.shard))
+        connection.srem(keys.claimers_key(shard.shard), worker)
+        moved += int(count)
+    return moved
 
 
-def processing_clear(pipeline: redis.client.Pipeline, shards: Sequence[ShardQueue]) -> None:
-    """Forget the finished batch (a shard has one writer, so its list holds only that batch)."""
-    pipeline.delete(*(keys.processing_key(shard.shard) for shard in shards))
+def claimers_of(connection: redis.Redis, shards: Sequence[ShardQueue]) -> dict[ShardQueue, set[str]]:
+    """The workers that have claimed from each shard, in one round trip."""
+    with connection.pipeline(transaction=False) as pipe:
+        for shard in shards:
+            pipe.smembers(keys.claimers_key(shard.shard))
+        found: list[Any] = pipe.execute()
+    return {shard: {name.decode() for name in names} for shard, names in zip(shards, found, strict=True)}
+
+
+def processing_clear(pipeline: redis.client.Pipeline, shards: Sequence[ShardQueue], *, worker: str) -> None:
+    """Forget a finished batch: delete this worker's processing lists of its shards."""
+    pipeline.delete(*(keys.processing_key(shard.shard, worker) for shard in shards))
 
 
 def bells_wait(connection: redis.Redis, shards: Sequence[ShardQueue], timeout: float) -> bool:

@@ -3,17 +3,22 @@
 RQ's own ``work()`` loop runs unchanged (birth and death registration,
 heartbeats, maintenance, suspension, signals), so the worker shows in
 rq-dashboard like any other. Two hooks change: ``dequeue_job_and_maintain_ttl``
-claims a whole batch from one shard (``worker.claim``) and ``execute_job``
-applies it in one PostgreSQL transaction (``worker.apply``), then finishes
-every job and replies in one Redis pipeline (``worker.bookkeeping``).
+keeps the worker's shard leases up to date (``worker.leases``) and claims a
+batch from the leased shards (``worker.claim``); ``execute_job`` applies it in
+one PostgreSQL transaction (``worker.apply``) on the connection that holds the
+leases, then finishes every job and replies in one Redis pipeline
+(``worker.bookkeeping``).
 
-Failure handling sits here, next to the loop, not in the business logic:
-PostgreSQL or Redis outages are retried with backoff while the batch stays
-claimed; an operation that can never apply goes to RQ's failed registry alone.
+Failure handling sits here, next to the loop, not in the business logic: a
+Redis outage is retried with backoff while the batch stays claimed; losing the
+PostgreSQL connection loses the leases with it, so the batch is abandoned to
+whichever worker leases its shards next (it requeues it); an operation that can
+never apply goes to RQ's failed registry alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,13 +27,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now
 from rq.worker import WorkerStatus
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shared.config import Settings
@@ -37,7 +42,24 @@ from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.sharding import queue_name
 from worker.apply import operations_apply
 from worker.bookkeeping import Failed, Finished, batch_finish
-from worker.claim import Claim, ShardQueue, batch_claim, bells_wait, processing_clear, processing_requeue
+from worker.claim import (
+    Claim,
+    ShardQueue,
+    batch_claim,
+    bells_wait,
+    claimers_of,
+    processing_clear,
+    processing_requeue,
+)
+from worker.leases import (
+    REBALANCE_EVERY,
+    candidate_order,
+    lease_release,
+    lease_try,
+    live_members,
+    member_leave,
+    rebalance_plan,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +74,6 @@ registry grow by 10 minutes of operations before expired entries are dropped).""
 
 SUSPENSION_CHECK_EVERY = 1.0
 """Seconds between checks of RQ's suspension flag (``rq suspend``)."""
-
-IDLE_WAIT = 5
-"""Longest BLPOP on the shard bells, in seconds, so an idle worker still heartbeats and stops promptly."""
 
 MAX_BACKOFF = 10.0
 """Longest pause, in seconds, between retries while PostgreSQL or Redis is down."""
@@ -79,19 +98,27 @@ def _is_transient(exc: SQLAlchemyError) -> bool:
     )
 
 
+class BatchAbandoned(Exception):
+    """The leases were lost mid-batch; the batch is left to the shards' next owner."""
+
+
 class ShardWorker(SimpleWorker):
+    """Leases shards dynamically and applies their operations in batches.
+
+    ``shards`` limits which shards it may lease (default: all of them).
+    """
+
     def __init__(
         self,
-        shards: Sequence[int],
         *,
         engine: Engine,
         settings: Settings,
         connection: redis.Redis,
         name: str | None = None,
+        shards: Sequence[int] | None = None,
     ) -> None:
-        queues = [Queue(queue_name(s), connection=connection, serializer=JSONSerializer) for s in shards]
         super().__init__(
-            queues,
+            [],
             name=name,
             connection=connection,
             serializer=JSONSerializer,
@@ -100,11 +127,21 @@ class ShardWorker(SimpleWorker):
         )
         self.engine = engine
         self.settings = settings
-        self.shard_queues = [ShardQueue(shard, queue) for shard, queue in zip(shards, queues, strict=True)]
+        self.candidates = set(range(settings.shard_count) if shards is None else shards)
+        self.owned: dict[int, ShardQueue] = {}
+        self._db: Connection | None = None
+        self._rebalanced_at = 0.0
+        self._db_retry_delay = 0.0
+        self._db_retry_at = 0.0
         self._claim: Claim | None = None
         self._jobs: list[Job] = []
         self._next_shard = 0
         self._suspension_checked: datetime | None = None
+
+    @property
+    def shard_queues(self) -> list[ShardQueue]:
+        """The leased shards, in shard order."""
+        return [self.owned[shard] for shard in sorted(self.owned)]
 
     # --- RQ hooks -------------------------------------------------------
 
@@ -115,12 +152,11 @@ class ShardWorker(SimpleWorker):
         super().check_for_suspension(burst)
         self._suspension_checked = now()
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
-        super().bootstrap(*args, **kwargs)
-        for shard in self.shard_queues:
-            moved = self._retry_redis(partial(processing_requeue, self.connection, shard))
-            if moved:
-                log.warning("shard %02d: requeued %d operations claimed by a previous worker", shard.shard, moved)
+    def teardown(self) -> None:
+        super().teardown()  # type: ignore[no-untyped-call]
+        self._leases_drop("stopping")
+        with contextlib.suppress(redis.RedisError):
+            member_leave(self.connection, self.name)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, in one round trip, and at most once a second unless given a pipeline."""
@@ -140,10 +176,22 @@ class ShardWorker(SimpleWorker):
         while True:
             if self.should_run_maintenance_tasks:
                 self.run_maintenance_tasks()  # type: ignore[no-untyped-call]
-            claim = self._retry_redis(
-                lambda: batch_claim(
-                    self.connection, self.shard_queues, batch_size=self.settings.batch_size, start=self._next_shard
+            if time.monotonic() - self._rebalanced_at >= REBALANCE_EVERY:
+                self.rebalance()
+            shards = self.shard_queues
+            claim = (
+                self._retry_redis(
+                    partial(
+                        batch_claim,
+                        self.connection,
+                        shards,
+                        worker=self.name,
+                        batch_size=self.settings.batch_size,
+                        start=self._next_shard,
+                    )
                 )
+                if shards
+                else None
             )
             if claim is not None:
                 self._next_shard = self.shard_queues.index(claim.shards[-1]) + 1
@@ -157,10 +205,14 @@ class ShardWorker(SimpleWorker):
             if timeout is None:
                 return None
             self._retry_redis(self._idle)
-            self._retry_redis(lambda: bells_wait(self.connection, self.shard_queues, min(timeout, IDLE_WAIT)))
+            wait = min(timeout, REBALANCE_EVERY)
+            if shards:
+                self._retry_redis(partial(bells_wait, self.connection, shards, wait))
+            else:
+                time.sleep(wait)  # a standby: nothing leased until a shard frees up
 
     def _idle(self) -> None:
-        self.procline(f"Listening on {len(self.shard_queues)} shards")  # type: ignore[no-untyped-call]
+        self.procline(f"Listening on {len(self.owned)} shards")  # type: ignore[no-untyped-call]
         with self.connection.pipeline() as pipe:
             self.set_state(WorkerStatus.IDLE, pipeline=pipe)
             self.heartbeat(pipeline=pipe)
@@ -194,7 +246,14 @@ class ShardWorker(SimpleWorker):
                 requests.append((item, job_request(item)))
             except MalformedMessage as exc:
                 failed.append(Failed(item, str(exc)))
-        outcomes = self._apply([request for _, request in requests])
+        try:
+            outcomes = self._apply([request for _, request in requests])
+        except BatchAbandoned:
+            # Whoever leases these shards now will claim the batch again (exactly once by the ledger).
+            for shard in claim.shards:
+                self._retry_redis(partial(processing_requeue, self.connection, shard, claimers=[self.name]))
+            log.warning("abandoned and requeued a batch of %d operations", len(jobs))
+            return
         finished: list[Finished] = []
         for (item, _), outcome in zip(requests, outcomes, strict=True):
             if isinstance(outcome, OperationResult):
@@ -217,7 +276,7 @@ class ShardWorker(SimpleWorker):
                     reply_ttl=self.settings.reply_ttl,
                     default_result_ttl=self.settings.result_ttl,
                 )
-                processing_clear(pipe, claim.shards)
+                processing_clear(pipe, claim.shards, worker=self.name)
                 self.heartbeat(pipeline=pipe)
                 pipe.execute()
 
@@ -231,8 +290,10 @@ class ShardWorker(SimpleWorker):
         if not requests:
             return []
         try:
-            return list(self._retry_db(lambda: self._transaction(requests)))
-        except Exception as exc:  # anything but an outage (retried above) is this batch's own fault
+            return list[OperationResult | str](self._transaction(requests))
+        except BatchAbandoned:
+            raise
+        except Exception as exc:  # anything but a lost connection is this batch's own fault
             if len(requests) == 1:
                 log.exception("operation %s cannot be applied", requests[0].operation_id)
                 return [f"cannot be applied: {exc.__class__.__name__}: {exc}"]
@@ -240,11 +301,97 @@ class ShardWorker(SimpleWorker):
         return [outcome for request in requests for outcome in self._apply([request])]
 
     def _transaction(self, requests: list[OperationRequest]) -> list[OperationResult]:
-        with self.engine.begin() as conn:
-            return operations_apply(conn, requests)
+        """Apply on the connection holding the leases: without them, nothing is written."""
+        if self._db is None:
+            raise BatchAbandoned()
+        try:
+            with self._db.begin():
+                return operations_apply(self._db, requests)
+        except SQLAlchemyError as exc:
+            if _is_transient(exc):
+                self._leases_drop(f"PostgreSQL connection lost ({exc.__class__.__name__})")
+                raise BatchAbandoned() from exc
+            raise
 
-    def _retry_db(self, attempt: Callable[[], T]) -> T:
-        return self._retry(attempt, lambda exc: isinstance(exc, SQLAlchemyError) and _is_transient(exc), "PostgreSQL")
+    # --- leases ---------------------------------------------------------------
+
+    def rebalance(self) -> None:
+        """Heartbeat, give up shards above the fair share, lease free ones below it."""
+        self._rebalanced_at = time.monotonic()
+        live = self._retry_redis(partial(live_members, self.connection, self.name, time.time()))
+        self._sweep(live)
+        if self._db_retry_delay and self._db is None and time.monotonic() < self._db_retry_at:
+            return
+        plan = rebalance_plan(set(self.owned), len(live), self.settings.shard_count)
+        changed = False
+        try:
+            if self._db is None:
+                self._db = self.engine.connect()
+            for shard in plan.release:
+                lease_release(self._db, shard)
+                del self.owned[shard]
+                changed = True
+            wanted = plan.wanted
+            for shard in candidate_order(self.name, self.settings.shard_count):
+                if wanted <= 0:
+                    break
+                if shard in self.owned or shard not in self.candidates or not lease_try(self._db, shard):
+                    continue
+                self.owned[shard] = self._take_over(shard)
+                wanted -= 1
+                changed = True
+            self._db_retry_delay = 0.0
+        except SQLAlchemyError as exc:
+            if not _is_transient(exc):
+                raise
+            self._db_retry_delay = min(max(self._db_retry_delay * 2, 0.2), MAX_BACKOFF)
+            self._db_retry_at = time.monotonic() + self._db_retry_delay
+            self._leases_drop(f"PostgreSQL unavailable ({exc.__class__.__name__}), retrying in {self._db_retry_delay}s")
+            return
+        if changed:
+            self._publish_queues()
+            log.info("worker %s now serves shards %s", self.name, sorted(self.owned))
+
+    def _sweep(self, live: set[str]) -> None:
+        """Requeue what workers no longer alive left claimed on the shards this worker owns."""
+        shards = self.shard_queues
+        if not shards:
+            return
+        for shard, claimers in self._retry_redis(partial(claimers_of, self.connection, shards)).items():
+            dead = claimers - live
+            if dead:
+                moved = self._retry_redis(partial(processing_requeue, self.connection, shard, claimers=dead))
+                log.warning("shard %02d: requeued %d operations claimed by %s", shard.shard, moved, sorted(dead))
+
+    def _take_over(self, shard: int) -> ShardQueue:
+        queue = ShardQueue(shard, Queue(queue_name(shard), connection=self.connection, serializer=JSONSerializer))
+        moved = self._retry_redis(partial(processing_requeue, self.connection, queue))
+        if moved:
+            log.warning("shard %02d: requeued %d operations its previous worker had claimed", shard, moved)
+        return queue
+
+    def _leases_drop(self, why: str) -> None:
+        """Forget every lease: closing the connection releases its locks (if it still exists)."""
+        self._rebalanced_at = 0.0  # lease again at once (rebalance() backs off while PostgreSQL is down)
+        if self._db is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                self._db.close()
+            self._db = None
+        if self.owned:
+            log.warning("worker %s gives up shards %s: %s", self.name, sorted(self.owned), why)
+            self.owned.clear()
+            with contextlib.suppress(redis.RedisError):
+                self._publish_queues()
+
+    def _publish_queues(self) -> None:
+        """Show the leased shards' queues as this worker's queues, as RQ and the dashboard read them."""
+        with self.connection.pipeline() as pipe:
+            worker_registration.unregister(self, pipeline=pipe)
+            self.queues = [shard.queue for shard in self.shard_queues]
+            self._ordered_queues = list(self.queues)
+            pipe.hset(self.key, "queues", ",".join(self.queue_names()))
+            worker_registration.register(self, pipeline=pipe)
+            pipe.execute()
 
     def _retry_redis(self, attempt: Callable[[], T]) -> T:
         return self._retry(attempt, lambda exc: isinstance(exc, redis.ConnectionError | redis.TimeoutError), "Redis")
@@ -265,5 +412,5 @@ class ShardWorker(SimpleWorker):
 
     def _clear(self, claim: Claim) -> None:
         with self.connection.pipeline(transaction=True) as pipe:
-            processing_clear(pipe, claim.shards)
+            processing_clear(pipe, claim.shards, worker=self.name)
             pipe.execute()

@@ -8,6 +8,9 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``spread``: the same over ``--wallets`` wallets;
 - ``get``: GET balances over the same wallets.
 
+``--designs`` compares gunicorn worker classes; ``--workers 1,2,4`` also
+compares numbers of shard worker processes.
+
 Each scenario first runs ``--warmup`` seconds unmeasured, so the web's
 known-wallet cache and the connection pools are warm, as in a service that has
 been up a while. After every scenario it waits for the queues to drain and
@@ -54,7 +57,7 @@ BENCH_ENV = {
 os.environ.update(BENCH_ENV)
 
 import redis  # noqa: E402
-from rq import Queue, SimpleWorker  # noqa: E402
+from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 from shared.audit import chain_breaks, ledger_mismatches  # noqa: E402
@@ -318,7 +321,9 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
         queue = Queue(queue_name(shard), connection=r, serializer=JSONSerializer)
         SimpleWorker([queue], connection=r, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
     else:
-        ShardWorker([shard], engine=engine, settings=settings, connection=r).work(burst=True, logging_level="WARNING")
+        ShardWorker(engine=engine, settings=settings, connection=r, shards=[shard]).work(
+            burst=True, logging_level="WARNING"
+        )
     elapsed = time.monotonic() - started
     bells: Any = r.keys("wallets:bell:*")
     if bells:
@@ -326,6 +331,24 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
     ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
     engine.dispose()
     return Row("drain", design, run, round(ops / elapsed, 1), 0, 0, ops, {}, 0, 0, before, redis_mb(r), ledger_ok)
+
+
+def start_workers(count: int, r: redis.Redis) -> list[subprocess.Popen[bytes]]:
+    """``count`` shard workers, once they have shared out every shard among themselves."""
+    procs = [start_worker() for _ in range(count)]
+    shards = get_settings().shard_count
+
+    def settled() -> bool:
+        owned = [name for worker in Worker.all(connection=r) for name in worker.queue_names()]
+        return len(Worker.all(connection=r)) == count and sorted(owned) == [queue_name(s) for s in range(shards)]
+
+    wait_until(settled, timeout=60, what=f"{count} workers to share the shards")
+    return procs
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        stop(proc)
 
 
 def median_rows(rows: list[Row]) -> list[dict[str, Any]]:
@@ -383,7 +406,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--wallets", type=int, default=10_000, help="wallets of the spread and get scenarios")
-    parser.add_argument("--workers", type=int, default=1, help="shard worker processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="shard worker processes; a list such as 1,2,4 also compares those counts (first design)",
+    )
     parser.add_argument("--designs", default="gevent,gthread", help="gunicorn worker classes to compare")
     parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
     parser.add_argument("--drain-ops", type=int, default=2000, help="operations per drain measurement")
@@ -396,9 +423,13 @@ def main() -> None:
     prepare_database()
     r = redis.Redis.from_url(BENCH_ENV["REDIS_URL"])
     r.flushdb()
-    workers = [start_worker("--index", str(i), "--of", str(args.workers)) for i in range(args.workers)]
+    designs = args.designs.split(",")
+    counts = [int(n) for n in args.workers.split(",")]
+    # Every web design with the first worker count, then the first design with every other count.
+    configs = [(design, counts[0]) for design in designs] + [(designs[0], n) for n in counts[1:]]
     rows: list[Row] = []
     soaked: dict[str, Any] = {}
+    workers = start_workers(counts[0], r)
     try:
         port = free_port()
         web = start_gunicorn(port)
@@ -413,15 +444,19 @@ def main() -> None:
         finally:
             stop(web)
         for run in range(1, args.runs + 1):
-            for design in args.designs.split(","):
+            for design, count in configs:
+                if len(workers) != count:
+                    stop_all(workers)
+                    workers = start_workers(count, r)
+                label = design if len(counts) == 1 else f"{design}/{count}w"
                 port = free_port()
                 web = start_gunicorn(port, WEB_WORKER_CLASS=design)
                 try:
                     for scenario in (s for s in scenarios if s != "drain"):
-                        row = scenario_row(scenario, design, run, port, files[scenario], args, r)
+                        row = scenario_row(scenario, label, run, port, files[scenario], args, r)
                         rows.append(row)
                         print(
-                            f"run {run} {design:8} {scenario:7} {row.ops_per_s:8.0f}/s p50 {row.p50_ms:6.1f} ms"
+                            f"run {run} {label:10} {scenario:7} {row.ops_per_s:8.0f}/s p50 {row.p50_ms:6.1f} ms"
                             f" p99 {row.p99_ms:6.1f} ms errors {row.errors} 202s {row.pending_202}"
                             f" ledger {'ok' if row.ledger_ok else 'BROKEN'}",
                             flush=True,
@@ -430,7 +465,7 @@ def main() -> None:
                     stop(web)
         if args.soak:
             port = free_port()
-            web = start_gunicorn(port, WEB_WORKER_CLASS=args.designs.split(",")[0])
+            web = start_gunicorn(port, WEB_WORKER_CLASS=designs[0])
             try:
                 soaked = soak(port, files["hot"], args, r)
             finally:
@@ -446,8 +481,7 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        for proc in workers:
-            stop(proc)
+        stop_all(workers)
     if "drain" in scenarios:
         for run in range(1, args.runs + 1):
             for design in ("stock-rq", "batched"):

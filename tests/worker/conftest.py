@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -25,14 +26,7 @@ def enqueue(local_redis: redis.Redis, local_settings: Settings) -> Callable[[Ope
 @pytest.fixture
 def make_worker(db: Engine, local_redis: redis.Redis, local_settings: Settings) -> Callable[..., ShardWorker]:
     def build(shards: list[int] | None = None, **overrides: object) -> ShardWorker:
-        import dataclasses
-
         settings = dataclasses.replace(local_settings, **overrides)  # type: ignore[arg-type]
-        return ShardWorker(
-            shards if shards is not None else list(range(settings.shard_count)),
-            engine=db,
-            settings=settings,
-            connection=local_redis,
-        )
+        return ShardWorker(engine=db, settings=settings, connection=local_redis, shards=shards)
 
     return build

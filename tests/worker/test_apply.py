@@ -102,3 +102,27 @@ def test_many_wallets_in_one_batch(database: Engine) -> None:
 
 def test_empty_batch() -> None:
     assert operations_apply(None, []) == []  # type: ignore[arg-type]
+
+
+def keyed(wallet: uuid.UUID, kind: OperationType, amount: str, key: str) -> OperationRequest:
+    import dataclasses
+
+    return dataclasses.replace(operation(wallet, kind, amount), idempotency_key=key)
+
+
+def test_a_key_already_in_the_ledger_answers_with_its_operation(database: Engine) -> None:
+    wallet = wallet_row(database)
+    [original] = apply(database, [keyed(wallet, DEPOSIT, "5.00", "k1")])
+    retry, other = apply(database, [keyed(wallet, DEPOSIT, "5.00", "k1"), keyed(wallet, WITHDRAW, "5.00", "k1")])
+    assert retry == original
+    assert other.status is OperationStatus.REJECTED
+    assert other.error == Rejection.IDEMPOTENCY_MISMATCH.value
+    assert balance(database, wallet) == Decimal("5.00")
+    assert ledger_size(database, wallet) == 1
+
+
+def test_the_same_key_twice_in_one_batch_applies_once(database: Engine) -> None:
+    wallet = wallet_row(database)
+    first, second = apply(database, [keyed(wallet, DEPOSIT, "2.00", "k"), keyed(wallet, DEPOSIT, "2.00", "k")])
+    assert second == first
+    assert balance(database, wallet) == Decimal("2.00")

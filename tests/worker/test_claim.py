@@ -6,7 +6,7 @@ import redis
 from rq import Queue
 
 from shared import keys
-from worker.claim import ShardQueue, batch_claim, processing_requeue
+from worker.claim import ShardQueue, batch_claim, claimers_of, processing_requeue
 
 
 def shard_queues(connection: redis.Redis, count: int) -> list[ShardQueue]:
@@ -22,12 +22,12 @@ def fill(connection: redis.Redis, shards: list[ShardQueue], per_shard: int) -> N
 def test_one_claim_spans_shards(local_redis: redis.Redis) -> None:
     shards = shard_queues(local_redis, 4)
     fill(local_redis, shards, 2)
-    claim = batch_claim(local_redis, shards, batch_size=100)
+    claim = batch_claim(local_redis, shards, worker="w1", batch_size=100)
     assert claim is not None
     assert [(s.shard, ids) for s, ids in claim.parts] == [(i, [f"{i}-0", f"{i}-1"]) for i in range(4)]
     for shard in shards:
         assert local_redis.llen(shard.queue.key) == 0
-        assert local_redis.lrange(keys.processing_key(shard.shard), 0, -1) == [
+        assert local_redis.lrange(keys.processing_key(shard.shard, "w1"), 0, -1) == [
             f"{shard.shard}-0".encode(),
             f"{shard.shard}-1".encode(),
         ]
@@ -37,23 +37,36 @@ def test_one_claim_spans_shards(local_redis: redis.Redis) -> None:
 def test_claim_stops_at_the_batch_size_and_rotates(local_redis: redis.Redis) -> None:
     shards = shard_queues(local_redis, 3)
     fill(local_redis, shards, 3)
-    first = batch_claim(local_redis, shards, batch_size=4)
+    first = batch_claim(local_redis, shards, worker="w1", batch_size=4)
     assert first is not None
     assert first.job_ids == ["0-0", "0-1", "0-2", "1-0"]
     assert local_redis.exists(keys.bell_key(1)) == 1  # shard 1 still has work
-    second = batch_claim(local_redis, shards, batch_size=4, start=2)
+    second = batch_claim(local_redis, shards, worker="w1", batch_size=4, start=2)
     assert second is not None
     assert second.job_ids == ["2-0", "2-1", "2-2", "1-1"]
-    assert batch_claim(local_redis, shards, batch_size=4, start=0) is not None
-    assert batch_claim(local_redis, shards, batch_size=4) is None
+    assert batch_claim(local_redis, shards, worker="w1", batch_size=4, start=0) is not None
+    assert batch_claim(local_redis, shards, worker="w1", batch_size=4) is None
 
 
 def test_requeue_puts_claimed_ids_back_in_front_in_order(local_redis: redis.Redis) -> None:
     [shard] = shard_queues(local_redis, 1)
     fill(local_redis, [shard], 5)
-    claim = batch_claim(local_redis, [shard], batch_size=3)
+    claim = batch_claim(local_redis, [shard], worker="w1", batch_size=3)
     assert claim is not None
     assert processing_requeue(local_redis, shard) == 3
     assert local_redis.lrange(shard.queue.key, 0, -1) == [f"0-{i}".encode() for i in range(5)]
-    assert local_redis.exists(keys.processing_key(0)) == 0
+    assert local_redis.exists(keys.processing_key(0, "w1")) == 0
     assert local_redis.llen(keys.bell_key(0)) >= 1
+
+
+def test_requeue_collects_every_workers_claims(local_redis: redis.Redis) -> None:
+    [shard] = shard_queues(local_redis, 1)
+    fill(local_redis, [shard], 3)
+    assert batch_claim(local_redis, [shard], worker="dead-a", batch_size=2) is not None
+    assert batch_claim(local_redis, [shard], worker="dead-b", batch_size=1) is not None
+    assert claimers_of(local_redis, [shard]) == {shard: {"dead-a", "dead-b"}}
+    assert processing_requeue(local_redis, shard, claimers=["dead-b"]) == 1
+    assert local_redis.lrange(shard.queue.key, 0, -1) == [b"0-2"]
+    assert processing_requeue(local_redis, shard) == 2
+    assert local_redis.lrange(shard.queue.key, 0, -1) == [b"0-0", b"0-1", b"0-2"]
+    assert claimers_of(local_redis, [shard]) == {shard: set()}

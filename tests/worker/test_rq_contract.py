@@ -66,6 +66,7 @@ def test_worker_round_trips_per_batch_do_not_grow_with_its_size(
     worker = make_worker([shard_for(wallet, 16)], shard_count=16)
     worker.bootstrap()
     worker.run_maintenance_tasks()  # periodic, not per batch
+    worker.rebalance()  # once a second, not per batch
     with count_round_trips(monkeypatch) as trips:
         job, queue = worker.dequeue_job_and_maintain_ttl(timeout=None)  # type: ignore[misc]
         worker.execute_job(job, queue)
@@ -101,6 +102,7 @@ def test_finished_jobs_look_finished_to_rq(
 def test_worker_is_registered_like_any_rq_worker(local_redis: redis.Redis, make_worker: MakeWorker) -> None:
     worker = make_worker([3, 4])
     worker.bootstrap()
+    worker.rebalance()
     try:
         [registered] = Worker.all(connection=local_redis)
         assert registered.name == worker.name

@@ -63,6 +63,12 @@ class WalletOperation(models.Model):
                 condition=models.Q(status__in=[OperationStatus.APPLIED.value, OperationStatus.REJECTED.value]),
                 name="wallet_operations_status_valid",
             ),
+            # An Idempotency-Key names one operation of its wallet, for good.
+            models.UniqueConstraint(
+                fields=["wallet", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="wallet_operations_idempotency",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from web.wallets import views
 ID = r"(?P<{}>[^/]+)"
 
 urlpatterns = [
+    re_path(r"^api/v1/openapi\.json$", views.openapi_view),
     re_path(r"^api/v1/wallets/?$", views.wallet_create_view),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/?$", views.wallet_detail_view),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/operation/?$", views.wallet_operation_view),

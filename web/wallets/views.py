@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.messages import OperationStatus, Rejection
 from shared.money import format_money
-from web.wallets import parsing
+from web.wallets import metrics, parsing
+from web.wallets.idempotency import parse_idempotency_key
+from web.wallets.openapi import OPENAPI
 from web.wallets.queueing import JobState, job_state
 from web.wallets.responses import api_view, error_response, json_response
 from web.wallets.selectors import operation_get, wallet_balance_get, wallet_history_list
@@ -19,6 +24,9 @@ from web.wallets.wire import operation_json
 
 OPERATION_NOT_FOUND = "Operation not found"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
+
+REJECTION_STATUS = {WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMATCH.value: 422}
+"""HTTP status of a worker's rejection; any other rejection is a 400."""
 
 
 @api_view("POST")
@@ -35,13 +43,19 @@ def wallet_detail_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
 
 @api_view("POST")
 def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
+    started = time.perf_counter()
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
     operation = parsing.parse_operation(request.body)
     submission = operation_submit(
-        wallet_id=wallet_uuid, operation=operation, connection=get_redis(), settings=get_settings()
+        wallet_id=wallet_uuid,
+        operation=operation,
+        idempotency_key=parse_idempotency_key(request.headers.get("Idempotency-Key")),
+        connection=get_redis(),
+        settings=get_settings(),
     )
-    operation_id = str(submission.request.operation_id)
+    operation_id = str(submission.operation_id)
     result = submission.result
+    metrics.record(operation.operation_type, result, time.perf_counter() - started)
     if result is None:
         return json_response(
             {"status": "Pending", "operation_id": operation_id},
@@ -49,11 +63,16 @@ def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
             Location=f"/api/v1/operations/{operation_id}",
         )
     if result.status is OperationStatus.REJECTED:
-        status = 404 if result.error == WALLET_NOT_FOUND else 400
-        return error_response(result.error or "Operation rejected", status)
+        error = result.error or "Operation rejected"
+        return error_response(error, REJECTION_STATUS.get(error, 400))
     assert result.balance_after is not None
     return json_response(
-        {"status": "Success", "new_balance": format_money(result.balance_after), "operation_id": operation_id}
+        {
+            "status": "Success",
+            "new_balance": format_money(result.balance_after),
+            # A keyed retry answers with the operation its key first became.
+            "operation_id": str(result.operation_id),
+        }
     )
 
 
@@ -91,6 +110,16 @@ def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpRespon
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
+
+
+@api_view("GET")
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+@api_view("GET")
+def openapi_view(request: HttpRequest) -> HttpResponse:
+    return json_response(OPENAPI)
 
 
 @api_view("GET", "HEAD")

@@ -1,0 +1,306 @@
+"""Fault tests: real processes, killed and cut off mid-load; nothing lost, nothing applied twice.
+
+Each test drives thousands of operations with Idempotency-Keys over HTTP against
+gunicorn and two shard workers, injects a fault, lets everything settle, then
+replays every key: every answer must repeat, every 200 must be in the ledger
+exactly once, and the ledger must explain every balance (the ``db`` fixture).
+They use their own redis-server on a spare port, never the machine's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from rq import Worker
+from sqlalchemy import Engine, func, select, text
+
+from shared.tables import wallet_operations
+from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until
+
+pytestmark = pytest.mark.fault
+
+SHARDS = "4"
+
+
+class RedisServer:
+    """A redis-server of the test's own, with an append-only file, restartable in place."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="wallet-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
+                *("--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        wait_until(lambda: _pings(client), timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@dataclass
+class Stack:
+    redis: RedisServer
+    port: int
+    env: dict[str, str]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        proc = start_worker(**self.env)
+        self.workers.append(proc)
+        return proc
+
+
+@pytest.fixture
+def stack(database: Engine) -> Iterator[Stack]:
+    server = RedisServer()
+    server.start()
+    env = {"REDIS_URL": server.url, "SHARD_COUNT": SHARDS, "REPLY_TIMEOUT": "2"}
+    stack = Stack(redis=server, port=free_port(), env=env)
+    try:
+        stack.add_worker()
+        stack.add_worker()
+        stack.web = start_gunicorn(stack.port, **env)
+        yield stack
+    finally:
+        for proc in [*stack.workers, *([stack.web] if stack.web else [])]:
+            if proc.poll() is None:
+                stop(proc)
+        server.stop()
+
+
+def call(base: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        base + path, method=method, data=None if body is None else json.dumps(body).encode()
+    )
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("Idempotency-Key", key)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""  # connection refused or reset: the server restarts
+
+
+def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
+    """Post with an Idempotency-Key, retrying as a careful client does on outages (same key)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, content = call(base, "POST", f"/api/v1/wallets/{wallet}/operation", body, key)
+        if status not in (0, 409, 503) or time.monotonic() > deadline:
+            return status, content
+        time.sleep(0.05)
+
+
+def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
+    """The final answer for a key: a 202 is replayed until the operation has been decided."""
+    answer = first
+    deadline = time.monotonic() + 60
+    while answer[0] == 202 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = keyed_call(base, wallet, body, key)
+    return answer
+
+
+def run_load(stack: Stack, engine: Engine, fault: Callable[[], None], operations: int = 2400) -> None:
+    """Load with keyed operations, ``fault`` injected a third of the way in; then replay every key."""
+    wallets = []
+    for _ in range(12):
+        status, content = call(stack.base, "POST", "/api/v1/wallets")
+        assert status == 201
+        wallets.append(json.loads(content)["id"])
+    plan = [
+        (
+            wallets[i % len(wallets)],
+            {"operationType": "DEPOSIT" if i % 3 else "WITHDRAW", "amount": f"{1 + i % 50}.{i % 100:02d}"},
+            f"fault-{uuid.uuid4()}",
+        )
+        for i in range(operations)
+    ]
+    done = [0]
+    trigger = threading.Event()
+
+    def send(item: tuple[str, dict[str, str], str]) -> tuple[int, bytes]:
+        answer = keyed_call(stack.base, *item)
+        done[0] += 1
+        if done[0] == operations // 3:
+            trigger.set()
+        return answer
+
+    def inject() -> None:
+        trigger.wait(120)
+        fault()
+
+    faulter = threading.Thread(target=inject)
+    faulter.start()
+    with ThreadPoolExecutor(16) as pool:
+        firsts = list(pool.map(send, plan))
+    faulter.join()
+    assert trigger.is_set(), "the fault was never injected"
+    finals = [settle(stack.base, *item, first) for item, first in zip(plan, firsts, strict=True)]
+    assert {status for status, _ in finals} <= {200, 400}, {status for status, _ in finals}
+    # Replaying every key repeats every final answer, byte for byte.
+    with ThreadPoolExecutor(16) as pool:
+        replays = list(pool.map(lambda item: keyed_call(stack.base, *item), plan))
+    assert replays == finals
+    for (_, _, _), first, final in zip(plan, firsts, finals, strict=True):
+        if first[0] in (200, 400):
+            assert first == final
+    # Every 200 is in the ledger exactly once (its id is the primary key; count by key too).
+    applied = [json.loads(body)["operation_id"] for status, body in finals if status == 200]
+    assert len(applied) == len(set(applied))
+    with engine.connect() as conn:
+        keys = [key for _, _, key in plan]
+        rows = conn.execute(
+            select(wallet_operations.c.idempotency_key, func.count())
+            .where(wallet_operations.c.idempotency_key.in_(keys))
+            .group_by(wallet_operations.c.idempotency_key)
+        ).all()
+        assert all(count == 1 for _, count in rows)
+        assert len(rows) == operations  # every operation was decided once: applied or rejected
+        found = conn.execute(
+            select(func.count()).select_from(wallet_operations).where(wallet_operations.c.id.in_(applied))
+        ).scalar_one()
+        assert found == len(applied)
+    expected = dict.fromkeys(wallets, Decimal(0))
+    for (wallet, body, _), (status, _) in zip(plan, finals, strict=True):
+        if status == 200:
+            sign = 1 if body["operationType"] == "DEPOSIT" else -1
+            expected[wallet] += sign * Decimal(body["amount"])
+    for wallet in wallets:
+        status, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
+        assert Decimal(json.loads(content)["balance"]) == expected[wallet]
+
+
+def test_worker_killed_mid_load(stack: Stack, db: Engine) -> None:
+    def kill() -> None:
+        os.kill(stack.workers[0].pid, signal.SIGKILL)
+        stack.workers[0].wait()
+
+    run_load(stack, db, kill)
+
+
+def test_postgres_connections_killed_mid_load(stack: Stack, db: Engine) -> None:
+    def terminate() -> None:
+        with db.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'wallet-worker' AND pid <> pg_backend_pid()"
+                    " AND datname = current_database()"
+                )
+            ).scalar_one()
+        assert killed >= 2
+
+    run_load(stack, db, terminate)
+
+
+def test_redis_restarted_mid_load(stack: Stack, db: Engine) -> None:
+    def restart() -> None:
+        stack.redis.stop()
+        time.sleep(1)
+        stack.redis.start()
+
+    run_load(stack, db, restart)
+
+
+def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db: Engine) -> None:
+    server = RedisServer()
+    server.start()
+    env = {"REDIS_URL": server.url, "SHARD_COUNT": "1", "REPLY_TIMEOUT": "2"}
+    connection = redis.Redis.from_url(server.url)
+    port = free_port()
+    first = start_worker(**env)
+    procs = [first]
+    try:
+        wait_until(lambda: _serving(connection) == {"wallets.shard.00": 1}, timeout=30, what="the first worker")
+        second = start_worker(**env)
+        procs.append(second)
+        web = start_gunicorn(port, **env)
+        procs.append(web)
+        wait_until(lambda: len(Worker.all(connection=connection)) == 2, timeout=30, what="the standby")
+        base = f"http://127.0.0.1:{port}"
+        status, content = call(base, "POST", "/api/v1/wallets")
+        wallet = json.loads(content)["id"]
+        for i in range(50):
+            assert keyed_call(base, wallet, {"operationType": "DEPOSIT", "amount": "1.00"}, f"s-{i}")[0] == 200
+        counts = _job_counts(connection)
+        assert sorted(counts.values()) == [0, 50]  # the standby applied nothing
+        assert _serving(connection) == {"wallets.shard.00": 1}
+        owner = next(p for p in (first, second) if counts[_name(p)] == 50)
+        standby = second if owner is first else first
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        killed_at = time.monotonic()
+        answer = keyed_call(base, wallet, {"operationType": "DEPOSIT", "amount": "1.00"}, "after")
+        status, _ = settle(base, wallet, {"operationType": "DEPOSIT", "amount": "1.00"}, "after", answer)
+        assert status == 200
+        assert time.monotonic() - killed_at < 10
+        assert _job_counts(connection)[_name(standby)] >= 1
+        assert json.loads(call(base, "GET", f"/api/v1/wallets/{wallet}")[1]) == {"balance": "51.00"}
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                stop(proc)
+        server.stop()
+
+
+def _name(proc: subprocess.Popen[bytes]) -> str:
+    import socket
+
+    return f"wallets-{socket.gethostname()}-{proc.pid}"
+
+
+def _job_counts(connection: redis.Redis) -> dict[str, int]:
+    return {w.name: w.successful_job_count for w in Worker.all(connection=connection)}
+
+
+def _serving(connection: redis.Redis) -> dict[str, int]:
+    """Queue name -> how many live workers list it among their queues."""
+    serving: dict[str, int] = {}
+    for worker in Worker.all(connection=connection):
+        for name in worker.queue_names():
+            serving[name] = serving.get(name, 0) + 1
+    return serving

@@ -1,0 +1,113 @@
+"""Shard leases on real PostgreSQL advisory locks: one writer per shard, fair shares, takeover."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import redis
+from sqlalchemy import Engine, text
+
+from shared import keys
+from shared.messages import OperationType
+from tests.factories import operation, wallet_row
+from worker.leases import LOCK_CLASS, candidate_order, rebalance_plan
+from worker.shard_worker import ShardWorker
+
+MakeWorker = Callable[..., ShardWorker]
+
+
+@pytest.mark.parametrize(
+    ("owned", "live", "shards", "release", "wanted"),
+    [
+        (set(), 1, 16, [], 16),
+        (set(range(16)), 2, 16, [15, 14, 13, 12, 11, 10, 9, 8], 0),
+        (set(range(8)), 2, 16, [], 0),
+        ({0, 1, 2, 3}, 3, 16, [], 2),
+        (set(range(6)), 3, 16, [], 0),
+        (set(), 5, 4, [], 1),
+        ({0}, 5, 4, [], 0),
+    ],
+)
+def test_rebalance_plan(owned: set[int], live: int, shards: int, release: list[int], wanted: int) -> None:
+    plan = rebalance_plan(owned, live, shards)
+    assert plan.release == release
+    assert plan.wanted == wanted
+
+
+def test_candidate_order_covers_every_shard_once() -> None:
+    orders = {tuple(candidate_order(f"worker-{i}", 16)) for i in range(20)}
+    assert all(sorted(order) == list(range(16)) for order in orders)
+    assert len({order[0] for order in orders}) > 1
+
+
+def lock_holders(engine: Engine) -> dict[int, int]:
+    """Shard -> number of sessions holding its lease lock."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT objid, count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls"
+                " AND granted GROUP BY objid"
+            ),
+            {"cls": LOCK_CLASS},
+        )
+        return {int(shard): int(n) for shard, n in rows}
+
+
+def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.Redis, make_worker: MakeWorker) -> None:
+    first, second = make_worker([0, 1, 2, 3], shard_count=4), make_worker([0, 1, 2, 3], shard_count=4)
+    try:
+        first.rebalance()
+        assert sorted(first.owned) == [0, 1, 2, 3]
+        second.rebalance()  # two live workers now: fair share 2, but the first still holds all four
+        assert second.owned == {}
+        first.rebalance()  # sheds its surplus
+        assert len(first.owned) == 2
+        second.rebalance()
+        assert set(first.owned).isdisjoint(second.owned)
+        assert sorted([*first.owned, *second.owned]) == [0, 1, 2, 3]
+        assert lock_holders(db) == {0: 1, 1: 1, 2: 1, 3: 1}
+    finally:
+        first._leases_drop("test over")
+        second._leases_drop("test over")
+
+
+def test_standby_takes_over_when_the_owner_dies(
+    db: Engine, local_redis: redis.Redis, make_worker: MakeWorker, enqueue: Callable[..., None]
+) -> None:
+    owner, standby = make_worker([0], shard_count=1), make_worker([0], shard_count=1)
+    try:
+        owner.rebalance()
+        standby.rebalance()
+        assert list(owner.owned) == [0]
+        assert standby.owned == {}
+        owner._leases_drop("killed")  # what a dead process's closed connection does
+        local_redis.zrem(keys.WORKERS_KEY, owner.name)
+        standby.rebalance()
+        assert list(standby.owned) == [0]
+        wallet = wallet_row(db)
+        request = operation(wallet, OperationType.DEPOSIT, "1.00")
+        enqueue(request)
+        standby.work(burst=True)
+        assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+    finally:
+        owner._leases_drop("test over")
+        standby._leases_drop("test over")
+
+
+def test_a_worker_without_its_connection_writes_nothing(
+    db: Engine, local_redis: redis.Redis, make_worker: MakeWorker, enqueue: Callable[..., None]
+) -> None:
+    worker = make_worker([0], shard_count=1)
+    worker.rebalance()
+    assert worker._db is not None
+    pid = worker._db.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    worker._db.commit()
+    with db.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    wallet = wallet_row(db)
+    request = operation(wallet, OperationType.DEPOSIT, "1.00")
+    enqueue(request)
+    worker.work(burst=True)  # the batch fails on the dead connection, the lease is re-taken, the batch redone
+    assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+    assert lock_holders(db) == {}

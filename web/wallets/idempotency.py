@@ -1,0 +1,67 @@
+"""``Idempotency-Key`` on the web node (Stripe's semantics).
+
+The first request with a key records, in one Redis round trip, the request's
+fingerprint and the operation id it becomes. A retry with the same key and the
+same request is answered from the ledger with the original result (waiting for
+it while it is in flight, then 409); with a different request, 422. Keys are
+scoped to their wallet. The ledger is the durable record: its unique
+``(wallet_id, idempotency_key)`` index outlives the Redis record
+(``IDEMPOTENCY_TTL``), and the worker answers a retry whose Redis record was
+lost from the original ledger row (``worker.apply``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from uuid import UUID
+
+import redis
+
+from shared import keys
+from shared.errors import InvalidRequest, ServiceUnavailable
+from web.wallets.parsing import OperationInput
+
+IDEMPOTENCY_TTL = 48 * 3600
+"""Seconds the Redis record of a key lives (the ledger keeps the key for good)."""
+
+INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
+
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    fingerprint: str
+    operation_id: UUID
+
+
+def parse_idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _KEY.fullmatch(value):
+        raise InvalidRequest(INVALID_KEY)
+    return value
+
+
+def request_fingerprint(wallet_id: UUID, operation: OperationInput) -> str:
+    """What makes two requests "the same request"."""
+    canonical = f"{wallet_id}|{operation.operation_type.value}|{operation.amount}"
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def idempotency_claim(*, connection: redis.Redis, wallet_id: UUID, key: str, claim: Claim) -> Claim | None:
+    """Record that ``key`` names ``claim``; return the earlier claim instead if the key has one."""
+    record = keys.idempotency_key(wallet_id, hashlib.sha256(key.encode()).hexdigest()[:32])
+    try:
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.set(record, f"{claim.fingerprint}|{claim.operation_id}", nx=True, ex=IDEMPOTENCY_TTL)
+            pipe.get(record)
+            created, stored = pipe.execute()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    if created:
+        return None
+    fingerprint, operation_id = stored.decode().split("|", 1)
+    return Claim(fingerprint=fingerprint, operation_id=UUID(operation_id))

@@ -1,0 +1,96 @@
+"""Prometheus metrics, served at ``/metrics``.
+
+Measured in the web processes (prometheus_client; multiprocess mode when
+``PROMETHEUS_MULTIPROC_DIR`` is set, as ``deploy/gunicorn.conf.py`` does):
+operations by type and outcome, end-to-end latency, reply timeouts.
+Read from Redis at scrape time, so they cover every worker on every host:
+queue depth per shard, batch sizes, which worker owns which shard.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import redis
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from rq import Worker
+
+from shared import keys
+from shared.config import get_settings
+from shared.connections import get_redis
+from shared.messages import OperationResult, OperationType
+from shared.sharding import queue_name
+from worker.bookkeeping import BATCH_SIZE_BOUNDS
+
+OPERATIONS = Counter(
+    "wallet_operations_total",
+    "Operations answered by the web nodes, by type and outcome",
+    ["type", "outcome"],
+)
+LATENCY = Histogram(
+    "wallet_operation_seconds",
+    "Time from a POST arriving to its answer (enqueue, apply, reply)",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+REPLY_TIMEOUTS = Counter("wallet_reply_timeouts_total", "Operations answered 202 because no reply came in time")
+
+
+class QueueCollector(Collector):
+    """What the shard workers are doing, from Redis, at scrape time."""
+
+    def __init__(self, connection: redis.Redis, shard_count: int) -> None:
+        self.connection = connection
+        self.shard_count = shard_count
+
+    def collect(self) -> Iterator[Metric]:
+        with self.connection.pipeline(transaction=False) as pipe:
+            for shard in range(self.shard_count):
+                pipe.llen(f"rq:queue:{queue_name(shard)}")
+            pipe.hgetall(keys.BATCH_SIZES_KEY)
+            *depths, batches = pipe.execute()
+        depth = GaugeMetricFamily("wallet_queue_depth", "Operations waiting in each shard queue", labels=["shard"])
+        for shard, length in enumerate(depths):
+            depth.add_metric([f"{shard:02d}"], float(length))
+        yield depth
+
+        counts = {field.decode(): int(value) for field, value in batches.items()}
+        cumulative, buckets = 0, []
+        for bound in (*BATCH_SIZE_BOUNDS, "inf"):
+            cumulative += counts.get(f"le_{bound}", 0)
+            buckets.append(("+Inf" if bound == "inf" else str(bound), float(cumulative)))
+        sizes = HistogramMetricFamily("wallet_batch_size", "Operations per batch applied by the shard workers")
+        sizes.add_metric([], buckets, sum_value=float(counts.get("sum", 0)))
+        yield sizes
+
+        owners = GaugeMetricFamily(
+            "wallet_shard_owner", "1 for the worker that owns each shard", labels=["shard", "worker"]
+        )
+        for worker in Worker.all(connection=self.connection):
+            for name in worker.queue_names():
+                owners.add_metric([name.rsplit(".", 1)[-1], worker.name], 1.0)
+        yield owners
+
+
+def record(operation_type: OperationType, result: OperationResult | None, seconds: float) -> None:
+    """Count one answered operation (None: answered 202, its reply late)."""
+    outcome = "pending" if result is None else result.status.value
+    OPERATIONS.labels(operation_type.value, outcome).inc()
+    LATENCY.observe(seconds)
+    if result is None:
+        REPLY_TIMEOUTS.inc()
+
+
+def metrics_text() -> bytes:
+    """The Prometheus exposition of every metric above."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS):
+            registry.register(metric)
+    registry.register(QueueCollector(get_redis(), get_settings().shard_count))
+    return generate_latest(registry)

@@ -1,0 +1,217 @@
+"""The API's OpenAPI 3.0 document, served at ``/api/v1/openapi.json``.
+
+Written out by hand: it is the contract, and ``tests/web/test_openapi.py``
+fuzzes the running service against it (schemathesis), so it cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.messages import OperationType
+from web.wallets.parsing import HISTORY_MAX_LIMIT
+
+MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
+OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "Money": {"type": "string", "pattern": MONEY_PATTERN},
+    "Uuid": {"type": "string", "pattern": UUID_PATTERN},
+    "Wallet": {
+        "type": "object",
+        "required": ["id", "balance"],
+        "properties": {"id": _ref("Uuid"), "balance": _ref("Money")},
+        "additionalProperties": False,
+    },
+    "Balance": {
+        "type": "object",
+        "required": ["balance"],
+        "properties": {"balance": _ref("Money")},
+        "additionalProperties": False,
+    },
+    "OperationRequest": {
+        "type": "object",
+        "required": ["operationType", "amount"],
+        "properties": {
+            "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
+            "amount": {
+                "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
+                "oneOf": [
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000_000_000},
+                    {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
+                ],
+            },
+        },
+    },
+    "OperationAccepted": {
+        "type": "object",
+        "required": ["status", "new_balance", "operation_id"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "new_balance": _ref("Money"),
+            "operation_id": _ref("Uuid"),
+        },
+        "additionalProperties": False,
+    },
+    "OperationPending": {
+        "type": "object",
+        "required": ["status", "operation_id"],
+        "properties": {"status": {"type": "string", "enum": ["Pending"]}, "operation_id": _ref("Uuid")},
+        "additionalProperties": False,
+    },
+    "Operation": {
+        "type": "object",
+        "required": ["operation_id", "status"],
+        "properties": {
+            "operation_id": _ref("Uuid"),
+            "wallet_id": _ref("Uuid"),
+            "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
+            "amount": _ref("Money"),
+            "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
+            "balance_after": _ref("Money"),
+            "error": {"type": "string", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "applied_at": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
+    "History": {
+        "type": "object",
+        "required": ["results", "next"],
+        "properties": {
+            "results": {"type": "array", "items": _ref("Operation")},
+            "next": {"type": "string", "nullable": True},
+        },
+        "additionalProperties": False,
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "Wallet service",
+        "version": "1",
+        "description": "Wallets whose operations are applied exactly once, in order, by one writer per shard.",
+    },
+    "paths": {
+        "/api/v1/wallets": {
+            "post": {
+                "operationId": "wallet_create",
+                "responses": {"201": _json(_ref("Wallet"), "The new wallet"), "503": UNAVAILABLE},
+            },
+        },
+        "/api/v1/wallets/{wallet_id}": {
+            "parameters": [WALLET_ID],
+            "get": {
+                "operationId": "wallet_balance",
+                "responses": {
+                    "200": _json(_ref("Balance"), "The balance"),
+                    "404": _error("Wallet not found"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/wallets/{wallet_id}/operation": {
+            "parameters": [WALLET_ID],
+            "post": {
+                "operationId": "wallet_operate",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("OperationRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("OperationAccepted"), "Applied"),
+                    "202": {
+                        **_json(_ref("OperationPending"), "Accepted, not applied yet: poll the Location"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("Invalid body, amount or operationType; insufficient funds; balance limit"),
+                    "404": _error("Wallet not found"),
+                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/wallets/{wallet_id}/operations": {
+            "parameters": [WALLET_ID],
+            "get": {
+                "operationId": "wallet_history",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
+                    },
+                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(_ref("History"), "Operations, newest first"),
+                    "400": _error("Invalid limit or cursor"),
+                    "404": _error("Wallet not found"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/operations/{operation_id}": {
+            "parameters": [OPERATION_ID],
+            "get": {
+                "operationId": "operation_status",
+                "responses": {
+                    "200": _json(_ref("Operation"), "The operation"),
+                    "404": _error("Operation not found"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "responses": {
+                    "200": _json(_ref("Health"), "PostgreSQL and Redis answer"),
+                    "503": _json(_ref("Health"), "One of them does not"),
+                },
+            },
+        },
+    },
+    "components": {"schemas": SCHEMAS},
+}
