@@ -32,6 +32,10 @@ DEFAULT_REPLY_TIMEOUT = 3.0
 DEFAULT_BATCH_SIZE = 200
 """Most operations a worker claims from one shard and applies in one transaction."""
 
+DEFAULT_LEASE_NAMESPACE = 0x57414C
+"""First key of the workers' shard locks (``pg_advisory_lock(namespace, shard)``). Only two
+separate deployments sharing one PostgreSQL database need different values."""
+
 MAX_BATCH_SIZE = 1000
 """Upper bound of ``BATCH_SIZE``: a claim passes the ids through Lua's limited stack."""
 
@@ -97,7 +101,9 @@ class Settings:
     result_ttl: int = DEFAULT_RESULT_TTL
     reply_ttl: int = DEFAULT_REPLY_TTL
     failure_ttl: int = DEFAULT_FAILURE_TTL
+    lease_namespace: int = DEFAULT_LEASE_NAMESPACE
     debug: bool = False
+    web_worker_class: str = "gevent"
     log_requests: bool = False
     secret_key: str = ""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
@@ -115,8 +121,12 @@ class Settings:
             result_ttl=int(_env_number(env, "RESULT_TTL", DEFAULT_RESULT_TTL, minimum=1)),
             reply_ttl=int(_env_number(env, "REPLY_TTL", DEFAULT_REPLY_TTL, minimum=1)),
             failure_ttl=int(_env_number(env, "FAILURE_TTL", DEFAULT_FAILURE_TTL, minimum=1)),
+            lease_namespace=int(
+                _env_number(env, "LEASE_NAMESPACE", DEFAULT_LEASE_NAMESPACE, minimum=0, maximum=2**31 - 1)
+            ),
             debug=_env_bool(env, "DEBUG", False),
             log_requests=_env_bool(env, "LOG_REQUESTS", False),
+            web_worker_class=env.get("WEB_WORKER_CLASS") or "gevent",
             secret_key=env.get("SECRET_KEY", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
         )

@@ -29,15 +29,28 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
     )
 
 
-def engine_from_settings(settings: Settings, *, pool_size: int = 2, pre_ping: bool = True) -> Engine:
+def engine_from_settings(
+    settings: Settings, *, pool_size: int = 2, pre_ping: bool = True, application_name: str = "wallet"
+) -> Engine:
     """An engine on ``DATABASE_URL``. The shard worker turns ``pre_ping`` off: it retries a batch
     whose connection was lost anyway, and a ping would cost a round trip per batch."""
     return create_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
         pool_pre_ping=pre_ping,
-        connect_args={"connect_timeout": 2, "application_name": "wallet-worker"},
+        connect_args={"connect_timeout": 2, "application_name": application_name},
     )
+
+
+WEB_DB_POOL = 8
+"""PostgreSQL connections each web process keeps for its hot reads (balance, wallet exists)."""
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    """The web process's pool for its hot reads: bounded, however many requests are in flight.
+    No pre-ping (a query per read); the API retries a read once on a dropped connection."""
+    return engine_from_settings(get_settings(), pool_size=WEB_DB_POOL, pre_ping=False, application_name="wallet-web")
 
 
 @lru_cache(maxsize=1)

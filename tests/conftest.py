@@ -40,6 +40,7 @@ django.setup()
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_PROCESS_REDIS_DB = 15
+IN_PROCESS_LEASES = 0x57414D
 
 
 def _manage(*args: str) -> None:
@@ -57,7 +58,7 @@ def database(settings: Settings) -> Iterator[Engine]:
     _manage("createdb")
     _manage("migrate", "--verbosity", "0")
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
-    engine = engine_from_settings(settings, pool_size=4)
+    engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE wallet_operations, wallets")
     yield engine
@@ -82,7 +83,8 @@ def web_redis(settings: Settings) -> redis.Redis:
 def local_settings(settings: Settings) -> Settings:
     """Settings for an in-process worker, on a Redis database no worker process watches."""
     url = settings.redis_url.rsplit("/", 1)[0] + f"/{IN_PROCESS_REDIS_DB}"
-    return dataclasses.replace(settings, redis_url=url, reply_timeout=0.0)
+    # Its own lease namespace: the web tests' worker process holds the default one's locks.
+    return dataclasses.replace(settings, redis_url=url, reply_timeout=0.0, lease_namespace=IN_PROCESS_LEASES)
 
 
 @pytest.fixture

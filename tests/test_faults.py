@@ -144,6 +144,22 @@ def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[
     return answer
 
 
+def diagnose(stack: Stack, wallet: str, key: str) -> dict[str, Any]:
+    """What Redis knows of a key's operation (for failure messages)."""
+    import hashlib
+
+    connection = redis.Redis(port=stack.redis.port)
+    record = connection.get(f"wallets:idempotency:{wallet}:{hashlib.sha256(key.encode()).hexdigest()[:32]}")
+    found: dict[str, Any] = {"key": key, "record": record}
+    if record:
+        operation_id = record.decode().split("|")[1]
+        found["job"] = connection.hgetall(f"rq:job:{operation_id}").get(b"status")
+        found["queues"] = {k: connection.llen(k) for k in connection.keys("rq:queue:wallets.shard.*")}
+        found["processing"] = {k: connection.lrange(k, 0, -1)[:3] for k in connection.keys("wallets:processing:*")}
+        found["workers"] = connection.zrange("wallets:workers", 0, -1, withscores=True)
+    return found
+
+
 def run_load(stack: Stack, engine: Engine, fault: Callable[[], None], operations: int = 2400) -> None:
     """Load with keyed operations, ``fault`` injected a third of the way in; then replay every key."""
     wallets = []
@@ -180,7 +196,8 @@ def run_load(stack: Stack, engine: Engine, fault: Callable[[], None], operations
     faulter.join()
     assert trigger.is_set(), "the fault was never injected"
     finals = [settle(stack.base, *item, first) for item, first in zip(plan, firsts, strict=True)]
-    assert {status for status, _ in finals} <= {200, 400}, {status for status, _ in finals}
+    unsettled = [(w, k) for (w, _, k), (status, _) in zip(plan, finals, strict=True) if status not in (200, 400)]
+    assert not unsettled, [diagnose(stack, wallet, key) for wallet, key in unsettled[:3]]
     # Replaying every key repeats every final answer, byte for byte.
     with ThreadPoolExecutor(16) as pool:
         replays = list(pool.map(lambda item: keyed_call(stack.base, *item), plan))
@@ -211,6 +228,7 @@ def run_load(stack: Stack, engine: Engine, fault: Callable[[], None], operations
             expected[wallet] += sign * Decimal(body["amount"])
     for wallet in wallets:
         status, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
+        assert status == 200, content
         assert Decimal(json.loads(content)["balance"]) == expected[wallet]
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logs(args.log_level)
     settings = get_settings()
     worker = ShardWorker(
-        engine=engine_from_settings(settings, pool_size=1, pre_ping=False),
+        engine=engine_from_settings(settings, pool_size=1, pre_ping=False, application_name="wallet-worker"),
         settings=settings,
         connection=redis_from_settings(settings),
         # The pid keeps a restarted worker from colliding with its dead predecessor's registration.

@@ -30,13 +30,22 @@ local start = tonumber(ARGV[2])
 local room = tonumber(ARGV[1])
 local claimed = {}
 for step = 0, n - 1 do
-  if room == 0 then break end
+  if room <= 0 then break end
   local i = (start + step) % n
   local queue, processing, bell, claimers = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
-  local ids = redis.call('LPOP', queue, room)
-  if ids then
-    redis.call('RPUSH', processing, unpack(ids))
+  -- Ids already in this worker's list were claimed by a call whose reply it never got
+  -- (Redis went away): hand them out again before claiming more.
+  local ids = redis.call('LRANGE', processing, 0, -1)
+  local popped = false
+  if room > #ids then
+    popped = redis.call('LPOP', queue, room - #ids)
+  end
+  if popped then
+    redis.call('RPUSH', processing, unpack(popped))
     redis.call('SADD', claimers, ARGV[3])
+    for _, id in ipairs(popped) do ids[#ids + 1] = id end
+  end
+  if #ids > 0 then
     room = room - #ids
     claimed[#claimed + 1] = i
     claimed[#claimed + 1] = ids

@@ -1,6 +1,7 @@
 """Shard leases: which shards a worker may write, enforced by PostgreSQL.
 
-A worker holds a PostgreSQL session advisory lock per shard it serves, on the
+A worker holds a PostgreSQL session advisory lock per shard it serves
+(``pg_advisory_lock(LEASE_NAMESPACE, shard)``, see ``shared.config``), on the
 very connection its batch transactions run on. Only one session can hold a
 lock, so only one worker writes a shard; when a worker dies its connection
 closes and its locks are free at once; when a worker loses its connection it
@@ -25,9 +26,6 @@ import redis
 from sqlalchemy import Connection, text
 
 from shared import keys
-
-LOCK_CLASS = 0x57414C
-"""First key of every shard lock (``pg_advisory_lock(LOCK_CLASS, shard)``): 'WAL'."""
 
 REBALANCE_EVERY = 1.0
 """Seconds between a worker's membership heartbeats and lease rebalances."""
@@ -69,14 +67,14 @@ def member_leave(connection: redis.Redis, name: str) -> None:
     connection.zrem(keys.WORKERS_KEY, name)
 
 
-def lease_try(conn: Connection, shard: int) -> bool:
-    locked = bool(conn.execute(_TRY_LOCK, {"cls": LOCK_CLASS, "shard": shard}).scalar_one())
+def lease_try(conn: Connection, namespace: int, shard: int) -> bool:
+    locked = bool(conn.execute(_TRY_LOCK, {"cls": namespace, "shard": shard}).scalar_one())
     conn.commit()
     return locked
 
 
-def lease_release(conn: Connection, shard: int) -> None:
-    conn.execute(_UNLOCK, {"cls": LOCK_CLASS, "shard": shard})
+def lease_release(conn: Connection, namespace: int, shard: int) -> None:
+    conn.execute(_UNLOCK, {"cls": namespace, "shard": shard})
     conn.commit()
 
 

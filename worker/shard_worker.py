@@ -328,14 +328,18 @@ class ShardWorker(SimpleWorker):
             if self._db is None:
                 self._db = self.engine.connect()
             for shard in plan.release:
-                lease_release(self._db, shard)
+                lease_release(self._db, self.settings.lease_namespace, shard)
                 del self.owned[shard]
                 changed = True
             wanted = plan.wanted
             for shard in candidate_order(self.name, self.settings.shard_count):
                 if wanted <= 0:
                     break
-                if shard in self.owned or shard not in self.candidates or not lease_try(self._db, shard):
+                if (
+                    shard in self.owned
+                    or shard not in self.candidates
+                    or not lease_try(self._db, self.settings.lease_namespace, shard)
+                ):
                     continue
                 self.owned[shard] = self._take_over(shard)
                 wanted -= 1
@@ -374,7 +378,9 @@ class ShardWorker(SimpleWorker):
         """Forget every lease: closing the connection releases its locks (if it still exists)."""
         self._rebalanced_at = 0.0  # lease again at once (rebalance() backs off while PostgreSQL is down)
         if self._db is not None:
+            # invalidate, not close: close would hand the session, locks and all, back to the pool.
             with contextlib.suppress(SQLAlchemyError):
+                self._db.invalidate()
                 self._db.close()
             self._db = None
         if self.owned:
@@ -385,6 +391,10 @@ class ShardWorker(SimpleWorker):
 
     def _publish_queues(self) -> None:
         """Show the leased shards' queues as this worker's queues, as RQ and the dashboard read them."""
+        if self.birth_date is None:  # not registered yet: register_birth() will publish them
+            self.queues = [shard.queue for shard in self.shard_queues]
+            self._ordered_queues = list(self.queues)
+            return
         with self.connection.pipeline() as pipe:
             worker_registration.unregister(self, pipeline=pipe)
             self.queues = [shard.queue for shard in self.shard_queues]

@@ -31,7 +31,7 @@ def request_() -> OperationRequest:
 def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
     fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings
 ) -> None:
-    assert operation_send(connection=fake, settings=settings, request=request_, wait=0) is None
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=0).result is None
     shard = shard_for(request_.wallet_id, settings.shard_count)
     assert fake.lrange(f"rq:queue:{queue_name(shard)}", 0, -1) == [str(request_.operation_id).encode()]
     assert fake.llen(keys.bell_key(shard)) == 1
@@ -43,12 +43,12 @@ def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
 def test_send_returns_the_reply(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:
     result = OperationResult(request_.operation_id, OperationStatus.APPLIED, Decimal("1.50"))
     fake.rpush(keys.reply_key(request_.operation_id), result.to_bytes())
-    assert operation_send(connection=fake, settings=settings, request=request_, wait=1) == result
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=1).result == result
     assert fake.exists(keys.reply_key(request_.operation_id)) == 0
 
 
 def test_send_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:
-    assert operation_send(connection=fake, settings=settings, request=request_, wait=0.05) is None
+    assert operation_send(connection=fake, settings=settings, request=request_, wait=0.05).result is None
 
 
 def test_unknown_job(fake: fakeredis.FakeRedis) -> None:

@@ -6,7 +6,7 @@ import redis
 from rq import Queue
 
 from shared import keys
-from worker.claim import ShardQueue, batch_claim, claimers_of, processing_requeue
+from worker.claim import Claim, ShardQueue, batch_claim, claimers_of, processing_clear, processing_requeue
 
 
 def shard_queues(connection: redis.Redis, count: int) -> list[ShardQueue]:
@@ -41,11 +41,21 @@ def test_claim_stops_at_the_batch_size_and_rotates(local_redis: redis.Redis) -> 
     assert first is not None
     assert first.job_ids == ["0-0", "0-1", "0-2", "1-0"]
     assert local_redis.exists(keys.bell_key(1)) == 1  # shard 1 still has work
+    finish(local_redis, first)
     second = batch_claim(local_redis, shards, worker="w1", batch_size=4, start=2)
     assert second is not None
     assert second.job_ids == ["2-0", "2-1", "2-2", "1-1"]
-    assert batch_claim(local_redis, shards, worker="w1", batch_size=4, start=0) is not None
+    finish(local_redis, second)
+    third = batch_claim(local_redis, shards, worker="w1", batch_size=4, start=0)
+    assert third is not None
+    finish(local_redis, third)
     assert batch_claim(local_redis, shards, worker="w1", batch_size=4) is None
+
+
+def finish(connection: redis.Redis, claim: Claim) -> None:
+    with connection.pipeline() as pipe:
+        processing_clear(pipe, claim.shards, worker="w1")
+        pipe.execute()
 
 
 def test_requeue_puts_claimed_ids_back_in_front_in_order(local_redis: redis.Redis) -> None:
@@ -70,3 +80,16 @@ def test_requeue_collects_every_workers_claims(local_redis: redis.Redis) -> None
     assert processing_requeue(local_redis, shard) == 2
     assert local_redis.lrange(shard.queue.key, 0, -1) == [b"0-0", b"0-1", b"0-2"]
     assert claimers_of(local_redis, [shard]) == {shard: set()}
+
+
+def test_a_claim_whose_reply_was_lost_is_handed_out_again(local_redis: redis.Redis) -> None:
+    shards = shard_queues(local_redis, 2)
+    fill(local_redis, shards, 2)
+    lost = batch_claim(local_redis, shards, worker="w1", batch_size=3)  # its reply never arrives
+    assert lost is not None
+    retried = batch_claim(local_redis, shards, worker="w1", batch_size=3)
+    assert retried is not None
+    assert retried.job_ids == lost.job_ids
+    bigger = batch_claim(local_redis, shards, worker="w1", batch_size=4)
+    assert bigger is not None
+    assert bigger.job_ids == [*lost.job_ids, "1-1"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -9,9 +10,12 @@ import redis
 from sqlalchemy import Engine, text
 
 from shared import keys
-from shared.messages import OperationType
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationType
+from tests.conftest import IN_PROCESS_LEASES
 from tests.factories import operation, wallet_row
-from worker.leases import LOCK_CLASS, candidate_order, rebalance_plan
+from web.wallets.queueing import operation_send
+from worker.leases import candidate_order, rebalance_plan
 from worker.shard_worker import ShardWorker
 
 MakeWorker = Callable[..., ShardWorker]
@@ -49,7 +53,7 @@ def lock_holders(engine: Engine) -> dict[int, int]:
                 "SELECT objid, count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls"
                 " AND granted GROUP BY objid"
             ),
-            {"cls": LOCK_CLASS},
+            {"cls": IN_PROCESS_LEASES},
         )
         return {int(shard): int(n) for shard, n in rows}
 
@@ -72,8 +76,14 @@ def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.R
         second._leases_drop("test over")
 
 
+def send_to_single_shard(connection: redis.Redis, settings: Settings, request: OperationRequest) -> None:
+    operation_send(
+        connection=connection, settings=dataclasses.replace(settings, shard_count=1), request=request, wait=0
+    )
+
+
 def test_standby_takes_over_when_the_owner_dies(
-    db: Engine, local_redis: redis.Redis, make_worker: MakeWorker, enqueue: Callable[..., None]
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
 ) -> None:
     owner, standby = make_worker([0], shard_count=1), make_worker([0], shard_count=1)
     try:
@@ -87,7 +97,7 @@ def test_standby_takes_over_when_the_owner_dies(
         assert list(standby.owned) == [0]
         wallet = wallet_row(db)
         request = operation(wallet, OperationType.DEPOSIT, "1.00")
-        enqueue(request)
+        send_to_single_shard(local_redis, local_settings, request)
         standby.work(burst=True)
         assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
     finally:
@@ -96,7 +106,7 @@ def test_standby_takes_over_when_the_owner_dies(
 
 
 def test_a_worker_without_its_connection_writes_nothing(
-    db: Engine, local_redis: redis.Redis, make_worker: MakeWorker, enqueue: Callable[..., None]
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
 ) -> None:
     worker = make_worker([0], shard_count=1)
     worker.rebalance()
@@ -107,7 +117,7 @@ def test_a_worker_without_its_connection_writes_nothing(
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     wallet = wallet_row(db)
     request = operation(wallet, OperationType.DEPOSIT, "1.00")
-    enqueue(request)
+    send_to_single_shard(local_redis, local_settings, request)
     worker.work(burst=True)  # the batch fails on the dead connection, the lease is re-taken, the batch redone
     assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
     assert lock_holders(db) == {}

@@ -46,7 +46,7 @@ def test_enqueue_and_wait_is_one_round_trip(
     answer = OperationResult(second.operation_id, OperationStatus.APPLIED, Decimal("2.00"))
     local_redis.rpush(keys.reply_key(second.operation_id), answer.to_bytes())  # as if the worker were instant
     with count_round_trips(monkeypatch) as trips:
-        assert operation_send(connection=local_redis, settings=local_settings, request=second, wait=1) == answer
+        assert operation_send(connection=local_redis, settings=local_settings, request=second, wait=1).result == answer
     assert trips[0] == 1
     assert queue_name(shard_for(wallet, local_settings.shard_count)) in [q.name for q in Queue.all(local_redis)]
     job = Job.fetch(str(second.operation_id), connection=local_redis, serializer=JSONSerializer)
@@ -124,3 +124,23 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
     raw = local_redis.lpop(keys.reply_key(request.operation_id))
     assert raw is not None
     assert Decimal(__import__("json").loads(raw)["balance_after"]) == Decimal("8.00")
+
+
+def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings
+) -> None:
+    from web.wallets.queueing import KeyRecord
+
+    wallet = wallet_row(db)
+    first = operation(wallet, OperationType.DEPOSIT, "1.00")
+    record = KeyRecord(key="wallets:idempotency:test", value="fp|first", ttl=60)
+    sent = operation_send(connection=local_redis, settings=local_settings, request=first, wait=0, record=record)
+    assert sent.earlier is None
+    queue = Queue(queue_name(shard_for(wallet, local_settings.shard_count)), connection=local_redis)
+    assert queue.job_ids == [str(first.operation_id)]
+    assert local_redis.get("wallets:idempotency:test") == b"fp|first"
+    second = operation(wallet, OperationType.DEPOSIT, "1.00")
+    again = operation_send(connection=local_redis, settings=local_settings, request=second, wait=0, record=record)
+    assert again.earlier == "fp|first"
+    assert queue.job_ids == [str(first.operation_id)]  # nothing queued for the second
+    assert not local_redis.exists(Job.key_for(str(second.operation_id)))

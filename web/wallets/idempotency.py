@@ -1,7 +1,8 @@
 """``Idempotency-Key`` on the web node (Stripe's semantics).
 
-The first request with a key records, in one Redis round trip, the request's
-fingerprint and the operation id it becomes. A retry with the same key and the
+The first request with a key records the request's fingerprint and the
+operation id it becomes, atomically with enqueueing that operation
+(``web.wallets.queueing.operation_send``). A retry with the same key and the
 same request is answered from the ledger with the original result (waiting for
 it while it is in flight, then 409); with a different request, 422. Keys are
 scoped to their wallet. The ledger is the durable record: its unique
@@ -17,11 +18,10 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-import redis
-
 from shared import keys
-from shared.errors import InvalidRequest, ServiceUnavailable
+from shared.errors import InvalidRequest
 from web.wallets.parsing import OperationInput
+from web.wallets.queueing import KeyRecord
 
 IDEMPOTENCY_TTL = 48 * 3600
 """Seconds the Redis record of a key lives (the ledger keeps the key for good)."""
@@ -51,17 +51,15 @@ def request_fingerprint(wallet_id: UUID, operation: OperationInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def idempotency_claim(*, connection: redis.Redis, wallet_id: UUID, key: str, claim: Claim) -> Claim | None:
-    """Record that ``key`` names ``claim``; return the earlier claim instead if the key has one."""
-    record = keys.idempotency_key(wallet_id, hashlib.sha256(key.encode()).hexdigest()[:32])
-    try:
-        with connection.pipeline(transaction=False) as pipe:
-            pipe.set(record, f"{claim.fingerprint}|{claim.operation_id}", nx=True, ex=IDEMPOTENCY_TTL)
-            pipe.get(record)
-            created, stored = pipe.execute()
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    if created:
-        return None
-    fingerprint, operation_id = stored.decode().split("|", 1)
+def idempotency_record(*, wallet_id: UUID, key: str, claim: Claim) -> KeyRecord:
+    """The Redis record that makes ``key`` name ``claim`` (stored only if the key is new)."""
+    return KeyRecord(
+        key=keys.idempotency_key(wallet_id, hashlib.sha256(key.encode()).hexdigest()[:32]),
+        value=f"{claim.fingerprint}|{claim.operation_id}",
+        ttl=IDEMPOTENCY_TTL,
+    )
+
+
+def claim_parse(stored: str) -> Claim:
+    fingerprint, operation_id = stored.split("|", 1)
     return Claim(fingerprint=fingerprint, operation_id=UUID(operation_id))

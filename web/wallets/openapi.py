@@ -60,7 +60,7 @@ SCHEMAS: dict[str, Any] = {
             "amount": {
                 "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
                 "oneOf": [
-                    {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000_000_000},
+                    {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1_000_000_000_000},
                     {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
                 ],
             },

@@ -6,9 +6,10 @@ then a BLPOP on the operation's reply key, pipelined on one connection.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import redis
@@ -35,11 +36,46 @@ def _queue(connection: redis.Redis, shard: int) -> Queue:
     return queue
 
 
-def operation_send(
-    *, connection: redis.Redis, settings: Settings, request: OperationRequest, wait: float
-) -> OperationResult | None:
-    """Enqueue ``request`` as an RQ job (id = operation id) and wait up to ``wait`` seconds for
-    its result, in one round trip; None when no result came in time (or ``wait`` is 0)."""
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An Idempotency-Key's record: the Redis key and the value to store if the key is new."""
+
+    key: str
+    value: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    result: OperationResult | None
+    """The worker's answer, or None when none came within the wait."""
+    earlier: str | None = None
+    """The stored record when the Idempotency-Key was already taken (nothing was enqueued)."""
+
+
+# Claims the key record if it is new and runs the enqueue commands, atomically: a key is
+# never recorded without its operation being queued, nor queued twice.
+_CLAIM_AND_ENQUEUE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return redis.call('GET', KEYS[1])
+end
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return false
+"""
+
+
+def _enqueue_commands(connection: redis.Redis, settings: Settings, request: OperationRequest) -> list[tuple[Any, ...]]:
+    """The Redis commands that put ``request`` on its shard queue as an RQ job (id = operation id).
+
+    Queue.enqueue_job would force MULTI on them (it checks dependencies, which these jobs
+    never have) and register the queue (done once, in _queue); this is what it does
+    without those steps. tests/worker/test_rq_contract.py pins the result.
+    """
     shard = shard_for(request.wallet_id, settings.shard_count)
     job = Job.create(
         OPERATION_JOB,
@@ -52,22 +88,52 @@ def operation_send(
         failure_ttl=settings.failure_ttl,
         description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
     )
+    pipe = connection.pipeline(transaction=False)
+    _queue(connection, shard)._enqueue_job(job, pipeline=pipe)
+    pipe.rpush(keys.bell_key(shard), 1)
+    commands = [args for args, _ in pipe.command_stack]
+    pipe.reset()
+    return commands
+
+
+def operation_send(
+    *,
+    connection: redis.Redis,
+    settings: Settings,
+    request: OperationRequest,
+    wait: float,
+    record: KeyRecord | None = None,
+) -> Sent:
+    """Enqueue ``request`` and wait up to ``wait`` seconds for its result.
+
+    One round trip without a ``record``: the enqueue commands, then a BLPOP on the reply
+    key, pipelined (not a MULTI: a BLPOP inside one returns at once; Redis runs one
+    connection's commands in order, so the job hash exists before its id is queued).
+    With an Idempotency-Key ``record``: one round trip records the key and enqueues,
+    atomically, unless the key was taken; a second one waits for the reply.
+    """
+    reply_key = keys.reply_key(request.operation_id)
     try:
-        # Not a MULTI: a BLPOP inside one returns at once. Redis runs one connection's commands
-        # in order, so the job hash exists before its id is on the queue. Queue.enqueue_job
-        # would force MULTI (it checks dependencies, which these jobs never have) and register
-        # the queue (done once, in _queue); tests/worker/test_rq_contract.py pins the result.
-        queue = _queue(connection, shard)
+        commands = _enqueue_commands(connection, settings, request)
         with connection.pipeline(transaction=False) as pipe:
-            queue._enqueue_job(job, pipeline=pipe)
-            pipe.rpush(keys.bell_key(shard), 1)
-            if wait > 0:
-                pipe.blpop([keys.reply_key(request.operation_id)], timeout=wait)
+            if record is None:
+                for command in commands:
+                    pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            else:
+                flat = [part for command in commands for part in (len(command), *command)]
+                pipe.eval(_CLAIM_AND_ENQUEUE, 1, record.key, record.value, record.ttl, *flat)
+            if wait > 0 and record is None:
+                pipe.blpop([reply_key], timeout=wait)
             replies = pipe.execute()
+            if record is not None:
+                if replies[-1]:
+                    return Sent(result=None, earlier=replies[-1].decode())
+                if wait > 0:
+                    replies = [connection.blpop([reply_key], timeout=wait)]
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
     reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
-    return None if reply is None else OperationResult.from_bytes(reply[1])
+    return Sent(result=None if reply is None else OperationResult.from_bytes(reply[1]))
 
 
 class JobState(StrEnum):

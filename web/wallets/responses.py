@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy.exc
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
@@ -25,6 +26,9 @@ log = logging.getLogger("web.wallets")
 BODY_TOO_LARGE = "Request body too large"
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+DATABASE_DOWN = (OperationalError, InterfaceError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+"""Errors meaning PostgreSQL cannot be reached (Django's and SQLAlchemy's): a 503, never a 500."""
 
 View = Callable[..., HttpResponse]
 
@@ -52,10 +56,11 @@ def api_view(*methods: str) -> Callable[[View], View]:
                     raise MethodNotAllowed(f"Method {request.method} not allowed")
                 try:
                     return view(request, *args, **kwargs)
-                except (OperationalError, InterfaceError):
+                except DATABASE_DOWN:
                     if request.method not in SAFE_METHODS:
                         raise
-                    # A kept connection may have died with a database restart: reads retry once.
+                    # A kept connection may have died with a database restart: reads retry once
+                    # (the dead one is discarded: Django's closed here, SQLAlchemy's invalidated).
                     db_connection.close()
                     return view(request, *args, **kwargs)
             except MethodNotAllowed as exc:
@@ -64,7 +69,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 return error_response(exc.message, exc.status)
             except RequestDataTooBig:
                 return error_response(BODY_TOO_LARGE, 400)
-            except (ServiceUnavailable, OperationalError, InterfaceError) as exc:
+            except (ServiceUnavailable, *DATABASE_DOWN) as exc:
                 log.warning("backing service unavailable: %s", exc)
                 return error_response("Service temporarily unavailable", 503, Retry_After="1")
 

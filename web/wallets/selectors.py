@@ -6,23 +6,24 @@ from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
 
-from django.db import connection
+from sqlalchemy import bindparam, select
 
+from shared.connections import get_engine
 from shared.errors import NotFound
 from shared.messages import Rejection
+from shared.tables import wallets
 from web.wallets.models import WalletOperation
 
-# The two reads on the hot path, as plain SQL: building an ORM query costs more than running it.
-_BALANCE_SQL = "SELECT balance FROM wallets WHERE id = %s"
+# The read on the hot path: SQLAlchemy Core on the process's bounded pool (building an ORM
+# query costs more than running it, and Django's connections are per greenlet under gevent).
+_BALANCE = select(wallets.c.balance).where(wallets.c.id == bindparam("wallet_id"))
 
 
 def wallet_balance_get(*, wallet_id: UUID) -> Decimal:
-    with connection.cursor() as cursor:
-        cursor.execute(_BALANCE_SQL, [wallet_id])
-        row = cursor.fetchone()
-    if row is None:
+    with get_engine().connect() as conn:
+        balance: Decimal | None = conn.execute(_BALANCE, {"wallet_id": wallet_id}).scalar_one_or_none()
+    if balance is None:
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    balance: Decimal = row[0]
     return balance
 
 

@@ -12,7 +12,7 @@ import redis
 from shared.config import Settings
 from shared.errors import Conflict, Unprocessable
 from shared.messages import OperationRequest, OperationResult, OperationStatus, Rejection
-from web.wallets.idempotency import Claim, idempotency_claim, request_fingerprint
+from web.wallets.idempotency import Claim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.models import Wallet
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import operation_send
@@ -52,15 +52,23 @@ def operation_submit(
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
     )
-    if idempotency_key is not None:
-        ours = Claim(request_fingerprint(wallet_id, operation), request.operation_id)
-        earlier = idempotency_claim(connection=connection, wallet_id=wallet_id, key=idempotency_key, claim=ours)
-        if earlier is not None:
-            if earlier.fingerprint != ours.fingerprint:
-                raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
-            return operation_replay(operation_id=earlier.operation_id, wait=settings.reply_timeout)
-    result = operation_send(connection=connection, settings=settings, request=request, wait=settings.reply_timeout)
-    return Submission(operation_id=request.operation_id, result=result)
+    if idempotency_key is None:
+        sent = operation_send(connection=connection, settings=settings, request=request, wait=settings.reply_timeout)
+        return Submission(operation_id=request.operation_id, result=sent.result)
+    ours = Claim(request_fingerprint(wallet_id, operation), request.operation_id)
+    sent = operation_send(
+        connection=connection,
+        settings=settings,
+        request=request,
+        wait=settings.reply_timeout,
+        record=idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours),
+    )
+    if sent.earlier is None:
+        return Submission(operation_id=request.operation_id, result=sent.result)
+    earlier = claim_parse(sent.earlier)
+    if earlier.fingerprint != ours.fingerprint:
+        raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
+    return operation_replay(operation_id=earlier.operation_id, wait=settings.reply_timeout)
 
 
 def operation_replay(*, operation_id: UUID, wait: float) -> Submission:
