@@ -36,9 +36,12 @@ from shared.audit import chain_breaks, ledger_mismatches
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
 
-django.setup()
-
 ROOT = Path(__file__).resolve().parent.parent
+# whitenoise warns (an error here) about a missing STATIC_ROOT when a test module builds the WSGI
+# app at import; the database fixture fills it with collectstatic.
+(ROOT / ".static").mkdir(exist_ok=True)
+
+django.setup()
 IN_PROCESS_REDIS_DB = 15
 IN_PROCESS_LEASES = 0x57414D
 
