@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -30,15 +31,23 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
 
 
 def engine_from_settings(
-    settings: Settings, *, pool_size: int = 2, pre_ping: bool = True, application_name: str = "wallet"
+    settings: Settings,
+    *,
+    pool_size: int = 2,
+    pre_ping: bool = True,
+    application_name: str = "wallet",
+    autocommit: bool = False,
 ) -> Engine:
     """An engine on ``DATABASE_URL``. The shard worker turns ``pre_ping`` off: it retries a batch
     whose connection was lost anyway, and a ping would cost a round trip per batch."""
+    # autocommit: single-statement reads, with no BEGIN before nor ROLLBACK after (round trips).
+    extra: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
     return create_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
         pool_pre_ping=pre_ping,
         connect_args={"connect_timeout": 2, "application_name": application_name},
+        **extra,
     )
 
 
@@ -50,7 +59,9 @@ WEB_DB_POOL = 8
 def get_engine() -> Engine:
     """The web process's pool for its hot reads: bounded, however many requests are in flight.
     No pre-ping (a query per read); the API retries a read once on a dropped connection."""
-    return engine_from_settings(get_settings(), pool_size=WEB_DB_POOL, pre_ping=False, application_name="wallet-web")
+    return engine_from_settings(
+        get_settings(), pool_size=WEB_DB_POOL, pre_ping=False, application_name="wallet-web", autocommit=True
+    )
 
 
 @lru_cache(maxsize=1)

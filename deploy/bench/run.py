@@ -99,6 +99,14 @@ def ensure_wrk() -> None:
 
 
 def prepare_database() -> None:
+    """A fresh ``wallet_bench`` each time, so the ledger audits read only this run's rows."""
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", user="postgres", host="127.0.0.1", port=5432)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS wallet_bench")
+    conn.close()
     manage = [sys.executable, str(ROOT / "web" / "manage.py")]
     subprocess.run([*manage, "createdb"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, cwd=ROOT)
