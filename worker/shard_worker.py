@@ -154,7 +154,7 @@ class ShardWorker(SimpleWorker):
 
     def teardown(self) -> None:
         super().teardown()  # type: ignore[no-untyped-call]
-        self._leases_drop("stopping")
+        self._leases_drop("stopping", level=logging.INFO)
         with contextlib.suppress(redis.RedisError):
             member_leave(self.connection, self.name)
 
@@ -374,7 +374,7 @@ class ShardWorker(SimpleWorker):
             log.warning("shard %02d: requeued %d operations its previous worker had claimed", shard, moved)
         return queue
 
-    def _leases_drop(self, why: str) -> None:
+    def _leases_drop(self, why: str, level: int = logging.WARNING) -> None:
         """Forget every lease: closing the connection releases its locks (if it still exists)."""
         self._rebalanced_at = 0.0  # lease again at once (rebalance() backs off while PostgreSQL is down)
         if self._db is not None:
@@ -384,7 +384,7 @@ class ShardWorker(SimpleWorker):
                 self._db.close()
             self._db = None
         if self.owned:
-            log.warning("worker %s gives up shards %s: %s", self.name, sorted(self.owned), why)
+            log.log(level, "worker %s gives up shards %s: %s", self.name, sorted(self.owned), why)
             self.owned.clear()
             with contextlib.suppress(redis.RedisError):
                 self._publish_queues()
