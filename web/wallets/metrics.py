@@ -23,7 +23,7 @@ from shared import keys
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.messages import OperationResult, OperationType
-from shared.sharding import queue_name
+from shared.sharding import queue_name, shard_of_queue
 from worker.bookkeeping import BATCH_SIZE_BOUNDS
 
 OPERATIONS = Counter(
@@ -71,7 +71,7 @@ class QueueCollector(Collector):
         )
         for worker in Worker.all(connection=self.connection):
             for name in worker.queue_names():
-                owners.add_metric([name.rsplit(".", 1)[-1], worker.name], 1.0)
+                owners.add_metric([f"{shard_of_queue(name):02d}", worker.name], 1.0)
         yield owners
 
 
