@@ -1,26 +1,32 @@
 """gunicorn settings for the web node: ``gunicorn -c deploy/gunicorn.conf.py web.wsgi``.
 
 Each request waits up to REPLY_TIMEOUT seconds on its reply key, so a web process
-must hold many requests at once. The default worker class is gevent (measured
-faster here, see the README's Performance section); psycopg2 is made cooperative
-with psycogreen. ``WEB_WORKER_CLASS=gthread`` runs threads instead.
+must hold many requests at once. The default worker runs gevent's pywsgi server
+(``web.gunicorn_worker``, measured fastest here, see the README's Performance
+section); psycopg2 is made cooperative with psycogreen. ``WEB_WORKER_CLASS=gevent``
+runs gunicorn's own gevent worker, ``WEB_WORKER_CLASS=gthread`` threads.
 """
 
 import os
 import shutil
 import tempfile
 
+from shared.config import get_settings
+
+settings = get_settings()
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
-# gevent: requests in flight per process. Django keeps a database connection per open client
+worker_class = settings.gunicorn_worker_class
+# pywsgi, gevent: requests in flight per process. Django keeps a database connection per open client
 # connection (greenlet-local), so WEB_CONCURRENCY * this must stay below PostgreSQL's max_connections.
 worker_connections = int(os.environ.get("WEB_CONNECTIONS", "40"))
 # gthread: threads per process.
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 30
 graceful_timeout = 10
-keepalive = 5
+# Seconds an idle keep-alive connection is kept (pywsgi: any stalled read or write on it).
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
 proc_name = "wallet-web"
 # No per-request access log on the hot path; set GUNICORN_ACCESSLOG=- to get one.
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
@@ -47,7 +53,7 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def post_fork(server: object, worker: object) -> None:
-    if worker_class == "gevent":
+    if settings.web_uses_greenlets:
         from psycogreen.gevent import patch_psycopg
 
         patch_psycopg()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import psycopg2
 import redis
+import sqlalchemy.exc
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, create_engine
 
 from shared.config import Settings, get_settings
+from shared.errors import ServiceUnavailable
 
 REDIS_CONNECT_TIMEOUT = 0.5
 """Seconds to wait for a Redis connection: an outage must answer 503 quickly, not hang."""
@@ -62,6 +65,43 @@ def get_engine() -> Engine:
     return engine_from_settings(
         get_settings(), pool_size=WEB_DB_POOL, pre_ping=False, application_name="wallet-web", autocommit=True
     )
+
+
+DISCONNECTED = (psycopg2.OperationalError, psycopg2.InterfaceError, sqlalchemy.exc.DBAPIError)
+"""What a read raises when PostgreSQL is gone (a restart, a terminated backend, refused connects)."""
+
+DATABASE_UNAVAILABLE = "PostgreSQL is unavailable"
+
+
+def read_one(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The first row of a single-statement read on the web's pool, or None.
+
+    The hot reads go straight to the pooled DBAPI cursor: SQLAlchemy's statement and result
+    layers cost more CPU than PostgreSQL spends answering. What the Core path does on a dropped
+    connection is done here by hand: the connection is invalidated, the pool is recycled (a
+    restart kills every pooled connection at once) and the read is tried once more on a new
+    connection. A second failure is ``ServiceUnavailable``.
+    """
+    for attempt in (1, 2):
+        engine = get_engine()
+        try:
+            conn = engine.raw_connection()
+        except DISCONNECTED as exc:
+            raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            cursor.close()
+            return row
+        except DISCONNECTED as exc:
+            conn.invalidate(exc)
+            engine.dispose()
+            if attempt == 2:
+                raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")
 
 
 @lru_cache(maxsize=1)

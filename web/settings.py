@@ -71,7 +71,7 @@ DATABASES = {
         # Django keeps a connection per thread; under gevent a thread is a greenlet, one per
         # client connection, so there connections close after each request (the hot reads use
         # the bounded pool of shared.connections.get_engine instead).
-        "CONN_MAX_AGE": 0 if config.web_worker_class == "gevent" else 60,
+        "CONN_MAX_AGE": 0 if config.web_uses_greenlets else 60,
         # A health check is a query per request; instead web.wallets.responses retries a read
         # once on a fresh connection when a kept one turns out dead (after a database restart).
         "CONN_HEALTH_CHECKS": False,

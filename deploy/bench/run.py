@@ -159,11 +159,11 @@ def drained(connection: redis.Redis) -> bool:
     return backlog == 0 and not processing
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by each part of the stack (for "what limits it")."""
+def cpu_seconds() -> dict[tuple[str, int], float]:
+    """CPU seconds used so far by each process of the stack, by (role, pid), for "what limits it"."""
     import psutil
 
-    totals: dict[str, float] = {}
+    totals: dict[tuple[str, int], float] = {}
     for proc in psutil.process_iter(["name", "cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
         role = (
@@ -184,8 +184,19 @@ def cpu_seconds() -> dict[str, float]:
                 times = proc.cpu_times()
             except psutil.Error:
                 continue
-            totals[role] = totals.get(role, 0.0) + times.user + times.system
+            totals[(role, proc.pid)] = times.user + times.system
     return totals
+
+
+def cpu_percent(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], elapsed: float
+) -> dict[str, float]:
+    """Percent of one core per role between two samples. Processes are matched by pid: one that
+    exited in between (a closed PostgreSQL backend) must not count as negative time."""
+    used: dict[str, float] = {}
+    for (role, pid), seconds in after.items():
+        used[role] = used.get(role, 0.0) + seconds - before.get((role, pid), 0.0)
+    return {role: float(round(100 * seconds / elapsed)) for role, seconds in used.items()}
 
 
 def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, seconds: int) -> dict[str, Any]:
@@ -253,7 +264,7 @@ def scenario_row(
         redis_mb_before=before,
         redis_mb_after=redis_mb(r),
         ledger_ok=ledger_ok,
-        cpu={k: round(100 * (cpu_after.get(k, 0) - cpu_before.get(k, 0)) / elapsed) for k in cpu_after},
+        cpu=cpu_percent(cpu_before, cpu_after, elapsed),
     )
 
 
@@ -419,7 +430,7 @@ def main() -> None:
         default="1",
         help="shard worker processes; a list such as 1,2,4 also compares those counts (first design)",
     )
-    parser.add_argument("--designs", default="gevent,gthread", help="gunicorn worker classes to compare")
+    parser.add_argument("--designs", default="pywsgi,gevent,gthread", help="gunicorn worker classes to compare")
     parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
     parser.add_argument("--drain-ops", type=int, default=2000, help="operations per drain measurement")
     parser.add_argument("--soak", type=int, default=0, help="also hold the hot load this many seconds (memory)")

@@ -14,6 +14,8 @@ def test_defaults() -> None:
     assert settings.shard_count == 16
     assert settings.database.name == "wallet"
     assert settings.sqlalchemy_url == "postgresql+psycopg2://postgres@127.0.0.1:5432/wallet"
+    assert settings.gunicorn_worker_class == "web.gunicorn_worker.PyWSGIWorker"
+    assert settings.web_uses_greenlets is True
 
 
 def test_values_from_env() -> None:
@@ -43,6 +45,7 @@ def test_values_from_env() -> None:
         {"SHARD_COUNT": "many"},
         {"BATCH_SIZE": "5000"},
         {"REPLY_TIMEOUT": "-1"},
+        {"WEB_WORKER_CLASS": "sync"},
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str]) -> None:
@@ -53,3 +56,13 @@ def test_bad_values_are_refused(env: dict[str, str]) -> None:
 def test_bad_database_url_is_refused() -> None:
     with pytest.raises(ConfigurationError):
         _ = Settings.from_env({"DATABASE_URL": "mysql://x/y"}).database
+
+
+@pytest.mark.parametrize(
+    ("name", "gunicorn_class", "greenlets"),
+    [("pywsgi", "web.gunicorn_worker.PyWSGIWorker", True), ("gevent", "gevent", True), ("gthread", "gthread", False)],
+)
+def test_web_worker_classes(name: str, gunicorn_class: str, greenlets: bool) -> None:
+    settings = Settings.from_env({"WEB_WORKER_CLASS": name})
+    assert settings.gunicorn_worker_class == gunicorn_class
+    assert settings.web_uses_greenlets is greenlets

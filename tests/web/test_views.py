@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from shared.config import Settings
-from shared.connections import redis_from_settings
+from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
 from tests.processes import free_port
@@ -240,6 +240,19 @@ def test_unknown_wallet_is_not_remembered(api: Api, db: Engine) -> None:
     assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 404
     wallet_row(db, wallet)
     assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 200
+
+
+def test_postgres_down_is_503_json_on_a_balance_read(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = engine_from_settings(
+        dataclasses.replace(settings, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/wallet_test")
+    )
+    monkeypatch.setattr("shared.connections.get_engine", lambda: dead)
+    response = api.client.get(f"/api/v1/wallets/{uuid.uuid4()}")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json() == {"error": "Service temporarily unavailable"}
 
 
 def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy.exc
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
 from shared.errors import MethodNotAllowed, RequestError, ServiceUnavailable
@@ -24,6 +24,7 @@ from shared.errors import MethodNotAllowed, RequestError, ServiceUnavailable
 log = logging.getLogger("web.wallets")
 
 BODY_TOO_LARGE = "Request body too large"
+BODY_UNREADABLE = "Request body incomplete"
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
@@ -69,6 +70,8 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 return error_response(exc.message, exc.status)
             except RequestDataTooBig:
                 return error_response(BODY_TOO_LARGE, 400)
+            except UnreadablePostError:  # the client stalled or hung up before its body was in
+                return error_response(BODY_UNREADABLE, 400)
             except (ServiceUnavailable, *DATABASE_DOWN) as exc:
                 log.warning("backing service unavailable: %s", exc)
                 return error_response("Service temporarily unavailable", 503, Retry_After="1")
