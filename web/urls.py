@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from web.wallets import views
+from web.wallets.middleware import ADMIN_PATH
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(ADMIN_PATH.lstrip("/"), admin.site.urls),
     path("healthz", views.healthz_view),
     path("metrics", views.metrics_view),
     path("", include("web.wallets.urls")),

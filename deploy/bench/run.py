@@ -482,7 +482,10 @@ def main() -> None:
                         )
                 finally:
                     stop(web)
-        if args.soak:
+        if args.soak:  # the first configuration: first design, first worker count
+            if len(workers) != counts[0]:
+                stop_all(workers)
+                workers = start_workers(counts[0], r)
             port = free_port()
             web = start_gunicorn(port, WEB_WORKER_CLASS=designs[0])
             try:

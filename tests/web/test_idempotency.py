@@ -82,7 +82,7 @@ def test_replay_while_in_flight_is_409(api: Api, settings: Settings, monkeypatch
     wallet = api.create_wallet()
     impatient = dataclasses.replace(settings, reply_timeout=0.2)
     monkeypatch.setattr("web.wallets.views.get_settings", lambda: impatient)
-    monkeypatch.setattr("web.wallets.queueing._enqueue_commands", lambda *_: [])  # recorded, never queued
+    monkeypatch.setattr("web.wallets.queueing._stage_enqueue", lambda *_: None)  # recorded, never queued
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
     assert first.status_code == 202
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})

@@ -1,17 +1,48 @@
-"""One structured log line per request, when ``LOG_REQUESTS`` is on (off by default: no
-per-request noise on the hot path)."""
+"""The project's middleware: the admin's session, user and messages middleware limited to
+the admin's paths, and one structured log line per request when ``LOG_REQUESTS`` is on (off
+by default: no per-request noise on the hot path)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
 
 from shared.config import get_settings
 
 log = logging.getLogger("web.requests")
+
+ADMIN_PATH = "/admin/"
+"""Where the admin is mounted (web/urls.py): the only pages with sessions, users and messages."""
+
+
+class _AdminOnly(MiddlewareMixin):
+    """Run a Django middleware for the admin's paths only. The API is stateless: it has no
+    session, user or flash message, and building them (a cookie signer for the message
+    storage, a lazy session and user) costs CPU on every API request."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if not request.path_info.startswith(ADMIN_PATH):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class AdminSessionMiddleware(_AdminOnly, SessionMiddleware):
+    pass
+
+
+class AdminAuthenticationMiddleware(_AdminOnly, AuthenticationMiddleware):
+    pass
+
+
+class AdminMessageMiddleware(_AdminOnly, MessageMiddleware):
+    pass
 
 
 class RequestLogMiddleware:

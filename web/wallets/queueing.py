@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 import redis
+from redis.client import Pipeline
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -69,8 +70,9 @@ return false
 """
 
 
-def _enqueue_commands(connection: redis.Redis, settings: Settings, request: OperationRequest) -> list[tuple[Any, ...]]:
-    """The Redis commands that put ``request`` on its shard queue as an RQ job (id = operation id).
+def _stage_enqueue(pipe: Pipeline, connection: redis.Redis, settings: Settings, request: OperationRequest) -> None:
+    """Stage on ``pipe`` the Redis commands that put ``request`` on its shard queue as an RQ job
+    (id = operation id), and ring the shard's bell.
 
     Queue.enqueue_job would force MULTI on them (it checks dependencies, which these jobs
     never have) and register the queue (done once, in _queue); this is what it does
@@ -88,12 +90,8 @@ def _enqueue_commands(connection: redis.Redis, settings: Settings, request: Oper
         failure_ttl=settings.failure_ttl,
         description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
     )
-    pipe = connection.pipeline(transaction=False)
     _queue(connection, shard)._enqueue_job(job, pipeline=pipe)
     pipe.rpush(keys.bell_key(shard), 1)
-    commands = [args for args, _ in pipe.command_stack]
-    pipe.reset()
-    return commands
 
 
 def operation_send(
@@ -114,12 +112,15 @@ def operation_send(
     """
     reply_key = keys.reply_key(request.operation_id)
     try:
-        commands = _enqueue_commands(connection, settings, request)
         with connection.pipeline(transaction=False) as pipe:
             if record is None:
-                for command in commands:
-                    pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+                _stage_enqueue(pipe, connection, settings, request)
             else:
+                # The enqueue runs inside the script, after the key is claimed: stage it
+                # on a scratch pipeline and pass its commands to the script as arguments.
+                with connection.pipeline(transaction=False) as staged:
+                    _stage_enqueue(staged, connection, settings, request)
+                    commands = [args for args, _ in staged.command_stack]
                 flat = [part for command in commands for part in (len(command), *command)]
                 pipe.eval(_CLAIM_AND_ENQUEUE, 1, record.key, record.value, record.ttl, *flat)
             if wait > 0 and record is None:

@@ -1,0 +1,43 @@
+"""Sessions, users and messages exist on the admin's pages only; the API is stateless."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+from tests.web.conftest import Api
+
+
+def _logged_in_admin() -> Client:
+    username = f"admin-{uuid.uuid4().hex[:8]}"
+    User.objects.create_superuser(username=username, password="a-long-test-password", email="")
+    client = Client()
+    assert client.login(username=username, password="a-long-test-password")
+    return client
+
+
+def test_api_requests_carry_no_session_user_or_messages(api: Api) -> None:
+    wallet = api.create_wallet(3)
+    client = _logged_in_admin()  # even a client with a session cookie
+    response = client.get(f"/api/v1/wallets/{wallet}")
+    assert response.status_code == 200
+    request = response.wsgi_request
+    assert not hasattr(request, "session")
+    assert not hasattr(request, "user")
+    assert not hasattr(request, "_messages")
+    assert not response.cookies
+
+
+def test_admin_pages_have_the_logged_in_user() -> None:
+    response = _logged_in_admin().get("/admin/")
+    assert response.status_code == 200
+    assert response.wsgi_request.user.is_superuser
+    assert hasattr(response.wsgi_request, "_messages")
+
+
+def test_django_checks_accept_the_admin_only_middleware() -> None:
+    # The admin requires session, auth and messages middleware (admin.E408-E410); subclasses count.
+    call_command("check", "--fail-level", "WARNING")
