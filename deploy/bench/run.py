@@ -519,7 +519,14 @@ def main() -> None:
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     out.write_text(
         json.dumps(
-            {"args": vars(args), "machine": machine, "medians": table, "runs": [asdict(r) for r in rows]}, indent=2
+            {
+                "args": vars(args),
+                "machine": machine,
+                "medians": table,
+                "runs": [asdict(r) for r in rows],
+                "soak": soaked or None,
+            },
+            indent=2,
         )
     )
     print(f"\nfigures written to {out.relative_to(ROOT)}")
