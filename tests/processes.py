@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import Engine, text
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,3 +65,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def terminate_backends(db: Engine, application_name: str) -> int:
+    """Kill the PostgreSQL connections of ``application_name`` on the test database (as a
+    database restart would); how many were killed."""
+    with db.begin() as conn:
+        killed: int = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name AND pid <> pg_backend_pid() AND datname = current_database()"
+            ),
+            {"name": application_name},
+        ).scalar_one()
+    return killed

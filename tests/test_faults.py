@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 import redis
 from rq import Worker
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from shared.tables import wallet_operations
-from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until
+from tests.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -242,15 +242,7 @@ def test_worker_killed_mid_load(stack: Stack, db: Engine) -> None:
 
 def test_postgres_connections_killed_mid_load(stack: Stack, db: Engine) -> None:
     def terminate() -> None:
-        with db.begin() as conn:
-            killed = conn.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = 'wallet-worker' AND pid <> pg_backend_pid()"
-                    " AND datname = current_database()"
-                )
-            ).scalar_one()
-        assert killed >= 2
+        assert terminate_backends(db, "wallet-worker") >= 2
 
     run_load(stack, db, terminate)
 

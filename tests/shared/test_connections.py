@@ -12,20 +12,9 @@ from shared.config import Settings
 from shared.connections import engine_from_settings, get_engine, read_one
 from shared.errors import ServiceUnavailable
 from tests.factories import seed_applied_deposit, wallet_row
-from tests.processes import free_port
+from tests.processes import free_port, terminate_backends
 
 BALANCE = "SELECT balance FROM wallets WHERE id = %s"
-
-
-def _terminate_web_reads(db: Engine) -> int:
-    with db.begin() as conn:
-        killed: int = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = 'wallet-web' AND datname = current_database()"
-            )
-        ).scalar_one()
-    return killed
 
 
 def test_read_one_returns_the_row_or_none(db: Engine) -> None:
@@ -53,7 +42,7 @@ def test_read_one_survives_a_restart_that_drops_every_pooled_connection(db: Engi
     held = [pool.raw_connection() for _ in range(3)]  # three connections now sit in the pool
     for conn in held:
         conn.close()
-    assert _terminate_web_reads(db) >= 3
+    assert terminate_backends(db, "wallet-web") >= 3
     # The first read meets a dead connection; the retry must not take another dead one from the pool.
     assert read_one("SELECT 1", ()) == (1,)
     assert read_one("SELECT 2", ()) == (2,)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import redis
+from django.contrib.auth.models import User
 from django.test import Client
 from rq import Worker
 from sqlalchemy import Engine
@@ -60,3 +62,13 @@ class Api:
 @pytest.fixture
 def api() -> Api:
     return Api()
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    """A test client logged in as a new superuser."""
+    username = f"admin-{uuid.uuid4().hex[:8]}"
+    User.objects.create_superuser(username=username, password="a-long-test-password", email="")
+    client = Client()
+    assert client.login(username=username, password="a-long-test-password")
+    return client

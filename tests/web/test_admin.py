@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.web.conftest import Api
 from web.wallets.models import Wallet
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    username = f"admin-{uuid.uuid4().hex[:8]}"
-    User.objects.create_superuser(username=username, password="a-long-test-password", email="")
-    client = Client()
-    assert client.login(username=username, password="a-long-test-password")
-    return client
 
 
 def test_admin_requires_login(api: Api) -> None:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
 from tests.web.conftest import Api
 
 
-def _logged_in_admin() -> Client:
-    username = f"admin-{uuid.uuid4().hex[:8]}"
-    User.objects.create_superuser(username=username, password="a-long-test-password", email="")
-    client = Client()
-    assert client.login(username=username, password="a-long-test-password")
-    return client
-
-
-def test_api_requests_carry_no_session_user_or_messages(api: Api) -> None:
+def test_api_requests_carry_no_session_user_or_messages(api: Api, admin_client: Client) -> None:
     wallet = api.create_wallet(3)
-    client = _logged_in_admin()  # even a client with a session cookie
-    response = client.get(f"/api/v1/wallets/{wallet}")
+    response = admin_client.get(f"/api/v1/wallets/{wallet}")  # a client with a session cookie
     assert response.status_code == 200
     request = response.wsgi_request
     assert not hasattr(request, "session")
@@ -31,8 +19,8 @@ def test_api_requests_carry_no_session_user_or_messages(api: Api) -> None:
     assert not response.cookies
 
 
-def test_admin_pages_have_the_logged_in_user() -> None:
-    response = _logged_in_admin().get("/admin/")
+def test_admin_pages_have_the_logged_in_user(admin_client: Client) -> None:
+    response = admin_client.get("/admin/")
     assert response.status_code == 200
     assert response.wsgi_request.user.is_superuser
     assert hasattr(response.wsgi_request, "_messages")

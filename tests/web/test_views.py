@@ -14,7 +14,7 @@ from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
-from tests.processes import free_port
+from tests.processes import free_port, terminate_backends
 from tests.web.conftest import Api
 
 # --- the seed's seven behaviours -------------------------------------------------
@@ -256,18 +256,10 @@ def test_postgres_down_is_503_json_on_a_balance_read(
 
 
 def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> None:
-    from sqlalchemy import text
 
     wallet = api.create_wallet(12)
     assert api.balance(wallet) == 12  # the web's read pool now holds a connection
-    with db.begin() as conn:
-        killed = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = 'wallet-web' AND datname = current_database()"
-            )
-        ).scalar_one()
-    assert killed >= 1
+    assert terminate_backends(db, "wallet-web") >= 1
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
     assert response.json() == {"balance": "12.00"}
