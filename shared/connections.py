@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg2
 import redis
-import sqlalchemy.exc
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, create_engine
@@ -67,8 +66,9 @@ def get_engine() -> Engine:
     )
 
 
-DISCONNECTED = (psycopg2.OperationalError, psycopg2.InterfaceError, sqlalchemy.exc.DBAPIError)
-"""What a read raises when PostgreSQL is gone (a restart, a terminated backend, refused connects)."""
+DISCONNECTED = (psycopg2.OperationalError, psycopg2.InterfaceError)
+"""What psycopg2 raises when PostgreSQL is gone (a restart, a terminated backend, refused
+connects); the pool's raw connections raise psycopg2's errors, not SQLAlchemy's wrappers."""
 
 DATABASE_UNAVAILABLE = "PostgreSQL is unavailable"
 
