@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy.exc
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.db import connection as db_connection
@@ -28,8 +27,9 @@ BODY_UNREADABLE = "Request body incomplete"
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-DATABASE_DOWN = (OperationalError, InterfaceError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
-"""Errors meaning PostgreSQL cannot be reached (Django's and SQLAlchemy's): a 503, never a 500."""
+DATABASE_DOWN = (OperationalError, InterfaceError)
+"""Django's errors meaning PostgreSQL cannot be reached: a 503, never a 500. (The balance read
+on the web's own pool translates its errors itself: ``shared.connections.read_one``.)"""
 
 View = Callable[..., HttpResponse]
 
@@ -61,7 +61,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
                     if request.method not in SAFE_METHODS:
                         raise
                     # A kept connection may have died with a database restart: reads retry once
-                    # (the dead one is discarded: Django's closed here, SQLAlchemy's invalidated).
+                    # on a fresh one.
                     db_connection.close()
                     return view(request, *args, **kwargs)
             except MethodNotAllowed as exc:
