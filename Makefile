@@ -37,13 +37,11 @@ migrate: $(STAMP) .env  ## Create the database if missing, apply migrations, col
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py migrate --verbosity 1
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py collectstatic --noinput --verbosity 0
 
-run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard (Ctrl-C stops all)
+run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard, kept up by supervisord (Ctrl-C stops all)
 	@mkdir -p .run
-	@{ echo "web: $(BIN)/gunicorn -c deploy/gunicorn.conf.py web.wsgi"; \
-	  for i in $$(seq 1 $(WORKERS)); do echo "worker$$i: $(BIN)/python -m worker"; done; \
-	  echo "dashboard: $(BIN)/rq-dashboard --bind 127.0.0.1 --port $(DASHBOARD_PORT) --redis-url $$REDIS_URL --json --disable-delete"; \
-	} > .run/Procfile
-	$(BIN)/honcho -e .env -f .run/Procfile start --port $(PORT)
+	$(BIN)/python deploy/supervise.py --bin $(BIN) --run-dir .run --workers $(WORKERS) \
+		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > .run/supervisord.conf
+	PORT=$(PORT) $(BIN)/honcho -e .env run $(BIN)/supervisord -c .run/supervisord.conf
 
 superuser: migrate  ## Create an admin login for /admin/
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser

@@ -18,9 +18,9 @@ settings = get_settings()
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = settings.gunicorn_worker_class
-# pywsgi, gevent: requests in flight per process. Django keeps a database connection per open client
-# connection (greenlet-local), so WEB_CONCURRENCY * this must stay below PostgreSQL's max_connections.
-worker_connections = int(os.environ.get("WEB_CONNECTIONS", "40"))
+# pywsgi: client connections per process (requests running the application are limited apart, to
+# WEB_CONNECTIONS, by web.gunicorn_worker); gevent: requests in flight per process.
+worker_connections = settings.web_max_clients if settings.web_worker_class == "pywsgi" else settings.web_app_slots
 # gthread: threads per process.
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 30

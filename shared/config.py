@@ -60,6 +60,16 @@ WEB_WORKER_CLASSES = {
 """``WEB_WORKER_CLASS`` values and the gunicorn worker class each runs: gevent's pywsgi server
 with an idle timeout, gunicorn's own gevent worker, or gunicorn's threads."""
 
+DEFAULT_WEB_APP_SLOTS = 40
+"""Requests a web process runs at once (``WEB_CONNECTIONS``); each may hold a database connection."""
+
+DEFAULT_WEB_MAX_CLIENTS = 1000
+"""Client connections a pywsgi web process holds (``WEB_MAX_CLIENTS``): idle and slow ones are
+cheap greenlets, kept apart from the application slots."""
+
+DEFAULT_WEB_REQUEST_DEADLINE = 10.0
+"""pywsgi: seconds from a request's first byte to the end of its body (slow clients are cut off)."""
+
 DEFAULT_WEB_WORKER_CLASS = "pywsgi"
 """Measured fastest here (README, Performance)."""
 
@@ -124,6 +134,9 @@ class Settings:
     lease_namespace: int = DEFAULT_LEASE_NAMESPACE
     debug: bool = False
     web_worker_class: str = DEFAULT_WEB_WORKER_CLASS
+    web_app_slots: int = DEFAULT_WEB_APP_SLOTS
+    web_max_clients: int = DEFAULT_WEB_MAX_CLIENTS
+    web_request_deadline: float = DEFAULT_WEB_REQUEST_DEADLINE
     log_requests: bool = False
     secret_key: str = ""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
@@ -147,6 +160,11 @@ class Settings:
             debug=_env_bool(env, "DEBUG", False),
             log_requests=_env_bool(env, "LOG_REQUESTS", False),
             web_worker_class=_env_choice(env, "WEB_WORKER_CLASS", DEFAULT_WEB_WORKER_CLASS, WEB_WORKER_CLASSES),
+            web_app_slots=int(_env_number(env, "WEB_CONNECTIONS", DEFAULT_WEB_APP_SLOTS, minimum=1)),
+            web_max_clients=int(_env_number(env, "WEB_MAX_CLIENTS", DEFAULT_WEB_MAX_CLIENTS, minimum=1)),
+            web_request_deadline=_env_number(
+                env, "WEB_REQUEST_DEADLINE", DEFAULT_WEB_REQUEST_DEADLINE, minimum=0.1, maximum=3600
+            ),
             secret_key=env.get("SECRET_KEY", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
         )

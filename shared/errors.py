@@ -9,7 +9,8 @@
     │   ├── Conflict                 409: the same Idempotency-Key is still in flight
     │   └── Unprocessable            422: an Idempotency-Key reused for a different request
     ├── MalformedMessage             a queued message the worker cannot parse (poison)
-    └── ServiceUnavailable           503: Redis or PostgreSQL does not answer
+    ├── OutcomeUnknown               an enqueue may have reached Redis: answered 202, never 503
+    └── ServiceUnavailable           503: Redis or PostgreSQL does not answer (nothing was queued)
 
 Third-party errors (redis, psycopg2, SQLAlchemy) are translated at the boundary
 that calls them, so views and jobs only see these.
@@ -52,12 +53,20 @@ class Conflict(RequestError):
     status = 409
 
 
+class UnsupportedMediaType(RequestError):
+    status = 415
+
+
 class Unprocessable(RequestError):
     status = 422
 
 
 class MalformedMessage(WalletError):
     """A queued operation message that does not follow the wire format."""
+
+
+class OutcomeUnknown(WalletError):
+    """Redis failed after an operation's enqueue was sent: it may or may not be queued."""
 
 
 class ServiceUnavailable(WalletError):

@@ -45,6 +45,9 @@ class Rejection(StrEnum):
     BALANCE_LIMIT = "Balance limit exceeded"
     WALLET_NOT_FOUND = "Wallet not found"
     IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
+    UNPROCESSABLE = "Operation could not be processed"
+    """PostgreSQL refuses the operation's own data for good (a check or data error): recorded
+    in the ledger as rejected, so no requeue or retry can ever apply it."""
 
 
 def _field(data: dict[str, Any], name: str) -> Any:

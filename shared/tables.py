@@ -14,6 +14,7 @@ from sqlalchemy import (
     Identity,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -47,4 +48,18 @@ wallet_operations = Table(
     Column("idempotency_key", String(255), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+)
+
+pending_operations = Table(
+    "pending_operations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("wallet_id", Uuid, ForeignKey("wallets.id"), nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("operation_type", String(8), nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
 )

@@ -63,7 +63,7 @@ def database(settings: Settings) -> Iterator[Engine]:
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE wallet_operations, wallets")
+        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, wallets")
     yield engine
     engine.dispose()
 

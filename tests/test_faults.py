@@ -13,135 +13,32 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import redis
 from rq import Worker
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from shared.tables import wallet_operations
 from tests.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
+from tests.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
 
 pytestmark = pytest.mark.fault
 
 SHARDS = "4"
 
 
-class RedisServer:
-    """A redis-server of the test's own, with an append-only file, restartable in place."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="wallet-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        wait_until(lambda: _pings(client), timeout=10, what="redis-server")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
-@dataclass
-class Stack:
-    redis: RedisServer
-    port: int
-    env: dict[str, str]
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    web: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def add_worker(self) -> subprocess.Popen[bytes]:
-        proc = start_worker(**self.env)
-        self.workers.append(proc)
-        return proc
-
-
 @pytest.fixture
 def stack(database: Engine) -> Iterator[Stack]:
-    server = RedisServer()
-    server.start()
-    env = {"REDIS_URL": server.url, "SHARD_COUNT": SHARDS, "REPLY_TIMEOUT": "2"}
-    stack = Stack(redis=server, port=free_port(), env=env)
-    try:
-        stack.add_worker()
-        stack.add_worker()
-        stack.web = start_gunicorn(stack.port, **env)
+    with running_stack(SHARD_COUNT=SHARDS, REPLY_TIMEOUT="2") as stack:
         yield stack
-    finally:
-        for proc in [*stack.workers, *([stack.web] if stack.web else [])]:
-            if proc.poll() is None:
-                stop(proc)
-        server.stop()
-
-
-def call(base: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
-    )
-    request.add_header("Content-Type", "application/json")
-    if key:
-        request.add_header("Idempotency-Key", key)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""  # connection refused or reset: the server restarts
-
-
-def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
-    """Post with an Idempotency-Key, retrying as a careful client does on outages (same key)."""
-    deadline = time.monotonic() + 60
-    while True:
-        status, content = call(base, "POST", f"/api/v1/wallets/{wallet}/operation", body, key)
-        if status not in (0, 409, 503) or time.monotonic() > deadline:
-            return status, content
-        time.sleep(0.05)
-
-
-def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
-    """The final answer for a key: a 202 is replayed until the operation has been decided."""
-    answer = first
-    deadline = time.monotonic() + 60
-    while answer[0] == 202 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        answer = keyed_call(base, wallet, body, key)
-    return answer
 
 
 def diagnose(stack: Stack, wallet: str, key: str) -> dict[str, Any]:
@@ -314,3 +211,31 @@ def _serving(connection: redis.Redis) -> dict[str, int]:
         for name in worker.queue_names():
             serving[name] = serving.get(name, 0) + 1
     return serving
+
+
+def lease_holders(engine: Engine, namespace: str) -> dict[int, int]:
+    """Shard -> PostgreSQL backend pid of the session holding its lease, for ``namespace``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT objid, pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :ns"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"ns": int(namespace)},
+        ).all()
+    return {int(shard): int(pid) for shard, pid in rows}
+
+
+def test_idle_workers_notice_lost_sessions_and_every_shard_is_owned_again_within_10_s(stack: Stack, db: Engine) -> None:
+    namespace = stack.env["LEASE_NAMESPACE"]
+    wait_until(lambda: len(lease_holders(db, namespace)) == int(SHARDS), timeout=30, what="every shard leased")
+    time.sleep(1)  # idle: no traffic wakes the workers
+    old_sessions = set(lease_holders(db, namespace).values())
+    assert terminate_backends(db, "wallet-worker") >= 2
+
+    def owned_by_new_sessions() -> bool:
+        holders = lease_holders(db, namespace)
+        return len(holders) == int(SHARDS) and not old_sessions & set(holders.values())
+
+    # A worker may notice within milliseconds (its next settle query), so only the end state is asserted.
+    wait_until(owned_by_new_sessions, timeout=10, what="every shard leased again by a new session")

@@ -1,32 +1,202 @@
-"""The web node's default gunicorn worker: gevent's pywsgi server, with an idle timeout.
+"""The web node's default gunicorn worker: gevent's pywsgi server, strict and deadline-bound.
 
 gunicorn ships this server as its ``gevent_pywsgi`` worker class. Measured here it serves more
 requests per CPU second than gunicorn's own ``gevent`` worker (a simpler request parser, and the
 response head and body leave in one send instead of two; see the README's Performance section).
-What pywsgi lacks is gunicorn's ``keepalive`` limit: an idle client connection would hold one of
-the process's ``worker_connections`` forever. Here every read and write on a client socket times
-out after ``keepalive`` seconds, so idle and stalled clients are dropped, as gunicorn does.
+What pywsgi lacks is added here:
+
+- an idle timeout: every read and write on a client socket times out after ``keepalive``
+  seconds, so idle clients are dropped, as gunicorn does;
+- a deadline: once a request's first byte arrives, its whole head and body must arrive within
+  ``WEB_REQUEST_DEADLINE`` seconds (a client sending a byte every few seconds is cut off), and the
+  body is read before the application runs;
+- strict framing (a request-smuggling risk behind any proxy): every header line ends with
+  CRLF, no bare CR, no obsolete line folding, header names are tokens, the head is capped
+  (``HEAD_LIMIT``, ``HEADER_LIMIT``), exactly one Content-Length of digits only, and no
+  Transfer-Encoding (a chunked body is refused, never read as empty): any of these is a 400
+  and the connection is closed;
+- connections are not requests: a process holds up to ``worker_connections`` client
+  connections (cheap greenlets, most of them idle or slow), while at most ``WEB_CONNECTIONS``
+  requests run the application at once (each may hold a database connection); a request
+  that finds no free slot within ``APP_SLOT_WAIT`` seconds is answered 503.
 """
 
 from __future__ import annotations
 
+import io
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gevent import Timeout
+from gevent.lock import BoundedSemaphore
+from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
+from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
 
-class IdleTimeoutHandler(PyWSGIHandler):  # type: ignore[misc]
-    """Serves one client connection; a socket operation idle longer than ``idle_timeout`` ends it."""
+HEAD_LIMIT = 16 * 1024
+"""Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
+
+HEADER_LIMIT = 64
+"""Header lines a request may send."""
+
+BODY_LIMIT = 64 * 1024
+"""Largest body read (the API itself refuses bodies over 4 KiB with a JSON 400)."""
+
+APP_SLOT_WAIT = 1.0
+"""Seconds a request waits for one of the process's application slots before a 503."""
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_DIGITS = re.compile(r"[0-9]{1,10}")
+_BUSY = b'{"error": "Service temporarily unavailable"}'
+
+
+class BadRequest(ValueError):
+    """A request pywsgi answers 400 and closes (a ValueError: logged in one line, no traceback)."""
+
+
+class DeadlineExceeded(BadRequest):
+    """The request's head and body did not arrive within ``WEB_REQUEST_DEADLINE``."""
+
+
+class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
+    """Serves one client connection (see the module's docstring)."""
 
     idle_timeout: float = 5.0
+    request_deadline: float = DEFAULT_WEB_REQUEST_DEADLINE
+    _deadline: Timeout | None = None
+    _body: bytes = b""
 
     def handle(self) -> None:
         self.socket.settimeout(self.idle_timeout)
-        super().handle()
+        try:
+            super().handle()
+        finally:
+            self._deadline_cancel()
+
+    def read_requestline(self) -> str:
+        try:
+            self.rfile.peek(1)  # the wait for a next request is the idle timeout's
+        except OSError:
+            return ""
+        self._deadline = Timeout.start_new(self.request_deadline, DeadlineExceeded("Request deadline exceeded"))
+        try:
+            line: str = super().read_requestline()
+        except DeadlineExceeded:
+            return ""
+        return line
+
+    def MessageClass(self, fp: Any, *args: Any) -> Any:
+        """The header lines, checked strictly, then parsed by pywsgi's own parser."""
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = fp.readline(HEAD_LIMIT + 1)
+            size += len(line)
+            if size > HEAD_LIMIT or len(lines) >= HEADER_LIMIT:
+                raise BadRequest("request head too large")
+            if line == b"\r\n":
+                break
+            if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+                raise BadRequest("header line not ended by CRLF, or a bare CR")
+            if line[:1] in (b" ", b"\t"):
+                raise BadRequest("obsolete header line folding")
+            name, colon, _ = line.partition(b":")
+            if not colon or not _TOKEN.fullmatch(name):
+                raise BadRequest("invalid header name")
+            lines.append(line)
+        return headers_factory(io.BytesIO(b"".join(lines) + b"\r\n"))
+
+    def read_request(self, raw_requestline: str) -> bool:
+        if not raw_requestline.endswith("\r\n") or "\r" in raw_requestline[:-2]:
+            raise BadRequest("request line not ended by CRLF, or a bare CR")
+        super().read_request(raw_requestline)
+        if self.headers.get_all("transfer-encoding"):
+            raise BadRequest("Transfer-Encoding is not supported: send a Content-Length")
+        lengths = self.headers.get_all("content-length") or []
+        if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0])):
+            raise BadRequest("invalid Content-Length")
+        if (self.content_length or 0) > BODY_LIMIT:
+            raise BadRequest("request body too large")
+        self._body = self._read_body(self.content_length or 0)
+        self._deadline_cancel()
+        return True
+
+    def _read_body(self, length: int) -> bytes:
+        if not length:
+            return b""
+        if self.headers.get("expect", "").lower() == "100-continue":
+            self.socket.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            body: bytes = self.rfile.read(length)
+        except OSError:  # stalled past the idle timeout, or hung up
+            body = b""
+        if len(body) != length:
+            raise BadRequest("Request body incomplete")
+        return body
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        """A JSON 400 for a request that breaks the framing rules; one log line, no traceback."""
+        self.log_error("Invalid request (from %s): %s", self.client_address, ex)
+        body = b'{"error": "%s"}' % (str(ex) if isinstance(ex, BadRequest) else "Bad request").encode()
+        head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        # The body was read under the deadline: the application reads it from memory.
+        self.wsgi_input = Input(io.BytesIO(self._body), len(self._body))
+        environ["wsgi.input"] = self.wsgi_input
+        environ.pop("HTTP_EXPECT", None)
+        return environ
+
+    def _deadline_cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.close()
+            self._deadline = None
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
+    """``app``, run by at most ``slots`` requests at once; a request that waits longer than
+    ``wait`` seconds for a slot is answered 503 with ``Retry-After``."""
+    semaphore = BoundedSemaphore(slots)
+
+    def limited(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not semaphore.acquire(timeout=wait):
+            start_response(
+                "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Retry-After", "1"), ("Content-Length", str(len(_BUSY)))],
+            )
+            return [_BUSY]
+        try:
+            # Django's response is complete once returned (no streaming responses in this API).
+            result = app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # Django's request_finished signal
+        finally:
+            semaphore.release()
+
+    return limited
 
 
 class PyWSGIWorker(GeventPyWSGIWorker):  # type: ignore[misc]
-    wsgi_handler = IdleTimeoutHandler
+    wsgi_handler = StrictHandler
 
     def init_process(self) -> None:
         # One worker per process, so the handler class can carry the process's setting.
-        IdleTimeoutHandler.idle_timeout = float(self.cfg.keepalive)
+        StrictHandler.idle_timeout = float(self.cfg.keepalive)
+        StrictHandler.request_deadline = get_settings().web_request_deadline
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app: WSGIApp = self.wsgi  # type: ignore[has-type]
+        self.wsgi = limit_concurrency(app, get_settings().web_app_slots, APP_SLOT_WAIT)

@@ -181,3 +181,33 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
         ordered = sorted(changed)
         conn.execute(_SET_BALANCES, {"ids": ordered, "balances": [balances[w] for w in ordered]})
     return results
+
+
+def operation_refuse(conn: Connection, request: OperationRequest, rejection: Rejection) -> OperationResult:
+    """Record ``request`` as rejected for good, inside the caller's transaction, without
+    touching a balance (its row keeps the wallet's balance as ``balance_after``). An operation
+    already in the ledger keeps its result."""
+    known = _stored_results(conn, [request.operation_id]).get(request.operation_id)
+    if known is not None:
+        return known
+    balance = conn.execute(_LOCK_WALLETS, {"ids": [request.wallet_id]}).first()
+    if balance is None:
+        return OperationResult(request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value)
+    result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value)
+    conn.execute(
+        insert(wallet_operations),
+        [
+            {
+                "id": request.operation_id,
+                "wallet_id": request.wallet_id,
+                "operation_type": request.operation_type.value,
+                "amount": request.amount,
+                "status": result.status.value,
+                "error": result.error,
+                "balance_after": balance.balance,
+                "idempotency_key": request.idempotency_key,
+                "created_at": request.created_at,
+            }
+        ],
+    )
+    return result

@@ -38,9 +38,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shared.config import Settings
 from shared.errors import MalformedMessage
-from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, Rejection
 from shared.sharding import queue_name
-from worker.apply import operations_apply
+from worker.apply import operation_refuse, operations_apply
 from worker.bookkeeping import Failed, Finished, batch_finish
 from worker.claim import (
     Claim,
@@ -60,6 +60,7 @@ from worker.leases import (
     member_leave,
     rebalance_plan,
 )
+from worker.pending import PENDING_GRACE, SETTLE_BATCH, SETTLE_EVERY, jobs_gone, pending_due, pending_settle
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ registry grow by 10 minutes of operations before expired entries are dropped).""
 
 SUSPENSION_CHECK_EVERY = 1.0
 """Seconds between checks of RQ's suspension flag (``rq suspend``)."""
+
+MIN_BACKOFF = 0.2
+"""First pause, in seconds, after PostgreSQL or Redis failed; it doubles up to ``MAX_BACKOFF``."""
 
 MAX_BACKOFF = 10.0
 """Longest pause, in seconds, between retries while PostgreSQL or Redis is down."""
@@ -91,11 +95,34 @@ def job_request(job: Job) -> OperationRequest:
         raise MalformedMessage(f"undecodable job: {exc!r}") from exc
 
 
+PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})
+"""SQLSTATE classes that blame the operation's own data (data exception, integrity constraint
+violation): retrying cannot help. Every other database error (a lost connection, a read-only
+database after a failover, a serialization failure, a lock or statement timeout, a full disk,
+a shutdown) is a condition of the database and passes."""
+
+
 def _is_transient(exc: SQLAlchemyError) -> bool:
-    """A lost or refused connection, as opposed to an operation PostgreSQL refuses."""
-    return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or type(exc.orig).__name__ in {"OperationalError", "InterfaceError"}
-    )
+    """Whether ``exc`` is a condition of the database, retried with backoff and never a final answer."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "pgcode", None)
+    return exc.connection_invalidated or code is None or code[:2] not in PERMANENT_SQLSTATE_CLASSES
+
+
+REDIS_CONDITIONS = (
+    redis.ConnectionError,  # includes BusyLoadingError: loading its data after a restart
+    redis.TimeoutError,
+    redis.exceptions.OutOfMemoryError,  # maxmemory reached
+    redis.exceptions.ReadOnlyError,  # a replica, right after a failover
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+)
+"""Redis away, or unable for now: waited out with backoff, never a reason to exit."""
+
+
+def redis_condition(exc: Exception) -> bool:
+    return isinstance(exc, REDIS_CONDITIONS)
 
 
 class BatchAbandoned(Exception):
@@ -136,6 +163,9 @@ class ShardWorker(SimpleWorker):
         self._claim: Claim | None = None
         self._jobs: list[Job] = []
         self._next_shard = 0
+        self._settled_at = 0.0
+        self._backoff = 0.0
+        self._failures = 0
         self._suspension_checked: datetime | None = None
 
     @property
@@ -152,6 +182,12 @@ class ShardWorker(SimpleWorker):
         super().check_for_suspension(burst)
         self._suspension_checked = now()
 
+    def register_birth(self) -> None:
+        self._retry_redis(super().register_birth)
+
+    def run_maintenance_tasks(self) -> None:
+        self._retry_redis(super().run_maintenance_tasks)
+
     def teardown(self) -> None:
         super().teardown()  # type: ignore[no-untyped-call]
         self._leases_drop("stopping", level=logging.INFO)
@@ -165,9 +201,13 @@ class ShardWorker(SimpleWorker):
             return
         if timeout is None and self.last_heartbeat and (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
             return
-        with self.connection.pipeline() as pipe:
-            super().heartbeat(timeout, pipeline=pipe)
-            pipe.execute()
+
+        def beat() -> None:
+            with self.connection.pipeline() as pipe:
+                super(ShardWorker, self).heartbeat(timeout, pipeline=pipe)
+                pipe.execute()
+
+        self._retry_redis(beat)
 
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
@@ -175,7 +215,9 @@ class ShardWorker(SimpleWorker):
         """Claim the next batch; hand RQ its first job. ``timeout=None`` (burst) never blocks."""
         while True:
             if self.should_run_maintenance_tasks:
-                self.run_maintenance_tasks()  # type: ignore[no-untyped-call]
+                self.run_maintenance_tasks()
+            if time.monotonic() - self._settled_at >= SETTLE_EVERY:
+                self.pending_settle()  # before rebalancing: a lease it finds lost is taken again at once
             if time.monotonic() - self._rebalanced_at >= REBALANCE_EVERY:
                 self.rebalance()
             shards = self.shard_queues
@@ -286,32 +328,91 @@ class ShardWorker(SimpleWorker):
     # --- applying, with the failure policy --------------------------------
 
     def _apply(self, requests: list[OperationRequest]) -> list[OperationResult | str]:
-        """One result per request, or the reason it can never apply."""
+        """One result per request, or the reason it can never apply (and could not be recorded)."""
         if not requests:
             return []
         try:
             return list[OperationResult | str](self._transaction(requests))
         except BatchAbandoned:
             raise
-        except Exception as exc:  # anything but a lost connection is this batch's own fault
+        except Exception as exc:  # neither a database condition nor a lost lease: this batch's own fault
             if len(requests) == 1:
                 log.exception("operation %s cannot be applied", requests[0].operation_id)
-                return [f"cannot be applied: {exc.__class__.__name__}: {exc}"]
+                return [self._refuse(requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")]
         # One bad operation must not hold back the others: isolate it.
         return [outcome for request in requests for outcome in self._apply([request])]
 
-    def _transaction(self, requests: list[OperationRequest]) -> list[OperationResult]:
-        """Apply on the connection holding the leases: without them, nothing is written."""
+    def _refuse(self, request: OperationRequest, reason: str) -> OperationResult | str:
+        """Record an operation that can never apply as rejected, in the ledger, so that its final
+        answer never changes (a requeue or a retry finds the row); ``reason`` if even that fails."""
+        try:
+            [result] = self._transaction([request], partial(operation_refuse, rejection=Rejection.UNPROCESSABLE))
+            return result
+        except BatchAbandoned:
+            raise
+        except Exception:
+            log.exception("operation %s could not be recorded as rejected", request.operation_id)
+            return reason
+
+    def _transaction(
+        self,
+        requests: list[OperationRequest],
+        refuse: Callable[[Connection, OperationRequest], OperationResult] | None = None,
+    ) -> list[OperationResult]:
+        """Apply (or ``refuse``) on the connection holding the leases: without them, nothing is written.
+
+        A condition of the database (``_is_transient``) gives up the leases and the batch, and
+        backs off before leasing again: the batch is applied later, never answered as failed.
+        """
         if self._db is None:
             raise BatchAbandoned()
         try:
             with self._db.begin():
-                return operations_apply(self._db, requests)
+                if refuse is None:
+                    results = operations_apply(self._db, requests)
+                else:
+                    results = [refuse(self._db, request) for request in requests]
         except SQLAlchemyError as exc:
             if _is_transient(exc):
-                self._leases_drop(f"PostgreSQL connection lost ({exc.__class__.__name__})")
+                self._back_off(exc)
                 raise BatchAbandoned() from exc
             raise
+        self._failures = 0
+        return results
+
+    def _back_off(self, exc: SQLAlchemyError) -> None:
+        """Give up the leases after a condition of the database; lease again after a pause that
+        doubles while the condition lasts (a new session: a read-only one is not kept). The first
+        failure leases again at once: a single dropped connection costs no pause."""
+        self._failures += 1
+        self._backoff = 0.0 if self._failures == 1 else min(MIN_BACKOFF * 2 ** (self._failures - 2), MAX_BACKOFF)
+        self._db_retry_delay, self._db_retry_at = self._backoff, time.monotonic() + self._backoff
+        self._leases_drop(f"PostgreSQL: {exc.__class__.__name__}; retrying in {self._backoff}s")
+
+    # --- operations answered 202 ------------------------------------------------
+
+    def pending_settle(self) -> int:
+        """Settle the due pending records of the leased shards (``worker.pending``); how many."""
+        self._settled_at = time.monotonic()
+        if self._db is None or not self.owned:
+            return 0
+        try:
+            with self._db.begin():
+                due = pending_due(self._db, sorted(self.owned), grace=PENDING_GRACE, limit=SETTLE_BATCH)
+            gone = self._retry_redis(partial(jobs_gone, self.connection, due)) if due else []
+            if not gone:
+                return 0
+            with self._db.begin():
+                operations_apply(self._db, gone)
+                pending_settle(self._db, [request.operation_id for request in gone])
+        except SQLAlchemyError as exc:
+            if _is_transient(exc):
+                self._back_off(exc)
+            else:
+                log.exception("could not settle pending operations")
+            return 0
+        log.info("settled %d operations answered 202 whose jobs Redis no longer holds", len(gone))
+        return len(gone)
 
     # --- leases ---------------------------------------------------------------
 
@@ -404,7 +505,7 @@ class ShardWorker(SimpleWorker):
             pipe.execute()
 
     def _retry_redis(self, attempt: Callable[[], T]) -> T:
-        return self._retry(attempt, lambda exc: isinstance(exc, redis.ConnectionError | redis.TimeoutError), "Redis")
+        return self._retry(attempt, redis_condition, "Redis")
 
     def _retry(self, attempt: Callable[[], T], transient: Callable[[Exception], bool], service: str) -> T:
         delay = 0.2

@@ -92,6 +92,10 @@ def test_bad_operation_types(api: Api, operation_type: object) -> None:
         (b'{"operationType": "DEPOSIT", "amount": NaN}', "Malformed JSON body"),
         (b'{"operationType": "DEPOSIT", "amount": Infinity}', "Malformed JSON body"),
         (b'{"operationType": "DEPOSIT", "amount": -Infinity}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": 1e99999999999999999999}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": -1e-99999999999999999999}', "Malformed JSON body"),
+        (b'{"operationType": "DEPOSIT", "amount": 1, "amount": 1000}', "Duplicate key in JSON object"),
+        (b'{"operationType": "WITHDRAW", "operationType": "DEPOSIT", "amount": 1}', "Duplicate key in JSON object"),
         (b"[]", "Request body must be a JSON object"),
         (b'"DEPOSIT"', "Request body must be a JSON object"),
         (b"1", "Request body must be a JSON object"),
@@ -106,8 +110,31 @@ def test_bad_bodies(api: Api, body: bytes, error: str) -> None:
     assert response.json() == {"error": error}
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", "application/jsonx", ""],
+)
+def test_a_body_not_declared_as_json_is_415(api: Api, content_type: str) -> None:
+    """What a browser may post cross-origin without a preflight is never applied."""
+    wallet = api.create_wallet(5)
+    body = b'{"operationType": "DEPOSIT", "amount": "1.00"}'
+    response = api.client.post(f"/api/v1/wallets/{wallet}/operation", data=body, content_type=content_type)
+    assert response.status_code == 415
+    assert response.json() == {"error": "Content-Type must be application/json"}
+    assert api.balance(wallet) == Decimal("5.00")
+
+
+def test_json_with_a_charset_is_json(api: Api) -> None:
+    wallet = api.create_wallet()
+    body = b'{"operationType": "DEPOSIT", "amount": "1.00"}'
+    response = api.client.post(
+        f"/api/v1/wallets/{wallet}/operation", data=body, content_type="application/json; charset=utf-8"
+    )
+    assert response.status_code == 200
+
+
 def test_form_encoded_body_is_rejected(api: Api) -> None:
     wallet = api.create_wallet()
     response = api.client.post(f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": "1"})
-    assert response.status_code == 400
-    assert response.json() == {"error": "Malformed JSON body"}
+    assert response.status_code == 415
+    assert api.balance(wallet) == Decimal("0.00")

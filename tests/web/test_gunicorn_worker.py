@@ -14,12 +14,15 @@ from tests.web.conftest import Api
 pytestmark = pytest.mark.live
 
 IDLE_TIMEOUT = 1
+DEADLINE = 3
 
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
     port = free_port()
-    proc = start_gunicorn(port, WEB_KEEPALIVE=str(IDLE_TIMEOUT), WEB_CONCURRENCY="1")
+    proc = start_gunicorn(
+        port, WEB_KEEPALIVE=str(IDLE_TIMEOUT), WEB_CONCURRENCY="1", WEB_REQUEST_DEADLINE=str(DEADLINE)
+    )
     try:
         yield port
     finally:
@@ -81,3 +84,78 @@ def test_a_client_that_stalls_mid_body_gets_a_400_and_is_dropped(port: int, api:
     # The process still serves others.
     with socket.create_connection(("127.0.0.1", port)) as sock:
         assert _get(sock, "/healthz").startswith(b"HTTP/1.1 200")
+
+
+def _exchange(port: int, raw: bytes) -> bytes:
+    """Send ``raw`` on a new connection; everything answered until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(raw)
+        return _read_until_closed(sock, IDLE_TIMEOUT + 5)
+
+
+SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 0\r\nContent-Length: 43",
+        b"Content-Length: +43",
+        b"Content-Length: 4 3",
+        b"Content-Length: 43\r\nTransfer-Encoding: chunked",
+        b"Transfer-Encoding: chunked",
+        b"X-Bare: a\rContent-Length: 43",
+        b"X-Folded: a\r\n folded: yes",
+        b"Bad Name: x",
+        b"X-Big: " + b"x" * 20_000,
+        b"\r\n".join(b"X-Many-%d: y" % i for i in range(100)),
+    ],
+)
+def test_ambiguous_framing_is_400_and_never_a_second_request(port: int, api: Api, head: bytes) -> None:
+    wallet = api.create_wallet()
+    body = b'{"operationType": "DEPOSIT", "amount": 1}'
+    raw = (
+        b"POST /api/v1/wallets/%s/operation HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        % wallet.encode()
+        + head
+        + b"\r\n\r\n"
+        + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        + SMUGGLED
+    )
+    response = _exchange(port, raw)
+    assert response.startswith(b"HTTP/1.1 400"), response[:200]
+    assert response.count(b"HTTP/1.1 ") == 1  # nothing after the framing error is read as a request
+    assert b'{"error": ' in response
+    assert api.balance(wallet) == 0
+
+
+def test_a_slow_head_is_cut_off_at_the_deadline(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        started = time.monotonic()
+        sock.settimeout(0.3)
+        closed = False
+        while time.monotonic() - started < DEADLINE + 5 and not closed:
+            try:
+                sock.sendall(b"X-Slow: a\r\n")  # one header line at a time, within the idle timeout
+                closed = sock.recv(65536) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+        assert closed
+        assert DEADLINE - 0.5 < time.monotonic() - started < DEADLINE + 2
+
+
+def test_slow_clients_do_not_take_every_connection(port: int) -> None:
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+    try:
+        for sock in slow:
+            sock.sendall(b"POST /api/v1/wallets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{")
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            assert _get(sock, "/healthz").startswith(b"HTTP/1.1 200")
+        assert time.monotonic() - started < 1
+    finally:
+        for sock in slow:
+            sock.close()

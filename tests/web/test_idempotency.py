@@ -119,6 +119,23 @@ def test_the_ledger_remembers_keys_redis_forgot(api: Api, db: Engine, web_redis:
     assert api.balance(wallet) == Decimal("10.00")
 
 
+def test_a_refused_request_never_takes_over_a_forgotten_key(api: Api, db: Engine, web_redis: redis.Redis) -> None:
+    """Redis lost the key's record; a different request under the key is refused and must not
+    leave its own record behind: the original request's retries still replay its answer."""
+    wallet = api.create_wallet()
+    first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "forgotten"})
+    assert first.status_code == 200
+    for record in web_redis.scan_iter(match=f"wallets:idempotency:{wallet}:*"):
+        web_redis.delete(record)
+    withdraw = {"operationType": "WITHDRAW", "amount": "1.00"}
+    for _ in range(2):
+        assert api.post_operation(wallet, withdraw, **{"Idempotency-Key": "forgotten"}).status_code == 422
+        again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "forgotten"})
+        assert (again.status_code, again.content) == (200, first.content)
+    assert ledger_rows(db, wallet) == 1
+    assert api.balance(wallet) == Decimal("10.00")
+
+
 def test_concurrent_replays_apply_once(api: Api, db: Engine) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

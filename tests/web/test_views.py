@@ -263,3 +263,50 @@ def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> No
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
     assert response.json() == {"balance": "12.00"}
+
+
+def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: Engine) -> None:
+    wallet = api.create_wallet(5)
+    with db.connect() as locker:
+        locker.exec_driver_sql("LOCK TABLE wallets IN ACCESS EXCLUSIVE MODE")  # held until rollback
+        for path in (f"/api/v1/wallets/{wallet}", "/healthz"):
+            started = time.monotonic()
+            response = api.client.get(path)
+            assert response.status_code == 503, path
+            assert time.monotonic() - started < 3.5
+        assert response.json()["checks"]["postgres"].startswith("error")
+        response = api.client.get(f"/api/v1/wallets/{wallet}")
+        assert response.json() == {"error": "Service temporarily unavailable"}
+        assert response["Retry-After"] == "1"
+        locker.rollback()
+    assert api.balance(wallet) == Decimal("5.00")
+    assert api.client.get("/healthz").status_code == 200
+
+
+def test_api_requests_never_open_a_database_connection_of_their_own(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every API read and write uses the process's bounded pool (Django's connections are one
+    per greenlet under gevent: a new PostgreSQL connection per request)."""
+    from django.db import connection
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    wallet = api.create_wallet(5)
+    operation_id = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "1"}).json()["operation_id"]
+    connection.close()
+    opened: list[object] = []
+    real = DatabaseWrapper.get_new_connection
+
+    def counting(self: DatabaseWrapper, params: dict[str, object]) -> object:
+        opened.append(params)
+        return real(self, params)
+
+    monkeypatch.setattr(DatabaseWrapper, "get_new_connection", counting)
+    for path in (
+        f"/api/v1/wallets/{wallet}",
+        f"/api/v1/wallets/{wallet}/operations",
+        f"/api/v1/operations/{operation_id}",
+        "/healthz",
+    ):
+        assert api.client.get(path).status_code == 200, path
+    assert api.client.post("/api/v1/wallets").status_code == 201
+    assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "1"}).status_code == 200
+    assert opened == []

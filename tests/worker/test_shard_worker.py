@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,12 +20,16 @@ from sqlalchemy.exc import OperationalError
 
 from shared import keys
 from shared.config import Settings
+from shared.connections import engine_from_settings
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, OperationStatus, OperationType
 from shared.sharding import queue_name, shard_for
 from shared.tables import wallet_operations, wallets
 from tests.factories import operation, wallet_row
+from tests.stack import RedisServer
+from web.wallets.queueing import operation_send
 from worker import shard_worker as shard_worker_module
 from worker.claim import batch_claim
+from worker.shard_worker import MIN_BACKOFF as MAX_FIRST_BACKOFF
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
@@ -188,6 +195,99 @@ def test_operation_that_always_fails_is_isolated(
     monkeypatch.setattr(shard_worker_module, "operations_apply", refuses_cursed)
     make_worker().work(burst=True)
     assert [reply(local_redis, r).balance_after for r in good] == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00")]
-    queue = Queue(queue_name(shard_for(wallet, local_settings.shard_count)), connection=local_redis)
-    assert queue.failed_job_registry.get_job_ids() == [str(cursed.operation_id)]
+    # Its final answer is in the ledger, so that nothing can apply it later.
+    refused = reply(local_redis, cursed)
+    assert (refused.status, refused.error) == (OperationStatus.REJECTED, "Operation could not be processed")
+    assert ledger_order(db, wallet) == [good[0].operation_id, cursed.operation_id, *(r.operation_id for r in good[1:])]
     assert balance(db, wallet) == Decimal("3.00")
+
+
+def test_a_read_only_database_delays_operations_and_never_fails_them(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue
+) -> None:
+    """Right after a failover the database may be read-only: that is a condition to wait out,
+    not a final answer for the operations."""
+    wallet = wallet_row(db)
+    request = operation(wallet, DEPOSIT, "3.00")
+    enqueue(request)
+    shard = shard_for(wallet, local_settings.shard_count)
+    database = db.url.database
+    engine = engine_from_settings(local_settings, pool_size=1, pre_ping=False)
+    worker = ShardWorker(engine=engine, settings=local_settings, connection=local_redis, shards=[shard])
+    with db.begin() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    try:
+        worker.work(burst=True)
+    finally:
+        with db.begin() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+    assert ledger_order(db, wallet) == []
+    assert local_redis.lindex(keys.reply_key(request.operation_id), 0) is None
+    queue = Queue(queue_name(shard), connection=local_redis, serializer=JSONSerializer)
+    assert queue.failed_job_registry.get_job_ids() == []
+    assert queue.get_job_ids() == [str(request.operation_id)]  # back in its queue, in order
+    time.sleep(MAX_FIRST_BACKOFF)
+    worker.work(burst=True)
+    assert reply(local_redis, request).status is OperationStatus.APPLIED
+    assert balance(db, wallet) == Decimal("3.00")
+    engine.dispose()
+
+
+def test_an_operation_that_can_never_apply_is_rejected_in_the_ledger_for_good(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_row(db)
+    other = wallet_row(db)
+    # A database rule the operation's data breaks (as a constraint added by an operator would).
+    with db.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_1313() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.balance = 13.13 THEN RAISE check_violation USING MESSAGE = 'no 13.13'; END IF;"
+            " RETURN NEW; END $$;"
+            " CREATE TRIGGER refuse_1313 BEFORE UPDATE ON wallets FOR EACH ROW EXECUTE FUNCTION refuse_1313()"
+        )
+    try:
+        doomed = operation(wallet, DEPOSIT, "13.13")
+        fine = operation(other, DEPOSIT, "1.00")
+        enqueue(doomed)
+        enqueue(fine)
+        make_worker().work(burst=True)
+    finally:
+        with db.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse_1313 ON wallets; DROP FUNCTION refuse_1313()")
+    refused = reply(local_redis, doomed)
+    assert (refused.status, refused.error) == (OperationStatus.REJECTED, "Operation could not be processed")
+    assert reply(local_redis, fine).status is OperationStatus.APPLIED
+    # The rule is gone; a requeue (from the dashboard, or a redelivery) must not apply it now.
+    local_redis.delete(keys.reply_key(doomed.operation_id))
+    shard = shard_for(wallet, local_settings.shard_count)
+    local_redis.rpush(Queue(queue_name(shard), connection=local_redis).key, str(doomed.operation_id))
+    make_worker().work(burst=True)
+    assert reply(local_redis, doomed) == refused
+    assert balance(db, wallet) == Decimal("0.00")
+    with db.connect() as conn:
+        status = conn.execute(select(wallet_operations.c.status).where(wallet_operations.c.id == doomed.operation_id))
+        assert status.scalar_one() == "rejected"
+
+
+def test_a_worker_rides_out_redis_at_its_memory_limit(db: Engine, local_settings: Settings) -> None:
+    """Writes refused with OOM (``maxmemory``) are retried with backoff, not a reason to exit."""
+    server = RedisServer(persistent=False)
+    server.start()
+    connection = redis.Redis(port=server.port)
+    settings = dataclasses.replace(local_settings, redis_url=server.url)
+    try:
+        wallet = wallet_row(db)
+        request = operation(wallet, DEPOSIT, "2.00")
+        operation_send(connection=connection, settings=settings, request=request, wait=0)
+        connection.config_set("maxmemory", "1")
+        threading.Timer(1.5, connection.config_set, ("maxmemory", "0")).start()
+        worker = ShardWorker(engine=db, settings=settings, connection=connection)
+        started = time.monotonic()
+        worker.work(burst=True)
+        assert time.monotonic() - started >= 1.4  # it waited for Redis, then went on
+        assert reply(connection, request).status is OperationStatus.APPLIED
+        assert balance(db, wallet) == Decimal("2.00")
+    finally:
+        connection.close()
+        server.stop()

@@ -73,3 +73,32 @@ class WalletOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_type} {self.amount} ({self.status})"
+
+
+class PendingOperation(models.Model):
+    """An operation answered ``202``, recorded before the answer: whatever Redis loses, the
+    shard's worker applies it from here (``worker.pending``) or finds it already decided. The
+    fast path (answered after its commit) never writes one."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The operation id")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
+    shard = models.SmallIntegerField(editable=False)
+    operation_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    recorded_at = models.DateTimeField(db_default=Now(), editable=False)
+    settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
+
+    class Meta:
+        db_table = "pending_operations"
+        indexes = [
+            models.Index(
+                fields=["shard", "recorded_at"],
+                name="pending_operations_unsettled",
+                condition=models.Q(settled_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} {self.amount} (pending)"

@@ -30,6 +30,7 @@ def _error(description: str) -> dict[str, Any]:
 WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
+NOT_JSON = _error("A body whose Content-Type is not application/json")
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -167,6 +168,7 @@ OPENAPI: dict[str, Any] = {
                     "400": _error("Invalid body, amount or operationType; insufficient funds; balance limit"),
                     "404": _error("Wallet not found"),
                     "409": _error("The same Idempotency-Key is still in flight"),
+                    "415": NOT_JSON,
                     "422": _error("The Idempotency-Key was used with a different request"),
                     "503": UNAVAILABLE,
                 },

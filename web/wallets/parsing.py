@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from shared.errors import InvalidRequest, NotFound
+from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.messages import OperationType
 from shared.money import InvalidAmount, parse_amount
 
@@ -20,6 +20,8 @@ INVALID_AMOUNT = "Invalid or missing amount"
 INVALID_OPERATION_TYPE = "Invalid operationType"
 MALFORMED_JSON = "Malformed JSON body"
 NOT_AN_OBJECT = "Request body must be a JSON object"
+DUPLICATE_KEY = "Duplicate key in JSON object"
+NOT_JSON = "Content-Type must be application/json"
 
 HISTORY_DEFAULT_LIMIT = 50
 """Operations per history page when ``limit`` is not given."""
@@ -38,6 +40,25 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # With the last value silently winning, {"amount": 1, "amount": 1000} is ambiguous: refuse it.
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise _DuplicateKey()
+    return data
+
+
+def require_json(content_type: str, body: bytes) -> None:
+    """A body must say it is JSON: a form or text/plain body is what any web page can make a
+    browser post cross-origin, without a preflight."""
+    if body and content_type != "application/json":
+        raise UnsupportedMediaType(NOT_JSON)
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Parse a request body as a JSON object with exact decimals."""
     try:
@@ -46,8 +67,12 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
             parse_float=Decimal,
             parse_int=Decimal,
             parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
         )
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except _DuplicateKey:
+        raise InvalidRequest(DUPLICATE_KEY) from None
+    # ArithmeticError: a number beyond Decimal's exponent range (1e99999999999999999999).
+    except (UnicodeDecodeError, ValueError, RecursionError, ArithmeticError):
         raise InvalidRequest(MALFORMED_JSON) from None
     if not isinstance(data, dict):
         raise InvalidRequest(NOT_AN_OBJECT)

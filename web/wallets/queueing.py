@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 
 from shared import keys
 from shared.config import Settings
-from shared.errors import ServiceUnavailable
+from shared.errors import OutcomeUnknown, ServiceUnavailable
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.sharding import queue_name, shard_for
 
@@ -109,8 +109,13 @@ def operation_send(
     connection's commands in order, so the job hash exists before its id is queued).
     With an Idempotency-Key ``record``: one round trip records the key and enqueues,
     atomically, unless the key was taken; a second one waits for the reply.
+
+    Redis failing before anything was sent (no connection) is ``ServiceUnavailable``: nothing
+    was queued. Failing after is ``OutcomeUnknown``: the operation may be queued, or even
+    applied, so it must not be answered as failed.
     """
     reply_key = keys.reply_key(request.operation_id)
+    _ensure_connected(connection)
     try:
         with connection.pipeline(transaction=False) as pipe:
             if record is None:
@@ -132,9 +137,24 @@ def operation_send(
                 if wait > 0:
                     replies = [connection.blpop([reply_key], timeout=wait)]
     except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
+        raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
     reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
     return Sent(result=None if reply is None else OperationResult.from_bytes(reply[1]))
+
+
+def _ensure_connected(connection: redis.Redis) -> None:
+    """Make sure the pool holds a live connection before anything is sent, or raise
+    ``ServiceUnavailable``: a failure here is certain to have queued nothing.
+
+    Taking a connection from the pool connects it if needed and checks that a kept one was not
+    closed by a Redis restart; giving it back at once leaves it first in line for the pipeline.
+    It costs no round trip.
+    """
+    pool = connection.connection_pool
+    try:
+        pool.release(pool.get_connection())
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
 
 
 class JobState(StrEnum):

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
-from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
@@ -24,12 +22,6 @@ log = logging.getLogger("web.wallets")
 
 BODY_TOO_LARGE = "Request body too large"
 BODY_UNREADABLE = "Request body incomplete"
-
-SAFE_METHODS = frozenset({"GET", "HEAD"})
-
-DATABASE_DOWN = (OperationalError, InterfaceError)
-"""Django's errors meaning PostgreSQL cannot be reached: a 503, never a 500. (The balance read
-on the web's own pool translates its errors itself: ``shared.connections.read_one``.)"""
 
 View = Callable[..., HttpResponse]
 
@@ -55,15 +47,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
             try:
                 if request.method not in methods:
                     raise MethodNotAllowed(f"Method {request.method} not allowed")
-                try:
-                    return view(request, *args, **kwargs)
-                except DATABASE_DOWN:
-                    if request.method not in SAFE_METHODS:
-                        raise
-                    # A kept connection may have died with a database restart: reads retry once
-                    # on a fresh one.
-                    db_connection.close()
-                    return view(request, *args, **kwargs)
+                return view(request, *args, **kwargs)
             except MethodNotAllowed as exc:
                 return error_response(exc.message, exc.status, Allow=", ".join(methods))
             except RequestError as exc:
@@ -72,7 +56,7 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 return error_response(BODY_TOO_LARGE, 400)
             except UnreadablePostError:  # the client stalled or hung up before its body was in
                 return error_response(BODY_UNREADABLE, 400)
-            except (ServiceUnavailable, *DATABASE_DOWN) as exc:
+            except ServiceUnavailable as exc:
                 log.warning("backing service unavailable: %s", exc)
                 return error_response("Service temporarily unavailable", 503, Retry_After="1")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from uuid import UUID
 
-from django.db import connection as db_connection
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.config import get_settings
-from shared.connections import get_redis
+from shared.connections import get_redis, read_one
 from shared.errors import NotFound
 from shared.messages import OperationStatus, Rejection
 from shared.money import format_money
@@ -18,11 +18,18 @@ from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.queueing import JobState, job_state
 from web.wallets.responses import api_view, error_response, json_response
-from web.wallets.selectors import operation_get, wallet_balance_get, wallet_history_list
+from web.wallets.selectors import (
+    operation_by_key_get,
+    operation_get,
+    pending_get,
+    wallet_balance_get,
+    wallet_history_list,
+)
 from web.wallets.services import operation_submit, wallet_create
 from web.wallets.wire import operation_json
 
 OPERATION_NOT_FOUND = "Operation not found"
+_HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
 REJECTION_STATUS = {WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMATCH.value: 422}
@@ -45,6 +52,7 @@ def wallet_detail_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
 def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
     started = time.perf_counter()
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
+    parsing.require_json((request.content_type or "").lower(), request.body)
     operation = parsing.parse_operation(request.body)
     submission = operation_submit(
         wallet_id=wallet_uuid,
@@ -94,9 +102,19 @@ def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpRespon
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
         return json_response(operation_json(row))
+    pending = pending_get(operation_id=operation_uuid)
+    if pending is not None:
+        if pending.idempotency_key is not None:
+            # A keyed request may have become the operation its key first named.
+            row = operation_by_key_get(wallet_id=pending.wallet_id, idempotency_key=pending.idempotency_key)
+        if row is None:
+            row = operation_get(operation_id=operation_uuid)  # decided since the first read?
+        if row is not None:
+            return json_response(operation_json(row))
+        return _pending_json(operation_uuid)
     state = job_state(connection=get_redis(), operation_id=operation_uuid)
     if state is JobState.PENDING:
-        return json_response({"operation_id": str(operation_uuid), "status": OperationStatus.PENDING.value})
+        return _pending_json(operation_uuid)
     # The job may have finished between the two reads: the ledger is the answer.
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
@@ -110,6 +128,10 @@ def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpRespon
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
+
+
+def _pending_json(operation_id: UUID) -> HttpResponse:
+    return json_response({"operation_id": str(operation_id), "status": OperationStatus.PENDING.value})
 
 
 @api_view("GET")
@@ -126,8 +148,8 @@ def openapi_view(request: HttpRequest) -> HttpResponse:
 def healthz_view(request: HttpRequest) -> HttpResponse:
     checks = {"postgres": "ok", "redis": "ok"}
     try:
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        # A read of the wallets table, so a locked or stalled table shows here, not only a dead server.
+        read_one(_HEALTH_PROBE, ())
     except Exception as exc:  # any failure of the probe means unhealthy
         checks["postgres"] = f"error: {type(exc).__name__}"
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.money import format_money
-from web.wallets.models import WalletOperation
+from web.wallets.selectors import OperationRow
 
 
-def operation_json(row: WalletOperation) -> dict[str, Any]:
+def operation_json(row: OperationRow) -> dict[str, Any]:
     return {
         "operation_id": str(row.id),
         "wallet_id": str(row.wallet_id),
-        "operationType": row.operation_type,
+        "operationType": row.operation_type.value,
         "amount": format_money(row.amount),
         "status": row.status,
         "balance_after": format_money(row.balance_after),

@@ -1,0 +1,85 @@
+"""Settling operations answered ``202``: what the web recorded in ``pending_operations``.
+
+A web node records an operation there before answering 202 (its reply was late, or Redis
+failed after the enqueue was sent). The worker that owns the operation's shard settles every
+such record it finds older than ``PENDING_GRACE`` whose RQ job no longer exists in Redis:
+the job finished (the ledger has the row), or Redis lost it (a restart without persistence, a
+flush), or it was never queued. Applying it through ``operations_apply`` covers all three:
+an operation already in the ledger is answered from its row and changes nothing, so a 202
+is never lost and never applied twice. A record whose job still exists is left to the queue,
+which keeps its order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+import redis
+from rq.job import Job
+from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from shared.messages import OperationRequest, OperationType
+from shared.tables import pending_operations
+
+PENDING_GRACE = 10.0
+"""Seconds a pending record is left to the queue before its shard's worker looks at it."""
+
+SETTLE_EVERY = 2.0
+"""Seconds between a worker's looks at the pending records of its shards."""
+
+SETTLE_BATCH = 200
+"""Most pending records settled in one transaction."""
+
+_SHARDS = bindparam("shards", type_=ARRAY(SmallInteger))
+_IDS = bindparam("ids", type_=ARRAY(Uuid))
+
+_DUE = (
+    select(
+        pending_operations.c.id,
+        pending_operations.c.wallet_id,
+        pending_operations.c.operation_type,
+        pending_operations.c.amount,
+        pending_operations.c.idempotency_key,
+        pending_operations.c.created_at,
+    )
+    .where(pending_operations.c.settled_at.is_(None))
+    .where(pending_operations.c.shard == any_(_SHARDS))
+    .where(pending_operations.c.recorded_at < func.now() - bindparam("grace", type_=Integer) * timedelta(seconds=1))
+    .order_by(pending_operations.c.recorded_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+_SETTLE = update(pending_operations).where(pending_operations.c.id == any_(_IDS)).values(settled_at=func.now())
+
+
+def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit: int) -> list[OperationRequest]:
+    """Unsettled records of ``shards`` older than ``grace`` seconds, oldest first."""
+    rows = conn.execute(_DUE, {"shards": list(shards), "grace": int(grace), "limit": limit})
+    return [
+        OperationRequest(
+            operation_id=row.id,
+            wallet_id=row.wallet_id,
+            operation_type=OperationType(row.operation_type),
+            amount=row.amount,
+            created_at=row.created_at,
+            idempotency_key=row.idempotency_key,
+        )
+        for row in rows
+    ]
+
+
+def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> list[OperationRequest]:
+    """Those of ``requests`` whose RQ job Redis no longer holds, in one round trip."""
+    with connection.pipeline(transaction=False) as pipe:
+        for request in requests:
+            pipe.exists(Job.key_for(str(request.operation_id)))
+        found = pipe.execute()
+    return [request for request, exists in zip(requests, found, strict=True) if not exists]
+
+
+def pending_settle(conn: Connection, operation_ids: Sequence[UUID]) -> None:
+    """Mark records settled (inside the transaction that applied or answered them)."""
+    conn.execute(_SETTLE, {"ids": list(operation_ids)})
