@@ -16,10 +16,10 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate superuser test lint bench load clean
+.PHONY: help install run migrate superuser test lint bench bench-compare load clean
 
 help:  ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ lint: $(STAMP)  ## ruff and mypy
 
 bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s each
 	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)
+
+bench-compare: $(STAMP)  ## This checkout against BASE (HEAD~1), alternating rounds, side by side: BENCH_ARGS go to the benchmark
+	$(BIN)/python deploy/bench/compare.py --base $(or $(BASE),HEAD~1) --rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
 load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s
 	$(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \

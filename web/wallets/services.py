@@ -77,9 +77,11 @@ def operation_submit(
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
     )
-    ours = Claim(request_fingerprint(wallet_id, operation), request.operation_id)
+    ours = None if idempotency_key is None else Claim(request_fingerprint(wallet_id, operation), request.operation_id)
     record = (
-        None if idempotency_key is None else idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
+        None
+        if idempotency_key is None or ours is None
+        else idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
     )
     try:
         sent = operation_send(
@@ -91,6 +93,7 @@ def operation_submit(
         return Submission(operation_id=request.operation_id, result=None)
     if sent.earlier is not None:
         assert idempotency_key is not None
+        assert ours is not None
         return operation_replay(
             wallet_id=wallet_id,
             idempotency_key=idempotency_key,
