@@ -1,10 +1,11 @@
 """gunicorn settings for the web node: ``gunicorn -c deploy/gunicorn.conf.py web.wsgi``.
 
-Each request waits up to REPLY_TIMEOUT seconds on its reply key, so a web process
-must hold many requests at once. The default worker runs gevent's pywsgi server
-(``web.gunicorn_worker``, measured fastest here, see the README's Performance
-section); psycopg2 is made cooperative with psycogreen. ``WEB_WORKER_CLASS=gevent``
-runs gunicorn's own gevent worker, ``WEB_WORKER_CLASS=gthread`` threads.
+Every value comes from ``shared.config`` (the one place that reads the environment).
+Each request waits up to REPLY_TIMEOUT seconds on its reply key, so a web process must hold
+many requests at once. The default worker runs gevent's pywsgi server
+(``web.gunicorn_worker``, measured fastest here, see the README's Performance section);
+psycopg2 is made cooperative with psycogreen. ``WEB_WORKER_CLASS=gevent`` runs gunicorn's own
+gevent worker, ``WEB_WORKER_CLASS=gthread`` threads.
 """
 
 import os
@@ -15,30 +16,28 @@ from shared.config import get_settings
 
 settings = get_settings()
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Metrics of all web processes are added up from files in this directory (prometheus_client's
+# multiprocess mode, which reads the variable itself); it must be set before any process imports
+# prometheus_client, and the settings read again so that they carry it.
+metrics_dir = settings.metrics_dir or os.path.join(tempfile.gettempdir(), f"wallet-web-metrics-{os.getpid()}")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+get_settings.cache_clear()
+settings = get_settings()
+
+bind = f"{settings.host}:{settings.port}"
+workers = settings.web_processes
 worker_class = settings.gunicorn_worker_class
 # pywsgi: client connections per process (requests running the application are limited apart, to
 # WEB_CONNECTIONS, by web.gunicorn_worker); gevent: requests in flight per process.
 worker_connections = settings.web_max_clients if settings.web_worker_class == "pywsgi" else settings.web_app_slots
-# gthread: threads per process.
-threads = int(os.environ.get("WEB_THREADS", "8"))
+threads = settings.web_threads  # gthread only
 timeout = 30
 graceful_timeout = 10
-# Seconds an idle keep-alive connection is kept (pywsgi: any stalled read or write on it).
-keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
+keepalive = settings.web_keepalive
 proc_name = "wallet-web"
-# No per-request access log on the hot path; set GUNICORN_ACCESSLOG=- to get one.
-accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+accesslog = settings.access_log  # none on the hot path unless asked for
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-
-
-# Metrics of all web processes are added up from files in this directory (prometheus_client's
-# multiprocess mode); it must be set before any process imports prometheus_client.
-metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"wallet-web-metrics-{os.getpid()}")
-)
+loglevel = settings.log_level
 
 
 def on_starting(server: object) -> None:

@@ -73,6 +73,24 @@ DEFAULT_WEB_REQUEST_DEADLINE = 10.0
 DEFAULT_WEB_WORKER_CLASS = "pywsgi"
 """Measured fastest here (README, Performance)."""
 
+DEFAULT_HOST = "127.0.0.1"
+"""Address gunicorn binds (``HOST``); compose sets 0.0.0.0 inside its network."""
+
+DEFAULT_PORT = 8000
+"""Port gunicorn binds (``PORT``)."""
+
+DEFAULT_WEB_PROCESSES = 2
+"""gunicorn worker processes (``WEB_CONCURRENCY``, gunicorn's own name for it)."""
+
+DEFAULT_WEB_THREADS = 8
+"""Threads per web process when ``WEB_WORKER_CLASS=gthread`` (``WEB_THREADS``)."""
+
+DEFAULT_WEB_KEEPALIVE = 5
+"""Seconds an idle keep-alive connection is kept (``WEB_KEEPALIVE``); pywsgi: any stalled read or write."""
+
+DEFAULT_LOG_LEVEL = "info"
+"""gunicorn's log level (``LOG_LEVEL``)."""
+
 
 def _env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
@@ -138,6 +156,17 @@ class Settings:
     web_max_clients: int = DEFAULT_WEB_MAX_CLIENTS
     web_request_deadline: float = DEFAULT_WEB_REQUEST_DEADLINE
     log_requests: bool = False
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    web_processes: int = DEFAULT_WEB_PROCESSES
+    web_threads: int = DEFAULT_WEB_THREADS
+    web_keepalive: int = DEFAULT_WEB_KEEPALIVE
+    log_level: str = DEFAULT_LOG_LEVEL
+    access_log: str | None = None
+    """Where gunicorn writes one line per request (``GUNICORN_ACCESSLOG``, ``-`` for stdout); none by default."""
+    metrics_dir: str | None = None
+    """``PROMETHEUS_MULTIPROC_DIR``: where the web processes' metrics files are added up (set by
+    ``deploy/gunicorn.conf.py`` when not given)."""
     secret_key: str = ""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
@@ -165,6 +194,14 @@ class Settings:
             web_request_deadline=_env_number(
                 env, "WEB_REQUEST_DEADLINE", DEFAULT_WEB_REQUEST_DEADLINE, minimum=0.1, maximum=3600
             ),
+            host=env.get("HOST") or DEFAULT_HOST,
+            port=int(_env_number(env, "PORT", DEFAULT_PORT, minimum=0, maximum=65535)),
+            web_processes=int(_env_number(env, "WEB_CONCURRENCY", DEFAULT_WEB_PROCESSES, minimum=1)),
+            web_threads=int(_env_number(env, "WEB_THREADS", DEFAULT_WEB_THREADS, minimum=1)),
+            web_keepalive=int(_env_number(env, "WEB_KEEPALIVE", DEFAULT_WEB_KEEPALIVE, minimum=1)),
+            log_level=(env.get("LOG_LEVEL") or DEFAULT_LOG_LEVEL).lower(),
+            access_log=env.get("GUNICORN_ACCESSLOG") or None,
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             secret_key=env.get("SECRET_KEY", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
         )

@@ -1,11 +1,39 @@
-"""Redis key names this service owns (RQ names its own keys).
+"""Every Redis key name this service reads or writes, its own and RQ's.
 
-Every key is built here from a prefix and an id; no other module formats one.
+Every key is built here from a prefix and an id; no other module (the web, the worker, the
+bench, the tests) formats one. RQ's own names are pinned by ``tests/worker/test_rq_contract.py``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from uuid import UUID
+
+from shared.sharding import QUEUE_PREFIX, queue_name
+
+RQ_QUEUE_PREFIX = "rq:queue:"
+"""RQ's list of a queue's job ids (the shard queues are ``rq:queue:wallets.shard.NN``)."""
+
+RQ_JOB_PREFIX = "rq:job:"
+"""RQ's hash of one job (its id is the operation id)."""
+
+SHARD_QUEUES_PATTERN = f"{RQ_QUEUE_PREFIX}{QUEUE_PREFIX}*"
+"""Matches every shard queue (and RQ's ``:intermediate`` lists of them)."""
+
+
+def queue_key(shard: int) -> str:
+    return f"{RQ_QUEUE_PREFIX}{queue_name(shard)}"
+
+
+def job_key(job_id: str | UUID) -> str:
+    return f"{RQ_JOB_PREFIX}{job_id}"
+
+
+def worker_name(host: str, pid: int) -> str:
+    """A shard worker's name, as RQ and the leases know it (and part of its processing keys).
+    The pid keeps a restarted worker from colliding with its dead predecessor's registration."""
+    return f"wallets-{host}-{pid}"
+
 
 REPLY_PREFIX = "wallets:reply:"
 """List the worker pushes an operation's result to; the web node BLPOPs it."""
@@ -24,8 +52,15 @@ IDEMPOTENCY_PREFIX = "wallets:idempotency:"
 """Per wallet and Idempotency-Key: the request's fingerprint and the operation it became."""
 
 
-def idempotency_key(wallet_id: UUID, key_digest: str) -> str:
-    return f"{IDEMPOTENCY_PREFIX}{wallet_id}:{key_digest}"
+def idempotency_key(wallet_id: UUID, client_key: str) -> str:
+    """The record of a client's Idempotency-Key on a wallet (the key is hashed: any length, no
+    control over our key space)."""
+    return f"{IDEMPOTENCY_PREFIX}{wallet_id}:{hashlib.sha256(client_key.encode()).hexdigest()[:32]}"
+
+
+def idempotency_pattern(wallet_id: UUID) -> str:
+    """Matches every Idempotency-Key record of a wallet."""
+    return f"{IDEMPOTENCY_PREFIX}{wallet_id}:*"
 
 
 def reply_key(operation_id: UUID) -> str:
@@ -38,6 +73,10 @@ def bell_key(shard: int) -> str:
 
 def processing_key(shard: int, worker: str) -> str:
     return f"{PROCESSING_PREFIX}{shard:02d}:{worker}"
+
+
+PROCESSING_PATTERN = f"{PROCESSING_PREFIX}*"
+BELL_PATTERN = f"{BELL_PREFIX}*"
 
 
 BATCH_SIZES_KEY = "wallets:metrics:batch_sizes"

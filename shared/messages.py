@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.errors import MalformedMessage
@@ -107,12 +107,40 @@ class OperationRequest:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
 
 
+class LedgerRow(Protocol):
+    """The columns of a ledger row an ``OperationResult`` is built from."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def balance_after(self) -> Decimal | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class OperationResult:
     operation_id: UUID
     status: OperationStatus
     balance_after: Decimal | None
     error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: LedgerRow) -> OperationResult:
+        """The result a ledger row records (the one way to read one)."""
+        return cls(row.id, OperationStatus(row.status), row.balance_after, row.error)
+
+    @property
+    def rejection(self) -> Rejection | None:
+        """Why it was refused, as a kind (None if applied, or if the text is not one of ours)."""
+        if self.status is not OperationStatus.REJECTED or self.error is None:
+            return None
+        try:
+            return Rejection(self.error)
+        except ValueError:
+            return None
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -26,6 +26,7 @@ import redis
 from rq import Worker
 from sqlalchemy import Engine, func, select, text
 
+from shared import keys
 from shared.tables import wallet_operations
 from tests.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
 from tests.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
@@ -43,17 +44,15 @@ def stack(database: Engine) -> Iterator[Stack]:
 
 def diagnose(stack: Stack, wallet: str, key: str) -> dict[str, Any]:
     """What Redis knows of a key's operation (for failure messages)."""
-    import hashlib
-
     connection = redis.Redis(port=stack.redis.port)
-    record = connection.get(f"wallets:idempotency:{wallet}:{hashlib.sha256(key.encode()).hexdigest()[:32]}")
+    record = connection.get(keys.idempotency_key(uuid.UUID(wallet), key))
     found: dict[str, Any] = {"key": key, "record": record}
     if record:
         operation_id = record.decode().split("|")[1]
-        found["job"] = connection.hgetall(f"rq:job:{operation_id}").get(b"status")
-        found["queues"] = {k: connection.llen(k) for k in connection.keys("rq:queue:wallets.shard.*")}
-        found["processing"] = {k: connection.lrange(k, 0, -1)[:3] for k in connection.keys("wallets:processing:*")}
-        found["workers"] = connection.zrange("wallets:workers", 0, -1, withscores=True)
+        found["job"] = connection.hgetall(keys.job_key(operation_id)).get(b"status")
+        found["queues"] = {k: connection.llen(k) for k in connection.keys(keys.SHARD_QUEUES_PATTERN)}
+        found["processing"] = {k: connection.lrange(k, 0, -1)[:3] for k in connection.keys(keys.PROCESSING_PATTERN)}
+        found["workers"] = connection.zrange(keys.WORKERS_KEY, 0, -1, withscores=True)
     return found
 
 
@@ -197,7 +196,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
 def _name(proc: subprocess.Popen[bytes]) -> str:
     import socket
 
-    return f"wallets-{socket.gethostname()}-{proc.pid}"
+    return keys.worker_name(socket.gethostname(), proc.pid)
 
 
 def _job_counts(connection: redis.Redis) -> dict[str, int]:

@@ -11,6 +11,7 @@ import argparse
 import os
 import socket
 
+from shared import keys
 from shared.config import get_settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.logs import configure as configure_logs
@@ -32,10 +33,10 @@ def main(argv: list[str] | None = None) -> None:
         engine=engine_from_settings(settings, pool_size=1, pre_ping=False, application_name="wallet-worker"),
         settings=settings,
         connection=redis_from_settings(settings),
-        # The pid keeps a restarted worker from colliding with its dead predecessor's registration.
-        name=f"wallets-{socket.gethostname()}-{os.getpid()}",
+        name=keys.worker_name(socket.gethostname(), os.getpid()),
     )
-    worker.work(burst=args.burst, logging_level=args.log_level)
+    worker.install_signal_handlers()
+    worker.work(burst=args.burst)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
         (row.wallet_id, row.idempotency_key): _Keyed(
             OperationType(row.operation_type),
             row.amount,
-            OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error),
+            OperationResult.from_row(row),
         )
         for row in rows
     }
@@ -117,7 +117,7 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
 
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
     rows = conn.execute(_STORED_RESULTS, {"ids": operation_ids})
-    return {row.id: OperationResult(row.id, OperationStatus(row.status), row.balance_after, row.error) for row in rows}
+    return {row.id: OperationResult.from_row(row) for row in rows}
 
 
 def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> list[OperationResult]:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from rq import Queue
 
 from shared import keys
 from shared.config import MAX_BATCH_SIZE
+from shared.sharding import queue_name
 
 _CLAIM = """
 local n = #KEYS / 4
@@ -74,14 +74,22 @@ return moved
 
 @dataclass(frozen=True, slots=True)
 class ShardQueue:
-    """A shard number with its RQ queue."""
+    """A shard and the Redis keys of its queue."""
 
     shard: int
-    queue: Queue
+
+    @property
+    def name(self) -> str:
+        """The RQ queue name (``wallets.shard.NN``)."""
+        return queue_name(self.shard)
+
+    @property
+    def key(self) -> str:
+        return keys.queue_key(self.shard)
 
     def claim_keys(self, worker: str) -> list[str]:
         return [
-            self.queue.key,
+            self.key,
             keys.processing_key(self.shard, worker),
             keys.bell_key(self.shard),
             keys.claimers_key(self.shard),
@@ -89,7 +97,7 @@ class ShardQueue:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class ClaimedIds:
     """Job ids claimed together, shard by shard, each shard's in queue order."""
 
     parts: list[tuple[ShardQueue, list[str]]]
@@ -105,7 +113,7 @@ class Claim:
 
 def batch_claim(
     connection: redis.Redis, shards: Sequence[ShardQueue], *, worker: str, batch_size: int, start: int = 0
-) -> Claim | None:
+) -> ClaimedIds | None:
     """Claim up to ``batch_size`` ids, shard after shard from ``shards[start]``; None if all are empty.
 
     One batch may span shards: they all belong to this worker, and operations of
@@ -118,7 +126,7 @@ def batch_claim(
     if not found:
         return None
     pairs = zip(found[::2], found[1::2], strict=True)
-    return Claim(parts=[(shards[int(index)], [i.decode() for i in ids]) for index, ids in pairs])
+    return ClaimedIds(parts=[(shards[int(index)], [i.decode() for i in ids]) for index, ids in pairs])
 
 
 def processing_requeue(connection: redis.Redis, shard: ShardQueue, *, claimers: Collection[str] | None = None) -> int:
@@ -132,7 +140,7 @@ def processing_requeue(connection: redis.Redis, shard: ShardQueue, *, claimers: 
     for name in names:
         worker = name.decode() if isinstance(name, bytes) else name
         processing = keys.processing_key(shard.shard, worker)
-        count: Any = connection.eval(_REQUEUE, 3, processing, shard.queue.key, keys.bell_key(shard.shard))
+        count: Any = connection.eval(_REQUEUE, 3, processing, shard.key, keys.bell_key(shard.shard))
         connection.srem(keys.claimers_key(shard.shard), worker)
         moved += int(count)
     return moved

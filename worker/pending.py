@@ -17,10 +17,10 @@ from datetime import timedelta
 from uuid import UUID
 
 import redis
-from rq.job import Job
 from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from shared import keys
 from shared.messages import OperationRequest, OperationType
 from shared.tables import pending_operations
 
@@ -75,7 +75,7 @@ def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> 
     """Those of ``requests`` whose RQ job Redis no longer holds, in one round trip."""
     with connection.pipeline(transaction=False) as pipe:
         for request in requests:
-            pipe.exists(Job.key_for(str(request.operation_id)))
+            pipe.exists(keys.job_key(request.operation_id))
         found = pipe.execute()
     return [request for request, exists in zip(requests, found, strict=True) if not exists]
 

@@ -55,7 +55,7 @@ def side_by_side(base: list[list[dict[str, Any]]], head: list[list[dict[str, Any
     for first in head[0]:
         key = (first["scenario"], first["design"])
 
-        def series(rounds: list[list[dict[str, Any]]], field: str, key: tuple[str, str] = key) -> list[float]:
+        def series(rounds: list[list[dict[str, Any]]], field: str, key: tuple[str, str] = key) -> list[Any]:
             return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
 
         base_ops, head_ops = series(base, "ops_per_s"), series(head, "ops_per_s")

@@ -60,11 +60,12 @@ import redis  # noqa: E402
 from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
+from shared import keys  # noqa: E402
 from shared.audit import chain_breaks, ledger_mismatches  # noqa: E402
 from shared.config import get_settings  # noqa: E402
 from shared.connections import engine_from_settings  # noqa: E402
 from shared.messages import OperationRequest, OperationType  # noqa: E402
-from shared.sharding import QUEUE_PREFIX, queue_name, shard_for  # noqa: E402
+from shared.sharding import queue_name, shard_for  # noqa: E402
 from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from web.wallets.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402
@@ -152,8 +153,8 @@ def redis_mb(connection: redis.Redis) -> float:
 
 
 def drained(connection: redis.Redis) -> bool:
-    queues: Any = connection.keys(f"rq:queue:{QUEUE_PREFIX}*")
-    processing: Any = connection.keys("wallets:processing:*")
+    queues: Any = connection.keys(keys.SHARD_QUEUES_PATTERN)
+    processing: Any = connection.keys(keys.PROCESSING_PATTERN)
     lengths: list[Any] = [connection.llen(k) for k in queues if not k.endswith(b":intermediate")]
     backlog = sum(int(n) for n in lengths)
     return backlog == 0 and not processing
@@ -340,11 +341,9 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
         queue = Queue(queue_name(shard), connection=r, serializer=JSONSerializer)
         SimpleWorker([queue], connection=r, serializer=JSONSerializer).work(burst=True, logging_level="WARNING")
     else:
-        ShardWorker(engine=engine, settings=settings, connection=r, shards=[shard]).work(
-            burst=True, logging_level="WARNING"
-        )
+        ShardWorker(engine=engine, settings=settings, connection=r, shards=[shard]).work(burst=True)
     elapsed = time.monotonic() - started
-    bells: Any = r.keys("wallets:bell:*")
+    bells: Any = r.keys(keys.BELL_PATTERN)
     if bells:
         r.delete(*bells)
     ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)

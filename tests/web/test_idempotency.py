@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from shared import keys
 from shared.config import Settings
 from shared.tables import wallet_operations
 from tests.web.conftest import Api
@@ -82,7 +83,7 @@ def test_replay_while_in_flight_is_409(api: Api, settings: Settings, monkeypatch
     wallet = api.create_wallet()
     impatient = dataclasses.replace(settings, reply_timeout=0.2)
     monkeypatch.setattr("web.wallets.views.get_settings", lambda: impatient)
-    monkeypatch.setattr("web.wallets.queueing._stage_enqueue", lambda *_: None)  # recorded, never queued
+    monkeypatch.setattr("web.wallets.queueing._enqueue_commands", lambda *_: [])  # recorded, never queued
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
     assert first.status_code == 202
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
@@ -107,7 +108,7 @@ def test_replay_after_a_202_answers_the_settled_result(
 def test_the_ledger_remembers_keys_redis_forgot(api: Api, db: Engine, web_redis: redis.Redis) -> None:
     wallet = api.create_wallet()
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "durable"})
-    for record in web_redis.scan_iter(match=f"wallets:idempotency:{wallet}:*"):
+    for record in web_redis.scan_iter(match=keys.idempotency_pattern(wallet)):
         web_redis.delete(record)  # as a Redis restart without persistence would
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "durable"})
     assert (again.status_code, again.content) == (200, first.content)
@@ -125,7 +126,7 @@ def test_a_refused_request_never_takes_over_a_forgotten_key(api: Api, db: Engine
     wallet = api.create_wallet()
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "forgotten"})
     assert first.status_code == 200
-    for record in web_redis.scan_iter(match=f"wallets:idempotency:{wallet}:*"):
+    for record in web_redis.scan_iter(match=keys.idempotency_pattern(wallet)):
         web_redis.delete(record)
     withdraw = {"operationType": "WITHDRAW", "amount": "1.00"}
     for _ in range(2):

@@ -14,8 +14,9 @@ from rq.serializers import JSONSerializer
 from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
-from shared.sharding import queue_name, shard_for
-from web.wallets.queueing import JobState, job_state, operation_send
+from shared.rq_contract import JobState, job_state
+from shared.sharding import shard_for
+from web.wallets.queueing import operation_send
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
 ) -> None:
     assert operation_send(connection=fake, settings=settings, request=request_, wait=0).result is None
     shard = shard_for(request_.wallet_id, settings.shard_count)
-    assert fake.lrange(f"rq:queue:{queue_name(shard)}", 0, -1) == [str(request_.operation_id).encode()]
+    assert fake.lrange(keys.queue_key(shard), 0, -1) == [str(request_.operation_id).encode()]
     assert fake.llen(keys.bell_key(shard)) == 1
     assert job_state(connection=fake, operation_id=request_.operation_id) is JobState.PENDING
     job = Job.fetch(str(request_.operation_id), connection=fake, serializer=JSONSerializer)

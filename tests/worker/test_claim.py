@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import redis
-from rq import Queue
 
 from shared import keys
-from worker.claim import Claim, ShardQueue, batch_claim, claimers_of, processing_clear, processing_requeue
+from worker.claim import ClaimedIds, ShardQueue, batch_claim, claimers_of, processing_clear, processing_requeue
 
 
 def shard_queues(connection: redis.Redis, count: int) -> list[ShardQueue]:
-    return [ShardQueue(shard, Queue(f"wallets.shard.{shard:02d}", connection=connection)) for shard in range(count)]
+    return [ShardQueue(shard) for shard in range(count)]
 
 
 def fill(connection: redis.Redis, shards: list[ShardQueue], per_shard: int) -> None:
     for shard in shards:
-        connection.rpush(shard.queue.key, *[f"{shard.shard}-{i}" for i in range(per_shard)])
+        connection.rpush(shard.key, *[f"{shard.shard}-{i}" for i in range(per_shard)])
         connection.rpush(keys.bell_key(shard.shard), 1)
 
 
@@ -26,7 +25,7 @@ def test_one_claim_spans_shards(local_redis: redis.Redis) -> None:
     assert claim is not None
     assert [(s.shard, ids) for s, ids in claim.parts] == [(i, [f"{i}-0", f"{i}-1"]) for i in range(4)]
     for shard in shards:
-        assert local_redis.llen(shard.queue.key) == 0
+        assert local_redis.llen(shard.key) == 0
         assert local_redis.lrange(keys.processing_key(shard.shard, "w1"), 0, -1) == [
             f"{shard.shard}-0".encode(),
             f"{shard.shard}-1".encode(),
@@ -52,7 +51,7 @@ def test_claim_stops_at_the_batch_size_and_rotates(local_redis: redis.Redis) -> 
     assert batch_claim(local_redis, shards, worker="w1", batch_size=4) is None
 
 
-def finish(connection: redis.Redis, claim: Claim) -> None:
+def finish(connection: redis.Redis, claim: ClaimedIds) -> None:
     with connection.pipeline() as pipe:
         processing_clear(pipe, claim.shards, worker="w1")
         pipe.execute()
@@ -64,7 +63,7 @@ def test_requeue_puts_claimed_ids_back_in_front_in_order(local_redis: redis.Redi
     claim = batch_claim(local_redis, [shard], worker="w1", batch_size=3)
     assert claim is not None
     assert processing_requeue(local_redis, shard) == 3
-    assert local_redis.lrange(shard.queue.key, 0, -1) == [f"0-{i}".encode() for i in range(5)]
+    assert local_redis.lrange(shard.key, 0, -1) == [f"0-{i}".encode() for i in range(5)]
     assert local_redis.exists(keys.processing_key(0, "w1")) == 0
     assert local_redis.llen(keys.bell_key(0)) >= 1
 
@@ -76,9 +75,9 @@ def test_requeue_collects_every_workers_claims(local_redis: redis.Redis) -> None
     assert batch_claim(local_redis, [shard], worker="dead-b", batch_size=1) is not None
     assert claimers_of(local_redis, [shard]) == {shard: {"dead-a", "dead-b"}}
     assert processing_requeue(local_redis, shard, claimers=["dead-b"]) == 1
-    assert local_redis.lrange(shard.queue.key, 0, -1) == [b"0-2"]
+    assert local_redis.lrange(shard.key, 0, -1) == [b"0-2"]
     assert processing_requeue(local_redis, shard) == 2
-    assert local_redis.lrange(shard.queue.key, 0, -1) == [b"0-0", b"0-1", b"0-2"]
+    assert local_redis.lrange(shard.key, 0, -1) == [b"0-0", b"0-1", b"0-2"]
     assert claimers_of(local_redis, [shard]) == {shard: set()}
 
 

@@ -64,7 +64,7 @@ def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.R
         first.rebalance()
         assert sorted(first.owned) == [0, 1, 2, 3]
         second.rebalance()  # two live workers now: fair share 2, but the first still holds all four
-        assert second.owned == {}
+        assert second.owned == []
         first.rebalance()  # sheds its surplus
         assert len(first.owned) == 2
         second.rebalance()
@@ -72,8 +72,8 @@ def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.R
         assert sorted([*first.owned, *second.owned]) == [0, 1, 2, 3]
         assert lock_holders(db) == {0: 1, 1: 1, 2: 1, 3: 1}
     finally:
-        first._leases_drop("test over")
-        second._leases_drop("test over")
+        first.leases.drop("test over")
+        second.leases.drop("test over")
 
 
 def send_to_single_shard(connection: redis.Redis, settings: Settings, request: OperationRequest) -> None:
@@ -90,8 +90,8 @@ def test_standby_takes_over_when_the_owner_dies(
         owner.rebalance()
         standby.rebalance()
         assert list(owner.owned) == [0]
-        assert standby.owned == {}
-        owner._leases_drop("killed")  # what a dead process's closed connection does
+        assert standby.owned == []
+        owner.leases.drop("killed")  # what a dead process's closed connection does
         local_redis.zrem(keys.WORKERS_KEY, owner.name)
         standby.rebalance()
         assert list(standby.owned) == [0]
@@ -101,8 +101,8 @@ def test_standby_takes_over_when_the_owner_dies(
         standby.work(burst=True)
         assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
     finally:
-        owner._leases_drop("test over")
-        standby._leases_drop("test over")
+        owner.leases.drop("test over")
+        standby.leases.drop("test over")
 
 
 def test_a_worker_without_its_connection_writes_nothing(
@@ -110,9 +110,9 @@ def test_a_worker_without_its_connection_writes_nothing(
 ) -> None:
     worker = make_worker([0], shard_count=1)
     worker.rebalance()
-    assert worker._db is not None
-    pid = worker._db.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    worker._db.commit()
+    assert worker.leases.connection is not None
+    pid = worker.leases.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    worker.leases.connection.commit()
     with db.begin() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     wallet = wallet_row(db)

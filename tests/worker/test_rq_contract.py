@@ -64,12 +64,10 @@ def test_worker_round_trips_per_batch_do_not_grow_with_its_size(
     for _ in range(batch):
         enqueue(operation(wallet, OperationType.DEPOSIT, "1.00"))
     worker = make_worker([shard_for(wallet, 16)], shard_count=16)
-    worker.bootstrap()
-    worker.run_maintenance_tasks()  # periodic, not per batch
-    worker.rebalance()  # once a second, not per batch
+    worker.bootstrap()  # leases its shard
+    worker.chores()  # periodic, not per batch
     with count_round_trips(monkeypatch) as trips:
-        job, queue = worker.dequeue_job_and_maintain_ttl(timeout=None)  # type: ignore[misc]
-        worker.execute_job(job, queue)
+        assert worker.run_batch()
     # claim, fetch the jobs, finish: independent of the batch size.
     assert trips[0] == 3
     worker.teardown()
@@ -144,3 +142,35 @@ def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
     assert again.earlier == "fp|first"
     assert queue.job_ids == [str(first.operation_id)]  # nothing queued for the second
     assert not local_redis.exists(Job.key_for(str(second.operation_id)))
+
+
+def test_a_stopped_worker_leaves_the_dashboards_at_once(local_redis: redis.Redis, make_worker: MakeWorker) -> None:
+    worker = make_worker([3, 4])
+    worker.bootstrap()
+    assert [w.name for w in Worker.all(connection=local_redis)] == [worker.name]
+    worker.teardown()  # releases its leases first, then registers its death
+    assert Worker.all(connection=local_redis) == []
+
+
+def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(
+    db: Engine, local_redis: redis.Redis, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    from rq.suspension import resume, suspend
+
+    wallet = wallet_row(db)
+    request = operation(wallet, OperationType.DEPOSIT, "1.00")
+    enqueue(request)
+    worker = make_worker([shard_for(wallet, 16)], shard_count=16)
+    worker.bootstrap()
+    suspend(local_redis)
+    try:
+        worker.chores()
+        assert worker.run_batch() is False
+        assert local_redis.llen(keys.reply_key(request.operation_id)) == 0
+    finally:
+        resume(local_redis)
+    worker._due.pop("suspension")
+    worker.chores()
+    assert worker.run_batch() is True
+    assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+    worker.teardown()

@@ -27,9 +27,9 @@ from shared.tables import wallet_operations, wallets
 from tests.factories import operation, wallet_row
 from tests.stack import RedisServer
 from web.wallets.queueing import operation_send
-from worker import shard_worker as shard_worker_module
+from worker import batches as batches_module
 from worker.claim import batch_claim
-from worker.shard_worker import MIN_BACKOFF as MAX_FIRST_BACKOFF
+from worker.leases import MIN_BACKOFF as MAX_FIRST_BACKOFF
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
@@ -65,8 +65,8 @@ def test_burst_applies_everything_and_replies(
     for request in requests:
         assert reply(local_redis, request).status is OperationStatus.APPLIED
     assert [balance(db, w) for w in ids] == [Decimal("10.00")] * 8
-    assert local_redis.keys("wallets:processing:*") == []
-    assert local_redis.keys("wallets:bell:*") == []
+    assert local_redis.keys(keys.PROCESSING_PATTERN) == []
+    assert local_redis.keys(keys.BELL_PATTERN) == []
 
 
 def test_fifo_per_wallet_across_batches(
@@ -135,7 +135,7 @@ def test_batch_claimed_by_a_dead_worker_is_requeued_in_order(
     claim = batch_claim(local_redis, dead.shard_queues, worker=dead.name, batch_size=4)
     assert claim is not None
     assert claim.job_ids == [str(r.operation_id) for r in requests[:4]]
-    dead._leases_drop("killed")  # its connection closes, as a killed process's would; its claim stays
+    dead.leases.drop("killed")  # its connection closes, as a killed process's would; its claim stays
     # The next worker to lease the shard takes the claimed ids back first.
     make_worker([shard]).work(burst=True)
     assert ledger_order(db, wallet) == [r.operation_id for r in requests]
@@ -155,7 +155,7 @@ def test_postgres_outage_is_retried_not_failed(
     wallet = wallet_row(db)
     request = operation(wallet, DEPOSIT, "3.00")
     enqueue(request)
-    real = shard_worker_module.operations_apply
+    real = batches_module.operations_apply
     outages = [2]
 
     def flaky(conn, requests):  # type: ignore[no-untyped-def]
@@ -164,7 +164,7 @@ def test_postgres_outage_is_retried_not_failed(
             raise OperationalError("SELECT", {}, psycopg2.OperationalError("server closed the connection"))
         return real(conn, requests)
 
-    monkeypatch.setattr(shard_worker_module, "operations_apply", flaky)
+    monkeypatch.setattr(batches_module, "operations_apply", flaky)
     worker = make_worker()
     # Each outage drops the leases and abandons the batch; leasing again requeues and retries it.
     while outages != [0] or local_redis.llen(keys.reply_key(request.operation_id)) == 0:
@@ -185,14 +185,14 @@ def test_operation_that_always_fails_is_isolated(
     cursed = operation(wallet, DEPOSIT, "6.66")
     for request in (good[0], cursed, good[1], good[2]):
         enqueue(request)
-    real = shard_worker_module.operations_apply
+    real = batches_module.operations_apply
 
     def refuses_cursed(conn, requests):  # type: ignore[no-untyped-def]
         if any(r.operation_id == cursed.operation_id for r in requests):
             raise ValueError("cannot apply this one")
         return real(conn, requests)
 
-    monkeypatch.setattr(shard_worker_module, "operations_apply", refuses_cursed)
+    monkeypatch.setattr(batches_module, "operations_apply", refuses_cursed)
     make_worker().work(burst=True)
     assert [reply(local_redis, r).balance_after for r in good] == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00")]
     # Its final answer is in the ledger, so that nothing can apply it later.

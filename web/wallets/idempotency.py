@@ -32,7 +32,7 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
+class KeyClaim:
     fingerprint: str
     operation_id: UUID
 
@@ -51,15 +51,15 @@ def request_fingerprint(wallet_id: UUID, operation: OperationInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def idempotency_record(*, wallet_id: UUID, key: str, claim: Claim) -> KeyRecord:
+def idempotency_record(*, wallet_id: UUID, key: str, claim: KeyClaim) -> KeyRecord:
     """The Redis record that makes ``key`` name ``claim`` (stored only if the key is new)."""
     return KeyRecord(
-        key=keys.idempotency_key(wallet_id, hashlib.sha256(key.encode()).hexdigest()[:32]),
+        key=keys.idempotency_key(wallet_id, key),
         value=f"{claim.fingerprint}|{claim.operation_id}",
         ttl=IDEMPOTENCY_TTL,
     )
 
 
-def claim_parse(stored: str) -> Claim:
+def claim_parse(stored: str) -> KeyClaim:
     fingerprint, operation_id = stored.split("|", 1)
-    return Claim(fingerprint=fingerprint, operation_id=UUID(operation_id))
+    return KeyClaim(fingerprint=fingerprint, operation_id=UUID(operation_id))

@@ -9,7 +9,6 @@ queue depth per shard, batch sizes, which worker owns which shard.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import redis
@@ -17,14 +16,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from rq import Worker
 
 from shared import keys
+from shared.batch_sizes import bucket_fields
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.messages import OperationResult, OperationType
-from shared.sharding import queue_name, shard_of_queue
-from worker.bookkeeping import BATCH_SIZE_BOUNDS
+from shared.rq_contract import workers_queues
+from shared.sharding import shard_of_queue
 
 OPERATIONS = Counter(
     "wallet_operations_total",
@@ -49,7 +48,7 @@ class QueueCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.connection.pipeline(transaction=False) as pipe:
             for shard in range(self.shard_count):
-                pipe.llen(f"rq:queue:{queue_name(shard)}")
+                pipe.llen(keys.queue_key(shard))
             pipe.hgetall(keys.BATCH_SIZES_KEY)
             *depths, batches = pipe.execute()
         depth = GaugeMetricFamily("wallet_queue_depth", "Operations waiting in each shard queue", labels=["shard"])
@@ -59,9 +58,9 @@ class QueueCollector(Collector):
 
         counts = {field.decode(): int(value) for field, value in batches.items()}
         cumulative, buckets = 0, []
-        for bound in (*BATCH_SIZE_BOUNDS, "inf"):
-            cumulative += counts.get(f"le_{bound}", 0)
-            buckets.append(("+Inf" if bound == "inf" else str(bound), float(cumulative)))
+        for label, field in bucket_fields():
+            cumulative += counts.get(field, 0)
+            buckets.append((label, float(cumulative)))
         sizes = HistogramMetricFamily("wallet_batch_size", "Operations per batch applied by the shard workers")
         sizes.add_metric([], buckets, sum_value=float(counts.get("sum", 0)))
         yield sizes
@@ -69,9 +68,9 @@ class QueueCollector(Collector):
         owners = GaugeMetricFamily(
             "wallet_shard_owner", "1 for the worker that owns each shard", labels=["shard", "worker"]
         )
-        for worker in Worker.all(connection=self.connection):
-            for name in worker.queue_names():
-                owners.add_metric([f"{shard_of_queue(name):02d}", worker.name], 1.0)
+        for worker, queues in workers_queues(self.connection):
+            for name in queues:
+                owners.add_metric([f"{shard_of_queue(name):02d}", worker], 1.0)
         yield owners
 
 
@@ -87,7 +86,7 @@ def record(operation_type: OperationType, result: OperationResult | None, second
 def metrics_text() -> bytes:
     """The Prometheus exposition of every metric above."""
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if get_settings().metrics_dir:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS):

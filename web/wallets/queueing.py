@@ -7,34 +7,16 @@ then a BLPOP on the operation's reply key, pipelined on one connection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from functools import lru_cache
 from typing import cast
-from uuid import UUID
 
 import redis
-from redis.client import Pipeline
-from rq import Queue
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 
 from shared import keys
 from shared.config import Settings
 from shared.errors import OutcomeUnknown, ServiceUnavailable
-from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.messages import OperationRequest, OperationResult
+from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import queue_name, shard_for
-
-JOB_TIMEOUT = 60
-"""RQ's per-job timeout, in seconds; an operation is applied in milliseconds."""
-
-
-@lru_cache(maxsize=256)
-def _queue(connection: redis.Redis, shard: int) -> Queue:
-    """The shard's RQ queue, registered in RQ's queue set (where dashboards find it) once per process."""
-    queue = Queue(queue_name(shard), connection=connection, serializer=JSONSerializer)
-    connection.sadd(queue.redis_queues_keys, queue.key)
-    return queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +29,9 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Sent:
+class Delivery:
+    """What became of one enqueue: the worker's reply, or the record that already held the key."""
+
     result: OperationResult | None
     """The worker's answer, or None when none came within the wait."""
     earlier: str | None = None
@@ -70,28 +54,18 @@ return false
 """
 
 
-def _stage_enqueue(pipe: Pipeline, connection: redis.Redis, settings: Settings, request: OperationRequest) -> None:
-    """Stage on ``pipe`` the Redis commands that put ``request`` on its shard queue as an RQ job
-    (id = operation id), and ring the shard's bell.
-
-    Queue.enqueue_job would force MULTI on them (it checks dependencies, which these jobs
-    never have) and register the queue (done once, in _queue); this is what it does
-    without those steps. tests/worker/test_rq_contract.py pins the result.
-    """
+def _enqueue_commands(connection: redis.Redis, settings: Settings, request: OperationRequest) -> list[Command]:
+    """The commands that queue ``request`` as an RQ job on its shard (``shared.rq_contract``)
+    and ring the shard's bell, so an idle worker wakes."""
     shard = shard_for(request.wallet_id, settings.shard_count)
-    job = Job.create(
-        OPERATION_JOB,
-        args=[request.to_wire()],
-        id=str(request.operation_id),
+    commands = enqueue_commands(
         connection=connection,
-        serializer=JSONSerializer,
-        timeout=JOB_TIMEOUT,
+        request=request,
+        queue=queue_name(shard),
         result_ttl=settings.result_ttl,
         failure_ttl=settings.failure_ttl,
-        description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
     )
-    _queue(connection, shard)._enqueue_job(job, pipeline=pipe)
-    pipe.rpush(keys.bell_key(shard), 1)
+    return [*commands, ("RPUSH", keys.bell_key(shard), 1)]
 
 
 def operation_send(
@@ -101,7 +75,7 @@ def operation_send(
     request: OperationRequest,
     wait: float,
     record: KeyRecord | None = None,
-) -> Sent:
+) -> Delivery:
     """Enqueue ``request`` and wait up to ``wait`` seconds for its result.
 
     One round trip without a ``record``: the enqueue commands, then a BLPOP on the reply
@@ -117,15 +91,13 @@ def operation_send(
     reply_key = keys.reply_key(request.operation_id)
     _ensure_connected(connection)
     try:
+        commands = _enqueue_commands(connection, settings, request)
         with connection.pipeline(transaction=False) as pipe:
             if record is None:
-                _stage_enqueue(pipe, connection, settings, request)
+                for command in commands:
+                    pipe.execute_command(*command)  # type: ignore[no-untyped-call]
             else:
-                # The enqueue runs inside the script, after the key is claimed: stage it
-                # on a scratch pipeline and pass its commands to the script as arguments.
-                with connection.pipeline(transaction=False) as staged:
-                    _stage_enqueue(staged, connection, settings, request)
-                    commands = [args for args, _ in staged.command_stack]
+                # The enqueue runs inside the script, after the key is claimed.
                 flat = [part for command in commands for part in (len(command), *command)]
                 pipe.eval(_CLAIM_AND_ENQUEUE, 1, record.key, record.value, record.ttl, *flat)
             if wait > 0 and record is None:
@@ -133,13 +105,13 @@ def operation_send(
             replies = pipe.execute()
             if record is not None:
                 if replies[-1]:
-                    return Sent(result=None, earlier=replies[-1].decode())
+                    return Delivery(result=None, earlier=replies[-1].decode())
                 if wait > 0:
                     replies = [connection.blpop([reply_key], timeout=wait)]
     except redis.RedisError as exc:
         raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
     reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
-    return Sent(result=None if reply is None else OperationResult.from_bytes(reply[1]))
+    return Delivery(result=None if reply is None else OperationResult.from_bytes(reply[1]))
 
 
 def _ensure_connected(connection: redis.Redis) -> None:
@@ -155,25 +127,3 @@ def _ensure_connected(connection: redis.Redis) -> None:
         pool.release(pool.get_connection())
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
-
-
-class JobState(StrEnum):
-    PENDING = "pending"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-def job_state(*, connection: redis.Redis, operation_id: UUID) -> JobState:
-    """What RQ knows of this operation's job: still to run, failed (poison), or nothing."""
-    try:
-        job = Job.fetch(str(operation_id), connection=connection, serializer=JSONSerializer)
-    except NoSuchJobError:
-        return JobState.UNKNOWN
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    status = job.get_status(refresh=False)
-    if status == JobStatus.FAILED:
-        return JobState.FAILED
-    if status in {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}:
-        return JobState.PENDING
-    return JobState.UNKNOWN

@@ -20,9 +20,9 @@ import redis
 from shared.config import Settings
 from shared.connections import write
 from shared.errors import Conflict, OutcomeUnknown, ServiceUnavailable, Unprocessable
-from shared.messages import OperationRequest, OperationResult, OperationStatus, Rejection
+from shared.messages import OperationRequest, OperationResult, Rejection
 from shared.sharding import shard_for
-from web.wallets.idempotency import Claim, claim_parse, idempotency_record, request_fingerprint
+from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import operation_send
 from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ensure_exists
@@ -77,33 +77,35 @@ def operation_submit(
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
     )
-    ours = None if idempotency_key is None else Claim(request_fingerprint(wallet_id, operation), request.operation_id)
+    ours = (
+        None if idempotency_key is None else KeyClaim(request_fingerprint(wallet_id, operation), request.operation_id)
+    )
     record = (
         None
         if idempotency_key is None or ours is None
         else idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
     )
     try:
-        sent = operation_send(
+        delivery = operation_send(
             connection=connection, settings=settings, request=request, wait=settings.reply_timeout, record=record
         )
     except OutcomeUnknown as exc:
         log.warning("answering 202: %s", exc)
         pending_record(request=request, settings=settings)
         return Submission(operation_id=request.operation_id, result=None)
-    if sent.earlier is not None:
+    if delivery.earlier is not None:
         assert idempotency_key is not None
         assert ours is not None
         return operation_replay(
             wallet_id=wallet_id,
             idempotency_key=idempotency_key,
             fingerprint=ours.fingerprint,
-            in_flight=claim_parse(sent.earlier),
+            in_flight=claim_parse(delivery.earlier),
             wait=settings.reply_timeout,
         )
-    if sent.result is None:
+    if delivery.result is None:
         pending_record(request=request, settings=settings)
-    return Submission(operation_id=request.operation_id, result=sent.result)
+    return Submission(operation_id=request.operation_id, result=delivery.result)
 
 
 def pending_record(*, request: OperationRequest, settings: Settings) -> None:
@@ -132,7 +134,7 @@ def _fingerprint_of(row: OperationRow) -> str:
 
 
 def operation_replay(
-    *, wallet_id: UUID, idempotency_key: str, fingerprint: str, in_flight: Claim, wait: float
+    *, wallet_id: UUID, idempotency_key: str, fingerprint: str, in_flight: KeyClaim, wait: float
 ) -> Submission:
     """The answer to a request whose Idempotency-Key is taken.
 
@@ -147,8 +149,7 @@ def operation_replay(
         if row is not None:
             if _fingerprint_of(row) != fingerprint:
                 raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
-            status = OperationStatus(row.status)
-            return Submission(row.id, OperationResult(row.id, status, row.balance_after, row.error))
+            return Submission(row.id, OperationResult.from_row(row))
         if in_flight.fingerprint != fingerprint:
             raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
         if time.monotonic() >= deadline:

@@ -13,10 +13,11 @@ from shared.connections import get_redis, read_one
 from shared.errors import NotFound
 from shared.messages import OperationStatus, Rejection
 from shared.money import format_money
+from shared.rq_contract import JobState, job_state
 from web.wallets import metrics, parsing
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
-from web.wallets.queueing import JobState, job_state
+from web.wallets.resources import operation_json
 from web.wallets.responses import api_view, error_response, json_response
 from web.wallets.selectors import (
     operation_by_key_get,
@@ -26,14 +27,13 @@ from web.wallets.selectors import (
     wallet_history_list,
 )
 from web.wallets.services import operation_submit, wallet_create
-from web.wallets.wire import operation_json
 
 OPERATION_NOT_FOUND = "Operation not found"
 _HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
-REJECTION_STATUS = {WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMATCH.value: 422}
-"""HTTP status of a worker's rejection; any other rejection is a 400."""
+REJECTION_STATUS = {Rejection.WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMATCH: 422}
+"""HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
 
 
 @api_view("POST")
@@ -71,8 +71,9 @@ def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
             Location=f"/api/v1/operations/{operation_id}",
         )
     if result.status is OperationStatus.REJECTED:
-        error = result.error or "Operation rejected"
-        return error_response(error, REJECTION_STATUS.get(error, 400))
+        rejection = result.rejection
+        status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
+        return error_response(result.error or "Operation rejected", status)
     assert result.balance_after is not None
     return json_response(
         {

@@ -1,0 +1,246 @@
+"""Everything this service does with RQ's internals, in one place.
+
+Operations travel as RQ jobs so that rq-dashboard and ``rq info`` show the queues, the jobs
+and the workers, but neither side runs RQ's own loops: the web writes a job's Redis records
+itself (so an enqueue and the wait for its reply share one round trip, and a keyed enqueue
+runs inside a Lua script), and the shard worker claims, applies and finishes whole batches.
+What that takes of RQ is here and nowhere else:
+
+- ``enqueue_commands``: the Redis commands that make a queued job, as RQ's own enqueue writes it;
+- ``jobs_fetch`` and ``jobs_finish``: a batch's jobs read back, then marked finished or failed
+  with the same records a stock worker leaves (status, result stream, registries, TTLs);
+- ``WorkerPresence``: the worker's record that dashboards list (birth, queues, state,
+  heartbeat, counters, death) and RQ's periodic registry cleanup.
+
+``tests/worker/test_rq_contract.py`` pins each of these against the installed rq: an rq
+upgrade that changes one fails there first, and only this file changes with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import redis
+from redis.client import Pipeline
+from rq import Queue, SimpleWorker, worker_registration
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from rq.suspension import is_suspended
+from rq.utils import now
+from rq.worker import WorkerStatus
+
+from shared import keys
+from shared.errors import ServiceUnavailable
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+
+JOB_TIMEOUT = 60
+"""RQ's per-job timeout, in seconds; an operation is applied in milliseconds."""
+
+Command = tuple[Any, ...]
+
+
+def enqueue_commands(
+    *, connection: redis.Redis, request: OperationRequest, queue: str, result_ttl: int, failure_ttl: int
+) -> list[Command]:
+    """The Redis commands that put ``request`` on ``queue`` as a queued RQ job whose id is the
+    operation id: its job hash, the queue in RQ's queue set (where dashboards find it, again
+    after a Redis restart) and the id at the tail of the queue.
+
+    What ``Queue.enqueue_job`` writes, without its dependency checks (these jobs have none) and
+    its forced MULTI, as plain commands the caller runs on a pipeline or inside a script.
+    """
+    job = Job.create(
+        OPERATION_JOB,
+        args=[request.to_wire()],
+        id=str(request.operation_id),
+        connection=connection,
+        serializer=JSONSerializer,
+        timeout=JOB_TIMEOUT,
+        result_ttl=result_ttl,
+        failure_ttl=failure_ttl,
+        description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
+        origin=queue,
+        status=JobStatus.QUEUED,
+    )
+    job.enqueued_at = now()
+    fields = [part for field, value in job.to_dict().items() for part in (field, value)]
+    queue_key = f"{keys.RQ_QUEUE_PREFIX}{queue}"
+    return [
+        ("HSET", job.key, *fields),
+        ("SADD", Queue.redis_queues_keys, queue_key),
+        ("RPUSH", queue_key, job.id),
+    ]
+
+
+def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:
+    """Queue on ``pipeline`` the reads of ``job_ids``; call the returned function with their
+    replies for the jobs that still exist (in order)."""
+    for job_id in job_ids:
+        pipeline.hgetall(keys.job_key(job_id))
+
+    def restore(replies: Sequence[dict[bytes, bytes]]) -> list[Job]:
+        jobs = []
+        for job_id, data in zip(job_ids, replies, strict=True):
+            if data:
+                job = Job(job_id, connection=connection, serializer=JSONSerializer)
+                job.restore(data)
+                jobs.append(job)
+        return jobs
+
+    return restore
+
+
+def job_call(job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The function name and arguments a job carries (raises on undecodable data)."""
+    return str(job.func_name), tuple(job.args), dict(job.kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    job: Job
+    result: OperationResult
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    job: Job
+    reason: str
+
+
+def jobs_finish(
+    pipeline: Pipeline,
+    *,
+    worker_name: str,
+    started_at: datetime,
+    finished: Sequence[Finished],
+    failed: Sequence[Failed],
+    reply_ttl: int,
+    default_result_ttl: int,
+) -> None:
+    """Queue on ``pipeline`` what marks every job of a batch done, as a stock worker would for
+    each (status, result stream, finished or failed registry, TTLs), and pushes each result to
+    its operation's reply key, where the web request waits."""
+    ended_at = now()
+    for item in finished:
+        job = item.job
+        job.started_at, job.ended_at = started_at, ended_at
+        job._status = JobStatus.FINISHED
+        job._result = item.result.to_wire()
+        result_ttl = job.get_result_ttl(default_result_ttl)
+        job._handle_success(result_ttl, pipeline=pipeline, worker_name=worker_name)
+        job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+        reply = keys.reply_key(UUID(job.id))
+        pipeline.rpush(reply, item.result.to_bytes())
+        pipeline.expire(reply, reply_ttl)
+    for poison in failed:
+        job = poison.job
+        job.started_at, job.ended_at = started_at, ended_at
+        job._status = JobStatus.FAILED
+        job.set_status(JobStatus.FAILED, pipeline=pipeline)
+        job._handle_failure(poison.reason, pipeline=pipeline, worker_name=worker_name)
+
+
+class WorkerPresence:
+    """The shard worker as rq-dashboard and ``rq info`` see it: an RQ worker record listing the
+    queues of the shards it leases, its state and heartbeat, and its job counters."""
+
+    def __init__(self, connection: redis.Redis, name: str, *, result_ttl: int) -> None:
+        self._rq = SimpleWorker(
+            [], name=name, connection=connection, serializer=JSONSerializer, default_result_ttl=result_ttl
+        )
+        self.born = False
+
+    @property
+    def name(self) -> str:
+        return str(self._rq.name)
+
+    @property
+    def key(self) -> str:
+        return str(self._rq.key)
+
+    def queue_names(self) -> list[str]:
+        return list(self._rq.queue_names())
+
+    def birth(self, queues: Sequence[str]) -> None:
+        self._set_queues(queues)
+        self._rq.register_birth()
+        self.born = True
+
+    def publish(self, queues: Sequence[str]) -> None:
+        """Show ``queues`` as this worker's (RQ indexes workers by queue)."""
+        if not self.born:
+            self._set_queues(queues)
+            return
+        with self._rq.connection.pipeline() as pipe:
+            worker_registration.unregister(self._rq, pipeline=pipe)
+            self._set_queues(queues)
+            pipe.hset(self.key, "queues", ",".join(self.queue_names()))
+            worker_registration.register(self._rq, pipeline=pipe)
+            pipe.execute()
+
+    def state(self, pipeline: Pipeline, *, busy: bool) -> None:
+        """Queue on ``pipeline`` the worker's state, busy or idle."""
+        self._rq.set_state(WorkerStatus.BUSY if busy else WorkerStatus.IDLE, pipeline=pipeline)
+
+    def heartbeat(self, pipeline: Pipeline) -> None:
+        self._rq.heartbeat(pipeline=pipeline)
+
+    def count(self, pipeline: Pipeline, *, finished: int, failed: int, seconds: float) -> None:
+        """Queue on ``pipeline`` the worker's job counters for a batch (the dashboard shows them)."""
+        if finished:
+            pipeline.hincrby(self.key, "successful_job_count", finished)
+        if failed:
+            pipeline.hincrby(self.key, "failed_job_count", failed)
+        pipeline.hincrbyfloat(self.key, "total_working_time", seconds)
+
+    def death(self) -> None:
+        """Leave the dashboards at once."""
+        if self.born:
+            self._rq.register_death()
+            self.born = False
+
+    def clean_registries(self) -> None:
+        """RQ's periodic cleanup of its job registries for this worker's queues."""
+        self._rq.clean_registries()
+
+    def suspended(self) -> bool:
+        """Whether ``rq suspend`` was run."""
+        return bool(is_suspended(self._rq.connection))
+
+    def _set_queues(self, queues: Sequence[str]) -> None:
+        self._rq.queues = [Queue(name, connection=self._rq.connection, serializer=JSONSerializer) for name in queues]
+        self._rq._ordered_queues = list(self._rq.queues)
+
+
+def workers_queues(connection: redis.Redis) -> list[tuple[str, list[str]]]:
+    """Every registered RQ worker's name and the queues it lists (the dashboards' view)."""
+    return [(str(worker.name), list(worker.queue_names())) for worker in SimpleWorker.all(connection=connection)]
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+def job_state(*, connection: redis.Redis, operation_id: UUID) -> JobState:
+    """What RQ knows of an operation's job: still to run, failed (poison), or nothing (finished
+    and expired, or never queued: the ledger and the pending records answer then)."""
+    try:
+        job = Job.fetch(str(operation_id), connection=connection, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return JobState.UNKNOWN
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    status = job.get_status(refresh=False)
+    if status == JobStatus.FAILED:
+        return JobState.FAILED
+    if status in {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}:
+        return JobState.PENDING
+    return JobState.UNKNOWN

@@ -1,0 +1,169 @@
+"""One batch, from claim to reply: the four steps of the shard worker's loop.
+
+1. claim  (``worker.claim.batch_claim``): up to ``BATCH_SIZE`` job ids move atomically from
+   the leased shards' queues to this worker's processing lists;
+2. fetch  (``batch_fetch``): the jobs' data, each parsed into an operation (a job that is not
+   one of ours is poison);
+3. apply  (``batch_apply``): every operation in one transaction on the lease connection
+   (``worker.apply``), with the failure policy below;
+4. finish (``batch_finish``): RQ's bookkeeping, the replies the web waits on, the batch-size
+   histogram and the processing lists cleared, in one Redis round trip.
+
+A new kind of operation is parsed in ``job_request`` and applied in ``worker.apply``; the
+other steps only carry jobs. Failure policy, in ``batch_apply``: a condition of the database
+gives up the leases (``LeasesLost``) and the batch is requeued, to be applied later; an
+operation that can never apply is isolated and recorded in the ledger as rejected, so its
+final answer never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import redis
+from rq.utils import now
+from sqlalchemy import Connection
+
+from shared import keys
+from shared.batch_sizes import batch_size_bucket
+from shared.errors import MalformedMessage
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, Rejection
+from shared.rq_contract import Failed, Finished, WorkerPresence, job_call, jobs_fetch, jobs_finish
+from worker.apply import operation_refuse, operations_apply
+from worker.claim import ClaimedIds, processing_clear
+from worker.leases import Leases, LeasesLost
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Claimed jobs, parsed: the operations to apply and the poison to fail."""
+
+    claim: ClaimedIds
+    started_at: datetime
+    operations: list[tuple[Any, OperationRequest]]
+    """(RQ job, its operation), in claim order."""
+    poison: list[Failed]
+
+    @property
+    def size(self) -> int:
+        return len(self.operations) + len(self.poison)
+
+
+def job_request(job: Any) -> OperationRequest:
+    """The operation a job carries, or ``MalformedMessage`` if it is not one of ours."""
+    try:
+        func_name, args, kwargs = job_call(job)
+        if func_name != OPERATION_JOB or len(args) != 1 or kwargs:
+            raise MalformedMessage(f"not an operation job: {func_name}")
+        return OperationRequest.from_wire(args[0])
+    except MalformedMessage:
+        raise
+    except Exception as exc:  # rq raises assorted errors for undecodable job data
+        raise MalformedMessage(f"undecodable job: {exc!r}") from exc
+
+
+def batch_fetch(connection: redis.Redis, presence: WorkerPresence, claim: ClaimedIds) -> Batch:
+    """The claimed jobs that still exist, parsed, marking the worker busy, in one round trip."""
+    with connection.pipeline() as pipe:
+        restore = jobs_fetch(pipe, connection, claim.job_ids)
+        presence.state(pipe, busy=True)
+        replies = pipe.execute()[: len(claim.job_ids)]
+    operations: list[tuple[Any, OperationRequest]] = []
+    poison: list[Failed] = []
+    for job in restore(replies):
+        try:
+            operations.append((job, job_request(job)))
+        except MalformedMessage as exc:
+            poison.append(Failed(job, str(exc)))
+    return Batch(claim, now(), operations, poison)
+
+
+def batch_apply(leases: Leases, batch: Batch) -> tuple[list[Finished], list[Failed]]:
+    """Apply the batch's operations; raises ``LeasesLost`` (nothing applied) on a condition of
+    the database."""
+    outcomes = _outcomes(leases, [request for _, request in batch.operations])
+    finished: list[Finished] = []
+    failed = list(batch.poison)
+    for (job, _), outcome in zip(batch.operations, outcomes, strict=True):
+        if isinstance(outcome, OperationResult):
+            finished.append(Finished(job, outcome))
+        else:
+            failed.append(Failed(job, outcome))
+    for poison in failed:
+        log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
+    return finished, failed
+
+
+def _outcomes(leases: Leases, requests: list[OperationRequest]) -> list[OperationResult | str]:
+    """One result per request, or the reason it can never apply (and could not be recorded)."""
+    if not requests:
+        return []
+    try:
+        results = _transaction(leases, partial(operations_apply, requests=requests))
+        leases.healthy()
+        return list[OperationResult | str](results)
+    except LeasesLost:
+        raise
+    except Exception as exc:  # neither a database condition nor a lost lease: this batch's own fault
+        if len(requests) == 1:
+            log.exception("operation %s cannot be applied", requests[0].operation_id)
+            return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")]
+    # One bad operation must not hold back the others: isolate it.
+    return [outcome for request in requests for outcome in _outcomes(leases, [request])]
+
+
+def _refuse(leases: Leases, request: OperationRequest, reason: str) -> OperationResult | str:
+    """Record an operation that can never apply as rejected, in the ledger, so that its final
+    answer never changes (a requeue or a retry finds the row); ``reason`` if even that fails."""
+    try:
+        return _transaction(leases, partial(_refuse_one, request=request))[0]
+    except LeasesLost:
+        raise
+    except Exception:
+        log.exception("operation %s could not be recorded as rejected", request.operation_id)
+        return reason
+
+
+def _refuse_one(conn: Connection, *, request: OperationRequest) -> list[OperationResult]:
+    return [operation_refuse(conn, request, rejection=Rejection.UNPROCESSABLE)]
+
+
+def _transaction(leases: Leases, work: Any) -> list[OperationResult]:
+    with leases.transaction() as conn:
+        results: list[OperationResult] = work(conn)
+    return results
+
+
+def batch_finish(
+    pipe: redis.client.Pipeline,
+    *,
+    presence: WorkerPresence,
+    batch: Batch,
+    finished: list[Finished],
+    failed: list[Failed],
+    reply_ttl: int,
+    result_ttl: int,
+) -> None:
+    """Queue on ``pipe`` everything that ends a batch. Not a MULTI: every command may safely run
+    twice if the batch is finished again after a Redis failure."""
+    jobs_finish(
+        pipe,
+        worker_name=presence.name,
+        started_at=batch.started_at,
+        finished=finished,
+        failed=failed,
+        reply_ttl=reply_ttl,
+        default_result_ttl=result_ttl,
+    )
+    presence.count(pipe, finished=len(finished), failed=len(failed), seconds=(now() - batch.started_at).total_seconds())
+    pipe.hincrby(keys.BATCH_SIZES_KEY, batch_size_bucket(batch.size), 1)
+    pipe.hincrby(keys.BATCH_SIZES_KEY, "count", 1)
+    pipe.hincrby(keys.BATCH_SIZES_KEY, "sum", batch.size)
+    processing_clear(pipe, batch.claim.shards, worker=presence.name)
+    presence.heartbeat(pipe)
