@@ -57,8 +57,9 @@ lint: $(STAMP)  ## ruff and mypy
 bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s each
 	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
-bench-compare: $(STAMP)  ## This checkout against BASE (HEAD~1), alternating rounds, side by side: BENCH_ARGS go to the benchmark
-	$(BIN)/python deploy/bench/compare.py --base $(or $(BASE),HEAD~1) --rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
+bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in BASE (HEAD~1), round-robin, side by side
+	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
+		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
 load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s
 	$(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \

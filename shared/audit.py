@@ -48,3 +48,8 @@ def chain_breaks(engine: Engine) -> list[tuple[object, ...]]:
     """Ledger rows whose ``balance_after`` is not the running sum in ledger order."""
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(CHAIN_CHECK)]
+
+
+def ledger_sound(engine: Engine) -> bool:
+    """Whether every balance is explained by its ledger and every ``balance_after`` chains."""
+    return not ledger_mismatches(engine) and not chain_breaks(engine)

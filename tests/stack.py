@@ -4,21 +4,18 @@ client that behaves as a careful one does."""
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis
 
+from tests.http_client import call
 from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 
 
@@ -109,22 +106,6 @@ def running_stack(*, workers: int = 2, persistent: bool = True, **env: str) -> I
             if proc.poll() is None:
                 stop(proc)
         server.stop()
-
-
-def call(base: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
-    )
-    request.add_header("Content-Type", "application/json")
-    if key:
-        request.add_header("Idempotency-Key", key)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""  # connection refused or reset: the server restarts
 
 
 def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:

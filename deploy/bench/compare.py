@@ -1,16 +1,19 @@
-"""``make bench-compare``: this checkout against another commit, side by side in one session.
+"""``make bench-compare``: this checkout against earlier commits, side by side in one session.
 
 The machine is shared and noisy: figures move by 5-15% between runs an hour apart, so a
-change is judged against its base measured in the same minutes. This checks out ``--base``
-(default ``HEAD~1``) into a temporary git worktree and runs ``deploy/bench/run.py`` of each
-tree in turn, alternating base and head for ``--rounds`` rounds (one run each per round), so
-both see the same drift. It prints the medians side by side with the change, and writes
-every figure to ``bench-results/compare-<time>.json``.
+change is judged against its bases measured in the same minutes. This checks out each
+``--base`` (default ``HEAD~1``; repeat it to compare several) into a temporary git worktree
+and runs ``deploy/bench/run.py`` of each tree in turn, round-robin for ``--rounds`` rounds (one
+run each per round), so all see the same drift. The head is the working tree, or ``--head
+REV`` checked out the same way (so the checkout can be edited while it runs). It prints each
+tree's medians with the head's change against each base, and writes every figure to
+``bench-results/compare-<time>.json``; it fails if a scenario loses more than ``--max-loss``
+percent against any base.
 
     python deploy/bench/compare.py --base 8b6ca14 --rounds 3 -- --duration 10 --designs pywsgi
 
-Arguments after ``--`` go to ``run.py`` (``--runs`` is always 1 per round). Both trees run with
-this interpreter, so the base must work with the current requirements.
+Arguments after ``--`` go to ``run.py`` (``--runs`` is always 1 per round). Every tree runs
+with this interpreter, so each must work with the installed requirements.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results"
 WRITTEN = re.compile(r"figures written to (\S+)")
 
+Tables = list[list[dict[str, Any]]]
+"""One table of medians per round."""
+
 
 def run_once(tree: Path, bench_args: list[str]) -> list[dict[str, Any]]:
-    """One run of ``tree``'s benchmark; its table of medians (one run: the run's own figures)."""
+    """One run of ``tree``'s benchmark; its table (one run: the run's own figures)."""
     proc = subprocess.run(
         [sys.executable, "deploy/bench/run.py", *bench_args, "--runs", "1"],
         cwd=tree,
@@ -49,100 +55,104 @@ def run_once(tree: Path, bench_args: list[str]) -> list[dict[str, Any]]:
     return medians
 
 
-def side_by_side(base: list[list[dict[str, Any]]], head: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Per scenario and design: each tree's per-round figures, their medians and the change."""
+def series(rounds: Tables, key: tuple[str, str], field: str) -> list[Any]:
+    return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
+
+
+def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]:
+    """Per scenario and design: each tree's per-round figures and median, and the last tree's
+    (the head's) change against each of the others."""
     rows = []
-    for first in head[0]:
+    for first in trees[-1][0]:
         key = (first["scenario"], first["design"])
-
-        def series(rounds: list[list[dict[str, Any]]], field: str, key: tuple[str, str] = key) -> list[Any]:
-            return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
-
-        base_ops, head_ops = series(base, "ops_per_s"), series(head, "ops_per_s")
-        if not base_ops:
+        ops = [series(rounds, key, "ops_per_s") for rounds in trees]
+        if not all(ops):
             continue
-        base_median, head_median = statistics.median(base_ops), statistics.median(head_ops)
+        medians = [statistics.median(values) for values in ops]
+        ledgers = [ledger for rounds in trees for ledger in series(rounds, key, "ledger")]
         rows.append(
             {
                 "scenario": key[0],
                 "design": key[1],
-                "base_ops_per_s": base_ops,
-                "head_ops_per_s": head_ops,
-                "base_median": round(base_median),
-                "head_median": round(head_median),
-                "change_%": round((head_median - base_median) / base_median * 100, 1),
-                "base_p99_ms": statistics.median(series(base, "p99_ms")),
-                "head_p99_ms": statistics.median(series(head, "p99_ms")),
-                "ledger": "ok"
-                if all(row == "ok" for row in series(base, "ledger") + series(head, "ledger"))
-                else "BROKEN",
+                "ops_per_s": dict(zip(labels, ops, strict=True)),
+                "median": {label: round(m) for label, m in zip(labels, medians, strict=True)},
+                "p99_ms": {
+                    label: statistics.median(series(rounds, key, "p99_ms"))
+                    for label, rounds in zip(labels, trees, strict=True)
+                },
+                "change_%": {
+                    label: round((medians[-1] - m) / m * 100, 1)
+                    for label, m in zip(labels[:-1], medians[:-1], strict=True)
+                },
+                "ledger": "ok" if all(ledger == "ok" for ledger in ledgers) else "BROKEN",
             }
         )
     return rows
 
 
+def rev(name: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", name], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="HEAD~1", help="the commit to compare against (default HEAD~1)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians over them (default 3)")
+    parser.add_argument("--base", action="append", help="a commit to compare against (default HEAD~1); repeatable")
+    parser.add_argument("--head", help="run this commit as the head instead of the working tree")
+    parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds; medians over them (default 3)")
     parser.add_argument(
         "--max-loss", type=float, default=5.0, help="percent of throughput a scenario may lose (default 5)"
     )
     parser.add_argument("bench_args", nargs=argparse.REMAINDER, help="-- then arguments for run.py")
     args = parser.parse_args()
     bench_args = [a for a in args.bench_args if a != "--"]
-    base_rev = subprocess.run(
-        ["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    head_rev = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout)
-    head_label = head_rev + ("+changes" if dirty else "")
+    bases = [rev(base) for base in (args.base or ["HEAD~1"])]
+    if args.head:
+        head_label = rev(args.head)
+    else:
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        head_label = rev("HEAD") + ("+changes" if dirty else "") + " (working tree)"
 
-    with tempfile.TemporaryDirectory(prefix="bench-base-") as tmp:
-        base_tree = Path(tmp) / "base"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "--quiet", str(base_tree), base_rev], cwd=ROOT, check=True
-        )
+    with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
+        checkouts = [*bases, *([head_label] if args.head else [])]
+        paths = [Path(tmp) / f"tree{n}" for n in range(len(checkouts))]
+        for path, commit in zip(paths, checkouts, strict=True):
+            subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), commit], cwd=ROOT, check=True)
+        trees = paths if args.head else [*paths, ROOT]
+        labels = [*bases, head_label]
         try:
-            base: list[list[dict[str, Any]]] = []
-            head: list[list[dict[str, Any]]] = []
+            results: list[Tables] = [[] for _ in trees]
             for n in range(1, args.rounds + 1):
-                print(f"== round {n}: base {base_rev}", flush=True)
-                base.append(run_once(base_tree, bench_args))
-                print(f"== round {n}: head {head_label}", flush=True)
-                head.append(run_once(ROOT, bench_args))
+                for label, tree, tables in zip(labels, trees, results, strict=True):
+                    print(f"== round {n}: {label}", flush=True)
+                    tables.append(run_once(tree, bench_args))
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+            for path in paths:
+                subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
-    rows = side_by_side(base, head)
-    print(f"\nmedians of {args.rounds} alternating rounds: base {base_rev}, head {head_label}")
-    print(f"{'scenario':9} {'design':14} {'base':>7} {'head':>7} {'change':>8}  p99 ms base/head  ledger")
+    rows = side_by_side(labels, results)
+    print(f"\nmedians of {args.rounds} round-robin rounds; head {head_label}")
+    print(f"{'scenario':9} {'design':14} " + " ".join(f"{label[:12]:>12}" for label in labels) + "  head vs each")
     lost = []
     for row in rows:
+        changes = ", ".join(f"{change:+.1f}% vs {label}" for label, change in row["change_%"].items())
         flag = ""
-        if row["change_%"] < -args.max_loss:
+        if any(change < -args.max_loss for change in row["change_%"].values()):
             flag = f"  LOSES MORE THAN {args.max_loss:g}%"
             lost.append(row)
-        print(
-            f"{row['scenario']:9} {row['design']:14} {row['base_median']:7} {row['head_median']:7}"
-            f" {row['change_%']:+7.1f}%  {row['base_p99_ms']:6.1f}/{row['head_p99_ms']:<6.1f}"
-            f"      {row['ledger']}{flag}"
-        )
+        medians = " ".join(f"{m:>12}" for m in row["median"].values())
+        print(f"{row['scenario']:9} {row['design']:14} {medians}  {changes}  ledger {row['ledger']}{flag}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"compare-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(
-        json.dumps(
-            {"base": base_rev, "head": head_label, "rounds": args.rounds, "bench_args": bench_args, "rows": rows},
-            indent=2,
-        )
+        json.dumps({"trees": labels, "rounds": args.rounds, "bench_args": bench_args, "rows": rows}, indent=2)
     )
     print(f"\nfigures written to {out.relative_to(ROOT)}")
     if any(row["ledger"] != "ok" for row in rows):
         sys.exit("the ledger does not explain every balance")
     if lost:
-        sys.exit(f"{len(lost)} scenario(s) lose more than {args.max_loss:g}% against {base_rev}")
+        sys.exit(f"{len(lost)} scenario(s) lose more than {args.max_loss:g}% against a base")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ batching ShardWorker. It prints one table of medians and writes every figure to
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -61,11 +60,12 @@ from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 from shared import keys  # noqa: E402
-from shared.audit import chain_breaks, ledger_mismatches  # noqa: E402
+from shared.audit import ledger_sound  # noqa: E402
 from shared.config import get_settings  # noqa: E402
 from shared.connections import engine_from_settings  # noqa: E402
 from shared.messages import OperationRequest, OperationType  # noqa: E402
 from shared.sharding import queue_name, shard_for  # noqa: E402
+from tests.http_client import KeepAlive  # noqa: E402
 from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from web.wallets.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402
@@ -113,34 +113,21 @@ def prepare_database() -> None:
     subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, cwd=ROOT)
 
 
-class Client:
-    """A keep-alive JSON client for setting up wallets."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        self.conn.request(
-            method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json"}
-        )
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
-
-    def new_wallet(self, funds: str) -> str:
-        status, body = self.call("POST", "/api/v1/wallets")
-        assert status == 201, body
-        wallet = str(body["id"])
-        status, body = self.call(
-            "POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": funds}
-        )
-        assert status == 200, body
-        return wallet
+def new_wallet(client: KeepAlive, funds: str) -> str:
+    status, body = client.call("POST", "/api/v1/wallets")
+    assert status == 201, body
+    wallet = str(body["id"])
+    status, body = client.call(
+        "POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": funds}
+    )
+    assert status == 200, body
+    return wallet
 
 
 def create_wallets(port: int, count: int) -> list[str]:
     def batch(n: int) -> list[str]:
-        client = Client(port)
-        return [client.new_wallet("1000000.00") for _ in range(n)]
+        client = KeepAlive(port)
+        return [new_wallet(client, "1000000.00") for _ in range(n)]
 
     per = [count // 16 + (1 if i < count % 16 else 0) for i in range(16)]
     with ThreadPoolExecutor(16) as pool:
@@ -248,7 +235,7 @@ def scenario_row(
     errors = result["socket_errors"] + sum(n for s, n in statuses.items() if s not in expected)
     engine = engine_from_settings(get_settings())
     try:
-        ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+        ledger_ok = ledger_sound(engine)
     finally:
         engine.dispose()
     return Row(
@@ -307,7 +294,7 @@ def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
     statuses = {k: int(v) for k, v in (pair.split("=", 1) for pair in status_line.group(1).split())}
     engine = engine_from_settings(get_settings())
     try:
-        ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+        ledger_ok = ledger_sound(engine)
     finally:
         engine.dispose()
     return {"operations": sum(statuses.values()), "statuses": statuses, "ledger_ok": ledger_ok, "samples": samples}
@@ -320,7 +307,7 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
     port = free_port()
     web = start_gunicorn(port)
     try:
-        status, body = Client(port).call("POST", "/api/v1/wallets")  # no worker runs now: deposits only
+        status, body = KeepAlive(port).call("POST", "/api/v1/wallets")  # no worker runs now: deposits only
         assert status == 201, body
         wallet = str(body["id"])
     finally:
@@ -346,7 +333,7 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
     bells: Any = r.keys(keys.BELL_PATTERN)
     if bells:
         r.delete(*bells)
-    ledger_ok = not ledger_mismatches(engine) and not chain_breaks(engine)
+    ledger_ok = ledger_sound(engine)
     engine.dispose()
     return Row("drain", design, run, round(ops / elapsed, 1), 0, 0, ops, {}, 0, 0, before, redis_mb(r), ledger_ok)
 

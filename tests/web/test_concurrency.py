@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.http_client import call_json
 from tests.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.live
@@ -24,14 +22,9 @@ class Http:
         self.base = base
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        status, answer = call_json(self.base, method, path, body)
+        assert isinstance(answer, dict), answer
+        return status, answer
 
     def settle(self, status: int, body: dict[str, Any]) -> str:
         """The final outcome of an operation answer: 'applied' or the rejection text."""

@@ -16,7 +16,7 @@ def test_api_requests_carry_no_session_user_or_messages(api: Api, admin_client: 
     assert not hasattr(request, "session")
     assert not hasattr(request, "user")
     assert not hasattr(request, "_messages")
-    assert not response.cookies
+    assert dict(response.cookies) == {}
 
 
 def test_admin_pages_have_the_logged_in_user(admin_client: Client) -> None:

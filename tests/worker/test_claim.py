@@ -71,8 +71,9 @@ def test_requeue_puts_claimed_ids_back_in_front_in_order(local_redis: redis.Redi
 def test_requeue_collects_every_workers_claims(local_redis: redis.Redis) -> None:
     [shard] = shard_queues(local_redis, 1)
     fill(local_redis, [shard], 3)
-    assert batch_claim(local_redis, [shard], worker="dead-a", batch_size=2) is not None
-    assert batch_claim(local_redis, [shard], worker="dead-b", batch_size=1) is not None
+    first = batch_claim(local_redis, [shard], worker="dead-a", batch_size=2)
+    second = batch_claim(local_redis, [shard], worker="dead-b", batch_size=1)
+    assert (first and first.job_ids, second and second.job_ids) == (["0-0", "0-1"], ["0-2"])
     assert claimers_of(local_redis, [shard]) == {shard: {"dead-a", "dead-b"}}
     assert processing_requeue(local_redis, shard, claimers=["dead-b"]) == 1
     assert local_redis.lrange(shard.key, 0, -1) == [b"0-2"]

@@ -33,7 +33,8 @@ MakeWorker = Callable[..., ShardWorker]
 def test_queue_and_job_key_names(local_redis: redis.Redis) -> None:
     queue = Queue(queue_name(7), connection=local_redis)
     assert queue.key == "rq:queue:wallets.shard.07"
-    assert Job.key_for("abc") == "rq:job:abc"
+    assert Job.key_for("abc") == "rq:job:abc" == keys.job_key("abc")
+    assert queue.key == keys.queue_key(7)
 
 
 def test_enqueue_and_wait_is_one_round_trip(
@@ -141,7 +142,7 @@ def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
     again = operation_send(connection=local_redis, settings=local_settings, request=second, wait=0, record=record)
     assert again.earlier == "fp|first"
     assert queue.job_ids == [str(first.operation_id)]  # nothing queued for the second
-    assert not local_redis.exists(Job.key_for(str(second.operation_id)))
+    assert local_redis.exists(keys.job_key(second.operation_id)) == 0
 
 
 def test_a_stopped_worker_leaves_the_dashboards_at_once(local_redis: redis.Redis, make_worker: MakeWorker) -> None:

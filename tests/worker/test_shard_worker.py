@@ -61,7 +61,7 @@ def test_burst_applies_everything_and_replies(
     requests = [operation(w, DEPOSIT, "2.00") for w in ids for _ in range(5)]
     for request in requests:
         enqueue(request)
-    assert make_worker().work(burst=True)
+    assert make_worker().work(burst=True) is True
     for request in requests:
         assert reply(local_redis, request).status is OperationStatus.APPLIED
     assert [balance(db, w) for w in ids] == [Decimal("10.00")] * 8
