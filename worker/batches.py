@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import redis
-from rq.utils import now
 from sqlalchemy import Connection
 
 from shared import keys
@@ -81,7 +80,7 @@ def batch_fetch(connection: redis.Redis, presence: WorkerPresence, claim: Claime
             operations.append((job, job_request(job)))
         except MalformedMessage as exc:
             poison.append(Failed(job, str(exc)))
-    return Batch(claim, now(), operations, poison)
+    return Batch(claim, datetime.now(UTC), operations, poison)
 
 
 def batch_apply(leases: Leases, batch: Batch) -> tuple[list[Finished], list[Failed]]:
@@ -161,7 +160,8 @@ def batch_finish(
         reply_ttl=reply_ttl,
         default_result_ttl=result_ttl,
     )
-    presence.count(pipe, finished=len(finished), failed=len(failed), seconds=(now() - batch.started_at).total_seconds())
+    seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
+    presence.count(pipe, finished=len(finished), failed=len(failed), seconds=seconds)
     pipe.hincrby(keys.BATCH_SIZES_KEY, batch_size_bucket(batch.size), 1)
     pipe.hincrby(keys.BATCH_SIZES_KEY, "count", 1)
     pipe.hincrby(keys.BATCH_SIZES_KEY, "sum", batch.size)
