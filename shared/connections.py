@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from shared.config import Settings, get_settings
-from shared.errors import ServiceUnavailable
+from shared.errors import ServiceUnavailable, StatementRefused
 
 REDIS_CONNECT_TIMEOUT = 0.5
 """Seconds to wait for a Redis connection: an outage must answer 503 quickly, not hang."""
@@ -92,6 +92,18 @@ not SQLAlchemy's wrappers."""
 
 DATABASE_UNAVAILABLE = "PostgreSQL is unavailable"
 
+PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})
+"""SQLSTATE classes that blame a statement's own data (data exception, integrity constraint
+violation): retrying cannot help. Every other database error (a lost connection, a read-only
+database after a failover, a serialization failure, a lock or statement timeout, a full disk,
+a shutdown) is a condition of the database: the web answers 503, the worker retries."""
+
+
+def is_database_condition(pgcode: str | None) -> bool:
+    """Whether an error with this SQLSTATE (None: no answer from the server) is a condition of
+    the database rather than the fault of the statement's data. The one definition, for web and worker."""
+    return pgcode is None or pgcode[:2] not in PERMANENT_SQLSTATE_CLASSES
+
 
 def _connection_lost(exc: Exception, raw: Any) -> bool:
     """Whether ``exc`` left the connection unusable (as opposed to a cancelled statement, a lock
@@ -107,7 +119,9 @@ def _run(sql: str, params: tuple[Any, ...], fetch: int) -> list[tuple[Any, ...]]
     connection is done here by hand: the connection is invalidated, the pool is recycled (a
     restart kills every pooled connection at once) and the statement is tried once more on a new
     connection (so writes through here must be idempotent). A second failure, a statement or
-    lock timeout, or no free connection within ``WEB_POOL_WAIT`` is ``ServiceUnavailable``.
+    lock timeout, any other condition of the database, or no free connection within
+    ``WEB_POOL_WAIT`` is ``ServiceUnavailable``; a statement whose data PostgreSQL refuses
+    (SQLSTATE classes 22, 23) is ``StatementRefused``.
     """
     for attempt in (1, 2):
         engine = get_engine()
@@ -128,6 +142,10 @@ def _run(sql: str, params: tuple[Any, ...], fetch: int) -> list[tuple[Any, ...]]
             engine.dispose()
             if attempt == 2:
                 raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
+        except psycopg2.Error as exc:  # autocommit: the connection is clean again
+            if is_database_condition(exc.pgcode):  # e.g. read-only after a failover
+                raise ServiceUnavailable(DATABASE_UNAVAILABLE) from exc
+            raise StatementRefused(f"PostgreSQL refused the statement: {exc.pgcode}") from exc
         finally:
             conn.close()
     raise AssertionError("unreachable")

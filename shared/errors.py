@@ -10,6 +10,7 @@
     │   └── Unprocessable            422: an Idempotency-Key reused for a different request
     ├── MalformedMessage             a queued message the worker cannot parse (poison)
     ├── OutcomeUnknown               an enqueue may have reached Redis: answered 202, never 503
+    ├── StatementRefused             PostgreSQL refuses a statement's data (SQLSTATE 22, 23)
     └── ServiceUnavailable           503: Redis or PostgreSQL does not answer (nothing was queued)
 
 Third-party errors (redis, psycopg2, SQLAlchemy) are translated at the boundary
@@ -67,6 +68,10 @@ class MalformedMessage(WalletError):
 
 class OutcomeUnknown(WalletError):
     """Redis failed after an operation's enqueue was sent: it may or may not be queued."""
+
+
+class StatementRefused(WalletError):
+    """PostgreSQL refused a web statement's own data for good (a constraint or data error)."""
 
 
 class ServiceUnavailable(WalletError):

@@ -9,7 +9,7 @@ its lease can never clear another's claim. The operation id being the ledger's
 primary key makes redelivery harmless.
 
 Idle workers block on the shards' bell lists, which the web node rings in the
-same MULTI that enqueues; a claim that empties a queue silences its bell.
+same pipeline that enqueues; a claim that empties a queue silences its bell.
 """
 
 from __future__ import annotations

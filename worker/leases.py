@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shared import keys
+from shared.connections import is_database_condition
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,6 @@ first leases again at once: a single dropped connection costs no pause); it doub
 
 MAX_BACKOFF = 10.0
 """Longest pause, in seconds, between attempts while PostgreSQL is unavailable."""
-
-PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})
-"""SQLSTATE classes that blame the operation's own data (data exception, integrity constraint
-violation): retrying cannot help. Every other database error (a lost connection, a read-only
-database after a failover, a serialization failure, a lock or statement timeout, a full disk,
-a shutdown) is a condition of the database and passes."""
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:cls, :shard)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:cls, :shard)")
@@ -114,8 +109,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is a condition of the database: retried with backoff, never a final answer."""
     if not isinstance(exc, DBAPIError):
         return False
-    code = getattr(exc.orig, "pgcode", None)
-    return exc.connection_invalidated or code is None or code[:2] not in PERMANENT_SQLSTATE_CLASSES
+    return exc.connection_invalidated or is_database_condition(getattr(exc.orig, "pgcode", None))
 
 
 class LeasesLost(Exception):

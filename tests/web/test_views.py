@@ -283,6 +283,45 @@ def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: En
     assert api.client.get("/healthz").status_code == 200
 
 
+def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:
+    """Right after a failover PostgreSQL may refuse writes (SQLSTATE 25006): a condition of
+    the database, answered like an outage."""
+    from shared.connections import get_engine
+
+    database = db.url.database
+    with db.begin() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
+    get_engine().dispose()  # new sessions pick the setting up
+    try:
+        response = api.client.post("/api/v1/wallets")
+        assert (response.status_code, response.json()) == (503, {"error": "Service temporarily unavailable"})
+        assert response["Retry-After"] == "1"
+    finally:
+        with db.begin() as conn:
+            conn.exec_driver_sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
+        get_engine().dispose()
+    assert api.client.post("/api/v1/wallets").status_code == 201
+
+
+def test_a_refused_pending_record_still_answers_202(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 202 path writes a pending record; PostgreSQL refusing it must not turn the answer into a 500."""
+    from shared.errors import StatementRefused
+    from web.wallets import services
+
+    def refused(sql: str, params: tuple[object, ...]) -> None:
+        raise StatementRefused("PostgreSQL refused the statement: 23503")
+
+    wallet = api.create_wallet(5)
+    monkeypatch.setattr(services, "write", refused)
+    monkeypatch.setattr("web.wallets.queueing._enqueue_commands", lambda *_: [])  # no reply will come
+    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.1))
+    response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "1"})
+    assert response.status_code == 202
+    assert response.json()["status"] == "Pending"
+
+
 def test_api_requests_never_open_a_database_connection_of_their_own(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every API read and write uses the process's bounded pool (Django's connections are one
     per greenlet under gevent: a new PostgreSQL connection per request)."""

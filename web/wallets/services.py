@@ -19,7 +19,7 @@ import redis
 
 from shared.config import Settings
 from shared.connections import write
-from shared.errors import Conflict, OutcomeUnknown, ServiceUnavailable, Unprocessable
+from shared.errors import Conflict, OutcomeUnknown, ServiceUnavailable, StatementRefused, Unprocessable
 from shared.messages import OperationRequest, OperationResult, Rejection
 from shared.sharding import shard_for
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
@@ -124,7 +124,7 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
                 request.created_at,
             ),
         )
-    except ServiceUnavailable:
+    except (ServiceUnavailable, StatementRefused):
         # Still a 202: the operation may be queued; with PostgreSQL down it is not applied either.
         log.error("could not record pending operation %s", request.operation_id, exc_info=True)
 
