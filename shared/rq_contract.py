@@ -18,6 +18,7 @@ upgrade that changes one fails there first, and only this file changes with it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,9 @@ class WorkerPresence:
     queues of the shards it leases, its state and heartbeat, and its job counters."""
 
     def __init__(self, connection: redis.Redis, name: str, *, result_ttl: int) -> None:
+        # rq sets its worker logger to INFO at import: its registry cleanup would log one line
+        # per queue every minute (16 per worker). Its warnings and errors still pass.
+        logging.getLogger("rq.worker").setLevel(logging.WARNING)
         self._rq = SimpleWorker(
             [], name=name, connection=connection, serializer=JSONSerializer, default_result_ttl=result_ttl
         )

@@ -5,6 +5,7 @@ If an rq upgrade changes any of these, this file fails before production does.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -105,6 +106,7 @@ def test_worker_is_registered_like_any_rq_worker(local_redis: redis.Redis, make_
     try:
         [registered] = Worker.all(connection=local_redis)
         assert registered.name == worker.name
+        assert logging.getLogger("rq.worker").level == logging.WARNING  # no per-queue cleanup lines
         assert registered.queue_names() == ["wallets.shard.03", "wallets.shard.04"]
     finally:
         worker.teardown()
