@@ -168,6 +168,8 @@ class Settings:
     """``PROMETHEUS_MULTIPROC_DIR``: where the web processes' metrics files are added up (set by
     ``deploy/gunicorn.conf.py`` when not given)."""
     secret_key: str = ""
+    metrics_token: str = ""
+    """``METRICS_TOKEN``: when set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
     @classmethod
@@ -203,6 +205,7 @@ class Settings:
             access_log=env.get("GUNICORN_ACCESSLOG") or None,
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             secret_key=env.get("SECRET_KEY", ""),
+            metrics_token=env.get("METRICS_TOKEN", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
         )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.config import Settings
 from tests.web.conftest import Api
 
 
@@ -46,3 +49,16 @@ def test_operations_latency_and_workers_are_exposed(api: Api) -> None:
     assert sorted(labels["shard"] for labels, _ in owners) == [f"{s:02d}" for s in range(16)]
     assert len({labels["worker"] for labels, _ in owners}) == 1
     assert all(re.fullmatch(r"wallets-.+-\d+", labels["worker"]) for labels, _ in owners)
+
+
+def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "web.wallets.views.get_settings", lambda: dataclasses.replace(settings, metrics_token="s3cret-token")
+    )
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
+        response = api.client.get("/metrics", headers=headers)
+        assert (response.status_code, response.json()) == (401, {"error": "Missing or wrong metrics token"})
+        assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    response = api.client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200
+    assert b"wallet_queue_depth" in response.content

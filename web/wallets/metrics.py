@@ -9,6 +9,7 @@ queue depth per shard, batch sizes, which worker owns which shard.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
 import redis
@@ -81,6 +82,12 @@ def record(operation_type: OperationType, result: OperationResult | None, second
     LATENCY.observe(seconds)
     if result is None:
         REPLY_TIMEOUTS.inc()
+
+
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def metrics_text() -> bytes:

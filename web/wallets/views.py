@@ -137,6 +137,9 @@ def _pending_json(operation_id: UUID) -> HttpResponse:
 
 @api_view("GET")
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    token = get_settings().metrics_token
+    if token and not metrics.bearer_matches(request.headers.get("Authorization"), token):
+        return error_response("Missing or wrong metrics token", 401, WWW_Authenticate='Bearer realm="metrics"')
     return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
