@@ -82,6 +82,15 @@ BELL_PATTERN = f"{BELL_PREFIX}*"
 BATCH_SIZES_KEY = "wallets:metrics:batch_sizes"
 """Hash of batch-size histogram buckets (``le_<bound>``), ``count`` and ``sum``, kept by the workers."""
 
+LOGIN_FAILURES_PREFIX = "wallets:login-failures:"
+"""Per admin user name or client address: failed logins in the current window (a counter)."""
+
+
+def login_failures_key(kind: str, value: str) -> str:
+    """``kind`` is ``user`` or ``address``; the value is hashed (any length, any characters)."""
+    return f"{LOGIN_FAILURES_PREFIX}{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
 CLAIMERS_PREFIX = "wallets:claimers:"
 """Per shard, the set of workers that have claimed from it (whose processing lists may hold ids)."""
 

@@ -29,6 +29,10 @@ INSTALLED_APPS = [
     "web.wallets",
 ]
 
+AUTHENTICATION_BACKENDS = ["web.wallets.login_guard.GuardedModelBackend"]
+# One PBKDF2 hasher (same format as Django's), computed off the event loop: see login_guard.
+PASSWORD_HASHERS = ["web.wallets.login_guard.OffLoopPBKDF2PasswordHasher"]
+
 MIDDLEWARE = [
     "web.wallets.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
