@@ -39,6 +39,7 @@ from rq.worker import WorkerStatus
 from shared import keys
 from shared.errors import ServiceUnavailable
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.sharding import queue_name
 
 JOB_TIMEOUT = 60
 """RQ's per-job timeout, in seconds; an operation is applied in milliseconds."""
@@ -47,9 +48,9 @@ Command = tuple[Any, ...]
 
 
 def enqueue_commands(
-    *, connection: redis.Redis, request: OperationRequest, queue: str, result_ttl: int, failure_ttl: int
+    *, connection: redis.Redis, request: OperationRequest, shard: int, result_ttl: int, failure_ttl: int
 ) -> list[Command]:
-    """The Redis commands that put ``request`` on ``queue`` as a queued RQ job whose id is the
+    """The Redis commands that put ``request`` on ``shard``'s queue as a queued RQ job whose id is the
     operation id: its job hash, the queue in RQ's queue set (where dashboards find it, again
     after a Redis restart) and the id at the tail of the queue.
 
@@ -66,17 +67,13 @@ def enqueue_commands(
         result_ttl=result_ttl,
         failure_ttl=failure_ttl,
         description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
-        origin=queue,
+        origin=queue_name(shard),
         status=JobStatus.QUEUED,
     )
     job.enqueued_at = now()
     fields = [part for field, value in job.to_dict().items() for part in (field, value)]
-    queue_key = f"{keys.RQ_QUEUE_PREFIX}{queue}"
-    return [
-        ("HSET", job.key, *fields),
-        ("SADD", Queue.redis_queues_keys, queue_key),
-        ("RPUSH", queue_key, job.id),
-    ]
+    queue_key = keys.queue_key(shard)
+    return [("HSET", job.key, *fields), ("SADD", Queue.redis_queues_keys, queue_key), ("RPUSH", queue_key, job.id)]
 
 
 def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:

@@ -21,11 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import redis
-from sqlalchemy import Connection
 
 from shared import keys
 from shared.batch_sizes import batch_size_bucket
@@ -104,7 +102,8 @@ def _outcomes(leases: Leases, requests: list[OperationRequest]) -> list[Operatio
     if not requests:
         return []
     try:
-        results = _transaction(leases, partial(operations_apply, requests=requests))
+        with leases.transaction() as conn:
+            results = operations_apply(conn, requests)
         leases.healthy()
         return list[OperationResult | str](results)
     except LeasesLost:
@@ -121,22 +120,13 @@ def _refuse(leases: Leases, request: OperationRequest, reason: str) -> Operation
     """Record an operation that can never apply as rejected, in the ledger, so that its final
     answer never changes (a requeue or a retry finds the row); ``reason`` if even that fails."""
     try:
-        return _transaction(leases, partial(_refuse_one, request=request))[0]
+        with leases.transaction() as conn:
+            return operation_refuse(conn, request, rejection=Rejection.UNPROCESSABLE)
     except LeasesLost:
         raise
     except Exception:
         log.exception("operation %s could not be recorded as rejected", request.operation_id)
         return reason
-
-
-def _refuse_one(conn: Connection, *, request: OperationRequest) -> list[OperationResult]:
-    return [operation_refuse(conn, request, rejection=Rejection.UNPROCESSABLE)]
-
-
-def _transaction(leases: Leases, work: Any) -> list[OperationResult]:
-    with leases.transaction() as conn:
-        results: list[OperationResult] = work(conn)
-    return results
 
 
 def batch_finish(

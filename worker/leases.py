@@ -131,12 +131,11 @@ class Leases:
         self._failures = 0
         self._retry_at = 0.0
 
-    def rebalance(self, live_workers: int) -> bool:
-        """Give up shards above the fair share among ``live_workers``, lease free ones below it;
-        whether the owned shards changed. Does nothing while backing off."""
+    def rebalance(self, live_workers: int) -> None:
+        """Give up shards above the fair share among ``live_workers``, lease free ones below it.
+        Does nothing while backing off."""
         if self.connection is None and time.monotonic() < self._retry_at:
-            return False
-        before = set(self.owned)
+            return
         plan = rebalance_plan(self.owned, live_workers, self.shard_count)
         try:
             if self.connection is None:
@@ -157,7 +156,6 @@ class Leases:
             if not is_transient(exc):
                 raise
             self.lost(exc)
-        return self.owned != before
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:

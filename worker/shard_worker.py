@@ -267,9 +267,8 @@ class ShardWorker:
         live = self._retry_redis(partial(live_members, self.connection, self.name, time.time()))
         self._sweep(live)
         before = set(self.leases.owned)
-        if not self.leases.rebalance(len(live)):
-            if before and not self.leases.owned:  # lost while trying
-                self._publish()
+        self.leases.rebalance(len(live))
+        if self.leases.owned == before:
             return
         for shard in sorted(self.leases.owned - before):
             moved = self._retry_redis(partial(processing_requeue, self.connection, ShardQueue(shard)))

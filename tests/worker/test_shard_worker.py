@@ -43,6 +43,13 @@ def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult
     return OperationResult.from_bytes(raw)
 
 
+def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) -> None:
+    """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
+    from the dashboard, would) and forget its reply."""
+    connection.delete(keys.reply_key(request.operation_id))
+    connection.rpush(keys.queue_key(shard), str(request.operation_id))
+
+
 def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
     with engine.connect() as conn:
         return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
@@ -112,10 +119,7 @@ def test_redelivered_job_changes_nothing(
     enqueue(request)
     make_worker().work(burst=True)
     first = reply(local_redis, request)
-    local_redis.delete(keys.reply_key(request.operation_id))
-    # Redeliver: the same job id back on its queue, as a crashed worker's requeue would.
-    shard = shard_for(wallet, local_settings.shard_count)
-    local_redis.rpush(Queue(queue_name(shard), connection=local_redis).key, str(request.operation_id))
+    redeliver(local_redis, shard_for(wallet, local_settings.shard_count), request)
     make_worker().work(burst=True)
     assert reply(local_redis, request) == first
     assert balance(db, wallet) == Decimal("9.99")
@@ -259,9 +263,7 @@ def test_an_operation_that_can_never_apply_is_rejected_in_the_ledger_for_good(
     assert (refused.status, refused.error) == (OperationStatus.REJECTED, "Operation could not be processed")
     assert reply(local_redis, fine).status is OperationStatus.APPLIED
     # The rule is gone; a requeue (from the dashboard, or a redelivery) must not apply it now.
-    local_redis.delete(keys.reply_key(doomed.operation_id))
-    shard = shard_for(wallet, local_settings.shard_count)
-    local_redis.rpush(Queue(queue_name(shard), connection=local_redis).key, str(doomed.operation_id))
+    redeliver(local_redis, shard_for(wallet, local_settings.shard_count), doomed)
     make_worker().work(burst=True)
     assert reply(local_redis, doomed) == refused
     assert balance(db, wallet) == Decimal("0.00")

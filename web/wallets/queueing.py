@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.errors import OutcomeUnknown, ServiceUnavailable
 from shared.messages import OperationRequest, OperationResult
 from shared.rq_contract import Command, enqueue_commands
-from shared.sharding import queue_name, shard_for
+from shared.sharding import shard_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def _enqueue_commands(connection: redis.Redis, settings: Settings, request: Oper
     commands = enqueue_commands(
         connection=connection,
         request=request,
-        queue=queue_name(shard),
+        shard=shard,
         result_ttl=settings.result_ttl,
         failure_ttl=settings.failure_ttl,
     )

@@ -24,7 +24,7 @@ from shared.messages import OperationRequest, OperationResult, Rejection
 from shared.sharding import shard_for
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.parsing import OperationInput
-from web.wallets.queueing import operation_send
+from web.wallets.queueing import KeyRecord, operation_send
 from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ensure_exists
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,11 @@ def operation_submit(
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
     )
-    ours = (
-        None if idempotency_key is None else KeyClaim(request_fingerprint(wallet_id, operation), request.operation_id)
-    )
-    record = (
-        None
-        if idempotency_key is None or ours is None
-        else idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
-    )
+    ours: KeyClaim | None = None
+    record: KeyRecord | None = None
+    if idempotency_key is not None:
+        ours = KeyClaim(request_fingerprint(wallet_id, operation), request.operation_id)
+        record = idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
     try:
         delivery = operation_send(
             connection=connection, settings=settings, request=request, wait=settings.reply_timeout, record=record
