@@ -12,11 +12,12 @@ BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
 LOAD_SECONDS ?= 60
 LOAD_USERS ?= 50
+SCOPES ?= read,write
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate superuser test lint bench bench-compare load clean
+.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare load clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +44,14 @@ run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashb
 		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > .run/supervisord.conf
 	PORT=$(PORT) $(BIN)/honcho -e .env run $(BIN)/supervisord -c .run/supervisord.conf
 
+apikey: migrate  ## A new API key: TENANT=acme [SCOPES=read] [NAME=...]; the secret is the last line
+	@test -n "$(TENANT)" || { echo "usage: make apikey TENANT=acme [SCOPES=read|read,write] [NAME=...]" >&2; exit 2; }
+	@$(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey create --tenant "$(TENANT)" \
+		--scopes "$(SCOPES)" --name "$(NAME)"
+
+apikey-revoke: $(STAMP) .env  ## Revoke an API key: KEY=wk_... (its prefix or id)
+	@$(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey revoke "$(KEY)"
+
 superuser: migrate  ## Create an admin login for /admin/
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser
 
@@ -61,8 +70,9 @@ bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in B
 	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
 		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
-load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s
-	$(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
+load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s; KEY=wk_...
+	@test -n "$(KEY)" || { echo "usage: make load KEY=\$$(make -s apikey TENANT=load | tail -1)" >&2; exit 2; }
+	WALLET_API_KEY="$(KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
 		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_SECONDS)s --only-summary
 
 clean:  ## Remove the virtualenv and generated files

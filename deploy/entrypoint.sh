@@ -11,6 +11,9 @@ case "$role" in
     exec python -m worker "$@" ;;
   migrate)
     exec python web/manage.py migrate --noinput "$@" ;;
+  apikey)
+    # docker compose run --rm web apikey create --tenant acme   (the secret is the last line)
+    exec python web/manage.py apikey "$@" ;;
   dashboard)
     exec rq-dashboard --bind 0.0.0.0 --port "${DASHBOARD_PORT:-9181}" --redis-url "$REDIS_URL" --json --disable-delete "$@" ;;
   *)

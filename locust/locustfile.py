@@ -1,12 +1,16 @@
 """Load test: each simulated user creates and funds its own wallet, then mixes
 balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did.
 
+Every request carries the API key in ``WALLET_API_KEY`` (``make apikey TENANT=load``; its
+tenant's rate limits apply: raise ``RATE_LIMIT_WRITES`` on the server for a load test).
 An "Insufficient funds" 400 is the protocol working, so it counts as a success.
-Run headless:  locust -f locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
+Run headless:
+    WALLET_API_KEY=wk_... locust -f locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
 """
 
 from __future__ import annotations
 
+import os
 import random
 
 from locust import FastHttpUser, between, task
@@ -14,10 +18,16 @@ from locust import FastHttpUser, between, task
 OPERATION_URL = "/api/v1/wallets/[id]/operation"
 
 
+API_KEY = os.environ.get("WALLET_API_KEY", "")
+
+
 class WalletUser(FastHttpUser):
     wait_time = between(0.0, 0.05)
+    default_headers = {"Authorization": f"Bearer {API_KEY}"}  # noqa: RUF012 (Locust reads a class attribute)
 
     def on_start(self) -> None:
+        if not API_KEY:
+            raise RuntimeError("set WALLET_API_KEY to a key from `make apikey TENANT=load`")
         response = self.client.post("/api/v1/wallets", name="/api/v1/wallets")
         if response.status_code != 201:
             raise RuntimeError(f"cannot create a wallet: {response.status_code}")

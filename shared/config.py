@@ -10,6 +10,7 @@ Every tunable is a named default with a docstring, read once into a frozen
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -88,6 +89,58 @@ DEFAULT_WEB_THREADS = 8
 DEFAULT_WEB_KEEPALIVE = 5
 """Seconds an idle keep-alive connection is kept (``WEB_KEEPALIVE``); pywsgi: any stalled read or write."""
 
+DEFAULT_API_KEY_CACHE_SECONDS = 2.0
+"""Seconds a web process trusts what it read of an API key (a revoked key stops working
+within this on every node; at most ``MAX_API_KEY_CACHE_SECONDS``)."""
+
+MAX_API_KEY_CACHE_SECONDS = 5.0
+
+DEFAULT_RATE_LIMIT_WRITES = "100/second"
+"""Operations an API key may send (``RATE_LIMIT_WRITES``): Stripe's live-mode default."""
+
+DEFAULT_RATE_LIMIT_WALLETS = "10/second"
+"""Wallets an API key may create (``RATE_LIMIT_WALLETS``)."""
+
+DEFAULT_RATE_LIMIT_IDEMPOTENCY_KEYS = "10000/hour"
+"""Requests with an ``Idempotency-Key`` an API key may send (``RATE_LIMIT_IDEMPOTENCY_KEYS``):
+each leaves a Redis record for ``IDEMPOTENCY_TTL``, so this bounds what one key can make
+Redis hold (10,000/hour for 24 h is at most 240,000 records, about 70 MB)."""
+
+DEFAULT_IDEMPOTENCY_TTL = 24 * 3600
+"""Seconds the Redis record of an ``Idempotency-Key`` lives (``IDEMPOTENCY_TTL``). The ledger
+keeps every key for good and answers a retry after the record expired (Stripe keeps 24 h)."""
+
+DEFAULT_TENANT_WALLET_LIMIT = 100_000
+"""Wallets a new tenant may create (``TENANT_WALLET_LIMIT``); each tenant's own limit is
+stored with it and can be changed in the admin."""
+
+_RATE = re.compile(r"([1-9][0-9]{0,8})/(?:([1-9][0-9]{0,4}) )?(second|minute|hour|day)")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``amount`` requests per ``seconds`` (``100/second``, ``20/10 minute``)."""
+
+    amount: int
+    seconds: int
+    per: str
+    """The window in words: ``second``, ``10 minutes``."""
+
+    @classmethod
+    def parse(cls, raw: str) -> RateLimit:
+        match = _RATE.fullmatch(raw.strip())
+        if match is None:
+            raise ValueError(raw)
+        amount, multiple, unit = match.groups()
+        count = int(multiple or 1)
+        return cls(int(amount), count * _UNIT_SECONDS[unit], unit if count == 1 else f"{count} {unit}s")
+
+
+_DEFAULT_WRITES = RateLimit.parse(DEFAULT_RATE_LIMIT_WRITES)
+_DEFAULT_WALLETS = RateLimit.parse(DEFAULT_RATE_LIMIT_WALLETS)
+_DEFAULT_IDEMPOTENCY_KEYS = RateLimit.parse(DEFAULT_RATE_LIMIT_IDEMPOTENCY_KEYS)
+
 DEFAULT_LOG_LEVEL = "info"
 """gunicorn's log level (``LOG_LEVEL``)."""
 
@@ -117,6 +170,14 @@ def _env_number(
     if not minimum <= value <= maximum:
         raise ConfigurationError(f"{name} must be within {minimum}..{maximum}, got {raw!r}")
     return value
+
+
+def _env_rate(env: Mapping[str, str], name: str, default: str) -> RateLimit:
+    raw = env.get(name) or default
+    try:
+        return RateLimit.parse(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must look like 100/second or 20/10 minute, got {raw!r}") from None
 
 
 def _env_choice(env: Mapping[str, str], name: str, default: str, choices: Mapping[str, str]) -> str:
@@ -171,11 +232,27 @@ class Settings:
     metrics_token: str = ""
     """``METRICS_TOKEN``: when set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    api_auth: bool = True
+    """``API_AUTH``: every ``/api/v1/`` call needs a bearer API key. Off only with ``DEBUG`` on,
+    or with ``API_AUTH_FORCE_OFF`` set as well (README, Security)."""
+    api_key_cache_seconds: float = DEFAULT_API_KEY_CACHE_SECONDS
+    rate_limit_writes: RateLimit = _DEFAULT_WRITES
+    rate_limit_wallets: RateLimit = _DEFAULT_WALLETS
+    rate_limit_idempotency_keys: RateLimit = _DEFAULT_IDEMPOTENCY_KEYS
+    idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
+    tenant_wallet_limit: int = DEFAULT_TENANT_WALLET_LIMIT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         hosts = env.get("ALLOWED_HOSTS")
+        debug = _env_bool(env, "DEBUG", False)
+        api_auth = _env_bool(env, "API_AUTH", True)
+        if not api_auth and not debug and not _env_bool(env, "API_AUTH_FORCE_OFF", False):
+            raise ConfigurationError(
+                "API_AUTH=off opens every wallet to anyone who can reach the API: it needs DEBUG=1,"
+                " or API_AUTH_FORCE_OFF=1 as well"
+            )
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
@@ -188,7 +265,7 @@ class Settings:
             lease_namespace=int(
                 _env_number(env, "LEASE_NAMESPACE", DEFAULT_LEASE_NAMESPACE, minimum=0, maximum=2**31 - 1)
             ),
-            debug=_env_bool(env, "DEBUG", False),
+            debug=debug,
             log_requests=_env_bool(env, "LOG_REQUESTS", False),
             web_worker_class=_env_choice(env, "WEB_WORKER_CLASS", DEFAULT_WEB_WORKER_CLASS, WEB_WORKER_CLASSES),
             web_app_slots=int(_env_number(env, "WEB_CONNECTIONS", DEFAULT_WEB_APP_SLOTS, minimum=1)),
@@ -207,6 +284,23 @@ class Settings:
             secret_key=env.get("SECRET_KEY", ""),
             metrics_token=env.get("METRICS_TOKEN", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
+            api_auth=api_auth,
+            api_key_cache_seconds=_env_number(
+                env,
+                "API_KEY_CACHE_SECONDS",
+                DEFAULT_API_KEY_CACHE_SECONDS,
+                minimum=0,
+                maximum=MAX_API_KEY_CACHE_SECONDS,
+            ),
+            rate_limit_writes=_env_rate(env, "RATE_LIMIT_WRITES", DEFAULT_RATE_LIMIT_WRITES),
+            rate_limit_wallets=_env_rate(env, "RATE_LIMIT_WALLETS", DEFAULT_RATE_LIMIT_WALLETS),
+            rate_limit_idempotency_keys=_env_rate(
+                env, "RATE_LIMIT_IDEMPOTENCY_KEYS", DEFAULT_RATE_LIMIT_IDEMPOTENCY_KEYS
+            ),
+            idempotency_ttl=int(_env_number(env, "IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL, minimum=60)),
+            tenant_wallet_limit=int(
+                _env_number(env, "TENANT_WALLET_LIMIT", DEFAULT_TENANT_WALLET_LIMIT, minimum=0, maximum=2**31 - 1)
+            ),
         )
 
     @property

@@ -4,10 +4,13 @@
     ├── ConfigurationError           bad or missing environment setting (startup)
     ├── RequestError                 a client's request cannot be served (4xx)
     │   ├── InvalidRequest           400: malformed body, bad amount or type
-    │   ├── NotFound                 404: unknown wallet or operation
+    │   ├── Unauthorized             401: no API key, or not a valid one
+    │   ├── Forbidden                403: the key's scope or tenant's quota does not allow it
+    │   ├── NotFound                 404: unknown wallet or operation (or another tenant's)
     │   ├── MethodNotAllowed         405
     │   ├── Conflict                 409: the same Idempotency-Key is still in flight
-    │   └── Unprocessable            422: an Idempotency-Key reused for a different request
+    │   ├── Unprocessable            422: an Idempotency-Key reused for a different request
+    │   └── RateLimited              429: the API key's rate limit (with Retry-After)
     ├── MalformedMessage             a queued message the worker cannot parse (poison)
     ├── OutcomeUnknown               an enqueue may have reached Redis: answered 202, never 503
     ├── StatementRefused             PostgreSQL refuses a statement's data (SQLSTATE 22, 23)
@@ -42,6 +45,14 @@ class InvalidRequest(RequestError):
     status = 400
 
 
+class Unauthorized(RequestError):
+    status = 401
+
+
+class Forbidden(RequestError):
+    status = 403
+
+
 class NotFound(RequestError):
     status = 404
 
@@ -60,6 +71,15 @@ class UnsupportedMediaType(RequestError):
 
 class Unprocessable(RequestError):
     status = 422
+
+
+class RateLimited(RequestError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Whole seconds until the key may send again (the ``Retry-After`` header)."""
 
 
 class MalformedMessage(WalletError):

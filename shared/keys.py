@@ -91,6 +91,15 @@ def login_failures_key(kind: str, value: str) -> str:
     return f"{LOGIN_FAILURES_PREFIX}{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
+RATE_LIMIT_PREFIX = "wallets:rate:"
+"""Per API key and limit, one counter per window (``web.wallets.rate_limits``)."""
+
+
+def rate_limit_key(limit: str, api_key_id: UUID) -> str:
+    """The prefix of a key's counters of one limit (the window's number is appended)."""
+    return f"{RATE_LIMIT_PREFIX}{limit}:{api_key_id}"
+
+
 CLAIMERS_PREFIX = "wallets:claimers:"
 """Per shard, the set of workers that have claimed from it (whose processing lists may hold ids)."""
 

@@ -2,11 +2,13 @@
 
 A web node enqueues one ``OperationRequest`` per client operation as the only
 argument of an RQ job (JSON serializer, never pickle); the worker answers with
-one ``OperationResult`` pushed to the operation's reply key. Both are plain
+one ``OperationResult`` pushed to the operation's reply key. ``api_key_id`` (the key that sent
+the operation, recorded in its ledger row) is optional: a message without it reads as null. Both are plain
 JSON objects of strings, so either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
-     "amount": "10.00", "idempotency_key": null, "created_at": "2026-11-24T04:33:09.123456+00:00"}
+     "amount": "10.00", "idempotency_key": null, "api_key_id": "…",
+     "created_at": "2026-11-24T04:33:09.123456+00:00"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null}
 """
 
@@ -73,6 +75,7 @@ class OperationRequest:
     amount: Decimal
     created_at: datetime
     idempotency_key: str | None = None
+    api_key_id: UUID | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class OperationRequest:
             "operation_type": self.operation_type.value,
             "amount": format_money(self.amount),
             "idempotency_key": self.idempotency_key,
+            "api_key_id": None if self.api_key_id is None else str(self.api_key_id),
             "created_at": self.created_at.isoformat(),
         }
 
@@ -95,6 +99,7 @@ class OperationRequest:
             key = data.get("idempotency_key")
             if key is not None and not isinstance(key, str):
                 raise ValueError("idempotency_key must be a string")
+            api_key_id = data.get("api_key_id")
             return cls(
                 operation_id=UUID(_field(data, "operation_id")),
                 wallet_id=UUID(_field(data, "wallet_id")),
@@ -102,6 +107,7 @@ class OperationRequest:
                 amount=parse_amount(_field(data, "amount")),
                 created_at=created_at,
                 idempotency_key=key,
+                api_key_id=None if api_key_id is None else UUID(api_key_id),
             )
         except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc

@@ -230,18 +230,33 @@ class JobState(StrEnum):
     UNKNOWN = "unknown"
 
 
-def job_state(*, connection: redis.Redis, operation_id: UUID) -> JobState:
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    state: JobState
+    wallet_id: UUID | None
+    """The wallet the job's operation is for, when the job exists and its message names one."""
+
+
+def _job_wallet(job: Job) -> UUID | None:
+    try:
+        return OperationRequest.from_wire(job.args[0]).wallet_id
+    except Exception:  # a poison job's arguments may be anything
+        return None
+
+
+def job_state(*, connection: redis.Redis, operation_id: UUID) -> JobInfo:
     """What RQ knows of an operation's job: still to run, failed (poison), or nothing (finished
     and expired, or never queued: the ledger and the pending records answer then)."""
     try:
         job = Job.fetch(str(operation_id), connection=connection, serializer=JSONSerializer)
     except NoSuchJobError:
-        return JobState.UNKNOWN
+        return JobInfo(JobState.UNKNOWN, None)
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
     status = job.get_status(refresh=False)
+    wallet_id = _job_wallet(job)
     if status == JobStatus.FAILED:
-        return JobState.FAILED
+        return JobInfo(JobState.FAILED, wallet_id)
     if status in {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}:
-        return JobState.PENDING
-    return JobState.UNKNOWN
+        return JobInfo(JobState.PENDING, wallet_id)
+    return JobInfo(JobState.UNKNOWN, wallet_id)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Integer,
     MetaData,
     Numeric,
     SmallInteger,
@@ -25,10 +26,35 @@ metadata = MetaData()
 
 MONEY = Numeric(20, 2, asdecimal=True)
 
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("wallet_limit", Integer, nullable=False),
+    Column("wallet_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("scopes", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
 wallets = Table(
     "wallets",
     metadata,
     Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id"), nullable=True),
     Column("balance", MONEY, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -46,6 +72,7 @@ wallet_operations = Table(
     Column("error", Text, nullable=True),
     Column("balance_after", MONEY, nullable=False),
     Column("idempotency_key", String(255), nullable=True),
+    Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
 )
@@ -59,6 +86,7 @@ pending_operations = Table(
     Column("operation_type", String(8), nullable=False),
     Column("amount", MONEY, nullable=False),
     Column("idempotency_key", String(255), nullable=True),
+    Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),

@@ -19,6 +19,11 @@ os.environ.update(
     DEBUG="0",
     ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
     REPLY_TIMEOUT="10",
+    # The suite's own key sends thousands of operations: its limits are out of the way, and
+    # tests/web/test_rate_limits.py runs a gunicorn with small ones.
+    RATE_LIMIT_WRITES="1000000/second",
+    RATE_LIMIT_WALLETS="1000000/second",
+    RATE_LIMIT_IDEMPOTENCY_KEYS="1000000/second",
 )
 
 import dataclasses
@@ -35,6 +40,8 @@ from sqlalchemy import Engine
 from shared.audit import chain_breaks, ledger_mismatches
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
+from tests import http_client
+from tests.factories import TEST_TENANT, api_key
 
 ROOT = Path(__file__).resolve().parent.parent
 # whitenoise warns (an error here) about a missing STATIC_ROOT when a test module builds the WSGI
@@ -63,7 +70,9 @@ def database(settings: Settings) -> Iterator[Engine]:
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, wallets")
+        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, wallets, api_keys, tenants")
+    # Every client of the suite authenticates, with this key unless a test makes its own.
+    http_client.API_KEY = api_key(TEST_TENANT).secret
     yield engine
     engine.dispose()
 
@@ -74,6 +83,13 @@ def db(database: Engine) -> Iterator[Engine]:
     yield database
     assert ledger_mismatches(database) == []
     assert chain_breaks(database) == []
+
+
+@pytest.fixture(scope="session")
+def api_secret(database: Engine) -> str:
+    """The bearer key of the suite's tenant (read and write)."""
+    assert http_client.API_KEY is not None
+    return http_client.API_KEY
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,28 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select, update
 
 from shared.messages import OperationRequest, OperationStatus, OperationType
-from shared.tables import wallet_operations, wallets
+from shared.tables import tenants, wallet_operations, wallets
+from web.wallets.api_keys import NewKey, Scope, key_create
+
+TEST_TENANT = "tests"
+"""The tenant of the suite's default key (``tests/conftest.py``)."""
 
 
-def wallet_row(engine: Engine, wallet_id: uuid.UUID | None = None) -> uuid.UUID:
-    """A new empty wallet, inserted directly."""
+def api_key(tenant: str, scope: Scope = Scope.READ_WRITE, *, wallet_limit: int = 1_000_000) -> NewKey:
+    """A new API key of ``tenant`` (a new tenant gets ``wallet_limit``)."""
+    return key_create(tenant=tenant, name="test", scope=scope, wallet_limit=wallet_limit)
+
+
+def wallet_row(engine: Engine, wallet_id: uuid.UUID | None = None, tenant: str = TEST_TENANT) -> uuid.UUID:
+    """A new empty wallet of ``tenant``, inserted directly."""
     wallet_id = wallet_id or uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(insert(wallets).values(id=wallet_id, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar_one()
+        conn.execute(
+            insert(wallets).values(
+                id=wallet_id, tenant_id=tenant_id, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)
+            )
+        )
     return wallet_id
 
 

@@ -9,40 +9,66 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+API_KEY: str | None = None
+"""The bearer key every call sends unless given another (set by the suite's ``database``
+fixture, or by the benchmark, to a key of their own tenant)."""
 
-def call(base: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, bytes]:
-    """One request on a new connection: (status, raw body); (0, b"") if the server could not be
-    reached (refused or reset, as while it restarts)."""
+NO_KEY = ""
+"""Pass as ``token`` to send no Authorization header at all."""
+
+
+def _authorization(token: str | None) -> dict[str, str]:
+    token = API_KEY if token is None else token
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def exchange(
+    base: str, method: str, path: str, body: Any = None, key: str | None = None, *, token: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request on a new connection: (status, response headers, raw body); (0, {}, b"") if
+    the server could not be reached (refused or reset, as while it restarts). ``key`` is an
+    Idempotency-Key; ``token`` the API key (default ``API_KEY``)."""
     request = urllib.request.Request(
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
+        base + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **_authorization(token)},
     )
-    request.add_header("Content-Type", "application/json")
     if key:
         request.add_header("Idempotency-Key", key)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
+            return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, dict(error.headers), error.read()
     except OSError:
-        return 0, b""
+        return 0, {}, b""
 
 
-def call_json(base: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+def call(
+    base: str, method: str, path: str, body: Any = None, key: str | None = None, *, token: str | None = None
+) -> tuple[int, bytes]:
+    """``exchange`` without the headers: (status, raw body)."""
+    status, _, content = exchange(base, method, path, body, key, token=token)
+    return status, content
+
+
+def call_json(
+    base: str, method: str, path: str, body: Any = None, key: str | None = None, *, token: str | None = None
+) -> tuple[int, Any]:
     """``call``, with the body decoded (a JSON API answers JSON, errors included)."""
-    status, content = call(base, method, path, body, key)
+    status, content = call(base, method, path, body, key, token=token)
     return status, json.loads(content)
 
 
 class KeepAlive:
     """Many requests on one keep-alive connection (setting up thousands of wallets quickly)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str | None = None) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Content-Type": "application/json", **_authorization(token)}
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        self.conn.request(
-            method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json"}
-        )
+        self.conn.request(method, path, None if body is None else json.dumps(body), self.headers)
         response = self.conn.getresponse()
         return response.status, json.loads(response.read())

@@ -101,3 +101,10 @@ def test_entrypoint_knows_every_role_compose_uses() -> None:
         if service.get("build", {}).get("dockerfile") == "deploy/Dockerfile":
             role = service["command"][0]
             assert re.search(rf"^\s+{role}\)", entrypoint, re.M), f"{name}: role {role} unknown"
+
+
+@pytest.mark.parametrize(("extra", "scopes"), [([], "read,write"), (["SCOPES=read"], "read")])
+def test_make_apikey_passes_the_scopes(extra: list[str], scopes: str) -> None:
+    # `make -n` prints the commands without running them (nor their prerequisites).
+    dry = subprocess.run(["make", "-n", "apikey", "TENANT=acme", *extra], cwd=ROOT, capture_output=True, text=True)
+    assert f'--tenant "acme" \\\n\t--scopes "{scopes}"' in dry.stdout

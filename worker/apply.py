@@ -168,6 +168,7 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
                     "error": error,
                     "balance_after": balance_after,
                     "idempotency_key": request.idempotency_key,
+                    "api_key_id": request.api_key_id,
                     "created_at": request.created_at,
                 }
             )
@@ -206,6 +207,7 @@ def operation_refuse(conn: Connection, request: OperationRequest, rejection: Rej
                 "error": result.error,
                 "balance_after": balance.balance,
                 "idempotency_key": request.idempotency_key,
+                "api_key_id": request.api_key_id,
                 "created_at": request.created_at,
             }
         ],

@@ -43,6 +43,7 @@ _DUE = (
         pending_operations.c.operation_type,
         pending_operations.c.amount,
         pending_operations.c.idempotency_key,
+        pending_operations.c.api_key_id,
         pending_operations.c.created_at,
     )
     .where(pending_operations.c.settled_at.is_(None))
@@ -66,6 +67,7 @@ def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit:
             amount=row.amount,
             created_at=row.created_at,
             idempotency_key=row.idempotency_key,
+            api_key_id=row.api_key_id,
         )
         for row in rows
     ]

@@ -8,6 +8,10 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``spread``: the same over ``--wallets`` wallets;
 - ``get``: GET balances over the same wallets.
 
+Every request carries a bearer API key (of the benchmark's own tenant, with rate limits far
+above what it sends, so the limiter runs and counts but never refuses). ``--auth on,off`` (the
+default) runs every configuration twice, side by side: with keys checked, and with
+``API_AUTH=off`` (``design/open``), to show what authentication costs.
 ``--designs`` compares gunicorn worker classes; ``--workers 1,2,4`` also
 compares numbers of shard worker processes.
 
@@ -52,7 +56,12 @@ BENCH_ENV = {
     "SECRET_KEY": "bench-only-not-secret",
     "DEBUG": "0",
     "LOG_LEVEL": "warning",
+    # The limiter runs on every write, as in production, but never refuses here.
+    "RATE_LIMIT_WRITES": "100000000/second",
+    "RATE_LIMIT_WALLETS": "100000000/second",
 }
+OPEN_API = {"API_AUTH": "off", "API_AUTH_FORCE_OFF": "1"}
+"""The environment of the ``/open`` configurations: the seed's open API, for comparison."""
 os.environ.update(BENCH_ENV)
 
 import redis  # noqa: E402
@@ -65,8 +74,10 @@ from shared.config import get_settings  # noqa: E402
 from shared.connections import engine_from_settings  # noqa: E402
 from shared.messages import OperationRequest, OperationType  # noqa: E402
 from shared.sharding import queue_name, shard_for  # noqa: E402
+from tests import http_client  # noqa: E402
 from tests.http_client import KeepAlive  # noqa: E402
 from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
+from web.wallets.api_keys import Scope, key_create  # noqa: E402
 from web.wallets.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402
 
@@ -201,6 +212,7 @@ def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, 
         "--",
         mode,
         str(wallets_file),
+        str(http_client.API_KEY),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
@@ -273,7 +285,7 @@ def rss_mb(role: str) -> float:
 def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis) -> dict[str, Any]:
     """Hold the hot load for ``--soak`` seconds, sampling Redis memory and process RSS."""
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.soak}s", "--timeout", "10s"]
-    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file)]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file), str(http_client.API_KEY)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     samples = []
     started = time.monotonic()
@@ -403,6 +415,23 @@ def print_table(table: list[dict[str, Any]]) -> None:
             print(f"  {row['scenario']:7} {row['design']:8} {row['cpu_%']}")
 
 
+def auth_costs(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scenario and design measured both ways: the throughput with API keys against
+    ``API_AUTH=off`` (negative: auth costs that much)."""
+    medians = {(row["scenario"], row["design"]): row["ops_per_s"] for row in table}
+    return [
+        {
+            "scenario": scenario,
+            "design": design,
+            "auth_ops_per_s": ops,
+            "open_ops_per_s": medians[(scenario, design + "/open")],
+            "change_%": round(100 * (ops / medians[(scenario, design + "/open")] - 1), 1),
+        }
+        for (scenario, design), ops in medians.items()
+        if (scenario, design + "/open") in medians
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of load per scenario (default 30)")
@@ -416,7 +445,12 @@ def main() -> None:
         default="1",
         help="shard worker processes; a list such as 1,2,4 also compares those counts (first design)",
     )
-    parser.add_argument("--designs", default="pywsgi,gevent,gthread", help="gunicorn worker classes to compare")
+    parser.add_argument(
+        "--designs", default="pywsgi", help="gunicorn worker classes to compare, e.g. pywsgi,gevent,gthread"
+    )
+    parser.add_argument(
+        "--auth", default="on,off", help="on: API keys checked; off: API_AUTH=off (labelled /open); both by default"
+    )
     parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
     parser.add_argument(
         "--drain-ops", type=int, default=2000, help="operations the stock RQ worker drains (default 2000, ~12 s)"
@@ -434,12 +468,19 @@ def main() -> None:
 
     ensure_wrk()
     prepare_database()
+    http_client.API_KEY = key_create(
+        tenant="bench", name="make bench", scope=Scope.READ_WRITE, wallet_limit=10**9
+    ).secret
     r = redis.Redis.from_url(BENCH_ENV["REDIS_URL"])
     r.flushdb()
     designs = args.designs.split(",")
     counts = [int(n) for n in args.workers.split(",")]
-    # Every web design with the first worker count, then the first design with every other count.
-    configs = [(design, counts[0]) for design in designs] + [(designs[0], n) for n in counts[1:]]
+    auths = args.auth.split(",")
+    # Every web design (with and without auth) with the first worker count, then the first
+    # design with every other count.
+    configs = [(design, counts[0], auth) for design in designs for auth in auths] + [
+        (designs[0], n, auths[0]) for n in counts[1:]
+    ]
     rows: list[Row] = []
     soaked: dict[str, Any] = {}
     workers = start_workers(counts[0], r)
@@ -457,13 +498,14 @@ def main() -> None:
         finally:
             stop(web)
         for run in range(1, args.runs + 1):
-            for design, count in configs:
+            for design, count, auth in configs:
                 if len(workers) != count:
                     stop_all(workers)
                     workers = start_workers(count, r)
                 label = design if len(counts) == 1 else f"{design}/{count}w"
+                label += "/open" if auth == "off" else ""
                 port = free_port()
-                web = start_gunicorn(port, WEB_WORKER_CLASS=design)
+                web = start_gunicorn(port, WEB_WORKER_CLASS=design, **(OPEN_API if auth == "off" else {}))
                 try:
                     for scenario in (s for s in scenarios if s != "drain"):
                         row = scenario_row(scenario, label, run, port, files[scenario], args, r)
@@ -509,6 +551,14 @@ def main() -> None:
     table = median_rows(rows)
     print()
     print_table(table)
+    costs = auth_costs(table)
+    if costs:
+        print("\nAPI keys against API_AUTH=off, same run (medians):")
+        for cost in costs:
+            print(
+                f"  {cost['scenario']:7} {cost['design']:8} {cost['auth_ops_per_s']:8.0f} vs"
+                f" {cost['open_ops_per_s']:8.0f}/s  {cost['change_%']:+.1f}%"
+            )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"bench-{stamp}.json"
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
@@ -518,6 +568,7 @@ def main() -> None:
                 "args": vars(args),
                 "machine": machine,
                 "medians": table,
+                "auth_costs": costs,
                 "runs": [asdict(r) for r in rows],
                 "soak": soaked or None,
             },

@@ -1,4 +1,4 @@
--- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file>
+-- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file> <api-key>
 -- mode "ops": POST operations, alternating DEPOSIT and WITHDRAW of 1.00 on random wallets
 -- mode "get": GET balances of random wallets
 -- Counts answers by status in every thread; done() prints them as one "STATUS" line.
@@ -14,6 +14,7 @@ function init(args)
   for line in io.lines(args[2]) do
     wallets[#wallets + 1] = line
   end
+  auth = "Bearer " .. args[3]
   counts = {}
   sent = 0
   math.randomseed(os.time() + tonumber(tostring(counts):match("0x(%x+)") or "0", 16))
@@ -23,13 +24,13 @@ function request()
   sent = sent + 1
   local wallet = wallets[math.random(#wallets)]
   if mode == "get" then
-    return wrk.format("GET", "/api/v1/wallets/" .. wallet)
+    return wrk.format("GET", "/api/v1/wallets/" .. wallet, { ["Authorization"] = auth })
   end
   local kind = (sent % 2 == 0) and "WITHDRAW" or "DEPOSIT"
   return wrk.format(
     "POST",
     "/api/v1/wallets/" .. wallet .. "/operation",
-    { ["Content-Type"] = "application/json" },
+    { ["Content-Type"] = "application/json", ["Authorization"] = auth },
     '{"operationType": "' .. kind .. '", "amount": "1.00"}'
   )
 end

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import DEFAULT_DATABASE_URL, Settings
+from shared.config import DEFAULT_DATABASE_URL, RateLimit, Settings
 from shared.errors import ConfigurationError
 
 
@@ -66,3 +66,17 @@ def test_web_worker_classes(name: str, gunicorn_class: str, greenlets: bool) -> 
     settings = Settings.from_env({"WEB_WORKER_CLASS": name})
     assert settings.gunicorn_worker_class == gunicorn_class
     assert settings.web_uses_greenlets is greenlets
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount", "seconds", "per"),
+    [("100/second", 100, 1, "second"), ("20/10 minute", 20, 600, "10 minutes"), ("5/day", 5, 86400, "day")],
+)
+def test_rate_limits(raw: str, amount: int, seconds: int, per: str) -> None:
+    assert Settings.from_env({"RATE_LIMIT_WRITES": raw}).rate_limit_writes == RateLimit(amount, seconds, per)
+
+
+@pytest.mark.parametrize("raw", ["100", "0/second", "10/fortnight", "-1/second", "1/0 second"])
+def test_bad_rate_limits_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="RATE_LIMIT_WALLETS"):
+        Settings.from_env({"RATE_LIMIT_WALLETS": raw})

@@ -32,10 +32,10 @@ def _web_stack(shard_worker: None, db: Engine) -> None:
 
 
 class Api:
-    """The Django test client, speaking the API's JSON."""
+    """The Django test client, speaking the API's JSON, with an API key."""
 
-    def __init__(self) -> None:
-        self.client = Client()
+    def __init__(self, secret: str) -> None:
+        self.client = Client(headers={"Authorization": f"Bearer {secret}"})
 
     def post_operation(self, wallet_id: str, body: Any, **headers: str) -> Any:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -60,8 +60,9 @@ class Api:
 
 
 @pytest.fixture
-def api() -> Api:
-    return Api()
+def api(api_secret: str) -> Api:
+    """A client with the suite's key (its tenant's wallets only)."""
+    return Api(api_secret)
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_a_refused_request_never_takes_over_a_forgotten_key(api: Api, db: Engine
     assert api.balance(wallet) == Decimal("10.00")
 
 
-def test_concurrent_replays_apply_once(api: Api, db: Engine) -> None:
+def test_concurrent_replays_apply_once(api: Api, api_secret: str, db: Engine) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -146,7 +146,7 @@ def test_concurrent_replays_apply_once(api: Api, db: Engine) -> None:
 
     def post(_: int) -> tuple[int, bytes]:
         try:
-            response = Api().post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "burst"})
+            response = Api(api_secret).post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "burst"})
             return response.status_code, response.content
         finally:
             connection.close()

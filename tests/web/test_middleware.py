@@ -8,9 +8,11 @@ from django.test import Client
 from tests.web.conftest import Api
 
 
-def test_api_requests_carry_no_session_user_or_messages(api: Api, admin_client: Client) -> None:
+def test_api_requests_carry_no_session_user_or_messages(api: Api, admin_client: Client, api_secret: str) -> None:
     wallet = api.create_wallet(3)
-    response = admin_client.get(f"/api/v1/wallets/{wallet}")  # a client with a session cookie
+    # An admin's session cookie is no API credential (a page the admin visits cannot use it).
+    assert admin_client.get(f"/api/v1/wallets/{wallet}").status_code == 401
+    response = admin_client.get(f"/api/v1/wallets/{wallet}", headers={"Authorization": f"Bearer {api_secret}"})
     assert response.status_code == 200
     request = response.wsgi_request
     assert not hasattr(request, "session")

@@ -28,8 +28,8 @@ CHECKS = [
 
 @schema.parametrize()
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_api_matches_its_document(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
-    case.call_and_validate(checks=CHECKS)
+def test_api_matches_its_document(case: schemathesis.Case, api_secret: str) -> None:  # type: ignore[type-arg]
+    case.call_and_validate(checks=CHECKS, headers={"Authorization": f"Bearer {api_secret}"})
 
 
 def test_the_document_is_served(api: object) -> None:

@@ -14,7 +14,7 @@ from rq.serializers import JSONSerializer
 from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
-from shared.rq_contract import JobState, job_state
+from shared.rq_contract import JobInfo, JobState, job_state
 from shared.sharding import shard_for
 from web.wallets.queueing import operation_send
 
@@ -36,7 +36,9 @@ def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
     shard = shard_for(request_.wallet_id, settings.shard_count)
     assert fake.lrange(keys.queue_key(shard), 0, -1) == [str(request_.operation_id).encode()]
     assert fake.llen(keys.bell_key(shard)) == 1
-    assert job_state(connection=fake, operation_id=request_.operation_id) is JobState.PENDING
+    assert job_state(connection=fake, operation_id=request_.operation_id) == JobInfo(
+        JobState.PENDING, request_.wallet_id
+    )
     job = Job.fetch(str(request_.operation_id), connection=fake, serializer=JSONSerializer)
     assert job.description == f"DEPOSIT 1.50 to wallet {request_.wallet_id}"
 
@@ -53,4 +55,4 @@ def test_send_times_out_with_none(fake: fakeredis.FakeRedis, request_: Operation
 
 
 def test_unknown_job(fake: fakeredis.FakeRedis) -> None:
-    assert job_state(connection=fake, operation_id=uuid.uuid4()) is JobState.UNKNOWN
+    assert job_state(connection=fake, operation_id=uuid.uuid4()).state is JobState.UNKNOWN

@@ -210,9 +210,11 @@ def test_healthz(api: Api) -> None:
 
 
 def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    wallet = api.create_wallet()
     dead = redis_from_settings(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     monkeypatch.setattr("web.wallets.views.get_redis", lambda: dead)
-    wallet = api.create_wallet()
+    # Wallet creation counts against a rate limit in Redis: refused too, not let through.
+    assert api.client.post("/api/v1/wallets").status_code == 503
     started = time.monotonic()
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1})
     assert time.monotonic() - started < 1

@@ -1,21 +1,62 @@
-"""Admin: everything is read-only. Balances change only through the queue."""
+"""Admin: wallets and the ledger are read-only (balances change only through the queue); API
+keys can be revoked, and a tenant's wallet quota changed. Keys are made with ``make apikey``
+(their secret is shown once, there)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from web.wallets.models import Wallet, WalletOperation
+from shared.config import get_settings
+from web.wallets.models import ApiKey, Tenant, Wallet, WalletOperation
+
+
+class _NoAddOrDelete(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(_NoAddOrDelete):
+    list_display = ("name", "wallet_count", "wallet_limit", "created_at")
+    search_fields = ("name",)
+    fields = ("name", "wallet_limit", "wallet_count", "created_at")
+    readonly_fields = ("name", "wallet_count", "created_at")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(_NoAddOrDelete):
+    list_display = ("prefix", "name", "tenant", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scopes", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
+    search_fields = ("prefix", "name", "=id", "tenant__name")
+    readonly_fields = ("id", "prefix", "tenant", "scopes", "created_at", "last_used_at", "revoked_at")
+    fields = ("id", "prefix", "name", "tenant", "scopes", "created_at", "last_used_at", "revoked_at")
+    ordering = ("-created_at",)
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        seconds = get_settings().api_key_cache_seconds
+        self.message_user(
+            request, f"Revoked {count} key(s): refused on every web node within {seconds:g} s.", messages.SUCCESS
+        )
 
 
 @admin.register(Wallet)
 class WalletAdmin(admin.ModelAdmin):
-    list_display = ("id", "balance", "created_at", "updated_at")
-    readonly_fields = ("id", "balance", "created_at", "updated_at", "history")
+    list_display = ("id", "tenant", "balance", "created_at", "updated_at")
+    list_filter = ("tenant",)
+    readonly_fields = ("id", "tenant", "balance", "created_at", "updated_at", "history")
     search_fields = ("=id",)
     show_full_result_count = False
 
@@ -32,19 +73,24 @@ class WalletAdmin(admin.ModelAdmin):
 
 
 @admin.register(WalletOperation)
-class WalletOperationAdmin(admin.ModelAdmin):
-    list_display = ("id", "wallet", "operation_type", "amount", "status", "balance_after", "error", "applied_at")
+class WalletOperationAdmin(_NoAddOrDelete):
+    list_display = (
+        "id",
+        "wallet",
+        "operation_type",
+        "amount",
+        "status",
+        "balance_after",
+        "error",
+        "api_key",
+        "applied_at",
+    )
+    list_select_related = ("api_key",)
     list_filter = ("operation_type", "status")
     search_fields = ("=id", "=wallet__id")
     readonly_fields = tuple(f.name for f in WalletOperation._meta.fields)
     ordering = ("-seq",)
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -7,7 +7,7 @@ same request is answered from the ledger with the original result (waiting for
 it while it is in flight, then 409); with a different request, 422. Keys are
 scoped to their wallet. The ledger is the durable record: its unique
 ``(wallet_id, idempotency_key)`` index outlives the Redis record
-(``IDEMPOTENCY_TTL``), and the worker answers a retry whose Redis record was
+(``IDEMPOTENCY_TTL``, 24 h), and the worker answers a retry whose Redis record was
 lost from the original ledger row (``worker.apply``).
 """
 
@@ -22,9 +22,6 @@ from shared import keys
 from shared.errors import InvalidRequest
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import KeyRecord
-
-IDEMPOTENCY_TTL = 48 * 3600
-"""Seconds the Redis record of a key lives (the ledger keeps the key for good)."""
 
 INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
 
@@ -51,12 +48,12 @@ def request_fingerprint(wallet_id: UUID, operation: OperationInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def idempotency_record(*, wallet_id: UUID, key: str, claim: KeyClaim) -> KeyRecord:
+def idempotency_record(*, wallet_id: UUID, key: str, claim: KeyClaim, ttl: int) -> KeyRecord:
     """The Redis record that makes ``key`` name ``claim`` (stored only if the key is new)."""
     return KeyRecord(
         key=keys.idempotency_key(wallet_id, key),
         value=f"{claim.fingerprint}|{claim.operation_id}",
-        ttl=IDEMPOTENCY_TTL,
+        ttl=ttl,
     )
 
 

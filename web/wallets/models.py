@@ -6,14 +6,66 @@ the ledger row explaining the change: nothing here writes a balance.
 
 from uuid import uuid4
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
 from shared.messages import OperationStatus, OperationType
 
+SCOPE_CHOICES = [("read", "read only"), ("read,write", "read and write")]
+
+
+class Tenant(models.Model):
+    """A customer of the service: its API keys reach its wallets and no others."""
+
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    name = models.SlugField(max_length=64, unique=True)
+    wallet_limit = models.IntegerField(
+        validators=[MinValueValidator(0)], help_text="Most wallets this tenant may create (a quota)"
+    )
+    wallet_count = models.IntegerField(default=0, db_default=0, editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "tenants"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A bearer key of a tenant. Only the SHA-256 of its secret is stored; ``prefix`` is the
+    visible start of the secret, for logs and the admin."""
+
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="api_keys", editable=False)
+    name = models.CharField(max_length=100, blank=True, default="")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.CharField(max_length=32, choices=SCOPE_CHOICES, editable=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "api_keys"
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.tenant_id})"
+
 
 class Wallet(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wallets",
+        editable=False,
+        help_text="Whose keys reach it (none: created with API_AUTH=off)",
+    )
     balance = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
@@ -47,6 +99,16 @@ class WalletOperation(models.Model):
     error = models.TextField(null=True, blank=True, editable=False)
     balance_after = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        help_text="The key that sent it (none: API_AUTH=off)",
+    )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
 
@@ -86,6 +148,9 @@ class PendingOperation(models.Model):
     operation_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False)
     amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
+    )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
     settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")

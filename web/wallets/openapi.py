@@ -30,6 +30,17 @@ def _error(description: str) -> dict[str, Any]:
 WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
+UNAUTHORIZED = {
+    **_error("Missing, malformed, unknown or revoked API key"),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+}
+FORBIDDEN = _error("A read-only API key; the tenant's wallet quota is reached")
+RATE_LIMITED = {
+    **_error("The API key's rate limit: retry after Retry-After seconds"),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+}
+READ = {"401": UNAUTHORIZED}
+WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
 NOT_JSON = _error("A body whose Content-Type is not application/json")
 
 SCHEMAS: dict[str, Any] = {
@@ -94,6 +105,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
             "balance_after": _ref("Money"),
             "error": {"type": "string", "nullable": True},
+            "api_key_id": {**_ref("Uuid"), "nullable": True},
             "created_at": {"type": "string", "format": "date-time"},
             "applied_at": {"type": "string", "format": "date-time"},
         },
@@ -129,7 +141,7 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/wallets": {
             "post": {
                 "operationId": "wallet_create",
-                "responses": {"201": _json(_ref("Wallet"), "The new wallet"), "503": UNAVAILABLE},
+                "responses": {"201": _json(_ref("Wallet"), "The new wallet"), **WRITE, "503": UNAVAILABLE},
             },
         },
         "/api/v1/wallets/{wallet_id}": {
@@ -138,6 +150,7 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "wallet_balance",
                 "responses": {
                     "200": _json(_ref("Balance"), "The balance"),
+                    **READ,
                     "404": _error("Wallet not found"),
                     "503": UNAVAILABLE,
                 },
@@ -166,6 +179,7 @@ OPENAPI: dict[str, Any] = {
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
                     "400": _error("Invalid body, amount or operationType; insufficient funds; balance limit"),
+                    **WRITE,
                     "404": _error("Wallet not found"),
                     "409": _error("The same Idempotency-Key is still in flight"),
                     "415": NOT_JSON,
@@ -184,11 +198,17 @@ OPENAPI: dict[str, Any] = {
                         "in": "query",
                         "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
                     },
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "description": "The previous page's next: opaque, valid for this wallet only",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {
                     "200": _json(_ref("History"), "Operations, newest first"),
                     "400": _error("Invalid limit or cursor"),
+                    **READ,
                     "404": _error("Wallet not found"),
                     "503": UNAVAILABLE,
                 },
@@ -200,6 +220,7 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "operation_status",
                 "responses": {
                     "200": _json(_ref("Operation"), "The operation"),
+                    **READ,
                     "404": _error("Operation not found"),
                     "503": UNAVAILABLE,
                 },
@@ -208,6 +229,7 @@ OPENAPI: dict[str, Any] = {
         "/healthz": {
             "get": {
                 "operationId": "health",
+                "security": [],
                 "responses": {
                     "200": _json(_ref("Health"), "PostgreSQL and Redis answer"),
                     "503": _json(_ref("Health"), "One of them does not"),
@@ -215,5 +237,15 @@ OPENAPI: dict[str, Any] = {
             },
         },
     },
-    "components": {"schemas": SCHEMAS},
+    "security": [{"apiKey": []}],
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key from `make apikey TENANT=...`: `Authorization: Bearer wk_...`",
+            }
+        },
+    },
 }

@@ -6,6 +6,7 @@ operation type, as in the seed.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +23,7 @@ MALFORMED_JSON = "Malformed JSON body"
 NOT_AN_OBJECT = "Request body must be a JSON object"
 DUPLICATE_KEY = "Duplicate key in JSON object"
 NOT_JSON = "Content-Type must be application/json"
+INVALID_CURSOR = "Invalid cursor"
 
 HISTORY_DEFAULT_LIMIT = 50
 """Operations per history page when ``limit`` is not given."""
@@ -112,10 +114,17 @@ def parse_limit(value: str | None) -> int:
     return int(value)
 
 
-def parse_cursor(value: str | None) -> int | None:
-    """The history cursor: the ledger sequence number to continue below."""
+def parse_cursor(value: str | None) -> UUID | None:
+    """The history cursor (``resources.cursor_json``): the operation to continue below, as
+    22 URL-safe base64 characters; whether it is one of the wallet's, the selector checks."""
     if value is None:
         return None
-    if not _is_number(value, 18):
-        raise InvalidRequest("Invalid cursor")
-    return int(value)
+    if len(value) != 22 or not value.isascii():
+        raise InvalidRequest(INVALID_CURSOR)
+    try:
+        raw = base64.urlsafe_b64decode(value + "==")
+    except ValueError:
+        raise InvalidRequest(INVALID_CURSOR) from None
+    if len(raw) != 16 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != value:
+        raise InvalidRequest(INVALID_CURSOR)
+    return UUID(bytes=raw)

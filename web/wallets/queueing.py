@@ -6,6 +6,7 @@ then a BLPOP on the operation's reply key, pipelined on one connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -13,10 +14,11 @@ import redis
 
 from shared import keys
 from shared.config import Settings
-from shared.errors import OutcomeUnknown, ServiceUnavailable
+from shared.errors import OutcomeUnknown, RateLimited, ServiceUnavailable
 from shared.messages import OperationRequest, OperationResult
 from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import shard_for
+from web.wallets.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +38,31 @@ class Delivery:
     """The worker's answer, or None when none came within the wait."""
     earlier: str | None = None
     """The stored record when the Idempotency-Key was already taken (nothing was enqueued)."""
+    refused: RateLimited | None = None
+    """Over a rate limit: nothing was enqueued."""
 
 
-# Claims the key record if it is new and runs the enqueue commands, atomically: a key is
-# never recorded without its operation being queued, nor queued twice.
-_CLAIM_AND_ENQUEUE = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  return redis.call('GET', KEYS[1])
+# Counts the request against its rate limits (``rate_limits.LIMIT_LUA``), then claims the
+# Idempotency-Key record if there is one, then runs the enqueue commands, atomically: a
+# request over a limit queues nothing, a key is never recorded without its operation being
+# queued, nor queued twice. KEYS: the record's key (or the reply key), the limits' counter
+# prefixes. ARGV: the number of limits, the record's value ('' for none) and TTL, the reply
+# key to mark a refusal on ('' for none), the limits' amounts and windows, the commands.
+_LIMIT_CLAIM_AND_ENQUEUE = (
+    "local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 4\n"
+    + LIMIT_LUA
+    + """
+if refused then
+  if ARGV[4] ~= '' then
+    redis.call('RPUSH', ARGV[4], 'refused:' .. refused[1] .. ':' .. refused[2])
+    redis.call('EXPIRE', ARGV[4], 60)
+  end
+  return {'refused', refused[1], refused[2]}
 end
-local i = 3
+if ARGV[2] ~= '' and not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
+  return {'taken', redis.call('GET', KEYS[1])}
+end
+local i = 5 + 2 * NLIMITS
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -52,6 +70,7 @@ while i <= #ARGV do
 end
 return false
 """
+)
 
 
 def _enqueue_commands(connection: redis.Redis, settings: Settings, request: OperationRequest) -> list[Command]:
@@ -75,13 +94,15 @@ def operation_send(
     request: OperationRequest,
     wait: float,
     record: KeyRecord | None = None,
+    limits: Sequence[Counted] = (),
 ) -> Delivery:
     """Enqueue ``request`` and wait up to ``wait`` seconds for its result.
 
-    One round trip without a ``record``: the enqueue commands, then a BLPOP on the reply
-    key, pipelined (not a MULTI: a BLPOP inside one returns at once; Redis runs one
-    connection's commands in order, so the job hash exists before its id is queued).
-    With an Idempotency-Key ``record``: one round trip records the key and enqueues,
+    One round trip without a ``record``: the enqueue (with its rate ``limits``, inside the
+    script), then a BLPOP on the reply key, pipelined (not a MULTI: a BLPOP inside one
+    returns at once; Redis runs one connection's commands in order, so the job hash exists
+    before its id is queued, and a refusal is on the reply key before the BLPOP). With an
+    Idempotency-Key ``record``: one round trip counts, records the key and enqueues,
     atomically, unless the key was taken; a second one waits for the reply.
 
     Redis failing before anything was sent (no connection) is ``ServiceUnavailable``: nothing
@@ -92,22 +113,35 @@ def operation_send(
     _ensure_connected(connection)
     try:
         commands = _enqueue_commands(connection, settings, request)
+        scripted = record is not None or bool(limits)
         with connection.pipeline(transaction=False) as pipe:
-            if record is None:
+            if not scripted:
                 for command in commands:
                     pipe.execute_command(*command)  # type: ignore[no-untyped-call]
             else:
-                # The enqueue runs inside the script, after the key is claimed.
                 flat = [part for command in commands for part in (len(command), *command)]
-                pipe.eval(_CLAIM_AND_ENQUEUE, 1, record.key, record.value, record.ttl, *flat)
+                pipe.eval(
+                    _LIMIT_CLAIM_AND_ENQUEUE,
+                    1 + len(limits),
+                    record.key if record else reply_key,
+                    *(c.key for c in limits),
+                    len(limits),
+                    record.value if record else "",
+                    record.ttl if record else 0,
+                    "" if record else reply_key,
+                    *limit_args(limits),
+                    *flat,
+                )
             if wait > 0 and record is None:
                 pipe.blpop([reply_key], timeout=wait)
             replies = pipe.execute()
-            if record is not None:
-                if replies[-1]:
-                    return Delivery(result=None, earlier=replies[-1].decode())
-                if wait > 0:
-                    replies = [connection.blpop([reply_key], timeout=wait)]
+            if scripted and replies[0]:
+                answer = replies[0]
+                if answer[0] == b"taken":
+                    return Delivery(result=None, earlier=answer[1].decode())
+                return Delivery(result=None, refused=refusal(limits, int(answer[1]), int(answer[2])))
+            if record is not None and wait > 0:
+                replies = [connection.blpop([reply_key], timeout=wait)]
     except redis.RedisError as exc:
         raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
     reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None

@@ -16,12 +16,17 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
-from shared.errors import MethodNotAllowed, RequestError, ServiceUnavailable
+from shared.config import get_settings
+from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
+from web.wallets.api_keys import authenticate
 
 log = logging.getLogger("web.wallets")
 
 BODY_TOO_LARGE = "Request body too large"
 BODY_UNREADABLE = "Request body incomplete"
+
+AUTHENTICATE = 'Bearer realm="wallets"'
+"""The ``WWW-Authenticate`` challenge of a 401: send an API key as a bearer token."""
 
 View = Callable[..., HttpResponse]
 
@@ -37,8 +42,9 @@ def error_response(message: str, status: int, **headers: str) -> JsonResponse:
     return json_response({"error": message}, status=status, **headers)
 
 
-def api_view(*methods: str) -> Callable[[View], View]:
-    """Mark a function as a JSON API view accepting only ``methods``."""
+def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
+    """Mark a function as a JSON API view accepting only ``methods``. Unless ``public``, the
+    request must carry an API key, and the view gets its ``Caller`` after the request."""
 
     def decorate(view: View) -> View:
         @csrf_exempt
@@ -47,9 +53,17 @@ def api_view(*methods: str) -> Callable[[View], View]:
             try:
                 if request.method not in methods:
                     raise MethodNotAllowed(f"Method {request.method} not allowed")
-                return view(request, *args, **kwargs)
+                if public:
+                    return view(request, *args, **kwargs)
+                # META, not request.headers: building that mapping costs more than the check.
+                caller = authenticate(request.META.get("HTTP_AUTHORIZATION"), get_settings())
+                return view(request, caller, *args, **kwargs)
             except MethodNotAllowed as exc:
                 return error_response(exc.message, exc.status, Allow=", ".join(methods))
+            except Unauthorized as exc:
+                return error_response(exc.message, exc.status, WWW_Authenticate=AUTHENTICATE)
+            except RateLimited as exc:
+                return error_response(exc.message, exc.status, Retry_After=str(exc.retry_after))
             except RequestError as exc:
                 return error_response(exc.message, exc.status)
             except RequestDataTooBig:

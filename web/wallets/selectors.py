@@ -15,21 +15,28 @@ from functools import lru_cache
 from uuid import UUID
 
 from shared.connections import read_all, read_one
-from shared.errors import NotFound
+from shared.errors import InvalidRequest, NotFound
 from shared.messages import OperationType, Rejection
+from web.wallets.api_keys import Caller
+from web.wallets.parsing import INVALID_CURSOR
 
-_BALANCE = "SELECT balance FROM wallets WHERE id = %s"
+_BALANCE = "SELECT balance, tenant_id FROM wallets WHERE id = %s"
+_TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = (
-    "id, wallet_id, operation_type, amount, status, error, balance_after, idempotency_key, created_at, applied_at, seq"
+    "id, wallet_id, operation_type, amount, status, error, balance_after, idempotency_key, created_at, applied_at, seq,"
+    " api_key_id"
 )
 # Built from the constant column list above only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
 _OPERATION_BY_KEY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s AND idempotency_key = %s"  # noqa: S608
 _HISTORY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s ORDER BY seq DESC LIMIT %s"  # noqa: S608
+# The cursor names the last operation of the previous page; one of another wallet matches nothing.
 _HISTORY_BEFORE = (
-    f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s AND seq < %s ORDER BY seq DESC LIMIT %s"  # noqa: S608
+    f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s"  # noqa: S608
+    " AND seq < (SELECT seq FROM wallet_operations WHERE id = %s AND wallet_id = %s) ORDER BY seq DESC LIMIT %s"
 )
+_CURSOR_KNOWN = "SELECT 1 FROM wallet_operations WHERE id = %s AND wallet_id = %s"
 _PENDING = "SELECT id, wallet_id, idempotency_key FROM pending_operations WHERE id = %s"
 
 
@@ -48,11 +55,19 @@ class OperationRow:
     created_at: datetime
     applied_at: datetime
     seq: int
+    api_key_id: UUID | None
+    """The API key that sent it (None: sent with ``API_AUTH=off``)."""
 
     @classmethod
     def from_row(cls, row: tuple[object, ...]) -> OperationRow:
-        id_, wallet_id, operation_type, *rest = row
-        return cls(UUID(str(id_)), UUID(str(wallet_id)), OperationType(str(operation_type)), *rest)  # type: ignore[arg-type]
+        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, api_key_id = row
+        return cls(
+            UUID(str(id_)),
+            UUID(str(wallet_id)),
+            OperationType(str(operation_type)),
+            *(amount, status, error, after, key, created, applied, seq),  # type: ignore[arg-type]
+            None if api_key_id is None else UUID(str(api_key_id)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,29 +79,45 @@ class PendingRow:
     idempotency_key: str | None
 
 
-def wallet_balance_get(*, wallet_id: UUID) -> Decimal:
+def _tenant_id(value: object) -> str | None:
+    return None if value is None else str(value)  # psycopg2 reads a uuid as its text
+
+
+def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Decimal:
+    """The balance of a wallet the caller reaches; ``NotFound`` for any other (another
+    tenant's wallet answers exactly as one that does not exist)."""
     row = read_one(_BALANCE, (str(wallet_id),))
-    if row is None:
+    if row is None or not caller.reaches(_tenant_id(row[1])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
     balance: Decimal = row[0]
     return balance
 
 
 KNOWN_WALLETS_CACHED = 100_000
-"""Wallet ids a web process remembers as existing (about 20 MB at most)."""
+"""Wallet ids a web process remembers the tenant of (about 25 MB at most)."""
 
 
 @lru_cache(maxsize=KNOWN_WALLETS_CACHED)
-def _wallet_known(wallet_id: UUID) -> bool:
-    # Only successes are cached (a miss raises), and a wallet is never deleted
-    # (PROTECT foreign key, no delete in the admin or the API), so a hit stays true.
-    wallet_balance_get(wallet_id=wallet_id)
-    return True
+def _wallet_tenant(wallet_id: UUID) -> str | None:
+    # Only existing wallets are cached (a miss raises); a wallet is never deleted (PROTECT
+    # foreign key, no delete in the admin or the API) nor moved to another tenant.
+    row = read_one(_TENANT, (str(wallet_id),))
+    if row is None:
+        raise NotFound(Rejection.WALLET_NOT_FOUND.value)
+    return _tenant_id(row[0])
 
 
-def wallet_ensure_exists(*, wallet_id: UUID) -> None:
-    """Raise ``NotFound`` unless the wallet exists; a known wallet costs no query."""
-    _wallet_known(wallet_id)
+def wallet_tenant_get(*, wallet_id: UUID) -> str | None:
+    """The tenant a wallet belongs to (None: made with ``API_AUTH=off``), or ``NotFound``;
+    a known wallet costs no query."""
+    return _wallet_tenant(wallet_id)
+
+
+def wallet_ensure_reachable(*, wallet_id: UUID, caller: Caller) -> None:
+    """Raise ``NotFound`` unless the wallet exists and is the caller's tenant's; a known
+    wallet costs no query."""
+    if not caller.reaches(wallet_tenant_get(wallet_id=wallet_id)):
+        raise NotFound(Rejection.WALLET_NOT_FOUND.value)
 
 
 def operation_get(*, operation_id: UUID) -> OperationRow | None:
@@ -108,15 +139,18 @@ def pending_get(*, operation_id: UUID) -> PendingRow | None:
 
 
 def wallet_history_list(
-    *, wallet_id: UUID, limit: int, before_seq: int | None
-) -> tuple[list[OperationRow], int | None]:
-    """A page of a wallet's ledger, newest first, and the cursor of the next page (or None)."""
-    wallet_ensure_exists(wallet_id=wallet_id)
-    if before_seq is None:
+    *, wallet_id: UUID, caller: Caller, limit: int, after: UUID | None
+) -> tuple[list[OperationRow], UUID | None]:
+    """A page of a wallet's ledger, newest first, below the operation ``after`` (the last one
+    of the previous page), and the operation the next page starts below (or None)."""
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    if after is None:
         rows = read_all(_HISTORY, (str(wallet_id), limit + 1), limit + 1)
     else:
-        rows = read_all(_HISTORY_BEFORE, (str(wallet_id), before_seq, limit + 1), limit + 1)
+        rows = read_all(_HISTORY_BEFORE, (str(wallet_id), str(after), str(wallet_id), limit + 1), limit + 1)
+        if not rows and read_one(_CURSOR_KNOWN, (str(after), str(wallet_id))) is None:
+            raise InvalidRequest(INVALID_CURSOR)
     page = [OperationRow.from_row(row) for row in rows]
     if len(page) > limit:
-        return page[:limit], page[limit - 1].seq
+        return page[:limit], page[limit - 1].id
     return page, None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,14 +19,24 @@ from uuid import UUID, uuid4
 import redis
 
 from shared.config import Settings
-from shared.connections import write
-from shared.errors import Conflict, OutcomeUnknown, ServiceUnavailable, StatementRefused, Unprocessable
+from shared.connections import read_one, write
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    OutcomeUnknown,
+    ServiceUnavailable,
+    StatementRefused,
+    Unprocessable,
+)
 from shared.messages import OperationRequest, OperationResult, Rejection
 from shared.sharding import shard_for
+from web.wallets.api_keys import Caller
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import KeyRecord, operation_send
-from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ensure_exists
+from web.wallets.rate_limits import Counted
+from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +45,20 @@ IN_FLIGHT = "A request with this Idempotency-Key is still in progress"
 REPLAY_POLL = 0.02
 """Seconds between ledger reads while a replayed key's first request is in flight."""
 
+WALLET_QUOTA = "This tenant has reached its quota of wallets"
+
 _WALLET_INSERT = "INSERT INTO wallets (id) VALUES (%s) ON CONFLICT (id) DO NOTHING"
+# One statement: the tenant's count goes up only with the insert, and never past its limit.
+_TENANT_WALLET_INSERT = """
+WITH quota AS (
+    UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id
+)
+INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id
+"""
 _PENDING_INSERT = (
-    "INSERT INTO pending_operations (id, wallet_id, shard, operation_type, amount, idempotency_key, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+    "INSERT INTO pending_operations"
+    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -54,9 +75,20 @@ class NewWallet:
     balance: Decimal
 
 
-def wallet_create() -> NewWallet:
+def wallet_create(*, caller: Caller) -> NewWallet:
+    """A new empty wallet of the caller's tenant, within the tenant's quota (``Forbidden``
+    past it); with ``API_AUTH=off``, of no tenant."""
     wallet_id = uuid4()
-    write(_WALLET_INSERT, (str(wallet_id),))
+    if caller.tenant_id is None:
+        write(_WALLET_INSERT, (str(wallet_id),))
+    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id))) is None:
+        # Refused, unless a retry after a lost connection finds the first attempt committed.
+        try:
+            committed = wallet_tenant_get(wallet_id=wallet_id) == caller.tenant_id
+        except NotFound:
+            committed = False
+        if not committed:
+            raise Forbidden(WALLET_QUOTA)
     return NewWallet(wallet_id, Decimal(0))
 
 
@@ -65,10 +97,14 @@ def operation_submit(
     wallet_id: UUID,
     operation: OperationInput,
     idempotency_key: str | None = None,
+    caller: Caller,
     connection: redis.Redis,
     settings: Settings,
+    limits: Sequence[Counted] = (),
 ) -> Submission:
-    wallet_ensure_exists(wallet_id=wallet_id)
+    """Queue an operation on its wallet's shard and wait for its answer (None after
+    ``REPLY_TIMEOUT``: a 202). Over one of its rate ``limits``: ``RateLimited``, nothing queued."""
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
     request = OperationRequest(
         operation_id=uuid4(),
         wallet_id=wallet_id,
@@ -76,20 +112,28 @@ def operation_submit(
         amount=operation.amount,
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
+        api_key_id=caller.key_id,
     )
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if idempotency_key is not None:
         ours = KeyClaim(request_fingerprint(wallet_id, operation), request.operation_id)
-        record = idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours)
+        record = idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours, ttl=settings.idempotency_ttl)
     try:
         delivery = operation_send(
-            connection=connection, settings=settings, request=request, wait=settings.reply_timeout, record=record
+            connection=connection,
+            settings=settings,
+            request=request,
+            wait=settings.reply_timeout,
+            record=record,
+            limits=limits,
         )
     except OutcomeUnknown as exc:
         log.warning("answering 202: %s", exc)
         pending_record(request=request, settings=settings)
         return Submission(operation_id=request.operation_id, result=None)
+    if delivery.refused is not None:
+        raise delivery.refused
     if delivery.earlier is not None:
         assert idempotency_key is not None
         assert ours is not None
@@ -118,6 +162,7 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
                 request.operation_type.value,
                 request.amount,
                 request.idempotency_key,
+                None if request.api_key_id is None else str(request.api_key_id),
                 request.created_at,
             ),
         )

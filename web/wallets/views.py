@@ -14,16 +14,19 @@ from shared.errors import NotFound
 from shared.messages import OperationStatus, Rejection
 from shared.money import format_money
 from shared.rq_contract import JobState, job_state
-from web.wallets import metrics, parsing
+from web.wallets import metrics, parsing, rate_limits
+from web.wallets.api_keys import Caller
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
-from web.wallets.resources import operation_json
+from web.wallets.rate_limits import Limit
+from web.wallets.resources import cursor_json, operation_json
 from web.wallets.responses import api_view, error_response, json_response
 from web.wallets.selectors import (
     operation_by_key_get,
     operation_get,
     pending_get,
     wallet_balance_get,
+    wallet_ensure_reachable,
     wallet_history_list,
 )
 from web.wallets.services import operation_submit, wallet_create
@@ -37,29 +40,37 @@ REJECTION_STATUS = {Rejection.WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMA
 
 
 @api_view("POST")
-def wallet_create_view(request: HttpRequest) -> HttpResponse:
-    wallet = wallet_create()
+def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    caller.require_write()
+    rate_limits.spend(get_redis(), rate_limits.counted(caller, get_settings(), Limit.WALLETS))
+    wallet = wallet_create(caller=caller)
     return json_response({"id": str(wallet.id), "balance": format_money(wallet.balance)}, status=201)
 
 
 @api_view("GET")
-def wallet_detail_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
-    balance = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND))
+def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    balance = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND), caller=caller)
     return json_response({"balance": format_money(balance)})
 
 
 @api_view("POST")
-def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
+def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
     started = time.perf_counter()
+    caller.require_write()
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
     parsing.require_json((request.content_type or "").lower(), request.body)
     operation = parsing.parse_operation(request.body)
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    settings = get_settings()
+    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
     submission = operation_submit(
         wallet_id=wallet_uuid,
         operation=operation,
-        idempotency_key=parse_idempotency_key(request.headers.get("Idempotency-Key")),
+        idempotency_key=idempotency_key,
+        caller=caller,
         connection=get_redis(),
-        settings=get_settings(),
+        settings=settings,
+        limits=rate_limits.counted(caller, settings, *limits),
     )
     operation_id = str(submission.operation_id)
     result = submission.result
@@ -86,25 +97,34 @@ def wallet_operation_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
 
 
 @api_view("GET")
-def wallet_history_view(request: HttpRequest, wallet_id: str) -> HttpResponse:
-    rows, next_seq = wallet_history_list(
+def wallet_history_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    rows, after = wallet_history_list(
         wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND),
+        caller=caller,
         limit=parsing.parse_limit(request.GET.get("limit")),
-        before_seq=parsing.parse_cursor(request.GET.get("cursor")),
+        after=parsing.parse_cursor(request.GET.get("cursor")),
     )
-    return json_response(
-        {"results": [operation_json(row) for row in rows], "next": None if next_seq is None else str(next_seq)}
-    )
+    return json_response({"results": [operation_json(row) for row in rows], "next": cursor_json(after)})
+
+
+def _reachable(caller: Caller, wallet_id: UUID) -> None:
+    """An operation of a wallet the caller does not reach is not found, like one that does not exist."""
+    try:
+        wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    except NotFound:
+        raise NotFound(OPERATION_NOT_FOUND) from None
 
 
 @api_view("GET")
-def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpResponse:
+def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: str) -> HttpResponse:
     operation_uuid = parsing.parse_uuid(operation_id, not_found=OPERATION_NOT_FOUND)
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
+        _reachable(caller, row.wallet_id)
         return json_response(operation_json(row))
     pending = pending_get(operation_id=operation_uuid)
     if pending is not None:
+        _reachable(caller, pending.wallet_id)
         if pending.idempotency_key is not None:
             # A keyed request may have become the operation its key first named.
             row = operation_by_key_get(wallet_id=pending.wallet_id, idempotency_key=pending.idempotency_key)
@@ -113,14 +133,19 @@ def operation_detail_view(request: HttpRequest, operation_id: str) -> HttpRespon
         if row is not None:
             return json_response(operation_json(row))
         return _pending_json(operation_uuid)
-    state = job_state(connection=get_redis(), operation_id=operation_uuid)
-    if state is JobState.PENDING:
+    job = job_state(connection=get_redis(), operation_id=operation_uuid)
+    if job.wallet_id is not None:
+        _reachable(caller, job.wallet_id)
+    elif job.state is not JobState.UNKNOWN and not caller.reaches(None):
+        raise NotFound(OPERATION_NOT_FOUND)  # a job whose wallet is unreadable is nobody's
+    if job.state is JobState.PENDING:
         return _pending_json(operation_uuid)
     # The job may have finished between the two reads: the ledger is the answer.
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
+        _reachable(caller, row.wallet_id)
         return json_response(operation_json(row))
-    if state is JobState.FAILED:
+    if job.state is JobState.FAILED:
         return json_response(
             {
                 "operation_id": str(operation_uuid),
@@ -135,7 +160,7 @@ def _pending_json(operation_id: UUID) -> HttpResponse:
     return json_response({"operation_id": str(operation_id), "status": OperationStatus.PENDING.value})
 
 
-@api_view("GET")
+@api_view("GET", public=True)
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = get_settings().metrics_token
     if token and not metrics.bearer_matches(request.headers.get("Authorization"), token):
@@ -143,12 +168,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
-@api_view("GET")
+@api_view("GET", public=True)
 def openapi_view(request: HttpRequest) -> HttpResponse:
     return json_response(OPENAPI)
 
 
-@api_view("GET", "HEAD")
+@api_view("GET", "HEAD", public=True)
 def healthz_view(request: HttpRequest) -> HttpResponse:
     checks = {"postgres": "ok", "redis": "ok"}
     try:

@@ -1,0 +1,84 @@
+"""The rate limiter (``web.wallets.rate_limits``) on a real Redis: its window, its
+``Retry-After``, and that it rides in the enqueue's one round trip."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from shared import keys
+from shared.config import RateLimit, Settings
+from shared.errors import RateLimited
+from shared.messages import OperationResult, OperationStatus, OperationType
+from shared.sharding import shard_for
+from tests.factories import operation, wallet_row
+from tests.roundtrips import count_round_trips
+from web.wallets.api_keys import Caller
+from web.wallets.queueing import operation_send
+from web.wallets.rate_limits import Counted, Limit, counted, spend
+
+
+def _limit(amount: int, seconds: int) -> list[Counted]:
+    return [Counted(Limit.WRITES, keys.rate_limit_key("writes", uuid.uuid4()), RateLimit(amount, seconds, "x"))]
+
+
+def test_a_limit_allows_its_amount_then_refuses_with_retry_after(local_redis: redis.Redis) -> None:
+    limits = _limit(3, 60)
+    for _ in range(3):
+        spend(local_redis, limits)
+    with pytest.raises(RateLimited) as refused:
+        spend(local_redis, limits)
+    assert 1 <= refused.value.retry_after <= 120
+    assert refused.value.message == "Rate limit of 3 operations per x exceeded"
+
+
+def test_the_window_slides(local_redis: redis.Redis) -> None:
+    limits = _limit(2, 1)
+    spend(local_redis, limits)
+    spend(local_redis, limits)
+    with pytest.raises(RateLimited) as refused:
+        spend(local_redis, limits)
+    time.sleep(refused.value.retry_after + 0.05)  # as the client is told to
+    spend(local_redis, limits)
+
+
+def test_no_key_no_limit(settings: Settings) -> None:
+    assert counted(Caller(None, None, True), settings, Limit.WRITES) == []
+    key = uuid.uuid4()
+    [writes] = counted(Caller(key, str(uuid.uuid4()), True), settings, Limit.WRITES)
+    assert (writes.key, writes.rate) == (keys.rate_limit_key("writes", key), settings.rate_limit_writes)
+
+
+def test_a_limited_operation_is_still_one_round_trip_and_a_refused_one_queues_nothing(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wallet = wallet_row(db)
+    limits = _limit(2, 60)
+    first = operation(wallet, OperationType.DEPOSIT, "1.00")
+    operation_send(connection=local_redis, settings=local_settings, request=first, wait=0, limits=limits)
+    second = operation(wallet, OperationType.DEPOSIT, "1.00")
+    answer = OperationResult(second.operation_id, OperationStatus.APPLIED, Decimal("2.00"))
+    local_redis.rpush(keys.reply_key(second.operation_id), answer.to_bytes())  # as if the worker were instant
+    with count_round_trips(monkeypatch) as trips:
+        delivery = operation_send(
+            connection=local_redis, settings=local_settings, request=second, wait=1, limits=limits
+        )
+    assert (delivery.result, trips[0]) == (answer, 1)
+    queue = keys.queue_key(shard_for(wallet, local_settings.shard_count))
+    assert local_redis.llen(queue) == 2
+    third = operation(wallet, OperationType.DEPOSIT, "1.00")
+    started = time.monotonic()
+    with count_round_trips(monkeypatch) as trips:
+        refused = operation_send(connection=local_redis, settings=local_settings, request=third, wait=5, limits=limits)
+    assert time.monotonic() - started < 1  # the pipelined BLPOP did not wait out its 5 s
+    assert refused.refused is not None
+    assert refused.result is None
+    assert trips[0] == 1
+    assert local_redis.llen(queue) == 2
+    assert not local_redis.exists(keys.job_key(third.operation_id))
+    assert not local_redis.exists(keys.reply_key(third.operation_id))

@@ -1,0 +1,146 @@
+"""API keys: who is calling, for which tenant, allowed to do what.
+
+A key is ``wk_<10 hex>_<43 url-safe characters>``: the first part is its visible prefix (logs,
+the admin), the rest 256 random bits. Only the SHA-256 of the whole key is stored: a secret
+with that much entropy needs no slow password hash, and one SHA-256 per request costs about
+a microsecond. A web process keeps what it read of a key for ``API_KEY_CACHE_SECONDS`` (2 s
+by default, at most 5), so a revoked key stops working on every node within that, at the
+cost of one indexed read per key per process every 2 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+from shared.config import Settings
+from shared.connections import read_one, write
+from shared.errors import Forbidden, Unauthorized
+
+KEY_PREFIX = "wk_"
+
+MISSING = "Missing API key: send Authorization: Bearer <key>"
+MALFORMED = "Malformed API key"
+UNKNOWN = "Unknown or revoked API key"
+READ_ONLY = "This API key is read-only"
+
+_KEY = re.compile(r"wk_[0-9a-f]{10}_[A-Za-z0-9_-]{43}")
+
+CACHED_KEYS = 10_000
+"""Keys (known or not) a web process remembers at most; the cache is emptied when full."""
+
+LAST_USED_EVERY = 60
+"""Seconds between writes of a key's ``last_used_at`` (it is a hint, not an audit log)."""
+
+_LOOKUP = (
+    "SELECT id, tenant_id, scopes, last_used_at IS NULL OR last_used_at < now() - %s * interval '1 second'"
+    " FROM api_keys WHERE secret_sha256 = %s AND revoked_at IS NULL"
+)
+_TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = %s"
+_INSERT_TENANT = "INSERT INTO tenants (id, name, wallet_limit) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING"
+_TENANT_ID = "SELECT id FROM tenants WHERE name = %s"
+_INSERT_KEY = (
+    "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_sha256, scopes) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+_REVOKE = (
+    "UPDATE api_keys SET revoked_at = now() WHERE (prefix = %s OR id::text = %s) AND revoked_at IS NULL RETURNING id"
+)
+
+
+class Scope(StrEnum):
+    READ = "read"
+    READ_WRITE = "read,write"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: a key of a tenant, or anyone (``API_AUTH=off``)."""
+
+    key_id: UUID | None
+    tenant_id: str | None
+    """The tenant's id in PostgreSQL's text form (compared with a wallet's as read, no parsing);
+    None only when auth is off: every wallet is reachable, as in the seed."""
+    can_write: bool
+
+    def reaches(self, tenant_id: str | None) -> bool:
+        """Whether a wallet of ``tenant_id`` is this caller's to see and use."""
+        return self.tenant_id is None or self.tenant_id == tenant_id
+
+    def require_write(self) -> None:
+        if not self.can_write:
+            raise Forbidden(READ_ONLY)
+
+
+OPEN = Caller(key_id=None, tenant_id=None, can_write=True)
+"""The caller of every request when ``API_AUTH=off``."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    id: UUID
+    prefix: str
+    secret: str
+    """Shown once, when the key is made; never stored."""
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def key_create(*, tenant: str, name: str, scope: Scope, wallet_limit: int) -> NewKey:
+    """A new key of ``tenant`` (created, with ``wallet_limit``, if it is new)."""
+    write(_INSERT_TENANT, (str(uuid4()), tenant, wallet_limit))
+    row = read_one(_TENANT_ID, (tenant,))
+    assert row is not None
+    prefix = KEY_PREFIX + secrets.token_hex(5)
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = uuid4()
+    write(_INSERT_KEY, (str(key_id), str(row[0]), name, prefix, secret_hash(secret), scope.value))
+    return NewKey(key_id, prefix, secret)
+
+
+def key_revoke(*, prefix_or_id: str) -> bool:
+    """Revoke a key by its prefix or id; False if no such unrevoked key."""
+    return read_one(_REVOKE, (prefix_or_id, prefix_or_id)) is not None
+
+
+_cache: dict[str, tuple[Caller | None, float]] = {}
+
+
+def _lookup(digest: str, settings: Settings) -> Caller | None:
+    now = time.monotonic()
+    cached = _cache.get(digest)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    row = read_one(_LOOKUP, (LAST_USED_EVERY, digest))
+    caller = None
+    if row is not None:
+        key_id, tenant_id, scopes, stale = row
+        caller = Caller(UUID(str(key_id)), str(tenant_id), scopes == Scope.READ_WRITE.value)
+        if stale:
+            write(_TOUCH, (str(key_id),))
+    if len(_cache) >= CACHED_KEYS:
+        _cache.clear()
+    _cache[digest] = (caller, now + settings.api_key_cache_seconds)
+    return caller
+
+
+def authenticate(authorization: str | None, settings: Settings) -> Caller:
+    """The caller an ``Authorization`` header names, or ``Unauthorized``."""
+    if not settings.api_auth:
+        return OPEN
+    if not authorization:
+        raise Unauthorized(MISSING)
+    scheme, _, secret = authorization.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not _KEY.fullmatch(secret):
+        raise Unauthorized(MALFORMED)
+    caller = _lookup(secret_hash(secret), settings)
+    if caller is None:
+        raise Unauthorized(UNKNOWN)
+    return caller

@@ -1,0 +1,63 @@
+"""``manage.py apikey``: make, list and revoke API keys.
+
+manage.py apikey create --tenant acme [--scopes read] [--name ci]   # the secret is the last line
+manage.py apikey revoke wk_3f9a0c1d2e
+manage.py apikey list [--tenant acme]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from shared.config import get_settings
+from web.wallets.api_keys import Scope, key_create, key_revoke
+from web.wallets.models import ApiKey
+
+SCOPES = {"read": Scope.READ, "read,write": Scope.READ_WRITE, "write": Scope.READ_WRITE}
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+class Command(BaseCommand):
+    help = "Create, list or revoke API keys (a key's secret is printed once, on the last line)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        create = actions.add_parser("create", help="a new key for a tenant (created if new)")
+        create.add_argument("--tenant", required=True, help="tenant name: lowercase letters, digits, - and _")
+        create.add_argument("--scopes", default="read,write", choices=sorted(SCOPES))
+        create.add_argument("--name", default="", help="what the key is for (shown in the admin)")
+        revoke = actions.add_parser("revoke", help="revoke a key by its prefix or id")
+        revoke.add_argument("key", help="the key's prefix (wk_…) or id")
+        listing = actions.add_parser("list", help="keys, newest first")
+        listing.add_argument("--tenant")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "create":
+            self._create(options["tenant"], SCOPES[options["scopes"]], options["name"])
+        elif action == "revoke":
+            if not key_revoke(prefix_or_id=options["key"]):
+                raise CommandError(f"no active key {options['key']!r}")
+            seconds = get_settings().api_key_cache_seconds
+            self.stdout.write(f"revoked {options['key']}: refused on every web node within {seconds:g} s")
+        else:
+            keys = ApiKey.objects.select_related("tenant").order_by("-created_at")
+            if options["tenant"]:
+                keys = keys.filter(tenant__name=options["tenant"])
+            for key in keys:
+                state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+                used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                self.stdout.write(
+                    f"{key.prefix}  {key.tenant.name}  {key.scopes}  {state}  last used {used}  {key.name}"
+                )
+
+    def _create(self, tenant: str, scope: Scope, name: str) -> None:
+        if not _TENANT.fullmatch(tenant):
+            raise CommandError("tenant: 1 to 64 lowercase letters, digits, - and _, starting with a letter or digit")
+        key = key_create(tenant=tenant, name=name, scope=scope, wallet_limit=get_settings().tenant_wallet_limit)
+        self.stdout.write(f"API key {key.prefix} ({key.id}) for tenant {tenant}, scopes {scope.value}")
+        self.stdout.write("the secret below is shown once; only its SHA-256 is stored:")
+        self.stdout.write(key.secret)
