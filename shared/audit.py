@@ -1,26 +1,39 @@
-"""Ledger audit: does the ledger explain every balance?
+"""Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Two checks, both empty when all is well: every balance equals the sum of its
-applied operations, and every ledger row's ``balance_after`` is the running sum
-of its wallet's applied operations in ledger order. The test suite runs them
-after every test that touches the database; ``make bench`` after every run.
+Four checks, each empty when all is well:
+
+- every balance equals the sum of its applied operations (``ledger_mismatches``);
+- every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
+  in ledger order (``chain_breaks``);
+- money is conserved: all balances plus the money of transfers still ``pending`` (debited,
+  not yet credited or refunded) equal all deposits minus all withdrawals
+  (``conservation_gap``);
+- every transfer's state is what its legs in the ledger say (``transfer_mismatches``).
+
+The test suite runs them after every test that touches the database; ``make bench`` after
+every run.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Engine, text
 
+from shared.messages import OperationType
+
+_TAKES = ", ".join(f"'{t.value}'" for t in OperationType if t.sign < 0)
+SIGNED_AMOUNT = f"CASE WHEN o.operation_type IN ({_TAKES}) THEN -o.amount ELSE o.amount END"
+"""A ledger row's effect on its wallet's balance (``o`` is the row), from ``OperationType.sign``."""
+
+# Built from the constants above only (no input reaches these strings).
 LEDGER_CHECK = text(
-    """
-    SELECT w.id, w.balance, COALESCE(SUM(
-        CASE o.operation_type WHEN 'DEPOSIT' THEN o.amount ELSE -o.amount END
-    ) FILTER (WHERE o.status = 'applied'), 0) AS ledger
+    f"""
+    SELECT w.id, w.balance, COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = 'applied'), 0) AS ledger
     FROM wallets w LEFT JOIN wallet_operations o ON o.wallet_id = w.id
     GROUP BY w.id, w.balance
-    HAVING w.balance <> COALESCE(SUM(
-        CASE o.operation_type WHEN 'DEPOSIT' THEN o.amount ELSE -o.amount END
-    ) FILTER (WHERE o.status = 'applied'), 0)
-    """
+    HAVING w.balance <> COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = 'applied'), 0)
+    """  # noqa: S608
 )
 
 
@@ -31,16 +44,15 @@ def ledger_mismatches(engine: Engine) -> list[tuple[object, ...]]:
 
 
 CHAIN_CHECK = text(
-    """
+    f"""
     SELECT id, wallet_id, balance_after, running FROM (
         SELECT o.id, o.wallet_id, o.balance_after, o.status, SUM(
-            CASE WHEN o.status <> 'applied' THEN 0
-                 WHEN o.operation_type = 'DEPOSIT' THEN o.amount ELSE -o.amount END
+            CASE WHEN o.status <> 'applied' THEN 0 ELSE {SIGNED_AMOUNT} END
         ) OVER (PARTITION BY o.wallet_id ORDER BY o.seq) AS running
         FROM wallet_operations o
     ) steps
     WHERE balance_after <> running
-    """
+    """  # noqa: S608
 )
 
 
@@ -50,6 +62,53 @@ def chain_breaks(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(CHAIN_CHECK)]
 
 
+CONSERVATION_CHECK = text(
+    """
+    SELECT
+        (SELECT COALESCE(SUM(balance), 0) FROM wallets)
+        + (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE state = 'pending') AS held,
+        (SELECT COALESCE(SUM(CASE operation_type WHEN 'DEPOSIT' THEN amount ELSE -amount END), 0)
+         FROM wallet_operations WHERE status = 'applied' AND operation_type IN ('DEPOSIT', 'WITHDRAW')) AS net
+    """
+)
+
+
+def conservation_gap(engine: Engine) -> Decimal:
+    """All balances plus pending transfers' money, minus all deposits less withdrawals: 0 when
+    no money was created or lost."""
+    with engine.connect() as conn:
+        held, net = conn.execute(CONSERVATION_CHECK).one()
+    return Decimal(held) - Decimal(net)
+
+
+# A transfer's legs: its debit (id = the transfer's), its credit and refund (by transfer_id).
+TRANSFER_CHECK = text(
+    """
+    SELECT t.id, t.state, d.status AS debit, c.status AS credit, r.status AS refund FROM transfers t
+    LEFT JOIN wallet_operations d ON d.id = t.id
+    LEFT JOIN wallet_operations c ON c.transfer_id = t.id AND c.operation_type = 'TRANSFER_IN'
+    LEFT JOIN wallet_operations r ON r.transfer_id = t.id AND r.operation_type = 'TRANSFER_REFUND'
+    WHERE NOT (
+        (t.state = 'completed' AND d.status = 'applied' AND c.status = 'applied' AND r.id IS NULL)
+        OR (t.state = 'pending' AND d.status = 'applied' AND c.status IS DISTINCT FROM 'applied' AND r.id IS NULL)
+        OR (t.state = 'failed' AND d.status = 'rejected' AND c.id IS NULL AND r.id IS NULL)
+        OR (t.state = 'failed' AND d.status = 'applied' AND c.status = 'rejected' AND r.status = 'applied')
+    )
+    """
+)
+
+
+def transfer_mismatches(engine: Engine) -> list[tuple[object, ...]]:
+    """Transfers whose state their legs in the ledger do not explain (empty when all is well)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(TRANSFER_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
-    """Whether every balance is explained by its ledger and every ``balance_after`` chains."""
-    return not ledger_mismatches(engine) and not chain_breaks(engine)
+    """Whether every check of this module passes."""
+    return (
+        not ledger_mismatches(engine)
+        and not chain_breaks(engine)
+        and conservation_gap(engine) == 0
+        and not transfer_mismatches(engine)
+    )

@@ -241,6 +241,9 @@ class Settings:
     rate_limit_idempotency_keys: RateLimit = _DEFAULT_IDEMPOTENCY_KEYS
     idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
     tenant_wallet_limit: int = DEFAULT_TENANT_WALLET_LIMIT
+    fault_point: str | None = None
+    """``FAULT_POINT``, for fault tests only: a worker kills itself (SIGKILL) when it reaches
+    this point (``worker.faults``). Unset in any real deployment."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -298,6 +301,7 @@ class Settings:
                 env, "RATE_LIMIT_IDEMPOTENCY_KEYS", DEFAULT_RATE_LIMIT_IDEMPOTENCY_KEYS
             ),
             idempotency_ttl=int(_env_number(env, "IDEMPOTENCY_TTL", DEFAULT_IDEMPOTENCY_TTL, minimum=60)),
+            fault_point=env.get("FAULT_POINT") or None,
             tenant_wallet_limit=int(
                 _env_number(env, "TENANT_WALLET_LIMIT", DEFAULT_TENANT_WALLET_LIMIT, minimum=0, maximum=2**31 - 1)
             ),

@@ -3,12 +3,13 @@
 A web node enqueues one ``OperationRequest`` per client operation as the only
 argument of an RQ job (JSON serializer, never pickle); the worker answers with
 one ``OperationResult`` pushed to the operation's reply key. ``api_key_id`` (the key that sent
-the operation, recorded in its ledger row) is optional: a message without it reads as null. Both are plain
+the operation, recorded in its ledger row), ``transfer_id`` and ``counterparty_id`` (a
+transfer leg's transfer and the other wallet) are optional: a message without them reads as null. Both are plain
 JSON objects of strings, so either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…",
-     "created_at": "2026-11-24T04:33:09.123456+00:00"}
+     "transfer_id": null, "counterparty_id": null, "created_at": "2026-11-24T04:33:09.123456+00:00"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null}
 """
 
@@ -32,6 +33,21 @@ WIRE_VERSION = 1
 class OperationType(StrEnum):
     DEPOSIT = "DEPOSIT"
     WITHDRAW = "WITHDRAW"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    """A transfer's debit of its source wallet: the transfer's decision point."""
+    TRANSFER_IN = "TRANSFER_IN"
+    """A transfer's credit of its destination wallet."""
+    TRANSFER_REFUND = "TRANSFER_REFUND"
+    """Money of a transfer the destination refused, returned to the source."""
+
+    @property
+    def sign(self) -> int:
+        """+1 if it adds money to its wallet, -1 if it takes money out."""
+        return -1 if self in (OperationType.WITHDRAW, OperationType.TRANSFER_OUT) else 1
+
+
+CLIENT_OPERATION_TYPES = (OperationType.DEPOSIT, OperationType.WITHDRAW)
+"""The types a client may send to ``/operation``; transfer legs come only from transfers."""
 
 
 class OperationStatus(StrEnum):
@@ -67,6 +83,14 @@ def _check_version(data: Any) -> dict[str, Any]:
     return data
 
 
+def _uuid_text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _uuid_or_none(value: Any) -> UUID | None:
+    return None if value is None else UUID(value)
+
+
 @dataclass(frozen=True, slots=True)
 class OperationRequest:
     operation_id: UUID
@@ -76,6 +100,8 @@ class OperationRequest:
     created_at: datetime
     idempotency_key: str | None = None
     api_key_id: UUID | None = None
+    transfer_id: UUID | None = None
+    counterparty_id: UUID | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -85,7 +111,9 @@ class OperationRequest:
             "operation_type": self.operation_type.value,
             "amount": format_money(self.amount),
             "idempotency_key": self.idempotency_key,
-            "api_key_id": None if self.api_key_id is None else str(self.api_key_id),
+            "api_key_id": _uuid_text(self.api_key_id),
+            "transfer_id": _uuid_text(self.transfer_id),
+            "counterparty_id": _uuid_text(self.counterparty_id),
             "created_at": self.created_at.isoformat(),
         }
 
@@ -99,7 +127,6 @@ class OperationRequest:
             key = data.get("idempotency_key")
             if key is not None and not isinstance(key, str):
                 raise ValueError("idempotency_key must be a string")
-            api_key_id = data.get("api_key_id")
             return cls(
                 operation_id=UUID(_field(data, "operation_id")),
                 wallet_id=UUID(_field(data, "wallet_id")),
@@ -107,7 +134,9 @@ class OperationRequest:
                 amount=parse_amount(_field(data, "amount")),
                 created_at=created_at,
                 idempotency_key=key,
-                api_key_id=None if api_key_id is None else UUID(api_key_id),
+                api_key_id=_uuid_or_none(data.get("api_key_id")),
+                transfer_id=_uuid_or_none(data.get("transfer_id")),
+                counterparty_id=_uuid_or_none(data.get("counterparty_id")),
             )
         except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc

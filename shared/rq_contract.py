@@ -111,6 +111,14 @@ class Failed:
     reason: str
 
 
+def replies_push(pipeline: Pipeline, operation_id: UUID, result: OperationResult, *, ttl: int) -> None:
+    """Queue on ``pipeline`` the push of ``result`` to the reply key of ``operation_id``, where
+    a web request may wait for it (a keyed retry's result names the key's first operation)."""
+    reply = keys.reply_key(operation_id)
+    pipeline.rpush(reply, result.to_bytes())
+    pipeline.expire(reply, ttl)
+
+
 def jobs_finish(
     pipeline: Pipeline,
     *,
@@ -133,9 +141,7 @@ def jobs_finish(
         result_ttl = job.get_result_ttl(default_result_ttl)
         job._handle_success(result_ttl, pipeline=pipeline, worker_name=worker_name)
         job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
-        reply = keys.reply_key(UUID(job.id))
-        pipeline.rpush(reply, item.result.to_bytes())
-        pipeline.expire(reply, reply_ttl)
+        replies_push(pipeline, UUID(job.id), item.result, ttl=reply_ttl)
     for poison in failed:
         job = poison.job
         job.started_at, job.ended_at = started_at, ended_at

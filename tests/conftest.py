@@ -37,7 +37,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from shared.audit import chain_breaks, ledger_mismatches
+from shared.audit import chain_breaks, conservation_gap, ledger_mismatches, transfer_mismatches
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
 from tests import http_client
@@ -70,7 +70,7 @@ def database(settings: Settings) -> Iterator[Engine]:
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, wallets, api_keys, tenants")
+        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, transfers, wallets, api_keys, tenants")
     # Every client of the suite authenticates, with this key unless a test makes its own.
     http_client.API_KEY = api_key(TEST_TENANT).secret
     yield engine
@@ -79,10 +79,13 @@ def database(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def db(database: Engine) -> Iterator[Engine]:
-    """The test database; after the test, every balance must equal its ledger."""
+    """The test database; after the test, every balance must equal its ledger, money must be
+    conserved and every transfer's state must match its legs (``shared.audit``)."""
     yield database
     assert ledger_mismatches(database) == []
     assert chain_breaks(database) == []
+    assert conservation_gap(database) == 0
+    assert transfer_mismatches(database) == []
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,16 @@ record of the key was lost. In batch order (FIFO per wallet), each
 operation is applied or rejected on its own; a rejected withdrawal rejects
 only itself. Wallet rows are locked ``FOR UPDATE`` although a shard has one
 writer: correctness must not depend on that alone.
+
+Transfer legs (``shared.transfers``) are operations too, with their transfer's record
+moved on in the same transaction (``worker.transfers.TransferBook``): the records are locked
+before the wallets, in every transaction, so two workers never wait on each other in a cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -25,17 +29,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import MAX_BALANCE
 from shared.tables import MONEY, wallet_operations, wallets
+from worker.transfers import TransferBook
 
 
-def _decide(request: OperationRequest, balance: Decimal) -> tuple[Decimal, Rejection | None]:
-    """The balance after ``request`` and why it was refused, if it was."""
-    if request.operation_type is OperationType.WITHDRAW:
-        if request.amount > balance:
+def _decide(operation_type: OperationType, amount: Decimal, balance: Decimal) -> tuple[Decimal, Rejection | None]:
+    """The balance after an operation and why it was refused, if it was."""
+    if operation_type.sign < 0:
+        if amount > balance:
             return balance, Rejection.INSUFFICIENT_FUNDS
-        return balance - request.amount, None
-    if balance + request.amount > MAX_BALANCE:
+        return balance - amount, None
+    if balance + amount > MAX_BALANCE:
         return balance, Rejection.BALANCE_LIMIT
-    return balance + request.amount, None
+    return balance + amount, None
 
 
 # Statements of a constant shape whatever the batch (lists travel as arrays), so
@@ -71,6 +76,7 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.idempotency_key,
         wallet_operations.c.operation_type,
         wallet_operations.c.amount,
+        wallet_operations.c.counterparty_id,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
@@ -86,11 +92,13 @@ class _Keyed:
 
     operation_type: OperationType
     amount: Decimal
+    counterparty_id: UUID | None
     result: OperationResult
 
     def answer(self, request: OperationRequest) -> OperationResult:
         """The original result for the same request; a refusal for a different one under the same key."""
-        if (request.operation_type, request.amount) == (self.operation_type, self.amount):
+        same = (request.operation_type, request.amount, request.counterparty_id)
+        if same == (self.operation_type, self.amount, self.counterparty_id):
             return self.result
         return OperationResult(
             request.operation_id, OperationStatus.REJECTED, None, Rejection.IDEMPOTENCY_MISMATCH.value
@@ -109,6 +117,7 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
         (row.wallet_id, row.idempotency_key): _Keyed(
             OperationType(row.operation_type),
             row.amount,
+            row.counterparty_id,
             OperationResult.from_row(row),
         )
         for row in rows
@@ -120,11 +129,48 @@ def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, O
     return {row.id: OperationResult.from_row(row) for row in rows}
 
 
-def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> list[OperationResult]:
+@dataclass(slots=True)
+class Applied:
+    """What one ``ledger_apply`` decided."""
+
+    results: list[OperationResult]
+    """One per request, in order."""
+    inline: list[OperationResult] = field(default_factory=list)
+    """Results of legs applied without a job of their own: the credits of transfers within a shard."""
+
+
+def operations_apply(
+    conn: Connection, requests: Sequence[OperationRequest], *, shard_count: int
+) -> list[OperationResult]:
     """Apply ``requests`` in order inside the caller's transaction; one result per request."""
+    return ledger_apply(conn, requests, shard_count=shard_count).results
+
+
+def _ledger_row(request: OperationRequest, result: OperationResult, balance_after: Decimal) -> dict[str, Any]:
+    return {
+        "id": request.operation_id,
+        "wallet_id": request.wallet_id,
+        "operation_type": request.operation_type.value,
+        "amount": request.amount,
+        "status": result.status.value,
+        "error": result.error,
+        "balance_after": balance_after,
+        "idempotency_key": request.idempotency_key,
+        "api_key_id": request.api_key_id,
+        "transfer_id": request.transfer_id,
+        "counterparty_id": request.counterparty_id,
+        "created_at": request.created_at,
+    }
+
+
+def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shard_count: int) -> Applied:
+    """Apply ``requests`` in order inside the caller's transaction (``operations_apply``), with
+    the transfers' bookkeeping (``worker.transfers``): a debit within one shard applies its
+    credit too, and every leg moves its transfer's record on."""
     if not requests:
-        return []
-    wallet_ids = sorted({r.wallet_id for r in requests})
+        return Applied([])
+    book = TransferBook.load(conn, requests, shard_count=shard_count)
+    wallet_ids = sorted({r.wallet_id for r in requests} | book.inline_wallets)
     # Lock before reading the ledger, so a concurrent writer's commit is seen.
     locked = conn.execute(_LOCK_WALLETS, {"ids": wallet_ids})
     balances: dict[UUID, Decimal] = {row.id: row.balance for row in locked}
@@ -132,59 +178,84 @@ def operations_apply(conn: Connection, requests: Sequence[OperationRequest]) -> 
     keyed = _keyed_operations(conn, requests)
     new_rows: list[dict[str, Any]] = []
     changed: set[UUID] = set()
-    results: list[OperationResult] = []
+    applied = Applied([])
+
+    def decide(request: OperationRequest, rejection: Rejection | None = None) -> OperationResult:
+        """Apply or refuse one operation in memory; its ledger row is written with the batch."""
+        balance = balances[request.wallet_id]
+        balance_after = balance
+        if rejection is None:
+            balance_after, rejection = _decide(request.operation_type, request.amount, balance)
+        if rejection is None:
+            result = OperationResult(request.operation_id, OperationStatus.APPLIED, balance_after)
+            balances[request.wallet_id] = balance_after
+            changed.add(request.wallet_id)
+        else:
+            result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance, rejection.value)
+        new_rows.append(_ledger_row(request, result, balance_after))
+        return result
+
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
-            results.append(known)
+            applied.results.append(known)
             continue
         key = None if request.idempotency_key is None else (request.wallet_id, request.idempotency_key)
         if key is not None and key in keyed:
             # A retry of a keyed request whose first attempt became another operation.
             result = keyed[key].answer(request)
             decided[request.operation_id] = result
-            results.append(result)
+            applied.results.append(result)
             continue
-        balance = balances.get(request.wallet_id)
-        if balance is None:
+        if request.wallet_id not in balances:
             result = OperationResult(
                 request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value
             )
+        elif request.operation_type is OperationType.TRANSFER_OUT:
+            credit = book.inline_credit(request)
+            refusal = None
+            if credit is not None:
+                # Within one shard: the credit is decided first, so that a refused one moves nothing.
+                if credit.wallet_id not in balances:
+                    refusal = Rejection.WALLET_NOT_FOUND
+                elif _decide(credit.operation_type, credit.amount, balances[credit.wallet_id])[1] is not None:
+                    refusal = Rejection.BALANCE_LIMIT
+            if refusal is None and _decide(request.operation_type, request.amount, balances[request.wallet_id])[1]:
+                refusal = Rejection.INSUFFICIENT_FUNDS
+            book.opened(request, refusal)
+            result = decide(request, refusal)
+            if credit is not None and refusal is None:
+                applied.inline.append(decide(credit))
+                book.completed(credit)
+        elif request.operation_type is OperationType.TRANSFER_IN:
+            refusal = book.credit_refusal(request)
+            result = decide(request, refusal)
+            if result.status is OperationStatus.APPLIED:
+                book.completed(request)
+        elif request.operation_type is OperationType.TRANSFER_REFUND:
+            refusal = book.refund_refusal(request)
+            result = decide(request, refusal)
+            if result.status is OperationStatus.APPLIED:
+                book.refunded(request)
         else:
-            balance_after, rejection = _decide(request, balance)
-            status = OperationStatus.APPLIED if rejection is None else OperationStatus.REJECTED
-            error = None if rejection is None else rejection.value
-            result = OperationResult(request.operation_id, status, balance_after, error)
-            if rejection is None:
-                balances[request.wallet_id] = balance_after
-                changed.add(request.wallet_id)
-            new_rows.append(
-                {
-                    "id": request.operation_id,
-                    "wallet_id": request.wallet_id,
-                    "operation_type": request.operation_type.value,
-                    "amount": request.amount,
-                    "status": status.value,
-                    "error": error,
-                    "balance_after": balance_after,
-                    "idempotency_key": request.idempotency_key,
-                    "api_key_id": request.api_key_id,
-                    "created_at": request.created_at,
-                }
-            )
-            if key is not None:
-                keyed[key] = _Keyed(request.operation_type, request.amount, result)
+            result = decide(request)
+        if key is not None:
+            keyed[key] = _Keyed(request.operation_type, request.amount, request.counterparty_id, result)
         decided[request.operation_id] = result
-        results.append(result)
+        applied.results.append(result)
+    book.write_new(conn)
     if new_rows:
         conn.execute(insert(wallet_operations), new_rows)
+    book.write_changes(conn)
     if changed:
         ordered = sorted(changed)
         conn.execute(_SET_BALANCES, {"ids": ordered, "balances": [balances[w] for w in ordered]})
-    return results
+    return applied
 
 
-def operation_refuse(conn: Connection, request: OperationRequest, rejection: Rejection) -> OperationResult:
+def operation_refuse(
+    conn: Connection, request: OperationRequest, rejection: Rejection, *, shard_count: int
+) -> OperationResult:
     """Record ``request`` as rejected for good, inside the caller's transaction, without
     touching a balance (its row keeps the wallet's balance as ``balance_after``). An operation
     already in the ledger keeps its result."""
@@ -195,21 +266,9 @@ def operation_refuse(conn: Connection, request: OperationRequest, rejection: Rej
     if balance is None:
         return OperationResult(request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value)
     result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value)
-    conn.execute(
-        insert(wallet_operations),
-        [
-            {
-                "id": request.operation_id,
-                "wallet_id": request.wallet_id,
-                "operation_type": request.operation_type.value,
-                "amount": request.amount,
-                "status": result.status.value,
-                "error": result.error,
-                "balance_after": balance.balance,
-                "idempotency_key": request.idempotency_key,
-                "api_key_id": request.api_key_id,
-                "created_at": request.created_at,
-            }
-        ],
-    )
+    if request.operation_type is OperationType.TRANSFER_OUT:
+        book = TransferBook.load(conn, [request], shard_count=shard_count)
+        book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
+        book.write_new(conn)
+    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance)])
     return result

@@ -19,7 +19,7 @@ final answer never changes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,12 +27,14 @@ import redis
 
 from shared import keys
 from shared.batch_sizes import batch_size_bucket
+from shared.config import Settings
 from shared.errors import MalformedMessage
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, Rejection
-from shared.rq_contract import Failed, Finished, WorkerPresence, job_call, jobs_fetch, jobs_finish
-from worker.apply import operation_refuse, operations_apply
+from shared.rq_contract import Failed, Finished, WorkerPresence, job_call, jobs_fetch, jobs_finish, replies_push
+from worker.apply import ledger_apply, operation_refuse
 from worker.claim import ClaimedIds, processing_clear
 from worker.leases import Leases, LeasesLost
+from worker.transfers import follow_ups, legs_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -81,39 +83,65 @@ def batch_fetch(connection: redis.Redis, presence: WorkerPresence, claim: Claime
     return Batch(claim, datetime.now(UTC), operations, poison)
 
 
-def batch_apply(leases: Leases, batch: Batch) -> tuple[list[Finished], list[Failed]]:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What applying a batch decided, and what must follow its commit."""
+
+    finished: list[Finished]
+    failed: list[Failed]
+    legs: list[OperationRequest] = field(default_factory=list)
+    """Transfer legs to enqueue on their shards (``worker.transfers.follow_ups``)."""
+    replies: list[OperationResult] = field(default_factory=list)
+    """Results with no job of their own, for the web requests waiting on them (a credit
+    applied with its debit)."""
+
+
+def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     """Apply the batch's operations; raises ``LeasesLost`` (nothing applied) on a condition of
     the database."""
-    outcomes = _outcomes(leases, [request for _, request in batch.operations])
+    requests = [request for _, request in batch.operations]
+    outcomes, replies = _outcomes(leases, requests)
     finished: list[Finished] = []
     failed = list(batch.poison)
-    for (job, _), outcome in zip(batch.operations, outcomes, strict=True):
+    decided: list[tuple[OperationRequest, OperationResult]] = []
+    for (job, request), outcome in zip(batch.operations, outcomes, strict=True):
         if isinstance(outcome, OperationResult):
             finished.append(Finished(job, outcome))
+            decided.append((request, outcome))
         else:
             failed.append(Failed(job, outcome))
     for poison in failed:
         log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
-    return finished, failed
+    legs = follow_ups([r for r, _ in decided], [o for _, o in decided], shard_count=leases.shard_count)
+    return Outcome(finished, failed, legs, replies)
 
 
-def _outcomes(leases: Leases, requests: list[OperationRequest]) -> list[OperationResult | str]:
-    """One result per request, or the reason it can never apply (and could not be recorded)."""
+def _outcomes(
+    leases: Leases, requests: list[OperationRequest]
+) -> tuple[list[OperationResult | str], list[OperationResult]]:
+    """One result per request, or the reason it can never apply (and could not be recorded);
+    and the results of legs applied with them."""
     if not requests:
-        return []
+        return [], []
     try:
         with leases.transaction() as conn:
-            results = operations_apply(conn, requests)
+            applied = ledger_apply(conn, requests, shard_count=leases.shard_count)
         leases.healthy()
-        return list[OperationResult | str](results)
+        return list[OperationResult | str](applied.results), applied.inline
     except LeasesLost:
         raise
     except Exception as exc:  # neither a database condition nor a lost lease: this batch's own fault
         if len(requests) == 1:
             log.exception("operation %s cannot be applied", requests[0].operation_id)
-            return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")]
+            return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")], []
     # One bad operation must not hold back the others: isolate it.
-    return [outcome for request in requests for outcome in _outcomes(leases, [request])]
+    outcomes: list[OperationResult | str] = []
+    replies: list[OperationResult] = []
+    for request in requests:
+        one, inline = _outcomes(leases, [request])
+        outcomes += one
+        replies += inline
+    return outcomes, replies
 
 
 def _refuse(leases: Leases, request: OperationRequest, reason: str) -> OperationResult | str:
@@ -121,7 +149,7 @@ def _refuse(leases: Leases, request: OperationRequest, reason: str) -> Operation
     answer never changes (a requeue or a retry finds the row); ``reason`` if even that fails."""
     try:
         with leases.transaction() as conn:
-            return operation_refuse(conn, request, rejection=Rejection.UNPROCESSABLE)
+            return operation_refuse(conn, request, rejection=Rejection.UNPROCESSABLE, shard_count=leases.shard_count)
     except LeasesLost:
         raise
     except Exception:
@@ -131,27 +159,37 @@ def _refuse(leases: Leases, request: OperationRequest, reason: str) -> Operation
 
 def batch_finish(
     pipe: redis.client.Pipeline,
+    connection: redis.Redis,
     *,
     presence: WorkerPresence,
     batch: Batch,
-    finished: list[Finished],
-    failed: list[Failed],
-    reply_ttl: int,
-    result_ttl: int,
+    outcome: Outcome,
+    settings: Settings,
 ) -> None:
-    """Queue on ``pipe`` everything that ends a batch. Not a MULTI: every command may safely run
-    twice if the batch is finished again after a Redis failure."""
+    """Queue on ``pipe`` everything that ends a batch, with the transfer legs that follow it.
+    Not a MULTI: every command may safely run twice if the batch is finished again after a
+    Redis failure (a leg enqueued twice is applied once, by the ledger)."""
+    legs_enqueue(
+        pipe,
+        connection,
+        outcome.legs,
+        shard_count=settings.shard_count,
+        result_ttl=settings.result_ttl,
+        failure_ttl=settings.failure_ttl,
+    )
     jobs_finish(
         pipe,
         worker_name=presence.name,
         started_at=batch.started_at,
-        finished=finished,
-        failed=failed,
-        reply_ttl=reply_ttl,
-        default_result_ttl=result_ttl,
+        finished=outcome.finished,
+        failed=outcome.failed,
+        reply_ttl=settings.reply_ttl,
+        default_result_ttl=settings.result_ttl,
     )
+    for result in outcome.replies:
+        replies_push(pipe, result.operation_id, result, ttl=settings.reply_ttl)
     seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
-    presence.count(pipe, finished=len(finished), failed=len(failed), seconds=seconds)
+    presence.count(pipe, finished=len(outcome.finished), failed=len(outcome.failed), seconds=seconds)
     pipe.hincrby(keys.BATCH_SIZES_KEY, batch_size_bucket(batch.size), 1)
     pipe.hincrby(keys.BATCH_SIZES_KEY, "count", 1)
     pipe.hincrby(keys.BATCH_SIZES_KEY, "sum", batch.size)

@@ -28,7 +28,7 @@ def _engine() -> Engine:
 def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
     request = OperationRequest.from_wire(payload)
     with _engine().begin() as conn:
-        [result] = operations_apply(conn, [request])
+        [result] = operations_apply(conn, [request], shard_count=get_settings().shard_count)
     reply = keys.reply_key(request.operation_id)
     with get_redis().pipeline(transaction=True) as pipe:
         pipe.rpush(reply, result.to_bytes())

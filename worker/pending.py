@@ -44,6 +44,7 @@ _DUE = (
         pending_operations.c.amount,
         pending_operations.c.idempotency_key,
         pending_operations.c.api_key_id,
+        pending_operations.c.counterparty_id,
         pending_operations.c.created_at,
     )
     .where(pending_operations.c.settled_at.is_(None))
@@ -68,6 +69,9 @@ def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit:
             created_at=row.created_at,
             idempotency_key=row.idempotency_key,
             api_key_id=row.api_key_id,
+            # Of transfers only the debit is sent by the web; its id is the transfer's.
+            transfer_id=row.id if row.operation_type == OperationType.TRANSFER_OUT else None,
+            counterparty_id=row.counterparty_id,
         )
         for row in rows
     ]

@@ -3,8 +3,9 @@
 Each turn of ``work()``:
 
 - periodic chores, each on its own clock: settle operations answered 202 (``worker.pending``,
-  every 2 s), share the shards among live workers (``worker.leases``, every second, which
-  also requeues what dead workers left claimed), RQ's registry cleanup (every minute);
+  every 2 s) and redo what crashes left undone of transfers (``worker.transfers``, as often),
+  share the shards among live workers (``worker.leases``, every second, which also requeues
+  what dead workers left claimed), RQ's registry cleanup (every minute);
 - a batch: claim, fetch, apply, finish (``worker.batches``);
 - or, with nothing queued, a blocking wait on the leased shards' bells (at most a second).
 
@@ -32,8 +33,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import Settings
+from shared.messages import OperationType
 from shared.rq_contract import WorkerPresence
-from worker.apply import operations_apply
+from worker.apply import ledger_apply, operations_apply
 from worker.batches import batch_apply, batch_fetch, batch_finish
 from worker.claim import (
     ShardQueue,
@@ -43,8 +45,10 @@ from worker.claim import (
     processing_clear,
     processing_requeue,
 )
+from worker.faults import FaultPoint, fault_point
 from worker.leases import MAX_BACKOFF, REBALANCE_EVERY, Leases, LeasesLost, live_members, member_leave
 from worker.pending import PENDING_GRACE, SETTLE_BATCH, SETTLE_EVERY, jobs_gone, pending_due, pending_settle
+from worker.transfers import SWEEP_BATCH, TRANSFER_GRACE, legs_enqueue, transfers_due
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +154,7 @@ class ShardWorker:
         """The periodic work, each on its own clock."""
         if self._due_now("settle", SETTLE_EVERY):
             self.pending_settle()  # before rebalancing: a lease it finds lost is taken again at once
+            self.transfers_sweep()
         if self._due_now("rebalance", REBALANCE_EVERY):
             self.rebalance()
         if self._due_now("cleanup", REGISTRY_CLEANUP_EVERY):
@@ -186,7 +191,7 @@ class ShardWorker:
             self._retry_redis(partial(self._clear, claim.shards))
             return True
         try:
-            finished, failed = batch_apply(self.leases, batch)
+            outcome = batch_apply(self.leases, batch)
         except LeasesLost:
             # Whoever leases these shards now claims the batch again (exactly once by the ledger).
             for shard in claim.shards:
@@ -194,17 +199,13 @@ class ShardWorker:
             log.warning("abandoned and requeued a batch of %d operations", batch.size)
             self._lost_leases()
             return True
+        if any(leg.operation_type is OperationType.TRANSFER_IN for leg in outcome.legs):
+            fault_point(self.settings.fault_point, FaultPoint.AFTER_TRANSFER_DEBIT)
 
         def finish() -> None:
             with self.connection.pipeline(transaction=False) as pipe:
                 batch_finish(
-                    pipe,
-                    presence=self.presence,
-                    batch=batch,
-                    finished=finished,
-                    failed=failed,
-                    reply_ttl=self.settings.reply_ttl,
-                    result_ttl=self.settings.result_ttl,
+                    pipe, self.connection, presence=self.presence, batch=batch, outcome=outcome, settings=self.settings
                 )
                 pipe.execute()
 
@@ -250,7 +251,7 @@ class ShardWorker:
             if not gone:
                 return 0
             with self.leases.transaction() as conn:
-                operations_apply(conn, gone)
+                operations_apply(conn, gone, shard_count=self.settings.shard_count)
                 pending_settle(conn, [request.operation_id for request in gone])
         except LeasesLost:
             self._lost_leases()
@@ -260,6 +261,46 @@ class ShardWorker:
             return 0
         log.info("settled %d operations answered 202 whose jobs Redis no longer holds", len(gone))
         return len(gone)
+
+    def transfers_sweep(self) -> int:
+        """Redo the next leg of the leased shards' transfers pending for too long
+        (``worker.transfers``): enqueue a credit whose job Redis no longer holds, apply a
+        refund. How many legs it redid."""
+        if self.leases.connection is None or not self.leases.owned:
+            return 0
+        settings = self.settings
+        try:
+            with self.leases.transaction() as conn:
+                undone = transfers_due(conn, self.owned, grace=TRANSFER_GRACE, limit=SWEEP_BATCH)
+            if undone.refunds:
+                with self.leases.transaction() as conn:
+                    ledger_apply(conn, undone.refunds, shard_count=settings.shard_count)
+            lost = self._retry_redis(partial(jobs_gone, self.connection, undone.credits)) if undone.credits else []
+        except LeasesLost:
+            self._lost_leases()
+            return 0
+        except SQLAlchemyError:
+            log.exception("could not sweep pending transfers")
+            return 0
+
+        def enqueue() -> None:
+            with self.connection.pipeline(transaction=False) as pipe:
+                legs_enqueue(
+                    pipe,
+                    self.connection,
+                    lost,
+                    shard_count=settings.shard_count,
+                    result_ttl=settings.result_ttl,
+                    failure_ttl=settings.failure_ttl,
+                )
+                pipe.execute()
+
+        if lost:
+            self._retry_redis(enqueue)
+        redone = len(lost) + len(undone.refunds)
+        if redone:
+            log.warning("transfers: enqueued %d lost credits again, applied %d refunds", len(lost), len(undone.refunds))
+        return redone
 
     def rebalance(self) -> None:
         """Heartbeat, requeue what dead workers left claimed, take or give up shards."""

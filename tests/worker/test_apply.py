@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("db")
 
 def apply(engine: Engine, requests: list[OperationRequest]) -> list[OperationResult]:
     with engine.begin() as conn:
-        return operations_apply(conn, requests)
+        return operations_apply(conn, requests, shard_count=16)
 
 
 def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
@@ -101,7 +101,7 @@ def test_many_wallets_in_one_batch(database: Engine) -> None:
 
 
 def test_empty_batch() -> None:
-    assert operations_apply(None, []) == []  # type: ignore[arg-type]
+    assert operations_apply(None, [], shard_count=16) == []  # type: ignore[arg-type]
 
 
 def keyed(wallet: uuid.UUID, kind: OperationType, amount: str, key: str) -> OperationRequest:

@@ -33,7 +33,7 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
             if r.wallet_id == wallet
         ]
         assert due == [request]
-        operations_apply(conn, due)
+        operations_apply(conn, due, shard_count=settings.shard_count)
         pending_settle(conn, [request.operation_id])
     with db.connect() as conn:
         row = conn.execute(select(wallet_operations).where(wallet_operations.c.id == request.operation_id)).one()

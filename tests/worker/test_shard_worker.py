@@ -159,16 +159,16 @@ def test_postgres_outage_is_retried_not_failed(
     wallet = wallet_row(db)
     request = operation(wallet, DEPOSIT, "3.00")
     enqueue(request)
-    real = batches_module.operations_apply
+    real = batches_module.ledger_apply
     outages = [2]
 
-    def flaky(conn, requests):  # type: ignore[no-untyped-def]
+    def flaky(conn, requests, **kw):  # type: ignore[no-untyped-def]
         if outages[0]:
             outages[0] -= 1
             raise OperationalError("SELECT", {}, psycopg2.OperationalError("server closed the connection"))
-        return real(conn, requests)
+        return real(conn, requests, **kw)
 
-    monkeypatch.setattr(batches_module, "operations_apply", flaky)
+    monkeypatch.setattr(batches_module, "ledger_apply", flaky)
     worker = make_worker()
     # Each outage drops the leases and abandons the batch; leasing again requeues and retries it.
     while outages != [0] or local_redis.llen(keys.reply_key(request.operation_id)) == 0:
@@ -189,14 +189,14 @@ def test_operation_that_always_fails_is_isolated(
     cursed = operation(wallet, DEPOSIT, "6.66")
     for request in (good[0], cursed, good[1], good[2]):
         enqueue(request)
-    real = batches_module.operations_apply
+    real = batches_module.ledger_apply
 
-    def refuses_cursed(conn, requests):  # type: ignore[no-untyped-def]
+    def refuses_cursed(conn, requests, **kw):  # type: ignore[no-untyped-def]
         if any(r.operation_id == cursed.operation_id for r in requests):
             raise ValueError("cannot apply this one")
-        return real(conn, requests)
+        return real(conn, requests, **kw)
 
-    monkeypatch.setattr(batches_module, "operations_apply", refuses_cursed)
+    monkeypatch.setattr(batches_module, "ledger_apply", refuses_cursed)
     make_worker().work(burst=True)
     assert [reply(local_redis, r).balance_after for r in good] == [Decimal("1.00"), Decimal("2.00"), Decimal("3.00")]
     # Its final answer is in the ledger, so that nothing can apply it later.

@@ -5,7 +5,7 @@ operation id it becomes, atomically with enqueueing that operation
 (``web.wallets.queueing.operation_send``). A retry with the same key and the
 same request is answered from the ledger with the original result (waiting for
 it while it is in flight, then 409); with a different request, 422. Keys are
-scoped to their wallet. The ledger is the durable record: its unique
+scoped to their wallet (a transfer's, to its source wallet). The ledger is the durable record: its unique
 ``(wallet_id, idempotency_key)`` index outlives the Redis record
 (``IDEMPOTENCY_TTL``, 24 h), and the worker answers a retry whose Redis record was
 lost from the original ledger row (``worker.apply``).
@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from uuid import UUID
 
 from shared import keys
 from shared.errors import InvalidRequest
-from web.wallets.parsing import OperationInput
+from shared.messages import OperationType
 from web.wallets.queueing import KeyRecord
 
 INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
@@ -42,9 +43,14 @@ def parse_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def request_fingerprint(wallet_id: UUID, operation: OperationInput) -> str:
-    """What makes two requests "the same request"."""
-    canonical = f"{wallet_id}|{operation.operation_type.value}|{operation.amount}"
+def request_fingerprint(
+    wallet_id: UUID, operation_type: OperationType, amount: Decimal, counterparty_id: UUID | None = None
+) -> str:
+    """What makes two requests "the same request": the wallet, the kind, the amount and, for a
+    transfer (its source's ``TRANSFER_OUT``), the other wallet."""
+    canonical = f"{wallet_id}|{operation_type.value}|{amount}"
+    if counterparty_id is not None:
+        canonical += f"|{counterparty_id}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

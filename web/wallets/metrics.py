@@ -2,9 +2,11 @@
 
 Measured in the web processes (prometheus_client; multiprocess mode when
 ``PROMETHEUS_MULTIPROC_DIR`` is set, as ``deploy/gunicorn.conf.py`` does):
-operations by type and outcome, end-to-end latency, reply timeouts.
+operations by type and outcome, end-to-end latency, reply timeouts; transfers by the state
+they were answered in, and their latency.
 Read from Redis at scrape time, so they cover every worker on every host:
-queue depth per shard, batch sizes, which worker owns which shard.
+queue depth per shard, batch sizes, which worker owns which shard. Read from PostgreSQL at
+scrape time: the transfers pending and their money.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from shared import keys
 from shared.batch_sizes import bucket_fields
 from shared.config import get_settings
 from shared.connections import get_redis
+from shared.errors import ServiceUnavailable
 from shared.messages import OperationResult, OperationType
 from shared.rq_contract import workers_queues
 from shared.sharding import shard_of_queue
+from shared.transfers import TransferState
+from web.wallets.selectors import transfers_pending_get
 
 OPERATIONS = Counter(
     "wallet_operations_total",
@@ -34,6 +39,16 @@ OPERATIONS = Counter(
 LATENCY = Histogram(
     "wallet_operation_seconds",
     "Time from a POST arriving to its answer (enqueue, apply, reply)",
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+TRANSFERS = Counter(
+    "wallet_transfers_total",
+    "Transfers answered by the web nodes, by the state they were answered in",
+    ["state"],
+)
+TRANSFER_LATENCY = Histogram(
+    "wallet_transfer_seconds",
+    "Time from a transfer's POST arriving to its answer (both legs, when answered completed)",
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
 REPLY_TIMEOUTS = Counter("wallet_reply_timeouts_total", "Operations answered 202 because no reply came in time")
@@ -75,6 +90,20 @@ class QueueCollector(Collector):
         yield owners
 
 
+class TransferCollector(Collector):
+    """Transfers whose money is between two wallets, from PostgreSQL, at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            count, amount = transfers_pending_get()
+        except ServiceUnavailable:
+            return  # the scrape still shows the queues
+        yield GaugeMetricFamily("wallet_transfers_pending", "Transfers debited and not yet credited", value=count)
+        yield GaugeMetricFamily(
+            "wallet_transfers_pending_amount", "Money of the pending transfers (between wallets)", value=float(amount)
+        )
+
+
 def record(operation_type: OperationType, result: OperationResult | None, seconds: float) -> None:
     """Count one answered operation (None: answered 202, its reply late)."""
     outcome = "pending" if result is None else result.status.value
@@ -82,6 +111,12 @@ def record(operation_type: OperationType, result: OperationResult | None, second
     LATENCY.observe(seconds)
     if result is None:
         REPLY_TIMEOUTS.inc()
+
+
+def transfer_record(state: TransferState, seconds: float) -> None:
+    """Count one answered transfer, by the state it was answered in."""
+    TRANSFERS.labels(state.value).inc()
+    TRANSFER_LATENCY.observe(seconds)
 
 
 def bearer_matches(authorization: str | None, token: str) -> bool:
@@ -96,7 +131,8 @@ def metrics_text() -> bytes:
     if get_settings().metrics_dir:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS):
+        for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS, TRANSFERS, TRANSFER_LATENCY):
             registry.register(metric)
     registry.register(QueueCollector(get_redis(), get_settings().shard_count))
+    registry.register(TransferCollector())
     return generate_latest(registry)

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from shared.messages import OperationStatus, OperationType
+from shared.transfers import TransferState
 
 SCOPE_CHOICES = [("read", "read only"), ("read,write", "read and write")]
 
@@ -55,6 +56,9 @@ class ApiKey(models.Model):
         return f"{self.prefix}… ({self.name or self.tenant_id})"
 
 
+OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
+
+
 class Wallet(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
     tenant = models.ForeignKey(
@@ -89,7 +93,7 @@ class WalletOperation(models.Model):
     wallet = models.ForeignKey(
         Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
     )  # indexed by wallet_operations_history
-    operation_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False)
+    operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
     amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     status = models.CharField(
         max_length=8,
@@ -108,6 +112,26 @@ class WalletOperation(models.Model):
         editable=False,
         db_index=False,
         help_text="The key that sent it (none: API_AUTH=off)",
+    )
+    transfer = models.ForeignKey(
+        "Transfer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legs",
+        editable=False,
+        db_index=False,
+        help_text="The transfer this is a leg of",
+    )
+    counterparty = models.ForeignKey(
+        Wallet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        help_text="A transfer leg's other wallet",
     )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
@@ -145,11 +169,14 @@ class PendingOperation(models.Model):
     id = models.UUIDField(primary_key=True, editable=False, help_text="The operation id")
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     shard = models.SmallIntegerField(editable=False)
-    operation_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in OperationType], editable=False)
+    operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
     amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
+    )
+    counterparty = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
     )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
@@ -167,3 +194,44 @@ class PendingOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_type} {self.amount} (pending)"
+
+
+class Transfer(models.Model):
+    """A transfer between two wallets, written by the worker of the source's shard in the
+    transaction of the debit (its decision point), and moved on by the legs after it
+    (``worker.transfers``): ``pending`` while its money is between the wallets."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The transfer id (also its debit's operation id)")
+    from_wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
+    to_wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    shard = models.SmallIntegerField(editable=False, help_text="The source's shard, whose worker settles it")
+    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in TransferState], editable=False)
+    error = models.TextField(null=True, blank=True, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False, db_index=False
+    )
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "transfers"
+        indexes = [
+            models.Index(
+                fields=["shard", "updated_at"],
+                name="transfers_pending",
+                condition=models.Q(state="pending"),
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfers_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(from_wallet=models.F("to_wallet")), name="transfers_distinct_wallets"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=[s.value for s in TransferState]), name="transfers_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.from_wallet_id} -> {self.to_wallet_id} ({self.state})"

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
-from shared.messages import OperationType
+from shared.messages import CLIENT_OPERATION_TYPES, OperationType
 from shared.money import InvalidAmount, parse_amount
 
 INVALID_AMOUNT = "Invalid or missing amount"
@@ -24,6 +24,9 @@ NOT_AN_OBJECT = "Request body must be a JSON object"
 DUPLICATE_KEY = "Duplicate key in JSON object"
 NOT_JSON = "Content-Type must be application/json"
 INVALID_CURSOR = "Invalid cursor"
+INVALID_FROM = 'Invalid or missing "from": a wallet id'
+INVALID_TO = 'Invalid or missing "to": a wallet id'
+SAME_WALLET = "A transfer needs two different wallets"
 
 HISTORY_DEFAULT_LIMIT = 50
 """Operations per history page when ``limit`` is not given."""
@@ -88,10 +91,42 @@ def parse_operation(body: bytes) -> OperationInput:
     except InvalidAmount:
         raise InvalidRequest(INVALID_AMOUNT) from None
     raw_type = data.get("operationType")
-    if not isinstance(raw_type, str) or raw_type not in OperationType.__members__:
+    if raw_type not in CLIENT_OPERATION_TYPES:
         raise InvalidRequest(INVALID_OPERATION_TYPE)
     operation_type = OperationType(raw_type)
     return OperationInput(operation_type=operation_type, amount=amount)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInput:
+    from_wallet: UUID
+    to_wallet: UUID
+    amount: Decimal
+
+
+def _wallet_field(data: dict[str, Any], name: str, message: str) -> UUID:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise InvalidRequest(message)
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidRequest(message) from None
+
+
+def parse_transfer(body: bytes) -> TransferInput:
+    """``{"from": <wallet id>, "to": <wallet id>, "amount": "12.34"}``; the amount checked
+    first, by the rules of operations."""
+    data = parse_json_object(body)
+    try:
+        amount = parse_amount(data.get("amount"))
+    except InvalidAmount:
+        raise InvalidRequest(INVALID_AMOUNT) from None
+    from_wallet = _wallet_field(data, "from", INVALID_FROM)
+    to_wallet = _wallet_field(data, "to", INVALID_TO)
+    if from_wallet == to_wallet:
+        raise InvalidRequest(SAME_WALLET)
+    return TransferInput(from_wallet=from_wallet, to_wallet=to_wallet, amount=amount)
 
 
 def parse_uuid(value: str, *, not_found: str) -> UUID:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
+from uuid import UUID
 
 import redis
 
@@ -161,3 +162,15 @@ def _ensure_connected(connection: redis.Redis) -> None:
         pool.release(pool.get_connection())
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
+
+
+def reply_wait(connection: redis.Redis, operation_id: UUID, timeout: float) -> OperationResult | None:
+    """Wait up to ``timeout`` seconds for an operation's reply (a transfer's later leg, which the
+    web did not enqueue itself); None if none came. A Redis failure is ``OutcomeUnknown``."""
+    if timeout <= 0:
+        return None
+    try:
+        reply = cast("list[bytes] | None", connection.blpop([keys.reply_key(operation_id)], timeout=timeout))
+    except redis.RedisError as exc:
+        raise OutcomeUnknown(f"Redis failed while waiting for the reply of {operation_id}: {exc}") from exc
+    return None if reply is None else OperationResult.from_bytes(reply[1])

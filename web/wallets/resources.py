@@ -6,8 +6,10 @@ import base64
 from typing import Any
 from uuid import UUID
 
+from shared.messages import OperationStatus
 from shared.money import format_money
-from web.wallets.selectors import OperationRow
+from shared.transfers import TransferState, credit_id, refund_id
+from web.wallets.selectors import OperationRow, TransferRow
 
 
 def operation_json(row: OperationRow) -> dict[str, Any]:
@@ -19,9 +21,52 @@ def operation_json(row: OperationRow) -> dict[str, Any]:
         "status": row.status,
         "balance_after": format_money(row.balance_after),
         "error": row.error,
-        "api_key_id": None if row.api_key_id is None else str(row.api_key_id),
+        "api_key_id": _text(row.api_key_id),
+        "transfer_id": _text(row.transfer_id),
+        "counterparty_wallet_id": _text(row.counterparty_id),
         "created_at": row.created_at.isoformat(),
         "applied_at": row.applied_at.isoformat(),
+    }
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _leg_json(operation_id: UUID, leg: OperationRow | None) -> dict[str, Any]:
+    if leg is None:
+        return {"operation_id": str(operation_id), "status": OperationStatus.PENDING.value}
+    return {"operation_id": str(leg.id), "status": leg.status, "error": leg.error}
+
+
+def transfer_json(row: TransferRow) -> dict[str, Any]:
+    """``GET /api/v1/transfers/<id>``: the record and its legs (a leg not in the ledger yet is
+    ``pending``; the refund is null unless the destination refused the credit)."""
+    refund = None
+    if row.refund is not None or (row.credit is not None and row.credit.status == OperationStatus.REJECTED.value):
+        refund = _leg_json(refund_id(row.id), row.refund)
+    credit = None
+    if row.debit is not None and row.debit.status == OperationStatus.APPLIED.value:
+        credit = _leg_json(credit_id(row.id), row.credit)
+    return {
+        "transfer_id": str(row.id),
+        "from": str(row.from_wallet),
+        "to": str(row.to_wallet),
+        "amount": format_money(row.amount),
+        "state": row.state.value,
+        "error": row.error,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "legs": {"debit": _leg_json(row.id, row.debit), "credit": credit, "refund": refund},
+    }
+
+
+def transfer_pending_json(transfer_id: UUID) -> dict[str, Any]:
+    """A transfer whose debit is still queued (no record yet)."""
+    return {
+        "transfer_id": str(transfer_id),
+        "state": TransferState.PENDING.value,
+        "legs": {"debit": _leg_json(transfer_id, None), "credit": None, "refund": None},
     }
 
 

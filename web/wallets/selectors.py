@@ -17,6 +17,7 @@ from uuid import UUID
 from shared.connections import read_all, read_one
 from shared.errors import InvalidRequest, NotFound
 from shared.messages import OperationType, Rejection
+from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import INVALID_CURSOR
 
@@ -25,7 +26,7 @@ _TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = (
     "id, wallet_id, operation_type, amount, status, error, balance_after, idempotency_key, created_at, applied_at, seq,"
-    " api_key_id"
+    " api_key_id, transfer_id, counterparty_id"
 )
 # Built from the constant column list above only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
@@ -37,7 +38,13 @@ _HISTORY_BEFORE = (
     " AND seq < (SELECT seq FROM wallet_operations WHERE id = %s AND wallet_id = %s) ORDER BY seq DESC LIMIT %s"
 )
 _CURSOR_KNOWN = "SELECT 1 FROM wallet_operations WHERE id = %s AND wallet_id = %s"
-_PENDING = "SELECT id, wallet_id, idempotency_key FROM pending_operations WHERE id = %s"
+_PENDING = "SELECT id, wallet_id, idempotency_key, operation_type FROM pending_operations WHERE id = %s"
+_TRANSFER = (
+    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at FROM transfers WHERE id = %s"
+)
+# A transfer's legs by their ids (the debit's is the transfer's; ``shared.transfers``).
+_LEGS = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id IN (%s, %s, %s)"  # noqa: S608
+_PENDING_TRANSFERS = "SELECT count(*), COALESCE(sum(amount), 0) FROM transfers WHERE state = 'pending'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +64,22 @@ class OperationRow:
     seq: int
     api_key_id: UUID | None
     """The API key that sent it (None: sent with ``API_AUTH=off``)."""
+    transfer_id: UUID | None
+    counterparty_id: UUID | None
+    """A transfer leg's other wallet."""
 
     @classmethod
     def from_row(cls, row: tuple[object, ...]) -> OperationRow:
-        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, api_key_id = row
+        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, *ids = row
+        api_key_id, transfer_id, counterparty_id = (None if v is None else UUID(str(v)) for v in ids)
         return cls(
             UUID(str(id_)),
             UUID(str(wallet_id)),
             OperationType(str(operation_type)),
             *(amount, status, error, after, key, created, applied, seq),  # type: ignore[arg-type]
-            None if api_key_id is None else UUID(str(api_key_id)),
+            api_key_id,
+            transfer_id,
+            counterparty_id,
         )
 
 
@@ -77,6 +90,7 @@ class PendingRow:
     id: UUID
     wallet_id: UUID
     idempotency_key: str | None
+    operation_type: OperationType
 
 
 def _tenant_id(value: object) -> str | None:
@@ -135,7 +149,52 @@ def pending_get(*, operation_id: UUID) -> PendingRow | None:
     row = read_one(_PENDING, (str(operation_id),))
     if row is None:
         return None
-    return PendingRow(UUID(str(row[0])), UUID(str(row[1])), row[2])
+    return PendingRow(UUID(str(row[0])), UUID(str(row[1])), row[2], OperationType(row[3]))
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    """A transfer's record and its legs found in the ledger."""
+
+    id: UUID
+    from_wallet: UUID
+    to_wallet: UUID
+    amount: Decimal
+    state: TransferState
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+    debit: OperationRow | None
+    credit: OperationRow | None
+    refund: OperationRow | None
+
+
+def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
+    """A transfer the worker of its source has decided (None before that), with its legs."""
+    row = read_one(_TRANSFER, (str(transfer_id),))
+    if row is None:
+        return None
+    ids = (transfer_id, credit_id(transfer_id), refund_id(transfer_id))
+    legs = {leg.id: leg for leg in map(OperationRow.from_row, read_all(_LEGS, tuple(map(str, ids)), 3))}
+    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at = row
+    return TransferRow(
+        UUID(str(id_)),
+        UUID(str(from_wallet)),
+        UUID(str(to_wallet)),
+        amount,
+        TransferState(str(state)),
+        error,
+        created_at,
+        updated_at,
+        *(legs.get(i) for i in ids),
+    )
+
+
+def transfers_pending_get() -> tuple[int, Decimal]:
+    """How many transfers are pending, and their money (for ``/metrics``)."""
+    row = read_one(_PENDING_TRANSFERS, ())
+    assert row is not None
+    return int(row[0]), Decimal(row[1])
 
 
 def wallet_history_list(

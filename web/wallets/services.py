@@ -57,8 +57,8 @@ INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id
 """
 _PENDING_INSERT = (
     "INSERT INTO pending_operations"
-    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, counterparty_id, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -117,7 +117,9 @@ def operation_submit(
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if idempotency_key is not None:
-        ours = KeyClaim(request_fingerprint(wallet_id, operation), request.operation_id)
+        ours = KeyClaim(
+            request_fingerprint(wallet_id, operation.operation_type, operation.amount), request.operation_id
+        )
         record = idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours, ttl=settings.idempotency_ttl)
     try:
         delivery = operation_send(
@@ -163,6 +165,7 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
                 request.amount,
                 request.idempotency_key,
                 None if request.api_key_id is None else str(request.api_key_id),
+                None if request.counterparty_id is None else str(request.counterparty_id),
                 request.created_at,
             ),
         )
@@ -172,7 +175,7 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
 
 
 def _fingerprint_of(row: OperationRow) -> str:
-    return request_fingerprint(row.wallet_id, OperationInput(row.operation_type, row.amount))
+    return request_fingerprint(row.wallet_id, row.operation_type, row.amount, row.counterparty_id)
 
 
 def operation_replay(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -11,27 +12,31 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from shared.config import get_settings
 from shared.connections import get_redis, read_one
 from shared.errors import NotFound
-from shared.messages import OperationStatus, Rejection
+from shared.messages import OperationStatus, OperationType, Rejection
 from shared.money import format_money
 from shared.rq_contract import JobState, job_state
+from shared.transfers import TransferState
 from web.wallets import metrics, parsing, rate_limits
 from web.wallets.api_keys import Caller
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.rate_limits import Limit
-from web.wallets.resources import cursor_json, operation_json
+from web.wallets.resources import cursor_json, operation_json, transfer_json, transfer_pending_json
 from web.wallets.responses import api_view, error_response, json_response
 from web.wallets.selectors import (
     operation_by_key_get,
     operation_get,
     pending_get,
+    transfer_get,
     wallet_balance_get,
     wallet_ensure_reachable,
     wallet_history_list,
 )
 from web.wallets.services import operation_submit, wallet_create
+from web.wallets.transfers import TransferAnswer, transfer_submit
 
 OPERATION_NOT_FOUND = "Operation not found"
+TRANSFER_NOT_FOUND = "Transfer not found"
 _HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
@@ -107,12 +112,13 @@ def wallet_history_view(request: HttpRequest, caller: Caller, wallet_id: str) ->
     return json_response({"results": [operation_json(row) for row in rows], "next": cursor_json(after)})
 
 
-def _reachable(caller: Caller, wallet_id: UUID) -> None:
-    """An operation of a wallet the caller does not reach is not found, like one that does not exist."""
+def _reachable(caller: Caller, wallet_id: UUID, not_found: str = OPERATION_NOT_FOUND) -> None:
+    """An operation (or transfer) of a wallet the caller does not reach is not found, like one
+    that does not exist."""
     try:
         wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
     except NotFound:
-        raise NotFound(OPERATION_NOT_FOUND) from None
+        raise NotFound(not_found) from None
 
 
 @api_view("GET")
@@ -154,6 +160,77 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
+
+
+@api_view("POST")
+def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    started = time.perf_counter()
+    caller.require_write()
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    transfer = parsing.parse_transfer(request.body)
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    settings = get_settings()
+    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
+    answer = transfer_submit(
+        transfer=transfer,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        connection=get_redis(),
+        settings=settings,
+        limits=rate_limits.counted(caller, settings, *limits),
+    )
+    metrics.transfer_record(answer.state, time.perf_counter() - started)
+    return _transfer_response(answer)
+
+
+def _transfer_response(answer: TransferAnswer) -> HttpResponse:
+    transfer_id = str(answer.transfer_id)
+    debit, credit, refund = answer.debit, answer.credit, answer.refund
+    if debit is not None and debit.status is OperationStatus.REJECTED:
+        rejection = debit.rejection
+        status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
+        return error_response(debit.error or "Transfer rejected", status)
+    if answer.state is TransferState.COMPLETED:
+        assert debit is not None
+        assert credit is not None
+        return json_response(
+            {
+                "status": "Success",
+                "transfer_id": transfer_id,
+                "state": TransferState.COMPLETED.value,
+                "from_balance": format_money(debit.balance_after or Decimal(0)),
+                "to_balance": format_money(credit.balance_after or Decimal(0)),
+            }
+        )
+    if answer.state is TransferState.FAILED:  # the destination refused the credit; refunded
+        assert credit is not None
+        assert refund is not None
+        return json_response(
+            {"error": credit.error or "Transfer failed", "transfer_id": transfer_id, "state": answer.state.value},
+            status=400,
+        )
+    return json_response(
+        {"status": "Pending", "transfer_id": transfer_id, "state": TransferState.PENDING.value},
+        status=202,
+        Location=f"/api/v1/transfers/{transfer_id}",
+    )
+
+
+@api_view("GET")
+def transfer_detail_view(request: HttpRequest, caller: Caller, transfer_id: str) -> HttpResponse:
+    transfer_uuid = parsing.parse_uuid(transfer_id, not_found=TRANSFER_NOT_FOUND)
+    row = transfer_get(transfer_id=transfer_uuid)
+    if row is None:
+        # Answered 202 before its debit was decided: the web recorded it as pending.
+        pending = pending_get(operation_id=transfer_uuid)
+        if pending is None or pending.operation_type is not OperationType.TRANSFER_OUT:
+            raise NotFound(TRANSFER_NOT_FOUND)
+        _reachable(caller, pending.wallet_id, TRANSFER_NOT_FOUND)
+        row = transfer_get(transfer_id=transfer_uuid)  # decided since the first read?
+        if row is None:
+            return json_response(transfer_pending_json(transfer_uuid))
+    _reachable(caller, row.from_wallet, TRANSFER_NOT_FOUND)
+    return json_response(transfer_json(row))
 
 
 def _pending_json(operation_id: UUID) -> HttpResponse:

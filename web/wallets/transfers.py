@@ -1,0 +1,155 @@
+"""Transfers, as the web node sees them: queue the debit on the source's shard, then wait for
+the legs' replies (``shared.transfers``, ``worker.transfers``).
+
+The web writes no transfer record and no leg but the debit's job: the worker of the source's
+shard decides the transfer and enqueues its credit, the worker of the destination's shard
+applies that. The request waits, up to ``REPLY_TIMEOUT`` in all, on the debit's reply and then
+on the credit's (and, if the destination refused it, the refund's); past that it is a 202.
+An ``Idempotency-Key`` is scoped to the source wallet and names the transfer's debit, so a
+retry is answered, like an operation's, from the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import redis
+
+from shared.config import Settings
+from shared.errors import OutcomeUnknown
+from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.transfers import TransferState, credit_id, refund_id
+from web.wallets.api_keys import Caller
+from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
+from web.wallets.parsing import TransferInput
+from web.wallets.queueing import KeyRecord, operation_send, reply_wait
+from web.wallets.rate_limits import Counted
+from web.wallets.selectors import transfer_get, wallet_ensure_reachable
+from web.wallets.services import operation_replay, pending_record
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAnswer:
+    """What is known of a transfer when its request is answered: each leg's result, or None
+    while that leg is not known to be decided."""
+
+    transfer_id: UUID
+    debit: OperationResult | None
+    credit: OperationResult | None = None
+    refund: OperationResult | None = None
+
+    @property
+    def state(self) -> TransferState:
+        if self.debit is not None and self.debit.status is OperationStatus.REJECTED:
+            return TransferState.FAILED
+        if self.credit is not None and self.credit.status is OperationStatus.APPLIED:
+            return TransferState.COMPLETED
+        if self.refund is not None and self.refund.status is OperationStatus.APPLIED:
+            return TransferState.FAILED
+        return TransferState.PENDING
+
+
+def transfer_submit(
+    *,
+    transfer: TransferInput,
+    idempotency_key: str | None,
+    caller: Caller,
+    connection: redis.Redis,
+    settings: Settings,
+    limits: Sequence[Counted] = (),
+) -> TransferAnswer:
+    """Queue a transfer's debit and wait for its legs, ``REPLY_TIMEOUT`` in all. Both wallets
+    must be the caller's tenant's (``NotFound`` otherwise, before anything is queued)."""
+    deadline = time.monotonic() + settings.reply_timeout
+    wallet_ensure_reachable(wallet_id=transfer.from_wallet, caller=caller)
+    wallet_ensure_reachable(wallet_id=transfer.to_wallet, caller=caller)
+    transfer_id = uuid4()
+    debit = OperationRequest(
+        operation_id=transfer_id,
+        wallet_id=transfer.from_wallet,
+        operation_type=OperationType.TRANSFER_OUT,
+        amount=transfer.amount,
+        created_at=datetime.now(UTC),
+        idempotency_key=idempotency_key,
+        api_key_id=caller.key_id,
+        transfer_id=transfer_id,
+        counterparty_id=transfer.to_wallet,
+    )
+    fingerprint = request_fingerprint(debit.wallet_id, debit.operation_type, debit.amount, debit.counterparty_id)
+    record: KeyRecord | None = None
+    if idempotency_key is not None:
+        claim = KeyClaim(fingerprint, transfer_id)
+        record = idempotency_record(
+            wallet_id=debit.wallet_id, key=idempotency_key, claim=claim, ttl=settings.idempotency_ttl
+        )
+    try:
+        delivery = operation_send(
+            connection=connection,
+            settings=settings,
+            request=debit,
+            wait=settings.reply_timeout,
+            record=record,
+            limits=limits,
+        )
+    except OutcomeUnknown as exc:
+        log.warning("answering 202: %s", exc)
+        pending_record(request=debit, settings=settings)
+        return TransferAnswer(transfer_id, None)
+    if delivery.refused is not None:
+        raise delivery.refused
+    if delivery.earlier is not None:
+        assert idempotency_key is not None
+        first = operation_replay(
+            wallet_id=debit.wallet_id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            in_flight=claim_parse(delivery.earlier),
+            wait=settings.reply_timeout,
+        )
+        assert first.result is not None
+        return transfer_answer_get(first.result)
+    if delivery.result is None:
+        pending_record(request=debit, settings=settings)
+        return TransferAnswer(transfer_id, None)
+    if delivery.result.operation_id != transfer_id:
+        # The worker found the key in the ledger (its Redis record was lost): that transfer.
+        return transfer_answer_get(delivery.result)
+    return _legs_wait(connection, TransferAnswer(transfer_id, delivery.result), deadline)
+
+
+def _legs_wait(connection: redis.Redis, answer: TransferAnswer, deadline: float) -> TransferAnswer:
+    """Wait until ``deadline`` for the credit after an applied debit, and for the refund after
+    a refused credit."""
+    if answer.debit is None or answer.debit.status is not OperationStatus.APPLIED:
+        return answer
+    try:
+        credit = reply_wait(connection, credit_id(answer.transfer_id), deadline - time.monotonic())
+        answer = replace(answer, credit=credit)
+        if credit is not None and credit.status is OperationStatus.REJECTED:
+            refund = reply_wait(connection, refund_id(answer.transfer_id), deadline - time.monotonic())
+            answer = replace(answer, refund=refund)
+    except OutcomeUnknown as exc:  # the transfer is decided: its source's worker completes it
+        log.warning("answering 202: %s", exc)
+    return answer
+
+
+def transfer_answer_get(debit: OperationResult) -> TransferAnswer:
+    """What the ledger says of the transfer whose debit's result is ``debit`` (a retry's answer)."""
+    transfer_id = debit.operation_id
+    if debit.status is not OperationStatus.APPLIED:
+        return TransferAnswer(transfer_id, debit)
+    row = transfer_get(transfer_id=transfer_id)
+    if row is None:  # not a transfer's debit: cannot be, its key's fingerprint matched
+        return TransferAnswer(transfer_id, debit)
+
+    def result(leg: object) -> OperationResult | None:
+        return None if leg is None else OperationResult.from_row(leg)  # type: ignore[arg-type]
+
+    return TransferAnswer(transfer_id, result(row.debit), result(row.credit), result(row.refund))
