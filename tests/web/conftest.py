@@ -43,6 +43,10 @@ class Api:
             f"/api/v1/wallets/{wallet_id}/operation", data=raw, content_type="application/json", headers=headers
         )
 
+    def post_transfer(self, source: str, destination: str, amount: str, **headers: str) -> Any:
+        body = json.dumps({"from": source, "to": destination, "amount": amount}).encode()
+        return self.client.post("/api/v1/transfers", data=body, content_type="application/json", headers=headers)
+
     def create_wallet(self, balance: Decimal | int | str = 0) -> str:
         """A new wallet, funded through the API (so its ledger explains its balance)."""
         response = self.client.post("/api/v1/wallets")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,20 +37,35 @@ def operation_id(api: Api, wallet: str) -> str:
     return str(response.json()["operation_id"])
 
 
-def _endpoints(wallet: str, operation_id: str) -> list[tuple[str, str, bool]]:
-    """(method, path, is a write) for every /api/v1/ endpoint."""
+@pytest.fixture
+def transfer_id(api: Api, wallet: str) -> str:
+    """A completed transfer of 5.00 into ``wallet``."""
+    peer = api.create_wallet(5)
+    response = api.post_transfer(peer, wallet, "5.00")
+    assert response.status_code == 200, response.content
+    return str(response.json()["transfer_id"])
+
+
+Endpoint = tuple[str, str, bool, bytes]
+
+
+def _endpoints(wallet: str, operation_id: str, transfer_id: str) -> list[Endpoint]:
+    """(method, path, is a write, body) for every /api/v1/ endpoint."""
+    transfer = {"from": wallet, "to": str(uuid.uuid4()), "amount": "1.00"}
     return [
-        ("POST", "/api/v1/wallets", True),
-        ("GET", f"/api/v1/wallets/{wallet}", False),
-        ("POST", f"/api/v1/wallets/{wallet}/operation", True),
-        ("GET", f"/api/v1/wallets/{wallet}/operations", False),
-        ("GET", f"/api/v1/operations/{operation_id}", False),
+        ("POST", "/api/v1/wallets", True, b""),
+        ("GET", f"/api/v1/wallets/{wallet}", False, b""),
+        ("POST", f"/api/v1/wallets/{wallet}/operation", True, b'{"operationType": "WITHDRAW", "amount": "1.00"}'),
+        ("GET", f"/api/v1/wallets/{wallet}/operations", False, b""),
+        ("GET", f"/api/v1/operations/{operation_id}", False, b""),
+        ("POST", "/api/v1/transfers", True, json.dumps(transfer).encode()),
+        ("GET", f"/api/v1/transfers/{transfer_id}", False, b""),
     ]
 
 
-def _send(client: Client, method: str, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+def _send(client: Client, endpoint: Endpoint, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    method, path, _, body = endpoint
     if method == "POST":
-        body = b'{"operationType": "WITHDRAW", "amount": "1.00"}' if path.endswith("operation") else b""
         response = client.post(path, data=body, content_type="application/json", headers=headers)
     else:
         response = client.get(path, headers=headers)
@@ -87,13 +103,19 @@ def nothing_changes(db: Engine, web_redis: redis.Redis) -> Iterator[None]:
     ],
 )
 def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
-    wallet: str, operation_id: str, db: Engine, web_redis: redis.Redis, authorization: str | None, message: str
+    wallet: str,
+    operation_id: str,
+    transfer_id: str,
+    db: Engine,
+    web_redis: redis.Redis,
+    authorization: str | None,
+    message: str,
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     with nothing_changes(db, web_redis):
-        for method, path, _ in _endpoints(wallet, operation_id):
-            status, response_headers, content = _send(Client(), method, path, **headers)
-            assert (status, content) == (401, f'{{"error": "{message}"}}'.encode()), (method, path)
+        for endpoint in _endpoints(wallet, operation_id, transfer_id):
+            status, response_headers, content = _send(Client(), endpoint, **headers)
+            assert (status, content) == (401, f'{{"error": "{message}"}}'.encode()), endpoint[:2]
             assert response_headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -113,39 +135,46 @@ def test_a_revoked_key_stops_working_within_5_s(api: Api, wallet: str, db: Engin
         assert time.monotonic() - revoked < 5
         time.sleep(0.05)
     with nothing_changes(db, web_redis):
-        for method, path, _ in _endpoints(wallet, str(uuid.uuid4())):
-            status, _, content = _send(client, method, path)
+        for endpoint in _endpoints(wallet, str(uuid.uuid4()), str(uuid.uuid4())):
+            status, _, content = _send(client, endpoint)
             assert (status, content) == (401, b'{"error": "Unknown or revoked API key"}')
     assert api.balance(wallet) == Decimal("100.00")
 
 
 def test_a_read_only_key_reads_and_gets_403_on_every_write(
-    api: Api, wallet: str, operation_id: str, db: Engine, web_redis: redis.Redis
+    api: Api, wallet: str, operation_id: str, transfer_id: str, db: Engine, web_redis: redis.Redis
 ) -> None:
     reader = Client(headers={"Authorization": f"Bearer {api_key('tests', Scope.READ).secret}"})
     with nothing_changes(db, web_redis):
-        for method, path, write in _endpoints(wallet, operation_id):
-            status, _, content = _send(reader, method, path)
-            if write:
-                assert (status, content) == (403, b'{"error": "This API key is read-only"}'), path
+        for endpoint in _endpoints(wallet, operation_id, transfer_id):
+            status, _, content = _send(reader, endpoint)
+            if endpoint[2]:
+                assert (status, content) == (403, b'{"error": "This API key is read-only"}'), endpoint[:2]
             else:
-                assert status == 200, path
-    assert api.balance(wallet) == Decimal("105.00")
+                assert status == 200, endpoint[:2]
+    assert api.balance(wallet) == Decimal("110.00")
 
 
 def test_another_tenants_key_finds_nothing_and_changes_nothing(
-    api: Api, wallet: str, operation_id: str, db: Engine, web_redis: redis.Redis
+    api: Api, wallet: str, operation_id: str, transfer_id: str, db: Engine, web_redis: redis.Redis
 ) -> None:
-    other = Client(headers={"Authorization": f"Bearer {api_key(f'other-{uuid.uuid4().hex[:8]}').secret}"})
-    unknown_wallet, unknown_operation = str(uuid.uuid4()), str(uuid.uuid4())
+    other_key = api_key(f"other-{uuid.uuid4().hex[:8]}")
+    other = Client(headers={"Authorization": f"Bearer {other_key.secret}"})
+    unknown = _endpoints(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
     with nothing_changes(db, web_redis):
-        for (method, path, _), (_, unknown_path, _) in zip(
-            _endpoints(wallet, operation_id)[1:], _endpoints(unknown_wallet, unknown_operation)[1:], strict=True
+        for endpoint, unknown_endpoint in zip(
+            _endpoints(wallet, operation_id, transfer_id)[1:], unknown[1:], strict=True
         ):
-            status, _, content = _send(other, method, path)
+            status, _, content = _send(other, endpoint)
             # The same answer as for a wallet or operation that does not exist: existence does not leak.
-            assert (status, content) == _send(other, method, unknown_path)[::2], path
-            assert status == 404, path
+            assert (status, content) == _send(other, unknown_endpoint)[::2], endpoint[:2]
+            assert status == 404, endpoint[:2]
+    # A transfer between a wallet of theirs and one of ours, either way: not found, nothing moved.
+    theirs = Api(other_key.secret).create_wallet(10)
+    with nothing_changes(db, web_redis):
+        for source, destination in ((theirs, wallet), (wallet, theirs)):
+            response = Api(other_key.secret).post_transfer(source, destination, "1.00")
+            assert (response.status_code, response.json()) == (404, {"error": "Wallet not found"})
         keyed = other.post(
             f"/api/v1/wallets/{wallet}/operation",
             data=DEPOSIT,
@@ -153,7 +182,7 @@ def test_another_tenants_key_finds_nothing_and_changes_nothing(
             headers={"Idempotency-Key": "k"},
         )
         assert keyed.status_code == 404
-    assert api.balance(wallet) == Decimal("105.00")
+    assert api.balance(wallet) == Decimal("110.00")
 
 
 def test_a_wallet_belongs_to_the_tenant_whose_key_created_it(api: Api, db: Engine) -> None:

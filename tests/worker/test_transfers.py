@@ -1,0 +1,227 @@
+"""Transfers in the shard worker (``worker.transfers``): one transaction within a shard, two
+legs across shards, a refund when the destination refuses, and the sweep that redoes what a
+crash left undone. In-process workers on real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+import redis
+from sqlalchemy import Engine, select
+
+from shared import keys
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationStatus, OperationType, Rejection
+from shared.money import MAX_BALANCE
+from shared.sharding import shard_for
+from shared.tables import transfers, wallet_operations
+from shared.transfers import TransferState, credit_id, refund_id
+from tests.factories import seed_applied_deposit, wallet_row
+from tests.worker.test_shard_worker import Enqueue, MakeWorker, balance, redeliver, reply
+from worker import shard_worker as shard_worker_module
+
+
+def wallet_on(db: Engine, settings: Settings, shard: int, funds: str = "0") -> uuid.UUID:
+    """A new wallet of ``shard``, with ``funds`` deposited through the ledger."""
+    while True:
+        wallet_id = uuid.uuid4()
+        if shard_for(wallet_id, settings.shard_count) == shard:
+            break
+    wallet_row(db, wallet_id)
+    if Decimal(funds):
+        seed_applied_deposit(db, wallet_id, Decimal(funds))
+    return wallet_id
+
+
+def debit(source: uuid.UUID, destination: uuid.UUID, amount: str) -> OperationRequest:
+    transfer_id = uuid.uuid4()
+    return OperationRequest(
+        operation_id=transfer_id,
+        wallet_id=source,
+        operation_type=OperationType.TRANSFER_OUT,
+        amount=Decimal(amount),
+        created_at=datetime.now(UTC),
+        transfer_id=transfer_id,
+        counterparty_id=destination,
+    )
+
+
+def state(db: Engine, transfer_id: uuid.UUID) -> tuple[str, str | None]:
+    with db.connect() as conn:
+        row = conn.execute(select(transfers.c.state, transfers.c.error).where(transfers.c.id == transfer_id)).one()
+    return row.state, row.error
+
+
+def legs(db: Engine, transfer_id: uuid.UUID) -> dict[str, tuple[uuid.UUID, str]]:
+    """The transfer's ledger rows: type -> (wallet, status)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(wallet_operations.c.operation_type, wallet_operations.c.wallet_id, wallet_operations.c.status).where(
+                wallet_operations.c.transfer_id == transfer_id
+            )
+        ).all()
+    assert len(rows) == len({row.operation_type for row in rows}), "a leg is in the ledger twice"
+    return {row.operation_type: (row.wallet_id, row.status) for row in rows}
+
+
+def test_within_one_shard_both_legs_apply_in_one_transaction(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 3, "10.00"), wallet_on(db, local_settings, 3)
+    request = debit(source, destination, "4.00")
+    enqueue(request)
+    make_worker().work(burst=True)
+    assert reply(local_redis, request).balance_after == Decimal("6.00")
+    credit = reply(local_redis, dataclasses.replace(request, operation_id=credit_id(request.operation_id)))
+    assert (credit.status, credit.balance_after) == (OperationStatus.APPLIED, Decimal("4.00"))
+    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert legs(db, request.operation_id) == {
+        "TRANSFER_OUT": (source, "applied"),
+        "TRANSFER_IN": (destination, "applied"),
+    }
+    with db.connect() as conn:  # the two rows were committed together, next to each other
+        seqs = conn.execute(
+            select(wallet_operations.c.seq).where(wallet_operations.c.transfer_id == request.operation_id)
+        ).scalars()
+        first, second = sorted(seqs)
+    assert second == first + 1
+    assert local_redis.llen(keys.queue_key(3)) == 0
+
+
+def test_across_shards_the_credit_goes_through_the_destination_queue(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2, "1.00")
+    request = debit(source, destination, "2.50")
+    enqueue(request)
+    make_worker(shards=[1]).work(burst=True)  # the source's worker only
+    assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    assert local_redis.lrange(keys.queue_key(2), 0, -1) == [str(credit_id(request.operation_id)).encode()]
+    make_worker(shards=[2]).work(burst=True)
+    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert (balance(db, source), balance(db, destination)) == (Decimal("7.50"), Decimal("3.50"))
+    with db.connect() as conn:
+        credit = conn.execute(
+            select(wallet_operations).where(wallet_operations.c.id == credit_id(request.operation_id))
+        ).one()
+    assert (credit.operation_type, credit.counterparty_id, credit.transfer_id) == (
+        "TRANSFER_IN",
+        source,
+        request.operation_id,
+    )
+
+
+def test_a_debit_the_source_cannot_pay_moves_nothing(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 1, "1.00"), wallet_on(db, local_settings, 2)
+    request = debit(source, destination, "1.01")
+    enqueue(request)
+    make_worker().work(burst=True)
+    assert reply(local_redis, request).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.INSUFFICIENT_FUNDS.value)
+    assert legs(db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
+    assert local_redis.llen(keys.queue_key(2)) == 0
+
+
+@pytest.mark.parametrize("same_shard", [False, True])
+def test_a_credit_over_the_destination_limit_fails_the_transfer_and_returns_the_money_once(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    same_shard: bool,
+) -> None:
+    source = wallet_on(db, local_settings, 1, "10.00")
+    destination = wallet_on(db, local_settings, 1 if same_shard else 2, str(MAX_BALANCE - Decimal("1.00")))
+    request = debit(source, destination, "5.00")
+    enqueue(request)
+    make_worker().work(burst=True)
+    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert (balance(db, source), balance(db, destination)) == (Decimal("10.00"), MAX_BALANCE - Decimal("1.00"))
+    if same_shard:  # decided together: the debit is refused, nothing moved
+        assert legs(db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
+        return
+    assert legs(db, request.operation_id) == {
+        "TRANSFER_OUT": (source, "applied"),
+        "TRANSFER_IN": (destination, "rejected"),
+        "TRANSFER_REFUND": (source, "applied"),
+    }
+    # Every leg delivered again changes nothing.
+    transfer = request.operation_id
+    for shard, leg in ((1, transfer), (2, credit_id(transfer)), (1, refund_id(transfer))):
+        redeliver(local_redis, shard, dataclasses.replace(request, operation_id=leg))
+    make_worker().work(burst=True)
+    assert balance(db, source) == Decimal("10.00")
+    assert len(legs(db, transfer)) == 3
+
+
+def test_a_debit_redelivered_after_a_crash_enqueues_its_credit_again_and_moves_money_once(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    request = debit(source, destination, "3.00")
+    enqueue(request)
+    make_worker(shards=[1]).work(burst=True)
+    local_redis.delete(keys.queue_key(2))  # as if the worker died before enqueueing the credit
+    redeliver(local_redis, 1, request)
+    make_worker().work(burst=True)
+    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
+
+
+def test_the_source_owner_enqueues_a_lost_credit_again(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
+    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    request = debit(source, destination, "3.00")
+    enqueue(request)
+    make_worker(shards=[1]).work(burst=True)
+    local_redis.flushdb()  # Redis lost everything between the legs
+    worker = make_worker()
+    worker.bootstrap()
+    assert worker.transfers_sweep() == 1
+    worker.teardown()
+    make_worker().work(burst=True)
+    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
+    worker = make_worker()
+    worker.bootstrap()
+    assert worker.transfers_sweep() == 0
+    worker.teardown()
+    assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
+
+
+def test_the_source_owner_applies_a_lost_refund(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
+    source = wallet_on(db, local_settings, 1, "10.00")
+    destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
+    request = debit(source, destination, "4.00")
+    enqueue(request)
+    make_worker(shards=[1]).work(burst=True)
+    make_worker(shards=[2]).work(burst=True)  # refuses the credit, enqueues the refund
+    local_redis.flushdb()  # the refund's job is lost
+    assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    worker = make_worker(shards=[1])
+    worker.bootstrap()
+    assert worker.transfers_sweep() == 1
+    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert balance(db, source) == Decimal("10.00")
+    worker.teardown()
