@@ -108,21 +108,31 @@ def running_stack(*, workers: int = 2, persistent: bool = True, **env: str) -> I
         server.stop()
 
 
-def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
+def keyed_post(base: str, path: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
     """Post with an Idempotency-Key, retrying as a careful client does on outages (same key)."""
     deadline = time.monotonic() + 60
     while True:
-        status, content = call(base, "POST", f"/api/v1/wallets/{wallet}/operation", body, key)
+        status, content = call(base, "POST", path, body, key)
         if status not in (0, 409, 503) or time.monotonic() > deadline:
             return status, content
         time.sleep(0.05)
 
 
-def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
-    """The final answer for a key: a 202 is replayed until the operation has been decided."""
+def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
+    """``keyed_post`` of an operation of ``wallet``."""
+    return keyed_post(base, f"/api/v1/wallets/{wallet}/operation", body, key)
+
+
+def settle_post(base: str, path: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
+    """The final answer for a key: a 202 is replayed until the request has been decided."""
     answer = first
     deadline = time.monotonic() + 60
     while answer[0] == 202 and time.monotonic() < deadline:
         time.sleep(0.1)
-        answer = keyed_call(base, wallet, body, key)
+        answer = keyed_post(base, path, body, key)
     return answer
+
+
+def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
+    """``settle_post`` of an operation of ``wallet``."""
+    return settle_post(base, f"/api/v1/wallets/{wallet}/operation", body, key, first)
