@@ -104,7 +104,7 @@ def run_transfer_load(
         faulter.join()
         assert trigger.is_set(), "the fault was never injected"
     with ThreadPoolExecutor(clients) as pool:
-        finals = list(pool.map(lambda pair: settle_post(stack.base, *pair[0], pair[1]), zip(plan, firsts, strict=True)))
+        finals = list(pool.map(lambda item, first: settle_post(stack.base, *item, first), plan, firsts))
     unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in (200, 400)]
     assert not unsettled, unsettled[:3]
     # Replaying every key repeats every final answer, byte for byte; a first final answer too.
@@ -133,7 +133,7 @@ def run_transfer_load(
     assert len(transfer_ids) == len(set(transfer_ids))
     with engine.connect() as conn:
         # Each request's key names exactly one ledger row (a transfer's: its debit).
-        keyed = dict(
+        keyed: dict[str, int] = dict(
             conn.execute(
                 text(
                     "SELECT idempotency_key, count(*) FROM wallet_operations"
@@ -144,7 +144,7 @@ def run_transfer_load(
         )
         assert len(keyed) == len(plan)
         assert set(keyed.values()) == {1}
-        states = dict(conn.execute(text("SELECT state, count(*) FROM transfers GROUP BY state")).all())
+        states: dict[str, int] = dict(conn.execute(text("SELECT state, count(*) FROM transfers GROUP BY state")).all())
         assert set(states) <= {"completed", "failed"}
     for wallet in ids:
         status, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
