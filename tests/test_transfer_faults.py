@@ -104,12 +104,12 @@ def run_transfer_load(
         faulter.join()
         assert trigger.is_set(), "the fault was never injected"
 
-    def final(item: Item, first: tuple[int, bytes]) -> tuple[int, bytes]:
+    def settled(item: Item, first: tuple[int, bytes]) -> tuple[int, bytes]:
         path, body, key = item
         return settle_post(stack.base, path, body, key, first)
 
     with ThreadPoolExecutor(clients) as pool:
-        finals = list(pool.map(final, plan, firsts))
+        finals = list(pool.map(settled, plan, firsts))
     unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in (200, 400)]
     assert not unsettled, unsettled[:3]
     # Replaying every key repeats every final answer, byte for byte; a first final answer too.
