@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from shared.transfers import credit_id
 from tests.processes import ROOT
 from tests.web.conftest import Api
 from web.wallets.login_guard import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER
@@ -47,6 +48,26 @@ def test_operations_are_read_only_and_filterable(api: Api, admin_client: Client)
     operation_id = api.client.get(f"/api/v1/wallets/{wallet}/operations").json()["results"][0]["operation_id"]
     change = admin_client.post(f"/admin/wallets/walletoperation/{operation_id}/change/", {"amount": "1"})
     assert change.status_code == 403
+
+
+def test_transfers_are_listed_read_only_with_their_legs(api: Api, admin_client: Client) -> None:
+    source, destination = api.create_wallet(10), api.create_wallet()
+    transfer_id = api.post_transfer(source, destination, "2.50").json()["transfer_id"]
+    listing = admin_client.get("/admin/wallets/transfer/", {"q": source})
+    assert listing.status_code == 200
+    assert transfer_id.encode() in listing.content
+    assert b"completed" in listing.content
+    page = admin_client.get(f"/admin/wallets/transfer/{transfer_id}/change/")
+    assert page.status_code == 200
+    assert b'name="amount"' not in page.content
+    legs = admin_client.get("/admin/wallets/walletoperation/", {"transfer__id__exact": transfer_id})
+    assert legs.status_code == 200
+    for leg in (transfer_id, str(credit_id(uuid.UUID(transfer_id)))):
+        assert leg.encode() in legs.content
+    assert admin_client.get("/admin/wallets/transfer/add/").status_code == 403
+    assert admin_client.post(f"/admin/wallets/transfer/{transfer_id}/change/", {"state": "failed"}).status_code == 403
+    assert admin_client.post(f"/admin/wallets/transfer/{transfer_id}/delete/", {"post": "yes"}).status_code == 403
+    assert (api.balance(source), api.balance(destination)) == (7.5, 2.5)
 
 
 def test_adding_a_wallet_in_admin_starts_at_zero(admin_client: Client) -> None:

@@ -45,5 +45,7 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/wallets/{wallet_id}/operation",
         "/api/v1/wallets/{wallet_id}/operations",
         "/api/v1/operations/{operation_id}",
+        "/api/v1/transfers",
+        "/api/v1/transfers/{transfer_id}",
         "/healthz",
     }

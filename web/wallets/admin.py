@@ -1,4 +1,4 @@
-"""Admin: wallets and the ledger are read-only (balances change only through the queue); API
+"""Admin: wallets, transfers and the ledger are read-only (balances change only through the queue); API
 keys can be revoked, and a tenant's wallet quota changed. Keys are made with ``make apikey``
 (their secret is shown once, there)."""
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from shared.config import get_settings
-from web.wallets.models import ApiKey, Tenant, Wallet, WalletOperation
+from web.wallets.models import ApiKey, Tenant, Transfer, Wallet, WalletOperation
 
 
 class _NoAddOrDelete(admin.ModelAdmin):
@@ -87,10 +87,31 @@ class WalletOperationAdmin(_NoAddOrDelete):
     )
     list_select_related = ("api_key",)
     list_filter = ("operation_type", "status")
-    search_fields = ("=id", "=wallet__id")
+    search_fields = ("=id", "=wallet__id", "=transfer__id")
     readonly_fields = tuple(f.name for f in WalletOperation._meta.fields)
     ordering = ("-seq",)
     show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Transfer)
+class TransferAdmin(_NoAddOrDelete):
+    """Read only: a transfer's record is written by the shard workers, with its legs."""
+
+    list_display = ("id", "from_wallet", "to_wallet", "amount", "state", "error", "api_key", "created_at", "updated_at")
+    list_select_related = ("api_key",)
+    list_filter = ("state",)
+    search_fields = ("=id", "=from_wallet__id", "=to_wallet__id")
+    readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    @admin.display(description="Legs")
+    def legs(self, obj: Transfer) -> str:
+        url = reverse("admin:wallets_walletoperation_changelist") + f"?transfer__id__exact={obj.id}"
+        return format_html('<a href="{}">Ledger rows of this transfer</a>', url)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

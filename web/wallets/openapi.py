@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.messages import OperationType
+from shared.messages import CLIENT_OPERATION_TYPES, OperationType
+from shared.transfers import TransferState
 from web.wallets.parsing import HISTORY_MAX_LIMIT
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
@@ -27,6 +28,13 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+TRANSFER_ID = {"name": "transfer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
 UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
@@ -68,15 +76,97 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["operationType", "amount"],
         "properties": {
-            "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
-            "amount": {
-                "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
-                "oneOf": [
-                    {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1_000_000_000_000},
-                    {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
-                ],
+            "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
+            "amount": _ref("Amount"),
+        },
+    },
+    "Amount": {
+        "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
+        "oneOf": [
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1_000_000_000_000},
+            {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
+        ],
+    },
+    "TransferRequest": {
+        "type": "object",
+        "required": ["from", "to", "amount"],
+        "properties": {
+            "from": {**_ref("Uuid"), "description": "The wallet the money leaves (scopes the Idempotency-Key)"},
+            "to": {**_ref("Uuid"), "description": "The wallet the money goes to (not the same one)"},
+            "amount": _ref("Amount"),
+        },
+    },
+    "TransferCompleted": {
+        "type": "object",
+        "required": ["status", "transfer_id", "state", "from_balance", "to_balance"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "transfer_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.COMPLETED.value]},
+            "from_balance": {**_ref("Money"), "description": "The source's balance right after the debit"},
+            "to_balance": {**_ref("Money"), "description": "The destination's balance right after the credit"},
+        },
+        "additionalProperties": False,
+    },
+    "TransferPending": {
+        "type": "object",
+        "required": ["status", "transfer_id", "state"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Pending"]},
+            "transfer_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.PENDING.value]},
+        },
+        "additionalProperties": False,
+    },
+    "TransferFailed": {
+        "type": "object",
+        "description": "The destination refused the credit; the money went back to the source",
+        "required": ["error", "transfer_id", "state"],
+        "properties": {
+            "error": {"type": "string"},
+            "transfer_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.FAILED.value]},
+        },
+        "additionalProperties": False,
+    },
+    "TransferLeg": {
+        "type": "object",
+        "required": ["operation_id", "status"],
+        "properties": {
+            "operation_id": _ref("Uuid"),
+            "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
+            "error": {"type": "string", "nullable": True},
+        },
+        "additionalProperties": False,
+    },
+    "Transfer": {
+        "type": "object",
+        "required": ["transfer_id", "state", "legs"],
+        "properties": {
+            "transfer_id": _ref("Uuid"),
+            "from": _ref("Uuid"),
+            "to": _ref("Uuid"),
+            "amount": _ref("Money"),
+            "state": {
+                "type": "string",
+                "enum": [s.value for s in TransferState],
+                "description": "pending: debited (or queued), not yet credited; failed: nothing moved, or refunded",
+            },
+            "error": {"type": "string", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "legs": {
+                "type": "object",
+                "required": ["debit", "credit", "refund"],
+                "properties": {
+                    "debit": _ref("TransferLeg"),
+                    "credit": {**_ref("TransferLeg"), "nullable": True},
+                    "refund": {**_ref("TransferLeg"), "nullable": True},
+                },
+                "additionalProperties": False,
             },
         },
+        "additionalProperties": False,
     },
     "OperationAccepted": {
         "type": "object",
@@ -106,6 +196,8 @@ SCHEMAS: dict[str, Any] = {
             "balance_after": _ref("Money"),
             "error": {"type": "string", "nullable": True},
             "api_key_id": {**_ref("Uuid"), "nullable": True},
+            "transfer_id": {**_ref("Uuid"), "nullable": True},
+            "counterparty_wallet_id": {**_ref("Uuid"), "nullable": True},
             "created_at": {"type": "string", "format": "date-time"},
             "applied_at": {"type": "string", "format": "date-time"},
         },
@@ -160,14 +252,7 @@ OPENAPI: dict[str, Any] = {
             "parameters": [WALLET_ID],
             "post": {
                 "operationId": "wallet_operate",
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    }
-                ],
+                "parameters": [IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("OperationRequest")}},
@@ -222,6 +307,45 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(_ref("Operation"), "The operation"),
                     **READ,
                     "404": _error("Operation not found"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/transfers": {
+            "post": {
+                "operationId": "transfer_create",
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("TransferRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("TransferCompleted"), "Both legs applied"),
+                    "202": {
+                        **_json(_ref("TransferPending"), "Accepted, not completed yet: poll the Location"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "400": _json(
+                        {"oneOf": [_ref("Error"), _ref("TransferFailed")]},
+                        "Invalid body, amount or wallets; insufficient funds; the destination refused the credit",
+                    ),
+                    **WRITE,
+                    "404": _error("Wallet not found (either of them)"),
+                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "415": NOT_JSON,
+                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/transfers/{transfer_id}": {
+            "parameters": [TRANSFER_ID],
+            "get": {
+                "operationId": "transfer_status",
+                "responses": {
+                    "200": _json(_ref("Transfer"), "The transfer and its legs"),
+                    **READ,
+                    "404": _error("Transfer not found"),
                     "503": UNAVAILABLE,
                 },
             },
