@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
@@ -67,7 +68,7 @@ def test_transfers_are_listed_read_only_with_their_legs(api: Api, admin_client: 
     assert admin_client.get("/admin/wallets/transfer/add/").status_code == 403
     assert admin_client.post(f"/admin/wallets/transfer/{transfer_id}/change/", {"state": "failed"}).status_code == 403
     assert admin_client.post(f"/admin/wallets/transfer/{transfer_id}/delete/", {"post": "yes"}).status_code == 403
-    assert (api.balance(source), api.balance(destination)) == (7.5, 2.5)
+    assert (api.balance(source), api.balance(destination)) == (Decimal("7.50"), Decimal("2.50"))
 
 
 def test_adding_a_wallet_in_admin_starts_at_zero(admin_client: Client) -> None:
