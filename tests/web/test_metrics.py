@@ -7,6 +7,7 @@ import re
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from tests.web.conftest import Api
@@ -62,3 +63,23 @@ def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypat
     response = api.client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
     assert response.status_code == 200
     assert b"wallet_queue_depth" in response.content
+
+
+def test_transfers_are_counted_and_pending_ones_shown(api: Api, db: Engine) -> None:
+    before = scrape(api)
+    source, destination = api.create_wallet(5), api.create_wallet()
+    assert api.post_transfer(source, destination, "2.00").status_code == 200
+    assert api.post_transfer(source, destination, "9.00").status_code == 400
+    after = scrape(api)
+    counted = "wallet_transfers_total"
+    for state in ("completed", "failed"):
+        assert value(after[counted], state=state) == value(before.get(counted, []), state=state) + 1
+    latency = "wallet_transfer_seconds_count"
+    assert value(after[latency]) == value(before.get(latency, [])) + 2
+    # What PostgreSQL says (nothing is in flight here).
+    with db.connect() as conn:
+        count, amount = conn.execute(
+            text("SELECT count(*), COALESCE(sum(amount), 0) FROM transfers WHERE state = 'pending'")
+        ).one()
+    assert after["wallet_transfers_pending"] == [({}, float(count))]
+    assert after["wallet_transfers_pending_amount"] == [({}, float(amount))]
