@@ -6,6 +6,8 @@ the API, then for each run and each web worker class drives load with wrk:
 
 - ``hot``: POST operations on one wallet (alternating DEPOSIT/WITHDRAW of 1.00);
 - ``spread``: the same over ``--wallets`` wallets;
+- ``transfer``: POST transfers of 1.00 between two random wallets of the same ones (both
+  legs applied before a 200; after the drain, no transfer may be left ``pending``);
 - ``get``: GET balances over the same wallets.
 
 Every request carries a bearer API key (of the benchmark's own tenant, with rate limits far
@@ -101,6 +103,8 @@ class Row:
     redis_mb_after: float
     ledger_ok: bool
     cpu: dict[str, float] = field(default_factory=dict)
+    left_pending: int = 0
+    """Transfers still ``pending`` once the queues had drained and the sweeps had run."""
 
 
 def ensure_wrk() -> None:
@@ -230,10 +234,18 @@ def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, 
     }
 
 
+PENDING_TRANSFERS = "SELECT count(*) FROM transfers WHERE state = 'pending'"
+
+
+def pending_transfers(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(PENDING_TRANSFERS).scalar_one())
+
+
 def scenario_row(
     scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
 ) -> Row:
-    mode = "get" if scenario == "get" else "ops"
+    mode = scenario if scenario in ("get", "transfer") else "ops"
     if args.warmup:
         run_wrk(port, mode, wallets_file, args, args.warmup)
     before = redis_mb(r)
@@ -247,7 +259,11 @@ def scenario_row(
     errors = result["socket_errors"] + sum(n for s, n in statuses.items() if s not in expected)
     engine = engine_from_settings(get_settings())
     try:
-        ledger_ok = ledger_sound(engine)
+        # A transfer answered 202 completes within seconds of the drain (its credit's queue).
+        deadline = time.monotonic() + 30
+        while (left_pending := pending_transfers(engine)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        ledger_ok = ledger_sound(engine) and not left_pending
     finally:
         engine.dispose()
     return Row(
@@ -265,6 +281,7 @@ def scenario_row(
         redis_mb_after=redis_mb(r),
         ledger_ok=ledger_ok,
         cpu=cpu_percent(cpu_before, cpu_after, elapsed),
+        left_pending=left_pending,
     )
 
 
@@ -385,6 +402,7 @@ def median_rows(rows: list[Row]) -> list[dict[str, Any]]:
                 "errors": sum(r.errors for r in group),
                 "pending_202": sum(r.pending_202 for r in group),
                 "redis_mb": f"{min(r.redis_mb_before for r in group)}->{max(r.redis_mb_after for r in group)}",
+                "left_pending": sum(r.left_pending for r in group),
                 "ledger": "ok" if all(r.ledger_ok for r in group) else "BROKEN",
                 "cpu_%": {k: round(statistics.median(r.cpu.get(k, 0) for r in group)) for k in group[0].cpu},
             }
@@ -402,6 +420,7 @@ def print_table(table: list[dict[str, Any]]) -> None:
         "p99_ms",
         "errors",
         "pending_202",
+        "left_pending",
         "redis_mb",
         "ledger",
     ]
@@ -412,7 +431,7 @@ def print_table(table: list[dict[str, Any]]) -> None:
     print("\nCPU % of one core, median (200 = both cores):")
     for row in table:
         if row["cpu_%"]:
-            print(f"  {row['scenario']:7} {row['design']:8} {row['cpu_%']}")
+            print(f"  {row['scenario']:8} {row['design']:8} {row['cpu_%']}")
 
 
 def auth_costs(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -451,7 +470,7 @@ def main() -> None:
     parser.add_argument(
         "--auth", default="on,off", help="on: API keys checked; off: API_AUTH=off (labelled /open); both by default"
     )
-    parser.add_argument("--scenarios", default="hot,spread,get,drain", help="which scenarios to run")
+    parser.add_argument("--scenarios", default="hot,spread,transfer,get,drain", help="which scenarios to run")
     parser.add_argument(
         "--drain-ops", type=int, default=2000, help="operations the stock RQ worker drains (default 2000, ~12 s)"
     )
@@ -494,7 +513,7 @@ def main() -> None:
                 files[name] = RESULTS / f"wallets-{name}.txt"
                 files[name].parent.mkdir(exist_ok=True)
                 files[name].write_text("\n".join(wallets) + "\n")
-            files["get"] = files["spread"]
+            files["get"] = files["transfer"] = files["spread"]
         finally:
             stop(web)
         for run in range(1, args.runs + 1):

@@ -1,5 +1,6 @@
 -- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file> <api-key>
 -- mode "ops": POST operations, alternating DEPOSIT and WITHDRAW of 1.00 on random wallets
+-- mode "transfer": POST transfers of 1.00 between two different random wallets
 -- mode "get": GET balances of random wallets
 -- Counts answers by status in every thread; done() prints them as one "STATUS" line.
 local threads = {}
@@ -25,6 +26,19 @@ function request()
   local wallet = wallets[math.random(#wallets)]
   if mode == "get" then
     return wrk.format("GET", "/api/v1/wallets/" .. wallet, { ["Authorization"] = auth })
+  end
+  if mode == "transfer" then
+    local from = math.random(#wallets)
+    local to = math.random(#wallets - 1)
+    if to >= from then
+      to = to + 1
+    end
+    return wrk.format(
+      "POST",
+      "/api/v1/transfers",
+      { ["Content-Type"] = "application/json", ["Authorization"] = auth },
+      '{"from": "' .. wallets[from] .. '", "to": "' .. wallets[to] .. '", "amount": "1.00"}'
+    )
   end
   local kind = (sent % 2 == 0) and "WITHDRAW" or "DEPOSIT"
   return wrk.format(
