@@ -3,7 +3,7 @@
 ``ShardWorker`` never calls it: it reads the job's argument and applies whole
 batches. It exists so that a job is a complete RQ job: a stock ``rq worker``
 (or ``Job.perform()`` in a test) applies the operation one at a time through
-the same ``operations_apply`` and replies the same way.
+the same ``ledger_apply``, replies the same way and enqueues a transfer's next leg.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from shared import keys
 from shared.config import get_settings
 from shared.connections import engine_from_settings, get_redis
 from shared.messages import OperationRequest
-from worker.apply import operations_apply
+from shared.rq_contract import replies_push
+from worker.apply import ledger_apply
+from worker.transfers import follow_ups, legs_enqueue
 
 
 @lru_cache(maxsize=1)
@@ -27,11 +28,24 @@ def _engine() -> Engine:
 
 def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
     request = OperationRequest.from_wire(payload)
+    settings = get_settings()
     with _engine().begin() as conn:
-        [result] = operations_apply(conn, [request], shard_count=get_settings().shard_count)
-    reply = keys.reply_key(request.operation_id)
-    with get_redis().pipeline(transaction=True) as pipe:
-        pipe.rpush(reply, result.to_bytes())
-        pipe.expire(reply, get_settings().reply_ttl)
+        applied = ledger_apply(conn, [request], shard_count=settings.shard_count)
+    [result] = applied.results
+    connection = get_redis()
+    with connection.pipeline(transaction=True) as pipe:
+        # A transfer's next leg, as the ShardWorker enqueues it (``worker.transfers``).
+        legs = follow_ups([request], [result], shard_count=settings.shard_count)
+        legs_enqueue(
+            pipe,
+            connection,
+            legs,
+            shard_count=settings.shard_count,
+            result_ttl=settings.result_ttl,
+            failure_ttl=settings.failure_ttl,
+        )
+        replies_push(pipe, request.operation_id, result, ttl=settings.reply_ttl)
+        for inline in applied.inline:
+            replies_push(pipe, inline.operation_id, inline, ttl=settings.reply_ttl)
         pipe.execute()
     return result.to_wire()

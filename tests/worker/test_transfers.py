@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 import redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, select
 
 from shared import keys
@@ -22,6 +24,7 @@ from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, refund_id
 from tests.factories import seed_applied_deposit, wallet_row
 from tests.worker.test_shard_worker import Enqueue, MakeWorker, balance, redeliver, reply
+from worker import jobs
 from worker import shard_worker as shard_worker_module
 
 
@@ -225,3 +228,19 @@ def test_the_source_owner_applies_a_lost_refund(
     assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
     assert balance(db, source) == Decimal("10.00")
     worker.teardown()
+
+
+def test_the_job_function_enqueues_the_credit_like_the_shard_worker(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "get_redis", lambda: local_redis)
+    monkeypatch.setattr(jobs, "get_settings", lambda: local_settings)
+    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    request = debit(source, destination, "6.00")
+    enqueue(request)
+    job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
+    assert job.perform()["balance_after"] == "4.00"  # as a stock `rq worker` would run it
+    credit = Job.fetch(str(credit_id(request.operation_id)), connection=local_redis, serializer=JSONSerializer)
+    assert credit.origin == "wallets.shard.02"
+    assert credit.perform()["balance_after"] == "6.00"
+    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
