@@ -214,3 +214,27 @@ def test_a_late_transfer_is_202_with_a_location_that_settles(
             {"id": body["transfer_id"]},
         ).one()
     assert (recorded.operation_type, str(recorded.counterparty_id)) == ("TRANSFER_OUT", destination)
+
+
+def test_a_keyed_retry_whose_redis_record_was_lost_points_to_the_first_transfer(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, web_redis: redis.Redis
+) -> None:
+    source, destination = api.create_wallet(10), api.create_wallet()
+    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
+    first = api.post_transfer(source, destination, "3.00", **{"Idempotency-Key": "lost"}).json()["transfer_id"]
+    deadline = time.monotonic() + 10
+    while transfer(api, first)["state"] != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for record in web_redis.scan_iter(match=keys.idempotency_pattern(uuid.UUID(source))):
+        web_redis.delete(record)  # as a Redis restart without persistence would
+    second = api.post_transfer(source, destination, "3.00", **{"Idempotency-Key": "lost"})
+    assert second.status_code == 202
+    retry = second.json()["transfer_id"]
+    assert retry != first
+    # The worker answers the retry's debit from the ledger: its status URL shows the first transfer.
+    while transfer(api, retry)["transfer_id"] != first:
+        assert time.monotonic() < deadline + 10
+        time.sleep(0.05)
+    assert transfer(api, retry)["state"] == "completed"
+    assert (api.balance(source), api.balance(destination)) == (Decimal("7.00"), Decimal("3.00"))

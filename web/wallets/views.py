@@ -227,6 +227,11 @@ def transfer_detail_view(request: HttpRequest, caller: Caller, transfer_id: str)
             raise NotFound(TRANSFER_NOT_FOUND)
         _reachable(caller, pending.wallet_id, TRANSFER_NOT_FOUND)
         row = transfer_get(transfer_id=transfer_uuid)  # decided since the first read?
+        if row is None and pending.idempotency_key is not None:
+            # A keyed request may have become the transfer its key first named.
+            keyed = operation_by_key_get(wallet_id=pending.wallet_id, idempotency_key=pending.idempotency_key)
+            if keyed is not None and keyed.operation_type is OperationType.TRANSFER_OUT:
+                row = transfer_get(transfer_id=keyed.id)
         if row is None:
             return json_response(transfer_pending_json(transfer_uuid))
     _reachable(caller, row.from_wallet, TRANSFER_NOT_FOUND)
