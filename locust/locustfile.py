@@ -1,5 +1,6 @@
 """Load test: each simulated user creates and funds its own wallet, then mixes
-balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did.
+balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did, and transfers
+to the wallets of the other users of its process (weight 1).
 
 Every request carries the API key in ``WALLET_API_KEY`` (``make apikey TENANT=load``; its
 tenant's rate limits apply: raise ``RATE_LIMIT_WRITES`` on the server for a load test).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Any
 
 from locust import FastHttpUser, between, task
 
@@ -24,6 +26,7 @@ API_KEY = os.environ.get("WALLET_API_KEY", "")
 class WalletUser(FastHttpUser):
     wait_time = between(0.0, 0.05)
     default_headers = {"Authorization": f"Bearer {API_KEY}"}  # noqa: RUF012 (Locust reads a class attribute)
+    wallets: list[str] = []  # noqa: RUF012 (the wallets of this process's users, to transfer to)
 
     def on_start(self) -> None:
         if not API_KEY:
@@ -32,6 +35,7 @@ class WalletUser(FastHttpUser):
         if response.status_code != 201:
             raise RuntimeError(f"cannot create a wallet: {response.status_code}")
         self.wallet_id = response.json()["id"]
+        WalletUser.wallets.append(self.wallet_id)
         self.client.post(
             f"/api/v1/wallets/{self.wallet_id}/operation",
             json={"operationType": "DEPOSIT", "amount": "1000.00"},
@@ -50,6 +54,21 @@ class WalletUser(FastHttpUser):
     def withdraw(self) -> None:
         self._operate("WITHDRAW")
 
+    @task(1)
+    def transfer(self) -> None:
+        others = [w for w in WalletUser.wallets if w != self.wallet_id]
+        if not others:
+            return
+        body = {"from": self.wallet_id, "to": random.choice(others), "amount": f"{random.randint(1, 5000) / 100:.2f}"}
+        with self.client.post(
+            "/api/v1/transfers", json=body, name="/api/v1/transfers", catch_response=True
+        ) as response:
+            refused = response.status_code == 400 and response.json().get("error") == "Insufficient funds"
+            if response.status_code in (200, 202) or refused:
+                response.success()
+            else:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+
     def _operate(self, kind: str) -> None:
         amount = f"{random.randint(1, 20000) / 100:.2f}"
         with self.client.post(
@@ -58,8 +77,13 @@ class WalletUser(FastHttpUser):
             name=f"{OPERATION_URL} {kind}",
             catch_response=True,
         ) as response:
-            refused = response.status_code == 400 and response.json().get("error") == "Insufficient funds"
-            if response.status_code in (200, 202) or refused:
-                response.success()
-            else:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+            _judge(response)
+
+
+def _judge(response: Any) -> None:
+    """200 and 202 succeed, and so does "Insufficient funds" (the protocol working)."""
+    refused = response.status_code == 400 and response.json().get("error") == "Insufficient funds"
+    if response.status_code in (200, 202) or refused:
+        response.success()
+    else:
+        response.failure(f"{response.status_code}: {response.text[:200]}")

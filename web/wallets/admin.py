@@ -100,8 +100,8 @@ class WalletOperationAdmin(_NoAddOrDelete):
 class TransferAdmin(_NoAddOrDelete):
     """Read only: a transfer's record is written by the shard workers, with its legs."""
 
-    list_display = ("id", "from_wallet", "to_wallet", "amount", "state", "error", "api_key", "created_at", "updated_at")
-    list_select_related = ("api_key",)
+    # The ids are wide: the key and the update time are on the detail page.
+    list_display = ("id", "state", "amount", "error", "created_at", "from_wallet", "to_wallet")
     list_filter = ("state",)
     search_fields = ("=id", "=from_wallet__id", "=to_wallet__id")
     readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
