@@ -127,7 +127,7 @@ class OperationRequest:
             key = data.get("idempotency_key")
             if key is not None and not isinstance(key, str):
                 raise ValueError("idempotency_key must be a string")
-            return cls(
+            request = cls(
                 operation_id=UUID(_field(data, "operation_id")),
                 wallet_id=UUID(_field(data, "wallet_id")),
                 operation_type=OperationType(_field(data, "operation_type")),
@@ -140,6 +140,12 @@ class OperationRequest:
             )
         except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
+        leg = request.operation_type not in CLIENT_OPERATION_TYPES
+        if leg != (request.transfer_id is not None) or leg != (request.counterparty_id is not None):
+            raise MalformedMessage("a transfer leg, and only a transfer leg, names its transfer and other wallet")
+        if request.operation_type is OperationType.TRANSFER_OUT and request.transfer_id != request.operation_id:
+            raise MalformedMessage("a transfer's debit has the transfer's id")
+        return request
 
 
 class LedgerRow(Protocol):

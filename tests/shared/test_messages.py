@@ -53,11 +53,34 @@ def test_result_round_trips() -> None:
         {"created_at": "yesterday"},
         {"created_at": "2026-11-24T04:33:09"},
         {"idempotency_key": 42},
+        {"counterparty_id": str(uuid.uuid4())},  # a withdrawal names no other wallet
+        {"operation_type": "TRANSFER_IN"},  # a leg without its transfer
     ],
 )
 def test_malformed_requests_are_refused(change: dict[str, object]) -> None:
     with pytest.raises(MalformedMessage):
         OperationRequest.from_wire({**REQUEST.to_wire(), **change})
+
+
+def test_a_transfer_leg_round_trips_and_must_name_its_transfer() -> None:
+    transfer_id = uuid.uuid4()
+    debit = OperationRequest(
+        operation_id=transfer_id,
+        wallet_id=uuid.uuid4(),
+        operation_type=OperationType.TRANSFER_OUT,
+        amount=Decimal("1.00"),
+        created_at=datetime(2026, 11, 24, tzinfo=UTC),
+        transfer_id=transfer_id,
+        counterparty_id=uuid.uuid4(),
+    )
+    wire = json.loads(json.dumps(debit.to_wire()))
+    assert OperationRequest.from_wire(wire) == debit
+    for change in ({"transfer_id": str(uuid.uuid4())}, {"counterparty_id": None}, {"transfer_id": None}):
+        with pytest.raises(MalformedMessage):
+            OperationRequest.from_wire({**wire, **change})
+    # A message written before transfers existed reads them as null.
+    old = {k: v for k, v in REQUEST.to_wire().items() if k not in ("transfer_id", "counterparty_id")}
+    assert OperationRequest.from_wire(old) == REQUEST
 
 
 @pytest.mark.parametrize("raw", [[], "x", None, {"v": 1}])
