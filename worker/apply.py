@@ -7,7 +7,7 @@ Idempotency-Key already name a ledger row is answered with that row's result
 (the same request) or refused (a different one), also when the web node's
 record of the key was lost. In batch order (FIFO per wallet), each
 operation is applied or rejected on its own; a rejected withdrawal rejects
-only itself. Wallet rows are locked ``FOR UPDATE`` although a shard has one
+only itself. Wallet rows are locked ``FOR NO KEY UPDATE`` although a shard has one
 writer: correctness must not depend on that alone.
 
 Transfer legs (``shared.transfers``) are operations too, with their transfer's record
@@ -48,8 +48,16 @@ def _decide(operation_type: OperationType, amount: Decimal, balance: Decimal) ->
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 _BALANCES = bindparam("balances", type_=ARRAY(MONEY))
 
+# FOR NO KEY UPDATE, not FOR UPDATE: it still excludes any other writer of these wallets, but
+# not the foreign-key checks of another shard's worker that inserted a row naming one of them
+# (a transfer leg's counterparty, a transfer record; Django's foreign keys are checked at
+# commit): with FOR UPDATE those checks wait, and two workers moving money between their
+# shards deadlocked at commit.
 _LOCK_WALLETS = (
-    select(wallets.c.id, wallets.c.balance).where(wallets.c.id == any_(_IDS)).order_by(wallets.c.id).with_for_update()
+    select(wallets.c.id, wallets.c.balance)
+    .where(wallets.c.id == any_(_IDS))
+    .order_by(wallets.c.id)
+    .with_for_update(key_share=True)
 )
 
 _STORED_RESULTS = select(

@@ -181,7 +181,8 @@ class Leases:
         self._failures += 1
         delay = 0.0 if self._failures == 1 else min(MIN_BACKOFF * 2 ** (self._failures - 2), MAX_BACKOFF)
         self._retry_at = time.monotonic() + delay
-        self.drop(f"PostgreSQL: {exc.__class__.__name__}; leasing again in {delay:.1f}s")
+        reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:120]
+        self.drop(f"PostgreSQL: {exc.__class__.__name__} ({reason}); leasing again in {delay:.1f}s")
 
     def drop(self, why: str, level: int = logging.WARNING) -> None:
         """Forget every lease: closing the connection releases its locks (if it still exists)."""

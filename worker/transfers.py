@@ -63,11 +63,11 @@ SWEEP_BATCH = 200
 
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 
-_LOCK_TRANSFERS = (
+_LOCK_TRANSFERS = (  # FOR NO KEY UPDATE: see worker.apply._LOCK_WALLETS
     select(transfers.c.id, transfers.c.state)
     .where(transfers.c.id == any_(_IDS))
     .order_by(transfers.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _LEG_RESULTS = select(wallet_operations.c.id, wallet_operations.c.status, wallet_operations.c.error).where(
     wallet_operations.c.id == any_(_IDS)
@@ -108,7 +108,7 @@ class TransferBook:
     inline_wallets: set[UUID]
     """Destinations of debits whose credit is applied with them (to lock with the rest)."""
     states: dict[UUID, str]
-    """Existing records' states, locked ``FOR UPDATE``."""
+    """Existing records' states, locked ``FOR NO KEY UPDATE``."""
     credit_errors: dict[UUID, str | None]
     """For each refund's transfer, the error its refused credit recorded."""
     new: dict[UUID, dict[str, Any]] = field(default_factory=dict)

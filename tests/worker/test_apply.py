@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,7 +14,7 @@ from shared.messages import OperationRequest, OperationResult, OperationStatus, 
 from shared.money import MAX_BALANCE
 from shared.tables import wallet_operations, wallets
 from tests.factories import operation, seed_applied_deposit, wallet_row
-from worker.apply import operations_apply
+from worker.apply import _LOCK_WALLETS, operations_apply
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 pytestmark = pytest.mark.usefixtures("db")
@@ -126,3 +128,22 @@ def test_the_same_key_twice_in_one_batch_applies_once(database: Engine) -> None:
     first, second = apply(database, [keyed(wallet, DEPOSIT, "2.00", "k"), keyed(wallet, DEPOSIT, "2.00", "k")])
     assert second == first
     assert balance(database, wallet) == Decimal("2.00")
+
+
+def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(database: Engine) -> None:
+    """A worker's lock on its wallets must not make another worker's foreign-key check wait
+    (a transfer record or leg naming one of them as the other wallet, checked at commit):
+    with FOR UPDATE, two workers moving money between their shards deadlocked."""
+    mine, theirs = wallet_row(database), wallet_row(database)
+    with database.connect() as holder, database.connect() as other:
+        holder.begin()
+        holder.execute(_LOCK_WALLETS, {"ids": [mine]}).all()  # a batch of mine is in progress
+        other.begin()
+        other.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+        debit = OperationRequest(uuid.uuid4(), theirs, OperationType.TRANSFER_OUT, Decimal("1.00"), datetime.now(UTC))
+        debit = dataclasses.replace(debit, transfer_id=debit.operation_id, counterparty_id=mine)
+        seed_applied_deposit(database, theirs, Decimal("5.00"))
+        [result] = operations_apply(other, [debit], shard_count=16)  # names `mine`
+        assert result.status is OperationStatus.APPLIED
+        other.commit()  # Django's foreign keys are checked at commit (deferred): no wait
+        holder.rollback()
