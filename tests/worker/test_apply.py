@@ -130,11 +130,19 @@ def test_the_same_key_twice_in_one_batch_applies_once(database: Engine) -> None:
     assert balance(database, wallet) == Decimal("2.00")
 
 
+def _on_shard(shard: int, shard_count: int) -> uuid.UUID:
+    while True:
+        wallet_id = uuid.uuid4()
+        if wallet_id.int % shard_count == shard:
+            return wallet_id
+
+
 def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(database: Engine) -> None:
     """A worker's lock on its wallets must not make another worker's foreign-key check wait
     (a transfer record or leg naming one of them as the other wallet, checked at commit):
     with FOR UPDATE, two workers moving money between their shards deadlocked."""
-    mine, theirs = wallet_row(database), wallet_row(database)
+    # On two shards (of 16): within one shard the credit would be applied, and locked, inline.
+    mine, theirs = (wallet_row(database, _on_shard(shard, 16)) for shard in (1, 2))
     with database.connect() as holder, database.connect() as other:
         holder.begin()
         holder.execute(_LOCK_WALLETS, {"ids": [mine]}).all()  # a batch of mine is in progress
