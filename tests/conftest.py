@@ -64,13 +64,11 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Engine]:
-    """The migrated test database, emptied once per session; an engine on it."""
-    _manage("createdb")
+    """The test database, created afresh and migrated once per session; an engine on it."""
+    _manage("createdb", "--fresh")  # never a schema another checkout migrated
     _manage("migrate", "--verbosity", "0")
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE pending_operations, wallet_operations, transfers, wallets, api_keys, tenants")
     # Every client of the suite authenticates, with this key unless a test makes its own.
     http_client.API_KEY = api_key(TEST_TENANT).secret
     yield engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -108,3 +109,11 @@ def test_make_apikey_passes_the_scopes(extra: list[str], scopes: str) -> None:
     # `make -n` prints the commands without running them (nor their prerequisites).
     dry = subprocess.run(["make", "-n", "apikey", "TENANT=acme", *extra], cwd=ROOT, capture_output=True, text=True)
     assert f'--tenant "acme" \\\n\t--scopes "{scopes}"' in dry.stdout
+
+
+def test_createdb_fresh_drops_only_a_test_database() -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/wallet"}
+    manage = [sys.executable, str(ROOT / "web" / "manage.py"), "createdb", "--fresh"]
+    refused = subprocess.run(manage, env=env, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0
+    assert "refused for 'wallet' (not a *_test database)" in refused.stderr

@@ -1,11 +1,16 @@
-"""``manage.py createdb``: create the configured PostgreSQL database if it does not exist."""
+"""``manage.py createdb``: create the configured PostgreSQL database if it does not exist.
+
+``--fresh`` drops it first (closing its connections), for the test suite: a database left by
+another checkout (a migration this one does not have) must not decide a run. It refuses any
+database whose name does not end in ``_test``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg2
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from psycopg2 import sql
 
 from shared.config import get_settings
@@ -14,14 +19,21 @@ from shared.config import get_settings
 class Command(BaseCommand):
     help = "Create the database named in DATABASE_URL if it is missing."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--fresh", action="store_true", help="drop it first (only a database named *_test)")
+
     def handle(self, *args: Any, **options: Any) -> None:
         db = get_settings().database
+        if options["fresh"] and not db.name.endswith("_test"):
+            raise CommandError(f"--fresh drops the database: refused for {db.name!r} (not a *_test database)")
         conn = psycopg2.connect(
             dbname="postgres", user=db.user, password=db.password, host=db.host, port=db.port, connect_timeout=5
         )
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:
+                if options["fresh"]:
+                    cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name)))
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db.name])
                 if cursor.fetchone():
                     self.stdout.write(f"database {db.name} exists")
