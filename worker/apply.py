@@ -228,11 +228,9 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
                     refusal = Rejection.WALLET_NOT_FOUND
                 elif _decide(credit.operation_type, credit.amount, balances[credit.wallet_id])[1] is not None:
                     refusal = Rejection.BALANCE_LIMIT
-            if refusal is None and _decide(request.operation_type, request.amount, balances[request.wallet_id])[1]:
-                refusal = Rejection.INSUFFICIENT_FUNDS
-            book.opened(request, refusal)
-            result = decide(request, refusal)
-            if credit is not None and refusal is None:
+            result = decide(request, refusal)  # the debit's own check (funds) if the credit allows it
+            book.opened(request, result.rejection)
+            if credit is not None and result.status is OperationStatus.APPLIED:
                 applied.inline.append(decide(credit))
                 book.completed(credit)
         elif request.operation_type is OperationType.TRANSFER_IN:

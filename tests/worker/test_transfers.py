@@ -71,6 +71,16 @@ def legs(db: Engine, transfer_id: uuid.UUID) -> dict[str, tuple[uuid.UUID, str]]
     return {row.operation_type: (row.wallet_id, row.status) for row in rows}
 
 
+def sweep(make_worker: MakeWorker, shards: list[int] | None = None) -> int:
+    """One sweep of pending transfers by a new worker (leasing ``shards``); how many legs it redid."""
+    worker = make_worker(shards=shards)
+    worker.bootstrap()
+    try:
+        return worker.transfers_sweep()
+    finally:
+        worker.teardown()
+
+
 def test_within_one_shard_both_legs_apply_in_one_transaction(
     db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
 ) -> None:
@@ -192,16 +202,10 @@ def test_the_source_owner_enqueues_a_lost_credit_again(
     enqueue(request)
     make_worker(shards=[1]).work(burst=True)
     local_redis.flushdb()  # Redis lost everything between the legs
-    worker = make_worker()
-    worker.bootstrap()
-    assert worker.transfers_sweep() == 1
-    worker.teardown()
+    assert sweep(make_worker) == 1
     make_worker().work(burst=True)
     assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
-    worker = make_worker()
-    worker.bootstrap()
-    assert worker.transfers_sweep() == 0
-    worker.teardown()
+    assert sweep(make_worker) == 0
     assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
 
 
@@ -222,12 +226,9 @@ def test_the_source_owner_applies_a_lost_refund(
     make_worker(shards=[2]).work(burst=True)  # refuses the credit, enqueues the refund
     local_redis.flushdb()  # the refund's job is lost
     assert state(db, request.operation_id) == (TransferState.PENDING, None)
-    worker = make_worker(shards=[1])
-    worker.bootstrap()
-    assert worker.transfers_sweep() == 1
+    assert sweep(make_worker, shards=[1]) == 1
     assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
     assert balance(db, source) == Decimal("10.00")
-    worker.teardown()
 
 
 def test_the_job_function_enqueues_the_credit_like_the_shard_worker(

@@ -114,13 +114,26 @@ def operation_submit(
         idempotency_key=idempotency_key,
         api_key_id=caller.key_id,
     )
+    return request_submit(request=request, connection=connection, settings=settings, limits=limits)
+
+
+def request_submit(
+    *, request: OperationRequest, connection: redis.Redis, settings: Settings, limits: Sequence[Counted] = ()
+) -> Submission:
+    """Queue ``request`` (an operation, or a transfer's debit) on its wallet's shard, with its
+    Idempotency-Key's record if it has one, and wait for its answer. A key already taken is
+    answered from the ledger (``operation_replay``); an answer that did not come is a 202,
+    recorded first (``pending_record``)."""
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
-    if idempotency_key is not None:
-        ours = KeyClaim(
-            request_fingerprint(wallet_id, operation.operation_type, operation.amount), request.operation_id
+    if request.idempotency_key is not None:
+        fingerprint = request_fingerprint(
+            request.wallet_id, request.operation_type, request.amount, request.counterparty_id
         )
-        record = idempotency_record(wallet_id=wallet_id, key=idempotency_key, claim=ours, ttl=settings.idempotency_ttl)
+        ours = KeyClaim(fingerprint, request.operation_id)
+        record = idempotency_record(
+            wallet_id=request.wallet_id, key=request.idempotency_key, claim=ours, ttl=settings.idempotency_ttl
+        )
     try:
         delivery = operation_send(
             connection=connection,
@@ -137,11 +150,11 @@ def operation_submit(
     if delivery.refused is not None:
         raise delivery.refused
     if delivery.earlier is not None:
-        assert idempotency_key is not None
+        assert request.idempotency_key is not None
         assert ours is not None
         return operation_replay(
-            wallet_id=wallet_id,
-            idempotency_key=idempotency_key,
+            wallet_id=request.wallet_id,
+            idempotency_key=request.idempotency_key,
             fingerprint=ours.fingerprint,
             in_flight=claim_parse(delivery.earlier),
             wait=settings.reply_timeout,

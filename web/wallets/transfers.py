@@ -25,12 +25,11 @@ from shared.errors import OutcomeUnknown
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.api_keys import Caller
-from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.parsing import TransferInput
-from web.wallets.queueing import KeyRecord, operation_send, reply_wait
+from web.wallets.queueing import reply_wait
 from web.wallets.rate_limits import Counted
 from web.wallets.selectors import transfer_get, wallet_ensure_reachable
-from web.wallets.services import operation_replay, pending_record
+from web.wallets.services import request_submit
 
 log = logging.getLogger(__name__)
 
@@ -82,46 +81,13 @@ def transfer_submit(
         transfer_id=transfer_id,
         counterparty_id=transfer.to_wallet,
     )
-    fingerprint = request_fingerprint(debit.wallet_id, debit.operation_type, debit.amount, debit.counterparty_id)
-    record: KeyRecord | None = None
-    if idempotency_key is not None:
-        claim = KeyClaim(fingerprint, transfer_id)
-        record = idempotency_record(
-            wallet_id=debit.wallet_id, key=idempotency_key, claim=claim, ttl=settings.idempotency_ttl
-        )
-    try:
-        delivery = operation_send(
-            connection=connection,
-            settings=settings,
-            request=debit,
-            wait=settings.reply_timeout,
-            record=record,
-            limits=limits,
-        )
-    except OutcomeUnknown as exc:
-        log.warning("answering 202: %s", exc)
-        pending_record(request=debit, settings=settings)
+    submission = request_submit(request=debit, connection=connection, settings=settings, limits=limits)
+    if submission.result is None:
         return TransferAnswer(transfer_id, None)
-    if delivery.refused is not None:
-        raise delivery.refused
-    if delivery.earlier is not None:
-        assert idempotency_key is not None
-        first = operation_replay(
-            wallet_id=debit.wallet_id,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            in_flight=claim_parse(delivery.earlier),
-            wait=settings.reply_timeout,
-        )
-        assert first.result is not None
-        return transfer_answer_get(first.result)
-    if delivery.result is None:
-        pending_record(request=debit, settings=settings)
-        return TransferAnswer(transfer_id, None)
-    if delivery.result.operation_id != transfer_id:
-        # The worker found the key in the ledger (its Redis record was lost): that transfer.
-        return transfer_answer_get(delivery.result)
-    return _legs_wait(connection, TransferAnswer(transfer_id, delivery.result), deadline)
+    if submission.result.operation_id != transfer_id:
+        # A retry: its Idempotency-Key names an earlier transfer, answered from the ledger.
+        return transfer_answer_get(submission.result)
+    return _legs_wait(connection, TransferAnswer(transfer_id, submission.result), deadline)
 
 
 def _legs_wait(connection: redis.Redis, answer: TransferAnswer, deadline: float) -> TransferAnswer:

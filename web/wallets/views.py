@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from shared.config import get_settings
 from shared.connections import get_redis, read_one
 from shared.errors import NotFound
-from shared.messages import OperationStatus, OperationType, Rejection
+from shared.messages import OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import format_money
 from shared.rq_contract import JobState, job_state
 from shared.transfers import TransferState
@@ -67,7 +67,6 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
     operation = parsing.parse_operation(request.body)
     idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     settings = get_settings()
-    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
     submission = operation_submit(
         wallet_id=wallet_uuid,
         operation=operation,
@@ -75,7 +74,7 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
         caller=caller,
         connection=get_redis(),
         settings=settings,
-        limits=rate_limits.counted(caller, settings, *limits),
+        limits=_write_limits(caller, idempotency_key),
     )
     operation_id = str(submission.operation_id)
     result = submission.result
@@ -87,9 +86,7 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
             Location=f"/api/v1/operations/{operation_id}",
         )
     if result.status is OperationStatus.REJECTED:
-        rejection = result.rejection
-        status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
-        return error_response(result.error or "Operation rejected", status)
+        return _rejection_response(result, "Operation rejected")
     assert result.balance_after is not None
     return json_response(
         {
@@ -99,6 +96,19 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
             "operation_id": str(result.operation_id),
         }
     )
+
+
+def _write_limits(caller: Caller, idempotency_key: str | None) -> list[rate_limits.Counted]:
+    """What a write (an operation or a transfer) is counted against."""
+    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
+    return rate_limits.counted(caller, get_settings(), *limits)
+
+
+def _rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
+    """The error answer for a worker's refusal, with the status of its kind."""
+    rejection = result.rejection
+    status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
+    return error_response(result.error or fallback, status)
 
 
 @api_view("GET")
@@ -170,14 +180,13 @@ def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     transfer = parsing.parse_transfer(request.body)
     idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     settings = get_settings()
-    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
     answer = transfer_submit(
         transfer=transfer,
         idempotency_key=idempotency_key,
         caller=caller,
         connection=get_redis(),
         settings=settings,
-        limits=rate_limits.counted(caller, settings, *limits),
+        limits=_write_limits(caller, idempotency_key),
     )
     metrics.transfer_record(answer.state, time.perf_counter() - started)
     return _transfer_response(answer)
@@ -187,9 +196,7 @@ def _transfer_response(answer: TransferAnswer) -> HttpResponse:
     transfer_id = str(answer.transfer_id)
     debit, credit, refund = answer.debit, answer.credit, answer.refund
     if debit is not None and debit.status is OperationStatus.REJECTED:
-        rejection = debit.rejection
-        status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
-        return error_response(debit.error or "Transfer rejected", status)
+        return _rejection_response(debit, "Transfer rejected")
     if answer.state is TransferState.COMPLETED:
         assert debit is not None
         assert credit is not None
