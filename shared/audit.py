@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Four checks, each empty when all is well:
+Five checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -8,7 +8,9 @@ Four checks, each empty when all is well:
 - money is conserved: all balances plus the money of transfers still ``pending`` (debited,
   not yet credited or refunded) equal all deposits minus all withdrawals
   (``conservation_gap``);
-- every transfer's state is what its legs in the ledger say (``transfer_mismatches``).
+- every transfer's state is what its legs in the ledger say (``transfer_mismatches``);
+- every wallet's held money is the sum of its active holds, and within its balance
+  (``held_mismatches``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
 every run.
@@ -23,7 +25,11 @@ from sqlalchemy import Engine, text
 from shared.messages import OperationType
 
 _TAKES = ", ".join(f"'{t.value}'" for t in OperationType if t.sign < 0)
-SIGNED_AMOUNT = f"CASE WHEN o.operation_type IN ({_TAKES}) THEN -o.amount ELSE o.amount END"
+_HOLDS = ", ".join(f"'{t.value}'" for t in OperationType if t.sign == 0)
+SIGNED_AMOUNT = (
+    f"CASE WHEN o.operation_type IN ({_TAKES}) THEN -o.amount WHEN o.operation_type IN ({_HOLDS}) THEN 0"
+    " ELSE o.amount END"
+)
 """A ledger row's effect on its wallet's balance (``o`` is the row), from ``OperationType.sign``."""
 
 # Built from the constants above only (no input reaches these strings).
@@ -68,7 +74,8 @@ CONSERVATION_CHECK = text(
         (SELECT COALESCE(SUM(balance), 0) FROM wallets)
         + (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE state = 'pending') AS held,
         (SELECT COALESCE(SUM(CASE operation_type WHEN 'DEPOSIT' THEN amount ELSE -amount END), 0)
-         FROM wallet_operations WHERE status = 'applied' AND operation_type IN ('DEPOSIT', 'WITHDRAW')) AS net
+         FROM wallet_operations WHERE status = 'applied' AND (operation_type IN ('DEPOSIT', 'WITHDRAW')
+            OR (operation_type = 'HOLD_CAPTURE' AND transfer_id IS NULL))) AS net
     """
 )
 
@@ -104,6 +111,22 @@ def transfer_mismatches(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(TRANSFER_CHECK)]
 
 
+HELD_CHECK = text(
+    """
+    SELECT w.id, w.held, COALESCE(SUM(h.amount) FILTER (WHERE h.state = 'active'), 0) AS active
+    FROM wallets w LEFT JOIN holds h ON h.wallet_id = w.id
+    GROUP BY w.id, w.held
+    HAVING w.held <> COALESCE(SUM(h.amount) FILTER (WHERE h.state = 'active'), 0) OR w.held > w.balance
+    """
+)
+
+
+def held_mismatches(engine: Engine) -> list[tuple[object, ...]]:
+    """Wallets whose held money is not the sum of their active holds, or above their balance."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(HELD_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -111,4 +134,5 @@ def ledger_sound(engine: Engine) -> bool:
         and not chain_breaks(engine)
         and conservation_gap(engine) == 0
         and not transfer_mismatches(engine)
+        and not held_mismatches(engine)
     )

@@ -39,11 +39,25 @@ class OperationType(StrEnum):
     """A transfer's credit of its destination wallet."""
     TRANSFER_REFUND = "TRANSFER_REFUND"
     """Money of a transfer the destination refused, returned to the source."""
+    HOLD = "HOLD"
+    """Money set aside: still in the balance, no longer available."""
+    HOLD_CAPTURE = "HOLD_CAPTURE"
+    """A hold settled: the captured money leaves the wallet (to its ``to`` wallet, as a
+    transfer's debit, if the hold named one); the rest is released."""
+    HOLD_VOID = "HOLD_VOID"
+    """A hold released on request."""
+    HOLD_EXPIRE = "HOLD_EXPIRE"
+    """A hold released at its ``expires_at``."""
 
     @property
     def sign(self) -> int:
-        """+1 if it adds money to its wallet, -1 if it takes money out."""
-        return -1 if self in (OperationType.WITHDRAW, OperationType.TRANSFER_OUT) else 1
+        """+1 if it adds money to its wallet's balance, -1 if it takes money out, 0 if it only
+        holds or releases money."""
+        if self in (OperationType.WITHDRAW, OperationType.TRANSFER_OUT, OperationType.HOLD_CAPTURE):
+            return -1
+        if self in (OperationType.HOLD, OperationType.HOLD_VOID, OperationType.HOLD_EXPIRE):
+            return 0
+        return 1
 
 
 CLIENT_OPERATION_TYPES = (OperationType.DEPOSIT, OperationType.WITHDRAW)
@@ -63,6 +77,11 @@ class Rejection(StrEnum):
     BALANCE_LIMIT = "Balance limit exceeded"
     WALLET_NOT_FOUND = "Wallet not found"
     IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
+    HOLD_NOT_FOUND = "Hold not found"
+    HOLD_CAPTURED = "Hold was already captured"
+    HOLD_VOIDED = "Hold was voided"
+    HOLD_EXPIRED = "Hold has expired"
+    CAPTURE_TOO_LARGE = "Capture amount exceeds the held amount"
     UNPROCESSABLE = "Operation could not be processed"
     """PostgreSQL refuses the operation's own data for good (a check or data error): recorded
     in the ledger as rejected, so no requeue or retry can ever apply it."""
@@ -91,6 +110,43 @@ def _uuid_or_none(value: Any) -> UUID | None:
     return None if value is None else UUID(value)
 
 
+def _aware_or_none(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("a time must carry a timezone")
+    return moment
+
+
+TRANSFER_LEGS = (OperationType.TRANSFER_OUT, OperationType.TRANSFER_IN, OperationType.TRANSFER_REFUND)
+HOLD_CHANGES = (OperationType.HOLD_CAPTURE, OperationType.HOLD_VOID, OperationType.HOLD_EXPIRE)
+
+
+def _inconsistency(request: OperationRequest) -> str | None:
+    """What makes a well-typed request impossible, if anything: each kind names exactly what
+    it needs (a transfer leg its transfer and other wallet, a hold's change its hold)."""
+    kind = request.operation_type
+    is_transfer = kind in TRANSFER_LEGS or (kind is OperationType.HOLD_CAPTURE and request.counterparty_id is not None)
+    if is_transfer != (request.transfer_id is not None):
+        return "only a transfer leg (or the capture of a hold with a destination) names a transfer"
+    if kind in TRANSFER_LEGS and request.counterparty_id is None:
+        return "a transfer leg names its other wallet"
+    if kind in CLIENT_OPERATION_TYPES and request.counterparty_id is not None:
+        return "an operation of one wallet names no other wallet"
+    if kind is OperationType.TRANSFER_OUT and request.transfer_id != request.operation_id:
+        return "a transfer's debit has the transfer's id"
+    if kind is OperationType.HOLD_CAPTURE and request.transfer_id not in (None, request.operation_id):
+        return "a capture's transfer has the capture's id"
+    if (kind is OperationType.HOLD or kind in HOLD_CHANGES) != (request.hold_id is not None):
+        return "a hold, and only a hold, names a hold"
+    if kind is OperationType.HOLD and (request.hold_id != request.operation_id or request.expires_at is None):
+        return "a hold has the hold's id and an expiry"
+    if kind is not OperationType.HOLD and request.expires_at is not None:
+        return "only a hold expires"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class OperationRequest:
     operation_id: UUID
@@ -102,6 +158,9 @@ class OperationRequest:
     api_key_id: UUID | None = None
     transfer_id: UUID | None = None
     counterparty_id: UUID | None = None
+    hold_id: UUID | None = None
+    expires_at: datetime | None = None
+    """A HOLD's expiry (the worker refuses to capture or void it from then on)."""
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -114,6 +173,8 @@ class OperationRequest:
             "api_key_id": _uuid_text(self.api_key_id),
             "transfer_id": _uuid_text(self.transfer_id),
             "counterparty_id": _uuid_text(self.counterparty_id),
+            "hold_id": _uuid_text(self.hold_id),
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
             "created_at": self.created_at.isoformat(),
         }
 
@@ -137,14 +198,14 @@ class OperationRequest:
                 api_key_id=_uuid_or_none(data.get("api_key_id")),
                 transfer_id=_uuid_or_none(data.get("transfer_id")),
                 counterparty_id=_uuid_or_none(data.get("counterparty_id")),
+                hold_id=_uuid_or_none(data.get("hold_id")),
+                expires_at=_aware_or_none(data.get("expires_at")),
             )
         except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
-        leg = request.operation_type not in CLIENT_OPERATION_TYPES
-        if leg != (request.transfer_id is not None) or leg != (request.counterparty_id is not None):
-            raise MalformedMessage("a transfer leg, and only a transfer leg, names its transfer and other wallet")
-        if request.operation_type is OperationType.TRANSFER_OUT and request.transfer_id != request.operation_id:
-            raise MalformedMessage("a transfer's debit has the transfer's id")
+        problem = _inconsistency(request)
+        if problem:
+            raise MalformedMessage(problem)
         return request
 
 

@@ -56,6 +56,7 @@ wallets = Table(
     Column("id", Uuid, primary_key=True),
     Column("tenant_id", Uuid, ForeignKey("tenants.id"), nullable=True),
     Column("balance", MONEY, nullable=False, server_default="0"),
+    Column("held", MONEY, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -70,6 +71,22 @@ transfers = Table(
     Column("shard", SmallInteger, nullable=False),
     Column("state", String(16), nullable=False),
     Column("error", Text, nullable=True),
+    Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("wallet_id", Uuid, ForeignKey("wallets.id"), nullable=False),
+    Column("to_wallet_id", Uuid, ForeignKey("wallets.id"), nullable=True),
+    Column("amount", MONEY, nullable=False),
+    Column("captured", MONEY, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
@@ -90,6 +107,7 @@ wallet_operations = Table(
     Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("transfer_id", Uuid, ForeignKey("transfers.id"), nullable=True),
     Column("counterparty_id", Uuid, ForeignKey("wallets.id"), nullable=True),
+    Column("hold_id", Uuid, ForeignKey("holds.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
 )
@@ -105,6 +123,8 @@ pending_operations = Table(
     Column("idempotency_key", String(255), nullable=True),
     Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("counterparty_id", Uuid, ForeignKey("wallets.id"), nullable=True),
+    Column("hold_id", Uuid, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),

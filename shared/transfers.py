@@ -41,8 +41,9 @@ def refund_id(transfer_id: UUID) -> UUID:
 
 
 def credit_of(debit: OperationRequest) -> OperationRequest:
-    """The credit leg of a transfer, from its debit."""
-    assert debit.operation_type is OperationType.TRANSFER_OUT
+    """The credit leg of a transfer, from its debit (a ``TRANSFER_OUT``, or the capture of a
+    hold that names a destination)."""
+    assert debit.transfer_id == debit.operation_id
     assert debit.counterparty_id is not None
     transfer_id = debit.operation_id
     return OperationRequest(

@@ -37,7 +37,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from shared.audit import chain_breaks, conservation_gap, ledger_mismatches, transfer_mismatches
+from shared.audit import chain_breaks, conservation_gap, held_mismatches, ledger_mismatches, transfer_mismatches
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
 from tests import http_client
@@ -84,6 +84,7 @@ def db(database: Engine) -> Iterator[Engine]:
     assert chain_breaks(database) == []
     assert conservation_gap(database) == 0
     assert transfer_mismatches(database) == []
+    assert held_mismatches(database) == []
 
 
 @pytest.fixture(scope="session")

@@ -26,18 +26,27 @@ from uuid import UUID
 from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.messages import HOLD_CHANGES, OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import MAX_BALANCE
-from shared.tables import MONEY, wallet_operations, wallets
+from shared.tables import MONEY, holds, wallet_operations, wallets
+from worker.holds import HoldBook
 from worker.transfers import TransferBook
 
 
-def _decide(operation_type: OperationType, amount: Decimal, balance: Decimal) -> tuple[Decimal, Rejection | None]:
-    """The balance after an operation and why it was refused, if it was."""
+def _decide(
+    operation_type: OperationType, amount: Decimal, balance: Decimal, available: Decimal
+) -> tuple[Decimal, Rejection | None]:
+    """The balance after an operation and why it was refused, if it was. Money leaving the
+    wallet, or set aside, must be available (not held); a capture takes held money, which the
+    hold's checks (``worker.holds``) cover."""
     if operation_type.sign < 0:
-        if amount > balance:
+        if operation_type is not OperationType.HOLD_CAPTURE and amount > available:
             return balance, Rejection.INSUFFICIENT_FUNDS
         return balance - amount, None
+    if operation_type.sign == 0:
+        if operation_type is OperationType.HOLD and amount > available:
+            return balance, Rejection.INSUFFICIENT_FUNDS
+        return balance, None
     if balance + amount > MAX_BALANCE:
         return balance, Rejection.BALANCE_LIMIT
     return balance + amount, None
@@ -54,7 +63,7 @@ _BALANCES = bindparam("balances", type_=ARRAY(MONEY))
 # commit): with FOR UPDATE those checks wait, and two workers moving money between their
 # shards deadlocked at commit.
 _LOCK_WALLETS = (
-    select(wallets.c.id, wallets.c.balance)
+    select(wallets.c.id, wallets.c.balance, wallets.c.held)
     .where(wallets.c.id == any_(_IDS))
     .order_by(wallets.c.id)
     .with_for_update(key_share=True)
@@ -67,11 +76,14 @@ _STORED_RESULTS = select(
     wallet_operations.c.error,
 ).where(wallet_operations.c.id == any_(_IDS))
 
-_NEW_BALANCES = func.unnest(_IDS, _BALANCES).table_valued("id", "balance", name="new_balances").render_derived()
+_HELDS = bindparam("helds", type_=ARRAY(MONEY))
+_NEW_BALANCES = (
+    func.unnest(_IDS, _BALANCES, _HELDS).table_valued("id", "balance", "held", name="new_balances").render_derived()
+)
 _SET_BALANCES = (
     update(wallets)
     .where(wallets.c.id == _NEW_BALANCES.c.id)
-    .values(balance=_NEW_BALANCES.c.balance, updated_at=func.now())
+    .values(balance=_NEW_BALANCES.c.balance, held=_NEW_BALANCES.c.held, updated_at=func.now())
 )
 
 
@@ -154,7 +166,9 @@ def operations_apply(
     return ledger_apply(conn, requests, shard_count=shard_count).results
 
 
-def _ledger_row(request: OperationRequest, result: OperationResult, balance_after: Decimal) -> dict[str, Any]:
+def _ledger_row(
+    request: OperationRequest, result: OperationResult, balance_after: Decimal, hold_id: UUID | None = None
+) -> dict[str, Any]:
     return {
         "id": request.operation_id,
         "wallet_id": request.wallet_id,
@@ -167,6 +181,7 @@ def _ledger_row(request: OperationRequest, result: OperationResult, balance_afte
         "api_key_id": request.api_key_id,
         "transfer_id": request.transfer_id,
         "counterparty_id": request.counterparty_id,
+        "hold_id": hold_id,
         "created_at": request.created_at,
     }
 
@@ -177,11 +192,15 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
     credit too, and every leg moves its transfer's record on."""
     if not requests:
         return Applied([])
+    # Locked in this order in every transaction: holds, transfers, wallets.
+    hold_book = HoldBook.load(conn, requests, shard_count=shard_count)
     book = TransferBook.load(conn, requests, shard_count=shard_count)
     wallet_ids = sorted({r.wallet_id for r in requests} | book.inline_wallets)
     # Lock before reading the ledger, so a concurrent writer's commit is seen.
-    locked = conn.execute(_LOCK_WALLETS, {"ids": wallet_ids})
-    balances: dict[UUID, Decimal] = {row.id: row.balance for row in locked}
+    balances: dict[UUID, Decimal] = {}
+    helds: dict[UUID, Decimal] = {}
+    for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
+        balances[row.id], helds[row.id] = row.balance, row.held
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
     new_rows: list[dict[str, Any]] = []
@@ -190,18 +209,24 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
 
     def decide(request: OperationRequest, rejection: Rejection | None = None) -> OperationResult:
         """Apply or refuse one operation in memory; its ledger row is written with the batch."""
-        balance = balances[request.wallet_id]
+        wallet = request.wallet_id
+        balance = balances[wallet]
         balance_after = balance
         if rejection is None:
-            balance_after, rejection = _decide(request.operation_type, request.amount, balance)
+            balance_after, rejection = _decide(request.operation_type, request.amount, balance, balance - helds[wallet])
         if rejection is None:
             result = OperationResult(request.operation_id, OperationStatus.APPLIED, balance_after)
-            balances[request.wallet_id] = balance_after
-            changed.add(request.wallet_id)
+            balances[wallet] = balance_after
+            helds[wallet] += hold_book.held_change(request)
+            hold_book.applied(request)
+            changed.add(wallet)
         else:
             result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance, rejection.value)
-        new_rows.append(_ledger_row(request, result, balance_after))
+        new_rows.append(_ledger_row(request, result, balance_after, hold_book.ledger_hold_id(request)))
         return result
+
+    def available(wallet: UUID) -> Decimal:
+        return balances[wallet] - helds[wallet]
 
     for request in requests:
         known = decided.get(request.operation_id)
@@ -219,15 +244,16 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
             result = OperationResult(
                 request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value
             )
-        elif request.operation_type is OperationType.TRANSFER_OUT:
+        elif request.transfer_id == request.operation_id:  # a transfer's debit (or a capture to a wallet)
+            refusal = hold_book.refusal(request) if request.operation_type is OperationType.HOLD_CAPTURE else None
             credit = book.inline_credit(request)
-            refusal = None
-            if credit is not None:
+            if refusal is None and credit is not None:
                 # Within one shard: the credit is decided first, so that a refused one moves nothing.
                 if credit.wallet_id not in balances:
                     refusal = Rejection.WALLET_NOT_FOUND
-                elif _decide(credit.operation_type, credit.amount, balances[credit.wallet_id])[1] is not None:
-                    refusal = Rejection.BALANCE_LIMIT
+                else:
+                    target = credit.wallet_id
+                    refusal = _decide(credit.operation_type, credit.amount, balances[target], available(target))[1]
             result = decide(request, refusal)  # the debit's own check (funds) if the credit allows it
             book.opened(request, result.rejection)
             if credit is not None and result.status is OperationStatus.APPLIED:
@@ -243,19 +269,26 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
             result = decide(request, refusal)
             if result.status is OperationStatus.APPLIED:
                 book.refunded(request)
+        elif request.operation_type in HOLD_CHANGES:
+            result = decide(request, hold_book.refusal(request))
         else:
             result = decide(request)
         if key is not None:
             keyed[key] = _Keyed(request.operation_type, request.amount, request.counterparty_id, result)
         decided[request.operation_id] = result
         applied.results.append(result)
+    hold_book.write_new(conn)
     book.write_new(conn)
     if new_rows:
         conn.execute(insert(wallet_operations), new_rows)
+    hold_book.write_changes(conn)
     book.write_changes(conn)
     if changed:
         ordered = sorted(changed)
-        conn.execute(_SET_BALANCES, {"ids": ordered, "balances": [balances[w] for w in ordered]})
+        conn.execute(
+            _SET_BALANCES,
+            {"ids": ordered, "balances": [balances[w] for w in ordered], "helds": [helds[w] for w in ordered]},
+        )
     return applied
 
 
@@ -272,9 +305,13 @@ def operation_refuse(
     if balance is None:
         return OperationResult(request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value)
     result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value)
-    if request.operation_type is OperationType.TRANSFER_OUT:
+    if request.transfer_id == request.operation_id:
         book = TransferBook.load(conn, [request], shard_count=shard_count)
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
         book.write_new(conn)
-    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance)])
+    # A refused hold is no hold; a change names its hold if the hold exists.
+    hold_id = None if request.operation_type is OperationType.HOLD else request.hold_id
+    if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
+        hold_id = None
+    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance, hold_id)])
     return result

@@ -45,6 +45,8 @@ _DUE = (
         pending_operations.c.idempotency_key,
         pending_operations.c.api_key_id,
         pending_operations.c.counterparty_id,
+        pending_operations.c.hold_id,
+        pending_operations.c.expires_at,
         pending_operations.c.created_at,
     )
     .where(pending_operations.c.settled_at.is_(None))
@@ -69,12 +71,21 @@ def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit:
             created_at=row.created_at,
             idempotency_key=row.idempotency_key,
             api_key_id=row.api_key_id,
-            # Of transfers only the debit is sent by the web; its id is the transfer's.
-            transfer_id=row.id if row.operation_type == OperationType.TRANSFER_OUT else None,
+            # Of transfers only the debit (or a capture to a wallet) is sent by the web; its id
+            # is the transfer's.
+            transfer_id=row.id if _starts_transfer(row.operation_type, row.counterparty_id) else None,
             counterparty_id=row.counterparty_id,
+            hold_id=row.hold_id,
+            expires_at=row.expires_at,
         )
         for row in rows
     ]
+
+
+def _starts_transfer(operation_type: str, counterparty_id: UUID | None) -> bool:
+    return operation_type == OperationType.TRANSFER_OUT or (
+        operation_type == OperationType.HOLD_CAPTURE and counterparty_id is not None
+    )
 
 
 def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> list[OperationRequest]:

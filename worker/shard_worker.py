@@ -46,6 +46,8 @@ from worker.claim import (
     processing_requeue,
 )
 from worker.faults import FaultPoint, fault_point
+from worker.holds import SWEEP_BATCH as HOLDS_SWEEP_BATCH
+from worker.holds import holds_due
 from worker.leases import MAX_BACKOFF, REBALANCE_EVERY, Leases, LeasesLost, live_members, member_leave
 from worker.pending import PENDING_GRACE, SETTLE_BATCH, SETTLE_EVERY, jobs_gone, pending_due, pending_settle
 from worker.transfers import SWEEP_BATCH, TRANSFER_GRACE, legs_enqueue, transfers_due
@@ -155,6 +157,7 @@ class ShardWorker:
         if self._due_now("settle", SETTLE_EVERY):
             self.pending_settle()  # before rebalancing: a lease it finds lost is taken again at once
             self.transfers_sweep()
+            self.holds_expire()
         if self._due_now("rebalance", REBALANCE_EVERY):
             self.rebalance()
         if self._due_now("cleanup", REGISTRY_CLEANUP_EVERY):
@@ -301,6 +304,26 @@ class ShardWorker:
         if redone:
             log.warning("transfers: enqueued %d lost credits again, applied %d refunds", len(lost), len(undone.refunds))
         return redone
+
+    def holds_expire(self) -> int:
+        """Release the leased shards' active holds past their ``expires_at`` (``worker.holds``);
+        how many."""
+        if self.leases.connection is None or not self.leases.owned:
+            return 0
+        try:
+            with self.leases.transaction() as conn:
+                due = holds_due(conn, self.owned, limit=HOLDS_SWEEP_BATCH)
+                if due:
+                    ledger_apply(conn, due, shard_count=self.settings.shard_count)
+        except LeasesLost:
+            self._lost_leases()
+            return 0
+        except SQLAlchemyError:
+            log.exception("could not expire holds")
+            return 0
+        if due:
+            log.info("expired %d holds", len(due))
+        return len(due)
 
     def rebalance(self) -> None:
         """Heartbeat, requeue what dead workers left claimed, take or give up shards."""

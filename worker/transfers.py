@@ -119,7 +119,7 @@ class TransferBook:
         inline = {
             r.counterparty_id
             for r in requests
-            if r.operation_type is OperationType.TRANSFER_OUT
+            if r.transfer_id == r.operation_id
             and r.counterparty_id is not None
             and shard_for(r.wallet_id, shard_count) == shard_for(r.counterparty_id, shard_count)
         }
@@ -225,7 +225,7 @@ def follow_ups(
     for request, result in zip(requests, results, strict=True):
         if result.operation_id != request.operation_id:
             continue  # answered from the operation its Idempotency-Key first named
-        if request.operation_type is OperationType.TRANSFER_OUT and result.status is OperationStatus.APPLIED:
+        if request.transfer_id == request.operation_id and result.status is OperationStatus.APPLIED:
             assert request.counterparty_id is not None
             if shard_for(request.wallet_id, shard_count) != shard_for(request.counterparty_id, shard_count):
                 legs.append(credit_of(request))

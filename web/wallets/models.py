@@ -71,6 +71,14 @@ class Wallet(models.Model):
         help_text="Whose keys reach it (none: created with API_AUTH=off)",
     )
     balance = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0, editable=False)
+    held = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text="Money of active holds: in the balance, not available",
+    )
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
@@ -78,6 +86,10 @@ class Wallet(models.Model):
         db_table = "wallets"
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallets_balance_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(held__gte=0) & models.Q(held__lte=models.F("balance")),
+                name="wallets_held_within_balance",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -133,6 +145,16 @@ class WalletOperation(models.Model):
         db_index=False,
         help_text="A transfer leg's other wallet",
     )
+    hold = models.ForeignKey(
+        "Hold",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="changes",
+        editable=False,
+        db_index=False,
+        help_text="The hold this sets up, captures, voids or expires",
+    )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
 
@@ -178,6 +200,8 @@ class PendingOperation(models.Model):
     counterparty = models.ForeignKey(
         Wallet, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
     )
+    hold_id = models.UUIDField(null=True, editable=False)
+    expires_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
     settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
@@ -235,3 +259,40 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.from_wallet_id} -> {self.to_wallet_id} ({self.state})"
+
+
+HOLD_STATES = ["active", "captured", "voided", "expired"]
+
+
+class Hold(models.Model):
+    """Money of a wallet set aside until it is captured, voided or expires; written only by
+    the worker of the wallet's shard (``worker.holds``)."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The hold id (also its HOLD operation's id)")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holds", editable=False, db_index=False)
+    to_wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False, db_index=False
+    )
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    captured = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True, editable=False)
+    state = models.CharField(max_length=16, choices=[(s, s) for s in HOLD_STATES], editable=False)
+    shard = models.SmallIntegerField(editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False, db_index=False
+    )
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "holds"
+        indexes = [
+            models.Index(fields=["shard", "expires_at"], name="holds_active", condition=models.Q(state="active"))
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="holds_amount_positive"),
+            models.CheckConstraint(condition=models.Q(state__in=HOLD_STATES), name="holds_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} of {self.wallet_id} ({self.state})"

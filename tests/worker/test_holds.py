@@ -1,0 +1,156 @@
+"""Holds in the shard worker (``worker.holds``): money set aside, captured or voided once,
+expired by the worker, with a capture to another wallet going through the transfers'
+machinery. In-process workers on real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import redis
+from sqlalchemy import Engine, select
+
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationStatus, OperationType, Rejection
+from shared.tables import holds, transfers, wallets
+from shared.transfers import TransferState
+from tests.worker.test_shard_worker import Enqueue, MakeWorker, reply
+from tests.worker.test_transfers import wallet_on
+from worker.apply import operations_apply
+
+
+def hold(wallet: uuid.UUID, amount: str, *, seconds: float = 3600, to: uuid.UUID | None = None) -> OperationRequest:
+    hold_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    return OperationRequest(
+        operation_id=hold_id,
+        wallet_id=wallet,
+        operation_type=OperationType.HOLD,
+        amount=Decimal(amount),
+        created_at=now,
+        counterparty_id=to,
+        hold_id=hold_id,
+        expires_at=now + timedelta(seconds=seconds),
+    )
+
+
+def change(of: OperationRequest, kind: OperationType, amount: str | None = None) -> OperationRequest:
+    operation_id = uuid.uuid4()
+    starts_transfer = kind is OperationType.HOLD_CAPTURE and of.counterparty_id is not None
+    return OperationRequest(
+        operation_id=operation_id,
+        wallet_id=of.wallet_id,
+        operation_type=kind,
+        amount=of.amount if amount is None else Decimal(amount),
+        created_at=datetime.now(UTC),
+        counterparty_id=of.counterparty_id if kind is OperationType.HOLD_CAPTURE else None,
+        transfer_id=operation_id if starts_transfer else None,
+        hold_id=of.hold_id,
+    )
+
+
+def money(db: Engine, wallet: uuid.UUID) -> tuple[Decimal, Decimal]:
+    """(balance, held)"""
+    with db.connect() as conn:
+        row = conn.execute(select(wallets.c.balance, wallets.c.held).where(wallets.c.id == wallet)).one()
+    return row.balance, row.held
+
+
+def hold_state(db: Engine, hold_id: uuid.UUID | None) -> tuple[str, Decimal | None]:
+    with db.connect() as conn:
+        row = conn.execute(select(holds.c.state, holds.c.captured).where(holds.c.id == hold_id)).one()
+    return row.state, row.captured
+
+
+def run(enqueue: Enqueue, make_worker: MakeWorker, *requests: OperationRequest) -> None:
+    for request in requests:
+        enqueue(request)
+    make_worker().work(burst=True)
+
+
+def test_held_money_is_not_available_to_withdrawals_transfers_or_holds(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_on(db, local_settings, 1, "100.00")
+    holds_of_10 = [hold(wallet, "10.00") for _ in range(11)]
+    withdrawal = OperationRequest(uuid.uuid4(), wallet, OperationType.WITHDRAW, Decimal("0.01"), datetime.now(UTC))
+    run(enqueue, make_worker, *holds_of_10, withdrawal)
+    statuses = [reply(local_redis, h).status for h in holds_of_10]
+    assert statuses == [OperationStatus.APPLIED] * 10 + [OperationStatus.REJECTED]
+    assert reply(local_redis, holds_of_10[-1]).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert reply(local_redis, withdrawal).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert money(db, wallet) == (Decimal("100.00"), Decimal("100.00"))
+
+
+def test_a_partial_capture_takes_its_amount_releases_the_rest_and_happens_once(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_on(db, local_settings, 1, "100.00")
+    held = hold(wallet, "30.00")
+    capture = change(held, OperationType.HOLD_CAPTURE, "25.00")
+    again = change(held, OperationType.HOLD_CAPTURE, "1.00")
+    void = change(held, OperationType.HOLD_VOID)
+    run(enqueue, make_worker, held, capture, again, void)
+    assert reply(local_redis, capture).balance_after == Decimal("75.00")
+    assert reply(local_redis, again).error == Rejection.HOLD_CAPTURED.value
+    assert reply(local_redis, void).error == Rejection.HOLD_CAPTURED.value
+    assert money(db, wallet) == (Decimal("75.00"), Decimal("0.00"))
+    assert hold_state(db, held.hold_id) == ("captured", Decimal("25.00"))
+
+
+def test_a_void_releases_everything_and_a_later_capture_is_refused(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_on(db, local_settings, 1, "50.00")
+    held = hold(wallet, "50.00")
+    too_much = change(held, OperationType.HOLD_CAPTURE, "50.01")
+    void = change(held, OperationType.HOLD_VOID)
+    capture = change(held, OperationType.HOLD_CAPTURE)
+    run(enqueue, make_worker, held, too_much, void, capture)
+    assert reply(local_redis, too_much).error == Rejection.CAPTURE_TOO_LARGE.value
+    assert reply(local_redis, void).status is OperationStatus.APPLIED
+    assert reply(local_redis, capture).error == Rejection.HOLD_VOIDED.value
+    assert money(db, wallet) == (Decimal("50.00"), Decimal("0.00"))
+    assert hold_state(db, held.hold_id) == ("voided", None)
+
+
+def test_a_hold_past_its_expiry_cannot_be_captured_and_the_owner_expires_it(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    wallet = wallet_on(db, local_settings, 1, "20.00")
+    held = hold(wallet, "20.00", seconds=0.2)
+    run(enqueue, make_worker, held)
+    assert money(db, wallet) == (Decimal("20.00"), Decimal("20.00"))
+    late = change(held, OperationType.HOLD_CAPTURE)
+    time.sleep(0.3)
+    with db.begin() as conn:  # applied as a batch is, before any sweep: decided by expires_at
+        [result] = operations_apply(conn, [late], shard_count=local_settings.shard_count)
+    assert result.error == Rejection.HOLD_EXPIRED.value
+    assert hold_state(db, held.hold_id) == ("active", None)
+    worker = make_worker()
+    worker.bootstrap()
+    try:
+        assert worker.holds_expire() == 1
+        assert worker.holds_expire() == 0
+    finally:
+        worker.teardown()
+    assert hold_state(db, held.hold_id) == ("expired", None)
+    assert money(db, wallet) == (Decimal("20.00"), Decimal("0.00"))
+
+
+def test_a_capture_to_another_shard_completes_as_a_transfer(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 1, "40.00"), wallet_on(db, local_settings, 2)
+    held = hold(source, "40.00", to=destination)
+    capture = change(held, OperationType.HOLD_CAPTURE, "15.00")
+    run(enqueue, make_worker, held, capture)
+    assert reply(local_redis, capture).balance_after == Decimal("25.00")
+    assert money(db, source) == (Decimal("25.00"), Decimal("0.00"))
+    assert money(db, destination) == (Decimal("15.00"), Decimal("0.00"))
+    with db.connect() as conn:
+        state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
+    assert state == TransferState.COMPLETED
+    assert hold_state(db, held.hold_id) == ("captured", Decimal("15.00"))
