@@ -147,6 +147,32 @@ def _inconsistency(request: OperationRequest) -> str | None:
     return None
 
 
+def expires_in_seconds(created_at: datetime, expires_at: datetime) -> int:
+    """The seconds a hold was asked to last (its expiry is its acceptance plus them)."""
+    return round((expires_at - created_at).total_seconds())
+
+
+def request_identity(
+    operation_type: OperationType,
+    amount: Decimal,
+    counterparty_id: UUID | None = None,
+    hold_id: UUID | None = None,
+    expires_in: int | None = None,
+) -> str:
+    """What makes two requests under one Idempotency-Key "the same request" (the web's
+    fingerprint and the worker's check both use it): the kind and the amount; for a transfer
+    or a capture to a wallet, the other wallet; for a change of a hold, the hold; for a hold,
+    how long it lasts (its own id is new with each request)."""
+    identity = f"{operation_type.value}|{amount}"
+    if counterparty_id is not None:
+        identity += f"|{counterparty_id}"  # as before holds: fingerprints in Redis stay valid
+    if operation_type in HOLD_CHANGES and hold_id is not None:
+        identity += f"|hold={hold_id}"
+    if operation_type is OperationType.HOLD and expires_in is not None:
+        identity += f"|for={expires_in}"
+    return identity
+
+
 @dataclass(frozen=True, slots=True)
 class OperationRequest:
     operation_id: UUID
@@ -208,6 +234,14 @@ class OperationRequest:
             raise MalformedMessage(problem)
         return request
 
+    @property
+    def identity(self) -> str:
+        """``request_identity`` of this request."""
+        expires_in = None
+        if self.expires_at is not None:
+            expires_in = expires_in_seconds(self.created_at, self.expires_at)
+        return request_identity(self.operation_type, self.amount, self.counterparty_id, self.hold_id, expires_in)
+
 
 class LedgerRow(Protocol):
     """The columns of a ledger row an ``OperationResult`` is built from."""
@@ -220,6 +254,8 @@ class LedgerRow(Protocol):
     def balance_after(self) -> Decimal | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def held_after(self) -> Decimal: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +264,13 @@ class OperationResult:
     status: OperationStatus
     balance_after: Decimal | None
     error: str | None = None
+    held_after: Decimal = Decimal(0)
+    """The wallet's held money after it (the balance less this is available)."""
 
     @classmethod
     def from_row(cls, row: LedgerRow) -> OperationResult:
         """The result a ledger row records (the one way to read one)."""
-        return cls(row.id, OperationStatus(row.status), row.balance_after, row.error)
+        return cls(row.id, OperationStatus(row.status), row.balance_after, row.error, row.held_after)
 
     @property
     def rejection(self) -> Rejection | None:
@@ -251,6 +289,7 @@ class OperationResult:
             "status": self.status.value,
             "balance_after": None if self.balance_after is None else format_money(self.balance_after),
             "error": self.error,
+            "held_after": format_money(self.held_after),
         }
 
     def to_bytes(self) -> bytes:
@@ -266,6 +305,7 @@ class OperationResult:
                 status=OperationStatus(_field(data, "status")),
                 balance_after=None if balance is None else Decimal(balance),
                 error=data.get("error"),
+                held_after=Decimal(data.get("held_after") or 0),
             )
         except (AttributeError, TypeError, ValueError, ArithmeticError) as exc:
             raise MalformedMessage(f"bad operation result: {exc}") from exc

@@ -84,6 +84,7 @@ holds = Table(
     Column("to_wallet_id", Uuid, ForeignKey("wallets.id"), nullable=True),
     Column("amount", MONEY, nullable=False),
     Column("captured", MONEY, nullable=True),
+    Column("resolved_by", Uuid, nullable=True),
     Column("state", String(16), nullable=False),
     Column("shard", SmallInteger, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
@@ -108,6 +109,8 @@ wallet_operations = Table(
     Column("transfer_id", Uuid, ForeignKey("transfers.id"), nullable=True),
     Column("counterparty_id", Uuid, ForeignKey("wallets.id"), nullable=True),
     Column("hold_id", Uuid, ForeignKey("holds.id"), nullable=True),
+    Column("held_after", MONEY, nullable=False, server_default="0"),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
 )

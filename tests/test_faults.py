@@ -185,7 +185,11 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
         assert status == 200
         assert time.monotonic() - killed_at < 10
         assert _job_counts(connection)[_name(standby)] >= 1
-        assert json.loads(call(base, "GET", f"/api/v1/wallets/{wallet}")[1]) == {"balance": "51.00"}
+        assert json.loads(call(base, "GET", f"/api/v1/wallets/{wallet}")[1]) == {
+            "balance": "51.00",
+            "available": "51.00",
+            "held": "0.00",
+        }
     finally:
         for proc in procs:
             if proc.poll() is None:

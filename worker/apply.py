@@ -26,7 +26,16 @@ from uuid import UUID
 from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from shared.messages import HOLD_CHANGES, OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.messages import (
+    HOLD_CHANGES,
+    OperationRequest,
+    OperationResult,
+    OperationStatus,
+    OperationType,
+    Rejection,
+    expires_in_seconds,
+    request_identity,
+)
 from shared.money import MAX_BALANCE
 from shared.tables import MONEY, holds, wallet_operations, wallets
 from worker.holds import HoldBook
@@ -74,6 +83,7 @@ _STORED_RESULTS = select(
     wallet_operations.c.status,
     wallet_operations.c.balance_after,
     wallet_operations.c.error,
+    wallet_operations.c.held_after,
 ).where(wallet_operations.c.id == any_(_IDS))
 
 _HELDS = bindparam("helds", type_=ARRAY(MONEY))
@@ -97,9 +107,13 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.operation_type,
         wallet_operations.c.amount,
         wallet_operations.c.counterparty_id,
+        wallet_operations.c.hold_id,
+        wallet_operations.c.expires_at,
+        wallet_operations.c.created_at,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
+        wallet_operations.c.held_after,
     )
     .where(wallet_operations.c.wallet_id == any_(_IDS))
     .where(wallet_operations.c.idempotency_key == any_(_KEYS))
@@ -110,15 +124,13 @@ _KEYED_OPERATIONS = (
 class _Keyed:
     """The operation an Idempotency-Key of a wallet already names."""
 
-    operation_type: OperationType
-    amount: Decimal
-    counterparty_id: UUID | None
+    identity: str
+    """``shared.messages.request_identity`` of the operation."""
     result: OperationResult
 
     def answer(self, request: OperationRequest) -> OperationResult:
         """The original result for the same request; a refusal for a different one under the same key."""
-        same = (request.operation_type, request.amount, request.counterparty_id)
-        if same == (self.operation_type, self.amount, self.counterparty_id):
+        if request.identity == self.identity:
             return self.result
         return OperationResult(
             request.operation_id, OperationStatus.REJECTED, None, Rejection.IDEMPOTENCY_MISMATCH.value
@@ -134,14 +146,15 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
         {"ids": sorted({r.wallet_id for r in keyed}), "keys": sorted({str(r.idempotency_key) for r in keyed})},
     )
     return {
-        (row.wallet_id, row.idempotency_key): _Keyed(
-            OperationType(row.operation_type),
-            row.amount,
-            row.counterparty_id,
-            OperationResult.from_row(row),
-        )
+        (row.wallet_id, row.idempotency_key): _Keyed(ledger_identity(row), OperationResult.from_row(row))
         for row in rows
     }
+
+
+def ledger_identity(row: Any) -> str:
+    """``request_identity`` of the request a ledger row records."""
+    expires_in = None if row.expires_at is None else expires_in_seconds(row.created_at, row.expires_at)
+    return request_identity(OperationType(row.operation_type), row.amount, row.counterparty_id, row.hold_id, expires_in)
 
 
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
@@ -167,7 +180,11 @@ def operations_apply(
 
 
 def _ledger_row(
-    request: OperationRequest, result: OperationResult, balance_after: Decimal, hold_id: UUID | None = None
+    request: OperationRequest,
+    result: OperationResult,
+    balance_after: Decimal,
+    held_after: Decimal,
+    hold_id: UUID | None = None,
 ) -> dict[str, Any]:
     return {
         "id": request.operation_id,
@@ -182,6 +199,8 @@ def _ledger_row(
         "transfer_id": request.transfer_id,
         "counterparty_id": request.counterparty_id,
         "hold_id": hold_id,
+        "held_after": held_after,
+        "expires_at": request.expires_at,
         "created_at": request.created_at,
     }
 
@@ -215,14 +234,16 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
         if rejection is None:
             balance_after, rejection = _decide(request.operation_type, request.amount, balance, balance - helds[wallet])
         if rejection is None:
-            result = OperationResult(request.operation_id, OperationStatus.APPLIED, balance_after)
             balances[wallet] = balance_after
             helds[wallet] += hold_book.held_change(request)
             hold_book.applied(request)
             changed.add(wallet)
+            result = OperationResult(request.operation_id, OperationStatus.APPLIED, balance_after, None, helds[wallet])
         else:
-            result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance, rejection.value)
-        new_rows.append(_ledger_row(request, result, balance_after, hold_book.ledger_hold_id(request)))
+            result = OperationResult(
+                request.operation_id, OperationStatus.REJECTED, balance, rejection.value, helds[wallet]
+            )
+        new_rows.append(_ledger_row(request, result, balance_after, helds[wallet], hold_book.ledger_hold_id(request)))
         return result
 
     def available(wallet: UUID) -> Decimal:
@@ -274,7 +295,7 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
         else:
             result = decide(request)
         if key is not None:
-            keyed[key] = _Keyed(request.operation_type, request.amount, request.counterparty_id, result)
+            keyed[key] = _Keyed(request.identity, result)
         decided[request.operation_id] = result
         applied.results.append(result)
     hold_book.write_new(conn)
@@ -304,7 +325,9 @@ def operation_refuse(
     balance = conn.execute(_LOCK_WALLETS, {"ids": [request.wallet_id]}).first()
     if balance is None:
         return OperationResult(request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value)
-    result = OperationResult(request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value)
+    result = OperationResult(
+        request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
+    )
     if request.transfer_id == request.operation_id:
         book = TransferBook.load(conn, [request], shard_count=shard_count)
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
@@ -313,5 +336,5 @@ def operation_refuse(
     hold_id = None if request.operation_type is OperationType.HOLD else request.hold_id
     if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
         hold_id = None
-    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance, hold_id)])
+    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance, balance.held, hold_id)])
     return result

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -51,7 +51,12 @@ _NOW = select(func.now())
 _SET_STATE = (
     update(holds)
     .where(holds.c.id == bindparam("hold"))
-    .values(state=bindparam("new_state"), captured=bindparam("new_captured"), updated_at=func.now())
+    .values(
+        state=bindparam("new_state"),
+        captured=bindparam("new_captured"),
+        resolved_by=bindparam("by"),
+        updated_at=func.now(),
+    )
 )
 _DUE = (
     select(holds.c.id, holds.c.wallet_id, holds.c.amount, holds.c.api_key_id, holds.c.expires_at)
@@ -93,7 +98,7 @@ class HoldBook:
     """The holds the batch changes: locked ``FOR UPDATE``, or made earlier in the batch."""
     states: dict[UUID, str] = field(default_factory=dict)
     new: dict[UUID, dict[str, Any]] = field(default_factory=dict)
-    changes: dict[UUID, tuple[str, Decimal | None]] = field(default_factory=dict)
+    changes: dict[UUID, tuple[str, Decimal | None, UUID]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, conn: Connection, requests: Sequence[OperationRequest], *, shard_count: int) -> HoldBook:
@@ -157,6 +162,8 @@ class HoldBook:
                 "expires_at": request.expires_at,
                 "api_key_id": request.api_key_id,
                 "created_at": request.created_at,
+                "captured": None,
+                "resolved_by": None,
             }
         elif kind in HOLD_CHANGES:
             assert request.hold_id is not None
@@ -168,9 +175,9 @@ class HoldBook:
             captured = request.amount if kind is OperationType.HOLD_CAPTURE else None
             self.states[request.hold_id] = state
             if request.hold_id in self.new:  # made and changed in one batch
-                self.new[request.hold_id].update(state=state, captured=captured)
+                self.new[request.hold_id].update(state=state, captured=captured, resolved_by=request.operation_id)
             else:
-                self.changes[request.hold_id] = (state, captured)
+                self.changes[request.hold_id] = (state, captured, request.operation_id)
 
     def ledger_hold_id(self, request: OperationRequest) -> UUID | None:
         """The hold a ledger row names: none for a refused hold, or a change of no hold."""
@@ -190,8 +197,8 @@ class HoldBook:
             conn.execute(
                 _SET_STATE,
                 [
-                    {"hold": hold_id, "new_state": state, "new_captured": captured}
-                    for hold_id, (state, captured) in sorted(self.changes.items())
+                    {"hold": hold_id, "new_state": state, "new_captured": captured, "by": by}
+                    for hold_id, (state, captured, by) in sorted(self.changes.items())
                 ],
             )
 
@@ -211,8 +218,3 @@ def holds_due(conn: Connection, shards: Sequence[int], *, limit: int) -> list[Op
         )
         for row in rows
     ]
-
-
-def expires_in(created_at: datetime, expires_at: datetime) -> int:
-    """The seconds a hold was asked to last (its expiry is its acceptance plus them)."""
-    return int((expires_at - created_at) / timedelta(seconds=1))

@@ -47,6 +47,26 @@ class Api:
         body = json.dumps({"from": source, "to": destination, "amount": amount}).encode()
         return self.client.post("/api/v1/transfers", data=body, content_type="application/json", headers=headers)
 
+    def post_hold(self, wallet_id: str, body: Any, **headers: str) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/wallets/{wallet_id}/holds", data=raw, content_type="application/json", headers=headers
+        )
+
+    def hold_change(self, hold_id: str, action: str, body: Any = None, **headers: str) -> Any:
+        """``action`` is ``capture`` or ``void``; no body unless given."""
+        raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/holds/{hold_id}/{action}", data=raw, content_type="application/json", headers=headers
+        )
+
+    def money(self, wallet_id: str) -> tuple[Decimal, Decimal, Decimal]:
+        """(balance, available, held)"""
+        response = self.client.get(f"/api/v1/wallets/{wallet_id}")
+        assert response.status_code == 200
+        body = response.json()
+        return Decimal(body["balance"]), Decimal(body["available"]), Decimal(body["held"])
+
     def create_wallet(self, balance: Decimal | int | str = 0) -> str:
         """A new wallet, funded through the API (so its ledger explains its balance)."""
         response = self.client.post("/api/v1/wallets")

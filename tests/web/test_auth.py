@@ -46,10 +46,18 @@ def transfer_id(api: Api, wallet: str) -> str:
     return str(response.json()["transfer_id"])
 
 
+@pytest.fixture
+def hold_id(api: Api, wallet: str) -> str:
+    """An active hold of 1.00 on ``wallet``."""
+    response = api.post_hold(wallet, {"amount": "1.00"})
+    assert response.status_code == 201, response.content
+    return str(response.json()["hold_id"])
+
+
 Endpoint = tuple[str, str, bool, bytes]
 
 
-def _endpoints(wallet: str, operation_id: str, transfer_id: str) -> list[Endpoint]:
+def _endpoints(wallet: str, operation_id: str, transfer_id: str, hold_id: str) -> list[Endpoint]:
     """(method, path, is a write, body) for every /api/v1/ endpoint."""
     transfer = {"from": wallet, "to": str(uuid.uuid4()), "amount": "1.00"}
     return [
@@ -60,6 +68,10 @@ def _endpoints(wallet: str, operation_id: str, transfer_id: str) -> list[Endpoin
         ("GET", f"/api/v1/operations/{operation_id}", False, b""),
         ("POST", "/api/v1/transfers", True, json.dumps(transfer).encode()),
         ("GET", f"/api/v1/transfers/{transfer_id}", False, b""),
+        ("POST", f"/api/v1/wallets/{wallet}/holds", True, b'{"amount": "1.00"}'),
+        ("GET", f"/api/v1/holds/{hold_id}", False, b""),
+        ("POST", f"/api/v1/holds/{hold_id}/capture", True, b'{"amount": "0.50"}'),
+        ("POST", f"/api/v1/holds/{hold_id}/void", True, b""),
     ]
 
 
@@ -106,6 +118,7 @@ def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
     wallet: str,
     operation_id: str,
     transfer_id: str,
+    hold_id: str,
     db: Engine,
     web_redis: redis.Redis,
     authorization: str | None,
@@ -113,7 +126,7 @@ def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     with nothing_changes(db, web_redis):
-        for endpoint in _endpoints(wallet, operation_id, transfer_id):
+        for endpoint in _endpoints(wallet, operation_id, transfer_id, hold_id):
             status, response_headers, content = _send(Client(), endpoint, **headers)
             assert (status, content) == (401, f'{{"error": "{message}"}}'.encode()), endpoint[:2]
             assert response_headers["WWW-Authenticate"].startswith("Bearer")
@@ -135,18 +148,18 @@ def test_a_revoked_key_stops_working_within_5_s(api: Api, wallet: str, db: Engin
         assert time.monotonic() - revoked < 5
         time.sleep(0.05)
     with nothing_changes(db, web_redis):
-        for endpoint in _endpoints(wallet, str(uuid.uuid4()), str(uuid.uuid4())):
+        for endpoint in _endpoints(wallet, str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())):
             status, _, content = _send(client, endpoint)
             assert (status, content) == (401, b'{"error": "Unknown or revoked API key"}')
     assert api.balance(wallet) == Decimal("100.00")
 
 
 def test_a_read_only_key_reads_and_gets_403_on_every_write(
-    api: Api, wallet: str, operation_id: str, transfer_id: str, db: Engine, web_redis: redis.Redis
+    api: Api, wallet: str, operation_id: str, transfer_id: str, hold_id: str, db: Engine, web_redis: redis.Redis
 ) -> None:
     reader = Client(headers={"Authorization": f"Bearer {api_key('tests', Scope.READ).secret}"})
     with nothing_changes(db, web_redis):
-        for endpoint in _endpoints(wallet, operation_id, transfer_id):
+        for endpoint in _endpoints(wallet, operation_id, transfer_id, hold_id):
             status, _, content = _send(reader, endpoint)
             if endpoint[2]:
                 assert (status, content) == (403, b'{"error": "This API key is read-only"}'), endpoint[:2]
@@ -156,14 +169,14 @@ def test_a_read_only_key_reads_and_gets_403_on_every_write(
 
 
 def test_another_tenants_key_finds_nothing_and_changes_nothing(
-    api: Api, wallet: str, operation_id: str, transfer_id: str, db: Engine, web_redis: redis.Redis
+    api: Api, wallet: str, operation_id: str, transfer_id: str, hold_id: str, db: Engine, web_redis: redis.Redis
 ) -> None:
     other_key = api_key(f"other-{uuid.uuid4().hex[:8]}")
     other = Client(headers={"Authorization": f"Bearer {other_key.secret}"})
-    unknown = _endpoints(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
+    unknown = _endpoints(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
     with nothing_changes(db, web_redis):
         for endpoint, unknown_endpoint in zip(
-            _endpoints(wallet, operation_id, transfer_id)[1:], unknown[1:], strict=True
+            _endpoints(wallet, operation_id, transfer_id, hold_id)[1:], unknown[1:], strict=True
         ):
             status, _, content = _send(other, endpoint)
             # The same answer as for a wallet or operation that does not exist: existence does not leak.

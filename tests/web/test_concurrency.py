@@ -74,7 +74,10 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
         )
     outcomes = Counter(http.settle(status, body) for status, body in answers)
     assert outcomes == {"applied": 5, "Insufficient funds": 195}
-    assert http.call("GET", f"/api/v1/wallets/{wallet}") == (200, {"balance": "0.00"})
+    assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
+        200,
+        {"balance": "0.00", "available": "0.00", "held": "0.00"},
+    )
 
 
 def test_concurrent_deposits_add_up_exactly(http: Http) -> None:
@@ -116,4 +119,73 @@ def test_mixed_concurrent_operations_on_many_wallets(http: Http) -> None:
         if outcome == "applied":
             expected[wallet] += amount if kind == "DEPOSIT" else -amount
     for wallet in wallets:
-        assert http.call("GET", f"/api/v1/wallets/{wallet}") == (200, {"balance": f"{expected[wallet]}.00"})
+        assert http.call("GET", f"/api/v1/wallets/{wallet}")[1]["balance"] == f"{expected[wallet]}.00"
+
+
+def _hold_outcome(http: Http, status: int, body: dict[str, Any]) -> str:
+    """'active' or the rejection text of a hold request, once it settled."""
+    if status == 201:
+        return "active"
+    if status == 202:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = http.call("GET", f"/api/v1/holds/{body['hold_id']}")[1]
+            if state["state"] != "pending":
+                return str(state["state"] if state["state"] == "active" else state["error"])
+            time.sleep(0.05)
+        raise AssertionError("hold never settled")
+    assert status == 400, (status, body)
+    return str(body["error"])
+
+
+def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> None:
+    wallet = new_wallet(http, 100)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(
+            pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/holds", {"amount": "10.00"}), range(100))
+        )
+    outcomes = Counter(_hold_outcome(http, status, body) for status, body in answers)
+    assert outcomes == {"active": 10, "Insufficient funds": 90}
+    assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
+        200,
+        {"balance": "100.00", "available": "0.00", "held": "100.00"},
+    )
+    refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
+    assert refused == (400, {"error": "Insufficient funds"})
+
+
+def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Http) -> None:
+    wallet = new_wallet(http, 100)
+    status, made = http.call("POST", f"/api/v1/wallets/{wallet}/holds", {"amount": "40.00"})
+    assert status == 201, made
+    hold_id = made["hold_id"]
+    actions = ["capture" if i % 2 else "void" for i in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda a: (a, *http.call("POST", f"/api/v1/holds/{hold_id}/{a}")), actions))
+    winners = [(action, body) for action, status, body in answers if status == 200]
+    losers = Counter(status for _, status, _ in answers if status != 200)
+    assert set(losers) <= {409, 202}, losers
+    deadline = time.monotonic() + 30
+    while True:  # every request decided by the worker (a 202 a little later), one applied
+        history = http.call("GET", f"/api/v1/wallets/{wallet}/operations?limit=500")[1]["results"]
+        changes = [row for row in history if row["operationType"] in ("HOLD_CAPTURE", "HOLD_VOID")]
+        if len(changes) == 50 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(changes) == 50
+    applied = [row for row in changes if row["status"] == "applied"]
+    assert len(applied) == 1
+    assert len(winners) <= 1
+    if winners:
+        assert winners[0][1]["operation_id"] == applied[0]["operation_id"]
+    won_by_capture = applied[0]["operationType"] == "HOLD_CAPTURE"
+    final = http.call("GET", f"/api/v1/holds/{hold_id}")[1]
+    assert final["state"] == ("captured" if won_by_capture else "voided")
+    assert {row["error"] for row in changes if row["status"] == "rejected"} == {
+        "Hold was already captured" if won_by_capture else "Hold was voided"
+    }
+    balance = "60.00" if won_by_capture else "100.00"
+    assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
+        200,
+        {"balance": balance, "available": balance, "held": "0.00"},
+    )

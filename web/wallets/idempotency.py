@@ -16,12 +16,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from uuid import UUID
 
 from shared import keys
 from shared.errors import InvalidRequest
-from shared.messages import OperationType
 from web.wallets.queueing import KeyRecord
 
 INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
@@ -43,15 +41,10 @@ def parse_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def request_fingerprint(
-    wallet_id: UUID, operation_type: OperationType, amount: Decimal, counterparty_id: UUID | None = None
-) -> str:
-    """What makes two requests "the same request": the wallet, the kind, the amount and, for a
-    transfer (its source's ``TRANSFER_OUT``), the other wallet."""
-    canonical = f"{wallet_id}|{operation_type.value}|{amount}"
-    if counterparty_id is not None:
-        canonical += f"|{counterparty_id}"
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+def request_fingerprint(wallet_id: UUID, identity: str) -> str:
+    """What makes two requests "the same request": the wallet and the request's
+    ``shared.messages.request_identity`` (kind, amount, other wallet, hold, duration)."""
+    return hashlib.sha256(f"{wallet_id}|{identity}".encode()).hexdigest()[:32]
 
 
 def idempotency_record(*, wallet_id: UUID, key: str, claim: KeyClaim, ttl: int) -> KeyRecord:

@@ -29,7 +29,7 @@ from shared.messages import OperationResult, OperationType
 from shared.rq_contract import workers_queues
 from shared.sharding import shard_of_queue
 from shared.transfers import TransferState
-from web.wallets.selectors import transfers_pending_get
+from web.wallets.selectors import holds_active_get, transfers_pending_get
 
 OPERATIONS = Counter(
     "wallet_operations_total",
@@ -104,6 +104,20 @@ class TransferCollector(Collector):
         )
 
 
+class HoldCollector(Collector):
+    """Active holds and the money they set aside, from PostgreSQL, at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            count, amount = holds_active_get()
+        except ServiceUnavailable:
+            return
+        yield GaugeMetricFamily("wallet_holds_active", "Holds not yet captured, voided or expired", value=count)
+        yield GaugeMetricFamily(
+            "wallet_holds_active_amount", "Money set aside by active holds (not available)", value=float(amount)
+        )
+
+
 def record(operation_type: OperationType, result: OperationResult | None, seconds: float) -> None:
     """Count one answered operation (None: answered 202, its reply late)."""
     outcome = "pending" if result is None else result.status.value
@@ -135,4 +149,5 @@ def metrics_text() -> bytes:
             registry.register(metric)
     registry.register(QueueCollector(get_redis(), get_settings().shard_count))
     registry.register(TransferCollector())
+    registry.register(HoldCollector())
     return generate_latest(registry)

@@ -114,6 +114,14 @@ class WalletOperation(models.Model):
     )
     error = models.TextField(null=True, blank=True, editable=False)
     balance_after = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    held_after = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text="The wallet's held money after it (balance_after less this was available)",
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
     api_key = models.ForeignKey(
         ApiKey,
@@ -155,6 +163,7 @@ class WalletOperation(models.Model):
         db_index=False,
         help_text="The hold this sets up, captures, voids or expires",
     )
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="A hold's expiry, as asked")
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
 
@@ -275,6 +284,12 @@ class Hold(models.Model):
     )
     amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
     captured = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True, editable=False)
+    resolved_by = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The operation that captured, voided or expired it (a capture to a wallet: also its transfer)",
+    )
     state = models.CharField(max_length=16, choices=[(s, s) for s in HOLD_STATES], editable=False)
     shard = models.SmallIntegerField(editable=False)
     expires_at = models.DateTimeField(editable=False)

@@ -27,6 +27,14 @@ INVALID_CURSOR = "Invalid cursor"
 INVALID_FROM = 'Invalid or missing "from": a wallet id'
 INVALID_TO = 'Invalid or missing "to": a wallet id'
 SAME_WALLET = "A transfer needs two different wallets"
+INVALID_EXPIRES_IN = '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)'
+HOLD_TO_SELF = 'A hold\'s "to" must be another wallet'
+
+HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
+"""How long a hold lasts when ``expires_in`` is not given (7 days)."""
+
+HOLD_MAX_SECONDS = 30 * 24 * 3600
+"""The longest a hold may last (30 days)."""
 
 HISTORY_DEFAULT_LIMIT = 50
 """Operations per history page when ``limit`` is not given."""
@@ -127,6 +135,53 @@ def parse_transfer(body: bytes) -> TransferInput:
     if from_wallet == to_wallet:
         raise InvalidRequest(SAME_WALLET)
     return TransferInput(from_wallet=from_wallet, to_wallet=to_wallet, amount=amount)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInput:
+    amount: Decimal
+    expires_in: int
+    """Seconds from its acceptance."""
+    to_wallet: UUID | None
+    """Where a capture moves the money (None: out of the service, like a withdrawal)."""
+
+
+def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
+    """``{"amount": "30.00", "expires_in": 3600, "to": <wallet id>}``; the amount checked
+    first, by the rules of operations; ``expires_in`` and ``to`` are optional."""
+    data = parse_json_object(body)
+    try:
+        amount = parse_amount(data.get("amount"))
+    except InvalidAmount:
+        raise InvalidRequest(INVALID_AMOUNT) from None
+    expires_in = data.get("expires_in", HOLD_DEFAULT_SECONDS)
+    # Whole seconds: 3600 (a JSON integer; 3600.0 and "3600" are refused).
+    if (
+        not isinstance(expires_in, int | Decimal)
+        or isinstance(expires_in, bool)
+        or (isinstance(expires_in, Decimal) and expires_in.as_tuple().exponent != 0)
+        or not 1 <= expires_in <= HOLD_MAX_SECONDS
+    ):
+        raise InvalidRequest(INVALID_EXPIRES_IN)
+    to_wallet = None
+    if data.get("to") is not None:
+        to_wallet = _wallet_field(data, "to", INVALID_TO)
+        if to_wallet == wallet_id:
+            raise InvalidRequest(HOLD_TO_SELF)
+    return HoldInput(amount=amount, expires_in=int(expires_in), to_wallet=to_wallet)
+
+
+def parse_capture(body: bytes) -> Decimal | None:
+    """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of the hold."""
+    if not body:
+        return None
+    data = parse_json_object(body)
+    if data.get("amount") is None:
+        return None
+    try:
+        return parse_amount(data["amount"])
+    except InvalidAmount:
+        raise InvalidRequest(INVALID_AMOUNT) from None
 
 
 def parse_uuid(value: str, *, not_found: str) -> UUID:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from shared.messages import OperationStatus
 from shared.money import format_money
 from shared.transfers import TransferState, credit_id, refund_id
-from web.wallets.selectors import OperationRow, TransferRow
+from web.wallets.selectors import HoldRow, OperationRow, TransferRow
 
 
 def operation_json(row: OperationRow) -> dict[str, Any]:
@@ -24,6 +25,8 @@ def operation_json(row: OperationRow) -> dict[str, Any]:
         "api_key_id": _text(row.api_key_id),
         "transfer_id": _text(row.transfer_id),
         "counterparty_wallet_id": _text(row.counterparty_id),
+        "hold_id": _text(row.hold_id),
+        "held_after": format_money(row.held_after),
         "created_at": row.created_at.isoformat(),
         "applied_at": row.applied_at.isoformat(),
     }
@@ -73,3 +76,27 @@ def transfer_pending_json(transfer_id: UUID) -> dict[str, Any]:
 def cursor_json(after: UUID | None) -> str | None:
     """A history cursor: opaque, and meaningful for its wallet only (``parsing.parse_cursor``)."""
     return None if after is None else base64.urlsafe_b64encode(after.bytes).rstrip(b"=").decode()
+
+
+def moment_json(value: datetime) -> str:
+    """A time as the API writes it: ISO 8601 in UTC (the same whoever reads it back)."""
+    return value.astimezone(UTC).isoformat()
+
+
+def hold_json(row: HoldRow) -> dict[str, Any]:
+    """``GET /api/v1/holds/<id>``. ``captured`` is set once captured; ``transfer_id`` is the
+    transfer a capture to a wallet became."""
+    captured_to = row.state == "captured" and row.to_wallet_id is not None
+    return {
+        "hold_id": str(row.id),
+        "wallet_id": str(row.wallet_id),
+        "to": _text(row.to_wallet_id),
+        "amount": format_money(row.amount),
+        "state": row.state,
+        "captured": None if row.captured is None else format_money(row.captured),
+        "expires_at": moment_json(row.expires_at),
+        "resolved_by": _text(row.resolved_by),
+        "transfer_id": _text(row.resolved_by) if captured_to else None,
+        "created_at": moment_json(row.created_at),
+        "updated_at": moment_json(row.updated_at),
+    }

@@ -21,12 +21,12 @@ from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import INVALID_CURSOR
 
-_BALANCE = "SELECT balance, tenant_id FROM wallets WHERE id = %s"
+_BALANCE = "SELECT balance, held, tenant_id FROM wallets WHERE id = %s"
 _TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = (
     "id, wallet_id, operation_type, amount, status, error, balance_after, idempotency_key, created_at, applied_at, seq,"
-    " api_key_id, transfer_id, counterparty_id"
+    " api_key_id, transfer_id, counterparty_id, hold_id, held_after, expires_at"
 )
 # Built from the constant column list above only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
@@ -44,6 +44,11 @@ _TRANSFER = (
 )
 # A transfer's legs by their ids (the debit's is the transfer's; ``shared.transfers``).
 _LEGS = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id IN (%s, %s, %s)"  # noqa: S608
+_HOLD = (
+    "SELECT id, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at"
+    " FROM holds WHERE id = %s"
+)
+_ACTIVE_HOLDS = "SELECT count(*), COALESCE(sum(amount), 0) FROM holds WHERE state = 'active'"
 _PENDING_TRANSFERS = "SELECT count(*), COALESCE(sum(amount), 0) FROM transfers WHERE state = 'pending'"
 
 
@@ -66,12 +71,17 @@ class OperationRow:
     """The API key that sent it (None: sent with ``API_AUTH=off``)."""
     transfer_id: UUID | None
     counterparty_id: UUID | None
-    """A transfer leg's other wallet."""
+    """A transfer leg's other wallet (or a capture's destination)."""
+    hold_id: UUID | None
+    held_after: Decimal
+    expires_at: datetime | None
+    """A hold's expiry, as asked."""
 
     @classmethod
     def from_row(cls, row: tuple[object, ...]) -> OperationRow:
-        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, *ids = row
-        api_key_id, transfer_id, counterparty_id = (None if v is None else UUID(str(v)) for v in ids)
+        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, *rest = row
+        *ids, held_after, expires_at = rest
+        api_key_id, transfer_id, counterparty_id, hold_id = (None if v is None else UUID(str(v)) for v in ids)
         return cls(
             UUID(str(id_)),
             UUID(str(wallet_id)),
@@ -80,6 +90,9 @@ class OperationRow:
             api_key_id,
             transfer_id,
             counterparty_id,
+            hold_id,
+            held_after,  # type: ignore[arg-type]
+            expires_at,  # type: ignore[arg-type]
         )
 
 
@@ -97,14 +110,25 @@ def _tenant_id(value: object) -> str | None:
     return None if value is None else str(value)  # psycopg2 reads a uuid as its text
 
 
-def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Decimal:
-    """The balance of a wallet the caller reaches; ``NotFound`` for any other (another
+@dataclass(frozen=True, slots=True)
+class Money:
+    """A wallet's money: ``balance`` = ``held`` (by active holds) + ``available``."""
+
+    balance: Decimal
+    held: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
+    """The money of a wallet the caller reaches; ``NotFound`` for any other (another
     tenant's wallet answers exactly as one that does not exist)."""
     row = read_one(_BALANCE, (str(wallet_id),))
-    if row is None or not caller.reaches(_tenant_id(row[1])):
+    if row is None or not caller.reaches(_tenant_id(row[2])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    balance: Decimal = row[0]
-    return balance
+    return Money(row[0], row[1])
 
 
 KNOWN_WALLETS_CACHED = 100_000
@@ -213,3 +237,48 @@ def wallet_history_list(
     if len(page) > limit:
         return page[:limit], page[limit - 1].id
     return page, None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    """A hold the worker of its wallet's shard has made."""
+
+    id: UUID
+    wallet_id: UUID
+    to_wallet_id: UUID | None
+    amount: Decimal
+    captured: Decimal | None
+    state: str
+    resolved_by: UUID | None
+    """The operation that captured, voided or expired it (of a capture to a wallet, its transfer)."""
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+def _uuid(value: object) -> UUID | None:
+    return None if value is None else UUID(str(value))
+
+
+def hold_get(*, hold_id: UUID) -> HoldRow | None:
+    row = read_one(_HOLD, (str(hold_id),))
+    if row is None:
+        return None
+    id_, wallet_id, to_wallet_id, amount, captured, state, resolved_by, *times = row
+    return HoldRow(
+        UUID(str(id_)),
+        UUID(str(wallet_id)),
+        _uuid(to_wallet_id),
+        amount,
+        captured,
+        state,
+        _uuid(resolved_by),
+        *times,
+    )
+
+
+def holds_active_get() -> tuple[int, Decimal]:
+    """How many holds are active, and their money (for ``/metrics``)."""
+    row = read_one(_ACTIVE_HOLDS, ())
+    assert row is not None
+    return int(row[0]), Decimal(row[1])

@@ -29,7 +29,7 @@ from shared.errors import (
     StatementRefused,
     Unprocessable,
 )
-from shared.messages import OperationRequest, OperationResult, Rejection
+from shared.messages import OperationRequest, OperationResult, Rejection, expires_in_seconds, request_identity
 from shared.sharding import shard_for
 from web.wallets.api_keys import Caller
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
@@ -57,8 +57,8 @@ INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id
 """
 _PENDING_INSERT = (
     "INSERT INTO pending_operations"
-    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, counterparty_id, created_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, counterparty_id, hold_id,"
+    " expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -127,9 +127,7 @@ def request_submit(
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if request.idempotency_key is not None:
-        fingerprint = request_fingerprint(
-            request.wallet_id, request.operation_type, request.amount, request.counterparty_id
-        )
+        fingerprint = request_fingerprint(request.wallet_id, request.identity)
         ours = KeyClaim(fingerprint, request.operation_id)
         record = idempotency_record(
             wallet_id=request.wallet_id, key=request.idempotency_key, claim=ours, ttl=settings.idempotency_ttl
@@ -179,6 +177,8 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
                 request.idempotency_key,
                 None if request.api_key_id is None else str(request.api_key_id),
                 None if request.counterparty_id is None else str(request.counterparty_id),
+                None if request.hold_id is None else str(request.hold_id),
+                request.expires_at,
                 request.created_at,
             ),
         )
@@ -188,7 +188,9 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
 
 
 def _fingerprint_of(row: OperationRow) -> str:
-    return request_fingerprint(row.wallet_id, row.operation_type, row.amount, row.counterparty_id)
+    expires_in = None if row.expires_at is None else expires_in_seconds(row.created_at, row.expires_at)
+    identity = request_identity(row.operation_type, row.amount, row.counterparty_id, row.hold_id, expires_in)
+    return request_fingerprint(row.wallet_id, identity)
 
 
 def operation_replay(

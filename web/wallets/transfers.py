@@ -82,12 +82,20 @@ def transfer_submit(
         counterparty_id=transfer.to_wallet,
     )
     submission = request_submit(request=debit, connection=connection, settings=settings, limits=limits)
-    if submission.result is None:
+    return debit_follow(connection, transfer_id, submission.result, deadline)
+
+
+def debit_follow(
+    connection: redis.Redis, transfer_id: UUID, debit: OperationResult | None, deadline: float
+) -> TransferAnswer:
+    """What became of the transfer whose debit (a transfer's, or a capture's to a wallet) was
+    answered ``debit`` (None: not yet), waiting for its other legs until ``deadline``."""
+    if debit is None:
         return TransferAnswer(transfer_id, None)
-    if submission.result.operation_id != transfer_id:
+    if debit.operation_id != transfer_id:
         # A retry: its Idempotency-Key names an earlier transfer, answered from the ledger.
-        return transfer_answer_get(submission.result)
-    return _legs_wait(connection, TransferAnswer(transfer_id, submission.result), deadline)
+        return transfer_answer_get(debit)
+    return _legs_wait(connection, TransferAnswer(transfer_id, debit), deadline)
 
 
 def _legs_wait(connection: redis.Redis, answer: TransferAnswer, deadline: float) -> TransferAnswer:

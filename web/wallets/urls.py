@@ -14,6 +14,10 @@ urlpatterns = [
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/operation/?$", views.wallet_operation_view),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/operations/?$", views.wallet_history_view),
     re_path(rf"^api/v1/operations/{ID.format('operation_id')}/?$", views.operation_detail_view),
+    re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/holds/?$", views.hold_create_view),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/?$", views.hold_detail_view),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/capture/?$", views.hold_capture_view),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/void/?$", views.hold_void_view),
     re_path(r"^api/v1/transfers/?$", views.transfer_create_view),
     re_path(rf"^api/v1/transfers/{ID.format('transfer_id')}/?$", views.transfer_detail_view),
 ]

@@ -18,12 +18,21 @@ from shared.rq_contract import JobState, job_state
 from shared.transfers import TransferState
 from web.wallets import metrics, parsing, rate_limits
 from web.wallets.api_keys import Caller
+from web.wallets.holds import hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.rate_limits import Limit
-from web.wallets.resources import cursor_json, operation_json, transfer_json, transfer_pending_json
+from web.wallets.resources import (
+    cursor_json,
+    hold_json,
+    moment_json,
+    operation_json,
+    transfer_json,
+    transfer_pending_json,
+)
 from web.wallets.responses import api_view, error_response, json_response
 from web.wallets.selectors import (
+    hold_get,
     operation_by_key_get,
     operation_get,
     pending_get,
@@ -36,11 +45,25 @@ from web.wallets.services import operation_submit, wallet_create
 from web.wallets.transfers import TransferAnswer, transfer_submit
 
 OPERATION_NOT_FOUND = "Operation not found"
+HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
+HOLD_STATE_OF = {
+    Rejection.HOLD_CAPTURED: "captured",
+    Rejection.HOLD_VOIDED: "voided",
+    Rejection.HOLD_EXPIRED: "expired",
+}
+"""The state a refused change of a hold found it in (answered 409)."""
 TRANSFER_NOT_FOUND = "Transfer not found"
 _HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
-REJECTION_STATUS = {Rejection.WALLET_NOT_FOUND: 404, Rejection.IDEMPOTENCY_MISMATCH: 422}
+REJECTION_STATUS = {
+    Rejection.WALLET_NOT_FOUND: 404,
+    Rejection.IDEMPOTENCY_MISMATCH: 422,
+    Rejection.HOLD_NOT_FOUND: 404,
+    Rejection.HOLD_CAPTURED: 409,
+    Rejection.HOLD_VOIDED: 409,
+    Rejection.HOLD_EXPIRED: 409,
+}
 """HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
 
 
@@ -54,8 +77,14 @@ def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 @api_view("GET")
 def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
-    balance = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND), caller=caller)
-    return json_response({"balance": format_money(balance)})
+    money = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND), caller=caller)
+    return json_response(
+        {
+            "balance": format_money(money.balance),
+            "available": format_money(money.available),
+            "held": format_money(money.held),
+        }
+    )
 
 
 @api_view("POST")
@@ -243,6 +272,141 @@ def transfer_detail_view(request: HttpRequest, caller: Caller, transfer_id: str)
             return json_response(transfer_pending_json(transfer_uuid))
     _reachable(caller, row.from_wallet, TRANSFER_NOT_FOUND)
     return json_response(transfer_json(row))
+
+
+@api_view("POST")
+def hold_create_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    started = time.perf_counter()
+    caller.require_write()
+    wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    hold = parsing.parse_hold(request.body, wallet_id=wallet_uuid)
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    answer = hold_submit(
+        wallet_id=wallet_uuid,
+        hold=hold,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        connection=get_redis(),
+        settings=get_settings(),
+        limits=_write_limits(caller, idempotency_key),
+    )
+    result = answer.result
+    metrics.record(OperationType.HOLD, result, time.perf_counter() - started)
+    hold_id = str(answer.hold_id)
+    if result is None:
+        return json_response(
+            {"status": "Pending", "hold_id": hold_id, "state": "pending"},
+            status=202,
+            Location=f"/api/v1/holds/{hold_id}",
+        )
+    if result.status is OperationStatus.REJECTED:
+        return _rejection_response(result, "Hold rejected")
+    assert result.balance_after is not None
+    return json_response(
+        {
+            "hold_id": hold_id,
+            "state": "active",
+            "amount": format_money(answer.amount),
+            "expires_at": moment_json(answer.expires_at),
+            "available": format_money(result.balance_after - result.held_after),
+            "held": format_money(result.held_after),
+            "balance": format_money(result.balance_after),
+        },
+        status=201,
+        Location=f"/api/v1/holds/{hold_id}",
+    )
+
+
+@api_view("GET")
+def hold_detail_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
+    hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
+    row = hold_get(hold_id=hold_uuid)
+    if row is not None:
+        _reachable(caller, row.wallet_id, HOLD_NOT_FOUND)
+        return json_response(hold_json(row))
+    # Answered 202, or refused: the ledger or the web's pending record knows it.
+    ledger = operation_get(operation_id=hold_uuid)
+    pending = pending_get(operation_id=hold_uuid) if ledger is None else None
+    wallet = ledger.wallet_id if ledger is not None else pending.wallet_id if pending is not None else None
+    kind = ledger.operation_type if ledger is not None else pending.operation_type if pending is not None else None
+    if wallet is None or kind is not OperationType.HOLD:
+        raise NotFound(HOLD_NOT_FOUND)
+    _reachable(caller, wallet, HOLD_NOT_FOUND)
+    row = hold_get(hold_id=hold_uuid)  # made since the first read?
+    if row is not None:
+        return json_response(hold_json(row))
+    ledger = ledger or operation_get(operation_id=hold_uuid)
+    if ledger is not None:  # refused: never held anything
+        return json_response({"hold_id": hold_id, "state": "rejected", "error": ledger.error})
+    return json_response({"hold_id": hold_id, "state": "pending"})
+
+
+@api_view("POST")
+def hold_capture_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
+    caller.require_write()
+    hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    return _hold_change(request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_capture(request.body))
+
+
+@api_view("POST")
+def hold_void_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
+    caller.require_write()
+    hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    if request.body:
+        parsing.parse_json_object(request.body)  # a void takes no field, but a body must be JSON
+    return _hold_change(request, caller, hold_uuid, OperationType.HOLD_VOID, None)
+
+
+def _hold_change(
+    request: HttpRequest, caller: Caller, hold_id: UUID, kind: OperationType, amount: Decimal | None
+) -> HttpResponse:
+    started = time.perf_counter()
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    answer = hold_change_submit(
+        hold_id=hold_id,
+        kind=kind,
+        amount=amount,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        connection=get_redis(),
+        settings=get_settings(),
+        limits=_write_limits(caller, idempotency_key),
+    )
+    result = answer.result
+    metrics.record(kind, result, time.perf_counter() - started)
+    if result is None:
+        return json_response(
+            {"status": "Pending", "hold_id": str(hold_id)},
+            status=202,
+            Location=f"/api/v1/holds/{hold_id}",
+        )
+    if result.status is OperationStatus.REJECTED:
+        rejection = result.rejection
+        state = HOLD_STATE_OF.get(rejection) if rejection is not None else None
+        if state is not None:
+            return json_response({"error": result.error, "hold_id": str(hold_id), "state": state}, status=409)
+        return _rejection_response(result, "Hold change rejected")
+    assert result.balance_after is not None
+    body: dict[str, object] = {"status": "Success", "hold_id": str(hold_id), "operation_id": str(result.operation_id)}
+    if kind is OperationType.HOLD_CAPTURE:
+        body |= {
+            "state": "captured",
+            "captured": format_money(answer.amount),
+            "released": format_money(answer.hold.amount - answer.amount),
+        }
+    else:
+        body |= {"state": "voided", "released": format_money(answer.amount)}
+    body |= {
+        "balance": format_money(result.balance_after),
+        "available": format_money(result.balance_after - result.held_after),
+        "held": format_money(result.held_after),
+    }
+    if answer.transfer is not None:
+        body |= {"transfer_id": str(answer.transfer.transfer_id), "transfer_state": answer.transfer.state.value}
+    return json_response(body)
 
 
 def _pending_json(operation_id: UUID) -> HttpResponse:

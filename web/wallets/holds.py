@@ -1,0 +1,150 @@
+"""Holds, as the web node sees them: queue a hold, a capture or a void on the shard of the
+hold's wallet, and wait for the worker's answer (``worker.holds`` decides).
+
+The web writes no hold: it checks that the wallets are the caller's tenant's, names the
+request, and answers what the worker decided. A capture of a hold with a ``to`` wallet is a
+transfer's debit (its operation id is the transfer id), so its answer waits for the credit like
+a transfer's (``web.wallets.transfers``). An ``Idempotency-Key`` is scoped to the hold's wallet,
+and a retry is answered from the ledger, like an operation's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import redis
+
+from shared.config import Settings
+from shared.errors import NotFound
+from shared.messages import OperationRequest, OperationResult, OperationType, Rejection
+from web.wallets.api_keys import Caller
+from web.wallets.parsing import HoldInput
+from web.wallets.rate_limits import Counted
+from web.wallets.selectors import HoldRow, hold_get, wallet_ensure_reachable
+from web.wallets.services import request_submit
+from web.wallets.transfers import TransferAnswer, debit_follow
+
+HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAnswer:
+    """A hold request's answer: the worker's result (None: not known in time, a 202)."""
+
+    hold_id: UUID
+    result: OperationResult | None
+    expires_at: datetime
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAnswer:
+    """A capture's or void's answer."""
+
+    hold: HoldRow
+    kind: OperationType
+    amount: Decimal
+    """Captured (a capture) or released (a void)."""
+    result: OperationResult | None
+    transfer: TransferAnswer | None = None
+    """A capture to a wallet: what became of its transfer."""
+
+
+def hold_submit(
+    *,
+    wallet_id: UUID,
+    hold: HoldInput,
+    idempotency_key: str | None,
+    caller: Caller,
+    connection: redis.Redis,
+    settings: Settings,
+    limits: Sequence[Counted] = (),
+) -> HoldAnswer:
+    """Queue a hold on its wallet's shard and wait for the worker's answer. The wallet and the
+    ``to`` wallet must be the caller's tenant's (``NotFound`` otherwise, nothing queued)."""
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    if hold.to_wallet is not None:
+        wallet_ensure_reachable(wallet_id=hold.to_wallet, caller=caller)
+    hold_id = uuid4()
+    created_at = datetime.now(UTC)
+    request = OperationRequest(
+        operation_id=hold_id,
+        wallet_id=wallet_id,
+        operation_type=OperationType.HOLD,
+        amount=hold.amount,
+        created_at=created_at,
+        idempotency_key=idempotency_key,
+        api_key_id=caller.key_id,
+        counterparty_id=hold.to_wallet,
+        hold_id=hold_id,
+        expires_at=created_at + timedelta(seconds=hold.expires_in),
+    )
+    submission = request_submit(request=request, connection=connection, settings=settings, limits=limits)
+    result = submission.result
+    assert request.expires_at is not None
+    if result is not None and result.operation_id != hold_id:
+        # A retry: its Idempotency-Key names an earlier hold, whose expiry the record keeps.
+        earlier = hold_get(hold_id=result.operation_id)
+        if earlier is not None:
+            return HoldAnswer(earlier.id, result, earlier.expires_at, earlier.amount)
+        # A refused hold has no record: the same request (the key's fingerprint matched).
+        return HoldAnswer(result.operation_id, result, request.expires_at, request.amount)
+    return HoldAnswer(hold_id, result, request.expires_at, request.amount)
+
+
+def hold_reachable_get(*, hold_id: UUID, caller: Caller) -> HoldRow:
+    """A hold of a wallet the caller reaches; ``NotFound`` for any other, or none."""
+    row = hold_get(hold_id=hold_id)
+    if row is None:
+        raise NotFound(HOLD_NOT_FOUND)
+    try:
+        wallet_ensure_reachable(wallet_id=row.wallet_id, caller=caller)
+    except NotFound:
+        raise NotFound(HOLD_NOT_FOUND) from None
+    return row
+
+
+def hold_change_submit(
+    *,
+    hold_id: UUID,
+    kind: OperationType,
+    amount: Decimal | None,
+    idempotency_key: str | None,
+    caller: Caller,
+    connection: redis.Redis,
+    settings: Settings,
+    limits: Sequence[Counted] = (),
+) -> ChangeAnswer:
+    """Queue the capture (of ``amount``, or all of it) or the void of a hold on its wallet's
+    shard and wait for the worker's answer, and, for a capture to a wallet, its transfer's.
+    Whether the hold is still active the worker decides, in order with the wallet's other
+    operations: a hold is captured or voided once."""
+    deadline = time.monotonic() + settings.reply_timeout
+    hold = hold_reachable_get(hold_id=hold_id, caller=caller)
+    if kind is OperationType.HOLD_VOID or amount is None:
+        amount = hold.amount
+    operation_id = uuid4()
+    to_wallet = hold.to_wallet_id if kind is OperationType.HOLD_CAPTURE else None
+    request = OperationRequest(
+        operation_id=operation_id,
+        wallet_id=hold.wallet_id,
+        operation_type=kind,
+        amount=amount,
+        created_at=datetime.now(UTC),
+        idempotency_key=idempotency_key,
+        api_key_id=caller.key_id,
+        transfer_id=None if to_wallet is None else operation_id,
+        counterparty_id=to_wallet,
+        hold_id=hold.id,
+    )
+    submission = request_submit(request=request, connection=connection, settings=settings, limits=limits)
+    result = submission.result
+    if to_wallet is None or result is None:
+        return ChangeAnswer(hold, kind, amount, result)
+    transfer = debit_follow(connection, operation_id, result, deadline)
+    return ChangeAnswer(hold, kind, amount, result, transfer)
