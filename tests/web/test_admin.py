@@ -71,6 +71,29 @@ def test_transfers_are_listed_read_only_with_their_legs(api: Api, admin_client: 
     assert (api.balance(source), api.balance(destination)) == (Decimal("7.50"), Decimal("2.50"))
 
 
+def test_holds_are_listed_read_only_with_their_ledger_rows(api: Api, admin_client: Client) -> None:
+    wallet = api.create_wallet(10)
+    hold_id = api.post_hold(wallet, {"amount": "4.00"}).json()["hold_id"]
+    capture = api.hold_change(hold_id, "capture", {"amount": "1.00"}).json()["operation_id"]
+    listing = admin_client.get("/admin/wallets/hold/", {"q": wallet})
+    assert listing.status_code == 200
+    assert hold_id.encode() in listing.content
+    assert b"captured" in listing.content
+    page = admin_client.get(f"/admin/wallets/hold/{hold_id}/change/")
+    assert page.status_code == 200
+    assert b'name="amount"' not in page.content
+    rows = admin_client.get("/admin/wallets/walletoperation/", {"hold__id__exact": hold_id})
+    assert rows.status_code == 200
+    for row in (hold_id, capture):
+        assert row.encode() in rows.content
+    assert admin_client.get("/admin/wallets/hold/add/").status_code == 403
+    assert admin_client.post(f"/admin/wallets/hold/{hold_id}/change/", {"state": "voided"}).status_code == 403
+    assert admin_client.post(f"/admin/wallets/hold/{hold_id}/delete/", {"post": "yes"}).status_code == 403
+    assert api.money(wallet) == (Decimal("9.00"), Decimal("9.00"), Decimal("0.00"))
+    wallet_page = admin_client.get(f"/admin/wallets/wallet/{wallet}/change/")
+    assert b"Held" in wallet_page.content
+
+
 def test_adding_a_wallet_in_admin_starts_at_zero(admin_client: Client) -> None:
     before = set(Wallet.objects.values_list("id", flat=True))
     response = admin_client.post("/admin/wallets/wallet/add/", {"balance": "500"})

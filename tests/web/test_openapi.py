@@ -47,5 +47,9 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/operations/{operation_id}",
         "/api/v1/transfers",
         "/api/v1/transfers/{transfer_id}",
+        "/api/v1/wallets/{wallet_id}/holds",
+        "/api/v1/holds/{hold_id}",
+        "/api/v1/holds/{hold_id}/capture",
+        "/api/v1/holds/{hold_id}/void",
         "/healthz",
     }

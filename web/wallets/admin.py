@@ -1,4 +1,4 @@
-"""Admin: wallets, transfers and the ledger are read-only (balances change only through the queue); API
+"""Admin: wallets, transfers, holds and the ledger are read-only (balances change only through the queue); API
 keys can be revoked, and a tenant's wallet quota changed. Keys are made with ``make apikey``
 (their secret is shown once, there)."""
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from shared.config import get_settings
-from web.wallets.models import ApiKey, Tenant, Transfer, Wallet, WalletOperation
+from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
 
 
 class _NoAddOrDelete(admin.ModelAdmin):
@@ -54,9 +54,9 @@ class ApiKeyAdmin(_NoAddOrDelete):
 
 @admin.register(Wallet)
 class WalletAdmin(admin.ModelAdmin):
-    list_display = ("id", "tenant", "balance", "created_at", "updated_at")
+    list_display = ("id", "tenant", "balance", "held", "created_at", "updated_at")
     list_filter = ("tenant",)
-    readonly_fields = ("id", "tenant", "balance", "created_at", "updated_at", "history")
+    readonly_fields = ("id", "tenant", "balance", "held", "created_at", "updated_at", "history")
     search_fields = ("=id",)
     show_full_result_count = False
 
@@ -87,7 +87,7 @@ class WalletOperationAdmin(_NoAddOrDelete):
     )
     list_select_related = ("api_key",)
     list_filter = ("operation_type", "status")
-    search_fields = ("=id", "=wallet__id", "=transfer__id")
+    search_fields = ("=id", "=wallet__id", "=transfer__id", "=hold__id")
     readonly_fields = tuple(f.name for f in WalletOperation._meta.fields)
     ordering = ("-seq",)
     show_full_result_count = False
@@ -112,6 +112,26 @@ class TransferAdmin(_NoAddOrDelete):
     def legs(self, obj: Transfer) -> str:
         url = reverse("admin:wallets_walletoperation_changelist") + f"?transfer__id__exact={obj.id}"
         return format_html('<a href="{}">Ledger rows of this transfer</a>', url)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Hold)
+class HoldAdmin(_NoAddOrDelete):
+    """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
+
+    list_display = ("id", "state", "amount", "captured", "expires_at", "created_at", "wallet")
+    list_filter = ("state",)
+    search_fields = ("=id", "=wallet__id", "=to_wallet__id")
+    readonly_fields = (*(f.name for f in Hold._meta.fields), "changes")
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    @admin.display(description="Ledger")
+    def changes(self, obj: Hold) -> str:
+        url = reverse("admin:wallets_walletoperation_changelist") + f"?hold__id__exact={obj.id}"
+        return format_html('<a href="{}">Ledger rows of this hold</a>', url)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -10,7 +10,8 @@ from typing import Any
 
 from shared.messages import CLIENT_OPERATION_TYPES, OperationType
 from shared.transfers import TransferState
-from web.wallets.parsing import HISTORY_MAX_LIMIT
+from web.wallets.models import HOLD_STATES
+from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -28,6 +29,7 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+HOLD_ID = {"name": "hold_id", "in": "path", "required": True, "schema": {"type": "string"}}
 TRANSFER_ID = {"name": "transfer_id", "in": "path", "required": True, "schema": {"type": "string"}}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -68,8 +70,12 @@ SCHEMAS: dict[str, Any] = {
     },
     "Balance": {
         "type": "object",
-        "required": ["balance"],
-        "properties": {"balance": _ref("Money")},
+        "required": ["balance", "available", "held"],
+        "properties": {
+            "balance": _ref("Money"),
+            "available": {**_ref("Money"), "description": "What withdrawals, transfers and new holds may use"},
+            "held": {**_ref("Money"), "description": "Set aside by active holds (balance = available + held)"},
+        },
         "additionalProperties": False,
     },
     "OperationRequest": {
@@ -168,6 +174,106 @@ SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
+    "HoldRequest": {
+        "type": "object",
+        "required": ["amount"],
+        "properties": {
+            "amount": _ref("Amount"),
+            "expires_in": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": HOLD_MAX_SECONDS,
+                "default": HOLD_DEFAULT_SECONDS,
+                "description": "Seconds until the worker releases it, unless captured or voided first",
+            },
+            "to": {**_ref("Uuid"), "description": "Where a capture moves the money (as a transfer); else it leaves"},
+        },
+    },
+    "HoldCreated": {
+        "type": "object",
+        "required": ["hold_id", "state", "amount", "expires_at", "available", "held", "balance"],
+        "properties": {
+            "hold_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": ["active"]},
+            "amount": _ref("Money"),
+            "expires_at": {"type": "string", "format": "date-time"},
+            "available": _ref("Money"),
+            "held": _ref("Money"),
+            "balance": _ref("Money"),
+        },
+        "additionalProperties": False,
+    },
+    "HoldPending": {
+        "type": "object",
+        "required": ["status", "hold_id"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Pending"]},
+            "hold_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": ["pending"]},
+            "transfer_id": {**_ref("Uuid"), "description": "A capture to a wallet whose credit is not applied yet"},
+        },
+        "additionalProperties": False,
+    },
+    "CaptureRequest": {
+        "type": "object",
+        "properties": {"amount": {**_ref("Amount"), "description": "At most the held amount; default: all of it"}},
+    },
+    "HoldChanged": {
+        "type": "object",
+        "required": ["status", "hold_id", "operation_id", "state", "released", "balance", "available", "held"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "hold_id": _ref("Uuid"),
+            "operation_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": ["captured", "voided"]},
+            "captured": _ref("Money"),
+            "released": {**_ref("Money"), "description": "Held money made available again"},
+            "balance": _ref("Money"),
+            "available": _ref("Money"),
+            "held": _ref("Money"),
+            "transfer_id": {**_ref("Uuid"), "description": "A capture to a wallet: its transfer"},
+            "transfer_state": {
+                "type": "string",
+                "enum": [TransferState.COMPLETED.value, TransferState.FAILED.value],
+                "description": "failed: the to wallet refused the credit and the money came back",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "HoldResolved": {
+        "type": "object",
+        "description": "The hold was already captured, voided or expired",
+        "required": ["error", "hold_id", "state"],
+        "properties": {
+            "error": {"type": "string"},
+            "hold_id": _ref("Uuid"),
+            "state": {"type": "string", "enum": ["captured", "voided", "expired"]},
+        },
+        "additionalProperties": False,
+    },
+    "Hold": {
+        "type": "object",
+        "required": ["hold_id", "state"],
+        "properties": {
+            "hold_id": _ref("Uuid"),
+            "wallet_id": _ref("Uuid"),
+            "to": {**_ref("Uuid"), "nullable": True},
+            "amount": _ref("Money"),
+            "state": {
+                "type": "string",
+                "enum": [*HOLD_STATES, "pending", "rejected"],
+                "description": "pending: answered 202, not decided yet; rejected: never held (see error)",
+            },
+            "captured": {**_ref("Money"), "nullable": True},
+            "expires_at": {"type": "string", "format": "date-time"},
+            "resolved_by": {**_ref("Uuid"), "nullable": True},
+            "transfer_id": {**_ref("Uuid"), "nullable": True},
+            "error": {"type": "string", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
     "OperationAccepted": {
         "type": "object",
         "required": ["status", "new_balance", "operation_id"],
@@ -198,6 +304,8 @@ SCHEMAS: dict[str, Any] = {
             "api_key_id": {**_ref("Uuid"), "nullable": True},
             "transfer_id": {**_ref("Uuid"), "nullable": True},
             "counterparty_wallet_id": {**_ref("Uuid"), "nullable": True},
+            "hold_id": {**_ref("Uuid"), "nullable": True},
+            "held_after": {**_ref("Money"), "description": "The wallet's held money after it"},
             "created_at": {"type": "string", "format": "date-time"},
             "applied_at": {"type": "string", "format": "date-time"},
         },
@@ -349,6 +457,82 @@ OPENAPI: dict[str, Any] = {
                     "503": UNAVAILABLE,
                 },
             },
+        },
+        "/api/v1/wallets/{wallet_id}/holds": {
+            "parameters": [WALLET_ID],
+            "post": {
+                "operationId": "hold_create",
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("HoldRequest")}}},
+                "responses": {
+                    "201": {
+                        **_json(_ref("HoldCreated"), "Held"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "202": {
+                        **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("Invalid body, amount, expires_in or to; insufficient available funds"),
+                    **WRITE,
+                    "404": _error("Wallet not found (or the to wallet)"),
+                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "415": NOT_JSON,
+                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/api/v1/holds/{hold_id}": {
+            "parameters": [HOLD_ID],
+            "get": {
+                "operationId": "hold_status",
+                "responses": {
+                    "200": _json(_ref("Hold"), "The hold"),
+                    **READ,
+                    "404": _error("Hold not found"),
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        **{
+            f"/api/v1/holds/{{hold_id}}/{action}": {
+                "parameters": [HOLD_ID],
+                "post": {
+                    "operationId": f"hold_{action}",
+                    "description": description,
+                    "parameters": [IDEMPOTENCY_KEY],
+                    "requestBody": {
+                        "required": False,
+                        "content": {"application/json": {"schema": body}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("HoldChanged"), "Done"),
+                        "202": {
+                            **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
+                        "400": _error("Invalid body or amount; a capture above the held amount"),
+                        **WRITE,
+                        "404": _error("Hold not found"),
+                        "409": _json(
+                            {"oneOf": [_ref("HoldResolved"), _ref("Error")]},
+                            "Already captured, voided or expired; or the same Idempotency-Key is in flight",
+                        ),
+                        "415": NOT_JSON,
+                        "422": _error("The Idempotency-Key was used with a different request"),
+                        "503": UNAVAILABLE,
+                    },
+                },
+            }
+            for action, description, body in (
+                (
+                    "capture",
+                    "Take the amount (default: all) out of the wallet, or to the hold's to wallet; release the rest",
+                    _ref("CaptureRequest"),
+                ),
+                ("void", "Release all of it", {"type": "object"}),
+            )
         },
         "/healthz": {
             "get": {

@@ -377,12 +377,13 @@ def _hold_change(
     )
     result = answer.result
     metrics.record(kind, result, time.perf_counter() - started)
-    if result is None:
-        return json_response(
-            {"status": "Pending", "hold_id": str(hold_id)},
-            status=202,
-            Location=f"/api/v1/holds/{hold_id}",
-        )
+    transfer = answer.transfer
+    if result is None or (transfer is not None and transfer.state is TransferState.PENDING):
+        # Not decided in time, or captured to a wallet not credited yet: retry with the key.
+        pending = {"status": "Pending", "hold_id": str(hold_id)}
+        if transfer is not None:
+            pending["transfer_id"] = str(transfer.transfer_id)
+        return json_response(pending, status=202, Location=f"/api/v1/holds/{hold_id}")
     if result.status is OperationStatus.REJECTED:
         rejection = result.rejection
         state = HOLD_STATE_OF.get(rejection) if rejection is not None else None
@@ -404,8 +405,8 @@ def _hold_change(
         "available": format_money(result.balance_after - result.held_after),
         "held": format_money(result.held_after),
     }
-    if answer.transfer is not None:
-        body |= {"transfer_id": str(answer.transfer.transfer_id), "transfer_state": answer.transfer.state.value}
+    if transfer is not None:  # completed; or failed: the destination refused, the money came back
+        body |= {"transfer_id": str(transfer.transfer_id), "transfer_state": transfer.state.value}
     return json_response(body)
 
 
