@@ -102,7 +102,9 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
     faulter.join()
     assert trigger.is_set(), "the fault was never injected"
     with ThreadPoolExecutor(24) as pool:
-        finals = list(pool.map(lambda item, first: settle_post(stack.base, *item, first), plan, firsts))
+        finals = list(
+            pool.map(lambda item, first: settle_post(stack.base, item[0], item[1], item[2], first), plan, firsts)
+        )
     unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in (200, 201, 400)]
     assert not unsettled, unsettled[:3]
     with ThreadPoolExecutor(24) as pool:
@@ -138,7 +140,7 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
             balance[wallet] += Decimal(body["amount"]) * (1 if body["operationType"] == "DEPOSIT" else -1)
     wait_until(lambda: _pending_transfers(engine) == 0, timeout=30, what="every capture's transfer completed")
     with engine.connect() as conn:
-        keyed = dict(
+        keyed: dict[str, int] = dict(
             conn.execute(
                 text(
                     "SELECT idempotency_key, count(*) FROM wallet_operations"

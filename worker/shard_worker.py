@@ -323,6 +323,8 @@ class ShardWorker:
             return 0
         if due:
             log.info("expired %d holds", len(due))
+        if len(due) == HOLDS_SWEEP_BATCH:  # more are due: the next chores (after a batch) go on
+            self._due["settle"] = time.monotonic()
         return len(due)
 
     def rebalance(self) -> None:

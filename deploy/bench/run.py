@@ -8,6 +8,9 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``spread``: the same over ``--wallets`` wallets;
 - ``transfer``: POST transfers of 1.00 between two random wallets of the same ones (both
   legs applied before a 200; after the drain, no transfer may be left ``pending``);
+- ``hold``: POST a hold of 1.00 on a random wallet of the same ones, then capture it (each
+  thread of wrk captures the holds it made, with its next request); its rate is in hold+capture
+  pairs per second, its latencies over both requests;
 - ``get``: GET balances over the same wallets.
 
 Every request carries a bearer API key (of the benchmark's own tenant, with rate limits far
@@ -245,7 +248,7 @@ def pending_transfers(engine: Any) -> int:
 def scenario_row(
     scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
 ) -> Row:
-    mode = scenario if scenario in ("get", "transfer") else "ops"
+    mode = scenario if scenario in ("get", "transfer", "hold") else "ops"
     if args.warmup:
         run_wrk(port, mode, wallets_file, args, args.warmup)
     before = redis_mb(r)
@@ -255,7 +258,7 @@ def scenario_row(
     cpu_after = cpu_seconds()
     wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
     statuses = result["statuses"]
-    expected = {"200", "202"} if scenario != "get" else {"200"}
+    expected = {"200"} if scenario == "get" else {"200", "201", "202"} if scenario == "hold" else {"200", "202"}
     errors = result["socket_errors"] + sum(n for s, n in statuses.items() if s not in expected)
     engine = engine_from_settings(get_settings())
     try:
@@ -266,11 +269,14 @@ def scenario_row(
         ledger_ok = ledger_sound(engine) and not left_pending
     finally:
         engine.dispose()
+    rate = result["ops_per_s"]
+    if scenario == "hold":  # pairs: the captures' share of all requests
+        rate *= statuses.get("200", 0) / max(1, sum(statuses.values()))
     return Row(
         scenario=scenario,
         design=design,
         run=run,
-        ops_per_s=result["ops_per_s"],
+        ops_per_s=rate,
         p50_ms=result["p50_ms"],
         p99_ms=result["p99_ms"],
         requests=sum(statuses.values()),
@@ -470,7 +476,7 @@ def main() -> None:
     parser.add_argument(
         "--auth", default="on,off", help="on: API keys checked; off: API_AUTH=off (labelled /open); both by default"
     )
-    parser.add_argument("--scenarios", default="hot,spread,transfer,get,drain", help="which scenarios to run")
+    parser.add_argument("--scenarios", default="hot,spread,transfer,hold,get,drain", help="which scenarios to run")
     parser.add_argument(
         "--drain-ops", type=int, default=2000, help="operations the stock RQ worker drains (default 2000, ~12 s)"
     )
@@ -513,7 +519,7 @@ def main() -> None:
                 files[name] = RESULTS / f"wallets-{name}.txt"
                 files[name].parent.mkdir(exist_ok=True)
                 files[name].write_text("\n".join(wallets) + "\n")
-            files["get"] = files["transfer"] = files["spread"]
+            files["get"] = files["transfer"] = files["hold"] = files["spread"]
         finally:
             stop(web)
         for run in range(1, args.runs + 1):

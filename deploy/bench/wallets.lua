@@ -2,6 +2,7 @@
 -- mode "ops": POST operations, alternating DEPOSIT and WITHDRAW of 1.00 on random wallets
 -- mode "transfer": POST transfers of 1.00 between two different random wallets
 -- mode "get": GET balances of random wallets
+-- mode "hold": POST a hold of 1.00 on a random wallet, then (the thread's next request) capture it
 -- Counts answers by status in every thread; done() prints them as one "STATUS" line.
 local threads = {}
 
@@ -18,6 +19,7 @@ function init(args)
   auth = "Bearer " .. args[3]
   counts = {}
   sent = 0
+  captures = {}
   math.randomseed(os.time() + tonumber(tostring(counts):match("0x(%x+)") or "0", 16))
 end
 
@@ -26,6 +28,18 @@ function request()
   local wallet = wallets[math.random(#wallets)]
   if mode == "get" then
     return wrk.format("GET", "/api/v1/wallets/" .. wallet, { ["Authorization"] = auth })
+  end
+  if mode == "hold" then
+    local hold = table.remove(captures)
+    if hold then
+      return wrk.format("POST", "/api/v1/holds/" .. hold .. "/capture", { ["Authorization"] = auth })
+    end
+    return wrk.format(
+      "POST",
+      "/api/v1/wallets/" .. wallet .. "/holds",
+      { ["Content-Type"] = "application/json", ["Authorization"] = auth },
+      '{"amount": "1.00"}'
+    )
   end
   if mode == "transfer" then
     local from = math.random(#wallets)
@@ -51,6 +65,12 @@ end
 
 function response(status, headers, body)
   counts[status] = (counts[status] or 0) + 1
+  if mode == "hold" and status == 201 then
+    local hold = body:match('"hold_id": "([%x-]+)"')
+    if hold then
+      table.insert(captures, hold)
+    end
+  end
 end
 
 function done(summary, latency, requests)
