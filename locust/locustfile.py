@@ -1,6 +1,7 @@
 """Load test: each simulated user creates and funds its own wallet, then mixes
-balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did, and transfers
-to the wallets of the other users of its process (weight 1).
+balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did, transfers
+to the wallets of the other users of its process (weight 1), and holds it then captures
+or voids (weight 1).
 
 Every request carries the API key in ``WALLET_API_KEY`` (``make apikey TENANT=load``; its
 tenant's rate limits apply: raise ``RATE_LIMIT_WRITES`` on the server for a load test).
@@ -69,6 +70,27 @@ class WalletUser(FastHttpUser):
             else:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
 
+    @task(1)
+    def hold(self) -> None:
+        """Hold, then capture part of it or void it (a request each)."""
+        cents = random.randint(1, 5000)
+        body = {"amount": f"{cents / 100:.2f}", "expires_in": 300}
+        with self.client.post(
+            f"/api/v1/wallets/{self.wallet_id}/holds", json=body, name="/api/v1/wallets/[id]/holds", catch_response=True
+        ) as response:
+            _judge(response)
+            if response.status_code != 201:
+                return
+            hold_id = response.json()["hold_id"]
+        if random.random() < 0.5:
+            action, change = "capture", {"amount": f"{random.randint(1, cents) / 100:.2f}"}
+        else:
+            action, change = "void", {}
+        with self.client.post(
+            f"/api/v1/holds/{hold_id}/{action}", json=change, name=f"/api/v1/holds/[id]/{action}", catch_response=True
+        ) as response:
+            _judge(response)
+
     def _operate(self, kind: str) -> None:
         amount = f"{random.randint(1, 20000) / 100:.2f}"
         with self.client.post(
@@ -81,9 +103,9 @@ class WalletUser(FastHttpUser):
 
 
 def _judge(response: Any) -> None:
-    """200 and 202 succeed, and so does "Insufficient funds" (the protocol working)."""
+    """200, 201 and 202 succeed, and so does "Insufficient funds" (the protocol working)."""
     refused = response.status_code == 400 and response.json().get("error") == "Insufficient funds"
-    if response.status_code in (200, 202) or refused:
+    if response.status_code in (200, 201, 202) or refused:
         response.success()
     else:
         response.failure(f"{response.status_code}: {response.text[:200]}")

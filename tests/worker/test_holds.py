@@ -154,3 +154,18 @@ def test_a_capture_to_another_shard_completes_as_a_transfer(
         state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
     assert state == TransferState.COMPLETED
     assert hold_state(db, held.hold_id) == ("captured", Decimal("15.00"))
+
+
+def test_a_capture_to_a_wallet_of_the_same_shard_credits_it_in_the_same_transaction(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    source, destination = wallet_on(db, local_settings, 1, "40.00"), wallet_on(db, local_settings, 1)
+    held = hold(source, "40.00", to=destination)
+    capture = change(held, OperationType.HOLD_CAPTURE, "40.00")
+    run(enqueue, make_worker, held, capture)
+    assert money(db, source) == (Decimal("0.00"), Decimal("0.00"))
+    assert money(db, destination) == (Decimal("40.00"), Decimal("0.00"))
+    with db.connect() as conn:
+        state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
+    assert state == TransferState.COMPLETED
+    assert hold_state(db, held.hold_id) == ("captured", Decimal("40.00"))
