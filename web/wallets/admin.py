@@ -121,7 +121,8 @@ class TransferAdmin(_NoAddOrDelete):
 class HoldAdmin(_NoAddOrDelete):
     """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
 
-    list_display = ("id", "state", "amount", "captured", "expires_at", "created_at", "wallet")
+    # The wallet is on the detail page (and searchable): the ids are wide.
+    list_display = ("id", "state", "amount", "captured", "expires_at", "created_at")
     list_filter = ("state",)
     search_fields = ("=id", "=wallet__id", "=to_wallet__id")
     readonly_fields = (*(f.name for f in Hold._meta.fields), "changes")
