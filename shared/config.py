@@ -34,6 +34,7 @@ DEFAULT_BATCH_SIZE = 200
 """Most operations a worker claims from one shard and applies in one transaction."""
 
 DEFAULT_LEASE_NAMESPACE = 0x57414C
+DEFAULT_READY_MAX_LAG = 10.0
 """First key of the workers' shard locks (``pg_advisory_lock(namespace, shard)``). Only two
 separate deployments sharing one PostgreSQL database need different values."""
 
@@ -241,6 +242,9 @@ class Settings:
     rate_limit_idempotency_keys: RateLimit = _DEFAULT_IDEMPOTENCY_KEYS
     idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
     tenant_wallet_limit: int = DEFAULT_TENANT_WALLET_LIMIT
+    ready_max_lag: float = DEFAULT_READY_MAX_LAG
+    """``READY_MAX_LAG``: ``/readyz`` fails while an operation has waited longer than this in
+    a shard queue."""
     fault_point: str | None = None
     """``FAULT_POINT``, for fault tests only: a worker kills itself (SIGKILL) when it reaches
     this point (``worker.faults``). Unset in any real deployment."""
@@ -265,6 +269,7 @@ class Settings:
             result_ttl=int(_env_number(env, "RESULT_TTL", DEFAULT_RESULT_TTL, minimum=1)),
             reply_ttl=int(_env_number(env, "REPLY_TTL", DEFAULT_REPLY_TTL, minimum=1)),
             failure_ttl=int(_env_number(env, "FAILURE_TTL", DEFAULT_FAILURE_TTL, minimum=1)),
+            ready_max_lag=_env_number(env, "READY_MAX_LAG", DEFAULT_READY_MAX_LAG, minimum=0.1, maximum=3600),
             lease_namespace=int(
                 _env_number(env, "LEASE_NAMESPACE", DEFAULT_LEASE_NAMESPACE, minimum=0, maximum=2**31 - 1)
             ),

@@ -45,6 +45,8 @@ PROCESSING_PREFIX = "wallets:processing:"
 """Per shard and worker, the job ids that worker claimed and has not finished yet."""
 
 WORKERS_KEY = "wallets:workers"
+MEMBER_TIMEOUT = 3.0
+"""Seconds without a heartbeat in ``WORKERS_KEY`` after which a worker no longer counts as live."""
 """Sorted set of live shard workers, scored by their last heartbeat (unix time)."""
 
 

@@ -33,7 +33,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended
-from rq.utils import now
+from rq.utils import now, utcparse
 from rq.worker import WorkerStatus
 
 from shared import keys
@@ -74,6 +74,29 @@ def enqueue_commands(
     fields = [part for field, value in job.to_dict().items() for part in (field, value)]
     queue_key = keys.queue_key(shard)
     return [("HSET", job.key, *fields), ("SADD", Queue.redis_queues_keys, queue_key), ("RPUSH", queue_key, job.id)]
+
+
+def queue_lags(connection: redis.Redis, shard_count: int) -> list[float]:
+    """How long, in seconds, the oldest operation still queued on each shard has waited (0 for
+    an empty queue), from its job's ``enqueued_at``; two round trips."""
+    with connection.pipeline(transaction=False) as pipe:
+        for shard in range(shard_count):
+            pipe.lindex(keys.queue_key(shard), 0)
+        heads: list[bytes | None] = pipe.execute()
+    queued = [head.decode() for head in heads if head is not None]
+    stamps: dict[str, bytes | None] = {}
+    if queued:
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in queued:
+                pipe.hget(keys.job_key(job_id), "enqueued_at")
+            stamps = dict(zip(queued, pipe.execute(), strict=True))
+    current = now()
+    lags = []
+    for head in heads:
+        stamp = None if head is None else stamps.get(head.decode())
+        # Claimed (or expired) between the two reads: the next operation waited less.
+        lags.append(0.0 if stamp is None else max(0.0, (current - utcparse(stamp.decode())).total_seconds()))
+    return lags
 
 
 def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:

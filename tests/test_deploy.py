@@ -117,3 +117,9 @@ def test_createdb_fresh_drops_only_a_test_database() -> None:
     refused = subprocess.run(manage, env=env, capture_output=True, text=True, check=False)
     assert refused.returncode != 0
     assert "refused for 'wallet' (not a *_test database)" in refused.stderr
+
+
+def test_the_web_is_healthy_only_when_ready() -> None:
+    """Compose's healthcheck of the web asks /readyz: alive is not enough while no worker holds
+    a shard (every write would end as a 202 that does not settle)."""
+    assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])

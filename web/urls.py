@@ -7,6 +7,7 @@ from web.wallets.middleware import ADMIN_PATH
 urlpatterns = [
     path(ADMIN_PATH.lstrip("/"), admin.site.urls),
     path("healthz", views.healthz_view),
+    path("readyz", views.readyz_view),
     path("metrics", views.metrics_view),
     path("", include("web.wallets.urls")),
 ]

@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 REBALANCE_EVERY = 1.0
 """Seconds between a worker's membership heartbeats and lease rebalances."""
 
-MEMBER_TIMEOUT = 3.0
-"""Seconds without a heartbeat after which a worker no longer counts as live."""
+MEMBER_TIMEOUT = keys.MEMBER_TIMEOUT
 
 MIN_BACKOFF = 0.2
 """Pause, in seconds, before leasing again after a second consecutive database failure (the

@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert settings.sqlalchemy_url == "postgresql+psycopg2://postgres@127.0.0.1:5432/wallet"
     assert settings.gunicorn_worker_class == "web.gunicorn_worker.PyWSGIWorker"
     assert settings.web_uses_greenlets is True
+    assert settings.ready_max_lag == 10.0
 
 
 def test_values_from_env() -> None:
@@ -26,6 +27,7 @@ def test_values_from_env() -> None:
             "REPLY_TIMEOUT": "0.5",
             "DEBUG": "yes",
             "ALLOWED_HOSTS": "a.example, b.example",
+            "READY_MAX_LAG": "2.5",
         }
     )
     assert settings.database.user == "app"
@@ -35,6 +37,7 @@ def test_values_from_env() -> None:
     assert settings.reply_timeout == 0.5
     assert settings.debug is True
     assert settings.allowed_hosts == ("a.example", "b.example")
+    assert settings.ready_max_lag == 2.5
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,7 @@ def test_values_from_env() -> None:
         {"BATCH_SIZE": "5000"},
         {"REPLY_TIMEOUT": "-1"},
         {"WEB_WORKER_CLASS": "sync"},
+        {"READY_MAX_LAG": "0"},
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str]) -> None:

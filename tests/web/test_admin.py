@@ -94,13 +94,16 @@ def test_holds_are_listed_read_only_with_their_ledger_rows(api: Api, admin_clien
     assert b"Held" in wallet_page.content
 
 
-def test_adding_a_wallet_in_admin_starts_at_zero(admin_client: Client) -> None:
-    before = set(Wallet.objects.values_list("id", flat=True))
-    response = admin_client.post("/admin/wallets/wallet/add/", {"balance": "500"})
-    assert response.status_code == 302
-    [added] = Wallet.objects.exclude(id__in=before)
-    added.refresh_from_db()
-    assert added.balance == 0
+def test_wallets_cannot_be_added_in_admin_and_are_listed_newest_first(api: Api, admin_client: Client) -> None:
+    before = Wallet.objects.count()
+    assert admin_client.get("/admin/wallets/wallet/add/").status_code == 403
+    assert admin_client.post("/admin/wallets/wallet/add/", {"balance": "500"}).status_code == 403
+    assert Wallet.objects.count() == before
+    older, newer = api.create_wallet(), api.create_wallet()
+    listing = admin_client.get("/admin/wallets/wallet/")
+    assert listing.status_code == 200
+    assert b"/admin/wallets/wallet/add/" not in listing.content
+    assert listing.content.index(newer.encode()) < listing.content.index(older.encode())
 
 
 def test_operation_search_by_wallet(api: Api, admin_client: Client) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.http_client import call_json
+from tests.http_client import call_json, exchange
 from tests.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.live
@@ -189,3 +189,14 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
         200,
         {"balance": balance, "available": balance, "held": "0.00"},
     )
+
+
+def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) -> None:
+    wallet = new_wallet(http, 5)
+    for path in (f"/api/v1/wallets/{wallet}", f"/api/v1/wallets/{wallet}/operations", "/healthz", "/readyz"):
+        get_status, get_headers, get_body = exchange(http.base, "GET", path)
+        status, headers, body = exchange(http.base, "HEAD", path)
+        assert (status, body) == (get_status, b""), path
+        assert headers["Content-Type"] == get_headers["Content-Type"] == "application/json"
+        assert get_body
+    assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405

@@ -124,14 +124,14 @@ def test_unknown_path_is_json_404(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("put", "/api/v1/wallets/{id}", "GET"),
-        ("delete", "/api/v1/wallets/{id}", "GET"),
-        ("post", "/api/v1/wallets/{id}", "GET"),
+        ("put", "/api/v1/wallets/{id}", "GET, HEAD"),
+        ("delete", "/api/v1/wallets/{id}", "GET, HEAD"),
+        ("post", "/api/v1/wallets/{id}", "GET, HEAD"),
         ("get", "/api/v1/wallets/{id}/operation", "POST"),
         ("patch", "/api/v1/wallets/{id}/operation", "POST"),
         ("get", "/api/v1/wallets", "POST"),
-        ("post", "/api/v1/wallets/{id}/operations", "GET"),
-        ("delete", "/api/v1/operations/{id}", "GET"),
+        ("post", "/api/v1/wallets/{id}/operations", "GET, HEAD"),
+        ("delete", "/api/v1/operations/{id}", "GET, HEAD"),
     ],
 )
 def test_other_methods_are_json_405(api: Api, method: str, path: str, allowed: str) -> None:

@@ -58,12 +58,16 @@ class WalletAdmin(admin.ModelAdmin):
     list_filter = ("tenant",)
     readonly_fields = ("id", "tenant", "balance", "held", "created_at", "updated_at", "history")
     search_fields = ("=id",)
+    ordering = ("-created_at",)
     show_full_result_count = False
 
     @admin.display(description="Operations")
     def history(self, obj: Wallet) -> str:
         url = reverse("admin:wallets_walletoperation_changelist") + f"?wallet__id__exact={obj.id}"
         return format_html('<a href="{}">Ledger of this wallet</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # wallets are made through the API, by a tenant's key
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

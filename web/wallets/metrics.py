@@ -29,6 +29,7 @@ from shared.messages import OperationResult, OperationType
 from shared.rq_contract import workers_queues
 from shared.sharding import shard_of_queue
 from shared.transfers import TransferState
+from web.wallets.readiness import readings_get
 from web.wallets.selectors import holds_active_get, transfers_pending_get
 
 OPERATIONS = Counter(
@@ -80,6 +81,26 @@ class QueueCollector(Collector):
         sizes = HistogramMetricFamily("wallet_batch_size", "Operations per batch applied by the shard workers")
         sizes.add_metric([], buckets, sum_value=float(counts.get("sum", 0)))
         yield sizes
+
+        try:
+            readings = readings_get(self.connection, get_settings())
+        except ServiceUnavailable:
+            readings = None  # PostgreSQL away: the scrape still shows the queues
+        if readings is not None:
+            lag = GaugeMetricFamily(
+                "wallet_queue_lag_seconds",
+                "Seconds the oldest queued operation of each shard has waited",
+                labels=["shard"],
+            )
+            for shard, seconds in enumerate(readings.lags):
+                lag.add_metric([f"{shard:02d}"], seconds)
+            yield lag
+            yield GaugeMetricFamily(
+                "wallet_shards_unowned", "Shards whose lease no worker holds", value=len(readings.unowned)
+            )
+            yield GaugeMetricFamily(
+                "wallet_workers_live", "Shard workers with a recent heartbeat", value=readings.live_workers
+            )
 
         owners = GaugeMetricFamily(
             "wallet_shard_owner", "1 for the worker that owns each shard", labels=["shard", "worker"]

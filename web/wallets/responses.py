@@ -46,6 +46,9 @@ def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
     """Mark a function as a JSON API view accepting only ``methods``. Unless ``public``, the
     request must carry an API key, and the view gets its ``Caller`` after the request."""
 
+    if "GET" in methods and "HEAD" not in methods:
+        methods = (*methods, "HEAD")  # HEAD wherever GET is (the server sends no body)
+
     def decorate(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)

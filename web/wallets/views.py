@@ -6,12 +6,13 @@ import time
 from decimal import Decimal
 from uuid import UUID
 
+import redis
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from shared.config import get_settings
 from shared.connections import get_redis, read_one
-from shared.errors import NotFound
+from shared.errors import NotFound, ServiceUnavailable
 from shared.messages import OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import format_money
 from shared.rq_contract import JobState, job_state
@@ -22,6 +23,7 @@ from web.wallets.holds import hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.rate_limits import Limit
+from web.wallets.readiness import readings_get
 from web.wallets.resources import (
     cursor_json,
     hold_json,
@@ -427,7 +429,7 @@ def openapi_view(request: HttpRequest) -> HttpResponse:
     return json_response(OPENAPI)
 
 
-@api_view("GET", "HEAD", public=True)
+@api_view("GET", public=True)
 def healthz_view(request: HttpRequest) -> HttpResponse:
     checks = {"postgres": "ok", "redis": "ok"}
     try:
@@ -442,6 +444,30 @@ def healthz_view(request: HttpRequest) -> HttpResponse:
     healthy = all(value == "ok" for value in checks.values())
     return json_response(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )
+
+
+@api_view("GET", public=True)
+def readyz_view(request: HttpRequest) -> HttpResponse:
+    """503 unless every shard has a worker holding its lease and no operation has waited in a
+    shard queue longer than ``READY_MAX_LAG`` (``readiness``); also when PostgreSQL or Redis
+    does not answer."""
+    settings = get_settings()
+    try:
+        readings = readings_get(get_redis(), settings)
+    except (ServiceUnavailable, redis.RedisError) as exc:
+        return json_response({"status": "unavailable", "error": type(exc).__name__}, status=503)
+    lagging = readings.lagging(settings.ready_max_lag)
+    ready = not readings.unowned and not lagging
+    return json_response(
+        {
+            "status": "ready" if ready else "not ready",
+            "live_workers": readings.live_workers,
+            "unowned_shards": readings.unowned,
+            "lagging_shards": lagging,
+            "max_lag_seconds": round(max(readings.lags, default=0.0), 3),
+        },
+        status=200 if ready else 503,
     )
 
 

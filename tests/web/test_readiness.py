@@ -1,0 +1,68 @@
+"""``/readyz``: ready only while a worker holds every shard's lease and no operation has waited
+too long in a shard queue; the same readings in ``/metrics``. Against the web tests' real
+shard worker process (it serves every shard of ``settings``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from django.test import Client
+from rq.utils import utcformat
+
+from shared import keys
+from shared.config import Settings
+from tests.processes import wait_until
+from tests.web.conftest import Api
+from tests.web.test_metrics import scrape
+
+
+def ready(client: Client) -> tuple[int, dict[str, object]]:
+    response = client.get("/readyz")
+    body: dict[str, object] = response.json()
+    return response.status_code, body
+
+
+def test_ready_while_the_worker_holds_every_shard(settings: Settings) -> None:
+    wait_until(lambda: ready(Client())[0] == 200, timeout=15, what="the worker to lease every shard")
+    status, body = ready(Client())
+    assert (status, body["status"], body["unowned_shards"], body["lagging_shards"]) == (200, "ready", [], [])
+    assert body["live_workers"] == 1
+    assert Client().head("/readyz").status_code == 200
+
+
+@pytest.fixture
+def extra_shard(settings: Settings, web_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """One shard more than the worker serves: no one leases it, and an operation queued on it
+    60 s ago stays there."""
+    shard = settings.shard_count
+    wider = dataclasses.replace(settings, shard_count=shard + 1)
+    for module in ("web.wallets.views", "web.wallets.metrics"):
+        monkeypatch.setattr(f"{module}.get_settings", lambda: wider)
+    job_id = "readiness-test-job"
+    web_redis.hset(keys.job_key(job_id), "enqueued_at", utcformat(datetime.now(UTC) - timedelta(seconds=60)))
+    web_redis.rpush(keys.queue_key(shard), job_id)
+    yield shard
+    web_redis.delete(keys.queue_key(shard), keys.job_key(job_id))
+
+
+def test_not_ready_with_a_shard_nobody_leases_and_an_operation_waiting(extra_shard: int, api: Api) -> None:
+    status, body = ready(Client())
+    assert (status, body["status"]) == (503, "not ready")
+    assert body["unowned_shards"] == [extra_shard]
+    assert body["lagging_shards"] == [extra_shard]
+    assert 59 < float(str(body["max_lag_seconds"])) < 120
+    samples = scrape(api)
+    assert samples["wallet_shards_unowned"] == [({}, 1.0)]
+    lags = dict((labels["shard"], seconds) for labels, seconds in samples["wallet_queue_lag_seconds"])
+    assert 59 < lags[f"{extra_shard:02d}"] < 120
+    assert samples["wallet_workers_live"] == [({}, 1.0)]
+
+
+def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("web.wallets.views.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
+    status, body = ready(Client())
+    assert (status, body["status"]) == (503, "unavailable")
