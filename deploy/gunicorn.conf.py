@@ -35,6 +35,10 @@ timeout = 30
 graceful_timeout = 10
 keepalive = settings.web_keepalive
 proc_name = "wallet-web"
+# gunicornc's control socket, one per instance (the default path is one per user: one
+# instance's start or stop would unlink another's), private to its user.
+control_socket = os.path.join(tempfile.gettempdir(), f"wallet-web-{settings.port}-{os.getpid()}.ctl")
+control_socket_mode = 0o600
 accesslog = settings.access_log  # none on the hot path unless asked for
 errorlog = "-"
 loglevel = settings.log_level

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -123,3 +125,12 @@ def test_the_web_is_healthy_only_when_ready() -> None:
     """Compose's healthcheck of the web asks /readyz: alive is not enough while no worker holds
     a shard (every write would end as a 202 that does not settle)."""
     assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+
+
+def test_locust_reaches_the_web_by_a_host_it_answers_for() -> None:
+    [host] = [arg for arg in SERVICES["locust"]["command"] if arg.startswith("http")]
+    name = host.split("//", 1)[1].split(":", 1)[0]
+    value = SERVICES["web"]["environment"]["ALLOWED_HOSTS"]
+    for default in re.findall(r"\$\{ALLOWED_HOSTS:-([^}]*)\}", value):  # as compose fills it in
+        value = value.replace(f"${{ALLOWED_HOSTS:-{default}}}", default)
+    assert name in Settings.from_env({"ALLOWED_HOSTS": value}).allowed_hosts

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import stat
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +162,24 @@ def test_slow_clients_do_not_take_every_connection(port: int) -> None:
     finally:
         for sock in slow:
             sock.close()
+
+
+def test_each_instance_has_its_own_control_socket() -> None:
+    """Two gunicorns on one host: each has a control socket of its own, and stopping one
+    leaves the other's in place (the default path is shared by a user's instances)."""
+    ports = [free_port(), free_port()]
+    first = start_gunicorn(ports[0])
+    second = start_gunicorn(ports[1])
+    try:
+        sockets = [
+            Path(tempfile.gettempdir()) / f"wallet-web-{port}-{proc.pid}.ctl"
+            for port, proc in zip(ports, (first, second), strict=True)
+        ]
+        assert all(path.is_socket() for path in sockets)
+        assert stat.S_IMODE(sockets[0].stat().st_mode) == 0o600
+        stop(first)
+        assert not sockets[0].exists()
+        assert sockets[1].is_socket()
+    finally:
+        stop(first)
+        stop(second)
