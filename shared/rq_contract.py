@@ -31,6 +31,7 @@ from redis.client import Pipeline
 from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended
 from rq.utils import now, utcparse
@@ -97,6 +98,14 @@ def queue_lags(connection: redis.Redis, shard_count: int) -> list[float]:
         # Claimed (or expired) between the two reads: the next operation waited less.
         lags.append(0.0 if stamp is None else max(0.0, (current - utcparse(stamp.decode())).total_seconds()))
     return lags
+
+
+def failed_count(connection: redis.Redis, shard_count: int) -> int:
+    """Jobs in the shard queues' failed registries (poison messages an operator must look at)."""
+    with connection.pipeline(transaction=False) as pipe:
+        for shard in range(shard_count):
+            pipe.zcard(FailedJobRegistry.key_template.format(queue_name(shard)))
+        return sum(int(n) for n in pipe.execute())
 
 
 def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:

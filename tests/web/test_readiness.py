@@ -15,6 +15,7 @@ from rq.utils import utcformat
 
 from shared import keys
 from shared.config import Settings
+from shared.sharding import queue_name
 from tests.processes import wait_until
 from tests.web.conftest import Api
 from tests.web.test_metrics import scrape
@@ -66,3 +67,13 @@ def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: p
     monkeypatch.setattr("web.wallets.views.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
     status, body = ready(Client())
     assert (status, body["status"]) == (503, "unavailable")
+
+
+def test_the_failed_registries_are_counted(api: Api, settings: Settings, web_redis: redis.Redis) -> None:
+    registry = f"rq:failed:{queue_name(0)}"
+    before = scrape(api)["wallet_failed_jobs"][0][1]
+    web_redis.zadd(registry, {"poison-for-the-metrics-test": 9e9})
+    try:
+        assert scrape(api)["wallet_failed_jobs"] == [({}, before + 1)]
+    finally:
+        web_redis.zrem(registry, "poison-for-the-metrics-test")

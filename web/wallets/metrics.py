@@ -26,7 +26,7 @@ from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import ServiceUnavailable
 from shared.messages import OperationResult, OperationType
-from shared.rq_contract import workers_queues
+from shared.rq_contract import failed_count, workers_queues
 from shared.sharding import shard_of_queue
 from shared.transfers import TransferState
 from web.wallets.readiness import readings_get
@@ -101,6 +101,12 @@ class QueueCollector(Collector):
             yield GaugeMetricFamily(
                 "wallet_workers_live", "Shard workers with a recent heartbeat", value=readings.live_workers
             )
+
+        yield GaugeMetricFamily(
+            "wallet_failed_jobs",
+            "Operations in the shard queues' failed registries (poison messages: rq-dashboard lists them)",
+            value=failed_count(self.connection, self.shard_count),
+        )
 
         owners = GaugeMetricFamily(
             "wallet_shard_owner", "1 for the worker that owns each shard", labels=["shard", "worker"]

@@ -1,0 +1,75 @@
+"""The alert rules and the Grafana dashboard under ``deploy/monitoring/``: they parse (YAML and
+JSON, and every expression as PromQL), and every metric they use is one ``/metrics`` exports
+(scraped from the app after some traffic)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import promql_parser  # type: ignore[import-not-found,unused-ignore]
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.web.conftest import Api
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RULES = yaml.safe_load((ROOT / "deploy/monitoring/alerts.yml").read_text())
+DASHBOARD = json.loads((ROOT / "deploy/monitoring/grafana-dashboard.json").read_text())
+_METRIC = re.compile(r"\b(wallet_[a-z_]+)\b")
+
+
+def _rules() -> list[dict[str, object]]:
+    return [rule for group in RULES["groups"] for rule in group["rules"]]
+
+
+def _dashboard_exprs() -> list[str]:
+    return [target["expr"] for panel in DASHBOARD["panels"] for target in panel["targets"]]
+
+
+def test_every_rule_is_complete() -> None:
+    rules = _rules()
+    assert len({rule["alert"] for rule in rules}) == len(rules) >= 5
+    for rule in rules:
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert re.fullmatch(r"\d+[smh]", str(rule["for"]))
+        assert rule["labels"]["severity"] in ("page", "ticket")  # type: ignore[index]
+        assert rule["annotations"]["summary"]  # type: ignore[index]
+
+
+def test_the_dashboard_is_a_grafana_dashboard() -> None:
+    assert DASHBOARD["uid"]
+    assert DASHBOARD["title"]
+    ids = [panel["id"] for panel in DASHBOARD["panels"]]
+    assert len(ids) == len(set(ids)) >= 8
+    for panel in DASHBOARD["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert panel["targets"]
+
+
+@pytest.fixture
+def exported(api: Api) -> set[str]:
+    """Every sample name of a scrape after an operation, a transfer and a hold."""
+    source, destination = api.create_wallet(10), api.create_wallet()
+    assert api.post_transfer(source, destination, "1.00").status_code == 200
+    assert api.post_hold(source, {"amount": "1.00"}).status_code == 201
+    response = api.client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        sample.name for family in text_string_to_metric_families(response.content.decode()) for sample in family.samples
+    }
+
+
+@pytest.mark.parametrize("expr", [*(str(rule["expr"]) for rule in _rules()), *_dashboard_exprs()])
+def test_every_expression_is_promql(expr: str) -> None:
+    promql_parser.parse(expr)  # ValueError on a syntax error
+
+
+@pytest.mark.parametrize("source", ["alerts", "dashboard"])
+def test_every_metric_used_is_exported(exported: set[str], source: str) -> None:
+    exprs = [str(rule["expr"]) for rule in _rules()] if source == "alerts" else _dashboard_exprs()
+    used = {name for expr in exprs for name in _METRIC.findall(expr)}
+    assert used
+    assert used <= exported, used - exported
