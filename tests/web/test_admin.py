@@ -181,3 +181,17 @@ print(during)
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert int(out.strip()) >= 5, out
+
+
+def test_the_operations_list_links_each_wallet_and_filters_by_date(api: Api, admin_client: Client) -> None:
+    wallet = api.create_wallet(3)
+    listing = admin_client.get("/admin/wallets/walletoperation/", {"q": wallet})
+    assert listing.status_code == 200
+    assert f'href="/admin/wallets/wallet/{wallet}/change/"'.encode() in listing.content
+    assert b"wallets/admin.css" in listing.content  # ids on one line
+    assert b"applied_at__gte" in listing.content  # the date filter's links
+    since = admin_client.get(
+        "/admin/wallets/walletoperation/", {"q": wallet, "applied_at__gte": "2000-01-01 00:00:00+00:00"}
+    )
+    assert since.status_code == 200
+    assert wallet.encode() in since.content

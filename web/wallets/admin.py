@@ -17,7 +17,19 @@ from shared.config import get_settings
 from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
 
 
-class _NoAddOrDelete(admin.ModelAdmin):
+def _short(value: object) -> str:
+    """A UUID as its first 8 characters, the whole of it on hover (and in the page, for search
+    and copy)."""
+    text = str(value)
+    return format_html('<span title="{}">{}…</span>', text, text[:8])
+
+
+class _IdsOnOneLine(admin.ModelAdmin):
+    class Media:
+        css = {"all": ("wallets/admin.css",)}  # noqa: RUF012 (Django reads a class attribute)
+
+
+class _NoAddOrDelete(_IdsOnOneLine):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -53,7 +65,7 @@ class ApiKeyAdmin(_NoAddOrDelete):
 
 
 @admin.register(Wallet)
-class WalletAdmin(admin.ModelAdmin):
+class WalletAdmin(_IdsOnOneLine):
     list_display = ("id", "tenant", "balance", "held", "created_at", "updated_at")
     list_filter = ("tenant",)
     readonly_fields = ("id", "tenant", "balance", "held", "created_at", "updated_at", "history")
@@ -78,23 +90,32 @@ class WalletAdmin(admin.ModelAdmin):
 
 @admin.register(WalletOperation)
 class WalletOperationAdmin(_NoAddOrDelete):
+    # The key and the hold or transfer are on the detail page: the list fits a laptop's width.
     list_display = (
-        "id",
-        "wallet",
+        "short_id",
+        "wallet_link",
         "operation_type",
         "amount",
         "status",
         "balance_after",
         "error",
-        "api_key",
         "applied_at",
     )
-    list_select_related = ("api_key",)
-    list_filter = ("operation_type", "status")
+    list_display_links = ("short_id",)
+    list_filter = ("operation_type", "status", "applied_at")
     search_fields = ("=id", "=wallet__id", "=transfer__id", "=hold__id")
     readonly_fields = tuple(f.name for f in WalletOperation._meta.fields)
     ordering = ("-seq",)
     show_full_result_count = False
+
+    @admin.display(description="Id", ordering="id")
+    def short_id(self, obj: WalletOperation) -> str:
+        return _short(obj.id)
+
+    @admin.display(description="Wallet", ordering="wallet_id")
+    def wallet_link(self, obj: WalletOperation) -> str:
+        url = reverse("admin:wallets_wallet_change", args=[obj.wallet_id])
+        return format_html('<a href="{}">{}</a>', url, _short(obj.wallet_id))
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
