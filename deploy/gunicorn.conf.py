@@ -41,6 +41,7 @@ control_socket = os.path.join(tempfile.gettempdir(), f"wallet-web-{settings.port
 control_socket_mode = 0o600
 accesslog = settings.access_log  # none on the hot path unless asked for
 errorlog = "-"
+logger_class = "web.gunicorn_logger.JsonLogger"  # gunicorn's own lines as JSON too
 loglevel = settings.log_level
 
 

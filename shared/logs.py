@@ -35,3 +35,13 @@ def configure(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+class WithoutTraceback(logging.Filter):
+    """Keep a record's message, drop its traceback: for refusals a client can cause at will
+    (a bad ``Host`` header), which must not flood the logs with stack traces."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True

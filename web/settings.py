@@ -111,11 +111,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "shared.logs.JsonFormatter"}},
+    "filters": {"without_traceback": {"()": "shared.logs.WithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "web": {"level": "INFO"},
         # Django logs every 4xx as a warning: an "Insufficient funds" is an answer, not an incident.
         "django.request": {"level": "ERROR"},
+        # A bad Host header is the client's doing: one line, no traceback.
+        "django.security.DisallowedHost": {"level": "WARNING", "filters": ["without_traceback"]},
     },
 }

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -11,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port, start_gunicorn, stop
+from tests.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 from tests.web.conftest import Api
 
 pytestmark = pytest.mark.live
@@ -183,3 +188,40 @@ def test_each_instance_has_its_own_control_socket() -> None:
     finally:
         stop(first)
         stop(second)
+
+
+def test_every_log_line_is_json_and_a_bad_host_is_one_line_without_traceback(tmp_path: Path) -> None:
+    port = free_port()
+    stderr = tmp_path / "gunicorn.log"
+    with stderr.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "web.wsgi"],
+            cwd=ROOT,
+            env={**os.environ, "PORT": str(port), "LOG_LEVEL": "info"},
+            stdout=sink,
+            stderr=sink,
+        )
+        try:
+            wait_until(lambda: _status(port, "127.0.0.1") == 200, timeout=30, what="gunicorn")
+            for _ in range(3):
+                assert _status(port, "evil.example") == 400
+        finally:
+            stop(proc)
+    lines = [line for line in stderr.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line, gunicorn's own included
+    assert any(entry["logger"] == "gunicorn.error" and "Listening at" in entry["message"] for entry in entries)
+    refused = [entry for entry in entries if "Invalid HTTP_HOST header" in entry["message"]]
+    assert len(refused) == 3
+    assert not any("exception" in entry for entry in refused)
+    assert "Traceback" not in stderr.read_text()
+
+
+def _status(port: int, host: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz", headers={"Host": host})
+        return connection.getresponse().status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
