@@ -12,12 +12,13 @@ BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
 LOAD_SECONDS ?= 60
 LOAD_USERS ?= 50
+LOAD_UI_PORT ?= 8089
 SCOPES ?= read,write
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare load clean
+.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare load load-ui clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,10 +71,15 @@ bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in B
 	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
 		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
-load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s; KEY=wk_...
+load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s; KEY=wk_... [LOAD_ARGS=...]
 	@test -n "$(KEY)" || { echo "usage: make load KEY=\$$(make -s apikey TENANT=load | tail -1)" >&2; exit 2; }
 	WALLET_API_KEY="$(KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
-		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_SECONDS)s --only-summary
+		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_SECONDS)s --only-summary $(LOAD_ARGS)
+
+load-ui: $(STAMP)  ## Locust's web UI on 127.0.0.1:LOAD_UI_PORT (8089) against `make run`; KEY=wk_... [LOAD_ARGS=...]
+	@test -n "$(KEY)" || { echo "usage: make load-ui KEY=\$$(make -s apikey TENANT=load | tail -1)" >&2; exit 2; }
+	WALLET_API_KEY="$(KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) \
+		--web-host 127.0.0.1 --web-port $(LOAD_UI_PORT) $(LOAD_ARGS)
 
 clean:  ## Remove the virtualenv and generated files
 	rm -rf $(VENV) .run .static .pytest_cache .mypy_cache .ruff_cache

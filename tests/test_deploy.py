@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from shared.config import Settings
+from tests.processes import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
@@ -134,3 +137,35 @@ def test_locust_reaches_the_web_by_a_host_it_answers_for() -> None:
     for default in re.findall(r"\$\{ALLOWED_HOSTS:-([^}]*)\}", value):  # as compose fills it in
         value = value.replace(f"${{ALLOWED_HOSTS:-{default}}}", default)
     assert name in Settings.from_env({"ALLOWED_HOSTS": value}).allowed_hosts
+
+
+def test_make_load_ui_serves_locusts_web_ui_and_load_args_reach_locust() -> None:
+    dry = subprocess.run(
+        ["make", "-n", "load", "KEY=wk_x", "LOAD_ARGS=--csv .run/load --html .run/load.html"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--csv .run/load --html .run/load.html" in dry
+    port = free_port()
+    proc = subprocess.Popen(
+        ["make", "load-ui", "KEY=wk_x", f"LOAD_UI_PORT={port}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def serves() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    return bool(response.status == 200 and b"locust" in response.read().lower())
+            except OSError:
+                return False
+
+        wait_until(serves, timeout=60, what="Locust's web UI")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
