@@ -53,3 +53,19 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/holds/{hold_id}/void",
         "/healthz",
     }
+
+
+def test_every_operation_has_a_summary_and_every_header_a_description() -> None:
+    from web.wallets.openapi import OPENAPI
+
+    for path, item in OPENAPI["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert operation["summary"], (method, path)
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "header":
+                    assert parameter["description"], (method, path, parameter["name"])
+            for status, response in operation["responses"].items():
+                for name, header in response.get("headers", {}).items():
+                    assert header["description"], (method, path, status, name)

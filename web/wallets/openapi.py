@@ -31,10 +31,19 @@ def _error(description: str) -> dict[str, Any]:
 
 HOLD_ID = {"name": "hold_id", "in": "path", "required": True, "schema": {"type": "string"}}
 TRANSFER_ID = {"name": "transfer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+LOCATION = {
+    "description": "Where to poll for the result (GET it until it is no longer pending)",
+    "schema": {"type": "string"},
+}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
+    "description": (
+        "1 to 255 printable ASCII characters, scoped to the wallet (a transfer's to its source). The same key"
+        " with the same request replays the first answer and applies nothing again; with another request: 422;"
+        " while the first is still in flight: 409. Kept for good in the ledger."
+    ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -42,12 +51,19 @@ OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema"
 UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
 UNAUTHORIZED = {
     **_error("Missing, malformed, unknown or revoked API key"),
-    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "headers": {
+        "WWW-Authenticate": {"description": 'Bearer realm="wallets": send an API key', "schema": {"type": "string"}}
+    },
 }
 FORBIDDEN = _error("A read-only API key; the tenant's wallet quota is reached")
 RATE_LIMITED = {
     **_error("The API key's rate limit: retry after Retry-After seconds"),
-    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until the key's window has room again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 READ = {"401": UNAUTHORIZED}
 WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
@@ -330,6 +346,22 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+SUMMARIES = {
+    "wallet_create": "Create a wallet of the key's tenant",
+    "wallet_balance": "Read a wallet's balance, available and held money",
+    "wallet_operate": "Deposit into or withdraw from a wallet",
+    "wallet_history": "List a wallet's ledger, newest first",
+    "operation_status": "Read an operation's status (poll a 202's Location)",
+    "transfer_create": "Move money from one wallet to another",
+    "transfer_status": "Read a transfer and its legs",
+    "hold_create": "Hold money of a wallet until it is captured, voided or expires",
+    "hold_status": "Read a hold",
+    "hold_capture": "Capture a hold (all or part), releasing the rest",
+    "hold_void": "Release a hold",
+    "health": "Liveness: PostgreSQL and Redis answer",
+}
+"""One line per operation, as API reference pages show it."""
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
@@ -369,7 +401,7 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(_ref("OperationAccepted"), "Applied"),
                     "202": {
                         **_json(_ref("OperationPending"), "Accepted, not applied yet: poll the Location"),
-                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "headers": {"Location": LOCATION},
                     },
                     "400": _error("Invalid body, amount or operationType; insufficient funds; balance limit"),
                     **WRITE,
@@ -431,7 +463,7 @@ OPENAPI: dict[str, Any] = {
                     "200": _json(_ref("TransferCompleted"), "Both legs applied"),
                     "202": {
                         **_json(_ref("TransferPending"), "Accepted, not completed yet: poll the Location"),
-                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "headers": {"Location": LOCATION},
                     },
                     "400": _json(
                         {"oneOf": [_ref("Error"), _ref("TransferFailed")]},
@@ -467,11 +499,11 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "201": {
                         **_json(_ref("HoldCreated"), "Held"),
-                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "headers": {"Location": LOCATION},
                     },
                     "202": {
                         **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
-                        "headers": {"Location": {"schema": {"type": "string"}}},
+                        "headers": {"Location": LOCATION},
                     },
                     "400": _error("Invalid body, amount, expires_in or to; insufficient available funds"),
                     **WRITE,
@@ -510,7 +542,7 @@ OPENAPI: dict[str, Any] = {
                         "200": _json(_ref("HoldChanged"), "Done"),
                         "202": {
                             **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "headers": {"Location": LOCATION},
                         },
                         "400": _error("Invalid body or amount; a capture above the held amount"),
                         **WRITE,
@@ -557,3 +589,14 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+
+def _summarize(document: dict[str, Any]) -> None:
+    """Give every operation its one-line summary (a missing one fails at import)."""
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["summary"] = SUMMARIES[operation["operationId"]]
+
+
+_summarize(OPENAPI)
