@@ -147,29 +147,38 @@ def _inconsistency(request: OperationRequest) -> str | None:
     return None
 
 
-def expires_in_seconds(created_at: datetime, expires_at: datetime) -> int:
-    """The seconds a hold was asked to last (its expiry is its acceptance plus them)."""
-    return round((expires_at - created_at).total_seconds())
+class Identified(Protocol):
+    """What ``request_identity`` reads: an ``OperationRequest``, or the ledger row one became
+    (its ``operation_type`` as stored text, or as the enum)."""
+
+    @property
+    def operation_type(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def counterparty_id(self) -> UUID | None: ...
+    @property
+    def hold_id(self) -> UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
 
 
-def request_identity(
-    operation_type: OperationType,
-    amount: Decimal,
-    counterparty_id: UUID | None = None,
-    hold_id: UUID | None = None,
-    expires_in: int | None = None,
-) -> str:
+def request_identity(request: Identified) -> str:
     """What makes two requests under one Idempotency-Key "the same request" (the web's
-    fingerprint and the worker's check both use it): the kind and the amount; for a transfer
-    or a capture to a wallet, the other wallet; for a change of a hold, the hold; for a hold,
-    how long it lasts (its own id is new with each request)."""
-    identity = f"{operation_type.value}|{amount}"
-    if counterparty_id is not None:
-        identity += f"|{counterparty_id}"  # as before holds: fingerprints in Redis stay valid
-    if operation_type in HOLD_CHANGES and hold_id is not None:
-        identity += f"|hold={hold_id}"
-    if operation_type is OperationType.HOLD and expires_in is not None:
-        identity += f"|for={expires_in}"
+    fingerprint and the worker's check both use it, on a request or on its ledger row): the
+    kind and the amount; for a transfer or a capture to a wallet, the other wallet; for a
+    change of a hold, the hold; for a hold, how long it lasts (its own id is new with each
+    request, and so is its acceptance time)."""
+    kind = OperationType(request.operation_type)
+    identity = f"{kind.value}|{request.amount}"
+    if request.counterparty_id is not None:
+        identity += f"|{request.counterparty_id}"  # as before holds: fingerprints in Redis stay valid
+    if kind in HOLD_CHANGES and request.hold_id is not None:
+        identity += f"|hold={request.hold_id}"
+    if kind is OperationType.HOLD and request.expires_at is not None:
+        identity += f"|for={round((request.expires_at - request.created_at).total_seconds())}"
     return identity
 
 
@@ -233,14 +242,6 @@ class OperationRequest:
         if problem:
             raise MalformedMessage(problem)
         return request
-
-    @property
-    def identity(self) -> str:
-        """``request_identity`` of this request."""
-        expires_in = None
-        if self.expires_at is not None:
-            expires_in = expires_in_seconds(self.created_at, self.expires_at)
-        return request_identity(self.operation_type, self.amount, self.counterparty_id, self.hold_id, expires_in)
 
 
 class LedgerRow(Protocol):

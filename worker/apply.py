@@ -33,7 +33,6 @@ from shared.messages import (
     OperationStatus,
     OperationType,
     Rejection,
-    expires_in_seconds,
     request_identity,
 )
 from shared.money import MAX_BALANCE
@@ -130,7 +129,7 @@ class _Keyed:
 
     def answer(self, request: OperationRequest) -> OperationResult:
         """The original result for the same request; a refusal for a different one under the same key."""
-        if request.identity == self.identity:
+        if request_identity(request) == self.identity:
             return self.result
         return OperationResult(
             request.operation_id, OperationStatus.REJECTED, None, Rejection.IDEMPOTENCY_MISMATCH.value
@@ -146,15 +145,9 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
         {"ids": sorted({r.wallet_id for r in keyed}), "keys": sorted({str(r.idempotency_key) for r in keyed})},
     )
     return {
-        (row.wallet_id, row.idempotency_key): _Keyed(ledger_identity(row), OperationResult.from_row(row))
+        (row.wallet_id, row.idempotency_key): _Keyed(request_identity(row), OperationResult.from_row(row))
         for row in rows
     }
-
-
-def ledger_identity(row: Any) -> str:
-    """``request_identity`` of the request a ledger row records."""
-    expires_in = None if row.expires_at is None else expires_in_seconds(row.created_at, row.expires_at)
-    return request_identity(OperationType(row.operation_type), row.amount, row.counterparty_id, row.hold_id, expires_in)
 
 
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
@@ -295,7 +288,7 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
         else:
             result = decide(request)
         if key is not None:
-            keyed[key] = _Keyed(request.identity, result)
+            keyed[key] = _Keyed(request_identity(request), result)
         decided[request.operation_id] = result
         applied.results.append(result)
     hold_book.write_new(conn)

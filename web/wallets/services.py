@@ -29,7 +29,7 @@ from shared.errors import (
     StatementRefused,
     Unprocessable,
 )
-from shared.messages import OperationRequest, OperationResult, Rejection, expires_in_seconds, request_identity
+from shared.messages import OperationRequest, OperationResult, Rejection, request_identity
 from shared.sharding import shard_for
 from web.wallets.api_keys import Caller
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
@@ -127,7 +127,7 @@ def request_submit(
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if request.idempotency_key is not None:
-        fingerprint = request_fingerprint(request.wallet_id, request.identity)
+        fingerprint = request_fingerprint(request.wallet_id, request_identity(request))
         ours = KeyClaim(fingerprint, request.operation_id)
         record = idempotency_record(
             wallet_id=request.wallet_id, key=request.idempotency_key, claim=ours, ttl=settings.idempotency_ttl
@@ -188,9 +188,7 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
 
 
 def _fingerprint_of(row: OperationRow) -> str:
-    expires_in = None if row.expires_at is None else expires_in_seconds(row.created_at, row.expires_at)
-    identity = request_identity(row.operation_type, row.amount, row.counterparty_id, row.hold_id, expires_in)
-    return request_fingerprint(row.wallet_id, identity)
+    return request_fingerprint(row.wallet_id, request_identity(row))
 
 
 def operation_replay(
