@@ -23,6 +23,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from shared.holds import REFUSED_AS, RESOLVED_BY, HoldState
 from shared.messages import HOLD_CHANGES, OperationRequest, OperationType, Rejection
 from shared.sharding import shard_for
 from shared.tables import holds
@@ -60,18 +61,12 @@ _SET_STATE = (
 )
 _DUE = (
     select(holds.c.id, holds.c.wallet_id, holds.c.amount, holds.c.api_key_id, holds.c.expires_at)
-    .where(holds.c.state == "active")
+    .where(holds.c.state == HoldState.ACTIVE)
     .where(holds.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
     .where(holds.c.expires_at <= func.now())
     .order_by(holds.c.expires_at)
     .limit(bindparam("limit", type_=Integer))
 )
-
-_REFUSED_BY_STATE = {
-    "captured": Rejection.HOLD_CAPTURED,
-    "voided": Rejection.HOLD_VOIDED,
-    "expired": Rejection.HOLD_EXPIRED,
-}
 
 
 def expiry_id(hold_id: UUID) -> UUID:
@@ -116,8 +111,8 @@ class HoldBook:
         if hold is None or hold.wallet_id != request.wallet_id:
             return Rejection.HOLD_NOT_FOUND
         state = self.states[hold.id]
-        if state != "active":
-            return _REFUSED_BY_STATE[state]
+        if state != HoldState.ACTIVE:
+            return REFUSED_AS[HoldState(state)]
         assert self.now is not None
         kind = request.operation_type
         if kind is OperationType.HOLD_EXPIRE:
@@ -151,13 +146,13 @@ class HoldBook:
             self.found[request.operation_id] = _Hold(
                 request.operation_id, request.wallet_id, request.counterparty_id, request.amount, request.expires_at
             )
-            self.states[request.operation_id] = "active"
+            self.states[request.operation_id] = HoldState.ACTIVE
             self.new[request.operation_id] = {
                 "id": request.operation_id,
                 "wallet_id": request.wallet_id,
                 "to_wallet_id": request.counterparty_id,
                 "amount": request.amount,
-                "state": "active",
+                "state": HoldState.ACTIVE.value,
                 "shard": shard_for(request.wallet_id, self.shard_count),
                 "expires_at": request.expires_at,
                 "api_key_id": request.api_key_id,
@@ -167,11 +162,7 @@ class HoldBook:
             }
         elif kind in HOLD_CHANGES:
             assert request.hold_id is not None
-            state = {
-                OperationType.HOLD_CAPTURE: "captured",
-                OperationType.HOLD_VOID: "voided",
-                OperationType.HOLD_EXPIRE: "expired",
-            }[kind]
+            state = RESOLVED_BY[kind].value
             captured = request.amount if kind is OperationType.HOLD_CAPTURE else None
             self.states[request.hold_id] = state
             if request.hold_id in self.new:  # made and changed in one batch

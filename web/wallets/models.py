@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
+from shared.holds import HoldState
 from shared.messages import OperationStatus, OperationType
 from shared.transfers import TransferState
 
@@ -270,7 +271,7 @@ class Transfer(models.Model):
         return f"{self.amount} {self.from_wallet_id} -> {self.to_wallet_id} ({self.state})"
 
 
-HOLD_STATES = ["active", "captured", "voided", "expired"]
+HOLD_STATES = [s.value for s in HoldState]
 
 
 class Hold(models.Model):
@@ -302,7 +303,9 @@ class Hold(models.Model):
     class Meta:
         db_table = "holds"
         indexes = [
-            models.Index(fields=["shard", "expires_at"], name="holds_active", condition=models.Q(state="active"))
+            models.Index(
+                fields=["shard", "expires_at"], name="holds_active", condition=models.Q(state=HoldState.ACTIVE.value)
+            )
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="holds_amount_positive"),

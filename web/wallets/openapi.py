@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.holds import REFUSED_AS, HoldState
 from shared.messages import CLIENT_OPERATION_TYPES, OperationType
 from shared.transfers import TransferState
-from web.wallets.models import HOLD_STATES
 from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
@@ -210,7 +210,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["hold_id", "state", "amount", "expires_at", "available", "held", "balance"],
         "properties": {
             "hold_id": _ref("Uuid"),
-            "state": {"type": "string", "enum": ["active"]},
+            "state": {"type": "string", "enum": [HoldState.ACTIVE.value]},
             "amount": _ref("Money"),
             "expires_at": {"type": "string", "format": "date-time"},
             "available": _ref("Money"),
@@ -241,7 +241,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["Success"]},
             "hold_id": _ref("Uuid"),
             "operation_id": _ref("Uuid"),
-            "state": {"type": "string", "enum": ["captured", "voided"]},
+            "state": {"type": "string", "enum": [HoldState.CAPTURED.value, HoldState.VOIDED.value]},
             "captured": _ref("Money"),
             "released": {**_ref("Money"), "description": "Held money made available again"},
             "balance": _ref("Money"),
@@ -263,7 +263,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {"type": "string"},
             "hold_id": _ref("Uuid"),
-            "state": {"type": "string", "enum": ["captured", "voided", "expired"]},
+            "state": {"type": "string", "enum": [state.value for state in REFUSED_AS]},
         },
         "additionalProperties": False,
     },
@@ -277,7 +277,7 @@ SCHEMAS: dict[str, Any] = {
             "amount": _ref("Money"),
             "state": {
                 "type": "string",
-                "enum": [*HOLD_STATES, "pending", "rejected"],
+                "enum": [*(state.value for state in HoldState), "pending", "rejected"],
                 "description": "pending: answered 202, not decided yet; rejected: never held (see error)",
             },
             "captured": {**_ref("Money"), "nullable": True},

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from shared.holds import HoldState
 from shared.messages import OperationStatus
 from shared.money import format_money
 from shared.transfers import TransferState, credit_id, refund_id
@@ -86,7 +87,7 @@ def moment_json(value: datetime) -> str:
 def hold_json(row: HoldRow) -> dict[str, Any]:
     """``GET /api/v1/holds/<id>``. ``captured`` is set once captured; ``transfer_id`` is the
     transfer a capture to a wallet became."""
-    captured_to = row.state == "captured" and row.to_wallet_id is not None
+    captured_to = row.state == HoldState.CAPTURED and row.to_wallet_id is not None
     return {
         "hold_id": str(row.id),
         "wallet_id": str(row.wallet_id),

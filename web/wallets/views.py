@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from shared.config import get_settings
 from shared.connections import get_redis, read_one
 from shared.errors import NotFound, ServiceUnavailable
+from shared.holds import REFUSED_AS, HoldState
 from shared.messages import OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import format_money
 from shared.rq_contract import JobState, job_state
@@ -48,11 +49,7 @@ from web.wallets.transfers import TransferAnswer, transfer_submit
 
 OPERATION_NOT_FOUND = "Operation not found"
 HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
-HOLD_STATE_OF = {
-    Rejection.HOLD_CAPTURED: "captured",
-    Rejection.HOLD_VOIDED: "voided",
-    Rejection.HOLD_EXPIRED: "expired",
-}
+HOLD_STATE_OF = {rejection: state for state, rejection in REFUSED_AS.items()}
 """The state a refused change of a hold found it in (answered 409)."""
 TRANSFER_NOT_FOUND = "Transfer not found"
 _HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
@@ -62,9 +59,7 @@ REJECTION_STATUS = {
     Rejection.WALLET_NOT_FOUND: 404,
     Rejection.IDEMPOTENCY_MISMATCH: 422,
     Rejection.HOLD_NOT_FOUND: 404,
-    Rejection.HOLD_CAPTURED: 409,
-    Rejection.HOLD_VOIDED: 409,
-    Rejection.HOLD_EXPIRED: 409,
+    **dict.fromkeys(REFUSED_AS.values(), 409),
 }
 """HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
 
@@ -308,7 +303,7 @@ def hold_create_view(request: HttpRequest, caller: Caller, wallet_id: str) -> Ht
     return json_response(
         {
             "hold_id": hold_id,
-            "state": "active",
+            "state": HoldState.ACTIVE.value,
             "amount": format_money(answer.amount),
             "expires_at": moment_json(answer.expires_at),
             "available": format_money(result.balance_after - result.held_after),
@@ -390,18 +385,18 @@ def _hold_change(
         rejection = result.rejection
         state = HOLD_STATE_OF.get(rejection) if rejection is not None else None
         if state is not None:
-            return json_response({"error": result.error, "hold_id": str(hold_id), "state": state}, status=409)
+            return json_response({"error": result.error, "hold_id": str(hold_id), "state": state.value}, status=409)
         return _rejection_response(result, "Hold change rejected")
     assert result.balance_after is not None
     body: dict[str, object] = {"status": "Success", "hold_id": str(hold_id), "operation_id": str(result.operation_id)}
     if kind is OperationType.HOLD_CAPTURE:
         body |= {
-            "state": "captured",
+            "state": HoldState.CAPTURED.value,
             "captured": format_money(answer.amount),
             "released": format_money(answer.hold.amount - answer.amount),
         }
     else:
-        body |= {"state": "voided", "released": format_money(answer.amount)}
+        body |= {"state": HoldState.VOIDED.value, "released": format_money(answer.amount)}
     body |= {
         "balance": format_money(result.balance_after),
         "available": format_money(result.balance_after - result.held_after),
