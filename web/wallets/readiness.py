@@ -17,6 +17,7 @@ import redis
 from shared import keys
 from shared.config import Settings
 from shared.connections import read_all
+from shared.errors import ServiceUnavailable
 from shared.rq_contract import queue_lags
 
 # A lock taken with pg_advisory_lock(namespace, shard) shows as classid = namespace, objid =
@@ -53,8 +54,12 @@ def live_workers(connection: redis.Redis) -> int:
 def readings_get(connection: redis.Redis, settings: Settings) -> Readings:
     """The shards' owners (PostgreSQL) and queues (Redis); ``ServiceUnavailable`` if either is away."""
     leased = leased_shards(settings)
+    try:
+        lags, workers = queue_lags(connection, settings.shard_count), live_workers(connection)
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
     return Readings(
         unowned=[shard for shard in range(settings.shard_count) if shard not in leased],
-        lags=queue_lags(connection, settings.shard_count),
-        live_workers=live_workers(connection),
+        lags=lags,
+        live_workers=workers,
     )

@@ -6,7 +6,6 @@ import time
 from decimal import Decimal
 from uuid import UUID
 
-import redis
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -324,12 +323,10 @@ def hold_detail_view(request: HttpRequest, caller: Caller, hold_id: str) -> Http
         return json_response(hold_json(row))
     # Answered 202, or refused: the ledger or the web's pending record knows it.
     ledger = operation_get(operation_id=hold_uuid)
-    pending = pending_get(operation_id=hold_uuid) if ledger is None else None
-    wallet = ledger.wallet_id if ledger is not None else pending.wallet_id if pending is not None else None
-    kind = ledger.operation_type if ledger is not None else pending.operation_type if pending is not None else None
-    if wallet is None or kind is not OperationType.HOLD:
+    known = ledger or pending_get(operation_id=hold_uuid)
+    if known is None or known.operation_type is not OperationType.HOLD:
         raise NotFound(HOLD_NOT_FOUND)
-    _reachable(caller, wallet, HOLD_NOT_FOUND)
+    _reachable(caller, known.wallet_id, HOLD_NOT_FOUND)
     row = hold_get(hold_id=hold_uuid)  # made since the first read?
     if row is not None:
         return json_response(hold_json(row))
@@ -450,7 +447,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
     settings = get_settings()
     try:
         readings = readings_get(get_redis(), settings)
-    except (ServiceUnavailable, redis.RedisError) as exc:
+    except ServiceUnavailable as exc:
         return json_response({"status": "unavailable", "error": type(exc).__name__}, status=503)
     lagging = readings.lagging(settings.ready_max_lag)
     ready = not readings.unowned and not lagging
