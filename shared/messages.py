@@ -123,11 +123,19 @@ TRANSFER_LEGS = (OperationType.TRANSFER_OUT, OperationType.TRANSFER_IN, Operatio
 HOLD_CHANGES = (OperationType.HOLD_CAPTURE, OperationType.HOLD_VOID, OperationType.HOLD_EXPIRE)
 
 
+def starts_transfer(operation_type: str, counterparty_id: UUID | None) -> bool:
+    """Whether a request is a transfer's debit, whose operation id is the transfer's: a
+    ``TRANSFER_OUT``, or the capture of a hold that names a destination."""
+    return operation_type == OperationType.TRANSFER_OUT or (
+        operation_type == OperationType.HOLD_CAPTURE and counterparty_id is not None
+    )
+
+
 def _inconsistency(request: OperationRequest) -> str | None:
     """What makes a well-typed request impossible, if anything: each kind names exactly what
     it needs (a transfer leg its transfer and other wallet, a hold's change its hold)."""
     kind = request.operation_type
-    is_transfer = kind in TRANSFER_LEGS or (kind is OperationType.HOLD_CAPTURE and request.counterparty_id is not None)
+    is_transfer = kind in TRANSFER_LEGS or starts_transfer(kind, request.counterparty_id)
     if is_transfer != (request.transfer_id is not None):
         return "only a transfer leg (or the capture of a hold with a destination) names a transfer"
     if kind in TRANSFER_LEGS and request.counterparty_id is None:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam,
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared import keys
-from shared.messages import OperationRequest, OperationType
+from shared.messages import OperationRequest, OperationType, starts_transfer
 from shared.tables import pending_operations
 
 PENDING_GRACE = 10.0
@@ -73,19 +73,13 @@ def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit:
             api_key_id=row.api_key_id,
             # Of transfers only the debit (or a capture to a wallet) is sent by the web; its id
             # is the transfer's.
-            transfer_id=row.id if _starts_transfer(row.operation_type, row.counterparty_id) else None,
+            transfer_id=row.id if starts_transfer(row.operation_type, row.counterparty_id) else None,
             counterparty_id=row.counterparty_id,
             hold_id=row.hold_id,
             expires_at=row.expires_at,
         )
         for row in rows
     ]
-
-
-def _starts_transfer(operation_type: str, counterparty_id: UUID | None) -> bool:
-    return operation_type == OperationType.TRANSFER_OUT or (
-        operation_type == OperationType.HOLD_CAPTURE and counterparty_id is not None
-    )
 
 
 def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> list[OperationRequest]:

@@ -21,7 +21,7 @@ import redis
 
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.messages import OperationRequest, OperationResult, OperationType, Rejection
+from shared.messages import OperationRequest, OperationResult, OperationType, Rejection, starts_transfer
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import HoldInput
 from web.wallets.rate_limits import Counted
@@ -138,7 +138,7 @@ def hold_change_submit(
         created_at=datetime.now(UTC),
         idempotency_key=idempotency_key,
         api_key_id=caller.key_id,
-        transfer_id=None if to_wallet is None else operation_id,
+        transfer_id=operation_id if starts_transfer(kind, to_wallet) else None,
         counterparty_id=to_wallet,
         hold_id=hold.id,
     )
