@@ -4,16 +4,20 @@ client that behaves as a careful one does."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
+from sqlalchemy import Engine, text
 
 from tests.http_client import call
 from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until
@@ -136,3 +140,97 @@ def settle_post(base: str, path: str, body: dict[str, str], key: str, first: tup
 def settle(base: str, wallet: str, body: dict[str, str], key: str, first: tuple[int, bytes]) -> tuple[int, bytes]:
     """``settle_post`` of an operation of ``wallet``."""
     return settle_post(base, f"/api/v1/wallets/{wallet}/operation", body, key, first)
+
+
+Keyed = tuple[str, dict[str, str], str]
+"""A keyed request of a load plan: (path, body, Idempotency-Key)."""
+
+
+def funded_wallets(base: str, count: int, funds: str = "100.00") -> list[str]:
+    """``count`` new wallets, each funded with one keyed deposit."""
+    ids = []
+    for _ in range(count):
+        status, content = call(base, "POST", "/api/v1/wallets")
+        assert status == 201, content
+        wallet = json.loads(content)["id"]
+        deposit = {"operationType": "DEPOSIT", "amount": funds}
+        assert keyed_post(base, f"/api/v1/wallets/{wallet}/operation", deposit, f"fund-{wallet}")[0] == 200
+        ids.append(wallet)
+    return ids
+
+
+def keyed_load(
+    base: str, plan: Sequence[Keyed], fault: Callable[[], None] | None, *, clients: int, decided: Collection[int]
+) -> list[tuple[int, bytes]]:
+    """Send ``plan`` from ``clients`` at once, inject ``fault`` a third of the way in, and let every
+    request settle; then replay every key. Asserts that every final answer is one of ``decided``,
+    that every replay repeats it byte for byte, and that a first answer already decided is the
+    final one. The final answers, in plan order."""
+    done = [0]
+    trigger = threading.Event()
+
+    def send(item: Keyed) -> tuple[int, bytes]:
+        answer = keyed_post(base, *item)
+        done[0] += 1
+        if done[0] == len(plan) // 3:
+            trigger.set()
+        return answer
+
+    faulter = None
+    if fault is not None:
+
+        def inject() -> None:
+            trigger.wait(120)
+            fault()
+
+        faulter = threading.Thread(target=inject)
+        faulter.start()
+    with ThreadPoolExecutor(clients) as pool:
+        firsts = list(pool.map(send, plan))
+    if faulter is not None:
+        faulter.join()
+        assert trigger.is_set(), "the fault was never injected"
+    with ThreadPoolExecutor(clients) as pool:
+        finals = list(pool.map(lambda item, first: settle_post(base, item[0], item[1], item[2], first), plan, firsts))
+    unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in decided]
+    assert not unsettled, unsettled[:3]
+    with ThreadPoolExecutor(clients) as pool:
+        replays = list(pool.map(lambda item: keyed_post(base, *item), plan))
+    assert replays == finals
+    for first, final in zip(firsts, finals, strict=True):
+        if first[0] in decided:
+            assert first == final
+    return finals
+
+
+def one_ledger_row_per_key(engine: Engine, keys: Sequence[str]) -> None:
+    """Assert that each Idempotency-Key names exactly one ledger row (a transfer's: its debit)."""
+    with engine.connect() as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT idempotency_key, count(*) FROM wallet_operations"
+                    " WHERE idempotency_key = ANY(:keys) GROUP BY idempotency_key"
+                ),
+                {"keys": list(keys)},
+            ).all()
+        )
+    assert len(counts) == len(keys)
+    assert set(counts.values()) == {1}
+
+
+@contextmanager
+def armed_stack(point: str, **env: str) -> Iterator[tuple[Stack, Callable[[], None]]]:
+    """A stack with one plain worker and one armed at the fault ``point`` (it kills itself with
+    SIGKILL when it gets there), and the fault to inject: wait for the armed worker to have died
+    so, then start its replacement."""
+    with running_stack(workers=1, **env) as stack:
+        armed = start_worker(**stack.env, FAULT_POINT=point)
+        stack.workers.append(armed)
+
+        def replace_armed() -> None:
+            wait_until(lambda: armed.poll() is not None, timeout=60, what="the armed worker's fault point")
+            assert armed.returncode == -signal.SIGKILL
+            stack.add_worker()
+
+        yield stack, replace_armed

@@ -16,39 +16,34 @@ import json
 import os
 import random
 import signal
-import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from tests.processes import start_worker, wait_until
-from tests.stack import Stack, call, keyed_post, running_stack, settle_post
+from tests.processes import wait_until
+from tests.stack import (
+    Keyed,
+    Stack,
+    armed_stack,
+    call,
+    funded_wallets,
+    keyed_load,
+    keyed_post,
+    one_ledger_row_per_key,
+    running_stack,
+)
+from tests.test_transfer_faults import pending_transfers
 
 pytestmark = pytest.mark.fault
 
 SHARDS = 4
-Item = tuple[str, dict[str, str], str]
-"""(path, body, Idempotency-Key)"""
 
 
 def _shard(wallet: str) -> int:
     return uuid.UUID(wallet).int % SHARDS
-
-
-def _funded_wallets(stack: Stack, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        status, content = call(stack.base, "POST", "/api/v1/wallets")
-        assert status == 201
-        wallet = json.loads(content)["id"]
-        funding = {"operationType": "DEPOSIT", "amount": "100.00"}
-        assert keyed_post(stack.base, f"/api/v1/wallets/{wallet}/operation", funding, f"fund-{wallet}")[0] == 200
-        ids.append(wallet)
-    return ids
 
 
 def _other_shard(rng: random.Random, ids: list[str], wallet: str) -> str:
@@ -57,7 +52,7 @@ def _other_shard(rng: random.Random, ids: list[str], wallet: str) -> str:
 
 def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *, seed: int) -> None:
     rng = random.Random(seed)
-    ids = _funded_wallets(stack, 24)
+    ids = funded_wallets(stack.base, 24)
     # Holds to capture: on every wallet, to a wallet of another shard; made before the fault.
     holds: dict[str, tuple[str, str, Decimal]] = {}  # hold id: (wallet, to, amount)
     for i in range(120):
@@ -68,7 +63,7 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
         status, content = keyed_post(stack.base, f"/api/v1/wallets/{wallet}/holds", body, f"h0-{uuid.uuid4()}")
         assert status == 201, content
         holds[json.loads(content)["hold_id"]] = (wallet, to, amount)
-    plan: list[Item] = []
+    plan: list[Keyed] = []
     for hold_id, (_, _, amount) in holds.items():
         captured = Decimal(rng.randint(1, int(amount * 100))) / 100
         plan.append((f"/api/v1/holds/{hold_id}/capture", {"amount": f"{captured}"}, f"c-{uuid.uuid4()}"))
@@ -81,38 +76,7 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
         plan.append((f"/api/v1/wallets/{rng.choice(ids)}/operation", body, f"op-{uuid.uuid4()}"))
     rng.shuffle(plan)
 
-    done = [0]
-    trigger = threading.Event()
-
-    def send(item: Item) -> tuple[int, bytes]:
-        answer = keyed_post(stack.base, *item)
-        done[0] += 1
-        if done[0] == len(plan) // 3:
-            trigger.set()
-        return answer
-
-    def inject() -> None:
-        trigger.wait(120)
-        fault()
-
-    faulter = threading.Thread(target=inject)
-    faulter.start()
-    with ThreadPoolExecutor(24) as pool:
-        firsts = list(pool.map(send, plan))
-    faulter.join()
-    assert trigger.is_set(), "the fault was never injected"
-    with ThreadPoolExecutor(24) as pool:
-        finals = list(
-            pool.map(lambda item, first: settle_post(stack.base, item[0], item[1], item[2], first), plan, firsts)
-        )
-    unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in (200, 201, 400)]
-    assert not unsettled, unsettled[:3]
-    with ThreadPoolExecutor(24) as pool:
-        replays = list(pool.map(lambda item: keyed_post(stack.base, *item), plan))
-    assert replays == finals
-    for first, final in zip(firsts, finals, strict=True):
-        if first[0] in (200, 201, 400):
-            assert first == final
+    finals = keyed_load(stack.base, plan, fault, clients=24, decided=(200, 201, 400))
 
     # What the answers say each wallet has, and holds.
     balance = dict.fromkeys(ids, Decimal("100.00"))
@@ -138,19 +102,8 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
         elif status == 200:
             wallet = path.split("/")[4]
             balance[wallet] += Decimal(body["amount"]) * (1 if body["operationType"] == "DEPOSIT" else -1)
-    wait_until(lambda: _pending_transfers(engine) == 0, timeout=30, what="every capture's transfer completed")
-    with engine.connect() as conn:
-        keyed: dict[str, int] = dict(
-            conn.execute(
-                text(
-                    "SELECT idempotency_key, count(*) FROM wallet_operations"
-                    " WHERE idempotency_key = ANY(:keys) GROUP BY idempotency_key"
-                ),
-                {"keys": [key for _, _, key in plan]},
-            ).all()
-        )
-    assert len(keyed) == len(plan)
-    assert set(keyed.values()) == {1}
+    wait_until(lambda: pending_transfers(engine) == 0, timeout=30, what="every capture's transfer completed")
+    one_ledger_row_per_key(engine, [key for _, _, key in plan])
     for wallet in ids:
         status, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
         money = json.loads(content)
@@ -158,23 +111,10 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
         assert Decimal(money["available"]) >= 0
 
 
-def _pending_transfers(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM transfers WHERE state = 'pending'")).scalar_one())
-
-
 def test_the_captures_worker_killed_after_its_commit_before_the_credit_is_enqueued(
     database: Engine, db: Engine
 ) -> None:
-    with running_stack(workers=1, SHARD_COUNT=str(SHARDS), REPLY_TIMEOUT="2") as stack:
-        armed = start_worker(**stack.env, FAULT_POINT="after-transfer-debit")
-        stack.workers.append(armed)
-
-        def replace_armed() -> None:
-            wait_until(lambda: armed.poll() is not None, timeout=60, what="the armed worker's fault point")
-            assert armed.returncode == -signal.SIGKILL
-            stack.add_worker()
-
+    with armed_stack("after-transfer-debit", SHARD_COUNT=str(SHARDS), REPLY_TIMEOUT="2") as (stack, replace_armed):
         run_capture_load(stack, db, replace_armed, seed=11)
 
 

@@ -14,26 +14,30 @@ import json
 import os
 import random
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.processes import start_worker, terminate_backends, wait_until
-from tests.stack import Stack, call, keyed_post, running_stack, settle_post
+from tests.processes import terminate_backends, wait_until
+from tests.stack import (
+    Keyed,
+    Stack,
+    armed_stack,
+    call,
+    funded_wallets,
+    keyed_load,
+    one_ledger_row_per_key,
+    running_stack,
+)
 
 pytestmark = pytest.mark.fault
 
 SHARDS = "4"
 TRANSFERS = "/api/v1/transfers"
-
-Item = tuple[str, dict[str, str], str]
-"""(path, body, Idempotency-Key)"""
 
 
 @pytest.fixture
@@ -44,18 +48,11 @@ def stack(database: Engine) -> Iterator[Stack]:
 
 def plan_load(
     stack: Stack, *, wallets: int, transfers: int, operations: int, seed: int
-) -> tuple[list[str], list[Item]]:
+) -> tuple[list[str], list[Keyed]]:
     """Funded wallets, and a shuffled plan of keyed transfers, deposits and withdrawals."""
     rng = random.Random(seed)
-    ids = []
-    for _ in range(wallets):
-        status, content = call(stack.base, "POST", "/api/v1/wallets")
-        assert status == 201
-        ids.append(json.loads(content)["id"])
-    for wallet in ids:
-        funding = {"operationType": "DEPOSIT", "amount": "100.00"}
-        assert keyed_post(stack.base, f"/api/v1/wallets/{wallet}/operation", funding, f"fund-{wallet}")[0] == 200
-    plan: list[Item] = []
+    ids = funded_wallets(stack.base, wallets)
+    plan: list[Keyed] = []
     for _ in range(transfers):
         source, destination = rng.sample(ids, 2)
         body = {"from": source, "to": destination, "amount": f"{rng.randint(1, 4000) / 100:.2f}"}
@@ -79,48 +76,9 @@ def run_transfer_load(
     seed: int = 0,
 ) -> None:
     ids, plan = plan_load(stack, wallets=wallets, transfers=transfers, operations=operations, seed=seed)
-    done = [0]
-    trigger = threading.Event()
-
-    def send(item: Item) -> tuple[int, bytes]:
-        answer = keyed_post(stack.base, *item)
-        done[0] += 1
-        if done[0] == len(plan) // 3:
-            trigger.set()
-        return answer
-
-    faulter = None
-    if fault is not None:
-
-        def inject() -> None:
-            trigger.wait(120)
-            fault()
-
-        faulter = threading.Thread(target=inject)
-        faulter.start()
-    with ThreadPoolExecutor(clients) as pool:
-        firsts = list(pool.map(send, plan))
-    if faulter is not None:
-        faulter.join()
-        assert trigger.is_set(), "the fault was never injected"
-
-    def settled(item: Item, first: tuple[int, bytes]) -> tuple[int, bytes]:
-        path, body, key = item
-        return settle_post(stack.base, path, body, key, first)
-
-    with ThreadPoolExecutor(clients) as pool:
-        finals = list(pool.map(settled, plan, firsts))
-    unsettled = [(item, answer) for item, answer in zip(plan, finals, strict=True) if answer[0] not in (200, 400)]
-    assert not unsettled, unsettled[:3]
-    # Replaying every key repeats every final answer, byte for byte; a first final answer too.
-    with ThreadPoolExecutor(clients) as pool:
-        replays = list(pool.map(lambda item: keyed_post(stack.base, *item), plan))
-    assert replays == finals
-    for first, final in zip(firsts, finals, strict=True):
-        if first[0] in (200, 400):
-            assert first == final
+    finals = keyed_load(stack.base, plan, fault, clients=clients, decided=(200, 400))
     # Every transfer is decided: none stays pending once the queues are empty.
-    wait_until(lambda: _pending_transfers(engine) == 0, timeout=30, what="every transfer completed or failed")
+    wait_until(lambda: pending_transfers(engine) == 0, timeout=30, what="every transfer completed or failed")
     expected = dict.fromkeys(ids, Decimal("100.00"))
     transfer_ids = []
     for (path, body, _), (status, content) in zip(plan, finals, strict=True):
@@ -136,19 +94,8 @@ def run_transfer_load(
             wallet = path.split("/")[4]
             expected[wallet] += amount if body["operationType"] == "DEPOSIT" else -amount
     assert len(transfer_ids) == len(set(transfer_ids))
+    one_ledger_row_per_key(engine, [key for _, _, key in plan])
     with engine.connect() as conn:
-        # Each request's key names exactly one ledger row (a transfer's: its debit).
-        keyed: dict[str, int] = dict(
-            conn.execute(
-                text(
-                    "SELECT idempotency_key, count(*) FROM wallet_operations"
-                    " WHERE idempotency_key = ANY(:keys) GROUP BY idempotency_key"
-                ),
-                {"keys": [key for _, _, key in plan]},
-            ).all()
-        )
-        assert len(keyed) == len(plan)
-        assert set(keyed.values()) == {1}
         states: dict[str, int] = dict(conn.execute(text("SELECT state, count(*) FROM transfers GROUP BY state")).all())
         assert set(states) <= {"completed", "failed"}
     for wallet in ids:
@@ -159,7 +106,7 @@ def run_transfer_load(
         assert balance >= 0
 
 
-def _pending_transfers(engine: Engine) -> int:
+def pending_transfers(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM transfers WHERE state = 'pending'")).scalar_one())
 
@@ -171,17 +118,9 @@ def test_500_transfers_among_50_wallets_from_32_clients(stack: Stack, db: Engine
 def test_source_worker_killed_after_its_debit_commit_before_the_credit_is_enqueued(
     database: Engine, db: Engine
 ) -> None:
-    with running_stack(workers=1, SHARD_COUNT=SHARDS, REPLY_TIMEOUT="2") as stack:
-        # The second worker is armed: it dies (SIGKILL) right after the first batch whose
-        # debits need a credit on another shard has committed, before that credit is enqueued.
-        armed = start_worker(**stack.env, FAULT_POINT="after-transfer-debit")
-        stack.workers.append(armed)
-
-        def replace_armed() -> None:
-            wait_until(lambda: armed.poll() is not None, timeout=60, what="the armed worker's fault point")
-            assert armed.returncode == -signal.SIGKILL
-            stack.add_worker()
-
+    # The second worker is armed: it dies (SIGKILL) right after the first batch whose debits
+    # need a credit on another shard has committed, before that credit is enqueued.
+    with armed_stack("after-transfer-debit", SHARD_COUNT=SHARDS, REPLY_TIMEOUT="2") as (stack, replace_armed):
         run_transfer_load(stack, db, replace_armed, seed=1)
 
 
