@@ -37,6 +37,19 @@ class _NoAddOrDelete(_IdsOnOneLine):
         return False
 
 
+class _ReadOnly(_NoAddOrDelete):
+    """Written only by the shard workers (or, for wallets, by tenants' keys through the API)."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _ledger_link(field: str, value: object, label: str) -> str:
+    """A link to the operations list filtered on ``field`` (e.g. ``hold__id__exact``)."""
+    url = reverse("admin:wallets_walletoperation_changelist") + f"?{field}={value}"
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
 @admin.register(Tenant)
 class TenantAdmin(_NoAddOrDelete):
     list_display = ("name", "wallet_count", "wallet_limit", "created_at")
@@ -65,7 +78,7 @@ class ApiKeyAdmin(_NoAddOrDelete):
 
 
 @admin.register(Wallet)
-class WalletAdmin(_IdsOnOneLine):
+class WalletAdmin(_ReadOnly):
     list_display = ("id", "tenant", "balance", "held", "created_at", "updated_at")
     list_filter = ("tenant",)
     readonly_fields = ("id", "tenant", "balance", "held", "created_at", "updated_at", "history")
@@ -75,21 +88,11 @@ class WalletAdmin(_IdsOnOneLine):
 
     @admin.display(description="Operations")
     def history(self, obj: Wallet) -> str:
-        url = reverse("admin:wallets_walletoperation_changelist") + f"?wallet__id__exact={obj.id}"
-        return format_html('<a href="{}">Ledger of this wallet</a>', url)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # wallets are made through the API, by a tenant's key
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return _ledger_link("wallet__id__exact", obj.id, "Ledger of this wallet")
 
 
 @admin.register(WalletOperation)
-class WalletOperationAdmin(_NoAddOrDelete):
+class WalletOperationAdmin(_ReadOnly):
     # The key and the hold or transfer are on the detail page: the list fits a laptop's width.
     list_display = (
         "short_id",
@@ -117,12 +120,9 @@ class WalletOperationAdmin(_NoAddOrDelete):
         url = reverse("admin:wallets_wallet_change", args=[obj.wallet_id])
         return format_html('<a href="{}">{}</a>', url, _short(obj.wallet_id))
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Transfer)
-class TransferAdmin(_NoAddOrDelete):
+class TransferAdmin(_ReadOnly):
     """Read only: a transfer's record is written by the shard workers, with its legs."""
 
     # The ids are wide: the key and the update time are on the detail page.
@@ -135,15 +135,11 @@ class TransferAdmin(_NoAddOrDelete):
 
     @admin.display(description="Legs")
     def legs(self, obj: Transfer) -> str:
-        url = reverse("admin:wallets_walletoperation_changelist") + f"?transfer__id__exact={obj.id}"
-        return format_html('<a href="{}">Ledger rows of this transfer</a>', url)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return _ledger_link("transfer__id__exact", obj.id, "Ledger rows of this transfer")
 
 
 @admin.register(Hold)
-class HoldAdmin(_NoAddOrDelete):
+class HoldAdmin(_ReadOnly):
     """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
 
     # The wallet is on the detail page (and searchable): the ids are wide.
@@ -156,8 +152,4 @@ class HoldAdmin(_NoAddOrDelete):
 
     @admin.display(description="Ledger")
     def changes(self, obj: Hold) -> str:
-        url = reverse("admin:wallets_walletoperation_changelist") + f"?hold__id__exact={obj.id}"
-        return format_html('<a href="{}">Ledger rows of this hold</a>', url)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return _ledger_link("hold__id__exact", obj.id, "Ledger rows of this hold")
