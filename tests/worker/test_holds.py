@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import redis
 from sqlalchemy import Engine, select
 
@@ -140,32 +141,28 @@ def test_a_hold_past_its_expiry_cannot_be_captured_and_the_owner_expires_it(
     assert money(db, wallet) == (Decimal("20.00"), Decimal("0.00"))
 
 
-def test_a_capture_to_another_shard_completes_as_a_transfer(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+@pytest.mark.parametrize(("destination_shard", "captured"), [(2, "15.00"), (1, "40.00")], ids=["across", "within"])
+def test_a_capture_to_a_wallet_completes_as_a_transfer(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    destination_shard: int,
+    captured: str,
 ) -> None:
-    source, destination = wallet_on(db, local_settings, 1, "40.00"), wallet_on(db, local_settings, 2)
+    """Across shards the credit goes through the destination's queue; within one shard it is
+    applied in the capture's transaction."""
+    source = wallet_on(db, local_settings, 1, "40.00")
+    destination = wallet_on(db, local_settings, destination_shard)
     held = hold(source, "40.00", to=destination)
-    capture = change(held, OperationType.HOLD_CAPTURE, "15.00")
+    capture = change(held, OperationType.HOLD_CAPTURE, captured)
     run(enqueue, make_worker, held, capture)
-    assert reply(local_redis, capture).balance_after == Decimal("25.00")
-    assert money(db, source) == (Decimal("25.00"), Decimal("0.00"))
-    assert money(db, destination) == (Decimal("15.00"), Decimal("0.00"))
+    left = Decimal("40.00") - Decimal(captured)
+    assert reply(local_redis, capture).balance_after == left
+    assert money(db, source) == (left, Decimal("0.00"))
+    assert money(db, destination) == (Decimal(captured), Decimal("0.00"))
     with db.connect() as conn:
         state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
     assert state == TransferState.COMPLETED
-    assert hold_state(db, held.hold_id) == ("captured", Decimal("15.00"))
-
-
-def test_a_capture_to_a_wallet_of_the_same_shard_credits_it_in_the_same_transaction(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    source, destination = wallet_on(db, local_settings, 1, "40.00"), wallet_on(db, local_settings, 1)
-    held = hold(source, "40.00", to=destination)
-    capture = change(held, OperationType.HOLD_CAPTURE, "40.00")
-    run(enqueue, make_worker, held, capture)
-    assert money(db, source) == (Decimal("0.00"), Decimal("0.00"))
-    assert money(db, destination) == (Decimal("40.00"), Decimal("0.00"))
-    with db.connect() as conn:
-        state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
-    assert state == TransferState.COMPLETED
-    assert hold_state(db, held.hold_id) == ("captured", Decimal("40.00"))
+    assert hold_state(db, held.hold_id) == ("captured", Decimal(captured))
