@@ -56,7 +56,12 @@ apikey-revoke: $(STAMP) .env  ## Revoke an API key: KEY=wk_... (its prefix or id
 superuser: migrate  ## Create an admin login for /admin/
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser
 
-test: $(STAMP)  ## Run the test suite against the local PostgreSQL and Redis
+# Headless Chromium, for the tests that look at pages as a person's browser shows them.
+CHROMIUM := /usr/lib/chromium/chromium
+$(CHROMIUM):
+	apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
+
+test: $(STAMP) $(CHROMIUM)  ## Run the test suite against the local PostgreSQL and Redis (installs Chromium if missing)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff and mypy

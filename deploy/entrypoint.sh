@@ -15,7 +15,8 @@ case "$role" in
     # docker compose run --rm web apikey create --tenant acme   (the secret is the last line)
     exec python web/manage.py apikey "$@" ;;
   dashboard)
-    exec rq-dashboard --bind 0.0.0.0 --port "${DASHBOARD_PORT:-9181}" --redis-url "$REDIS_URL" --json --disable-delete "$@" ;;
+    # Read only (deploy/dashboard.py); basic auth from RQ_DASHBOARD_USERNAME and _PASSWORD.
+    exec python deploy/dashboard.py --bind 0.0.0.0 --port "${DASHBOARD_PORT:-9181}" --redis-url "$REDIS_URL" "$@" ;;
   *)
     exec "$role" "$@" ;;
 esac

@@ -20,6 +20,10 @@ STOP_WAIT = 15
 """Seconds a process has to stop on SIGTERM (a worker finishes its batch) before SIGKILL."""
 
 
+DASHBOARD = Path(__file__).resolve().parent / "dashboard.py"
+"""rq-dashboard, read only."""
+
+
 def program(name: str, command: str, *, numprocs: int = 1) -> str:
     lines = [
         f"[program:{name}]",
@@ -64,8 +68,7 @@ def configuration(*, bin_dir: Path, run_dir: Path, workers: int, dashboard_port:
             program("worker", f"{python} -m worker", numprocs=workers),
             program(
                 "dashboard",
-                f"{bin_dir / 'rq-dashboard'} --bind 127.0.0.1 --port {dashboard_port} --redis-url {redis_url}"
-                " --json --disable-delete",
+                f"{python} {DASHBOARD} --bind 127.0.0.1 --port {dashboard_port} --redis-url {redis_url}",
             ),
         ]
     )

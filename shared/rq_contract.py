@@ -31,10 +31,10 @@ from redis.client import Pipeline
 from rq import Queue, SimpleWorker, worker_registration
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended
-from rq.utils import now, utcparse
+from rq.utils import current_timestamp, now, utcparse
 from rq.worker import WorkerStatus
 
 from shared import keys
@@ -106,6 +106,24 @@ def failed_count(connection: redis.Redis, shard_count: int) -> int:
         for shard in range(shard_count):
             pipe.zcard(FailedJobRegistry.key_template.format(queue_name(shard)))
         return sum(int(n) for n in pipe.execute())
+
+
+def queues_register(connection: redis.Redis, shard_count: int) -> None:
+    """Put every shard queue in RQ's queue set, so dashboards and ``rq info`` list each one
+    before its first job (an enqueue adds its queue too, again after a Redis restart)."""
+    connection.sadd(Queue.redis_queues_keys, *(keys.queue_key(shard) for shard in range(shard_count)))
+
+
+def finished_trim(connection: redis.Redis, queue_names: Sequence[str]) -> None:
+    """Drop from the finished registries of ``queue_names`` the jobs whose records expired
+    (``RESULT_TTL`` after they finished), so a dashboard's count is what it can list: RQ's
+    own cleanup does the same, once a minute."""
+    if not queue_names:
+        return
+    with connection.pipeline(transaction=False) as pipe:
+        for name in queue_names:
+            pipe.zremrangebyscore(FinishedJobRegistry.key_template.format(name), 0, current_timestamp())
+        pipe.execute()
 
 
 def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:

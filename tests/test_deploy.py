@@ -169,3 +169,20 @@ def test_make_load_ui_serves_locusts_web_ui_and_load_args_reach_locust() -> None
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
+
+
+def test_operator_tools_are_published_on_this_host_only_and_metrics_ask_for_a_token() -> None:
+    """Only the API listens beyond the host; the dashboard and Locust's UI bind to loopback
+    (an SSH tunnel reaches them), and every app container needs METRICS_TOKEN."""
+    published = {name: service.get("ports", []) for name, service in SERVICES.items()}
+    assert published["web"] == ["8000:8000"]
+    assert published["dashboard"] == ["127.0.0.1:9181:9181"]
+    assert published["locust"] == ["127.0.0.1:8089:8089"]
+    assert [name for name in ("db", "redis", "worker", "migrate") if published[name]] == []
+    assert SERVICES["web"]["environment"]["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?")
+
+
+def test_the_containers_dashboard_is_the_read_only_one() -> None:
+    entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
+    assert "exec python deploy/dashboard.py" in entrypoint
+    assert "rq-dashboard --bind" not in entrypoint

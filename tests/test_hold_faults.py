@@ -98,7 +98,7 @@ def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *,
             if status == 201:
                 held[path.split("/")[4]] += Decimal(body["amount"])
             else:
-                assert answer == {"error": "Insufficient funds"}
+                assert answer == {"error": "Insufficient funds", "code": "insufficient_funds"}
         elif status == 200:
             wallet = path.split("/")[4]
             balance[wallet] += Decimal(body["amount"]) * (1 if body["operationType"] == "DEPOSIT" else -1)

@@ -24,6 +24,7 @@ What pywsgi lacks is added here:
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -34,6 +35,7 @@ from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
+from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_code
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
@@ -49,7 +51,7 @@ APP_SLOT_WAIT = 1.0
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]{1,10}")
-_BUSY = b'{"error": "Service temporarily unavailable"}'
+_BUSY = json.dumps({"error": UNAVAILABLE, "code": error_code(UNAVAILABLE, 503)}).encode()
 
 
 class BadRequest(ValueError):
@@ -95,7 +97,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
             line = fp.readline(HEAD_LIMIT + 1)
             size += len(line)
             if size > HEAD_LIMIT or len(lines) >= HEADER_LIMIT:
-                raise BadRequest("request head too large")
+                raise BadRequest(HEAD_TOO_LARGE)
             if line == b"\r\n":
                 break
             if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
@@ -118,7 +120,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0])):
             raise BadRequest("invalid Content-Length")
         if (self.content_length or 0) > BODY_LIMIT:
-            raise BadRequest("request body too large")
+            raise BadRequest(BODY_TOO_LARGE)
         self._body = self._read_body(self.content_length or 0)
         self._deadline_cancel()
         return True
@@ -139,7 +141,8 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         """A JSON 400 for a request that breaks the framing rules; one log line, no traceback."""
         self.log_error("Invalid request (from %s): %s", self.client_address, ex)
-        body = b'{"error": "%s"}' % (str(ex) if isinstance(ex, BadRequest) else "Bad request").encode()
+        message = str(ex) if isinstance(ex, BadRequest) else "Bad request"
+        body = json.dumps({"error": message, "code": error_code(message, 400)}).encode()
         head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
         return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 

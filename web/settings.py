@@ -91,6 +91,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+FORMAT_MODULE_PATH = ["web.formats"]  # ISO dates and 24-hour times in the admin
 USE_I18N = False
 USE_TZ = True
 

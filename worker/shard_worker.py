@@ -5,7 +5,8 @@ Each turn of ``work()``:
 - periodic chores, each on its own clock: settle operations answered 202 (``worker.pending``,
   every 2 s) and redo what crashes left undone of transfers (``worker.transfers``, as often),
   share the shards among live workers (``worker.leases``, every second, which also requeues
-  what dead workers left claimed), RQ's registry cleanup (every minute);
+  what dead workers left claimed), expired jobs out of the finished registries (every second,
+  so dashboards count what they can list), RQ's registry cleanup (every minute);
 - a batch: claim, fetch, apply, finish (``worker.batches``);
 - or, with nothing queued, a blocking wait on the leased shards' bells (at most a second).
 
@@ -34,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import Settings
 from shared.messages import OperationType
-from shared.rq_contract import WorkerPresence
+from shared.rq_contract import WorkerPresence, finished_trim, queues_register
 from worker.apply import ledger_apply, operations_apply
 from worker.batches import batch_apply, batch_fetch, batch_finish
 from worker.claim import (
@@ -61,6 +62,9 @@ HEARTBEAT_EVERY = 1.0
 
 REGISTRY_CLEANUP_EVERY = 60.0
 """Seconds between RQ's registry cleanups."""
+
+FINISHED_TRIM_EVERY = 1.0
+"""Seconds between drops of expired jobs from the leased queues' finished registries."""
 
 SUSPENSION_CHECK_EVERY = 1.0
 """Seconds between checks of RQ's suspension flag (``rq suspend``)."""
@@ -148,7 +152,9 @@ class ShardWorker:
         return did_work
 
     def bootstrap(self) -> None:
-        """Appear in the dashboards and take a first share of the shards."""
+        """Show every shard queue and this worker in the dashboards, and take a first share of
+        the shards."""
+        self._retry_redis(partial(queues_register, self.connection, self.settings.shard_count))
         self._retry_redis(partial(self.presence.birth, []))
         self.rebalance()
 
@@ -162,6 +168,8 @@ class ShardWorker:
             self.rebalance()
         if self._due_now("cleanup", REGISTRY_CLEANUP_EVERY):
             self._retry_redis(self.presence.clean_registries)
+        if self._due_now("trim", FINISHED_TRIM_EVERY):
+            self._retry_redis(partial(finished_trim, self.connection, [shard.name for shard in self.shard_queues]))
         if self._due_now("suspension", SUSPENSION_CHECK_EVERY):
             suspended = self._retry_redis(self.presence.suspended)
             if suspended != self.suspended:

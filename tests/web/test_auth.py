@@ -104,14 +104,14 @@ def nothing_changes(db: Engine, web_redis: redis.Redis) -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    ("authorization", "message"),
+    ("authorization", "message", "code"),
     [
-        (None, "Missing API key: send Authorization: Bearer <key>"),
-        ("", "Missing API key: send Authorization: Bearer <key>"),
-        ("Basic dXNlcjpwYXNz", "Malformed API key"),
-        ("Bearer", "Malformed API key"),
-        ("Bearer not-a-key", "Malformed API key"),
-        (f"Bearer wk_0123456789_{'A' * 43}", "Unknown or revoked API key"),
+        (None, "Missing API key: send Authorization: Bearer <key>", "api_key_missing"),
+        ("", "Missing API key: send Authorization: Bearer <key>", "api_key_missing"),
+        ("Basic dXNlcjpwYXNz", "Malformed API key", "api_key_malformed"),
+        ("Bearer", "Malformed API key", "api_key_malformed"),
+        ("Bearer not-a-key", "Malformed API key", "api_key_malformed"),
+        (f"Bearer wk_0123456789_{'A' * 43}", "Unknown or revoked API key", "api_key_unknown"),
     ],
 )
 def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
@@ -123,12 +123,13 @@ def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
     web_redis: redis.Redis,
     authorization: str | None,
     message: str,
+    code: str,
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     with nothing_changes(db, web_redis):
         for endpoint in _endpoints(wallet, operation_id, transfer_id, hold_id):
             status, response_headers, content = _send(Client(), endpoint, **headers)
-            assert (status, content) == (401, f'{{"error": "{message}"}}'.encode()), endpoint[:2]
+            assert (status, content) == (401, f'{{"error": "{message}", "code": "{code}"}}'.encode()), endpoint[:2]
             assert response_headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -150,7 +151,7 @@ def test_a_revoked_key_stops_working_within_5_s(api: Api, wallet: str, db: Engin
     with nothing_changes(db, web_redis):
         for endpoint in _endpoints(wallet, str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())):
             status, _, content = _send(client, endpoint)
-            assert (status, content) == (401, b'{"error": "Unknown or revoked API key"}')
+            assert (status, content) == (401, b'{"error": "Unknown or revoked API key", "code": "api_key_unknown"}')
     assert api.balance(wallet) == Decimal("100.00")
 
 
@@ -162,7 +163,10 @@ def test_a_read_only_key_reads_and_gets_403_on_every_write(
         for endpoint in _endpoints(wallet, operation_id, transfer_id, hold_id):
             status, _, content = _send(reader, endpoint)
             if endpoint[2]:
-                assert (status, content) == (403, b'{"error": "This API key is read-only"}'), endpoint[:2]
+                assert (status, content) == (
+                    403,
+                    b'{"error": "This API key is read-only", "code": "api_key_read_only"}',
+                ), endpoint[:2]
             else:
                 assert status == 200, endpoint[:2]
     assert api.balance(wallet) == Decimal("110.00")
@@ -187,7 +191,10 @@ def test_another_tenants_key_finds_nothing_and_changes_nothing(
     with nothing_changes(db, web_redis):
         for source, destination in ((theirs, wallet), (wallet, theirs)):
             response = Api(other_key.secret).post_transfer(source, destination, "1.00")
-            assert (response.status_code, response.json()) == (404, {"error": "Wallet not found"})
+            assert (response.status_code, response.json()) == (
+                404,
+                {"error": "Wallet not found", "code": "wallet_not_found"},
+            )
         keyed = other.post(
             f"/api/v1/wallets/{wallet}/operation",
             data=DEPOSIT,
@@ -249,7 +256,10 @@ def test_the_tenants_wallet_quota_holds(db: Engine) -> None:
     client = Client(headers={"Authorization": f"Bearer {key.secret}"})
     answers = [client.post("/api/v1/wallets") for _ in range(4)]
     assert [a.status_code for a in answers] == [201, 201, 403, 403]
-    assert answers[2].json() == {"error": "This tenant has reached its quota of wallets"}
+    assert answers[2].json() == {
+        "error": "This tenant has reached its quota of wallets",
+        "code": "wallet_quota_reached",
+    }
     with db.connect() as conn:
         count = conn.execute(
             text("SELECT count(*) FROM wallets w JOIN api_keys k ON k.tenant_id = w.tenant_id WHERE k.id = :k"),
@@ -301,7 +311,7 @@ def test_history_cursors_are_opaque_and_per_wallet(api: Api) -> None:
     for bad in (cursor, "A" * 22):
         target = other if bad == cursor else wallet
         response = api.client.get(f"/api/v1/wallets/{target}/operations?cursor={bad}")
-        assert (response.status_code, response.json()) == (400, {"error": "Invalid cursor"})
+        assert (response.status_code, response.json()) == (400, {"error": "Invalid cursor", "code": "invalid_cursor"})
 
 
 def test_open_api_is_refused_without_debug_unless_forced() -> None:

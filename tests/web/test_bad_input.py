@@ -8,7 +8,7 @@ import pytest
 
 from tests.web.conftest import Api
 
-INVALID_AMOUNT = {"error": "Invalid or missing amount"}
+INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"}
 
 
 @pytest.mark.parametrize(
@@ -75,39 +75,51 @@ def test_bad_operation_types(api: Api, operation_type: object) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": operation_type, "amount": 1})
     assert response.status_code == 400
-    assert response.json() == {"error": "Invalid operationType"}
+    assert response.json() == {"error": "Invalid operationType", "code": "invalid_operation_type"}
 
 
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("body", "error", "code"),
     [
-        (b"", "Malformed JSON body"),
-        (b"{", "Malformed JSON body"),
-        (b"{'amount': 1}", "Malformed JSON body"),
-        (b'{"amount": 1,}', "Malformed JSON body"),
-        (b'\xff\xfe{"amount": 1}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": "\xe9"}', "Malformed JSON body"),
-        (b"[" * 100_000, "Request body too large"),
-        (b"[" * 4000 + b"]" * 40, "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": NaN}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": Infinity}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": -Infinity}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": 1e99999999999999999999}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": -1e-99999999999999999999}', "Malformed JSON body"),
-        (b'{"operationType": "DEPOSIT", "amount": 1, "amount": 1000}', "Duplicate key in JSON object"),
-        (b'{"operationType": "WITHDRAW", "operationType": "DEPOSIT", "amount": 1}', "Duplicate key in JSON object"),
-        (b"[]", "Request body must be a JSON object"),
-        (b'"DEPOSIT"', "Request body must be a JSON object"),
-        (b"1", "Request body must be a JSON object"),
-        (b"null", "Request body must be a JSON object"),
-        (b'{"operationType": "DEPOSIT", "amount": 1, "pad": "' + b"x" * 5000 + b'"}', "Request body too large"),
+        (b"", "Malformed JSON body", "malformed_json"),
+        (b"{", "Malformed JSON body", "malformed_json"),
+        (b"{'amount': 1}", "Malformed JSON body", "malformed_json"),
+        (b'{"amount": 1,}', "Malformed JSON body", "malformed_json"),
+        (b'\xff\xfe{"amount": 1}', "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": "\xe9"}', "Malformed JSON body", "malformed_json"),
+        (b"[" * 100_000, "Request body too large", "body_too_large"),
+        (b"[" * 4000 + b"]" * 40, "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": NaN}', "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": Infinity}', "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": -Infinity}', "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": 1e99999999999999999999}', "Malformed JSON body", "malformed_json"),
+        (b'{"operationType": "DEPOSIT", "amount": -1e-99999999999999999999}', "Malformed JSON body", "malformed_json"),
+        (
+            b'{"operationType": "DEPOSIT", "amount": 1, "amount": 1000}',
+            "Duplicate key in JSON object",
+            "duplicate_json_key",
+        ),
+        (
+            b'{"operationType": "WITHDRAW", "operationType": "DEPOSIT", "amount": 1}',
+            "Duplicate key in JSON object",
+            "duplicate_json_key",
+        ),
+        (b"[]", "Request body must be a JSON object", "body_not_object"),
+        (b'"DEPOSIT"', "Request body must be a JSON object", "body_not_object"),
+        (b"1", "Request body must be a JSON object", "body_not_object"),
+        (b"null", "Request body must be a JSON object", "body_not_object"),
+        (
+            b'{"operationType": "DEPOSIT", "amount": 1, "pad": "' + b"x" * 5000 + b'"}',
+            "Request body too large",
+            "body_too_large",
+        ),
     ],
 )
-def test_bad_bodies(api: Api, body: bytes, error: str) -> None:
+def test_bad_bodies(api: Api, body: bytes, error: str, code: str) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, body)
     assert response.status_code == 400
-    assert response.json() == {"error": error}
+    assert response.json() == {"error": error, "code": code}
 
 
 @pytest.mark.parametrize(
@@ -120,7 +132,7 @@ def test_a_body_not_declared_as_json_is_415(api: Api, content_type: str) -> None
     body = b'{"operationType": "DEPOSIT", "amount": "1.00"}'
     response = api.client.post(f"/api/v1/wallets/{wallet}/operation", data=body, content_type=content_type)
     assert response.status_code == 415
-    assert response.json() == {"error": "Content-Type must be application/json"}
+    assert response.json() == {"error": "Content-Type must be application/json", "code": "unsupported_media_type"}
     assert api.balance(wallet) == Decimal("5.00")
 
 

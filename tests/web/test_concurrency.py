@@ -151,7 +151,7 @@ def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> Non
         {"balance": "100.00", "available": "0.00", "held": "100.00"},
     )
     refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
-    assert refused == (400, {"error": "Insufficient funds"})
+    assert refused == (400, {"error": "Insufficient funds", "code": "insufficient_funds"})
 
 
 def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Http) -> None:

@@ -92,7 +92,7 @@ def test_withdrawals_transfers_and_new_holds_see_only_available_money(api: Api) 
     wallet, peer = api.create_wallet(100), api.create_wallet()
     held(api, wallet, "60.00")
     refused = api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "40.01"})
-    assert (refused.status_code, refused.json()) == (400, {"error": "Insufficient funds"})
+    assert (refused.status_code, refused.json()) == (400, {"error": "Insufficient funds", "code": "insufficient_funds"})
     assert (
         api.post_transfer(wallet, peer, "40.01").status_code,
         api.post_hold(wallet, {"amount": "40.01"}).status_code,
@@ -100,7 +100,10 @@ def test_withdrawals_transfers_and_new_holds_see_only_available_money(api: Api) 
         400,
         400,
     )
-    assert api.post_hold(wallet, {"amount": "40.01"}).json() == {"error": "Insufficient funds"}
+    assert api.post_hold(wallet, {"amount": "40.01"}).json() == {
+        "error": "Insufficient funds",
+        "code": "insufficient_funds",
+    }
     assert api.money(wallet) == (Decimal("100.00"), Decimal("40.00"), Decimal("60.00"))
     assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "40.00"}).status_code == 200
     assert api.money(wallet) == (Decimal("60.00"), Decimal("0.00"), Decimal("60.00"))
@@ -115,6 +118,7 @@ def test_withdrawals_transfers_and_new_holds_see_only_available_money(api: Api) 
         "hold_id": refused_hold["operation_id"],
         "state": "rejected",
         "error": "Insufficient funds",
+        "code": "insufficient_funds",
     }
 
 
@@ -147,7 +151,7 @@ def test_a_partial_capture_takes_that_much_and_releases_the_rest_once(api: Api) 
         again = api.hold_change(hold_id, action)
         assert (again.status_code, again.json()) == (
             409,
-            {"error": "Hold was already captured", "hold_id": hold_id, "state": "captured"},
+            {"error": "Hold was already captured", "code": "hold_captured", "hold_id": hold_id, "state": "captured"},
         )
     capture = history(api, wallet)[2]  # below the two refusals
     assert (capture["operationType"], capture["amount"], capture["balance_after"], capture["hold_id"]) == (
@@ -163,7 +167,10 @@ def test_a_capture_without_an_amount_takes_all_and_more_than_held_is_refused(api
     wallet = api.create_wallet(100)
     hold_id = held(api, wallet, "30.00")
     too_much = api.hold_change(hold_id, "capture", {"amount": "30.01"})
-    assert (too_much.status_code, too_much.json()) == (400, {"error": "Capture amount exceeds the held amount"})
+    assert (too_much.status_code, too_much.json()) == (
+        400,
+        {"error": "Capture amount exceeds the held amount", "code": "capture_exceeds_hold"},
+    )
     assert hold(api, hold_id)["state"] == "active"
     response = api.hold_change(hold_id, "capture", {})
     assert (response.status_code, response.json()["captured"], response.json()["released"]) == (200, "30.00", "0.00")
@@ -183,7 +190,10 @@ def test_a_void_releases_all_of_it_once(api: Api) -> None:
     )
     assert hold(api, hold_id)["state"] == "voided"
     late = api.hold_change(hold_id, "capture")
-    assert (late.status_code, late.json()) == (409, {"error": "Hold was voided", "hold_id": hold_id, "state": "voided"})
+    assert (late.status_code, late.json()) == (
+        409,
+        {"error": "Hold was voided", "code": "hold_voided", "hold_id": hold_id, "state": "voided"},
+    )
     assert api.money(wallet) == (Decimal("50.00"), Decimal("50.00"), Decimal("0.00"))
 
 
@@ -225,7 +235,7 @@ def test_an_expired_hold_is_released_by_the_worker_and_a_late_capture_is_409(api
     late = api.hold_change(hold_id, "capture")
     assert (late.status_code, late.json()) == (
         409,
-        {"error": "Hold has expired", "hold_id": hold_id, "state": "expired"},
+        {"error": "Hold has expired", "code": "hold_expired", "hold_id": hold_id, "state": "expired"},
     )
     expiry = next(row for row in history(api, wallet) if row["operationType"] == "HOLD_EXPIRE")
     assert (expiry["hold_id"], expiry["amount"], expiry["held_after"]) == (hold_id, "15.00", "0.00")
@@ -244,42 +254,47 @@ def test_a_capture_after_expires_at_is_refused_even_before_the_sweep(
 
 
 @pytest.mark.parametrize(
-    ("body", "error"),
+    ("body", "error", "code"),
     [
-        ({"amount": "0"}, "Invalid or missing amount"),
-        ({"amount": "1.001"}, "Invalid or missing amount"),
-        ({}, "Invalid or missing amount"),
+        ({"amount": "0"}, "Invalid or missing amount", "invalid_amount"),
+        ({"amount": "1.001"}, "Invalid or missing amount", "invalid_amount"),
+        ({}, "Invalid or missing amount", "invalid_amount"),
         (
             {"amount": "1.00", "expires_in": 0},
             '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)',
+            "invalid_expires_in",
         ),
         (
             {"amount": "1.00", "expires_in": 2592001},
             '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)',
+            "invalid_expires_in",
         ),
         (
             {"amount": "1.00", "expires_in": "3600"},
             '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)',
+            "invalid_expires_in",
         ),
         (
             {"amount": "1.00", "expires_in": 1.5},
             '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)',
+            "invalid_expires_in",
         ),
         (
             {"amount": "1.00", "expires_in": True},
             '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)',
+            "invalid_expires_in",
         ),
-        ({"amount": "1.00", "to": "nope"}, 'Invalid or missing "to": a wallet id'),
-        ({"amount": "1.00", "to": 7}, 'Invalid or missing "to": a wallet id'),
+        ({"amount": "1.00", "to": "nope"}, 'Invalid or missing "to": a wallet id', "invalid_to"),
+        ({"amount": "1.00", "to": 7}, 'Invalid or missing "to": a wallet id', "invalid_to"),
     ],
 )
 def test_bad_hold_bodies_get_400_and_nothing_is_queued(
-    api: Api, web_redis: redis.Redis, body: dict[str, Any], error: str
+    api: Api, web_redis: redis.Redis, body: dict[str, Any], error: str, code: str
 ) -> None:
     wallet = api.create_wallet(10)
     jobs = set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*"))
     response = api.post_hold(wallet, body)
-    assert (response.status_code, response.json()) == (400, {"error": error})
+    assert (response.status_code, response.json()) == (400, {"error": error, "code": code})
     assert not set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*")) - jobs
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
@@ -287,15 +302,18 @@ def test_bad_hold_bodies_get_400_and_nothing_is_queued(
 def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
     wallet = api.create_wallet(10)
     response = api.post_hold(wallet, {"amount": "1.00", "to": wallet})
-    assert (response.status_code, response.json()) == (400, {"error": 'A hold\'s "to" must be another wallet'})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": 'A hold\'s "to" must be another wallet', "code": "hold_to_self"},
+    )
     hold_id = held(api, wallet, "5.00")
-    for body, error in (
-        ({"amount": "-1"}, "Invalid or missing amount"),
-        (b"[1]", "Request body must be a JSON object"),
-        (b"{", "Malformed JSON body"),
+    for body, error, code in (
+        ({"amount": "-1"}, "Invalid or missing amount", "invalid_amount"),
+        (b"[1]", "Request body must be a JSON object", "body_not_object"),
+        (b"{", "Malformed JSON body", "malformed_json"),
     ):
         response = api.hold_change(hold_id, "capture", body)
-        assert (response.status_code, response.json()) == (400, {"error": error})
+        assert (response.status_code, response.json()) == (400, {"error": error, "code": code})
     assert api.hold_change(hold_id, "void", b"{").status_code == 400
     form = api.client.post(f"/api/v1/holds/{hold_id}/capture", data="amount=1", content_type="text/plain")
     assert form.status_code == 415
@@ -305,14 +323,17 @@ def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
 def test_unknown_holds_and_wallets_are_404(api: Api) -> None:
     wallet = api.create_wallet(10)
     unknown = str(uuid.uuid4())
-    assert api.post_hold(unknown, {"amount": "1.00"}).json() == {"error": "Wallet not found"}
+    assert api.post_hold(unknown, {"amount": "1.00"}).json() == {
+        "error": "Wallet not found",
+        "code": "wallet_not_found",
+    }
     response = api.post_hold(wallet, {"amount": "1.00", "to": unknown})
-    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found"})
+    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found", "code": "wallet_not_found"})
     for action in ("capture", "void"):
         response = api.hold_change(unknown, action)
-        assert (response.status_code, response.json()) == (404, {"error": "Hold not found"})
+        assert (response.status_code, response.json()) == (404, {"error": "Hold not found", "code": "hold_not_found"})
     assert api.client.get(f"/api/v1/holds/{unknown}").status_code == 404
-    assert api.client.get("/api/v1/holds/not-a-uuid").json() == {"error": "Hold not found"}
+    assert api.client.get("/api/v1/holds/not-a-uuid").json() == {"error": "Hold not found", "code": "hold_not_found"}
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
 
@@ -320,7 +341,7 @@ def test_another_tenants_wallet_cannot_be_the_to_of_a_hold(api: Api) -> None:
     theirs = Api(api_key(f"other-{uuid.uuid4().hex[:8]}").secret).create_wallet()
     wallet = api.create_wallet(10)
     response = api.post_hold(wallet, {"amount": "1.00", "to": theirs})
-    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found"})
+    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found", "code": "wallet_not_found"})
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
 
@@ -334,7 +355,7 @@ def test_a_keyed_hold_replays_and_another_request_under_its_key_is_422(api: Api)
         response = api.post_hold(wallet, other, **{"Idempotency-Key": "h-1"})
         assert (response.status_code, response.json()) == (
             422,
-            {"error": "Idempotency-Key was already used with a different request"},
+            {"error": "Idempotency-Key was already used with a different request", "code": "idempotency_key_reused"},
         )
     assert api.money(wallet) == (Decimal("100.00"), Decimal("90.00"), Decimal("10.00"))
 

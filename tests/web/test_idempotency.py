@@ -42,7 +42,7 @@ def test_a_rejection_is_replayed_too(api: Api) -> None:
     api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "100.00"})
     again = api.post_operation(wallet, withdraw, **{"Idempotency-Key": "w-1"})
     assert (first.status_code, first.content) == (again.status_code, again.content) == (400, first.content)
-    assert first.json() == {"error": "Insufficient funds"}
+    assert first.json() == {"error": "Insufficient funds", "code": "insufficient_funds"}
     assert api.balance(wallet) == Decimal("105.00")
 
 
@@ -51,7 +51,10 @@ def test_same_key_different_request_is_422(api: Api) -> None:
     assert api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "k"}).status_code == 200
     other = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "11.00"}, **{"Idempotency-Key": "k"})
     assert other.status_code == 422
-    assert other.json() == {"error": "Idempotency-Key was already used with a different request"}
+    assert other.json() == {
+        "error": "Idempotency-Key was already used with a different request",
+        "code": "idempotency_key_reused",
+    }
     assert api.balance(wallet) == Decimal("10.00")
 
 
@@ -88,7 +91,10 @@ def test_replay_while_in_flight_is_409(api: Api, settings: Settings, monkeypatch
     assert first.status_code == 202
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
     assert again.status_code == 409
-    assert again.json() == {"error": "A request with this Idempotency-Key is still in progress"}
+    assert again.json() == {
+        "error": "A request with this Idempotency-Key is still in progress",
+        "code": "idempotency_key_in_flight",
+    }
 
 
 def test_replay_after_a_202_answers_the_settled_result(

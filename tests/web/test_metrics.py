@@ -58,7 +58,10 @@ def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypat
     )
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
         response = api.client.get("/metrics", headers=headers)
-        assert (response.status_code, response.json()) == (401, {"error": "Missing or wrong metrics token"})
+        assert (response.status_code, response.json()) == (
+            401,
+            {"error": "Missing or wrong metrics token", "code": "metrics_token_invalid"},
+        )
         assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
     response = api.client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
     assert response.status_code == 200

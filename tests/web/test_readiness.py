@@ -66,7 +66,10 @@ def test_not_ready_with_a_shard_nobody_leases_and_an_operation_waiting(extra_sha
 def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("web.wallets.views.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
     status, body = ready(Client())
-    assert (status, body["status"]) == (503, "unavailable")
+    assert (status, body) == (
+        503,
+        {"status": "unavailable", "error": "Service temporarily unavailable", "code": "service_unavailable"},
+    )
 
 
 def test_the_failed_registries_are_counted(api: Api, settings: Settings, web_redis: redis.Redis) -> None:

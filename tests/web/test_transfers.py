@@ -73,8 +73,8 @@ def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:
         None,
     )
     assert found["legs"] == {
-        "debit": {"operation_id": transfer_id, "status": "applied", "error": None},
-        "credit": {"operation_id": into["operation_id"], "status": "applied", "error": None},
+        "debit": {"operation_id": transfer_id, "status": "applied", "error": None, "code": None},
+        "credit": {"operation_id": into["operation_id"], "status": "applied", "error": None, "code": None},
         "refund": None,
     }
 
@@ -82,7 +82,10 @@ def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:
 def test_a_source_that_cannot_pay_gets_400_and_the_refusal_is_in_its_ledger(api: Api) -> None:
     source, destination = api.create_wallet(10), api.create_wallet()
     response = api.post_transfer(source, destination, "10.01")
-    assert (response.status_code, response.json()) == (400, {"error": "Insufficient funds"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "Insufficient funds", "code": "insufficient_funds"},
+    )
     refused = history(api, source)[0]
     assert (refused["operationType"], refused["status"], refused["error"]) == (
         "TRANSFER_OUT",
@@ -110,37 +113,47 @@ def test_a_destination_that_cannot_take_it_fails_the_transfer_and_refunds_the_so
     assert (response.status_code, body["error"], body["state"]) == (400, "Balance limit exceeded", "failed")
     assert api.balance(source) == Decimal("20.00")
     found = transfer(api, body["transfer_id"])
-    assert (found["state"], found["error"]) == ("failed", "Balance limit exceeded")
+    assert (found["state"], found["error"], found["code"]) == (
+        "failed",
+        "Balance limit exceeded",
+        "balance_limit_exceeded",
+    )
     transfer_id = uuid.UUID(body["transfer_id"])
     assert found["legs"]["credit"] == {
         "operation_id": str(credit_id(transfer_id)),
         "status": "rejected",
         "error": "Balance limit exceeded",
+        "code": "balance_limit_exceeded",
     }
-    assert found["legs"]["refund"] == {"operation_id": str(refund_id(transfer_id)), "status": "applied", "error": None}
+    assert found["legs"]["refund"] == {
+        "operation_id": str(refund_id(transfer_id)),
+        "status": "applied",
+        "error": None,
+        "code": None,
+    }
     assert [row["operationType"] for row in history(api, source)[:2]] == ["TRANSFER_REFUND", "TRANSFER_OUT"]
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "message", "code"),
     [
-        ({"to": "{b}", "amount": "1.00"}, 'Invalid or missing "from": a wallet id'),
-        ({"from": "nope", "to": "{b}", "amount": "1.00"}, 'Invalid or missing "from": a wallet id'),
-        ({"from": "{a}", "to": 7, "amount": "1.00"}, 'Invalid or missing "to": a wallet id'),
-        ({"from": "{a}", "to": "{a}", "amount": "1.00"}, "A transfer needs two different wallets"),
-        ({"from": "{a}", "to": "{b}", "amount": "0"}, "Invalid or missing amount"),
-        ({"from": "{a}", "to": "{b}", "amount": "1.001"}, "Invalid or missing amount"),
-        ({"from": "{a}", "to": "{b}"}, "Invalid or missing amount"),
+        ({"to": "{b}", "amount": "1.00"}, 'Invalid or missing "from": a wallet id', "invalid_from"),
+        ({"from": "nope", "to": "{b}", "amount": "1.00"}, 'Invalid or missing "from": a wallet id', "invalid_from"),
+        ({"from": "{a}", "to": 7, "amount": "1.00"}, 'Invalid or missing "to": a wallet id', "invalid_to"),
+        ({"from": "{a}", "to": "{a}", "amount": "1.00"}, "A transfer needs two different wallets", "same_wallet"),
+        ({"from": "{a}", "to": "{b}", "amount": "0"}, "Invalid or missing amount", "invalid_amount"),
+        ({"from": "{a}", "to": "{b}", "amount": "1.001"}, "Invalid or missing amount", "invalid_amount"),
+        ({"from": "{a}", "to": "{b}"}, "Invalid or missing amount", "invalid_amount"),
     ],
 )
 def test_bad_transfers_are_400_and_queue_nothing(
-    api: Api, web_redis: redis.Redis, body: dict[str, Any], message: str
+    api: Api, web_redis: redis.Redis, body: dict[str, Any], message: str, code: str
 ) -> None:
     a, b = api.create_wallet(10), api.create_wallet()
     filled = {k: v.format(a=a, b=b) if isinstance(v, str) else v for k, v in body.items()}
     jobs = set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*"))
     response = api.client.post("/api/v1/transfers", data=filled, content_type="application/json")
-    assert (response.status_code, response.json()) == (400, {"error": message})
+    assert (response.status_code, response.json()) == (400, {"error": message, "code": code})
     assert not set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*")) - jobs
     assert api.balance(a) == Decimal("10.00")
 
@@ -149,18 +162,27 @@ def test_a_wallet_that_does_not_exist_is_404_either_side(api: Api) -> None:
     wallet, unknown = api.create_wallet(10), str(uuid.uuid4())
     for source, destination in ((wallet, unknown), (unknown, wallet)):
         response = api.post_transfer(source, destination, "1.00")
-        assert (response.status_code, response.json()) == (404, {"error": "Wallet not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"error": "Wallet not found", "code": "wallet_not_found"},
+        )
     assert api.balance(wallet) == Decimal("10.00")
     for missing in (unknown, "not-a-uuid"):
         response = api.client.get(f"/api/v1/transfers/{missing}")
-        assert (response.status_code, response.json()) == (404, {"error": "Transfer not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"error": "Transfer not found", "code": "transfer_not_found"},
+        )
 
 
 def test_clients_cannot_send_transfer_legs_as_operations(api: Api) -> None:
     wallet = api.create_wallet(10)
     for kind in ("TRANSFER_OUT", "TRANSFER_IN", "TRANSFER_REFUND"):
         response = api.post_operation(wallet, {"operationType": kind, "amount": "1.00"})
-        assert (response.status_code, response.json()) == (400, {"error": "Invalid operationType"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"error": "Invalid operationType", "code": "invalid_operation_type"},
+        )
 
 
 def test_idempotency_keys_are_scoped_to_the_source_and_replay_byte_for_byte(api: Api) -> None:

@@ -5,7 +5,9 @@ If an rq upgrade changes any of these, this file fails before production does.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -176,4 +178,36 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(
     worker.chores()
     assert worker.run_batch() is True
     assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+    worker.teardown()
+
+
+def test_every_shard_queue_is_listed_from_the_first_worker_start(
+    local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
+) -> None:
+    assert Queue.all(connection=local_redis) == []
+    worker = make_worker([3])
+    worker.bootstrap()
+    listed = sorted(queue.name for queue in Queue.all(connection=local_redis))
+    assert listed == [queue_name(shard) for shard in range(local_settings.shard_count)]
+    worker.teardown()
+
+
+def test_expired_jobs_leave_the_finished_registry_within_a_second(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
+) -> None:
+    """A dashboard counts a registry and lists the jobs whose records exist: the two agree."""
+    wallet = wallet_row(db)
+    requests = [operation(wallet, OperationType.DEPOSIT, "1.00") for _ in range(3)]
+    short_lived = dataclasses.replace(local_settings, result_ttl=1)
+    for request in requests:
+        operation_send(connection=local_redis, settings=short_lived, request=request, wait=0)
+    worker = make_worker()
+    worker.work(burst=True)
+    registry = FinishedJobRegistry(queue_name(shard_for(wallet, worker.settings.shard_count)), connection=local_redis)
+    assert registry.count == 3
+    time.sleep(2.1)  # the records expired; RQ's own cleanup would drop the entries within a minute
+    assert not any(local_redis.exists(keys.job_key(r.operation_id)) for r in requests)
+    worker.bootstrap()
+    worker.chores()
+    assert local_redis.zcard(registry.key) == 0
     worker.teardown()

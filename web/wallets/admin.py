@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from shared.config import get_settings
 from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
 
+admin.site.enable_nav_sidebar = False  # the lists get the page's whole width (the index links every model)
+
 
 def _short(value: object) -> str:
     """A UUID as its first 8 characters, the whole of it on hover (and in the page, for search
@@ -42,6 +44,15 @@ class _ReadOnly(_NoAddOrDelete):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _wallet_link(wallet_id: object) -> str:
+    """A wallet's short id, linked to its page."""
+    if wallet_id is None:
+        return "-"
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:wallets_wallet_change", args=[wallet_id]), _short(wallet_id)
+    )
 
 
 def _ledger_link(field: str, value: object, label: str) -> str:
@@ -117,21 +128,33 @@ class WalletOperationAdmin(_ReadOnly):
 
     @admin.display(description="Wallet", ordering="wallet_id")
     def wallet_link(self, obj: WalletOperation) -> str:
-        url = reverse("admin:wallets_wallet_change", args=[obj.wallet_id])
-        return format_html('<a href="{}">{}</a>', url, _short(obj.wallet_id))
+        return _wallet_link(obj.wallet_id)
 
 
 @admin.register(Transfer)
 class TransferAdmin(_ReadOnly):
     """Read only: a transfer's record is written by the shard workers, with its legs."""
 
-    # The ids are wide: the key and the update time are on the detail page.
-    list_display = ("id", "state", "amount", "error", "created_at", "from_wallet", "to_wallet")
+    # Short ids (whole on hover and on the detail page, with the key and the update time).
+    list_display = ("short_id", "state", "amount", "error", "created_at", "from_link", "to_link")
+    list_display_links = ("short_id",)
     list_filter = ("state",)
     search_fields = ("=id", "=from_wallet__id", "=to_wallet__id")
     readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
     ordering = ("-created_at",)
     show_full_result_count = False
+
+    @admin.display(description="Id", ordering="id")
+    def short_id(self, obj: Transfer) -> str:
+        return _short(obj.id)
+
+    @admin.display(description="From", ordering="from_wallet_id")
+    def from_link(self, obj: Transfer) -> str:
+        return _wallet_link(obj.from_wallet_id)
+
+    @admin.display(description="To", ordering="to_wallet_id")
+    def to_link(self, obj: Transfer) -> str:
+        return _wallet_link(obj.to_wallet_id)
 
     @admin.display(description="Legs")
     def legs(self, obj: Transfer) -> str:
@@ -142,13 +165,21 @@ class TransferAdmin(_ReadOnly):
 class HoldAdmin(_ReadOnly):
     """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
 
-    # The wallet is on the detail page (and searchable): the ids are wide.
-    list_display = ("id", "state", "amount", "captured", "expires_at", "created_at")
+    list_display = ("short_id", "wallet_link", "state", "amount", "captured", "expires_at", "created_at")
+    list_display_links = ("short_id",)
     list_filter = ("state",)
     search_fields = ("=id", "=wallet__id", "=to_wallet__id")
     readonly_fields = (*(f.name for f in Hold._meta.fields), "changes")
     ordering = ("-created_at",)
     show_full_result_count = False
+
+    @admin.display(description="Id", ordering="id")
+    def short_id(self, obj: Hold) -> str:
+        return _short(obj.id)
+
+    @admin.display(description="Wallet", ordering="wallet_id")
+    def wallet_link(self, obj: Hold) -> str:
+        return _wallet_link(obj.wallet_id)
 
     @admin.display(description="Ledger")
     def changes(self, obj: Hold) -> str:

@@ -21,13 +21,10 @@ from uuid import UUID, uuid4
 from shared.config import Settings
 from shared.connections import read_one, write
 from shared.errors import Forbidden, Unauthorized
+from web.wallets.error_codes import MALFORMED, MISSING, READ_ONLY, UNKNOWN
 
 KEY_PREFIX = "wk_"
 
-MISSING = "Missing API key: send Authorization: Bearer <key>"
-MALFORMED = "Malformed API key"
-UNKNOWN = "Unknown or revoked API key"
-READ_ONLY = "This API key is read-only"
 
 _KEY = re.compile(r"wk_[0-9a-f]{10}_[A-Za-z0-9_-]{43}")
 

@@ -20,9 +20,8 @@ from uuid import UUID
 
 from shared import keys
 from shared.errors import InvalidRequest
+from web.wallets.error_codes import INVALID_KEY
 from web.wallets.queueing import KeyRecord
-
-INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 

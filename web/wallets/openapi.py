@@ -9,8 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.holds import REFUSED_AS, HoldState
-from shared.messages import CLIENT_OPERATION_TYPES, OperationType
+from shared.messages import CLIENT_OPERATION_TYPES, OperationType, Rejection
 from shared.transfers import TransferState
+from web.wallets import error_codes as msg
+from web.wallets import parsing
+from web.wallets.error_codes import CODES, error_code
+from web.wallets.openapi_examples import EXAMPLES
 from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
@@ -21,12 +25,31 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(schema: dict[str, Any], description: str, example: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+def _body(schema: dict[str, Any], example: Any, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def _error_examples(status: int, messages: tuple[str, ...]) -> dict[str, Any]:
+    """One example per message a response may carry, named by its code."""
+    return {
+        error_code(message, status): {
+            "summary": message,
+            "value": {"error": message, "code": error_code(message, status)},
+        }
+        for message in messages
+    }
+
+
+def _error(status: int, description: str, *messages: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An error response: its description, and an example of each ``messages`` (the ``error``
+    strings it may carry, each with its ``code``)."""
+    examples = _error_examples(status, messages)
+    content = {"schema": schema or _ref("Error"), "examples": examples}
+    return {"description": description, "content": {"application/json": content}}
 
 
 HOLD_ID = {"name": "hold_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -48,16 +71,19 @@ IDEMPOTENCY_KEY = {
 }
 WALLET_ID = {"name": "wallet_id", "in": "path", "required": True, "schema": {"type": "string"}}
 OPERATION_ID = {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
-UNAVAILABLE = _error("PostgreSQL or Redis is unavailable")
+UNAVAILABLE = {
+    **_error(503, "PostgreSQL or Redis is unavailable: nothing was done", msg.UNAVAILABLE),
+    "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
+}
 UNAUTHORIZED = {
-    **_error("Missing, malformed, unknown or revoked API key"),
+    **_error(401, "Missing, malformed, unknown or revoked API key", msg.MISSING, msg.MALFORMED, msg.UNKNOWN),
     "headers": {
         "WWW-Authenticate": {"description": 'Bearer realm="wallets": send an API key', "schema": {"type": "string"}}
     },
 }
-FORBIDDEN = _error("A read-only API key; the tenant's wallet quota is reached")
+FORBIDDEN = _error(403, "A read-only API key; the tenant's wallet quota is reached", msg.READ_ONLY, msg.WALLET_QUOTA)
 RATE_LIMITED = {
-    **_error("The API key's rate limit: retry after Retry-After seconds"),
+    **_error(429, "The API key's rate limit: retry after Retry-After seconds", EXAMPLES["rate_limited"]),
     "headers": {
         "Retry-After": {
             "description": "Seconds until the key's window has room again",
@@ -67,14 +93,37 @@ RATE_LIMITED = {
 }
 READ = {"401": UNAUTHORIZED}
 WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
-NOT_JSON = _error("A body whose Content-Type is not application/json")
+NOT_JSON = _error(415, "A body whose Content-Type is not application/json", parsing.NOT_JSON)
+IN_FLIGHT = _error(409, "The same Idempotency-Key is still in flight", msg.IN_FLIGHT)
+KEY_REUSED = _error(422, "The Idempotency-Key was used with a different request", Rejection.IDEMPOTENCY_MISMATCH)
+WALLET_NOT_FOUND = _error(404, "Wallet not found", Rejection.WALLET_NOT_FOUND)
+HOLD_NOT_FOUND = _error(404, "Hold not found", Rejection.HOLD_NOT_FOUND)
+BAD_BODY = (
+    parsing.MALFORMED_JSON,
+    parsing.NOT_AN_OBJECT,
+    parsing.DUPLICATE_KEY,
+    msg.BODY_TOO_LARGE,
+    parsing.INVALID_AMOUNT,
+)
+METHOD_NOT_ALLOWED = {
+    **_error(405, "Another method on this path", EXAMPLES["method_not_allowed"]),
+    "headers": {"Allow": {"description": "The methods this path accepts", "schema": {"type": "string"}}},
+}
+
+NULLABLE_CODE = {"type": "string", "enum": CODES, "nullable": True, "description": "The error's code; null if none"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string"}},
+        "required": ["error", "code"],
+        "properties": {"error": _ref("ErrorMessage"), "code": _ref("ErrorCode")},
         "additionalProperties": False,
+    },
+    "ErrorMessage": {"type": "string", "description": "For people: the seed's wording, kept as it is"},
+    "ErrorCode": {
+        "type": "string",
+        "enum": CODES,
+        "description": "For programs: a stable code per kind of error (branch on this, not on the message)",
     },
     "Money": {"type": "string", "pattern": MONEY_PATTERN},
     "Uuid": {"type": "string", "pattern": UUID_PATTERN},
@@ -143,9 +192,10 @@ SCHEMAS: dict[str, Any] = {
     "TransferFailed": {
         "type": "object",
         "description": "The destination refused the credit; the money went back to the source",
-        "required": ["error", "transfer_id", "state"],
+        "required": ["error", "code", "transfer_id", "state"],
         "properties": {
-            "error": {"type": "string"},
+            "error": _ref("ErrorMessage"),
+            "code": _ref("ErrorCode"),
             "transfer_id": _ref("Uuid"),
             "state": {"type": "string", "enum": [TransferState.FAILED.value]},
         },
@@ -158,6 +208,7 @@ SCHEMAS: dict[str, Any] = {
             "operation_id": _ref("Uuid"),
             "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
             "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
         },
         "additionalProperties": False,
     },
@@ -175,6 +226,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "pending: debited (or queued), not yet credited; failed: nothing moved, or refunded",
             },
             "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
             "legs": {
@@ -259,9 +311,10 @@ SCHEMAS: dict[str, Any] = {
     "HoldResolved": {
         "type": "object",
         "description": "The hold was already captured, voided or expired",
-        "required": ["error", "hold_id", "state"],
+        "required": ["error", "code", "hold_id", "state"],
         "properties": {
-            "error": {"type": "string"},
+            "error": _ref("ErrorMessage"),
+            "code": _ref("ErrorCode"),
             "hold_id": _ref("Uuid"),
             "state": {"type": "string", "enum": [state.value for state in REFUSED_AS]},
         },
@@ -285,6 +338,7 @@ SCHEMAS: dict[str, Any] = {
             "resolved_by": {**_ref("Uuid"), "nullable": True},
             "transfer_id": {**_ref("Uuid"), "nullable": True},
             "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         },
@@ -317,6 +371,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
             "balance_after": _ref("Money"),
             "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
             "api_key_id": {**_ref("Uuid"), "nullable": True},
             "transfer_id": {**_ref("Uuid"), "nullable": True},
             "counterparty_wallet_id": {**_ref("Uuid"), "nullable": True},
@@ -344,7 +399,69 @@ SCHEMAS: dict[str, Any] = {
             "checks": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "live_workers", "unowned_shards", "lagging_shards", "max_lag_seconds"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "not ready"]},
+            "live_workers": {"type": "integer", "minimum": 0},
+            "unowned_shards": {"type": "array", "items": {"type": "integer"}, "description": "No worker leases them"},
+            "lagging_shards": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Their oldest queued operation waited longer than READY_MAX_LAG",
+            },
+            "max_lag_seconds": {"type": "number", "minimum": 0},
+        },
+        "additionalProperties": False,
+    },
+    "Unavailable": {
+        "type": "object",
+        "required": ["status", "error", "code"],
+        "properties": {
+            "status": {"type": "string", "enum": ["unavailable"]},
+            "error": _ref("ErrorMessage"),
+            "code": _ref("ErrorCode"),
+        },
+        "additionalProperties": False,
+    },
 }
+
+
+def _transfer_refused() -> dict[str, Any]:
+    """A transfer's 400: a bad request, a refused debit, or a credit the destination refused."""
+    response = _error(
+        400,
+        "Invalid body, amount or wallets; insufficient funds; the destination refused the credit (refunded)",
+        *BAD_BODY,
+        parsing.INVALID_FROM,
+        parsing.INVALID_TO,
+        parsing.SAME_WALLET,
+        msg.INVALID_KEY,
+        Rejection.INSUFFICIENT_FUNDS,
+        schema={"oneOf": [_ref("Error"), _ref("TransferFailed")]},
+    )
+    response["content"]["application/json"]["examples"]["transfer_failed"] = {
+        "summary": "The destination refused the credit; the money went back",
+        "value": EXAMPLES["transfer_failed"],
+    }
+    return response
+
+
+def _hold_conflict() -> dict[str, Any]:
+    """A hold change's 409: the hold is resolved already, or the key is in flight."""
+    response = _error(
+        409,
+        "Already captured, voided or expired; or the same Idempotency-Key is in flight",
+        msg.IN_FLIGHT,
+        schema={"oneOf": [_ref("HoldResolved"), _ref("Error")]},
+    )
+    response["content"]["application/json"]["examples"]["hold_resolved"] = {
+        "summary": "A second capture or void, or one after it expired",
+        "value": EXAMPLES["hold_resolved"],
+    }
+    return response
+
 
 SUMMARIES = {
     "wallet_create": "Create a wallet of the key's tenant",
@@ -359,6 +476,7 @@ SUMMARIES = {
     "hold_capture": "Capture a hold (all or part), releasing the rest",
     "hold_void": "Release a hold",
     "health": "Liveness: PostgreSQL and Redis answer",
+    "ready": "Readiness: every shard has a writer and none lags",
 }
 """One line per operation, as API reference pages show it."""
 
@@ -373,7 +491,11 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/wallets": {
             "post": {
                 "operationId": "wallet_create",
-                "responses": {"201": _json(_ref("Wallet"), "The new wallet"), **WRITE, "503": UNAVAILABLE},
+                "responses": {
+                    "201": _json(_ref("Wallet"), "The new wallet", EXAMPLES["wallet"]),
+                    **WRITE,
+                    "503": UNAVAILABLE,
+                },
             },
         },
         "/api/v1/wallets/{wallet_id}": {
@@ -381,9 +503,9 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "wallet_balance",
                 "responses": {
-                    "200": _json(_ref("Balance"), "The balance"),
+                    "200": _json(_ref("Balance"), "The balance", EXAMPLES["balance"]),
                     **READ,
-                    "404": _error("Wallet not found"),
+                    "404": WALLET_NOT_FOUND,
                     "503": UNAVAILABLE,
                 },
             },
@@ -393,22 +515,31 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "wallet_operate",
                 "parameters": [IDEMPOTENCY_KEY],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("OperationRequest")}},
-                },
+                "requestBody": _body(_ref("OperationRequest"), EXAMPLES["operation_request"]),
                 "responses": {
-                    "200": _json(_ref("OperationAccepted"), "Applied"),
+                    "200": _json(_ref("OperationAccepted"), "Applied", EXAMPLES["operation_accepted"]),
                     "202": {
-                        **_json(_ref("OperationPending"), "Accepted, not applied yet: poll the Location"),
+                        **_json(
+                            _ref("OperationPending"),
+                            "Accepted, not applied yet: poll the Location",
+                            EXAMPLES["operation_pending"],
+                        ),
                         "headers": {"Location": LOCATION},
                     },
-                    "400": _error("Invalid body, amount or operationType; insufficient funds; balance limit"),
+                    "400": _error(
+                        400,
+                        "Invalid body, amount or operationType; insufficient funds; balance limit",
+                        *BAD_BODY,
+                        parsing.INVALID_OPERATION_TYPE,
+                        msg.INVALID_KEY,
+                        Rejection.INSUFFICIENT_FUNDS,
+                        Rejection.BALANCE_LIMIT,
+                    ),
                     **WRITE,
-                    "404": _error("Wallet not found"),
-                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "404": WALLET_NOT_FOUND,
+                    "409": IN_FLIGHT,
                     "415": NOT_JSON,
-                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "422": KEY_REUSED,
                     "503": UNAVAILABLE,
                 },
             },
@@ -421,6 +552,7 @@ OPENAPI: dict[str, Any] = {
                     {
                         "name": "limit",
                         "in": "query",
+                        "description": "Operations per page (default 50)",
                         "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
                     },
                     {
@@ -431,10 +563,10 @@ OPENAPI: dict[str, Any] = {
                     },
                 ],
                 "responses": {
-                    "200": _json(_ref("History"), "Operations, newest first"),
-                    "400": _error("Invalid limit or cursor"),
+                    "200": _json(_ref("History"), "Operations, newest first", EXAMPLES["history"]),
+                    "400": _error(400, "Invalid limit or cursor", parsing.INVALID_LIMIT, parsing.INVALID_CURSOR),
                     **READ,
-                    "404": _error("Wallet not found"),
+                    "404": WALLET_NOT_FOUND,
                     "503": UNAVAILABLE,
                 },
             },
@@ -444,9 +576,9 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "operation_status",
                 "responses": {
-                    "200": _json(_ref("Operation"), "The operation"),
+                    "200": _json(_ref("Operation"), "The operation", EXAMPLES["operation"]),
                     **READ,
-                    "404": _error("Operation not found"),
+                    "404": _error(404, "Operation not found", msg.OPERATION_NOT_FOUND),
                     "503": UNAVAILABLE,
                 },
             },
@@ -455,25 +587,23 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "transfer_create",
                 "parameters": [IDEMPOTENCY_KEY],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("TransferRequest")}},
-                },
+                "requestBody": _body(_ref("TransferRequest"), EXAMPLES["transfer_request"]),
                 "responses": {
-                    "200": _json(_ref("TransferCompleted"), "Both legs applied"),
+                    "200": _json(_ref("TransferCompleted"), "Both legs applied", EXAMPLES["transfer_completed"]),
                     "202": {
-                        **_json(_ref("TransferPending"), "Accepted, not completed yet: poll the Location"),
+                        **_json(
+                            _ref("TransferPending"),
+                            "Accepted, not completed yet: poll the Location",
+                            EXAMPLES["transfer_pending"],
+                        ),
                         "headers": {"Location": LOCATION},
                     },
-                    "400": _json(
-                        {"oneOf": [_ref("Error"), _ref("TransferFailed")]},
-                        "Invalid body, amount or wallets; insufficient funds; the destination refused the credit",
-                    ),
+                    "400": _transfer_refused(),
                     **WRITE,
-                    "404": _error("Wallet not found (either of them)"),
-                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "404": _error(404, "Wallet not found (either of them)", Rejection.WALLET_NOT_FOUND),
+                    "409": IN_FLIGHT,
                     "415": NOT_JSON,
-                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "422": KEY_REUSED,
                     "503": UNAVAILABLE,
                 },
             },
@@ -483,9 +613,9 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "transfer_status",
                 "responses": {
-                    "200": _json(_ref("Transfer"), "The transfer and its legs"),
+                    "200": _json(_ref("Transfer"), "The transfer and its legs", EXAMPLES["transfer"]),
                     **READ,
-                    "404": _error("Transfer not found"),
+                    "404": _error(404, "Transfer not found", msg.TRANSFER_NOT_FOUND),
                     "503": UNAVAILABLE,
                 },
             },
@@ -495,22 +625,35 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "hold_create",
                 "parameters": [IDEMPOTENCY_KEY],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("HoldRequest")}}},
+                "requestBody": _body(_ref("HoldRequest"), EXAMPLES["hold_request"]),
                 "responses": {
                     "201": {
-                        **_json(_ref("HoldCreated"), "Held"),
+                        **_json(_ref("HoldCreated"), "Held", EXAMPLES["hold_created"]),
                         "headers": {"Location": LOCATION},
                     },
                     "202": {
-                        **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
+                        **_json(
+                            _ref("HoldPending"),
+                            "Accepted, not decided yet: poll the Location",
+                            EXAMPLES["hold_pending"],
+                        ),
                         "headers": {"Location": LOCATION},
                     },
-                    "400": _error("Invalid body, amount, expires_in or to; insufficient available funds"),
+                    "400": _error(
+                        400,
+                        "Invalid body, amount, expires_in or to; insufficient available funds",
+                        *BAD_BODY,
+                        parsing.INVALID_EXPIRES_IN,
+                        parsing.INVALID_TO,
+                        parsing.HOLD_TO_SELF,
+                        msg.INVALID_KEY,
+                        Rejection.INSUFFICIENT_FUNDS,
+                    ),
                     **WRITE,
-                    "404": _error("Wallet not found (or the to wallet)"),
-                    "409": _error("The same Idempotency-Key is still in flight"),
+                    "404": _error(404, "Wallet not found (or the to wallet)", Rejection.WALLET_NOT_FOUND),
+                    "409": IN_FLIGHT,
                     "415": NOT_JSON,
-                    "422": _error("The Idempotency-Key was used with a different request"),
+                    "422": KEY_REUSED,
                     "503": UNAVAILABLE,
                 },
             },
@@ -520,9 +663,9 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "hold_status",
                 "responses": {
-                    "200": _json(_ref("Hold"), "The hold"),
+                    "200": _json(_ref("Hold"), "The hold", EXAMPLES["hold"]),
                     **READ,
-                    "404": _error("Hold not found"),
+                    "404": HOLD_NOT_FOUND,
                     "503": UNAVAILABLE,
                 },
             },
@@ -534,36 +677,41 @@ OPENAPI: dict[str, Any] = {
                     "operationId": f"hold_{action}",
                     "description": description,
                     "parameters": [IDEMPOTENCY_KEY],
-                    "requestBody": {
-                        "required": False,
-                        "content": {"application/json": {"schema": body}},
-                    },
+                    "requestBody": _body(body, example, required=False),
                     "responses": {
-                        "200": _json(_ref("HoldChanged"), "Done"),
+                        "200": _json(_ref("HoldChanged"), "Done", EXAMPLES["hold_changed"]),
                         "202": {
-                            **_json(_ref("HoldPending"), "Accepted, not decided yet: poll the Location"),
+                            **_json(
+                                _ref("HoldPending"),
+                                "Accepted, not decided yet: poll the Location",
+                                EXAMPLES["hold_pending"],
+                            ),
                             "headers": {"Location": LOCATION},
                         },
-                        "400": _error("Invalid body or amount; a capture above the held amount"),
-                        **WRITE,
-                        "404": _error("Hold not found"),
-                        "409": _json(
-                            {"oneOf": [_ref("HoldResolved"), _ref("Error")]},
-                            "Already captured, voided or expired; or the same Idempotency-Key is in flight",
+                        "400": _error(
+                            400,
+                            "Invalid body or amount; a capture above the held amount",
+                            *BAD_BODY,
+                            msg.INVALID_KEY,
+                            Rejection.CAPTURE_TOO_LARGE,
                         ),
+                        **WRITE,
+                        "404": HOLD_NOT_FOUND,
+                        "409": _hold_conflict(),
                         "415": NOT_JSON,
-                        "422": _error("The Idempotency-Key was used with a different request"),
+                        "422": KEY_REUSED,
                         "503": UNAVAILABLE,
                     },
                 },
             }
-            for action, description, body in (
+            for action, description, body, example in (
                 (
                     "capture",
                     "Take the amount (default: all) out of the wallet, or to the hold's to wallet; release the rest",
                     _ref("CaptureRequest"),
+                    EXAMPLES["capture_request"],
                 ),
-                ("void", "Release all of it", {"type": "object"}),
+                ("void", "Release all of it", {"type": "object"}, {}),
             )
         },
         "/healthz": {
@@ -571,8 +719,30 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "health",
                 "security": [],
                 "responses": {
-                    "200": _json(_ref("Health"), "PostgreSQL and Redis answer"),
-                    "503": _json(_ref("Health"), "One of them does not"),
+                    "200": _json(_ref("Health"), "PostgreSQL and Redis answer", EXAMPLES["health"]),
+                    "503": _json(
+                        _ref("Health"),
+                        "One of them does not",
+                        {"status": "unavailable", "checks": {"postgres": "ok", "redis": "error: ConnectionError"}},
+                    ),
+                },
+            },
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "security": [],
+                "description": (
+                    "Not ready while a shard has no worker holding its lease, or its oldest queued operation has"
+                    " waited longer than READY_MAX_LAG seconds (operations would end as 202s that do not settle)"
+                ),
+                "responses": {
+                    "200": _json(_ref("Readiness"), "Every shard has a writer, and none lags", EXAMPLES["ready"]),
+                    "503": _json(
+                        {"oneOf": [_ref("Readiness"), _ref("Unavailable")]},
+                        "A shard without a writer or lagging; or PostgreSQL or Redis does not answer",
+                        EXAMPLES["not_ready"],
+                    ),
                 },
             },
         },
@@ -591,12 +761,29 @@ OPENAPI: dict[str, Any] = {
 }
 
 
-def _summarize(document: dict[str, Any]) -> None:
-    """Give every operation its one-line summary (a missing one fails at import)."""
+def _head(get: dict[str, Any]) -> dict[str, Any]:
+    """A ``HEAD`` like ``get``: the same statuses and headers, no body."""
+    return {
+        "operationId": f"{get['operationId']}_head",
+        "summary": f"{get['summary']}: headers only",
+        **({"security": get["security"]} if "security" in get else {}),
+        "responses": {
+            status: {"description": response["description"], **{k: v for k, v in response.items() if k == "headers"}}
+            for status, response in get["responses"].items()
+        },
+    }
+
+
+def _complete(document: dict[str, Any]) -> None:
+    """What every operation has: its one-line summary (a missing one fails at import), the
+    405 that any other method on its path gets, and a ``HEAD`` wherever there is a ``GET``."""
     for item in document["paths"].values():
         for method, operation in item.items():
             if method != "parameters":
                 operation["summary"] = SUMMARIES[operation["operationId"]]
+                operation["responses"]["405"] = METHOD_NOT_ALLOWED
+        if "get" in item:
+            item["head"] = _head(item["get"])
 
 
-_summarize(OPENAPI)
+_complete(OPENAPI)

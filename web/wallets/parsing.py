@@ -42,6 +42,8 @@ HISTORY_DEFAULT_LIMIT = 50
 HISTORY_MAX_LIMIT = 500
 """Largest ``limit`` a history request may ask for."""
 
+INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
+
 
 @dataclass(frozen=True, slots=True)
 class OperationInput:
@@ -200,7 +202,7 @@ def parse_limit(value: str | None) -> int:
     if value is None:
         return HISTORY_DEFAULT_LIMIT
     if not _is_number(value, 4) or not 1 <= int(value) <= HISTORY_MAX_LIMIT:
-        raise InvalidRequest(f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}")
+        raise InvalidRequest(INVALID_LIMIT)
     return int(value)
 
 

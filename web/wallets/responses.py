@@ -19,11 +19,9 @@ from django.views.decorators.csrf import csrf_exempt
 from shared.config import get_settings
 from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
 from web.wallets.api_keys import authenticate
+from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_code
 
 log = logging.getLogger("web.wallets")
-
-BODY_TOO_LARGE = "Request body too large"
-BODY_UNREADABLE = "Request body incomplete"
 
 AUTHENTICATE = 'Bearer realm="wallets"'
 """The ``WWW-Authenticate`` challenge of a 401: send an API key as a bearer token."""
@@ -39,7 +37,8 @@ def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Js
 
 
 def error_response(message: str, status: int, **headers: str) -> JsonResponse:
-    return json_response({"error": message}, status=status, **headers)
+    """``{"error": message, "code": code}``: the seed's message, and a code to branch on."""
+    return json_response({"error": message, "code": error_code(message, status)}, status=status, **headers)
 
 
 def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
@@ -75,7 +74,7 @@ def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
                 return error_response(BODY_UNREADABLE, 400)
             except ServiceUnavailable as exc:
                 log.warning("backing service unavailable: %s", exc)
-                return error_response("Service temporarily unavailable", 503, Retry_After="1")
+                return error_response(UNAVAILABLE, 503, Retry_After="1")
 
         return wrapper
 

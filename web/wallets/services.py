@@ -32,6 +32,7 @@ from shared.errors import (
 from shared.messages import OperationRequest, OperationResult, Rejection, request_identity
 from shared.sharding import shard_for
 from web.wallets.api_keys import Caller
+from web.wallets.error_codes import IN_FLIGHT, WALLET_QUOTA
 from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import KeyRecord, operation_send
@@ -40,12 +41,8 @@ from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ens
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = "A request with this Idempotency-Key is still in progress"
-
 REPLAY_POLL = 0.02
 """Seconds between ledger reads while a replayed key's first request is in flight."""
-
-WALLET_QUOTA = "This tenant has reached its quota of wallets"
 
 _WALLET_INSERT = "INSERT INTO wallets (id) VALUES (%s) ON CONFLICT (id) DO NOTHING"
 # One statement: the tenant's count goes up only with the insert, and never past its limit.

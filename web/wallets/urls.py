@@ -9,6 +9,7 @@ ID = r"(?P<{}>[^/]+)"
 
 urlpatterns = [
     re_path(r"^api/v1/openapi\.json$", views.openapi_view),
+    re_path(r"^api/v1/docs/?$", views.reference_view),
     re_path(r"^api/v1/wallets/?$", views.wallet_create_view),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/?$", views.wallet_detail_view),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/operation/?$", views.wallet_operation_view),

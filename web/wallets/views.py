@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from decimal import Decimal
 from uuid import UUID
@@ -19,11 +20,20 @@ from shared.rq_contract import JobState, job_state
 from shared.transfers import TransferState
 from web.wallets import metrics, parsing, rate_limits
 from web.wallets.api_keys import Caller
+from web.wallets.error_codes import (
+    METRICS_UNAUTHORIZED,
+    OPERATION_NOT_FOUND,
+    TRANSFER_NOT_FOUND,
+    UNAVAILABLE,
+    error_code,
+    ledger_error_code,
+)
 from web.wallets.holds import hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.rate_limits import Limit
 from web.wallets.readiness import readings_get
+from web.wallets.reference import reference_html
 from web.wallets.resources import (
     cursor_json,
     hold_json,
@@ -46,11 +56,11 @@ from web.wallets.selectors import (
 from web.wallets.services import operation_submit, wallet_create
 from web.wallets.transfers import TransferAnswer, transfer_submit
 
-OPERATION_NOT_FOUND = "Operation not found"
+log = logging.getLogger(__name__)
+
 HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
 HOLD_STATE_OF = {rejection: state for state, rejection in REFUSED_AS.items()}
 """The state a refused change of a hold found it in (answered 409)."""
-TRANSFER_NOT_FOUND = "Transfer not found"
 _HEALTH_PROBE = "SELECT 1 FROM wallets LIMIT 1"
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
@@ -191,7 +201,8 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
             {
                 "operation_id": str(operation_uuid),
                 "status": OperationStatus.REJECTED.value,
-                "error": "Operation could not be processed",
+                "error": Rejection.UNPROCESSABLE.value,
+                "code": ledger_error_code(Rejection.UNPROCESSABLE),
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
@@ -237,10 +248,9 @@ def _transfer_response(answer: TransferAnswer) -> HttpResponse:
     if answer.state is TransferState.FAILED:  # the destination refused the credit; refunded
         assert credit is not None
         assert refund is not None
-        return json_response(
-            {"error": credit.error or "Transfer failed", "transfer_id": transfer_id, "state": answer.state.value},
-            status=400,
-        )
+        error = credit.error or "Transfer failed"
+        body = {"error": error, "code": error_code(error, 400), "transfer_id": transfer_id, "state": answer.state.value}
+        return json_response(body, status=400)
     return json_response(
         {"status": "Pending", "transfer_id": transfer_id, "state": TransferState.PENDING.value},
         status=202,
@@ -332,7 +342,9 @@ def hold_detail_view(request: HttpRequest, caller: Caller, hold_id: str) -> Http
         return json_response(hold_json(row))
     ledger = ledger or operation_get(operation_id=hold_uuid)
     if ledger is not None:  # refused: never held anything
-        return json_response({"hold_id": hold_id, "state": "rejected", "error": ledger.error})
+        return json_response(
+            {"hold_id": hold_id, "state": "rejected", "error": ledger.error, "code": ledger_error_code(ledger.error)}
+        )
     return json_response({"hold_id": hold_id, "state": "pending"})
 
 
@@ -382,7 +394,9 @@ def _hold_change(
         rejection = result.rejection
         state = HOLD_STATE_OF.get(rejection) if rejection is not None else None
         if state is not None:
-            return json_response({"error": result.error, "hold_id": str(hold_id), "state": state.value}, status=409)
+            error = result.error or state.value
+            resolved = {"error": error, "code": error_code(error, 409), "hold_id": str(hold_id), "state": state.value}
+            return json_response(resolved, status=409)
         return _rejection_response(result, "Hold change rejected")
     assert result.balance_after is not None
     body: dict[str, object] = {"status": "Success", "hold_id": str(hold_id), "operation_id": str(result.operation_id)}
@@ -412,13 +426,26 @@ def _pending_json(operation_id: UUID) -> HttpResponse:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     token = get_settings().metrics_token
     if token and not metrics.bearer_matches(request.headers.get("Authorization"), token):
-        return error_response("Missing or wrong metrics token", 401, WWW_Authenticate='Bearer realm="metrics"')
+        return error_response(METRICS_UNAUTHORIZED, 401, WWW_Authenticate='Bearer realm="metrics"')
     return HttpResponse(metrics.metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
 @api_view("GET", public=True)
 def openapi_view(request: HttpRequest) -> HttpResponse:
     return json_response(OPENAPI)
+
+
+REFERENCE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The reference page loads nothing and runs nothing: only its own inline style."""
+
+
+@api_view("GET", public=True)
+def reference_view(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(reference_html(), content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = REFERENCE_POLICY
+    return response
 
 
 @api_view("GET", public=True)
@@ -448,7 +475,9 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
     try:
         readings = readings_get(get_redis(), settings)
     except ServiceUnavailable as exc:
-        return json_response({"status": "unavailable", "error": type(exc).__name__}, status=503)
+        log.warning("readiness unknown: %s", exc)
+        body = {"status": "unavailable", "error": UNAVAILABLE, "code": error_code(UNAVAILABLE, 503)}
+        return json_response(body, status=503)
     lagging = readings.lagging(settings.ready_max_lag)
     ready = not readings.unowned and not lagging
     return json_response(

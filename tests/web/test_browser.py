@@ -1,0 +1,91 @@
+"""What people look at, seen in a real browser (headless Chromium, served by gunicorn): the
+API reference page and the admin lists load with no script error, no failed or refused
+load, no HTTP error of any asset, nothing wider than the window, and ids on one line.
+Each page's picture is kept under ``.run/screenshots``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.browser import Browser, PageReport, save_screenshot
+from tests.processes import free_port, start_gunicorn, stop
+from tests.web.conftest import Api
+from web.wallets.error_codes import CODES
+from web.wallets.openapi import OPENAPI
+
+LAYOUT = """({
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  cut: Math.max(0, ...[...document.querySelectorAll('#changelist .results')].map(e => e.scrollWidth - e.clientWidth)),
+  rows: [...document.querySelectorAll('#result_list tbody tr')].map(r => r.getBoundingClientRect().height),
+  sections: [...document.querySelectorAll('main section h2')].map(h => h.id),
+  codes: [...document.querySelectorAll('#errors ~ table tbody tr td:first-child')].map(td => td.textContent),
+  title: document.title,
+})"""
+"""What the tests read off a page once it has loaded."""
+
+
+@pytest.fixture(scope="module")
+def site(shard_worker: None) -> Iterator[str]:
+    port = free_port()
+    proc = start_gunicorn(port)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser() as chromium:
+        yield chromium
+
+
+def _clean(report: PageReport, name: str) -> dict[str, Any]:
+    save_screenshot(report, name)
+    assert not report.problems, (report.url, report.problems)
+    assert report.screenshot.startswith(b"\x89PNG")
+    layout: dict[str, Any] = report.value
+    assert layout["overflow"] <= 0, (report.url, "wider than the window")
+    return layout
+
+
+def test_the_api_reference_page_renders_every_operation_and_code(site: str, browser: Browser) -> None:
+    report = browser.load(f"{site}/api/v1/docs", evaluate=LAYOUT)
+    layout = _clean(report, "api-reference")
+    operations = [
+        op["operationId"] for item in OPENAPI["paths"].values() for m, op in item.items() if m != "parameters"
+    ]
+    assert sorted(layout["sections"]) == sorted(operations)
+    assert sorted(layout["codes"]) == CODES  # each once
+    assert layout["title"] == "Wallet service: API reference"
+
+
+def test_a_page_that_breaks_is_reported(site: str, browser: Browser) -> None:
+    """The check itself: a missing asset and a refused inline script are problems."""
+    report = browser.load(f"{site}/static/admin/css/no-such-file.css")
+    assert any("HTTP 404" in problem for problem in report.problems), report.problems
+    report = browser.load(
+        f"{site}/api/v1/docs", evaluate="document.body.insertAdjacentHTML('beforeend', '<img src=/nowhere.png>')"
+    )
+    assert any("nowhere.png" in problem for problem in report.problems), report.problems
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["wallets/wallet/", "wallets/walletoperation/", "wallets/transfer/", "wallets/hold/", "wallets/apikey/"],
+)
+def test_the_admin_lists_render_cleanly_with_ids_on_one_line(
+    page: str, api: Api, admin_client: Client, site: str, browser: Browser
+) -> None:
+    wallet, other = api.create_wallet(100), api.create_wallet()
+    api.post_transfer(wallet, other, "1.00")
+    api.post_hold(wallet, {"amount": "2.00", "to": other})
+    session = admin_client.cookies["sessionid"].value
+    report = browser.load(f"{site}/admin/{page}", cookies={"sessionid": session}, evaluate=LAYOUT)
+    layout = _clean(report, "admin-" + page.strip("/").replace("/", "-"))
+    rows: list[float] = layout["rows"]
+    assert rows, "the list is empty"
+    assert layout["cut"] == 0, "columns cut off: the list scrolls sideways"
+    assert max(rows) < 48, f"a row is {max(rows)} px high: something wraps"

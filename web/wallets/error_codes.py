@@ -1,0 +1,102 @@
+"""Machine-readable error codes: the ``code`` sent next to every ``error`` message.
+
+The messages are the seed's contract and stay as they are; clients branch on ``code``
+instead of comparing text. A code never changes once published. Each message names one
+code; a message not in the catalogue (one with a number in it, such as a rate limit's)
+gets its status's code.
+"""
+
+from __future__ import annotations
+
+from shared.messages import Rejection
+from web.wallets import parsing
+
+# Messages of authentication, quotas, idempotency and lookups (parsing.py keeps its own).
+MISSING = "Missing API key: send Authorization: Bearer <key>"
+MALFORMED = "Malformed API key"
+UNKNOWN = "Unknown or revoked API key"
+READ_ONLY = "This API key is read-only"
+WALLET_QUOTA = "This tenant has reached its quota of wallets"
+INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
+IN_FLIGHT = "A request with this Idempotency-Key is still in progress"
+OPERATION_NOT_FOUND = "Operation not found"
+TRANSFER_NOT_FOUND = "Transfer not found"
+BODY_TOO_LARGE = "Request body too large"
+BODY_UNREADABLE = "Request body incomplete"
+HEAD_TOO_LARGE = "Request head too large"
+METRICS_UNAUTHORIZED = "Missing or wrong metrics token"
+UNAVAILABLE = "Service temporarily unavailable"
+
+BY_STATUS = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+"""The code of an error whose message is not in the catalogue."""
+
+BY_MESSAGE = {
+    # 400: the request itself
+    parsing.INVALID_AMOUNT: "invalid_amount",
+    parsing.INVALID_OPERATION_TYPE: "invalid_operation_type",
+    parsing.MALFORMED_JSON: "malformed_json",
+    parsing.NOT_AN_OBJECT: "body_not_object",
+    parsing.DUPLICATE_KEY: "duplicate_json_key",
+    parsing.INVALID_CURSOR: "invalid_cursor",
+    parsing.INVALID_LIMIT: "invalid_limit",
+    parsing.INVALID_FROM: "invalid_from",
+    parsing.INVALID_TO: "invalid_to",
+    parsing.SAME_WALLET: "same_wallet",
+    parsing.INVALID_EXPIRES_IN: "invalid_expires_in",
+    parsing.HOLD_TO_SELF: "hold_to_self",
+    INVALID_KEY: "invalid_idempotency_key",
+    BODY_TOO_LARGE: "body_too_large",
+    BODY_UNREADABLE: "body_incomplete",
+    HEAD_TOO_LARGE: "head_too_large",
+    "Bad request": "invalid_request",
+    # 400, 404, 409, 422: what a worker refused (also the ``error`` of a rejected operation)
+    Rejection.INSUFFICIENT_FUNDS: "insufficient_funds",
+    Rejection.BALANCE_LIMIT: "balance_limit_exceeded",
+    Rejection.WALLET_NOT_FOUND: "wallet_not_found",
+    Rejection.IDEMPOTENCY_MISMATCH: "idempotency_key_reused",
+    Rejection.HOLD_NOT_FOUND: "hold_not_found",
+    Rejection.HOLD_CAPTURED: "hold_captured",
+    Rejection.HOLD_VOIDED: "hold_voided",
+    Rejection.HOLD_EXPIRED: "hold_expired",
+    Rejection.CAPTURE_TOO_LARGE: "capture_exceeds_hold",
+    Rejection.UNPROCESSABLE: "operation_unprocessable",
+    # 401, 403: who is asking
+    MISSING: "api_key_missing",
+    MALFORMED: "api_key_malformed",
+    UNKNOWN: "api_key_unknown",
+    READ_ONLY: "api_key_read_only",
+    METRICS_UNAUTHORIZED: "metrics_token_invalid",
+    WALLET_QUOTA: "wallet_quota_reached",
+    # 404, 409
+    OPERATION_NOT_FOUND: "operation_not_found",
+    TRANSFER_NOT_FOUND: "transfer_not_found",
+    IN_FLIGHT: "idempotency_key_in_flight",
+    parsing.NOT_JSON: "unsupported_media_type",
+    UNAVAILABLE: "service_unavailable",
+}
+"""Every fixed message the API sends, with its code."""
+
+CODES = sorted({*BY_STATUS.values(), *BY_MESSAGE.values()})
+"""Every code the API may send (the OpenAPI document lists them)."""
+
+
+def error_code(message: str, status: int) -> str:
+    """The code of an error answer (``status`` is its HTTP status)."""
+    return BY_MESSAGE.get(message) or BY_STATUS.get(status) or BY_STATUS[400 if status < 500 else 500]
+
+
+def ledger_error_code(message: str | None) -> str | None:
+    """The code of a rejected operation's ``error`` as the ledger recorded it (null if none)."""
+    return None if message is None else BY_MESSAGE.get(message, BY_STATUS[400])

@@ -1,0 +1,140 @@
+"""Example requests and answers of the OpenAPI document, one consistent story.
+
+A wallet of 100.00 holds 25.00, captures 10.00 of it, and moves 5.00 to another wallet.
+``tests/web/test_openapi.py`` validates each example against its schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WALLET = "3f0c5e2a-8b1d-4c6e-9a7f-2d4b6c8e0a1f"
+OTHER = "7a9b1c3d-5e7f-4a1b-8c2d-4e6f8a0b2c4d"
+OPERATION = "c2d4e6f8-0a1b-4c3d-9e5f-7a9b1c3d5e7f"
+TRANSFER = "1b3d5f7a-9c1e-4f2a-8b4c-6d8e0f2a4b6c"
+CREDIT = "5d7f9b1d-3f5b-5c7d-9e1f-3a5b7c9d1e3f"
+HOLD = "9e1f3a5b-7c9d-4e1f-a3b5-c7d9e1f3a5b7"
+CAPTURE = "4c6e8a0c-2e4a-5b6c-8d0e-2f4a6b8c0d2e"
+API_KEY = "0a2c4e6a-8c0e-4d2f-b4a6-c8e0a2c4e6a8"
+CREATED = "2026-11-25T09:30:00.120000+00:00"
+APPLIED = "2026-11-25T09:30:00.135000+00:00"
+EXPIRES = "2026-12-02T09:30:00.135000+00:00"
+
+OPERATION_ROW = {
+    "operation_id": OPERATION,
+    "wallet_id": WALLET,
+    "operationType": "DEPOSIT",
+    "amount": "100.00",
+    "status": "applied",
+    "balance_after": "100.00",
+    "error": None,
+    "code": None,
+    "api_key_id": API_KEY,
+    "transfer_id": None,
+    "counterparty_wallet_id": None,
+    "hold_id": None,
+    "held_after": "0.00",
+    "created_at": CREATED,
+    "applied_at": APPLIED,
+}
+
+EXAMPLES: dict[str, Any] = {
+    "wallet": {"id": WALLET, "balance": "0.00"},
+    "balance": {"balance": "90.00", "available": "85.00", "held": "5.00"},
+    "operation_request": {"operationType": "DEPOSIT", "amount": "100.00"},
+    "operation_accepted": {"status": "Success", "new_balance": "100.00", "operation_id": OPERATION},
+    "operation_pending": {"status": "Pending", "operation_id": OPERATION},
+    "operation": OPERATION_ROW,
+    "history": {"results": [OPERATION_ROW], "next": None},
+    "transfer_request": {"from": WALLET, "to": OTHER, "amount": "5.00"},
+    "transfer_completed": {
+        "status": "Success",
+        "transfer_id": TRANSFER,
+        "state": "completed",
+        "from_balance": "85.00",
+        "to_balance": "5.00",
+    },
+    "transfer_pending": {"status": "Pending", "transfer_id": TRANSFER, "state": "pending"},
+    "transfer_failed": {
+        "error": "Balance limit exceeded",
+        "code": "balance_limit_exceeded",
+        "transfer_id": TRANSFER,
+        "state": "failed",
+    },
+    "transfer": {
+        "transfer_id": TRANSFER,
+        "from": WALLET,
+        "to": OTHER,
+        "amount": "5.00",
+        "state": "completed",
+        "error": None,
+        "code": None,
+        "created_at": CREATED,
+        "updated_at": APPLIED,
+        "legs": {
+            "debit": {"operation_id": TRANSFER, "status": "applied", "error": None, "code": None},
+            "credit": {"operation_id": CREDIT, "status": "applied", "error": None, "code": None},
+            "refund": None,
+        },
+    },
+    "hold_request": {"amount": "25.00", "expires_in": 604800},
+    "hold_created": {
+        "hold_id": HOLD,
+        "state": "active",
+        "amount": "25.00",
+        "expires_at": EXPIRES,
+        "available": "75.00",
+        "held": "25.00",
+        "balance": "100.00",
+    },
+    "hold_pending": {"status": "Pending", "hold_id": HOLD},
+    "capture_request": {"amount": "10.00"},
+    "hold_changed": {
+        "status": "Success",
+        "hold_id": HOLD,
+        "operation_id": CAPTURE,
+        "state": "captured",
+        "captured": "10.00",
+        "released": "15.00",
+        "balance": "90.00",
+        "available": "90.00",
+        "held": "0.00",
+    },
+    "hold_resolved": {
+        "error": "Hold was already captured",
+        "code": "hold_captured",
+        "hold_id": HOLD,
+        "state": "captured",
+    },
+    "hold": {
+        "hold_id": HOLD,
+        "wallet_id": WALLET,
+        "to": None,
+        "amount": "25.00",
+        "state": "captured",
+        "captured": "10.00",
+        "expires_at": EXPIRES,
+        "resolved_by": CAPTURE,
+        "transfer_id": None,
+        "created_at": CREATED,
+        "updated_at": APPLIED,
+    },
+    "health": {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}},
+    "ready": {
+        "status": "ready",
+        "live_workers": 2,
+        "unowned_shards": [],
+        "lagging_shards": [],
+        "max_lag_seconds": 0.004,
+    },
+    "not_ready": {
+        "status": "not ready",
+        "live_workers": 1,
+        "unowned_shards": [3],
+        "lagging_shards": [3],
+        "max_lag_seconds": 42.5,
+    },
+    "rate_limited": "Rate limit of 100 operations per second exceeded",
+    "method_not_allowed": "Method DELETE not allowed",
+}
+"""Example bodies by name (the two last are error messages)."""
