@@ -84,6 +84,9 @@ BELL_PATTERN = f"{BELL_PREFIX}*"
 BATCH_SIZES_KEY = "wallets:metrics:batch_sizes"
 """Hash of batch-size histogram buckets (``le_<bound>``), ``count`` and ``sum``, kept by the workers."""
 
+BATCH_SECONDS_KEY = "wallets:metrics:batch_seconds"
+"""The same for the seconds each batch took from claim to finish (``shared.batch_metrics``)."""
+
 LOGIN_FAILURES_PREFIX = "wallets:login-failures:"
 """Per admin user name or client address: failed logins in the current window (a counter)."""
 

@@ -275,11 +275,6 @@ class WorkerPresence:
         self._rq._ordered_queues = list(self._rq.queues)
 
 
-def workers_queues(connection: redis.Redis) -> list[tuple[str, list[str]]]:
-    """Every registered RQ worker's name and the queues it lists (the dashboards' view)."""
-    return [(str(worker.name), list(worker.queue_names())) for worker in SimpleWorker.all(connection=connection)]
-
-
 class JobState(StrEnum):
     PENDING = "pending"
     FAILED = "failed"

@@ -6,9 +6,9 @@ from web.wallets.middleware import ADMIN_PATH
 
 urlpatterns = [
     path(ADMIN_PATH.lstrip("/"), admin.site.urls),
-    path("healthz", views.healthz_view),
-    path("readyz", views.readyz_view),
-    path("metrics", views.metrics_view),
+    path("healthz", views.healthz_view, name="healthz"),
+    path("readyz", views.readyz_view, name="readyz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("", include("web.wallets.urls")),
 ]
 

@@ -25,8 +25,7 @@ from typing import Any
 
 import redis
 
-from shared import keys
-from shared.batch_sizes import batch_size_bucket
+from shared.batch_metrics import BATCH_SECONDS, BATCH_SIZES
 from shared.config import Settings
 from shared.errors import MalformedMessage
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, Rejection
@@ -190,8 +189,7 @@ def batch_finish(
         replies_push(pipe, result.operation_id, result, ttl=settings.reply_ttl)
     seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
     presence.count(pipe, finished=len(outcome.finished), failed=len(outcome.failed), seconds=seconds)
-    pipe.hincrby(keys.BATCH_SIZES_KEY, batch_size_bucket(batch.size), 1)
-    pipe.hincrby(keys.BATCH_SIZES_KEY, "count", 1)
-    pipe.hincrby(keys.BATCH_SIZES_KEY, "sum", batch.size)
+    BATCH_SIZES.record(pipe, batch.size)
+    BATCH_SECONDS.record(pipe, seconds)
     processing_clear(pipe, batch.claim.shards, worker=presence.name)
     presence.heartbeat(pipe)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-import re
+import socket
+import urllib.request
+import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from shared.config import Settings
+from tests.processes import free_port, start_gunicorn, stop
 from tests.web.conftest import Api
+
+
+def _parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    grouped: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text_body):
+        for sample in family.samples:
+            grouped.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return grouped
 
 
 def scrape(api: Api) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -18,11 +29,7 @@ def scrape(api: Api) -> dict[str, list[tuple[dict[str, str], float]]]:
     response = api.client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    grouped: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            grouped.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return grouped
+    return _parse(response.content.decode())
 
 
 def value(samples: list[tuple[dict[str, str], float]], **labels: str) -> float:
@@ -46,10 +53,13 @@ def test_operations_latency_and_workers_are_exposed(api: Api) -> None:
     assert value(after["wallet_operation_seconds_count"]) == value(before.get("wallet_operation_seconds_count", [])) + 2
     assert len(after["wallet_queue_depth"]) == 16
     assert value(after["wallet_batch_size_count"]) >= 2
-    owners = after["wallet_shard_owner"]
-    assert sorted(labels["shard"] for labels, _ in owners) == [f"{s:02d}" for s in range(16)]
-    assert len({labels["worker"] for labels, _ in owners}) == 1
-    assert all(re.fullmatch(r"wallets-.+-\d+", labels["worker"]) for labels, _ in owners)
+    assert value(after["wallet_batch_apply_seconds_count"]) >= 2
+    assert 0 < value(after["wallet_batch_apply_seconds_sum"]) < 60
+    owned = after["wallet_shard_owned"]
+    assert sorted((labels["shard"], held) for labels, held in owned) == [(f"{s:02d}", 1.0) for s in range(16)]
+    assert "wallet_shard_owner" not in after  # no series named after a worker (host, pid)
+    text = api.client.get("/metrics").content.decode()
+    assert socket.gethostname() not in text
 
 
 def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +96,45 @@ def test_transfers_are_counted_and_pending_ones_shown(api: Api, db: Engine) -> N
         ).one()
     assert after["wallet_transfers_pending"] == [({}, float(count))]
     assert after["wallet_transfers_pending_amount"] == [({}, float(amount))]
+
+
+def test_http_answers_are_counted_by_route_and_status_and_clients_cannot_add_labels(api: Api) -> None:
+    wallet = api.create_wallet()
+    before = scrape(api)
+    requests = "wallet_http_requests_total"
+    api.client.get(f"/api/v1/wallets/{wallet}")
+    api.client.get("/api/v1/wallets/not-a-uuid")
+    api.client.get(f"/no/such/{uuid.uuid4()}")
+    api.client.generic("BREW", f"/api/v1/wallets/{wallet}")
+    after = scrape(api)
+
+    def grew(**labels: str) -> float:
+        return value(after[requests], **labels) - value(before.get(requests, []), **labels)
+
+    assert grew(method="GET", route="wallet", status="200") == 1
+    assert grew(method="GET", route="wallet", status="404") == 1
+    assert grew(method="GET", route="unmatched", status="404") == 1
+    assert grew(method="other", route="wallet", status="405") == 1
+    routes = {labels["route"] for labels, _ in after[requests]}
+    assert not any(str(wallet) in route or "no/such" in route for route in routes)
+    latency = "wallet_http_request_seconds_count"
+    assert value(after[latency], route="wallet") - value(before.get(latency, []), route="wallet") == 3
+
+
+def test_gunicorn_sums_process_metrics_over_its_workers(shard_worker: None) -> None:
+    """In multiprocess mode (gunicorn) each scrape is answered by one worker: the counts cover
+    them all, and the process metrics are the master's and every worker's together."""
+    port = free_port()
+    proc = start_gunicorn(port, WEB_CONCURRENCY="2")
+    try:
+        for _ in range(6):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            samples = _parse(response.read().decode())
+    finally:
+        stop(proc)
+    assert value(samples["wallet_web_processes"]) == 3  # the master and 2 workers
+    assert value(samples["process_resident_memory_bytes"]) > 3 * 20_000_000
+    assert value(samples["process_cpu_seconds_total"]) > 0
+    assert value(samples["process_open_fds"]) > 3
+    assert value(samples["wallet_http_requests_total"], route="healthz", status="200") >= 6

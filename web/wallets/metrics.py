@@ -12,23 +12,24 @@ scrape time: the transfers pending and their money.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Iterator
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from shared import keys
-from shared.batch_sizes import bucket_fields
+from shared.batch_metrics import HISTOGRAMS
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import ServiceUnavailable
 from shared.messages import OperationResult, OperationType
-from shared.rq_contract import failed_count, workers_queues
-from shared.sharding import shard_of_queue
+from shared.rq_contract import failed_count
 from shared.transfers import TransferState
+from web.wallets.process_metrics import WebProcessesCollector
 from web.wallets.readiness import readings_get
 from web.wallets.selectors import holds_active_get, transfers_pending_get
 
@@ -53,6 +54,19 @@ TRANSFER_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
 REPLY_TIMEOUTS = Counter("wallet_reply_timeouts_total", "Operations answered 202 because no reply came in time")
+HTTP_REQUESTS = Counter(
+    "wallet_http_requests_total",
+    "HTTP requests answered by the web nodes, by method, route and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "wallet_http_request_seconds",
+    "Time from a request reaching Django to its answer, by route",
+    ["route"],
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name (any other is ``other``: a client cannot grow the label set)."""
 
 
 class QueueCollector(Collector):
@@ -66,21 +80,24 @@ class QueueCollector(Collector):
         with self.connection.pipeline(transaction=False) as pipe:
             for shard in range(self.shard_count):
                 pipe.llen(keys.queue_key(shard))
-            pipe.hgetall(keys.BATCH_SIZES_KEY)
-            *depths, batches = pipe.execute()
+            for histogram in HISTOGRAMS:
+                pipe.hgetall(histogram.key)
+            replies = pipe.execute()
+        depths, counted = replies[: self.shard_count], replies[self.shard_count :]
         depth = GaugeMetricFamily("wallet_queue_depth", "Operations waiting in each shard queue", labels=["shard"])
         for shard, length in enumerate(depths):
             depth.add_metric([f"{shard:02d}"], float(length))
         yield depth
 
-        counts = {field.decode(): int(value) for field, value in batches.items()}
-        cumulative, buckets = 0, []
-        for label, field in bucket_fields():
-            cumulative += counts.get(field, 0)
-            buckets.append((label, float(cumulative)))
-        sizes = HistogramMetricFamily("wallet_batch_size", "Operations per batch applied by the shard workers")
-        sizes.add_metric([], buckets, sum_value=float(counts.get("sum", 0)))
-        yield sizes
+        for histogram, raw in zip(HISTOGRAMS, counted, strict=True):
+            counts = {field.decode(): float(value) for field, value in raw.items()}
+            cumulative, buckets = 0.0, []
+            for label, field in histogram.fields():
+                cumulative += counts.get(field, 0.0)
+                buckets.append((label, cumulative))
+            family = HistogramMetricFamily(histogram.name, histogram.help)
+            family.add_metric([], buckets, sum_value=counts.get("sum", 0.0))
+            yield family
 
         try:
             readings = readings_get(self.connection, get_settings())
@@ -98,6 +115,14 @@ class QueueCollector(Collector):
             yield GaugeMetricFamily(
                 "wallet_shards_unowned", "Shards whose lease no worker holds", value=len(readings.unowned)
             )
+            # One series per shard whoever holds it: the same label set across restarts, and no
+            # host or pid in the scrape (rq-dashboard shows which worker serves which shard).
+            owned = GaugeMetricFamily(
+                "wallet_shard_owned", "1 while a worker holds the shard's lease, else 0", labels=["shard"]
+            )
+            for shard in range(self.shard_count):
+                owned.add_metric([f"{shard:02d}"], 0.0 if shard in readings.unowned else 1.0)
+            yield owned
             yield GaugeMetricFamily(
                 "wallet_workers_live", "Shard workers with a recent heartbeat", value=readings.live_workers
             )
@@ -107,14 +132,6 @@ class QueueCollector(Collector):
             "Operations in the shard queues' failed registries (poison messages: rq-dashboard lists them)",
             value=failed_count(self.connection, self.shard_count),
         )
-
-        owners = GaugeMetricFamily(
-            "wallet_shard_owner", "1 for the worker that owns each shard", labels=["shard", "worker"]
-        )
-        for worker, queues in workers_queues(self.connection):
-            for name in queues:
-                owners.add_metric([f"{shard_of_queue(name):02d}", worker], 1.0)
-        yield owners
 
 
 class TransferCollector(Collector):
@@ -154,6 +171,12 @@ def record(operation_type: OperationType, result: OperationResult | None, second
         REPLY_TIMEOUTS.inc()
 
 
+def http_record(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one HTTP answer (``route``: the matched route's name, see ``middleware``)."""
+    HTTP_REQUESTS.labels(method if method in METHODS else "other", route, str(status)).inc()
+    HTTP_LATENCY.labels(route).observe(seconds)
+
+
 def transfer_record(state: TransferState, seconds: float) -> None:
     """Count one answered transfer, by the state it was answered in."""
     TRANSFERS.labels(state.value).inc()
@@ -171,9 +194,11 @@ def metrics_text() -> bytes:
     registry = CollectorRegistry()
     if get_settings().metrics_dir:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(WebProcessesCollector(master=os.getppid()))  # gunicorn's master
     else:
-        for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS, TRANSFERS, TRANSFER_LATENCY):
+        for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS, TRANSFERS, TRANSFER_LATENCY, HTTP_REQUESTS, HTTP_LATENCY):
             registry.register(metric)
+        ProcessCollector(registry=registry)  # this process: it is the whole web node here
     registry.register(QueueCollector(get_redis(), get_settings().shard_count))
     registry.register(TransferCollector())
     registry.register(HoldCollector())

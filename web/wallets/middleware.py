@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
 from shared.config import get_settings
+from web.wallets import metrics
 
 log = logging.getLogger("web.requests")
 
@@ -43,6 +44,34 @@ class AdminAuthenticationMiddleware(_AdminOnly, AuthenticationMiddleware):
 
 class AdminMessageMiddleware(_AdminOnly, MessageMiddleware):
     pass
+
+
+def route_of(request: HttpRequest) -> str:
+    """The route label of a request: its URL pattern's name, ``admin`` or ``static`` for those
+    surfaces, ``unmatched`` for any path no route serves (so no client can add labels)."""
+    match = request.resolver_match
+    if match is not None:
+        return "admin" if match.namespace == "admin" else match.url_name or "unnamed"
+    if request.path_info.startswith(ADMIN_PATH):
+        return "admin"
+    if request.path_info.startswith("/static/"):
+        return "static"
+    return "unmatched"
+
+
+class RequestMetricsMiddleware:
+    """Count every answer by method, route and status, with its latency (``metrics``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        metrics.http_record(
+            request.method or "", route_of(request), response.status_code, time.perf_counter() - started
+        )
+        return response
 
 
 class RequestLogMiddleware:

@@ -1,0 +1,54 @@
+"""Histograms of the shard workers' batches, kept in Redis: the workers count each batch, the
+web's ``/metrics`` reads the counts at scrape time (so they cover every worker on every host).
+
+- ``wallet_batch_size``: operations per batch;
+- ``wallet_batch_apply_seconds``: from a batch's claim to its finish (fetch, apply, commit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from shared import keys
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHistogram:
+    """A Prometheus histogram as one Redis hash: a count per bucket (``le_<bound>``, not
+    cumulative: summed at scrape), ``count`` and ``sum``."""
+
+    name: str
+    help: str
+    key: str
+    bounds: tuple[float, ...]
+
+    def bucket(self, value: float) -> str:
+        """The field ``value`` is counted in."""
+        return next((f"le_{bound:g}" for bound in self.bounds if value <= bound), "le_inf")
+
+    def fields(self) -> list[tuple[str, str]]:
+        """(Prometheus ``le`` label, Redis field) of every bucket, in order."""
+        return [(f"{bound:g}", f"le_{bound:g}") for bound in self.bounds] + [("+Inf", "le_inf")]
+
+    def record(self, pipe: redis.client.Pipeline, value: float) -> None:
+        """Queue on ``pipe`` the count of one ``value``."""
+        pipe.hincrby(self.key, self.bucket(value), 1)
+        pipe.hincrby(self.key, "count", 1)
+        pipe.hincrbyfloat(self.key, "sum", value)
+
+
+BATCH_SIZES = BatchHistogram(
+    "wallet_batch_size",
+    "Operations per batch applied by the shard workers",
+    keys.BATCH_SIZES_KEY,
+    (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+BATCH_SECONDS = BatchHistogram(
+    "wallet_batch_apply_seconds",
+    "Seconds from a batch's claim to its finish (fetch, apply and commit), by the shard workers",
+    keys.BATCH_SECONDS_KEY,
+    (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+HISTOGRAMS = (BATCH_SIZES, BATCH_SECONDS)
