@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from shared.errors import ConfigurationError
 
@@ -35,6 +35,9 @@ DEFAULT_BATCH_SIZE = 200
 
 DEFAULT_LEASE_NAMESPACE = 0x57414C
 DEFAULT_READY_MAX_LAG = 10.0
+
+DEFAULT_HSTS_SECONDS = 365 * 86400
+"""A year of HSTS once ``HTTPS`` is on (raise it gradually from an hour if unsure)."""
 """First key of the workers' shard locks (``pg_advisory_lock(namespace, shard)``). Only two
 separate deployments sharing one PostgreSQL database need different values."""
 
@@ -190,6 +193,18 @@ def _env_choice(env: Mapping[str, str], name: str, default: str, choices: Mappin
     return raw
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def _env_name(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    if not _NAME.fullmatch(raw):
+        raise ConfigurationError(f"{name} must be 1 to 63 letters, digits, '.', '_' or '-', got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseParams:
     """The parts of ``DATABASE_URL`` that Django and libpq need."""
@@ -199,6 +214,8 @@ class DatabaseParams:
     password: str
     host: str
     port: int
+    options: dict[str, str]
+    """The URL's query: libpq parameters (``sslmode``, ``sslrootcert``, ``connect_timeout``...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +259,14 @@ class Settings:
     rate_limit_idempotency_keys: RateLimit = _DEFAULT_IDEMPOTENCY_KEYS
     idempotency_ttl: int = DEFAULT_IDEMPOTENCY_TTL
     tenant_wallet_limit: int = DEFAULT_TENANT_WALLET_LIMIT
+    https: bool = False
+    """``HTTPS``: clients reach the service over HTTPS through a proxy that sets
+    ``X-Forwarded-Proto`` (secure cookies, HSTS, plain HTTP redirected; see ``web.settings``)."""
+    hsts_seconds: int = DEFAULT_HSTS_SECONDS
+    """``HSTS_SECONDS``: how long browsers keep to HTTPS once told (with ``HTTPS`` on)."""
+    worker_name: str | None = None
+    """``WORKER_NAME``: what a shard worker's name starts with (a pod or slot name; the host by
+    default). The pid and a token per start follow, so a name is never reused."""
     ready_max_lag: float = DEFAULT_READY_MAX_LAG
     """``READY_MAX_LAG``: ``/readyz`` fails while an operation has waited longer than this in
     a shard queue."""
@@ -270,6 +295,11 @@ class Settings:
             reply_ttl=int(_env_number(env, "REPLY_TTL", DEFAULT_REPLY_TTL, minimum=1)),
             failure_ttl=int(_env_number(env, "FAILURE_TTL", DEFAULT_FAILURE_TTL, minimum=1)),
             ready_max_lag=_env_number(env, "READY_MAX_LAG", DEFAULT_READY_MAX_LAG, minimum=0.1, maximum=3600),
+            https=_env_bool(env, "HTTPS", False),
+            hsts_seconds=int(
+                _env_number(env, "HSTS_SECONDS", DEFAULT_HSTS_SECONDS, minimum=0, maximum=2 * 365 * 86400)
+            ),
+            worker_name=_env_name(env, "WORKER_NAME"),
             lease_namespace=int(
                 _env_number(env, "LEASE_NAMESPACE", DEFAULT_LEASE_NAMESPACE, minimum=0, maximum=2**31 - 1)
             ),
@@ -332,6 +362,7 @@ class Settings:
             password=unquote(parts.password or ""),
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
+            options=dict(parse_qsl(parts.query, keep_blank_values=True)),
         )
 
     @property

@@ -29,10 +29,12 @@ def job_key(job_id: str | UUID) -> str:
     return f"{RQ_JOB_PREFIX}{job_id}"
 
 
-def worker_name(host: str, pid: int) -> str:
-    """A shard worker's name, as RQ and the leases know it (and part of its processing keys).
-    The pid keeps a restarted worker from colliding with its dead predecessor's registration."""
-    return f"wallets-{host}-{pid}"
+def worker_name(label: str, pid: int, token: str) -> str:
+    """A shard worker's name, as RQ and the leases know it (and part of its processing keys):
+    ``label`` says where it runs (``WORKER_NAME``, a pod or slot; the host by default), and the
+    pid and a ``token`` drawn at each start keep it from ever being a dead predecessor's name
+    (whose claimed operations would look claimed by a live worker and never be requeued)."""
+    return f"wallets-{label}-{pid}-{token}"
 
 
 REPLY_PREFIX = "wallets:reply:"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -175,7 +174,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
         counts = _job_counts(connection)
         assert sorted(counts.values()) == [0, 50]  # the standby applied nothing
         assert _serving(connection) == {"wallets.shard.00": 1}
-        owner = next(p for p in (first, second) if counts[_name(p)] == 50)
+        owner = next(p for p in (first, second) if counts[p.pid] == 50)
         standby = second if owner is first else first
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait()
@@ -184,7 +183,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
         status, _ = settle(base, wallet, {"operationType": "DEPOSIT", "amount": "1.00"}, "after", answer)
         assert status == 200
         assert time.monotonic() - killed_at < 10
-        assert _job_counts(connection)[_name(standby)] >= 1
+        assert _job_counts(connection)[standby.pid] >= 1
         assert json.loads(call(base, "GET", f"/api/v1/wallets/{wallet}")[1]) == {
             "balance": "51.00",
             "available": "51.00",
@@ -197,14 +196,9 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
         server.stop()
 
 
-def _name(proc: subprocess.Popen[bytes]) -> str:
-    import socket
-
-    return keys.worker_name(socket.gethostname(), proc.pid)
-
-
-def _job_counts(connection: redis.Redis) -> dict[str, int]:
-    return {w.name: w.successful_job_count for w in Worker.all(connection=connection)}
+def _job_counts(connection: redis.Redis) -> dict[int, int]:
+    """Jobs done by each worker, by its pid (``wallets-<host>-<pid>-<token>``)."""
+    return {int(w.name.rsplit("-", 2)[1]): w.successful_job_count for w in Worker.all(connection=connection)}
 
 
 def _serving(connection: redis.Redis) -> dict[str, int]:

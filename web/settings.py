@@ -80,7 +80,8 @@ DATABASES = {
         # A health check is a query per request; instead web.wallets.responses retries a read
         # once on a fresh connection when a kept one turns out dead (after a database restart).
         "CONN_HEALTH_CHECKS": False,
-        "OPTIONS": {"connect_timeout": 2},
+        # DATABASE_URL's query (sslmode=require...) reaches libpq here as it does SQLAlchemy's.
+        "OPTIONS": {"connect_timeout": 2, **db.options},
         "TEST": {"NAME": db.name},
     }
 }
@@ -108,6 +109,19 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+if config.https:
+    # Behind a TLS proxy that sets X-Forwarded-Proto (and strips it from clients): cookies only
+    # over HTTPS, HSTS, and plain HTTP redirected, except the probes a cluster sends in plain.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = config.hsts_seconds
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Preloading is a commitment made by submitting the domain to browsers' lists, not a setting.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 
 from shared import keys
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         engine=engine_from_settings(settings, pool_size=1, pre_ping=False, application_name="wallet-worker"),
         settings=settings,
         connection=redis_from_settings(settings),
-        name=keys.worker_name(socket.gethostname(), os.getpid()),
+        name=keys.worker_name(settings.worker_name or socket.gethostname(), os.getpid(), secrets.token_hex(3)),
     )
     worker.install_signal_handlers()
     worker.work(burst=args.burst)

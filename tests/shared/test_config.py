@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from shared.config import DEFAULT_DATABASE_URL, RateLimit, Settings
@@ -84,3 +87,41 @@ def test_rate_limits(raw: str, amount: int, seconds: int, per: str) -> None:
 def test_bad_rate_limits_are_refused(raw: str) -> None:
     with pytest.raises(ConfigurationError, match="RATE_LIMIT_WALLETS"):
         Settings.from_env({"RATE_LIMIT_WALLETS": raw})
+
+
+def test_database_url_query_reaches_the_drivers_as_libpq_parameters() -> None:
+    url = "postgresql://u:p%40ss@db.example:6432/wallet?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    database = Settings.from_env({"DATABASE_URL": url}).database
+    assert (database.user, database.password, database.host, database.port) == ("u", "p@ss", "db.example", 6432)
+    assert database.options == {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
+    assert Settings.from_env({}).database.options == {}
+
+
+@pytest.mark.parametrize("name", ["pod-7", "wallet-worker-0.eu", "slot_2"])
+def test_a_worker_name_is_a_label(name: str) -> None:
+    assert Settings.from_env({"WORKER_NAME": name}).worker_name == name
+
+
+@pytest.mark.parametrize("name", ["-x", "a b", "x" * 64, "pod:7", "pod/7"])
+def test_a_worker_name_that_would_break_keys_is_refused(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="WORKER_NAME"):
+        Settings.from_env({"WORKER_NAME": name})
+
+
+def test_https_is_off_unless_asked_and_hsts_defaults_to_a_year() -> None:
+    assert not Settings.from_env({}).https
+    on = Settings.from_env({"HTTPS": "1"})
+    assert (on.https, on.hsts_seconds) == (True, 365 * 86400)
+    assert Settings.from_env({"HTTPS": "1", "HSTS_SECONDS": "3600"}).hsts_seconds == 3600
+
+
+def test_every_setting_is_in_the_readme_and_the_env_example() -> None:
+    """Each environment variable ``Settings.from_env`` reads is documented where users look."""
+    root = Path(__file__).resolve().parent.parent.parent
+    source = (root / "shared" / "config.py").read_text()
+    names = set(re.findall(r'env(?:\.get\(|, )"([A-Z_]+)"', source))
+    assert {"SECRET_KEY", "DATABASE_URL", "WORKER_NAME", "HTTPS"} <= names
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    assert [name for name in sorted(names) if f"`{name}`" not in readme] == []
+    assert [name for name in sorted(names) if not re.search(rf"^#? ?{name}=", example, re.M)] == []

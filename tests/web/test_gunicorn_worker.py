@@ -190,7 +190,7 @@ def test_each_instance_has_its_own_control_socket() -> None:
         stop(second)
 
 
-def test_every_log_line_is_json_and_a_bad_host_is_one_line_without_traceback(tmp_path: Path) -> None:
+def test_log_lines_are_json_and_a_bad_host_or_oversized_head_is_one_line_without_traceback(tmp_path: Path) -> None:
     port = free_port()
     stderr = tmp_path / "gunicorn.log"
     with stderr.open("wb") as sink:
@@ -205,6 +205,7 @@ def test_every_log_line_is_json_and_a_bad_host_is_one_line_without_traceback(tmp
             wait_until(lambda: _status(port, "127.0.0.1") == 200, timeout=30, what="gunicorn")
             for _ in range(3):
                 assert _status(port, "evil.example") == 400
+                assert _status(port, "127.0.0.1", {"X-Padding": "a" * 70_000}) == 400  # oversized head
         finally:
             stop(proc)
     lines = [line for line in stderr.read_text().splitlines() if line.strip()]
@@ -213,13 +214,15 @@ def test_every_log_line_is_json_and_a_bad_host_is_one_line_without_traceback(tmp
     refused = [entry for entry in entries if "Invalid HTTP_HOST header" in entry["message"]]
     assert len(refused) == 3
     assert not any("exception" in entry for entry in refused)
+    oversized = [entry for entry in entries if "Request head too large" in entry["message"]]
+    assert len(oversized) == 3  # one quiet line each
     assert "Traceback" not in stderr.read_text()
 
 
-def _status(port: int, host: str) -> int:
+def _status(port: int, host: str, headers: dict[str, str] | None = None) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        connection.request("GET", "/healthz", headers={"Host": host})
+        connection.request("GET", "/healthz", headers={"Host": host, **(headers or {})})
         return connection.getresponse().status
     except OSError:
         return 0

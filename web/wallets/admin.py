@@ -45,6 +45,11 @@ class _ReadOnly(_NoAddOrDelete):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="Id", ordering="id")
+    def short_id(self, obj: Any) -> str:
+        """The row's id, short (whole on hover): for lists where ids would wrap or crowd out columns."""
+        return _short(obj.id)
+
 
 def _wallet_link(wallet_id: object) -> str:
     """A wallet's short id, linked to its page."""
@@ -122,10 +127,6 @@ class WalletOperationAdmin(_ReadOnly):
     ordering = ("-seq",)
     show_full_result_count = False
 
-    @admin.display(description="Id", ordering="id")
-    def short_id(self, obj: WalletOperation) -> str:
-        return _short(obj.id)
-
     @admin.display(description="Wallet", ordering="wallet_id")
     def wallet_link(self, obj: WalletOperation) -> str:
         return _wallet_link(obj.wallet_id)
@@ -143,10 +144,6 @@ class TransferAdmin(_ReadOnly):
     readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
     ordering = ("-created_at",)
     show_full_result_count = False
-
-    @admin.display(description="Id", ordering="id")
-    def short_id(self, obj: Transfer) -> str:
-        return _short(obj.id)
 
     @admin.display(description="From", ordering="from_wallet_id")
     def from_link(self, obj: Transfer) -> str:
@@ -172,10 +169,6 @@ class HoldAdmin(_ReadOnly):
     readonly_fields = (*(f.name for f in Hold._meta.fields), "changes")
     ordering = ("-created_at",)
     show_full_result_count = False
-
-    @admin.display(description="Id", ordering="id")
-    def short_id(self, obj: Hold) -> str:
-        return _short(obj.id)
 
     @admin.display(description="Wallet", ordering="wallet_id")
     def wallet_link(self, obj: Hold) -> str:
