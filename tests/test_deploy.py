@@ -186,3 +186,4 @@ def test_the_containers_dashboard_is_the_read_only_one() -> None:
     entrypoint = (ROOT / "deploy" / "entrypoint.sh").read_text()
     assert "exec python deploy/dashboard.py" in entrypoint
     assert "rq-dashboard --bind" not in entrypoint
+    assert "deploy/dashboard.py" in (ROOT / "deploy" / "Dockerfile").read_text()  # in the image

@@ -40,7 +40,7 @@ def test_behind_the_proxy_plain_http_is_redirected_but_probes_are_not() -> None:
         "print(r.status_code, r['Strict-Transport-Security']);"
         "print(c.get('/healthz').status_code)"
     )
-    done = _manage("shell", "-c", script, HTTPS="1", ALLOWED_HOSTS="testserver")
+    done = _manage("shell", "--no-imports", "-c", script, HTTPS="1", ALLOWED_HOSTS="testserver")
     assert done.returncode == 0, done.stderr
     redirect, secure, probe = done.stdout.split("\n")[:3]
     assert redirect == "301 https://testserver/api/v1/openapi.json"
@@ -54,6 +54,6 @@ def test_database_url_parameters_reach_djangos_connection() -> None:
         "from django.db import connection; c = connection.cursor();"
         "c.execute(\"SELECT current_setting('application_name')\"); print(c.fetchone()[0])"
     )
-    done = _manage("shell", "-c", script, DATABASE_URL=url)
+    done = _manage("shell", "--no-imports", "-c", script, DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "from-the-url"

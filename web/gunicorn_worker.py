@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from gevent import Timeout
 from gevent.lock import BoundedSemaphore
 from gevent.pywsgi import Input, headers_factory
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_code
@@ -190,8 +191,18 @@ def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
     return limited
 
 
+class JsonErrorLogServer(PyWSGIServer):  # type: ignore[misc]
+    """gevent's server with its error log (a client's bad request, a broken connection) sent
+    to gunicorn's logger, one JSON line each, instead of raw lines on stderr."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("error_log", logging.getLogger("gunicorn.error"))
+        super().__init__(*args, **kwargs)
+
+
 class PyWSGIWorker(GeventPyWSGIWorker):  # type: ignore[misc]
     wsgi_handler = StrictHandler
+    server_class = JsonErrorLogServer
 
     def init_process(self) -> None:
         # One worker per process, so the handler class can carry the process's setting.

@@ -1,18 +1,22 @@
 """What people look at, seen in a real browser (headless Chromium, served by gunicorn): the
 API reference page and the admin lists load with no script error, no failed or refused
-load, no HTTP error of any asset, nothing wider than the window, and ids on one line.
+load, no HTTP error of any asset, nothing wider than the window, and ids on one line; and
+the read-only rq-dashboard lists every shard queue and the worker.
 Each page's picture is kept under ``.run/screenshots``."""
 
 from __future__ import annotations
 
+import sys
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from shared.config import Settings
 from tests.browser import Browser, PageReport, save_screenshot
-from tests.processes import free_port, start_gunicorn, stop
+from tests.processes import free_port, start, start_gunicorn, stop, wait_until
 from tests.web.conftest import Api
 from web.wallets.error_codes import CODES
 from web.wallets.openapi import OPENAPI
@@ -89,3 +93,43 @@ def test_the_admin_lists_render_cleanly_with_ids_on_one_line(
     assert rows, "the list is empty"
     assert layout["cut"] == 0, "columns cut off: the list scrolls sideways"
     assert max(rows) < 48, f"a row is {max(rows)} px high: something wraps"
+
+
+@pytest.fixture(scope="module")
+def dashboard(settings: Settings, shard_worker: None) -> Iterator[str]:
+    """The read-only rq-dashboard on the Redis the suite's shard worker serves."""
+    port = free_port()
+    proc = start([sys.executable, "deploy/dashboard.py", "--port", str(port), "--redis-url", settings.redis_url])
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/0/data/queues.json", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    wait_until(up, timeout=30, what="rq-dashboard")
+    yield url
+    stop(proc)
+
+
+DASHBOARD_ROWS = """({
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  rows: [...document.querySelectorAll('table tbody tr')].map(r => r.innerText.split('\\t')[0].trim()),
+})"""
+
+
+@pytest.mark.parametrize(("page", "expected"), [("queues", "wallets.shard.15"), ("workers", "wallets-")])
+def test_the_dashboard_shows_every_queue_and_the_worker_without_errors(
+    page: str, expected: str, api: Api, dashboard: str, browser: Browser
+) -> None:
+    api.create_wallet(5)  # a finished job on some shard
+    report = browser.load(f"{dashboard}/0/view/{page}", evaluate=DASHBOARD_ROWS, settle=2.0)
+    save_screenshot(report, f"dashboard-{page}")
+    assert not report.problems, report.problems
+    assert report.value["overflow"] <= 0
+    rows: list[str] = report.value["rows"]
+    assert any(row.startswith(expected) for row in rows), rows
+    if page == "queues":
+        assert len([row for row in rows if row.startswith("wallets.shard.")]) == 16
