@@ -47,15 +47,17 @@ def start_gunicorn(port: int, **env: str) -> subprocess.Popen[bytes]:
         **env,
     )
 
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    wait_until(healthy, timeout=30, what="gunicorn /healthz")
+    wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30, what="gunicorn /healthz")
     return proc
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of ``url`` answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,6 @@ Each page's picture is kept under ``.run/screenshots``."""
 from __future__ import annotations
 
 import sys
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from django.test import Client
 
 from shared.config import Settings
 from tests.browser import Browser, PageReport, save_screenshot
-from tests.processes import free_port, start, start_gunicorn, stop, wait_until
+from tests.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from tests.web.conftest import Api
 from web.wallets.error_codes import CODES
 from web.wallets.openapi import OPENAPI
@@ -101,15 +100,7 @@ def dashboard(settings: Settings, shard_worker: None) -> Iterator[str]:
     port = free_port()
     proc = start([sys.executable, "deploy/dashboard.py", "--port", str(port), "--redis-url", settings.redis_url])
     url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(f"{url}/0/data/queues.json", timeout=1) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    wait_until(up, timeout=30, what="rq-dashboard")
+    wait_until(lambda: answers(f"{url}/0/data/queues.json"), timeout=30, what="rq-dashboard")
     yield url
     stop(proc)
 
