@@ -187,3 +187,13 @@ def test_the_containers_dashboard_is_the_read_only_one() -> None:
     assert "exec python deploy/dashboard.py" in entrypoint
     assert "rq-dashboard --bind" not in entrypoint
     assert "deploy/dashboard.py" in (ROOT / "deploy" / "Dockerfile").read_text()  # in the image
+
+
+def test_the_env_example_does_not_override_what_the_image_listens_on() -> None:
+    """Compose reads .env (a copy of .env.example) into every app container, over the image's
+    ENV: a HOST of 127.0.0.1 there would leave the API unreachable from outside its container."""
+    example = (ROOT / ".env.example").read_text()
+    image_env = re.search(r"^ENV (.+)$", (ROOT / "deploy" / "Dockerfile").read_text(), re.M)
+    assert image_env is not None
+    for name in re.findall(r"\b([A-Z_]+)=", image_env.group(1)):
+        assert not re.search(rf"^{name}=", example, re.M), name
