@@ -20,10 +20,3 @@ def shard_for(wallet_id: UUID, shard_count: int) -> int:
 
 def queue_name(shard: int) -> str:
     return f"{QUEUE_PREFIX}{shard:02d}"
-
-
-def shard_of_queue(name: str) -> int:
-    """Inverse of ``queue_name``."""
-    if not name.startswith(QUEUE_PREFIX):
-        raise ValueError(f"not a shard queue: {name!r}")
-    return int(name.removeprefix(QUEUE_PREFIX))

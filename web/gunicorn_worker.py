@@ -36,7 +36,7 @@ from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
-from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_code
+from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_fields
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
@@ -52,7 +52,7 @@ APP_SLOT_WAIT = 1.0
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]{1,10}")
-_BUSY = json.dumps({"error": UNAVAILABLE, "code": error_code(UNAVAILABLE, 503)}).encode()
+_BUSY = json.dumps(error_fields(UNAVAILABLE, 503)).encode()
 
 
 class BadRequest(ValueError):
@@ -143,7 +143,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         """A JSON 400 for a request that breaks the framing rules; one log line, no traceback."""
         self.log_error("Invalid request (from %s): %s", self.client_address, ex)
         message = str(ex) if isinstance(ex, BadRequest) else "Bad request"
-        body = json.dumps({"error": message, "code": error_code(message, 400)}).encode()
+        body = json.dumps(error_fields(message, 400)).encode()
         head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
         return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 

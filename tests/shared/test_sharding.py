@@ -3,9 +3,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-import pytest
-
-from shared.sharding import queue_name, shard_for, shard_of_queue
+from shared.sharding import queue_name, shard_for
 
 
 def test_shard_is_stable_and_in_range() -> None:
@@ -22,6 +20,3 @@ def test_random_wallets_spread_evenly() -> None:
 
 def test_queue_names() -> None:
     assert queue_name(7) == "wallets.shard.07"
-    assert shard_of_queue("wallets.shard.07") == 7
-    with pytest.raises(ValueError, match="not a shard queue"):
-        shard_of_queue("default")

@@ -97,6 +97,16 @@ def error_code(message: str, status: int) -> str:
     return BY_MESSAGE.get(message) or BY_STATUS.get(status) or BY_STATUS[400 if status < 500 else 500]
 
 
+def error_fields(message: str, status: int) -> dict[str, str]:
+    """The ``error`` and ``code`` of an error answer, for its JSON body."""
+    return {"error": message, "code": error_code(message, status)}
+
+
+def ledger_error_fields(message: str | None) -> dict[str, str | None]:
+    """The ``error`` and ``code`` of a ledger row, leg or refused hold (both null if none)."""
+    return {"error": message, "code": ledger_error_code(message)}
+
+
 def ledger_error_code(message: str | None) -> str | None:
     """The code of a rejected operation's ``error`` as the ledger recorded it (null if none)."""
     return None if message is None else BY_MESSAGE.get(message, BY_STATUS[400])

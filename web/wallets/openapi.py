@@ -13,7 +13,7 @@ from shared.messages import CLIENT_OPERATION_TYPES, OperationType, Rejection
 from shared.transfers import TransferState
 from web.wallets import error_codes as msg
 from web.wallets import parsing
-from web.wallets.error_codes import CODES, error_code
+from web.wallets.error_codes import CODES, error_code, error_fields
 from web.wallets.openapi_examples import EXAMPLES
 from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
@@ -38,16 +38,25 @@ def _error_examples(status: int, messages: tuple[str, ...]) -> dict[str, Any]:
     return {
         error_code(message, status): {
             "summary": message,
-            "value": {"error": message, "code": error_code(message, status)},
+            "value": error_fields(message, status),
         }
         for message in messages
     }
 
 
-def _error(status: int, description: str, *messages: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _error(
+    status: int,
+    description: str,
+    *messages: str,
+    schema: dict[str, Any] | None = None,
+    other: dict[str, tuple[str, Any]] | None = None,
+) -> dict[str, Any]:
     """An error response: its description, and an example of each ``messages`` (the ``error``
-    strings it may carry, each with its ``code``)."""
+    strings it may carry, each with its ``code``); ``other``: named examples of another body
+    ``schema`` allows, as (summary, value)."""
     examples = _error_examples(status, messages)
+    for name, (summary, value) in (other or {}).items():
+        examples[name] = {"summary": summary, "value": value}
     content = {"schema": schema or _ref("Error"), "examples": examples}
     return {"description": description, "content": {"application/json": content}}
 
@@ -428,39 +437,25 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _transfer_refused() -> dict[str, Any]:
-    """A transfer's 400: a bad request, a refused debit, or a credit the destination refused."""
-    response = _error(
-        400,
-        "Invalid body, amount or wallets; insufficient funds; the destination refused the credit (refunded)",
-        *BAD_BODY,
-        parsing.INVALID_FROM,
-        parsing.INVALID_TO,
-        parsing.SAME_WALLET,
-        msg.INVALID_KEY,
-        Rejection.INSUFFICIENT_FUNDS,
-        schema={"oneOf": [_ref("Error"), _ref("TransferFailed")]},
-    )
-    response["content"]["application/json"]["examples"]["transfer_failed"] = {
-        "summary": "The destination refused the credit; the money went back",
-        "value": EXAMPLES["transfer_failed"],
-    }
-    return response
-
-
-def _hold_conflict() -> dict[str, Any]:
-    """A hold change's 409: the hold is resolved already, or the key is in flight."""
-    response = _error(
-        409,
-        "Already captured, voided or expired; or the same Idempotency-Key is in flight",
-        msg.IN_FLIGHT,
-        schema={"oneOf": [_ref("HoldResolved"), _ref("Error")]},
-    )
-    response["content"]["application/json"]["examples"]["hold_resolved"] = {
-        "summary": "A second capture or void, or one after it expired",
-        "value": EXAMPLES["hold_resolved"],
-    }
-    return response
+TRANSFER_REFUSED = _error(
+    400,
+    "Invalid body, amount or wallets; insufficient funds; the destination refused the credit (refunded)",
+    *BAD_BODY,
+    parsing.INVALID_FROM,
+    parsing.INVALID_TO,
+    parsing.SAME_WALLET,
+    msg.INVALID_KEY,
+    Rejection.INSUFFICIENT_FUNDS,
+    schema={"oneOf": [_ref("Error"), _ref("TransferFailed")]},
+    other={"transfer_failed": ("The destination refused the credit; the money went back", EXAMPLES["transfer_failed"])},
+)
+HOLD_CONFLICT = _error(
+    409,
+    "Already captured, voided or expired; or the same Idempotency-Key is in flight",
+    msg.IN_FLIGHT,
+    schema={"oneOf": [_ref("HoldResolved"), _ref("Error")]},
+    other={"hold_resolved": ("A second capture or void, or one after it expired", EXAMPLES["hold_resolved"])},
+)
 
 
 SUMMARIES = {
@@ -598,7 +593,7 @@ OPENAPI: dict[str, Any] = {
                         ),
                         "headers": {"Location": LOCATION},
                     },
-                    "400": _transfer_refused(),
+                    "400": TRANSFER_REFUSED,
                     **WRITE,
                     "404": _error(404, "Wallet not found (either of them)", Rejection.WALLET_NOT_FOUND),
                     "409": IN_FLIGHT,
@@ -697,7 +692,7 @@ OPENAPI: dict[str, Any] = {
                         ),
                         **WRITE,
                         "404": HOLD_NOT_FOUND,
-                        "409": _hold_conflict(),
+                        "409": HOLD_CONFLICT,
                         "415": NOT_JSON,
                         "422": KEY_REUSED,
                         "503": UNAVAILABLE,

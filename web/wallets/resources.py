@@ -11,7 +11,7 @@ from shared.holds import HoldState
 from shared.messages import OperationStatus
 from shared.money import format_money
 from shared.transfers import TransferState, credit_id, refund_id
-from web.wallets.error_codes import ledger_error_code
+from web.wallets.error_codes import ledger_error_fields
 from web.wallets.selectors import HoldRow, OperationRow, TransferRow
 
 
@@ -23,8 +23,7 @@ def operation_json(row: OperationRow) -> dict[str, Any]:
         "amount": format_money(row.amount),
         "status": row.status,
         "balance_after": format_money(row.balance_after),
-        "error": row.error,
-        "code": ledger_error_code(row.error),
+        **ledger_error_fields(row.error),
         "api_key_id": _text(row.api_key_id),
         "transfer_id": _text(row.transfer_id),
         "counterparty_wallet_id": _text(row.counterparty_id),
@@ -42,7 +41,7 @@ def _text(value: UUID | None) -> str | None:
 def _leg_json(operation_id: UUID, leg: OperationRow | None) -> dict[str, Any]:
     if leg is None:
         return {"operation_id": str(operation_id), "status": OperationStatus.PENDING.value}
-    return {"operation_id": str(leg.id), "status": leg.status, "error": leg.error, "code": ledger_error_code(leg.error)}
+    return {"operation_id": str(leg.id), "status": leg.status, **ledger_error_fields(leg.error)}
 
 
 def transfer_json(row: TransferRow) -> dict[str, Any]:
@@ -60,8 +59,7 @@ def transfer_json(row: TransferRow) -> dict[str, Any]:
         "to": str(row.to_wallet),
         "amount": format_money(row.amount),
         "state": row.state.value,
-        "error": row.error,
-        "code": ledger_error_code(row.error),
+        **ledger_error_fields(row.error),
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "legs": {"debit": _leg_json(row.id, row.debit), "credit": credit, "refund": refund},

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from shared.config import get_settings
 from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
 from web.wallets.api_keys import authenticate
-from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_code
+from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_fields
 
 log = logging.getLogger("web.wallets")
 
@@ -38,7 +38,7 @@ def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Js
 
 def error_response(message: str, status: int, **headers: str) -> JsonResponse:
     """``{"error": message, "code": code}``: the seed's message, and a code to branch on."""
-    return json_response({"error": message, "code": error_code(message, status)}, status=status, **headers)
+    return json_response(error_fields(message, status), status=status, **headers)
 
 
 def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:

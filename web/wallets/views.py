@@ -25,8 +25,8 @@ from web.wallets.error_codes import (
     OPERATION_NOT_FOUND,
     TRANSFER_NOT_FOUND,
     UNAVAILABLE,
-    error_code,
-    ledger_error_code,
+    error_fields,
+    ledger_error_fields,
 )
 from web.wallets.holds import hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
@@ -201,8 +201,7 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
             {
                 "operation_id": str(operation_uuid),
                 "status": OperationStatus.REJECTED.value,
-                "error": Rejection.UNPROCESSABLE.value,
-                "code": ledger_error_code(Rejection.UNPROCESSABLE),
+                **ledger_error_fields(Rejection.UNPROCESSABLE.value),
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
@@ -249,7 +248,7 @@ def _transfer_response(answer: TransferAnswer) -> HttpResponse:
         assert credit is not None
         assert refund is not None
         error = credit.error or "Transfer failed"
-        body = {"error": error, "code": error_code(error, 400), "transfer_id": transfer_id, "state": answer.state.value}
+        body = {**error_fields(error, 400), "transfer_id": transfer_id, "state": answer.state.value}
         return json_response(body, status=400)
     return json_response(
         {"status": "Pending", "transfer_id": transfer_id, "state": TransferState.PENDING.value},
@@ -342,9 +341,7 @@ def hold_detail_view(request: HttpRequest, caller: Caller, hold_id: str) -> Http
         return json_response(hold_json(row))
     ledger = ledger or operation_get(operation_id=hold_uuid)
     if ledger is not None:  # refused: never held anything
-        return json_response(
-            {"hold_id": hold_id, "state": "rejected", "error": ledger.error, "code": ledger_error_code(ledger.error)}
-        )
+        return json_response({"hold_id": hold_id, "state": "rejected", **ledger_error_fields(ledger.error)})
     return json_response({"hold_id": hold_id, "state": "pending"})
 
 
@@ -395,7 +392,7 @@ def _hold_change(
         state = HOLD_STATE_OF.get(rejection) if rejection is not None else None
         if state is not None:
             error = result.error or state.value
-            resolved = {"error": error, "code": error_code(error, 409), "hold_id": str(hold_id), "state": state.value}
+            resolved = {**error_fields(error, 409), "hold_id": str(hold_id), "state": state.value}
             return json_response(resolved, status=409)
         return _rejection_response(result, "Hold change rejected")
     assert result.balance_after is not None
@@ -476,8 +473,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
         readings = readings_get(get_redis(), settings)
     except ServiceUnavailable as exc:
         log.warning("readiness unknown: %s", exc)
-        body = {"status": "unavailable", "error": UNAVAILABLE, "code": error_code(UNAVAILABLE, 503)}
-        return json_response(body, status=503)
+        return json_response({"status": "unavailable", **error_fields(UNAVAILABLE, 503)}, status=503)
     lagging = readings.lagging(settings.ready_max_lag)
     ready = not readings.unowned and not lagging
     return json_response(
