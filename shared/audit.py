@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Five checks, each empty when all is well:
+Six checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -10,7 +10,10 @@ Five checks, each empty when all is well:
   (``conservation_gap``);
 - every transfer's state is what its legs in the ledger say (``transfer_mismatches``);
 - every wallet's held money is the sum of its active holds, and within its balance
-  (``held_mismatches``).
+  (``held_mismatches``);
+- no wallet passes its limit: its balance plus the money of its transfers still ``pending``
+  (which may come back as refunds, never refused) is at most ``MAX_BALANCE``
+  (``limit_breaches``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
 every run.
@@ -23,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, text
 
 from shared.messages import OperationType
+from shared.money import MAX_BALANCE
 
 _TAKES = ", ".join(f"'{t.value}'" for t in OperationType if t.sign < 0)
 _HOLDS = ", ".join(f"'{t.value}'" for t in OperationType if t.sign == 0)
@@ -127,6 +131,22 @@ def held_mismatches(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(HELD_CHECK)]
 
 
+LIMIT_CHECK = text(
+    f"""
+    SELECT w.id, w.balance, COALESCE(SUM(t.amount), 0) AS outgoing
+    FROM wallets w LEFT JOIN transfers t ON t.from_wallet_id = w.id AND t.state = 'pending'
+    GROUP BY w.id, w.balance
+    HAVING w.balance + COALESCE(SUM(t.amount), 0) > {MAX_BALANCE}
+    """  # noqa: S608
+)
+
+
+def limit_breaches(engine: Engine) -> list[tuple[object, ...]]:
+    """Wallets whose balance, with the money of their pending transfers, passes ``MAX_BALANCE``."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(LIMIT_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -135,4 +155,5 @@ def ledger_sound(engine: Engine) -> bool:
         and conservation_gap(engine) == 0
         and not transfer_mismatches(engine)
         and not held_mismatches(engine)
+        and not limit_breaches(engine)
     )

@@ -9,6 +9,7 @@ Every tunable is a named default with a docstring, read once into a frozen
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -205,6 +206,17 @@ def _env_name(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+def _env_networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks, each checked."""
+    networks = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigurationError(f"{name} must list addresses or networks, got {network!r}") from None
+    return networks
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseParams:
     """The parts of ``DATABASE_URL`` that Django and libpq need."""
@@ -250,6 +262,10 @@ class Settings:
     metrics_token: str = ""
     """``METRICS_TOKEN``: when set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    trusted_proxies: tuple[str, ...] = ()
+    """``TRUSTED_PROXIES``: addresses or networks (``10.0.0.0/8``) of the proxies in front of the
+    web, whose ``X-Forwarded-For`` names the client (the admin login's guard counts by client);
+    none by default: ``REMOTE_ADDR`` is the client."""
     api_auth: bool = True
     """``API_AUTH``: every ``/api/v1/`` call needs a bearer API key. Off only with ``DEBUG`` on,
     or with ``API_AUTH_FORCE_OFF`` set as well (README, Security)."""
@@ -322,6 +338,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY", ""),
             metrics_token=env.get("METRICS_TOKEN", ""),
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()) if hosts else DEFAULT_ALLOWED_HOSTS,
+            trusted_proxies=_env_networks(env, "TRUSTED_PROXIES"),
             api_auth=api_auth,
             api_key_cache_seconds=_env_number(
                 env,

@@ -47,9 +47,15 @@ PROCESSING_PREFIX = "wallets:processing:"
 """Per shard and worker, the job ids that worker claimed and has not finished yet."""
 
 WORKERS_KEY = "wallets:workers"
+"""Sorted set of live shard workers, scored by their last heartbeat (unix time)."""
 MEMBER_TIMEOUT = 3.0
 """Seconds without a heartbeat in ``WORKERS_KEY`` after which a worker no longer counts as live."""
-"""Sorted set of live shard workers, scored by their last heartbeat (unix time)."""
+
+REFUSED_PREFIX = "wallets:refused:"
+"""Per operation refused by a rate limit: the refusal, kept ``REFUSED_TTL`` s, so that an
+operation the web answered 202 (Redis stalled mid-request) is settled as refused, never applied."""
+REFUSED_TTL = 7 * 86400
+"""Seconds a refusal is kept: longer than any pending record waits for its shard's worker."""
 
 
 IDEMPOTENCY_PREFIX = "wallets:idempotency:"
@@ -65,6 +71,10 @@ def idempotency_key(wallet_id: UUID, client_key: str) -> str:
 def idempotency_pattern(wallet_id: UUID) -> str:
     """Matches every Idempotency-Key record of a wallet."""
     return f"{IDEMPOTENCY_PREFIX}{wallet_id}:*"
+
+
+def refused_key(operation_id: UUID) -> str:
+    return f"{REFUSED_PREFIX}{operation_id}"
 
 
 def reply_key(operation_id: UUID) -> str:
@@ -90,11 +100,12 @@ BATCH_SECONDS_KEY = "wallets:metrics:batch_seconds"
 """The same for the seconds each batch took from claim to finish (``shared.batch_metrics``)."""
 
 LOGIN_FAILURES_PREFIX = "wallets:login-failures:"
-"""Per admin user name or client address: failed logins in the current window (a counter)."""
+"""Per admin user name, client address or device cookie: login attempts in the current window
+that did not succeed (a counter; ``web.wallets.login_guard``)."""
 
 
 def login_failures_key(kind: str, value: str) -> str:
-    """``kind`` is ``user`` or ``address``; the value is hashed (any length, any characters)."""
+    """``kind`` is ``user``, ``address`` or ``device``; the value is hashed (any length, any characters)."""
     return f"{LOGIN_FAILURES_PREFIX}{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 

@@ -59,6 +59,12 @@ class OperationType(StrEnum):
             return 0
         return 1
 
+    @property
+    def returns_money(self) -> bool:
+        """A credit of money that was the wallet's a moment earlier (a refund): never refused.
+        Its room under the wallet's limit was kept while the money was away (``worker.apply``)."""
+        return self is OperationType.TRANSFER_REFUND
+
 
 CLIENT_OPERATION_TYPES = (OperationType.DEPOSIT, OperationType.WITHDRAW)
 """The types a client may send to ``/operation``; transfer legs come only from transfers."""
@@ -82,6 +88,9 @@ class Rejection(StrEnum):
     HOLD_VOIDED = "Hold was voided"
     HOLD_EXPIRED = "Hold has expired"
     CAPTURE_TOO_LARGE = "Capture amount exceeds the held amount"
+    RATE_LIMITED = "Rate limit exceeded"
+    """Refused by its API key's rate limit after the web answered 202 (Redis stalled while the
+    request was sent): recorded when the operation is settled, so it is never applied."""
     UNPROCESSABLE = "Operation could not be processed"
     """PostgreSQL refuses the operation's own data for good (a check or data error): recorded
     in the ledger as rejected, so no requeue or retry can ever apply it."""

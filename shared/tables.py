@@ -74,6 +74,8 @@ transfers = Table(
     Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("swept_at", DateTime(timezone=True), nullable=True),
+    Column("stalled", Text, nullable=True),
 )
 
 holds = Table(

@@ -37,7 +37,14 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from shared.audit import chain_breaks, conservation_gap, held_mismatches, ledger_mismatches, transfer_mismatches
+from shared.audit import (
+    chain_breaks,
+    conservation_gap,
+    held_mismatches,
+    ledger_mismatches,
+    limit_breaches,
+    transfer_mismatches,
+)
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
 from tests import http_client
@@ -78,13 +85,15 @@ def database(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def db(database: Engine) -> Iterator[Engine]:
     """The test database; after the test, every balance must equal its ledger, money must be
-    conserved and every transfer's state must match its legs (``shared.audit``)."""
+    conserved, every transfer's state must match its legs and no wallet may pass its limit
+    (``shared.audit``)."""
     yield database
     assert ledger_mismatches(database) == []
     assert chain_breaks(database) == []
     assert conservation_gap(database) == 0
     assert transfer_mismatches(database) == []
     assert held_mismatches(database) == []
+    assert limit_breaches(database) == []
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "web.wallets.middleware.AdminAuthenticationMiddleware",
+    "web.wallets.middleware.AdminDeviceCookieMiddleware",
     "web.wallets.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -17,7 +17,7 @@ before the wallets, in every transaction, so two workers never wait on each othe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,17 +36,20 @@ from shared.messages import (
     request_identity,
 )
 from shared.money import MAX_BALANCE
-from shared.tables import MONEY, holds, wallet_operations, wallets
+from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
+from shared.transfers import TransferState
 from worker.holds import HoldBook
 from worker.transfers import TransferBook
 
 
 def _decide(
-    operation_type: OperationType, amount: Decimal, balance: Decimal, available: Decimal
+    operation_type: OperationType, amount: Decimal, balance: Decimal, available: Decimal, outgoing: Decimal
 ) -> tuple[Decimal, Rejection | None]:
     """The balance after an operation and why it was refused, if it was. Money leaving the
     wallet, or set aside, must be available (not held); a capture takes held money, which the
-    hold's checks (``worker.holds``) cover."""
+    hold's checks (``worker.holds``) cover. A credit must fit under the balance limit with the
+    wallet's ``outgoing`` money (its transfers still pending, which may come back as refunds):
+    so the money that returns (``returns_money``) always fits, and is never refused."""
     if operation_type.sign < 0:
         if operation_type is not OperationType.HOLD_CAPTURE and amount > available:
             return balance, Rejection.INSUFFICIENT_FUNDS
@@ -55,7 +58,7 @@ def _decide(
         if operation_type is OperationType.HOLD and amount > available:
             return balance, Rejection.INSUFFICIENT_FUNDS
         return balance, None
-    if balance + amount > MAX_BALANCE:
+    if not operation_type.returns_money and balance + outgoing + amount > MAX_BALANCE:
         return balance, Rejection.BALANCE_LIMIT
     return balance + amount, None
 
@@ -70,8 +73,14 @@ _BALANCES = bindparam("balances", type_=ARRAY(MONEY))
 # (a transfer leg's counterparty, a transfer record; Django's foreign keys are checked at
 # commit): with FOR UPDATE those checks wait, and two workers moving money between their
 # shards deadlocked at commit.
+_OUTGOING = (  # by the partial index transfers_pending_from
+    select(func.coalesce(func.sum(transfers.c.amount), 0))
+    .where(transfers.c.from_wallet_id == wallets.c.id)
+    .where(transfers.c.state == TransferState.PENDING.value)
+    .scalar_subquery()
+)
 _LOCK_WALLETS = (
-    select(wallets.c.id, wallets.c.balance, wallets.c.held)
+    select(wallets.c.id, wallets.c.balance, wallets.c.held, _OUTGOING.label("outgoing"))
     .where(wallets.c.id == any_(_IDS))
     .order_by(wallets.c.id)
     .with_for_update(key_share=True)
@@ -198,10 +207,18 @@ def _ledger_row(
     }
 
 
-def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shard_count: int) -> Applied:
+def ledger_apply(
+    conn: Connection,
+    requests: Sequence[OperationRequest],
+    *,
+    shard_count: int,
+    refusals: Mapping[UUID, Rejection] | None = None,
+) -> Applied:
     """Apply ``requests`` in order inside the caller's transaction (``operations_apply``), with
     the transfers' bookkeeping (``worker.transfers``): a debit within one shard applies its
-    credit too, and every leg moves its transfer's record on."""
+    credit too, and every leg moves its transfer's record on. Those named in ``refusals`` are
+    recorded as refused for that reason (unless the ledger already answers them)."""
+    refusals = refusals or {}
     if not requests:
         return Applied([])
     # Locked in this order in every transaction: holds, transfers, wallets.
@@ -211,8 +228,9 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
     # Lock before reading the ledger, so a concurrent writer's commit is seen.
     balances: dict[UUID, Decimal] = {}
     helds: dict[UUID, Decimal] = {}
+    outgoings: dict[UUID, Decimal] = {}
     for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
-        balances[row.id], helds[row.id] = row.balance, row.held
+        balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
     new_rows: list[dict[str, Any]] = []
@@ -225,7 +243,9 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
         balance = balances[wallet]
         balance_after = balance
         if rejection is None:
-            balance_after, rejection = _decide(request.operation_type, request.amount, balance, balance - helds[wallet])
+            balance_after, rejection = _decide(
+                request.operation_type, request.amount, balance, balance - helds[wallet], outgoings[wallet]
+            )
         if rejection is None:
             balances[wallet] = balance_after
             helds[wallet] += hold_book.held_change(request)
@@ -258,6 +278,10 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
             result = OperationResult(
                 request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value
             )
+        elif request.operation_id in refusals:
+            result = decide(request, refusals[request.operation_id])
+            if request.transfer_id == request.operation_id:
+                book.opened(request, result.rejection)  # a refused debit: the transfer failed
         elif request.transfer_id == request.operation_id:  # a transfer's debit (or a capture to a wallet)
             refusal = hold_book.refusal(request) if request.operation_type is OperationType.HOLD_CAPTURE else None
             credit = book.inline_credit(request)
@@ -267,12 +291,16 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
                     refusal = Rejection.WALLET_NOT_FOUND
                 else:
                     target = credit.wallet_id
-                    refusal = _decide(credit.operation_type, credit.amount, balances[target], available(target))[1]
+                    refusal = _decide(
+                        credit.operation_type, credit.amount, balances[target], available(target), outgoings[target]
+                    )[1]
             result = decide(request, refusal)  # the debit's own check (funds) if the credit allows it
             book.opened(request, result.rejection)
             if credit is not None and result.status is OperationStatus.APPLIED:
                 applied.inline.append(decide(credit))
                 book.completed(credit)
+            elif result.status is OperationStatus.APPLIED:
+                outgoings[request.wallet_id] += request.amount  # pending until its credit or refund
         elif request.operation_type is OperationType.TRANSFER_IN:
             refusal = book.credit_refusal(request)
             result = decide(request, refusal)
@@ -283,6 +311,7 @@ def ledger_apply(conn: Connection, requests: Sequence[OperationRequest], *, shar
             result = decide(request, refusal)
             if result.status is OperationStatus.APPLIED:
                 book.refunded(request)
+                outgoings[request.wallet_id] -= request.amount
         elif request.operation_type in HOLD_CHANGES:
             result = decide(request, hold_book.refusal(request))
         else:

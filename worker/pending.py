@@ -6,13 +6,15 @@ such record it finds older than ``PENDING_GRACE`` whose RQ job no longer exists 
 the job finished (the ledger has the row), or Redis lost it (a restart without persistence, a
 flush), or it was never queued. Applying it through ``operations_apply`` covers all three:
 an operation already in the ledger is answered from its row and changes nothing, so a 202
-is never lost and never applied twice. A record whose job still exists is left to the queue,
-which keeps its order.
+is never lost and never applied twice. One that was never queued because its key's rate
+limit refused it (the web gave the 202 not knowing) is recorded as refused, never applied.
+A record whose job still exists is left to the queue, which keeps its order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
@@ -89,6 +91,33 @@ def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> 
             pipe.exists(keys.job_key(request.operation_id))
         found = pipe.execute()
     return [request for request, exists in zip(requests, found, strict=True) if not exists]
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """What became of due pending records' jobs, as Redis tells."""
+
+    gone: list[OperationRequest]
+    """No job: finished, lost, or never queued; applied (or answered from the ledger)."""
+    refused: list[OperationRequest]
+    """Refused by a rate limit (``keys.refused_key``): never queued, recorded as refused."""
+
+
+def unsettled_sort(connection: redis.Redis, requests: Sequence[OperationRequest]) -> Unsettled:
+    """Which of ``requests`` have no job any more, and which of those a rate limit refused, in
+    one round trip. A record whose job still exists is neither: the queue keeps its order."""
+    with connection.pipeline(transaction=False) as pipe:
+        for request in requests:
+            pipe.exists(keys.job_key(request.operation_id))
+            pipe.exists(keys.refused_key(request.operation_id))
+        found = pipe.execute()
+    unsettled = Unsettled([], [])
+    for request, has_job, refused in zip(requests, found[::2], found[1::2], strict=True):
+        if refused:
+            unsettled.refused.append(request)
+        elif not has_job:
+            unsettled.gone.append(request)
+    return unsettled
 
 
 def pending_settle(conn: Connection, operation_ids: Sequence[UUID]) -> None:

@@ -34,9 +34,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import Settings
-from shared.messages import OperationType
+from shared.messages import OperationStatus, OperationType, Rejection
 from shared.rq_contract import WorkerPresence, finished_trim, queues_register
-from worker.apply import ledger_apply, operations_apply
+from worker.apply import ledger_apply
 from worker.batches import batch_apply, batch_fetch, batch_finish
 from worker.claim import (
     ShardQueue,
@@ -50,8 +50,16 @@ from worker.faults import FaultPoint, fault_point
 from worker.holds import SWEEP_BATCH as HOLDS_SWEEP_BATCH
 from worker.holds import holds_due
 from worker.leases import MAX_BACKOFF, REBALANCE_EVERY, Leases, LeasesLost, live_members, member_leave
-from worker.pending import PENDING_GRACE, SETTLE_BATCH, SETTLE_EVERY, jobs_gone, pending_due, pending_settle
-from worker.transfers import SWEEP_BATCH, TRANSFER_GRACE, legs_enqueue, transfers_due
+from worker.pending import (
+    PENDING_GRACE,
+    SETTLE_BATCH,
+    SETTLE_EVERY,
+    jobs_gone,
+    pending_due,
+    pending_settle,
+    unsettled_sort,
+)
+from worker.transfers import SWEEP_BATCH, TRANSFER_GRACE, legs_enqueue, transfers_due, transfers_set_aside
 
 log = logging.getLogger(__name__)
 
@@ -258,20 +266,28 @@ class ShardWorker:
         try:
             with self.leases.transaction() as conn:
                 due = pending_due(conn, self.owned, grace=PENDING_GRACE, limit=SETTLE_BATCH)
-            gone = self._retry_redis(partial(jobs_gone, self.connection, due)) if due else []
-            if not gone:
+            if not due:
+                return 0
+            unsettled = self._retry_redis(partial(unsettled_sort, self.connection, due))
+            settled = [*unsettled.gone, *unsettled.refused]
+            if not settled:
                 return 0
             with self.leases.transaction() as conn:
-                operations_apply(conn, gone, shard_count=self.settings.shard_count)
-                pending_settle(conn, [request.operation_id for request in gone])
+                refusals = {request.operation_id: Rejection.RATE_LIMITED for request in unsettled.refused}
+                ledger_apply(conn, settled, shard_count=self.settings.shard_count, refusals=refusals)
+                pending_settle(conn, [request.operation_id for request in settled])
         except LeasesLost:
             self._lost_leases()
             return 0
         except SQLAlchemyError:
             log.exception("could not settle pending operations")
             return 0
-        log.info("settled %d operations answered 202 whose jobs Redis no longer holds", len(gone))
-        return len(gone)
+        log.info(
+            "settled %d operations answered 202 whose jobs Redis no longer holds (%d refused by a rate limit)",
+            len(settled),
+            len(unsettled.refused),
+        )
+        return len(settled)
 
     def transfers_sweep(self) -> int:
         """Redo the next leg of the leased shards' transfers pending for too long
@@ -280,12 +296,23 @@ class ShardWorker:
         if self.leases.connection is None or not self.leases.owned:
             return 0
         settings = self.settings
+        refunded = 0
         try:
             with self.leases.transaction() as conn:
                 undone = transfers_due(conn, self.owned, grace=TRANSFER_GRACE, limit=SWEEP_BATCH)
+                transfers_set_aside(conn, undone.stalled)
             if undone.refunds:
                 with self.leases.transaction() as conn:
-                    ledger_apply(conn, undone.refunds, shard_count=settings.shard_count)
+                    results = ledger_apply(conn, undone.refunds, shard_count=settings.shard_count).results
+                    refunded = sum(r.status is OperationStatus.APPLIED for r in results)
+                    transfers_set_aside(
+                        conn,
+                        {
+                            refund.transfer_id: f"its refund was refused: {result.error}"
+                            for refund, result in zip(undone.refunds, results, strict=True)
+                            if refund.transfer_id is not None and result.status is OperationStatus.REJECTED
+                        },
+                    )
             lost = self._retry_redis(partial(jobs_gone, self.connection, undone.credits)) if undone.credits else []
         except LeasesLost:
             self._lost_leases()
@@ -308,9 +335,9 @@ class ShardWorker:
 
         if lost:
             self._retry_redis(enqueue)
-        redone = len(lost) + len(undone.refunds)
+        redone = len(lost) + refunded
         if redone:
-            log.warning("transfers: enqueued %d lost credits again, applied %d refunds", len(lost), len(undone.refunds))
+            log.warning("transfers: enqueued %d lost credits again, applied %d refunds", len(lost), refunded)
         return redone
 
     def holds_expire(self) -> int:

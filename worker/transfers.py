@@ -14,10 +14,12 @@ transaction of the debit, its decision point (``shared.transfers`` names the leg
   transaction.
 
 A crash between two legs leaves the record ``pending``; the worker that owns the source's
-shard finds it (``transfers_due``, every ``SETTLE_EVERY`` s, once it is ``TRANSFER_GRACE`` s
-old) and redoes the next leg: enqueues the credit again if Redis holds no job for it, or
-applies the refund itself. Each leg's id derives from the transfer's, and the ledger's
-primary key applies it at most once.
+shard finds it (``transfers_due``, every ``SETTLE_EVERY`` s, once nothing has moved it or
+looked at it for ``TRANSFER_GRACE`` s, each transfer in turn) and redoes the next leg:
+enqueues the credit again if Redis holds no job for it, or applies the refund itself. Each
+leg's id derives from the transfer's, and the ledger's primary key applies it at most once.
+A transfer no leg can move on (its refund refused for good) is set aside (``stalled``, with
+why) for an operator, out of the sweep's way.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from shared.messages import OperationRequest, OperationResult, OperationStatus, 
 from shared.rq_contract import enqueue_commands
 from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
-from shared.transfers import TransferState, credit_id, credit_of, refund_of
+from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,24 @@ _SET_STATES = (
     .where(transfers.c.id == _CHANGES.c.id)
     .values(state=_CHANGES.c.state, error=_CHANGES.c.error, updated_at=func.now())
 )
-_DUE = (
-    select(
+_LOOKED_AT = func.coalesce(transfers.c.swept_at, transfers.c.updated_at)  # by the index transfers_sweep
+_DUE_IDS = (
+    select(transfers.c.id)
+    .where(transfers.c.state == TransferState.PENDING.value)
+    .where(transfers.c.stalled.is_(None))
+    .where(transfers.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
+    .where(_LOOKED_AT < func.now() - bindparam("grace", type_=Integer) * timedelta(seconds=1))  # noqa: SIM300 (a column)
+    .order_by(_LOOKED_AT)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(key_share=True, skip_locked=True)  # a leg applying it now moves it on itself
+)
+# Each look is recorded, so the next sweep takes the next transfers in line: a transfer the sweep
+# cannot move on (its credit still queued) never keeps another from being looked at.
+_SWEEP = (
+    update(transfers)
+    .where(transfers.c.id.in_(_DUE_IDS))
+    .values(swept_at=func.now())
+    .returning(
         transfers.c.id,
         transfers.c.from_wallet_id,
         transfers.c.to_wallet_id,
@@ -91,11 +109,17 @@ _DUE = (
         transfers.c.api_key_id,
         transfers.c.created_at,
     )
+)
+_REASONS = (
+    func.unnest(_IDS, bindparam("reasons", type_=ARRAY(Text)))
+    .table_valued("id", "reason", name="reasons")
+    .render_derived()
+)
+_SET_ASIDE = (
+    update(transfers)
+    .where(transfers.c.id == _REASONS.c.id)
     .where(transfers.c.state == TransferState.PENDING.value)
-    .where(transfers.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
-    .where(transfers.c.updated_at < func.now() - bindparam("grace", type_=Integer) * timedelta(seconds=1))
-    .order_by(transfers.c.updated_at)
-    .limit(bindparam("limit", type_=Integer))
+    .values(stalled=_REASONS.c.reason)
 )
 
 
@@ -255,15 +279,18 @@ def legs_enqueue(
 
 @dataclass(frozen=True, slots=True)
 class Undone:
-    """What the sweep found left undone: credits to enqueue again, refunds to apply."""
+    """What the sweep found left undone: credits to enqueue again (if Redis lost them),
+    refunds to apply, and transfers it cannot move on, with why (to set aside)."""
 
     credits: list[OperationRequest]
     refunds: list[OperationRequest]
+    stalled: dict[UUID, str] = field(default_factory=dict)
 
 
 def transfers_due(conn: Connection, shards: Sequence[int], *, grace: float, limit: int) -> Undone:
-    """The next leg of each transfer of ``shards`` pending for more than ``grace`` seconds."""
-    rows = conn.execute(_DUE, {"shards": list(shards), "grace": int(grace), "limit": limit}).all()
+    """The next leg of each transfer of ``shards`` no leg or sweep has moved or looked at for
+    ``grace`` seconds, oldest look first; each one's look is recorded (``swept_at``)."""
+    rows = conn.execute(_SWEEP, {"shards": list(shards), "grace": int(grace), "limit": limit}).all()
     credits = [
         credit_of(
             OperationRequest(
@@ -281,8 +308,30 @@ def transfers_due(conn: Connection, shards: Sequence[int], *, grace: float, limi
     ]
     if not credits:
         return Undone([], [])
-    decided = {row.id: row.status for row in conn.execute(_LEG_RESULTS, {"ids": [c.operation_id for c in credits]})}
-    return Undone(
-        credits=[c for c in credits if c.operation_id not in decided],
-        refunds=[refund_of(c) for c in credits if decided.get(c.operation_id) == OperationStatus.REJECTED.value],
-    )
+    leg_ids = [c.operation_id for c in credits] + [refund_id(row.id) for row in rows]
+    decided = {row.id: (row.status, row.error) for row in conn.execute(_LEG_RESULTS, {"ids": leg_ids})}
+    undone = Undone([], [])
+    for credit in credits:
+        assert credit.transfer_id is not None
+        credit_status, _ = decided.get(credit.operation_id, (None, None))
+        refund = decided.get(refund_id(credit.transfer_id))
+        if credit_status is None:
+            undone.credits.append(credit)
+        elif credit_status != OperationStatus.REJECTED.value:
+            undone.stalled[credit.transfer_id] = "its credit was applied but the transfer is still pending"
+        elif refund is None:
+            undone.refunds.append(refund_of(credit))
+        else:
+            undone.stalled[credit.transfer_id] = f"its refund was refused: {refund[1]}"
+    return undone
+
+
+def transfers_set_aside(conn: Connection, reasons: dict[UUID, str]) -> None:
+    """Take pending transfers out of the sweep, with why, for an operator (``/metrics``'
+    ``wallet_transfers_stalled``, the admin): the sweep cannot move them on."""
+    if not reasons:
+        return
+    for transfer_id, reason in reasons.items():
+        log.error("transfer %s set aside, pending: %s", transfer_id, reason)
+    ids = sorted(reasons)
+    conn.execute(_SET_ASIDE, {"ids": ids, "reasons": [reasons[i] for i in ids]})

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, insert, update
 
-from shared.audit import chain_breaks, ledger_mismatches
-from shared.tables import wallet_operations, wallets
+from shared.audit import chain_breaks, ledger_mismatches, limit_breaches
+from shared.money import MAX_BALANCE
+from shared.tables import transfers, wallet_operations, wallets
+from shared.transfers import TransferState
 from tests.factories import seed_applied_deposit, wallet_row
 
 
@@ -40,3 +44,27 @@ def test_audit_catches_a_broken_chain(db: Engine) -> None:
                 .where(wallet_operations.c.wallet_id == wallet)
                 .values(balance_after=Decimal("5.00"))
             )
+
+
+def test_audit_catches_a_wallet_past_its_limit_with_its_pending_transfers(db: Engine) -> None:
+    source, destination = wallet_row(db), wallet_row(db)
+    seed_applied_deposit(db, source, MAX_BALANCE - Decimal("1.00"))
+    transfer_id = uuid.uuid4()
+    with db.begin() as conn:  # 2.00 away in a pending transfer that took nothing from the balance
+        conn.execute(
+            insert(transfers).values(
+                id=transfer_id,
+                from_wallet_id=source,
+                to_wallet_id=destination,
+                amount=Decimal("2.00"),
+                shard=0,
+                state=TransferState.PENDING.value,
+                created_at=datetime.now(UTC),
+            )
+        )
+    try:
+        assert [row[0] for row in limit_breaches(db)] == [source]
+    finally:
+        with db.begin() as conn:
+            conn.execute(delete(transfers).where(transfers.c.id == transfer_id))
+    assert limit_breaches(db) == []

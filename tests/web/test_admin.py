@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import subprocess
-import sys
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from shared.transfers import credit_id
-from tests.processes import ROOT
 from tests.web.conftest import Api
-from web.wallets.login_guard import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER
 from web.wallets.models import Wallet
 
 
@@ -120,67 +114,6 @@ def test_operation_search_by_wallet(api: Api, admin_client: Client) -> None:
 def test_admin_search_with_a_bad_id_is_not_an_error(admin_client: Client, query: str) -> None:
     assert admin_client.get("/admin/wallets/walletoperation/", {"q": query}).status_code == 200
     assert admin_client.get("/admin/wallets/wallet/", {"q": query}).status_code == 200
-
-
-def _login(client: Client, username: str, password: str) -> bool:
-    response = client.post("/admin/login/", {"username": username, "password": password, "next": "/admin/"})
-    return response.status_code == 302 and response["Location"] == "/admin/"
-
-
-def _fresh_address() -> str:
-    return f"198.51.100.{uuid.uuid4().int % 250 + 1}-{uuid.uuid4().hex[:6]}"
-
-
-def test_a_user_name_is_locked_after_five_failed_logins(caplog: pytest.LogCaptureFixture) -> None:
-    username = f"admin-{uuid.uuid4().hex[:8]}"
-    User.objects.create_superuser(username=username, password="the-right-password", email="")
-    for _ in range(MAX_FAILURES_PER_USER):
-        assert _login(Client(REMOTE_ADDR=_fresh_address()), username, "a-guess") is False
-    # From anywhere, even with the right password, until the window passes.
-    with caplog.at_level(logging.WARNING, logger="web.wallets.login"):
-        assert _login(Client(REMOTE_ADDR=_fresh_address()), username, "the-right-password") is False
-    assert [r.getMessage() for r in caplog.records][-1] == "admin login refused: too many failed logins"
-    assert caplog.records[-1].user == username  # type: ignore[attr-defined]
-    other = f"admin-{uuid.uuid4().hex[:8]}"
-    User.objects.create_superuser(username=other, password="the-right-password", email="")
-    assert _login(Client(REMOTE_ADDR=_fresh_address()), other, "the-right-password") is True
-
-
-def test_an_address_is_locked_after_twenty_failed_logins() -> None:
-    address = _fresh_address()
-    for n in range(MAX_FAILURES_PER_ADDRESS):
-        assert _login(Client(REMOTE_ADDR=address), f"nobody-{n}-{uuid.uuid4().hex[:6]}", "a-guess") is False
-    username = f"admin-{uuid.uuid4().hex[:8]}"
-    User.objects.create_superuser(username=username, password="the-right-password", email="")
-    assert _login(Client(REMOTE_ADDR=address), username, "the-right-password") is False
-    assert _login(Client(REMOTE_ADDR=_fresh_address()), username, "the-right-password") is True
-
-
-def test_password_hashing_leaves_the_event_loop_running() -> None:
-    """Under gevent (as gunicorn runs the web), a password check runs on the thread pool: other
-    greenlets keep running meanwhile (blocking, they would not run at all during it)."""
-    script = """
-from gevent import monkey; monkey.patch_all()
-import os, time, gevent
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
-os.environ.setdefault("SECRET_KEY", "test-only")
-import django; django.setup()
-from django.contrib.auth.hashers import make_password
-ticks = []
-def ticker():
-    while True:
-        ticks.append(time.monotonic()); gevent.sleep(0.001)
-g = gevent.spawn(ticker); gevent.sleep(0.01)
-before = len(ticks)
-make_password("a-password"); make_password("another-password")
-during = len(ticks) - before
-g.kill()
-print(during)
-"""
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
-    ).stdout
-    assert int(out.strip()) >= 5, out
 
 
 def test_the_operations_list_links_each_wallet_and_filters_by_date(api: Api, admin_client: Client) -> None:

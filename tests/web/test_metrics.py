@@ -91,11 +91,15 @@ def test_transfers_are_counted_and_pending_ones_shown(api: Api, db: Engine) -> N
     assert value(after[latency]) == value(before.get(latency, [])) + 2
     # What PostgreSQL says (nothing is in flight here).
     with db.connect() as conn:
-        count, amount = conn.execute(
-            text("SELECT count(*), COALESCE(sum(amount), 0) FROM transfers WHERE state = 'pending'")
+        count, amount, stalled = conn.execute(
+            text(
+                "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"
+                " FROM transfers WHERE state = 'pending'"
+            )
         ).one()
     assert after["wallet_transfers_pending"] == [({}, float(count))]
     assert after["wallet_transfers_pending_amount"] == [({}, float(amount))]
+    assert after["wallet_transfers_stalled"] == [({}, float(stalled))]
 
 
 def test_http_answers_are_counted_by_route_and_status_and_clients_cannot_add_labels(api: Api) -> None:

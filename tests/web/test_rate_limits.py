@@ -19,7 +19,7 @@ from shared.sharding import shard_for
 from tests.factories import operation, wallet_row
 from tests.roundtrips import count_round_trips
 from web.wallets.api_keys import Caller
-from web.wallets.queueing import operation_send
+from web.wallets.queueing import Delivery, KeyRecord, operation_send
 from web.wallets.rate_limits import Counted, Limit, counted, spend
 
 
@@ -82,3 +82,24 @@ def test_a_limited_operation_is_still_one_round_trip_and_a_refused_one_queues_no
     assert local_redis.llen(queue) == 2
     assert not local_redis.exists(keys.job_key(third.operation_id))
     assert not local_redis.exists(keys.reply_key(third.operation_id))
+
+
+def test_a_replay_of_an_idempotency_key_counts_against_no_limit(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings
+) -> None:
+    wallet = wallet_row(db)
+    limits = _limit(1, 60)
+    record = KeyRecord(keys.idempotency_key(wallet, "replayed"), "the first request's record", 60)
+
+    def send(record: KeyRecord | None) -> Delivery:
+        request = operation(wallet, OperationType.DEPOSIT, "1.00")
+        return operation_send(
+            connection=local_redis, settings=local_settings, request=request, wait=0, record=record, limits=limits
+        )
+
+    first = send(record)
+    assert (first.earlier, first.refused) == (None, None)
+    for _ in range(5):  # each replay leaves no new state: none is refused, none is counted
+        replay = send(record)
+        assert (replay.earlier, replay.refused) == ("the first request's record", None)
+    assert send(None).refused is not None  # the one request counted used the limit up

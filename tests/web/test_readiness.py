@@ -12,9 +12,11 @@ import pytest
 import redis
 from django.test import Client
 from rq.utils import utcformat
+from sqlalchemy import text
 
 from shared import keys
 from shared.config import Settings
+from shared.connections import engine_from_settings
 from shared.sharding import queue_name
 from tests.processes import wait_until
 from tests.web.conftest import Api
@@ -61,6 +63,22 @@ def test_not_ready_with_a_shard_nobody_leases_and_an_operation_waiting(extra_sha
     lags = dict((labels["shard"], seconds) for labels, seconds in samples["wallet_queue_lag_seconds"])
     assert 59 < lags[f"{extra_shard:02d}"] < 120
     assert samples["wallet_workers_live"] == [({}, 1.0)]
+
+
+def test_a_lease_held_in_another_database_of_the_server_is_not_this_deployments(
+    extra_shard: int, settings: Settings, api: Api
+) -> None:
+    # Another deployment on the same PostgreSQL server, with the default lease namespace too.
+    elsewhere = dataclasses.replace(settings, database_url=settings.database_url.rsplit("/", 1)[0] + "/postgres")
+    other = engine_from_settings(elsewhere, pool_size=1, application_name="wallet-tests-other-deployment")
+    with other.connect() as conn:
+        conn.execute(
+            text("SELECT pg_advisory_lock(:ns, :shard)"), {"ns": settings.lease_namespace, "shard": extra_shard}
+        )
+        status, body = ready(Client())
+        assert (status, body["unowned_shards"]) == (503, [extra_shard])
+        assert scrape(api)["wallet_shards_unowned"] == [({}, 1.0)]
+    other.dispose()
 
 
 def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

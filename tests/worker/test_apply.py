@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
 from shared.money import MAX_BALANCE
 from shared.tables import wallet_operations, wallets
+from shared.transfers import credit_of
 from tests.factories import operation, seed_applied_deposit, wallet_row
 from worker.apply import _LOCK_WALLETS, operations_apply
 
@@ -137,21 +138,24 @@ def _on_shard(shard: int, shard_count: int) -> uuid.UUID:
             return wallet_id
 
 
-def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(database: Engine) -> None:
+def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(db: Engine) -> None:
     """A worker's lock on its wallets must not make another worker's foreign-key check wait
     (a transfer record or leg naming one of them as the other wallet, checked at commit):
     with FOR UPDATE, two workers moving money between their shards deadlocked."""
     # On two shards (of 16): within one shard the credit would be applied, and locked, inline.
-    mine, theirs = (wallet_row(database, _on_shard(shard, 16)) for shard in (1, 2))
-    with database.connect() as holder, database.connect() as other:
+    mine, theirs = (wallet_row(db, _on_shard(shard, 16)) for shard in (1, 2))
+    with db.connect() as holder, db.connect() as other:
         holder.begin()
         holder.execute(_LOCK_WALLETS, {"ids": [mine]}).all()  # a batch of mine is in progress
         other.begin()
         other.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
         debit = OperationRequest(uuid.uuid4(), theirs, OperationType.TRANSFER_OUT, Decimal("1.00"), datetime.now(UTC))
         debit = dataclasses.replace(debit, transfer_id=debit.operation_id, counterparty_id=mine)
-        seed_applied_deposit(database, theirs, Decimal("5.00"))
+        seed_applied_deposit(db, theirs, Decimal("5.00"))
         [result] = operations_apply(other, [debit], shard_count=16)  # names `mine`
         assert result.status is OperationStatus.APPLIED
         other.commit()  # Django's foreign keys are checked at commit (deferred): no wait
         holder.rollback()
+    with db.begin() as conn:  # the transfer completed: no pending one left to other tests' sweeps
+        [credited] = operations_apply(conn, [credit_of(debit)], shard_count=16)
+    assert credited.status is OperationStatus.APPLIED

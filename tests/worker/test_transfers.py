@@ -13,7 +13,7 @@ import pytest
 import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select, update
 
 from shared import keys
 from shared.config import Settings
@@ -21,11 +21,13 @@ from shared.messages import OperationRequest, OperationStatus, OperationType, Re
 from shared.money import MAX_BALANCE
 from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
-from shared.transfers import TransferState, credit_id, refund_id
-from tests.factories import seed_applied_deposit, wallet_row
+from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
+from tests.factories import operation, seed_applied_deposit, wallet_row
 from tests.worker.test_shard_worker import Enqueue, MakeWorker, balance, redeliver, reply
 from worker import jobs
 from worker import shard_worker as shard_worker_module
+from worker.apply import operation_refuse
+from worker.transfers import transfers_due
 
 
 def wallet_on(db: Engine, settings: Settings, shard: int, funds: str = "0") -> uuid.UUID:
@@ -174,6 +176,31 @@ def test_a_credit_over_the_destination_limit_fails_the_transfer_and_returns_the_
     assert len(legs(db, transfer)) == 3
 
 
+def test_a_wallet_keeps_room_for_the_refund_of_its_pending_transfer(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
+) -> None:
+    # The source is near the limit and its transfer is away: deposits may not take the room its
+    # refund needs, so the refund (never refused) always fits and the transfer always settles.
+    source = wallet_on(db, local_settings, 1, str(MAX_BALANCE - Decimal("10.00")))
+    destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
+    request = debit(source, destination, "5.00")
+    enqueue(request)
+    make_worker(shards=[1]).work(burst=True)
+    assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    too_much = operation(source, OperationType.DEPOSIT, "10.01")
+    room = operation(source, OperationType.DEPOSIT, "10.00")
+    enqueue(too_much)
+    enqueue(room)
+    make_worker(shards=[1]).work(burst=True)
+    assert reply(local_redis, too_much).error == Rejection.BALANCE_LIMIT.value
+    assert reply(local_redis, room).status is OperationStatus.APPLIED
+    make_worker(shards=[2]).work(burst=True)  # the destination refuses the credit
+    make_worker(shards=[1]).work(burst=True)  # the refund
+    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert legs(db, request.operation_id)["TRANSFER_REFUND"] == (source, "applied")
+    assert balance(db, source) == MAX_BALANCE
+
+
 def test_a_debit_redelivered_after_a_crash_enqueues_its_credit_again_and_moves_money_once(
     db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
 ) -> None:
@@ -209,14 +236,17 @@ def test_the_source_owner_enqueues_a_lost_credit_again(
     assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
 
 
-def test_the_source_owner_applies_a_lost_refund(
+@pytest.fixture
+def lost_refund(
     db: Engine,
     local_redis: redis.Redis,
     local_settings: Settings,
     enqueue: Enqueue,
     make_worker: MakeWorker,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> OperationRequest:
+    """The debit of a transfer of 4.00 out of a wallet of 10.00 whose credit the destination
+    refused (the balance limit) and whose refund's job Redis lost; sweeps see it at once."""
     monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
     source = wallet_on(db, local_settings, 1, "10.00")
     destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
@@ -226,6 +256,63 @@ def test_the_source_owner_applies_a_lost_refund(
     make_worker(shards=[2]).work(burst=True)  # refuses the credit, enqueues the refund
     local_redis.flushdb()  # the refund's job is lost
     assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    return request
+
+
+def test_the_source_owner_applies_a_lost_refund(
+    db: Engine, make_worker: MakeWorker, lost_refund: OperationRequest
+) -> None:
+    request, source = lost_refund, lost_refund.wallet_id
+    assert sweep(make_worker, shards=[1]) == 1
+    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert balance(db, source) == Decimal("10.00")
+
+
+def test_the_sweep_takes_each_pending_transfer_in_turn_past_those_it_cannot_move(
+    db: Engine,
+    local_redis: redis.Redis,
+    local_settings: Settings,
+    enqueue: Enqueue,
+    make_worker: MakeWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
+    monkeypatch.setattr(shard_worker_module, "SWEEP_BATCH", 2)
+    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    # Older transfers whose credits wait in the destination's queue (no worker serves it):
+    # nothing to redo, more of them than one sweep looks at.
+    waiting = [debit(source, destination, "1.00") for _ in range(5)]
+    for request in waiting:
+        enqueue(request)
+    make_worker(shards=[1]).work(burst=True)
+    lost = debit(source, destination, "2.00")
+    enqueue(lost)
+    make_worker(shards=[1]).work(burst=True)
+    local_redis.delete(keys.job_key(credit_id(lost.operation_id)))  # Redis lost this one's credit
+    redone = [sweep(make_worker, shards=[1]) for _ in range(3)]
+    assert redone == [0, 0, 1]  # two looks at two waiting ones each, then the lost one's turn
+    make_worker(shards=[2]).work(burst=True)
+    assert {state(db, r.operation_id) for r in [*waiting, lost]} == {(TransferState.COMPLETED, None)}
+    assert balance(db, destination) == Decimal("7.00")
+
+
+def test_a_transfer_the_sweep_cannot_move_is_set_aside_for_an_operator(
+    db: Engine, local_settings: Settings, make_worker: MakeWorker, lost_refund: OperationRequest
+) -> None:
+    request, source = lost_refund, lost_refund.wallet_id
+    refund = refund_of(credit_of(request))
+    with db.begin() as conn:  # the refund refused for good (as PostgreSQL refusing its data would)
+        operation_refuse(conn, refund, Rejection.UNPROCESSABLE, shard_count=local_settings.shard_count)
+    assert sweep(make_worker, shards=[1]) == 0
+    with db.connect() as conn:
+        stalled = conn.execute(select(transfers.c.stalled).where(transfers.c.id == request.operation_id)).scalar_one()
+    assert stalled == f"its refund was refused: {Rejection.UNPROCESSABLE.value}"
+    with db.connect() as conn:  # out of the sweep's way from now on
+        assert transfers_due(conn, [1], grace=0, limit=10).stalled == {}
+    # Back as it was before the refusal, and back in the sweep: it moves on again.
+    with db.begin() as conn:
+        conn.execute(delete(wallet_operations).where(wallet_operations.c.id == refund.operation_id))
+        conn.execute(update(transfers).where(transfers.c.id == request.operation_id).values(stalled=None))
     assert sweep(make_worker, shards=[1]) == 1
     assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
     assert balance(db, source) == Decimal("10.00")

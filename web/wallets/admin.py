@@ -139,7 +139,8 @@ class TransferAdmin(_ReadOnly):
     # Short ids (whole on hover and on the detail page, with the key and the update time).
     list_display = ("short_id", "state", "amount", "error", "created_at", "from_link", "to_link")
     list_display_links = ("short_id",)
-    list_filter = ("state",)
+    # "Set aside": pending transfers the sweep gave up on (worker.transfers), why on the detail page.
+    list_filter = ("state", ("stalled", admin.EmptyFieldListFilter))
     search_fields = ("=id", "=from_wallet__id", "=to_wallet__id")
     readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
     ordering = ("-created_at",)

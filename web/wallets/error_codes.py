@@ -72,6 +72,7 @@ BY_MESSAGE = {
     Rejection.HOLD_EXPIRED: "hold_expired",
     Rejection.CAPTURE_TOO_LARGE: "capture_exceeds_hold",
     Rejection.UNPROCESSABLE: "operation_unprocessable",
+    Rejection.RATE_LIMITED: "rate_limit_exceeded",
     # 401, 403: who is asking
     MISSING: "api_key_missing",
     MALFORMED: "api_key_malformed",

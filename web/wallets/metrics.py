@@ -139,12 +139,17 @@ class TransferCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            count, amount = transfers_pending_get()
+            count, amount, stalled = transfers_pending_get()
         except ServiceUnavailable:
             return  # the scrape still shows the queues
         yield GaugeMetricFamily("wallet_transfers_pending", "Transfers debited and not yet credited", value=count)
         yield GaugeMetricFamily(
             "wallet_transfers_pending_amount", "Money of the pending transfers (between wallets)", value=float(amount)
+        )
+        yield GaugeMetricFamily(
+            "wallet_transfers_stalled",
+            "Pending transfers the sweep set aside for an operator (the admin's transfers, filtered by Stalled)",
+            value=stalled,
         )
 
 

@@ -16,6 +16,7 @@ from django.utils.deprecation import MiddlewareMixin
 
 from shared.config import get_settings
 from web.wallets import metrics
+from web.wallets.login_guard import device_cookie_set
 
 log = logging.getLogger("web.requests")
 
@@ -44,6 +45,14 @@ class AdminAuthenticationMiddleware(_AdminOnly, AuthenticationMiddleware):
 
 class AdminMessageMiddleware(_AdminOnly, MessageMiddleware):
     pass
+
+
+class AdminDeviceCookieMiddleware(_AdminOnly):
+    """Leave the device cookie a successful admin login asked for (``login_guard``)."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        device_cookie_set(request, response)
+        return response
 
 
 def route_of(request: HttpRequest) -> str:

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Coalesce, Now
 
 from shared.holds import HoldState
 from shared.messages import OperationStatus, OperationType
@@ -247,15 +247,28 @@ class Transfer(models.Model):
     )
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    swept_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the sweep last looked at it while pending"
+    )
+    stalled = models.TextField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Why the sweep set it aside, pending, for an operator (null while the sweep moves it on)",
+    )
 
     class Meta:
         db_table = "transfers"
         indexes = [
+            # The sweep's next look (worker.transfers): each pending transfer in turn, by shard.
             models.Index(
-                fields=["shard", "updated_at"],
-                name="transfers_pending",
-                condition=models.Q(state="pending"),
-            )
+                models.F("shard"),
+                Coalesce("swept_at", "updated_at"),
+                name="transfers_sweep",
+                condition=models.Q(state="pending", stalled__isnull=True),
+            ),
+            # A wallet's money in flight out of it, which its limit keeps room for (worker.apply).
+            models.Index(fields=["from_wallet"], name="transfers_pending_from", condition=models.Q(state="pending")),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="transfers_amount_positive"),

@@ -43,27 +43,36 @@ class Delivery:
     """Over a rate limit: nothing was enqueued."""
 
 
-# Counts the request against its rate limits (``rate_limits.LIMIT_LUA``), then claims the
-# Idempotency-Key record if there is one, then runs the enqueue commands, atomically: a
-# request over a limit queues nothing, a key is never recorded without its operation being
-# queued, nor queued twice. KEYS: the record's key (or the reply key), the limits' counter
-# prefixes. ARGV: the number of limits, the record's value ('' for none) and TTL, the reply
-# key to mark a refusal on ('' for none), the limits' amounts and windows, the commands.
+# A replay (the Idempotency-Key already recorded) returns the record and counts against
+# nothing. Otherwise counts the request against its rate limits (``rate_limits.LIMIT_LUA``),
+# then records the Idempotency-Key if there is one, then runs the enqueue commands, atomically:
+# a request over a limit queues nothing, a key is never recorded without its operation being
+# queued, nor queued twice. A refusal is kept (the refused key): if the web could not read this
+# answer and gave a 202, settling finds it (``worker.pending``) and never applies the operation.
+# KEYS: the record's key (or the reply key), the limits' counter prefixes. ARGV: the number of
+# limits, the record's value ('' for none) and TTL, the reply key to mark a refusal on ('' for
+# none), the refused key and its TTL, the limits' amounts and windows, the commands.
 _LIMIT_CLAIM_AND_ENQUEUE = (
-    "local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 4\n"
+    """local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 6
+if ARGV[2] ~= '' then
+  local earlier = redis.call('GET', KEYS[1])
+  if earlier then return {'taken', earlier} end
+end
+"""
     + LIMIT_LUA
     + """
 if refused then
+  redis.call('SET', ARGV[5], refused[1] .. ':' .. refused[2], 'EX', ARGV[6])
   if ARGV[4] ~= '' then
     redis.call('RPUSH', ARGV[4], 'refused:' .. refused[1] .. ':' .. refused[2])
     redis.call('EXPIRE', ARGV[4], 60)
   end
   return {'refused', refused[1], refused[2]}
 end
-if ARGV[2] ~= '' and not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3]) then
-  return {'taken', redis.call('GET', KEYS[1])}
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
-local i = 5 + 2 * NLIMITS
+local i = 7 + 2 * NLIMITS
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -130,6 +139,8 @@ def operation_send(
                     record.value if record else "",
                     record.ttl if record else 0,
                     "" if record else reply_key,
+                    keys.refused_key(request.operation_id),
+                    keys.REFUSED_TTL,
                     *limit_args(limits),
                     *flat,
                 )

@@ -21,9 +21,11 @@ from shared.errors import ServiceUnavailable
 from shared.rq_contract import queue_lags
 
 # A lock taken with pg_advisory_lock(namespace, shard) shows as classid = namespace, objid =
-# shard, objsubid = 2 (the two-key form).
+# shard, objsubid = 2 (the two-key form). pg_locks lists every database of the server: only
+# this one's leases are this deployment's (another one's workers lock the same keys there).
 _LEASED = (
     "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = %s::oid"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
 

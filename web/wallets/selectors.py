@@ -49,7 +49,10 @@ _HOLD = (
     " FROM holds WHERE id = %s"
 )
 _ACTIVE_HOLDS = "SELECT count(*), COALESCE(sum(amount), 0) FROM holds WHERE state = 'active'"
-_PENDING_TRANSFERS = "SELECT count(*), COALESCE(sum(amount), 0) FROM transfers WHERE state = 'pending'"
+_PENDING_TRANSFERS = (
+    "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"
+    " FROM transfers WHERE state = 'pending'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +217,12 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
     )
 
 
-def transfers_pending_get() -> tuple[int, Decimal]:
-    """How many transfers are pending, and their money (for ``/metrics``)."""
+def transfers_pending_get() -> tuple[int, Decimal, int]:
+    """How many transfers are pending, their money, and how many of them the sweep set aside
+    (for ``/metrics``)."""
     row = read_one(_PENDING_TRANSFERS, ())
     assert row is not None
-    return int(row[0]), Decimal(row[1])
+    return int(row[0]), Decimal(row[1]), int(row[2])
 
 
 def wallet_history_list(
