@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 PORT ?= 8000
+# One run directory (supervisord's socket and pid file) per port: stacks on other ports run side by side.
+RUN_DIR = .run/$(PORT)
 WORKERS ?= 2
 DASHBOARD_PORT ?= 9181
 BENCH_RUNS ?= 3
@@ -39,11 +41,11 @@ migrate: $(STAMP) .env  ## Create the database if missing, apply migrations, col
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py migrate --verbosity 1
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py collectstatic --noinput --verbosity 0
 
-run: migrate  ## Serve the API on $PORT with $WORKERS shard workers and rq-dashboard, kept up by supervisord (Ctrl-C stops all)
-	@mkdir -p .run
-	$(BIN)/python deploy/supervise.py --bin $(BIN) --run-dir .run --workers $(WORKERS) \
-		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > .run/supervisord.conf
-	PORT=$(PORT) $(BIN)/honcho -e .env run $(BIN)/supervisord -c .run/supervisord.conf
+run: migrate  ## Serve the API on $PORT with $WORKERS (2; 0 for web only) shard workers and rq-dashboard, kept up by supervisord (Ctrl-C stops all)
+	@mkdir -p $(RUN_DIR)
+	$(BIN)/python deploy/supervise.py --bin $(BIN) --run-dir $(RUN_DIR) --workers $(WORKERS) \
+		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > $(RUN_DIR)/supervisord.conf
+	PORT=$(PORT) $(BIN)/honcho -e .env run $(BIN)/supervisord -c $(RUN_DIR)/supervisord.conf
 
 apikey: migrate  ## A new API key: TENANT=acme [SCOPES=read] [NAME=...]; the secret is the last line
 	@test -n "$(TENANT)" || { echo "usage: make apikey TENANT=acme [SCOPES=read|read,write] [NAME=...]" >&2; exit 2; }

@@ -45,6 +45,9 @@ def program(name: str, command: str, *, numprocs: int = 1) -> str:
 
 
 def configuration(*, bin_dir: Path, run_dir: Path, workers: int, dashboard_port: int, redis_url: str) -> str:
+    """The configuration; ``workers=0`` runs no shard worker (a web-only node)."""
+    if workers < 0:
+        raise ValueError(f"workers must be 0 or more, got {workers}")
     python = bin_dir / "python"
     return "\n".join(
         [
@@ -65,7 +68,7 @@ def configuration(*, bin_dir: Path, run_dir: Path, workers: int, dashboard_port:
             f"serverurl=unix://{run_dir / 'supervisor.sock'}",
             "",
             program("web", f"{bin_dir / 'gunicorn'} -c deploy/gunicorn.conf.py web.wsgi"),
-            program("worker", f"{python} -m worker", numprocs=workers),
+            *([program("worker", f"{python} -m worker", numprocs=workers)] if workers else []),
             program(
                 "dashboard",
                 f"{python} {DASHBOARD} --bind 127.0.0.1 --port {dashboard_port} --redis-url {redis_url}",
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin", type=Path, required=True, help="the virtualenv's bin directory")
     parser.add_argument("--run-dir", type=Path, required=True, help="where the pid file and control socket go")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="shard workers (0: a web-only node)")
     parser.add_argument("--dashboard-port", type=int, default=9181)
     parser.add_argument("--redis-url", required=True)
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ worker or the web killed with ``kill -9`` is replaced within 5 s while the rest 
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from deploy.supervise import configuration
 from tests.processes import ROOT, free_port, wait_until
 from tests.stack import RedisServer, call
 
@@ -101,3 +103,24 @@ def test_a_killed_process_is_replaced_within_5_s_and_the_rest_keep_serving(super
             timeout=10,
             what="an operation applied",
         )
+
+
+def test_no_workers_is_a_web_only_node() -> None:
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(
+        configuration(bin_dir=BIN, run_dir=ROOT / ".run", workers=0, dashboard_port=9181, redis_url="redis://x")
+    )
+    assert [s for s in conf.sections() if s.startswith("program:")] == ["program:web", "program:dashboard"]
+    one = configparser.ConfigParser(interpolation=None)
+    one.read_string(configuration(bin_dir=BIN, run_dir=ROOT, workers=1, dashboard_port=9181, redis_url="redis://x"))
+    assert one["program:worker"]["command"].endswith("-m worker")
+    with pytest.raises(ValueError, match="0 or more"):
+        configuration(bin_dir=BIN, run_dir=ROOT, workers=-1, dashboard_port=9181, redis_url="redis://x")
+
+
+def test_each_port_has_its_own_run_directory() -> None:
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8123", "WORKERS=0"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "--run-dir .run/8123 --workers 0" in dry
+    assert "supervisord -c .run/8123/supervisord.conf" in dry

@@ -150,3 +150,30 @@ def test_form_encoded_body_is_rejected(api: Api) -> None:
     response = api.client.post(f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": "1"})
     assert response.status_code == 415
     assert api.balance(wallet) == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"operationType": "DEPOSIT", "amount": "1.00", "memo": "x"}, "Unknown fields: memo"),
+        ({"operationtype": "DEPOSIT", "operationType": "DEPOSIT", "amount": "1.00"}, "Unknown fields: operationtype"),
+        ({"operationType": "DEPOSIT", "amount": "1.00", "a": 1, "b": None}, "Unknown fields: a, b"),
+    ],
+)
+def test_unknown_fields_are_refused_by_name(api: Api, body: dict[str, object], error: str) -> None:
+    wallet = api.create_wallet(50)
+    response = api.post_operation(wallet, body)
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": f"{error} (this request takes: operationType, amount)", "code": "unknown_field"},
+    )
+    assert api.balance(wallet) == Decimal("50.00")
+
+
+def test_an_unknown_field_of_a_transfer_is_refused(api: Api) -> None:
+    source, destination = api.create_wallet(5), api.create_wallet()
+    body = {"from": source, "to": destination, "amount": "1.00", "note": "rent"}
+    response = api.client.post("/api/v1/transfers", data=body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "unknown_field")
+    assert response.json()["error"] == "Unknown fields: note (this request takes: from, to, amount)"
+    assert (api.balance(source), api.balance(destination)) == (Decimal("5.00"), Decimal("0.00"))

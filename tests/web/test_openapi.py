@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -17,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from web.wallets import parsing
 from web.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
@@ -149,3 +151,19 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
         for method, operation in item.items():
             if method != "parameters":
                 assert "Allow" in operation["responses"]["405"]["headers"], (method, path)
+
+
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("OperationRequest", parsing.OPERATION_FIELDS),
+        ("TransferRequest", parsing.TRANSFER_FIELDS),
+        ("HoldRequest", parsing.HOLD_FIELDS),
+        ("CaptureRequest", parsing.CAPTURE_FIELDS),
+    ],
+)
+def test_each_request_body_documents_exactly_the_fields_the_api_takes(name: str, fields: tuple[str, ...]) -> None:
+    from web.wallets.openapi import OPENAPI
+
+    body = OPENAPI["components"]["schemas"][name]
+    assert (set(body["properties"]), body["additionalProperties"]) == (set(fields), False)

@@ -56,6 +56,7 @@ BY_MESSAGE = {
     parsing.SAME_WALLET: "same_wallet",
     parsing.INVALID_EXPIRES_IN: "invalid_expires_in",
     parsing.HOLD_TO_SELF: "hold_to_self",
+    parsing.UNKNOWN_FIELDS: "unknown_field",
     INVALID_KEY: "invalid_idempotency_key",
     BODY_TOO_LARGE: "body_too_large",
     BODY_UNREADABLE: "body_incomplete",
@@ -94,8 +95,14 @@ CODES = sorted({*BY_STATUS.values(), *BY_MESSAGE.values()})
 
 
 def error_code(message: str, status: int) -> str:
-    """The code of an error answer (``status`` is its HTTP status)."""
-    return BY_MESSAGE.get(message) or BY_STATUS.get(status) or BY_STATUS[400 if status < 500 else 500]
+    """The code of an error answer (``status`` is its HTTP status); a message that names what
+    it is about after a colon (``Unknown fields: ...``) has the code of what precedes it."""
+    return (
+        BY_MESSAGE.get(message)
+        or BY_MESSAGE.get(message.partition(":")[0])
+        or BY_STATUS.get(status)
+        or BY_STATUS[400 if status < 500 else 500]
+    )
 
 
 def error_fields(message: str, status: int) -> dict[str, str]:

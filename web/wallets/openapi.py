@@ -113,6 +113,7 @@ BAD_BODY = (
     parsing.DUPLICATE_KEY,
     msg.BODY_TOO_LARGE,
     parsing.INVALID_AMOUNT,
+    parsing.UNKNOWN_FIELDS,
 )
 METHOD_NOT_ALLOWED = {
     **_error(405, "Another method on this path", EXAMPLES["method_not_allowed"]),
@@ -159,6 +160,7 @@ SCHEMAS: dict[str, Any] = {
             "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
             "amount": _ref("Amount"),
         },
+        "additionalProperties": False,
     },
     "Amount": {
         "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
@@ -175,6 +177,7 @@ SCHEMAS: dict[str, Any] = {
             "to": {**_ref("Uuid"), "description": "The wallet the money goes to (not the same one)"},
             "amount": _ref("Amount"),
         },
+        "additionalProperties": False,
     },
     "TransferCompleted": {
         "type": "object",
@@ -265,6 +268,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "to": {**_ref("Uuid"), "description": "Where a capture moves the money (as a transfer); else it leaves"},
         },
+        "additionalProperties": False,
     },
     "HoldCreated": {
         "type": "object",
@@ -294,6 +298,7 @@ SCHEMAS: dict[str, Any] = {
     "CaptureRequest": {
         "type": "object",
         "properties": {"amount": {**_ref("Amount"), "description": "At most the held amount; default: all of it"}},
+        "additionalProperties": False,
     },
     "HoldChanged": {
         "type": "object",

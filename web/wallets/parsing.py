@@ -29,6 +29,8 @@ INVALID_TO = 'Invalid or missing "to": a wallet id'
 SAME_WALLET = "A transfer needs two different wallets"
 INVALID_EXPIRES_IN = '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)'
 HOLD_TO_SELF = 'A hold\'s "to" must be another wallet'
+UNKNOWN_FIELDS = "Unknown fields"
+"""Followed by the fields, and the ones the request takes: a typo must not pass silently."""
 
 HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
 """How long a hold lasts when ``expires_in`` is not given (7 days)."""
@@ -94,12 +96,31 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def parse_operation(body: bytes) -> OperationInput:
-    data = parse_json_object(body)
+def refuse_unknown_fields(data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """``InvalidRequest`` naming the keys of ``data`` that are not ``fields``."""
+    unknown = [name for name in data if name not in fields]
+    if unknown:
+        expected = ", ".join(fields) if fields else "none"
+        raise InvalidRequest(f"{UNKNOWN_FIELDS}: {', '.join(unknown)} (this request takes: {expected})")
+
+
+def _amount_of(data: dict[str, Any]) -> Decimal:
     try:
-        amount = parse_amount(data.get("amount"))
+        return parse_amount(data.get("amount"))
     except InvalidAmount:
         raise InvalidRequest(INVALID_AMOUNT) from None
+
+
+OPERATION_FIELDS = ("operationType", "amount")
+TRANSFER_FIELDS = ("from", "to", "amount")
+HOLD_FIELDS = ("amount", "expires_in", "to")
+CAPTURE_FIELDS = ("amount",)
+
+
+def parse_operation(body: bytes) -> OperationInput:
+    data = parse_json_object(body)
+    amount = _amount_of(data)
+    refuse_unknown_fields(data, OPERATION_FIELDS)
     raw_type = data.get("operationType")
     if raw_type not in CLIENT_OPERATION_TYPES:
         raise InvalidRequest(INVALID_OPERATION_TYPE)
@@ -128,10 +149,8 @@ def parse_transfer(body: bytes) -> TransferInput:
     """``{"from": <wallet id>, "to": <wallet id>, "amount": "12.34"}``; the amount checked
     first, by the rules of operations."""
     data = parse_json_object(body)
-    try:
-        amount = parse_amount(data.get("amount"))
-    except InvalidAmount:
-        raise InvalidRequest(INVALID_AMOUNT) from None
+    amount = _amount_of(data)
+    refuse_unknown_fields(data, TRANSFER_FIELDS)
     from_wallet = _wallet_field(data, "from", INVALID_FROM)
     to_wallet = _wallet_field(data, "to", INVALID_TO)
     if from_wallet == to_wallet:
@@ -152,10 +171,8 @@ def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
     """``{"amount": "30.00", "expires_in": 3600, "to": <wallet id>}``; the amount checked
     first, by the rules of operations; ``expires_in`` and ``to`` are optional."""
     data = parse_json_object(body)
-    try:
-        amount = parse_amount(data.get("amount"))
-    except InvalidAmount:
-        raise InvalidRequest(INVALID_AMOUNT) from None
+    amount = _amount_of(data)
+    refuse_unknown_fields(data, HOLD_FIELDS)
     expires_in = data.get("expires_in", HOLD_DEFAULT_SECONDS)
     # Whole seconds: 3600 (a JSON integer; 3600.0 and "3600" are refused).
     if (
@@ -174,16 +191,23 @@ def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
 
 
 def parse_capture(body: bytes) -> Decimal | None:
-    """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of the hold."""
+    """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of the hold (absent means
+    all; ``null`` is refused, as for any other amount)."""
     if not body:
         return None
     data = parse_json_object(body)
-    if data.get("amount") is None:
+    if "amount" not in data:
+        refuse_unknown_fields(data, CAPTURE_FIELDS)
         return None
-    try:
-        return parse_amount(data["amount"])
-    except InvalidAmount:
-        raise InvalidRequest(INVALID_AMOUNT) from None
+    amount = _amount_of(data)  # null included
+    refuse_unknown_fields(data, CAPTURE_FIELDS)
+    return amount
+
+
+def parse_void(body: bytes) -> None:
+    """A void takes no field, but a body, if any, must be a JSON object (``{}``)."""
+    if body:
+        refuse_unknown_fields(parse_json_object(body), ())
 
 
 def parse_uuid(value: str, *, not_found: str) -> UUID:

@@ -358,8 +358,7 @@ def hold_void_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpRe
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
     parsing.require_json((request.content_type or "").lower(), request.body)
-    if request.body:
-        parsing.parse_json_object(request.body)  # a void takes no field, but a body must be JSON
+    parsing.parse_void(request.body)
     return _hold_change(request, caller, hold_uuid, OperationType.HOLD_VOID, None)
 
 
