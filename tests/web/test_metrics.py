@@ -6,14 +6,17 @@ import dataclasses
 import socket
 import urllib.request
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from tests.processes import free_port, start_gunicorn, stop
 from tests.web.conftest import Api
+from web.wallets import metrics
 
 
 def _parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -24,8 +27,11 @@ def _parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return grouped
 
 
-def scrape(api: Api) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Every sample, by name."""
+def scrape(api: Api, *, fresh: bool = True) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Every sample, by name; the scrape-time readings taken now unless not ``fresh`` (as the
+    first scrape of a window takes them)."""
+    if fresh:
+        metrics.READINGS.clear()
     response = api.client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
@@ -142,3 +148,27 @@ def test_gunicorn_sums_process_metrics_over_its_workers(shard_worker: None) -> N
     assert value(samples["process_cpu_seconds_total"]) > 0
     assert value(samples["process_open_fds"]) > 3
     assert value(samples["wallet_http_requests_total"], route="healthz", status="200") >= 6
+
+
+def test_scrapes_within_a_window_share_one_reading_and_counters_stay_live(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings: list[int] = []
+    reading = metrics.TransferCollector.collect
+
+    def counted(self: metrics.TransferCollector) -> Iterator[Metric]:
+        readings.append(1)
+        return reading(self)
+
+    monkeypatch.setattr(metrics.TransferCollector, "collect", counted)
+    monkeypatch.setattr(metrics.READINGS, "ttl", 3600.0)
+    first = scrape(api)
+    api.create_wallet()
+    again = scrape(api, fresh=False)
+    assert len(readings) == 1  # PostgreSQL and Redis read once for both scrapes
+    assert again["wallet_transfers_pending"] == first["wallet_transfers_pending"]
+    created = "wallet_http_requests_total"
+    assert value(again[created], route="wallets") == value(first.get(created, []), route="wallets") + 1
+    monkeypatch.setattr(metrics.READINGS, "ttl", 0.0)
+    scrape(api, fresh=False)
+    assert len(readings) == 2

@@ -6,14 +6,18 @@ operations by type and outcome, end-to-end latency, reply timeouts; transfers by
 they were answered in, and their latency.
 Read from Redis at scrape time, so they cover every worker on every host:
 queue depth per shard, batch sizes, which worker owns which shard. Read from PostgreSQL at
-scrape time: the transfers pending and their money.
+scrape time: the transfers pending and their money. Those scrape-time readings (and the web
+processes' CPU and memory, from ``/proc``) are taken at most once per ``SCRAPE_READINGS_TTL``
+seconds per process (``ScrapeReadings``): many scrapers cost PostgreSQL, Redis and the
+requests beside them one reading a window, while the counters above stay live.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -67,6 +71,32 @@ HTTP_LATENCY = Histogram(
 )
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Methods counted by name (any other is ``other``: a client cannot grow the label set)."""
+
+
+SCRAPE_READINGS_TTL = 2.0
+"""Seconds a web process answers scrapes with the same scrape-time readings."""
+
+
+class ScrapeReadings:
+    """The metrics of ``collectors()`` (PostgreSQL, Redis, ``/proc``), read at most once per
+    ``ttl`` seconds and shared by every scrape in between."""
+
+    def __init__(self, collectors: Callable[[], list[Collector]], ttl: float) -> None:
+        self.collectors = collectors
+        self.ttl = ttl
+        self.metrics: list[Metric] = []
+        self.taken = -float("inf")
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.monotonic()
+        if now - self.taken >= self.ttl:
+            self.metrics = [metric for collector in self.collectors() for metric in collector.collect()]
+            self.taken = now
+        return iter(self.metrics)
+
+    def clear(self) -> None:
+        """Forget the readings: the next scrape reads afresh."""
+        self.taken = -float("inf")
 
 
 class QueueCollector(Collector):
@@ -203,17 +233,30 @@ def bearer_matches(authorization: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
+def _scrape_time_collectors() -> list[Collector]:
+    settings = get_settings()
+    collectors: list[Collector] = [
+        QueueCollector(get_redis(), settings.shard_count),
+        TransferCollector(),
+        HoldCollector(),
+    ]
+    if settings.metrics_dir:
+        collectors.append(WebProcessesCollector(master=os.getppid()))  # gunicorn's master
+    return collectors
+
+
+READINGS = ScrapeReadings(_scrape_time_collectors, SCRAPE_READINGS_TTL)
+"""This process's scrape-time readings."""
+
+
 def metrics_text() -> bytes:
     """The Prometheus exposition of every metric above."""
     registry = CollectorRegistry()
     if get_settings().metrics_dir:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(WebProcessesCollector(master=os.getppid()))  # gunicorn's master
     else:
         for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS, TRANSFERS, TRANSFER_LATENCY, HTTP_REQUESTS, HTTP_LATENCY):
             registry.register(metric)
         ProcessCollector(registry=registry)  # this process: it is the whole web node here
-    registry.register(QueueCollector(get_redis(), get_settings().shard_count))
-    registry.register(TransferCollector())
-    registry.register(HoldCollector())
+    registry.register(READINGS)
     return generate_latest(registry)
