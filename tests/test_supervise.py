@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from deploy.supervise import configuration
 from tests.processes import ROOT, free_port, wait_until
 from tests.stack import RedisServer, call
 
@@ -105,17 +104,31 @@ def test_a_killed_process_is_replaced_within_5_s_and_the_rest_keep_serving(super
         )
 
 
+def _configuration(workers: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "deploy/supervise.py",
+            *("--bin", str(BIN), "--run-dir", ".run", "--workers", str(workers)),
+            *("--redis-url", "redis://127.0.0.1:6379/0"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_no_workers_is_a_web_only_node() -> None:
     conf = configparser.ConfigParser(interpolation=None)
-    conf.read_string(
-        configuration(bin_dir=BIN, run_dir=ROOT / ".run", workers=0, dashboard_port=9181, redis_url="redis://x")
-    )
+    conf.read_string(_configuration(0).stdout)
     assert [s for s in conf.sections() if s.startswith("program:")] == ["program:web", "program:dashboard"]
     one = configparser.ConfigParser(interpolation=None)
-    one.read_string(configuration(bin_dir=BIN, run_dir=ROOT, workers=1, dashboard_port=9181, redis_url="redis://x"))
+    one.read_string(_configuration(1).stdout)
     assert one["program:worker"]["command"].endswith("-m worker")
-    with pytest.raises(ValueError, match="0 or more"):
-        configuration(bin_dir=BIN, run_dir=ROOT, workers=-1, dashboard_port=9181, redis_url="redis://x")
+    refused = _configuration(-1)
+    assert refused.returncode != 0
+    assert "0 or more" in refused.stderr
 
 
 def test_each_port_has_its_own_run_directory() -> None:
