@@ -63,7 +63,7 @@ CHROMIUM := /usr/lib/chromium/chromium
 $(CHROMIUM):
 	apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
-test: $(STAMP) $(CHROMIUM)  ## Run the test suite against the local PostgreSQL and Redis (installs Chromium if missing)
+test: $(STAMP) $(CHROMIUM)  ## The test suite (installs Chromium if missing); drops wallet_test, flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff and mypy
@@ -71,7 +71,7 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy shared worker web tests locust deploy  # the Django plugin imports settings
 
-bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s each
+bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s; drops wallet_bench, flushes Redis 12 (BENCH_DATABASE_URL, BENCH_REDIS_URL)
 	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
 bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in BASE (HEAD~1), round-robin, side by side

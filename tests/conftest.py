@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite.
 
-Tests talk to the machine's real PostgreSQL (database ``wallet_test``) and
-Redis (database 14 for the worker process the web tests use, 15 for tests
-that run a worker in-process). Every test creates its own wallets, so tests
+Tests talk to the machine's real PostgreSQL (database ``wallet_test``, or
+``TEST_DATABASE_URL``) and Redis (database 14, or ``TEST_REDIS_URL``, for the worker
+process the web tests use; 15, or ``TEST_LOCAL_REDIS_URL``, for tests that run a worker
+in-process), each dropped or flushed. Every test creates its own wallets, so tests
 never depend on each other's data, and the ledger invariant is checked over
 all wallets after every test that touches the database.
 """
@@ -56,7 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 (ROOT / ".static").mkdir(exist_ok=True)
 
 django.setup()
-IN_PROCESS_REDIS_DB = 15
+IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
+"""Flushed around every in-process worker test: no worker process watches it."""
 IN_PROCESS_LEASES = 0x57414D
 
 
@@ -112,7 +114,7 @@ def web_redis(settings: Settings) -> redis.Redis:
 @pytest.fixture
 def local_settings(settings: Settings) -> Settings:
     """Settings for an in-process worker, on a Redis database no worker process watches."""
-    url = settings.redis_url.rsplit("/", 1)[0] + f"/{IN_PROCESS_REDIS_DB}"
+    url = IN_PROCESS_REDIS_URL
     # Its own lease namespace: the web tests' worker process holds the default one's locks.
     return dataclasses.replace(settings, redis_url=url, reply_timeout=0.0, lease_namespace=IN_PROCESS_LEASES)
 

@@ -116,12 +116,13 @@ def test_make_apikey_passes_the_scopes(extra: list[str], scopes: str) -> None:
     assert f'--tenant "acme" \\\n\t--scopes "{scopes}"' in dry.stdout
 
 
-def test_createdb_fresh_drops_only_a_test_database() -> None:
-    env = {**os.environ, "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/wallet"}
+@pytest.mark.parametrize("name", ["wallet", "wallet_test_data", "benchmarks"])
+def test_createdb_fresh_drops_only_a_test_or_bench_database(name: str) -> None:
+    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}"}
     manage = [sys.executable, str(ROOT / "web" / "manage.py"), "createdb", "--fresh"]
     refused = subprocess.run(manage, env=env, capture_output=True, text=True, check=False)
     assert refused.returncode != 0
-    assert "refused for 'wallet' (not a *_test database)" in refused.stderr
+    assert f"refused for {name!r} (not a *_test or *_bench database)" in refused.stderr
 
 
 def test_the_web_is_healthy_only_when_ready() -> None:

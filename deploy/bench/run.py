@@ -1,7 +1,8 @@
 """``make bench``: the throughput benchmark, rerunnable by anyone on a machine like this one.
 
 It starts its own stack on this machine's PostgreSQL and Redis (database
-``wallet_bench``, Redis database 12, a free port), creates its wallets through
+``wallet_bench``, dropped and recreated, and Redis database 12, flushed, unless
+``BENCH_DATABASE_URL`` and ``BENCH_REDIS_URL`` say otherwise; a free port), creates its wallets through
 the API, then for each run and each web worker class drives load with wrk:
 
 - ``hot``: POST operations on one wallet (alternating DEPOSIT/WITHDRAW of 1.00);
@@ -56,8 +57,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 BENCH_ENV = {
-    "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/wallet_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/12",
+    # Dropped and recreated (its name must end in _bench), flushed: never point them at data you keep.
+    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/wallet_bench"),
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
     "SECRET_KEY": "bench-only-not-secret",
     "DEBUG": "0",
     "LOG_LEVEL": "warning",
@@ -118,16 +120,9 @@ def ensure_wrk() -> None:
 
 
 def prepare_database() -> None:
-    """A fresh ``wallet_bench`` each time, so the ledger audits read only this run's rows."""
-    import psycopg2
-
-    conn = psycopg2.connect(dbname="postgres", user="postgres", host="127.0.0.1", port=5432)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS wallet_bench")
-    conn.close()
+    """A fresh bench database each time, so the ledger audits read only this run's rows."""
     manage = [sys.executable, str(ROOT / "web" / "manage.py")]
-    subprocess.run([*manage, "createdb"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run([*manage, "createdb", "--fresh"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True, cwd=ROOT)
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 from tests.processes import start_worker, stop, wait_until
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shard_worker(database: Engine, web_redis: redis.Redis) -> Iterator[None]:
-    """One real shard worker process serving every shard of the web tests' Redis."""
+    """One real shard worker process serving every shard of the web tests' Redis, for the web
+    tests only: its chores (expiring holds, sweeping transfers and pending records) act on the
+    whole database, so it must not run on through tests that do not expect it."""
     web_redis.flushdb()
     proc = start_worker()
     wait_until(lambda: len(Worker.all(connection=web_redis)) == 1, timeout=30, what="the shard worker")

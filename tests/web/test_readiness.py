@@ -86,7 +86,12 @@ def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: p
     status, body = ready(Client())
     assert (status, body) == (
         503,
-        {"status": "unavailable", "error": "Service temporarily unavailable", "code": "service_unavailable"},
+        {
+            "status": "unavailable",
+            "error": "Service temporarily unavailable",
+            "code": "service_unavailable",
+            "checks": {"postgres": "ok", "redis": "error: ConnectionError"},
+        },
     )
 
 

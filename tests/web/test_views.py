@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import redis
 from sqlalchemy import Engine
 
 from shared.config import Settings
@@ -203,10 +204,13 @@ def test_deposit_that_would_overflow_the_balance_column_is_400(api: Api, db: Eng
     assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "0.50"}).status_code == 200
 
 
-def test_healthz(api: Api) -> None:
+def test_healthz_is_liveness_of_the_process_alone(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     response = api.client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    monkeypatch.setattr("web.wallets.views.get_redis", lambda: dead)
+    assert api.client.get("/healthz").status_code == 200  # a dependency away is readiness's concern
+    assert api.client.get("/readyz").json()["checks"]["redis"].startswith("error")
 
 
 def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,9 +224,9 @@ def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, mo
     assert time.monotonic() - started < 1
     assert response.status_code == 503
     assert response.json() == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
-    health = api.client.get("/healthz")
-    assert health.status_code == 503
-    assert health.json()["checks"]["redis"].startswith("error")
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("error")
 
 
 def test_a_known_wallet_costs_no_query_on_submit(api: Api) -> None:
@@ -271,7 +275,7 @@ def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: En
     wallet = api.create_wallet(5)
     with db.connect() as locker:
         locker.exec_driver_sql("LOCK TABLE wallets IN ACCESS EXCLUSIVE MODE")  # held until rollback
-        for path in (f"/api/v1/wallets/{wallet}", "/healthz"):
+        for path in (f"/api/v1/wallets/{wallet}", "/readyz"):
             started = time.monotonic()
             response = api.client.get(path)
             assert response.status_code == 503, path
@@ -282,7 +286,7 @@ def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: En
         assert response["Retry-After"] == "1"
         locker.rollback()
     assert api.balance(wallet) == Decimal("5.00")
-    assert api.client.get("/healthz").status_code == 200
+    assert api.client.get("/readyz").json()["checks"] == {"postgres": "ok", "redis": "ok"}
 
 
 def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:

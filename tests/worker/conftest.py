@@ -5,12 +5,26 @@ from collections.abc import Callable
 
 import pytest
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from shared.messages import OperationRequest
 from web.wallets.queueing import operation_send
 from worker.shard_worker import ShardWorker
+
+
+@pytest.fixture(autouse=True)
+def _alone(database: Engine) -> None:
+    """In-process worker tests decide what runs: no shard worker process of another test (whose
+    chores act on the whole database, whatever its Redis) may still be connected."""
+    with database.connect() as conn:
+        others = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'wallet-worker' AND datname = current_database()"
+            )
+        ).scalar_one()
+    assert others == 0, "a shard worker process of another test is still running"
 
 
 @pytest.fixture

@@ -407,17 +407,23 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "checks"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
-            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+        "additionalProperties": False,
+    },
+    "Checks": {
+        "type": "object",
+        "description": "Each dependency: ok, or error: <what failed>",
+        "required": ["postgres", "redis"],
+        "properties": {"postgres": {"type": "string"}, "redis": {"type": "string"}},
+        "additionalProperties": False,
     },
     "Readiness": {
         "type": "object",
-        "required": ["status", "live_workers", "unowned_shards", "lagging_shards", "max_lag_seconds"],
+        "required": ["status", "checks", "live_workers", "unowned_shards", "lagging_shards", "max_lag_seconds"],
         "properties": {
             "status": {"type": "string", "enum": ["ready", "not ready"]},
+            "checks": _ref("Checks"),
             "live_workers": {"type": "integer", "minimum": 0},
             "unowned_shards": {"type": "array", "items": {"type": "integer"}, "description": "No worker leases them"},
             "lagging_shards": {
@@ -436,6 +442,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["unavailable"]},
             "error": _ref("ErrorMessage"),
             "code": _ref("ErrorCode"),
+            "checks": _ref("Checks"),
         },
         "additionalProperties": False,
     },
@@ -718,14 +725,8 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "operationId": "health",
                 "security": [],
-                "responses": {
-                    "200": _json(_ref("Health"), "PostgreSQL and Redis answer", EXAMPLES["health"]),
-                    "503": _json(
-                        _ref("Health"),
-                        "One of them does not",
-                        {"status": "unavailable", "checks": {"postgres": "ok", "redis": "error: ConnectionError"}},
-                    ),
-                },
+                "description": "Liveness: the process answers (PostgreSQL and Redis are readiness's concern)",
+                "responses": {"200": _json(_ref("Health"), "The process answers", EXAMPLES["health"])},
             },
         },
         "/readyz": {
@@ -733,8 +734,9 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "ready",
                 "security": [],
                 "description": (
-                    "Not ready while a shard has no worker holding its lease, or its oldest queued operation has"
-                    " waited longer than READY_MAX_LAG seconds (operations would end as 202s that do not settle)"
+                    "Not ready while PostgreSQL or Redis does not answer, a shard has no worker holding its lease,"
+                    " or a shard's oldest queued operation has waited longer than READY_MAX_LAG seconds"
+                    " (operations would end as 202s that do not settle)"
                 ),
                 "responses": {
                     "200": _json(_ref("Readiness"), "Every shard has a writer, and none lags", EXAMPLES["ready"]),

@@ -119,9 +119,10 @@ EXAMPLES: dict[str, Any] = {
         "created_at": CREATED,
         "updated_at": APPLIED,
     },
-    "health": {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}},
+    "health": {"status": "ok"},
     "ready": {
         "status": "ready",
+        "checks": {"postgres": "ok", "redis": "ok"},
         "live_workers": 2,
         "unowned_shards": [],
         "lagging_shards": [],
@@ -129,6 +130,7 @@ EXAMPLES: dict[str, Any] = {
     },
     "not_ready": {
         "status": "not ready",
+        "checks": {"postgres": "ok", "redis": "ok"},
         "live_workers": 1,
         "unowned_shards": [3],
         "lagging_shards": [3],

@@ -446,38 +446,46 @@ def reference_view(request: HttpRequest) -> HttpResponse:
 
 @api_view("GET", public=True)
 def healthz_view(request: HttpRequest) -> HttpResponse:
+    """Liveness: this process answers. Its dependencies are readiness's (``/readyz``): an
+    orchestrator restarting every web process during a database blip would only add an outage."""
+    return json_response({"status": "ok"})
+
+
+def _dependency_checks() -> dict[str, str]:
     checks = {"postgres": "ok", "redis": "ok"}
     try:
         # A read of the wallets table, so a locked or stalled table shows here, not only a dead server.
         read_one(_HEALTH_PROBE, ())
-    except Exception as exc:  # any failure of the probe means unhealthy
+    except Exception as exc:  # any failure of the probe means unavailable
         checks["postgres"] = f"error: {type(exc).__name__}"
     try:
         get_redis().ping()
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    return json_response(
-        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
-    )
+    return checks
 
 
 @api_view("GET", public=True)
 def readyz_view(request: HttpRequest) -> HttpResponse:
-    """503 unless every shard has a worker holding its lease and no operation has waited in a
-    shard queue longer than ``READY_MAX_LAG`` (``readiness``); also when PostgreSQL or Redis
-    does not answer."""
+    """503 unless PostgreSQL and Redis answer (``checks``), every shard has a worker holding its
+    lease and no operation has waited in a shard queue longer than ``READY_MAX_LAG``
+    (``readiness``)."""
     settings = get_settings()
+    checks = _dependency_checks()
+    unavailable = {"status": "unavailable", **error_fields(UNAVAILABLE, 503), "checks": checks}
+    if any(value != "ok" for value in checks.values()):
+        return json_response(unavailable, status=503)
     try:
         readings = readings_get(get_redis(), settings)
     except ServiceUnavailable as exc:
         log.warning("readiness unknown: %s", exc)
-        return json_response({"status": "unavailable", **error_fields(UNAVAILABLE, 503)}, status=503)
+        return json_response(unavailable, status=503)
     lagging = readings.lagging(settings.ready_max_lag)
     ready = not readings.unowned and not lagging
     return json_response(
         {
             "status": "ready" if ready else "not ready",
+            "checks": checks,
             "live_workers": readings.live_workers,
             "unowned_shards": readings.unowned,
             "lagging_shards": lagging,

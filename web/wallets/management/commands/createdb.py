@@ -15,17 +15,24 @@ from psycopg2 import sql
 
 from shared.config import get_settings
 
+FRESH_SUFFIXES = ("_test", "_bench")
+"""The databases ``--fresh`` may drop: the test suite's and the benchmark's, never an application's."""
+
 
 class Command(BaseCommand):
     help = "Create the database named in DATABASE_URL if it is missing."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--fresh", action="store_true", help="drop it first (only a database named *_test)")
+        parser.add_argument(
+            "--fresh", action="store_true", help="drop it first (only a database named *_test or *_bench)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         db = get_settings().database
-        if options["fresh"] and not db.name.endswith("_test"):
-            raise CommandError(f"--fresh drops the database: refused for {db.name!r} (not a *_test database)")
+        if options["fresh"] and not db.name.endswith(FRESH_SUFFIXES):
+            raise CommandError(
+                f"--fresh drops the database: refused for {db.name!r} (not a *_test or *_bench database)"
+            )
         conn = psycopg2.connect(
             dbname="postgres", user=db.user, password=db.password, host=db.host, port=db.port, connect_timeout=5
         )
