@@ -9,22 +9,28 @@ from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from shared.messages import OperationRequest
+from tests.processes import wait_until
 from web.wallets.queueing import operation_send
 from worker.shard_worker import ShardWorker
 
 
-@pytest.fixture(autouse=True)
-def _alone(database: Engine) -> None:
-    """In-process worker tests decide what runs: no shard worker process of another test (whose
-    chores act on the whole database, whatever its Redis) may still be connected."""
+def _worker_processes(database: Engine) -> int:
     with database.connect() as conn:
-        others = conn.execute(
+        count: int = conn.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity"
                 " WHERE application_name = 'wallet-worker' AND datname = current_database()"
             )
         ).scalar_one()
-    assert others == 0, "a shard worker process of another test is still running"
+    return count
+
+
+@pytest.fixture(autouse=True)
+def _alone(database: Engine) -> None:
+    """In-process worker tests decide what runs: no shard worker process of another test (whose
+    chores act on the whole database, whatever its Redis) may still be connected. A process
+    just stopped may take a moment to leave pg_stat_activity."""
+    wait_until(lambda: _worker_processes(database) == 0, timeout=10, what="no shard worker process connected")
 
 
 @pytest.fixture
