@@ -59,7 +59,14 @@ from worker.pending import (
     pending_settle,
     unsettled_sort,
 )
-from worker.transfers import SWEEP_BATCH, TRANSFER_GRACE, legs_enqueue, transfers_due, transfers_set_aside
+from worker.transfers import (
+    SWEEP_BATCH,
+    TRANSFER_GRACE,
+    legs_enqueue,
+    refunds_refused,
+    transfers_due,
+    transfers_set_aside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -305,14 +312,7 @@ class ShardWorker:
                 with self.leases.transaction() as conn:
                     results = ledger_apply(conn, undone.refunds, shard_count=settings.shard_count).results
                     refunded = sum(r.status is OperationStatus.APPLIED for r in results)
-                    transfers_set_aside(
-                        conn,
-                        {
-                            refund.transfer_id: f"its refund was refused: {result.error}"
-                            for refund, result in zip(undone.refunds, results, strict=True)
-                            if refund.transfer_id is not None and result.status is OperationStatus.REJECTED
-                        },
-                    )
+                    transfers_set_aside(conn, refunds_refused(undone.refunds, results))
             lost = self._retry_redis(partial(jobs_gone, self.connection, undone.credits)) if undone.credits else []
         except LeasesLost:
             self._lost_leases()

@@ -322,8 +322,21 @@ def transfers_due(conn: Connection, shards: Sequence[int], *, grace: float, limi
         elif refund is None:
             undone.refunds.append(refund_of(credit))
         else:
-            undone.stalled[credit.transfer_id] = f"its refund was refused: {refund[1]}"
+            undone.stalled[credit.transfer_id] = _refund_refused(refund[1])
     return undone
+
+
+def _refund_refused(error: str | None) -> str:
+    return f"its refund was refused: {error}"
+
+
+def refunds_refused(refunds: Sequence[OperationRequest], results: Sequence[OperationResult]) -> dict[UUID, str]:
+    """The transfers of the ``refunds`` that ``results`` refused, with why (to set aside)."""
+    return {
+        refund.transfer_id: _refund_refused(result.error)
+        for refund, result in zip(refunds, results, strict=True)
+        if refund.transfer_id is not None and result.status is OperationStatus.REJECTED
+    }
 
 
 def transfers_set_aside(conn: Connection, reasons: dict[UUID, str]) -> None:

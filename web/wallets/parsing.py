@@ -196,10 +196,7 @@ def parse_capture(body: bytes) -> Decimal | None:
     if not body:
         return None
     data = parse_json_object(body)
-    if "amount" not in data:
-        refuse_unknown_fields(data, CAPTURE_FIELDS)
-        return None
-    amount = _amount_of(data)  # null included
+    amount = _amount_of(data) if "amount" in data else None  # null is refused like any bad amount
     refuse_unknown_fields(data, CAPTURE_FIELDS)
     return amount
 
