@@ -45,12 +45,15 @@ run: migrate  ## Serve the API on $PORT with $WORKERS (2; 0 for web only) shard 
 	@mkdir -p $(RUN_DIR)
 	$(BIN)/python deploy/supervise.py --bin $(BIN) --run-dir $(RUN_DIR) --workers $(WORKERS) \
 		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > $(RUN_DIR)/supervisord.conf
-	PORT=$(PORT) $(BIN)/honcho -e .env run $(BIN)/supervisord -c $(RUN_DIR)/supervisord.conf
+	@# exec: no shell between honcho and supervisord, to die of Ctrl-C after supervisord stopped cleanly
+	PORT=$(PORT) $(BIN)/honcho -e .env run exec $(BIN)/supervisord -c $(RUN_DIR)/supervisord.conf
 
-apikey: migrate  ## A new API key: TENANT=acme [SCOPES=read] [NAME=...]; the secret is the last line
-	@test -n "$(TENANT)" || { echo "usage: make apikey TENANT=acme [SCOPES=read|read,write] [NAME=...]" >&2; exit 2; }
+apikey: migrate  ## A new API key: TENANT=acme [SCOPES=read] [NAME=...] [RATE=500/second] [WALLET_RATE=...] [IDEMPOTENCY_RATE=...]; the secret is the last line
+	@test -n "$(TENANT)" || { echo "usage: make apikey TENANT=acme [SCOPES=read|read,write] [NAME=...] [RATE=500/second] [WALLET_RATE=20/second] [IDEMPOTENCY_RATE=50000/hour]" >&2; exit 2; }
 	@$(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey create --tenant "$(TENANT)" \
-		--scopes "$(SCOPES)" --name "$(NAME)"
+		--scopes "$(SCOPES)" --name "$(NAME)" $(if $(RATE),--rate-limit-writes "$(RATE)") \
+		$(if $(WALLET_RATE),--rate-limit-wallets "$(WALLET_RATE)") \
+		$(if $(IDEMPOTENCY_RATE),--rate-limit-idempotency-keys "$(IDEMPOTENCY_RATE)")
 
 apikey-revoke: $(STAMP) .env  ## Revoke an API key: KEY=wk_... (its prefix or id)
 	@$(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey revoke "$(KEY)"
@@ -78,14 +81,17 @@ bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in B
 	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
 		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
 
-load: $(STAMP)  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s; KEY=wk_... [LOAD_ARGS=...]
-	@test -n "$(KEY)" || { echo "usage: make load KEY=\$$(make -s apikey TENANT=load | tail -1)" >&2; exit 2; }
-	WALLET_API_KEY="$(KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
+# Without KEY, `make load` and `make load-ui` make a key of tenant `load` whose own limits are the load's.
+LOAD_RATE ?= 100000/second
+LOAD_KEY = $(or $(KEY),$$($(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey create --tenant load \
+	--name "make load" $(foreach f,writes wallets idempotency-keys,--rate-limit-$(f) $(LOAD_RATE)) | tail -1))
+
+load: migrate  ## Locust, headless, against `make run` on PORT: LOAD_USERS (50) users for LOAD_SECONDS (60) s; [KEY=wk_...: else a key of tenant load] [LOAD_ARGS=...]
+	WALLET_API_KEY="$(LOAD_KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) --headless \
 		--users $(LOAD_USERS) --spawn-rate $(LOAD_USERS) --run-time $(LOAD_SECONDS)s --only-summary $(LOAD_ARGS)
 
-load-ui: $(STAMP)  ## Locust's web UI on 127.0.0.1:LOAD_UI_PORT (8089) against `make run`; KEY=wk_... [LOAD_ARGS=...]
-	@test -n "$(KEY)" || { echo "usage: make load-ui KEY=\$$(make -s apikey TENANT=load | tail -1)" >&2; exit 2; }
-	WALLET_API_KEY="$(KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) \
+load-ui: migrate  ## Locust's web UI on 127.0.0.1:LOAD_UI_PORT (8089) against `make run`; [KEY=wk_...] [LOAD_ARGS=...]
+	WALLET_API_KEY="$(LOAD_KEY)" $(BIN)/locust -f locust/locustfile.py --host http://127.0.0.1:$(PORT) \
 		--web-host 127.0.0.1 --web-port $(LOAD_UI_PORT) $(LOAD_ARGS)
 
 clean:  ## Remove the virtualenv and generated files

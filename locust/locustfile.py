@@ -3,8 +3,8 @@ balance reads, deposits and withdrawals 1:2:2, as the seed's locustfile did, tra
 to the wallets of the other users of its process (weight 1), and holds it then captures
 or voids (weight 1).
 
-Every request carries the API key in ``WALLET_API_KEY`` (``make apikey TENANT=load``; its
-tenant's rate limits apply: raise ``RATE_LIMIT_WRITES`` on the server for a load test).
+Every request carries the API key in ``WALLET_API_KEY`` (``make load`` makes one of tenant
+``load`` with load-test rate limits of its own; a key of yours keeps its limits).
 An "Insufficient funds" 400 is the protocol working, so it counts as a success.
 Run headless:
     WALLET_API_KEY=wk_... locust -f locust/locustfile.py --host http://127.0.0.1:8000 --headless -u 50 -r 10 -t 30s
@@ -31,7 +31,7 @@ class WalletUser(FastHttpUser):
 
     def on_start(self) -> None:
         if not API_KEY:
-            raise RuntimeError("set WALLET_API_KEY to a key from `make apikey TENANT=load`")
+            raise RuntimeError("set WALLET_API_KEY to an API key (`make load` makes one)")
         response = self.client.post("/api/v1/wallets", name="/api/v1/wallets")
         if response.status_code != 201:
             raise RuntimeError(f"cannot create a wallet: {response.status_code}")

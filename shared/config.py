@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -119,7 +120,7 @@ DEFAULT_TENANT_WALLET_LIMIT = 100_000
 """Wallets a new tenant may create (``TENANT_WALLET_LIMIT``); each tenant's own limit is
 stored with it and can be changed in the admin."""
 
-_RATE = re.compile(r"([1-9][0-9]{0,8})/(?:([1-9][0-9]{0,4}) )?(second|minute|hour|day)")
+_RATE = re.compile(r"([1-9][0-9]{0,8})/(?:([1-9][0-9]{0,4}) )?(second|minute|hour|day)s?")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -140,6 +141,25 @@ class RateLimit:
         amount, multiple, unit = match.groups()
         count = int(multiple or 1)
         return cls(int(amount), count * _UNIT_SECONDS[unit], unit if count == 1 else f"{count} {unit}s")
+
+    def __str__(self) -> str:
+        """As written in a setting (``100/second``, ``20/10 minutes``): ``parse`` reads it back."""
+        return f"{self.amount}/{self.per}"
+
+
+class Limit(Enum):
+    """What a rate limit counts (its value, in words, for the refusal's message).
+
+    Each is a setting (``Settings.rate_limit_<name>``, env ``RATE_LIMIT_<NAME>``: the
+    default) and a column of ``api_keys`` of the same name (a key's own, when set)."""
+
+    WRITES = "operations"
+    WALLETS = "wallet creations"
+    IDEMPOTENCY_KEYS = "requests with an Idempotency-Key"
+
+    @property
+    def field(self) -> str:
+        return "rate_limit_" + self.name.lower()
 
 
 _DEFAULT_WRITES = RateLimit.parse(DEFAULT_RATE_LIMIT_WRITES)
@@ -358,6 +378,11 @@ class Settings:
                 _env_number(env, "TENANT_WALLET_LIMIT", DEFAULT_TENANT_WALLET_LIMIT, minimum=0, maximum=2**31 - 1)
             ),
         )
+
+    def rate_limit(self, limit: Limit) -> RateLimit:
+        """The default of ``limit`` for a key that sets none of its own."""
+        rate: RateLimit = getattr(self, limit.field)
+        return rate
 
     @property
     def gunicorn_worker_class(self) -> str:

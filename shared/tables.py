@@ -22,6 +22,8 @@ from sqlalchemy import (
     Uuid,
 )
 
+from shared.config import Limit
+
 metadata = MetaData()
 
 MONEY = Numeric(20, 2, asdecimal=True)
@@ -48,6 +50,7 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    *(Column(limit.field, String(32), nullable=True) for limit in Limit),
 )
 
 wallets = Table(

@@ -15,6 +15,9 @@ What pywsgi lacks is added here:
   (``HEAD_LIMIT``, ``HEADER_LIMIT``), exactly one Content-Length of digits only, and no
   Transfer-Encoding (a chunked body is refused, never read as empty): any of these is a 400
   and the connection is closed;
+- a stop does not wait on idle clients: on SIGTERM the connections waiting for a next request
+  are closed at once (gunicorn's ``graceful_timeout`` waits for requests in flight only), so
+  a browser's kept-alive connection does not hold a restart or Ctrl-C for seconds;
 - connections are not requests: a process holds up to ``worker_connections`` client
   connections (cheap greenlets, most of them idle or slow), while at most ``WEB_CONNECTIONS``
   requests run the application at once (each may hold a database connection); a request
@@ -23,13 +26,16 @@ What pywsgi lacks is added here:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import re
+import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
+import gevent
 from gevent import Timeout
 from gevent.lock import BoundedSemaphore
 from gevent.pywsgi import Input, headers_factory
@@ -49,6 +55,9 @@ BODY_LIMIT = 64 * 1024
 
 APP_SLOT_WAIT = 1.0
 """Seconds a request waits for one of the process's application slots before a 503."""
+
+STOP_POLL = 0.1
+"""Seconds between a worker's checks for a stop, to close its idle connections."""
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -71,6 +80,11 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
     _deadline: Timeout | None = None
     _body: bytes = b""
 
+    idle: ClassVar[set[StrictHandler]] = set()
+    """Handlers waiting for their connection's next request (closed at once on a stop)."""
+    stopping: ClassVar[bool] = False
+    """The process is stopping: a connection closes after its request in flight."""
+
     def handle(self) -> None:
         self.socket.settimeout(self.idle_timeout)
         try:
@@ -79,10 +93,15 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
             self._deadline_cancel()
 
     def read_requestline(self) -> str:
+        if StrictHandler.stopping:
+            return ""
+        StrictHandler.idle.add(self)
         try:
             self.rfile.peek(1)  # the wait for a next request is the idle timeout's
         except OSError:
             return ""
+        finally:
+            StrictHandler.idle.discard(self)
         self._deadline = Timeout.start_new(self.request_deadline, DeadlineExceeded("Request deadline exceeded"))
         try:
             line: str = super().read_requestline()
@@ -209,6 +228,18 @@ class PyWSGIWorker(GeventPyWSGIWorker):  # type: ignore[misc]
         StrictHandler.idle_timeout = float(self.cfg.keepalive)
         StrictHandler.request_deadline = get_settings().web_request_deadline
         super().init_process()
+
+    def run(self) -> None:
+        gevent.spawn(self._close_idle_on_stop)
+        super().run()
+
+    def _close_idle_on_stop(self) -> None:
+        while self.alive:
+            gevent.sleep(STOP_POLL)
+        StrictHandler.stopping = True
+        for handler in list(StrictHandler.idle):
+            with contextlib.suppress(OSError):  # its peek sees the end: the connection closes
+                handler.socket.shutdown(socket.SHUT_RD)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()

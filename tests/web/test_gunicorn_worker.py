@@ -228,3 +228,37 @@ def _status(port: int, host: str, headers: dict[str, str] | None = None) -> int:
         return 0
     finally:
         connection.close()
+
+
+def test_a_stop_closes_idle_connections_at_once_and_finishes_a_request_in_flight(api: Api, api_secret: str) -> None:
+    port = free_port()
+    proc = start_gunicorn(port, WEB_KEEPALIVE="30", WEB_CONCURRENCY="1")
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port)) as idle,
+            socket.create_connection(("127.0.0.1", port)) as busy,
+        ):
+            _stop_with(proc, idle, busy, api.create_wallet(), api_secret)
+    finally:
+        stop(proc)
+
+
+def _stop_with(
+    proc: subprocess.Popen[bytes], idle: socket.socket, busy: socket.socket, wallet: str, secret: str
+) -> None:
+    assert b" 200 " in _get(idle, "/healthz").split(b"\r\n")[0]  # kept alive, then idle
+    body = json.dumps({"operationType": "DEPOSIT", "amount": "1.00"}).encode()
+    busy.sendall(
+        f"POST /api/v1/wallets/{wallet}/operation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {secret}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:-1]  # in flight: the last byte comes after the stop began
+    )
+    started = time.monotonic()
+    proc.terminate()
+    time.sleep(0.3)
+    busy.sendall(body[-1:])
+    assert b'"status": "Success"' in _read_until_closed(busy, 10)  # answered, then closed
+    assert _read_until_closed(idle, 10) == b""  # closed without waiting out its 30 s
+    proc.wait(timeout=10)
+    assert time.monotonic() - started < 4  # gunicorn's loops poll each second

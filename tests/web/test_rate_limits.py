@@ -9,18 +9,21 @@ from decimal import Decimal
 
 import pytest
 import redis
+from django.core.management import CommandError, call_command
+from django.test import Client
 from sqlalchemy import Engine
 
 from shared import keys
-from shared.config import RateLimit, Settings
+from shared.config import Limit, RateLimit, Settings
 from shared.errors import RateLimited
 from shared.messages import OperationResult, OperationStatus, OperationType
 from shared.sharding import shard_for
-from tests.factories import operation, wallet_row
+from tests.factories import api_key, operation, wallet_row
 from tests.roundtrips import count_round_trips
 from web.wallets.api_keys import Caller
+from web.wallets.models import ApiKey
 from web.wallets.queueing import Delivery, KeyRecord, operation_send
-from web.wallets.rate_limits import Counted, Limit, counted, spend
+from web.wallets.rate_limits import Counted, counted, spend
 
 
 def _limit(amount: int, seconds: int) -> list[Counted]:
@@ -103,3 +106,37 @@ def test_a_replay_of_an_idempotency_key_counts_against_no_limit(
         replay = send(record)
         assert (replay.earlier, replay.refused) == ("the first request's record", None)
     assert send(None).refused is not None  # the one request counted used the limit up
+
+
+def test_a_keys_own_limits_replace_the_settings_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command(
+        "apikey", "create", "--tenant", "tests", "--rate-limit-writes", "2/minute", "--rate-limit-wallets", "1/minute"
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-3].startswith("rate limits: 2/minute operations, 1/minute wallet creations, ")
+    client = Client(headers={"Authorization": f"Bearer {out[-1]}"})
+    created = client.post("/api/v1/wallets")
+    assert created.status_code == 201
+    refused = client.post("/api/v1/wallets")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "Rate limit of 1 wallet creations per minute exceeded"
+    url = f"/api/v1/wallets/{created.json()['id']}/operation"
+    body = {"operationType": "DEPOSIT", "amount": "1.00"}
+    assert [client.post(url, body, content_type="application/json").status_code for _ in range(2)] == [200, 200]
+    third = client.post(url, body, content_type="application/json")
+    assert (third.status_code, third.json()["error"]) == (429, "Rate limit of 2 operations per minute exceeded")
+    assert int(third["Retry-After"]) >= 1
+
+
+def test_a_bad_rate_is_refused_by_the_command_and_the_admin(admin_client: Client) -> None:
+    with pytest.raises(CommandError, match="write it as 100/second"):
+        call_command("apikey", "create", "--tenant", "tests", "--rate-limit-writes", "lots")
+    key = api_key("tests")
+    page = f"/admin/wallets/apikey/{key.id}/change/"
+    assert "Rate limit writes" in admin_client.get(page).content.decode()
+    bad = admin_client.post(page, {"name": "x", "rate_limit_writes": "fast"})
+    assert "Write it as 100/second or 20/10 minutes" in bad.content.decode()
+    good = admin_client.post(page, {"name": "x", "rate_limit_writes": "500/10 minutes"})
+    assert good.status_code == 302
+    assert ApiKey.objects.get(id=key.id).rate_limit_writes == "500/10 minutes"
+    assert str(RateLimit.parse("500/10 minutes")) == "500/10 minutes"

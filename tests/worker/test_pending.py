@@ -13,13 +13,13 @@ import redis
 from sqlalchemy import Engine, select
 
 from shared import keys
-from shared.config import RateLimit, Settings
+from shared.config import Limit, RateLimit, Settings
 from shared.messages import OperationRequest, OperationType
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
 from tests.factories import TEST_TENANT, api_key, wallet_row
 from web.wallets.queueing import operation_send
-from web.wallets.rate_limits import Counted, Limit
+from web.wallets.rate_limits import Counted
 from web.wallets.services import pending_record
 from worker import shard_worker as shard_worker_module
 from worker.apply import operations_apply

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from shared.config import get_settings
+from shared.config import Limit, get_settings
 from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
 
 admin.site.enable_nav_sidebar = False  # the lists get the page's whole width (the index links every model)
@@ -80,7 +80,10 @@ class ApiKeyAdmin(_NoAddOrDelete):
     list_filter = ("scopes", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("prefix", "name", "=id", "tenant__name")
     readonly_fields = ("id", "prefix", "tenant", "scopes", "created_at", "last_used_at", "revoked_at")
-    fields = ("id", "prefix", "name", "tenant", "scopes", "created_at", "last_used_at", "revoked_at")
+    fields = (
+        *("id", "prefix", "name", "tenant", "scopes", "created_at", "last_used_at", "revoked_at"),
+        *(limit.field for limit in Limit),
+    )
     ordering = ("-created_at",)
     actions = ("revoke",)
 

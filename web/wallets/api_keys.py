@@ -3,9 +3,10 @@
 A key is ``wk_<10 hex>_<43 url-safe characters>``: the first part is its visible prefix (logs,
 the admin), the rest 256 random bits. Only the SHA-256 of the whole key is stored: a secret
 with that much entropy needs no slow password hash, and one SHA-256 per request costs about
-a microsecond. A web process keeps what it read of a key for ``API_KEY_CACHE_SECONDS`` (2 s
-by default, at most 5), so a revoked key stops working on every node within that, at the
-cost of one indexed read per key per process every 2 s.
+a microsecond. A key may carry its own rate limits (``rate_limits``). A web process keeps
+what it read of a key for ``API_KEY_CACHE_SECONDS`` (2 s by default, at most 5), so a revoked
+key (or a changed limit) takes effect on every node within that, at the cost of one indexed
+read per key per process every 2 s.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import hashlib
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from shared.config import Settings
+from shared.config import Limit, RateLimit, Settings
 from shared.connections import read_one, write
 from shared.errors import Forbidden, Unauthorized
 from web.wallets.error_codes import MALFORMED, MISSING, READ_ONLY, UNKNOWN
@@ -34,15 +36,17 @@ CACHED_KEYS = 10_000
 LAST_USED_EVERY = 60
 """Seconds between writes of a key's ``last_used_at`` (it is a hint, not an audit log)."""
 
+_RATE_COLUMNS = ", ".join(limit.field for limit in Limit)
 _LOOKUP = (
-    "SELECT id, tenant_id, scopes, last_used_at IS NULL OR last_used_at < now() - %s * interval '1 second'"
-    " FROM api_keys WHERE secret_sha256 = %s AND revoked_at IS NULL"
+    "SELECT id, tenant_id, scopes, last_used_at IS NULL OR last_used_at < now() - %s * interval '1 second', "  # noqa: S608 (constant)
+    f"{_RATE_COLUMNS} FROM api_keys WHERE secret_sha256 = %s AND revoked_at IS NULL"
 )
 _TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = %s"
 _INSERT_TENANT = "INSERT INTO tenants (id, name, wallet_limit) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING"
 _TENANT_ID = "SELECT id FROM tenants WHERE name = %s"
 _INSERT_KEY = (
-    "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_sha256, scopes) VALUES (%s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO api_keys (id, tenant_id, name, prefix, secret_sha256, scopes, {_RATE_COLUMNS})"  # noqa: S608 (constant)
+    f" VALUES (%s, %s, %s, %s, %s, %s{', %s' * len(Limit)})"
 )
 _REVOKE = (
     "UPDATE api_keys SET revoked_at = now() WHERE (prefix = %s OR id::text = %s) AND revoked_at IS NULL RETURNING id"
@@ -63,6 +67,8 @@ class Caller:
     """The tenant's id in PostgreSQL's text form (compared with a wallet's as read, no parsing);
     None only when auth is off: every wallet is reachable, as in the seed."""
     can_write: bool
+    rates: Mapping[Limit, RateLimit] = field(default_factory=dict)
+    """The key's own rate limits; a limit missing here is the setting's (``Settings.rate_limit``)."""
 
     def reaches(self, tenant_id: str | None) -> bool:
         """Whether a wallet of ``tenant_id`` is this caller's to see and use."""
@@ -89,15 +95,20 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def key_create(*, tenant: str, name: str, scope: Scope, wallet_limit: int) -> NewKey:
-    """A new key of ``tenant`` (created, with ``wallet_limit``, if it is new)."""
+def key_create(
+    *, tenant: str, name: str, scope: Scope, wallet_limit: int, rates: Mapping[Limit, RateLimit] | None = None
+) -> NewKey:
+    """A new key of ``tenant`` (created, with ``wallet_limit``, if it is new), with its own
+    ``rates`` where given (the settings' otherwise)."""
+    own = rates or {}
     write(_INSERT_TENANT, (str(uuid4()), tenant, wallet_limit))
     row = read_one(_TENANT_ID, (tenant,))
     assert row is not None
     prefix = KEY_PREFIX + secrets.token_hex(5)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     key_id = uuid4()
-    write(_INSERT_KEY, (str(key_id), str(row[0]), name, prefix, secret_hash(secret), scope.value))
+    own_rates = tuple(str(own[limit]) if limit in own else None for limit in Limit)
+    write(_INSERT_KEY, (str(key_id), str(row[0]), name, prefix, secret_hash(secret), scope.value, *own_rates))
     return NewKey(key_id, prefix, secret)
 
 
@@ -117,8 +128,9 @@ def _lookup(digest: str, settings: Settings) -> Caller | None:
     row = read_one(_LOOKUP, (LAST_USED_EVERY, digest))
     caller = None
     if row is not None:
-        key_id, tenant_id, scopes, stale = row
-        caller = Caller(UUID(str(key_id)), str(tenant_id), scopes == Scope.READ_WRITE.value)
+        key_id, tenant_id, scopes, stale, *own = row
+        rates = {limit: RateLimit.parse(rate) for limit, rate in zip(Limit, own, strict=True) if rate is not None}
+        caller = Caller(UUID(str(key_id)), str(tenant_id), scopes == Scope.READ_WRITE.value, rates)
         if stale:
             write(_TOUCH, (str(key_id),))
     if len(_cache) >= CACHED_KEYS:

@@ -4,17 +4,40 @@ Balances change only in the shard workers, inside the transaction that inserts
 the ledger row explaining the change: nothing here writes a balance.
 """
 
+from __future__ import annotations
+
 from uuid import uuid4
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce, Now
 
+from shared.config import Limit, RateLimit
 from shared.holds import HoldState
 from shared.messages import OperationStatus, OperationType
 from shared.transfers import TransferState
 
 SCOPE_CHOICES = [("read", "read only"), ("read,write", "read and write")]
+
+
+def validate_rate_limit(value: str) -> None:
+    try:
+        RateLimit.parse(value)
+    except ValueError:
+        raise ValidationError("Write it as 100/second or 20/10 minutes", code="invalid") from None
+
+
+def _rate_limit(limit: Limit) -> models.CharField[str | None, str | None]:
+    """A key's own rate of ``limit`` (column ``limit.field``; empty: the setting)."""
+    return models.CharField(
+        max_length=32,
+        null=True,
+        blank=True,
+        validators=[validate_rate_limit],
+        help_text=f"{limit.value.capitalize()} this key may send, e.g. 100/second or 20/10 minutes "
+        f"(empty: the {limit.field.upper()} setting)",
+    )
 
 
 class Tenant(models.Model):
@@ -48,6 +71,11 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # One per shared.config.Limit, named by its field (shared.tables builds them from Limit and
+    # tests/shared/test_tables.py compares the two).
+    rate_limit_writes = _rate_limit(Limit.WRITES)
+    rate_limit_wallets = _rate_limit(Limit.WALLETS)
+    rate_limit_idempotency_keys = _rate_limit(Limit.IDEMPOTENCY_KEYS)
 
     class Meta:
         db_table = "api_keys"

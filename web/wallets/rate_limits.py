@@ -12,6 +12,8 @@ over the limit is refused before anything is queued. The ``limits`` library itse
 round trip of its own per write: measured side by side, 9 to 11 % of the write throughput
 against ``API_AUTH=off`` (README, Performance), over this project's 10 % budget for auth.
 Wallet creations, which are not on a hot path, run the same check on its own (``spend``).
+A key may carry its own rate of each limit (``make apikey RATE=...``, the admin); the
+settings are the defaults.
 With ``API_AUTH=off`` there is no key to count and nothing is limited.
 """
 
@@ -19,29 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import redis
 
 from shared import keys
-from shared.config import RateLimit, Settings
+from shared.config import Limit, RateLimit, Settings
 from shared.errors import RateLimited, ServiceUnavailable
 from web.wallets.api_keys import Caller
-
-
-class Limit(Enum):
-    WRITES = "operations"
-    WALLETS = "wallet creations"
-    IDEMPOTENCY_KEYS = "requests with an Idempotency-Key"
-
-
-def _rate(limit: Limit, settings: Settings) -> RateLimit:
-    return {
-        Limit.WRITES: settings.rate_limit_writes,
-        Limit.WALLETS: settings.rate_limit_wallets,
-        Limit.IDEMPOTENCY_KEYS: settings.rate_limit_idempotency_keys,
-    }[limit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +41,16 @@ class Counted:
 
 
 def counted(caller: Caller, settings: Settings, *limits: Limit) -> list[Counted]:
-    """What a request of ``caller`` is counted against (nothing without a key)."""
+    """What a request of ``caller`` is counted against (nothing without a key): the key's own
+    rate of each limit where it has one, the setting's otherwise."""
     if caller.key_id is None:
         return []
     return [
-        Counted(limit, keys.rate_limit_key(limit.name.lower(), caller.key_id), _rate(limit, settings))
+        Counted(
+            limit,
+            keys.rate_limit_key(limit.name.lower(), caller.key_id),
+            caller.rates.get(limit) or settings.rate_limit(limit),
+        )
         for limit in limits
     ]
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from shared.config import get_settings
+from shared.config import Limit, get_settings
 from shared.connections import get_redis, read_one
 from shared.errors import NotFound, ServiceUnavailable
 from shared.holds import REFUSED_AS, HoldState
@@ -31,7 +31,6 @@ from web.wallets.error_codes import (
 from web.wallets.holds import hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
-from web.wallets.rate_limits import Limit
 from web.wallets.readiness import readings_get
 from web.wallets.reference import reference_html
 from web.wallets.resources import (

@@ -1,22 +1,33 @@
 """``manage.py apikey``: make, list and revoke API keys.
 
-manage.py apikey create --tenant acme [--scopes read] [--name ci]   # the secret is the last line
+manage.py apikey create --tenant acme [--scopes read] [--name ci] [--rate-limit-writes 500/second]
+                                                       # the secret is the last line
 manage.py apikey revoke wk_3f9a0c1d2e
 manage.py apikey list [--tenant acme]
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shared.config import get_settings
+from shared.config import Limit, RateLimit, get_settings
 from web.wallets.api_keys import Scope, key_create, key_revoke
 from web.wallets.models import ApiKey
 
 SCOPES = {"read": Scope.READ, "read,write": Scope.READ_WRITE, "write": Scope.READ_WRITE}
+
+
+def _rate(raw: str) -> RateLimit:
+    try:
+        return RateLimit.parse(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: write it as 100/second or 20/10 minutes") from None
+
+
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
@@ -29,6 +40,14 @@ class Command(BaseCommand):
         create.add_argument("--tenant", required=True, help="tenant name: lowercase letters, digits, - and _")
         create.add_argument("--scopes", default="read,write", choices=sorted(SCOPES))
         create.add_argument("--name", default="", help="what the key is for (shown in the admin)")
+        for limit in Limit:
+            create.add_argument(
+                "--" + limit.field.replace("_", "-"),
+                type=_rate,
+                metavar="RATE",
+                help=f"{limit.value} this key may send, e.g. 100/second or 20/10 minutes "
+                f"(default: the {limit.field.upper()} setting)",
+            )
         revoke = actions.add_parser("revoke", help="revoke a key by its prefix or id")
         revoke.add_argument("key", help="the key's prefix (wk_…) or id")
         listing = actions.add_parser("list", help="keys, newest first")
@@ -37,7 +56,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
-            self._create(options["tenant"], SCOPES[options["scopes"]], options["name"])
+            rates = {limit: options[limit.field] for limit in Limit if options[limit.field] is not None}
+            self._create(options["tenant"], SCOPES[options["scopes"]], options["name"], rates)
         elif action == "revoke":
             if not key_revoke(prefix_or_id=options["key"]):
                 raise CommandError(f"no active key {options['key']!r}")
@@ -54,10 +74,13 @@ class Command(BaseCommand):
                     f"{key.prefix}  {key.tenant.name}  {key.scopes}  {state}  last used {used}  {key.name}"
                 )
 
-    def _create(self, tenant: str, scope: Scope, name: str) -> None:
+    def _create(self, tenant: str, scope: Scope, name: str, rates: dict[Limit, RateLimit]) -> None:
         if not _TENANT.fullmatch(tenant):
             raise CommandError("tenant: 1 to 64 lowercase letters, digits, - and _, starting with a letter or digit")
-        key = key_create(tenant=tenant, name=name, scope=scope, wallet_limit=get_settings().tenant_wallet_limit)
+        settings = get_settings()
+        key = key_create(tenant=tenant, name=name, scope=scope, wallet_limit=settings.tenant_wallet_limit, rates=rates)
         self.stdout.write(f"API key {key.prefix} ({key.id}) for tenant {tenant}, scopes {scope.value}")
+        limits = ", ".join(f"{rates.get(limit) or settings.rate_limit(limit)} {limit.value}" for limit in Limit)
+        self.stdout.write(f"rate limits: {limits}")
         self.stdout.write("the secret below is shown once; only its SHA-256 is stored:")
         self.stdout.write(key.secret)
