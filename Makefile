@@ -66,7 +66,12 @@ CHROMIUM := /usr/lib/chromium/chromium
 $(CHROMIUM):
 	apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
-test: $(STAMP) $(CHROMIUM)  ## The test suite (installs Chromium if missing); drops wallet_test, flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
+# Prometheus and promtool, for the test that runs the alert rules against a real stack.
+PROMETHEUS := /usr/bin/prometheus
+$(PROMETHEUS):
+	apt-get install -y -q --no-install-recommends prometheus || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; }
+
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)  ## The test suite (installs Chromium and Prometheus if missing); drops wallet_test, flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff and mypy

@@ -3,17 +3,23 @@
     {"time": "2026-11-24T05:40:07.123Z", "level": "WARNING", "logger": "worker.shard_worker",
      "message": "...", "method": "POST", "path": "...", "status": 200, "ms": 12.5}
 
-Extra fields passed with ``log.info(..., extra={...})`` become keys of the object.
+Extra fields passed with ``log.info(..., extra={...})`` become keys of the object; a line
+written while a web request is served carries its ``request_id`` (``REQUEST_ID``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The id of the web request being served (``X-Request-Id``), in this thread or greenlet."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,6 +30,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
         entry.update({key: value for key, value in record.__dict__.items() if key not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

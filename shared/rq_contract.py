@@ -100,6 +100,11 @@ def queue_lags(connection: redis.Redis, shard_count: int) -> list[float]:
     return lags
 
 
+def queues_suspended(connection: redis.Redis) -> bool:
+    """Whether ``rq suspend`` holds the shard workers (they apply nothing until ``rq resume``)."""
+    return bool(is_suspended(connection))
+
+
 def failed_count(connection: redis.Redis, shard_count: int) -> int:
     """Jobs in the shard queues' failed registries (poison messages an operator must look at)."""
     with connection.pipeline(transaction=False) as pipe:
@@ -241,9 +246,11 @@ class WorkerPresence:
             worker_registration.register(self._rq, pipeline=pipe)
             pipe.execute()
 
-    def state(self, pipeline: Pipeline, *, busy: bool) -> None:
-        """Queue on ``pipeline`` the worker's state, busy or idle."""
-        self._rq.set_state(WorkerStatus.BUSY if busy else WorkerStatus.IDLE, pipeline=pipeline)
+    def state(self, pipeline: Pipeline, *, busy: bool, suspended: bool = False) -> None:
+        """Queue on ``pipeline`` the worker's state: busy, idle, or suspended (``rq suspend``
+        holds it: rq-dashboard shows "suspended", not an idle worker ignoring its queue)."""
+        status = WorkerStatus.BUSY if busy else WorkerStatus.SUSPENDED if suspended else WorkerStatus.IDLE
+        self._rq.set_state(status, pipeline=pipeline)
 
     def heartbeat(self, pipeline: Pipeline) -> None:
         self._rq.heartbeat(pipeline=pipeline)
@@ -268,7 +275,7 @@ class WorkerPresence:
 
     def suspended(self) -> bool:
         """Whether ``rq suspend`` was run."""
-        return bool(is_suspended(self._rq.connection))
+        return queues_suspended(self._rq.connection)
 
     def _set_queues(self, queues: Sequence[str]) -> None:
         self._rq.queues = [Queue(name, connection=self._rq.connection, serializer=JSONSerializer) for name in queues]

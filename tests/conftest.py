@@ -62,8 +62,36 @@ IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1
 IN_PROCESS_LEASES = 0x57414D
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "web" / "manage.py"), *args], check=True, cwd=ROOT, env=os.environ)
+def _manage(*args: str, **env: str) -> str:
+    """Run ``manage.py`` (with ``env`` added); its output."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "web" / "manage.py"), *args],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+@dataclasses.dataclass(frozen=True)
+class FreshDatabase:
+    """A database of a test module's own stack: migrated, empty but for one API key."""
+
+    url: str
+    api_key: str
+    """A read and write key of tenant ``tests`` in it."""
+
+
+def fresh_database(name: str) -> FreshDatabase:
+    """``wallet_<name>_test`` (beside the suite's database, dropped and made anew)."""
+    settings = get_settings()
+    base = settings.database.name.removesuffix("_test")
+    url = settings.database_url.replace(f"/{settings.database.name}", f"/{base}_{name}_test", 1)
+    _manage("createdb", "--fresh", DATABASE_URL=url)
+    _manage("migrate", "--verbosity", "0", DATABASE_URL=url)
+    out = _manage("apikey", "create", "--tenant", TEST_TENANT, DATABASE_URL=url)
+    return FreshDatabase(url, out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +102,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Engine]:
     """The test database, created afresh and migrated once per session; an engine on it."""
-    _manage("createdb", "--fresh")  # never a schema another checkout migrated
+    print(_manage("createdb", "--fresh"), end="")  # never a schema another checkout migrated
     _manage("migrate", "--verbosity", "0")
     _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")

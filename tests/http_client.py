@@ -72,3 +72,12 @@ class KeepAlive:
         self.conn.request(method, path, None if body is None else json.dumps(body), self.headers)
         response = self.conn.getresponse()
         return response.status, json.loads(response.read())
+
+
+def error_of(status: int, body: dict[str, Any], headers: Any) -> tuple[int, dict[str, Any]]:
+    """An error answer's status and body without its ``request_id``, after checking that it is
+    the answer's ``X-Request-Id`` (a Django test response, an http.client or urllib one)."""
+    rest = dict(body)
+    request_id = rest.pop("request_id")
+    assert request_id == headers.get("X-Request-Id"), (request_id, headers.get("X-Request-Id"))
+    return status, rest

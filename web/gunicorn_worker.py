@@ -43,6 +43,7 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGISe
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_fields
+from web.wallets.request_ids import REQUEST_ID_HEADER, request_id_from
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
@@ -61,7 +62,6 @@ STOP_POLL = 0.1
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]{1,10}")
-_BUSY = json.dumps(error_fields(UNAVAILABLE, 503)).encode()
 
 
 class BadRequest(ValueError):
@@ -162,8 +162,10 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         """A JSON 400 for a request that breaks the framing rules; one log line, no traceback."""
         self.log_error("Invalid request (from %s): %s", self.client_address, ex)
         message = str(ex) if isinstance(ex, BadRequest) else "Bad request"
-        body = json.dumps(error_fields(message, 400)).encode()
+        request_id = request_id_from(None)  # its headers are not to be trusted
+        body = json.dumps({**error_fields(message, 400), "request_id": request_id}).encode()
         head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        head += f"{REQUEST_ID_HEADER}: {request_id}\r\n".encode()
         return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
     def get_environ(self) -> dict[str, Any]:
@@ -190,11 +192,16 @@ def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
 
     def limited(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not semaphore.acquire(timeout=wait):
+            request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+            busy = json.dumps({**error_fields(UNAVAILABLE, 503), "request_id": request_id}).encode()
             start_response(
                 "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Retry-After", "1"), ("Content-Length", str(len(_BUSY)))],
+                [
+                    *(("Content-Type", "application/json"), ("Retry-After", "1")),
+                    *((REQUEST_ID_HEADER, request_id), ("Content-Length", str(len(busy)))),
+                ],
             )
-            return [_BUSY]
+            return [busy]
         try:
             # Django's response is complete once returned (no streaming responses in this API).
             result = app(environ, start_response)

@@ -34,6 +34,7 @@ AUTHENTICATION_BACKENDS = ["web.wallets.login_guard.GuardedModelBackend"]
 PASSWORD_HASHERS = ["web.wallets.login_guard.OffLoopPBKDF2PasswordHasher"]
 
 MIDDLEWARE = [
+    "web.wallets.middleware.RequestIdMiddleware",
     "web.wallets.middleware.RequestMetricsMiddleware",
     "web.wallets.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -244,7 +244,7 @@ class ShardWorker:
 
         def idle() -> None:
             with self.connection.pipeline() as pipe:
-                self.presence.state(pipe, busy=False)
+                self.presence.state(pipe, busy=False, suspended=self.suspended)
                 self.presence.heartbeat(pipe)
                 pipe.execute()
 

@@ -13,6 +13,7 @@ from django.test import Client
 from rq import Worker
 from sqlalchemy import Engine
 
+from tests.http_client import error_of
 from tests.processes import start_worker, stop, wait_until
 
 
@@ -99,3 +100,9 @@ def admin_client() -> Client:
     client = Client()
     assert client.login(username=username, password="a-long-test-password")
     return client
+
+
+def error_body(response: Any) -> dict[str, Any]:
+    """The JSON of a Django test client's error answer without its ``request_id`` (checked to be
+    the answer's ``X-Request-Id``)."""
+    return error_of(response.status_code, response.json(), response.headers)[1]

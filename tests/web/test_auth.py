@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from shared import keys
 from shared.config import Settings
 from tests.factories import api_key
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 from web.wallets.api_keys import Scope, key_revoke, secret_hash
 from web.wallets.models import ApiKey
 
@@ -75,8 +75,13 @@ def _endpoints(wallet: str, operation_id: str, transfer_id: str, hold_id: str) -
     ]
 
 
+SENT_ID = "auth-test-1"
+"""The X-Request-Id every request of ``_send`` carries: an error body names it, byte for byte."""
+
+
 def _send(client: Client, endpoint: Endpoint, **headers: str) -> tuple[int, dict[str, str], bytes]:
     method, path, _, body = endpoint
+    headers = {"X-Request-Id": SENT_ID, **headers}
     if method == "POST":
         response = client.post(path, data=body, content_type="application/json", headers=headers)
     else:
@@ -129,7 +134,10 @@ def test_every_endpoint_refuses_a_missing_malformed_or_unknown_key(
     with nothing_changes(db, web_redis):
         for endpoint in _endpoints(wallet, operation_id, transfer_id, hold_id):
             status, response_headers, content = _send(Client(), endpoint, **headers)
-            assert (status, content) == (401, f'{{"error": "{message}", "code": "{code}"}}'.encode()), endpoint[:2]
+            assert (status, content) == (
+                401,
+                f'{{"error": "{message}", "code": "{code}", "request_id": "{SENT_ID}"}}'.encode(),
+            ), endpoint[:2]
             assert response_headers["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -151,7 +159,10 @@ def test_a_revoked_key_stops_working_within_5_s(api: Api, wallet: str, db: Engin
     with nothing_changes(db, web_redis):
         for endpoint in _endpoints(wallet, str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())):
             status, _, content = _send(client, endpoint)
-            assert (status, content) == (401, b'{"error": "Unknown or revoked API key", "code": "api_key_unknown"}')
+            assert (status, content) == (
+                401,
+                b'{"error": "Unknown or revoked API key", "code": "api_key_unknown", "request_id": "auth-test-1"}',
+            )
     assert api.balance(wallet) == Decimal("100.00")
 
 
@@ -165,7 +176,7 @@ def test_a_read_only_key_reads_and_gets_403_on_every_write(
             if endpoint[2]:
                 assert (status, content) == (
                     403,
-                    b'{"error": "This API key is read-only", "code": "api_key_read_only"}',
+                    b'{"error": "This API key is read-only", "code": "api_key_read_only", "request_id": "auth-test-1"}',
                 ), endpoint[:2]
             else:
                 assert status == 200, endpoint[:2]
@@ -191,7 +202,7 @@ def test_another_tenants_key_finds_nothing_and_changes_nothing(
     with nothing_changes(db, web_redis):
         for source, destination in ((theirs, wallet), (wallet, theirs)):
             response = Api(other_key.secret).post_transfer(source, destination, "1.00")
-            assert (response.status_code, response.json()) == (
+            assert (response.status_code, error_body(response)) == (
                 404,
                 {"error": "Wallet not found", "code": "wallet_not_found"},
             )
@@ -256,7 +267,7 @@ def test_the_tenants_wallet_quota_holds(db: Engine) -> None:
     client = Client(headers={"Authorization": f"Bearer {key.secret}"})
     answers = [client.post("/api/v1/wallets") for _ in range(4)]
     assert [a.status_code for a in answers] == [201, 201, 403, 403]
-    assert answers[2].json() == {
+    assert error_body(answers[2]) == {
         "error": "This tenant has reached its quota of wallets",
         "code": "wallet_quota_reached",
     }
@@ -311,7 +322,10 @@ def test_history_cursors_are_opaque_and_per_wallet(api: Api) -> None:
     for bad in (cursor, "A" * 22):
         target = other if bad == cursor else wallet
         response = api.client.get(f"/api/v1/wallets/{target}/operations?cursor={bad}")
-        assert (response.status_code, response.json()) == (400, {"error": "Invalid cursor", "code": "invalid_cursor"})
+        assert (response.status_code, error_body(response)) == (
+            400,
+            {"error": "Invalid cursor", "code": "invalid_cursor"},
+        )
 
 
 def test_open_api_is_refused_without_debug_unless_forced() -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.factories import api_key
-from tests.http_client import call, call_json, exchange
+from tests.http_client import call, call_json, error_of, exchange
 from tests.processes import free_port, start_gunicorn, stop
 from web.wallets.api_keys import key_revoke
 
@@ -55,7 +55,10 @@ def test_the_write_limit_holds_across_processes_and_refused_operations_never_app
         # A full window is also the next one's weighted previous window: the wait can pass the
         # window's end by up to window / amount (here 60 + 6 s), while that weight falls.
         assert 1 <= int(headers["Retry-After"]) <= 60 + 60 // LIMIT
-        assert body == {"error": f"Rate limit of {LIMIT} operations per minute exceeded", "code": "rate_limited"}
+        assert error_of(429, body, headers)[1] == {
+            "error": f"Rate limit of {LIMIT} operations per minute exceeded",
+            "code": "rate_limited",
+        }
     with db.connect() as conn:
         keys = conn.execute(text("SELECT idempotency_key FROM wallet_operations WHERE wallet_id = :w"), {"w": wallet})
         assert {k for (k,) in keys} == accepted

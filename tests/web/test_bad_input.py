@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 
 INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"}
 
@@ -49,7 +49,7 @@ def test_bad_amounts(api: Api, amount_json: str) -> None:
     body = f'{{"operationType": "DEPOSIT", "amount": {amount_json}}}'.encode()
     response = api.post_operation(wallet, body)
     assert response.status_code == 400
-    assert response.json() == INVALID_AMOUNT
+    assert error_body(response) == INVALID_AMOUNT
     assert api.balance(wallet) == Decimal("50.00")
 
 
@@ -67,7 +67,7 @@ def test_good_amounts_are_exact(api: Api, amount_json: str, expected: str) -> No
 
 def test_missing_amount(api: Api) -> None:
     wallet = api.create_wallet()
-    assert api.post_operation(wallet, {"operationType": "DEPOSIT"}).json() == INVALID_AMOUNT
+    assert error_body(api.post_operation(wallet, {"operationType": "DEPOSIT"})) == INVALID_AMOUNT
 
 
 @pytest.mark.parametrize("operation_type", [None, "", "deposit", "Withdraw", 1, True, ["DEPOSIT"], {"a": 1}])
@@ -75,7 +75,7 @@ def test_bad_operation_types(api: Api, operation_type: object) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": operation_type, "amount": 1})
     assert response.status_code == 400
-    assert response.json() == {"error": "Invalid operationType", "code": "invalid_operation_type"}
+    assert error_body(response) == {"error": "Invalid operationType", "code": "invalid_operation_type"}
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_bad_bodies(api: Api, body: bytes, error: str, code: str) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, body)
     assert response.status_code == 400
-    assert response.json() == {"error": error, "code": code}
+    assert error_body(response) == {"error": error, "code": code}
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_a_body_not_declared_as_json_is_415(api: Api, content_type: str) -> None
     body = b'{"operationType": "DEPOSIT", "amount": "1.00"}'
     response = api.client.post(f"/api/v1/wallets/{wallet}/operation", data=body, content_type=content_type)
     assert response.status_code == 415
-    assert response.json() == {"error": "Content-Type must be application/json", "code": "unsupported_media_type"}
+    assert error_body(response) == {"error": "Content-Type must be application/json", "code": "unsupported_media_type"}
     assert api.balance(wallet) == Decimal("5.00")
 
 
@@ -163,7 +163,7 @@ def test_form_encoded_body_is_rejected(api: Api) -> None:
 def test_unknown_fields_are_refused_by_name(api: Api, body: dict[str, object], error: str) -> None:
     wallet = api.create_wallet(50)
     response = api.post_operation(wallet, body)
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, error_body(response)) == (
         400,
         {"error": f"{error} (this request takes: operationType, amount)", "code": "unknown_field"},
     )

@@ -87,7 +87,9 @@ def test_a_client_that_stalls_mid_body_gets_a_400_and_is_dropped(port: int, api:
         )
         response = _read_until_closed(sock, IDLE_TIMEOUT + 5)
     assert response.startswith(b"HTTP/1.1 400")
-    assert response.endswith(b'{"error": "Request body incomplete", "code": "body_incomplete"}')
+    head, _, body = response.partition(b"\r\n\r\n")
+    request_id = next(line for line in head.split(b"\r\n") if line.startswith(b"X-Request-Id: "))[14:]
+    assert body == b'{"error": "Request body incomplete", "code": "body_incomplete", "request_id": "%s"}' % request_id
     assert api.balance(wallet) == 0
     # The process still serves others.
     with socket.create_connection(("127.0.0.1", port)) as sock:

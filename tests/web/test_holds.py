@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from shared import keys
 from shared.config import Settings
 from tests.factories import api_key
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 from tests.web.test_transfers import history, transfer
 
 
@@ -299,7 +299,7 @@ def test_bad_hold_bodies_get_400_and_nothing_is_queued(
     wallet = api.create_wallet(10)
     jobs = set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*"))
     response = api.post_hold(wallet, body)
-    assert (response.status_code, response.json()) == (400, {"error": error, "code": code})
+    assert (response.status_code, error_body(response)) == (400, {"error": error, "code": code})
     assert not set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*")) - jobs
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
@@ -307,7 +307,7 @@ def test_bad_hold_bodies_get_400_and_nothing_is_queued(
 def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
     wallet = api.create_wallet(10)
     response = api.post_hold(wallet, {"amount": "1.00", "to": wallet})
-    assert (response.status_code, response.json()) == (
+    assert (response.status_code, error_body(response)) == (
         400,
         {"error": 'A hold\'s "to" must be another wallet', "code": "hold_to_self"},
     )
@@ -321,9 +321,9 @@ def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
         (b"{", "Malformed JSON body", "malformed_json"),
     ):
         response = api.hold_change(hold_id, "capture", body)
-        assert (response.status_code, response.json()) == (400, {"error": error, "code": code})
+        assert (response.status_code, error_body(response)) == (400, {"error": error, "code": code})
     assert api.hold_change(hold_id, "void", b"{").status_code == 400
-    assert api.hold_change(hold_id, "void", {"amount": "1.00"}).json() == {
+    assert error_body(api.hold_change(hold_id, "void", {"amount": "1.00"})) == {
         "error": "Unknown fields: amount (this request takes: none)",
         "code": "unknown_field",
     }
@@ -335,17 +335,24 @@ def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
 def test_unknown_holds_and_wallets_are_404(api: Api) -> None:
     wallet = api.create_wallet(10)
     unknown = str(uuid.uuid4())
-    assert api.post_hold(unknown, {"amount": "1.00"}).json() == {
+    assert error_body(api.post_hold(unknown, {"amount": "1.00"})) == {
         "error": "Wallet not found",
         "code": "wallet_not_found",
     }
     response = api.post_hold(wallet, {"amount": "1.00", "to": unknown})
-    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found", "code": "wallet_not_found"})
+    assert (response.status_code, error_body(response)) == (
+        404,
+        {"error": "Wallet not found", "code": "wallet_not_found"},
+    )
     for action in ("capture", "void"):
         response = api.hold_change(unknown, action)
-        assert (response.status_code, response.json()) == (404, {"error": "Hold not found", "code": "hold_not_found"})
+        assert response.status_code == 404
+        assert error_body(response) == {"error": "Hold not found", "code": "hold_not_found"}
     assert api.client.get(f"/api/v1/holds/{unknown}").status_code == 404
-    assert api.client.get("/api/v1/holds/not-a-uuid").json() == {"error": "Hold not found", "code": "hold_not_found"}
+    assert error_body(api.client.get("/api/v1/holds/not-a-uuid")) == {
+        "error": "Hold not found",
+        "code": "hold_not_found",
+    }
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
 
@@ -353,7 +360,10 @@ def test_another_tenants_wallet_cannot_be_the_to_of_a_hold(api: Api) -> None:
     theirs = Api(api_key(f"other-{uuid.uuid4().hex[:8]}").secret).create_wallet()
     wallet = api.create_wallet(10)
     response = api.post_hold(wallet, {"amount": "1.00", "to": theirs})
-    assert (response.status_code, response.json()) == (404, {"error": "Wallet not found", "code": "wallet_not_found"})
+    assert (response.status_code, error_body(response)) == (
+        404,
+        {"error": "Wallet not found", "code": "wallet_not_found"},
+    )
     assert api.money(wallet) == (Decimal("10.00"), Decimal("10.00"), Decimal("0.00"))
 
 
@@ -363,9 +373,10 @@ def test_a_keyed_hold_replays_and_another_request_under_its_key_is_422(api: Api)
     again = api.post_hold(wallet, {"amount": "10.00", "expires_in": 600}, **{"Idempotency-Key": "h-1"})
     assert first.status_code == again.status_code == 201
     assert first.content == again.content
+    assert (first.get("Idempotent-Replayed"), again["Idempotent-Replayed"]) == (None, "true")
     for other in ({"amount": "10.00", "expires_in": 601}, {"amount": "10.01", "expires_in": 600}, {"amount": "10.00"}):
         response = api.post_hold(wallet, other, **{"Idempotency-Key": "h-1"})
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             422,
             {"error": "Idempotency-Key was already used with a different request", "code": "idempotency_key_reused"},
         )
@@ -379,6 +390,7 @@ def test_a_keyed_capture_replays_its_success_not_409(api: Api) -> None:
     again = api.hold_change(hold_id, "capture", {"amount": "4.00"}, **{"Idempotency-Key": "c-1"})
     assert (first.status_code, again.status_code) == (200, 200)
     assert first.content == again.content
+    assert (first.get("Idempotent-Replayed"), again["Idempotent-Replayed"]) == (None, "true")
     other = api.hold_change(hold_id, "void", **{"Idempotency-Key": "c-1"})
     assert other.status_code == 422
     unkeyed = api.hold_change(hold_id, "capture", {"amount": "4.00"})

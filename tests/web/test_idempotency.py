@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from shared import keys
 from shared.config import Settings
 from shared.tables import wallet_operations
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "10.00"}
 
@@ -31,6 +31,8 @@ def test_same_key_same_request_answers_the_original(api: Api, db: Engine) -> Non
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "pay-1"})
     assert first.status_code == again.status_code == 200
     assert first.content == again.content
+    assert (first.get("Idempotent-Replayed"), again["Idempotent-Replayed"]) == (None, "true")
+    assert first["X-Request-Id"] != again["X-Request-Id"]  # each request its own id
     assert api.balance(wallet) == Decimal("10.00")
     assert ledger_rows(db, wallet) == 1
 
@@ -42,7 +44,9 @@ def test_a_rejection_is_replayed_too(api: Api) -> None:
     api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "100.00"})
     again = api.post_operation(wallet, withdraw, **{"Idempotency-Key": "w-1"})
     assert (first.status_code, first.content) == (again.status_code, again.content) == (400, first.content)
+    # What the ledger decided carries no request id in its body: it replays byte for byte.
     assert first.json() == {"error": "Insufficient funds", "code": "insufficient_funds"}
+    assert (first.get("Idempotent-Replayed"), again["Idempotent-Replayed"]) == (None, "true")
     assert api.balance(wallet) == Decimal("105.00")
 
 
@@ -51,7 +55,7 @@ def test_same_key_different_request_is_422(api: Api) -> None:
     assert api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "k"}).status_code == 200
     other = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "11.00"}, **{"Idempotency-Key": "k"})
     assert other.status_code == 422
-    assert other.json() == {
+    assert error_body(other) == {
         "error": "Idempotency-Key was already used with a different request",
         "code": "idempotency_key_reused",
     }
@@ -91,7 +95,7 @@ def test_replay_while_in_flight_is_409(api: Api, settings: Settings, monkeypatch
     assert first.status_code == 202
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
     assert again.status_code == 409
-    assert again.json() == {
+    assert error_body(again) == {
         "error": "A request with this Idempotency-Key is still in progress",
         "code": "idempotency_key_in_flight",
     }

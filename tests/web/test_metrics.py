@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from tests.processes import free_port, start_gunicorn, stop
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 from web.wallets import metrics
 
 
@@ -74,7 +74,7 @@ def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypat
     )
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
         response = api.client.get("/metrics", headers=headers)
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             401,
             {"error": "Missing or wrong metrics token", "code": "metrics_token_invalid"},
         )

@@ -18,14 +18,18 @@ from shared import keys
 from shared.config import Settings
 from shared.connections import engine_from_settings
 from shared.sharding import queue_name
+from tests.http_client import error_of
 from tests.processes import wait_until
 from tests.web.conftest import Api
 from tests.web.test_metrics import scrape
 
 
 def ready(client: Client) -> tuple[int, dict[str, object]]:
+    """The status and body of /readyz (a 503's ``request_id`` checked against its header, and dropped)."""
     response = client.get("/readyz")
     body: dict[str, object] = response.json()
+    if response.status_code == 503:
+        return error_of(response.status_code, body, response.headers)
     return response.status_code, body
 
 

@@ -18,7 +18,7 @@ from shared.config import Settings
 from shared.money import MAX_BALANCE
 from shared.transfers import credit_id, refund_id
 from tests.factories import seed_applied_deposit
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 
 
 def history(api: Api, wallet: str) -> list[dict[str, Any]]:
@@ -153,7 +153,7 @@ def test_bad_transfers_are_400_and_queue_nothing(
     filled = {k: v.format(a=a, b=b) if isinstance(v, str) else v for k, v in body.items()}
     jobs = set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*"))
     response = api.client.post("/api/v1/transfers", data=filled, content_type="application/json")
-    assert (response.status_code, response.json()) == (400, {"error": message, "code": code})
+    assert (response.status_code, error_body(response)) == (400, {"error": message, "code": code})
     assert not set(web_redis.scan_iter(f"{keys.RQ_JOB_PREFIX}*")) - jobs
     assert api.balance(a) == Decimal("10.00")
 
@@ -162,14 +162,14 @@ def test_a_wallet_that_does_not_exist_is_404_either_side(api: Api) -> None:
     wallet, unknown = api.create_wallet(10), str(uuid.uuid4())
     for source, destination in ((wallet, unknown), (unknown, wallet)):
         response = api.post_transfer(source, destination, "1.00")
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             404,
             {"error": "Wallet not found", "code": "wallet_not_found"},
         )
     assert api.balance(wallet) == Decimal("10.00")
     for missing in (unknown, "not-a-uuid"):
         response = api.client.get(f"/api/v1/transfers/{missing}")
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             404,
             {"error": "Transfer not found", "code": "transfer_not_found"},
         )
@@ -179,7 +179,7 @@ def test_clients_cannot_send_transfer_legs_as_operations(api: Api) -> None:
     wallet = api.create_wallet(10)
     for kind in ("TRANSFER_OUT", "TRANSFER_IN", "TRANSFER_REFUND"):
         response = api.post_operation(wallet, {"operationType": kind, "amount": "1.00"})
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             400,
             {"error": "Invalid operationType", "code": "invalid_operation_type"},
         )
@@ -191,6 +191,7 @@ def test_idempotency_keys_are_scoped_to_the_source_and_replay_byte_for_byte(api:
     again = api.post_transfer(source, destination, "10.00", **{"Idempotency-Key": "t-1"})
     assert first.status_code == 200
     assert (again.status_code, again.content) == (200, first.content)
+    assert (first.get("Idempotent-Replayed"), again["Idempotent-Replayed"]) == (None, "true")
     assert api.balance(source) == Decimal("20.00")
     # The same key with another amount, another destination, or as an operation: 422.
     for response in (

@@ -16,7 +16,7 @@ from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
 from tests.processes import free_port, terminate_backends
-from tests.web.conftest import Api
+from tests.web.conftest import Api, error_body
 
 # --- the seed's seven behaviours -------------------------------------------------
 
@@ -31,7 +31,7 @@ def test_get_balance(api: Api) -> None:
 def test_get_unknown_wallet_is_404(api: Api) -> None:
     response = api.client.get(f"/api/v1/wallets/{uuid.uuid4()}")
     assert response.status_code == 404
-    assert response.json() == {"error": "Wallet not found", "code": "wallet_not_found"}
+    assert error_body(response) == {"error": "Wallet not found", "code": "wallet_not_found"}
 
 
 def test_deposit(api: Api) -> None:
@@ -65,14 +65,14 @@ def test_invalid_amount(api: Api) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": -5})
     assert response.status_code == 400
-    assert response.json() == {"error": "Invalid or missing amount", "code": "invalid_amount"}
+    assert error_body(response) == {"error": "Invalid or missing amount", "code": "invalid_amount"}
 
 
 def test_invalid_operation_type(api: Api) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": "STEAL", "amount": 5})
     assert response.status_code == 400
-    assert response.json() == {"error": "Invalid operationType", "code": "invalid_operation_type"}
+    assert error_body(response) == {"error": "Invalid operationType", "code": "invalid_operation_type"}
 
 
 # --- the rest of the contract -------------------------------------------------------
@@ -81,13 +81,13 @@ def test_invalid_operation_type(api: Api) -> None:
 def test_amount_is_checked_before_operation_type(api: Api) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": "STEAL"})
-    assert response.json() == {"error": "Invalid or missing amount", "code": "invalid_amount"}
+    assert error_body(response) == {"error": "Invalid or missing amount", "code": "invalid_amount"}
 
 
 def test_operation_on_unknown_wallet_is_404(api: Api) -> None:
     response = api.post_operation(str(uuid.uuid4()), {"operationType": "DEPOSIT", "amount": 1})
     assert response.status_code == 404
-    assert response.json() == {"error": "Wallet not found", "code": "wallet_not_found"}
+    assert error_body(response) == {"error": "Wallet not found", "code": "wallet_not_found"}
 
 
 def test_create_wallet(api: Api) -> None:
@@ -113,13 +113,13 @@ def test_malformed_wallet_id_is_json_404(api: Api, bad_id: str) -> None:
     ):
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
-        assert response.json() == {"error": "Wallet not found", "code": "wallet_not_found"}
+        assert error_body(response) == {"error": "Wallet not found", "code": "wallet_not_found"}
 
 
 def test_unknown_path_is_json_404(api: Api) -> None:
     response = api.client.get("/api/v2/whatever")
     assert response.status_code == 404
-    assert response.json() == {"error": "Not found", "code": "not_found"}
+    assert error_body(response) == {"error": "Not found", "code": "not_found"}
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_other_methods_are_json_405(api: Api, method: str, path: str, allowed: s
     response = getattr(api.client, method)(path.format(id=wallet))
     assert response.status_code == 405
     assert response["Allow"] == allowed
-    assert response.json() == {"error": f"Method {method.upper()} not allowed", "code": "method_not_allowed"}
+    assert error_body(response) == {"error": f"Method {method.upper()} not allowed", "code": "method_not_allowed"}
 
 
 def test_history_newest_first_with_cursor(api: Api) -> None:
@@ -191,7 +191,7 @@ def test_operation_status_applied_and_rejected(api: Api) -> None:
 def test_unknown_operation_is_404(api: Api, operation_id: str) -> None:
     response = api.client.get(f"/api/v1/operations/{operation_id}")
     assert response.status_code == 404
-    assert response.json() == {"error": "Operation not found", "code": "operation_not_found"}
+    assert error_body(response) == {"error": "Operation not found", "code": "operation_not_found"}
 
 
 def test_deposit_that_would_overflow_the_balance_column_is_400(api: Api, db: Engine) -> None:
@@ -223,7 +223,7 @@ def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, mo
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1})
     assert time.monotonic() - started < 1
     assert response.status_code == 503
-    assert response.json() == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
+    assert error_body(response) == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
     ready = api.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"].startswith("error")
@@ -258,7 +258,7 @@ def test_postgres_down_is_503_json_on_a_balance_read(
     response = api.client.get(f"/api/v1/wallets/{uuid.uuid4()}")
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
-    assert response.json() == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
+    assert error_body(response) == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
 
 
 def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> None:
@@ -282,7 +282,7 @@ def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: En
             assert time.monotonic() - started < 3.5
         assert response.json()["checks"]["postgres"].startswith("error")
         response = api.client.get(f"/api/v1/wallets/{wallet}")
-        assert response.json() == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
+        assert error_body(response) == {"error": "Service temporarily unavailable", "code": "service_unavailable"}
         assert response["Retry-After"] == "1"
         locker.rollback()
     assert api.balance(wallet) == Decimal("5.00")
@@ -300,7 +300,7 @@ def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:
     get_engine().dispose()  # new sessions pick the setting up
     try:
         response = api.client.post("/api/v1/wallets")
-        assert (response.status_code, response.json()) == (
+        assert (response.status_code, error_body(response)) == (
             503,
             {"error": "Service temporarily unavailable", "code": "service_unavailable"},
         )

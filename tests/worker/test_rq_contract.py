@@ -178,6 +178,10 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(
         worker.chores()
         assert worker.run_batch() is False
         assert local_redis.llen(keys.reply_key(request.operation_id)) == 0
+        worker._wait()  # the operation's bell rang: returns at once
+        shown = Worker.find_by_key(worker.presence.key, connection=local_redis, serializer=JSONSerializer)
+        assert shown is not None
+        assert shown.get_state() == "suspended"  # what rq-dashboard's workers page shows
     finally:
         resume(local_redis)
     worker._due.pop("suspension")

@@ -40,6 +40,8 @@ class HoldAnswer:
     result: OperationResult | None
     expires_at: datetime
     amount: Decimal
+    replayed: bool = False
+    """Answered for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class ChangeAnswer:
     result: OperationResult | None
     transfer: TransferAnswer | None = None
     """A capture to a wallet: what became of its transfer."""
+    replayed: bool = False
+    """Answered for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
 
 def hold_submit(
@@ -91,10 +95,10 @@ def hold_submit(
         # A retry: its Idempotency-Key names an earlier hold, whose expiry the record keeps.
         earlier = hold_get(hold_id=result.operation_id)
         if earlier is not None:
-            return HoldAnswer(earlier.id, result, earlier.expires_at, earlier.amount)
+            return HoldAnswer(earlier.id, result, earlier.expires_at, earlier.amount, submission.replayed)
         # A refused hold has no record: the same request (the key's fingerprint matched).
-        return HoldAnswer(result.operation_id, result, request.expires_at, request.amount)
-    return HoldAnswer(hold_id, result, request.expires_at, request.amount)
+        return HoldAnswer(result.operation_id, result, request.expires_at, request.amount, submission.replayed)
+    return HoldAnswer(hold_id, result, request.expires_at, request.amount, submission.replayed)
 
 
 def hold_reachable_get(*, hold_id: UUID, caller: Caller) -> HoldRow:
@@ -145,6 +149,6 @@ def hold_change_submit(
     submission = request_submit(request=request, connection=connection, settings=settings, limits=limits)
     result = submission.result
     if to_wallet is None or result is None:
-        return ChangeAnswer(hold, kind, amount, result)
+        return ChangeAnswer(hold, kind, amount, result, replayed=submission.replayed)
     transfer = debit_follow(connection, operation_id, result, deadline)
-    return ChangeAnswer(hold, kind, amount, result, transfer)
+    return ChangeAnswer(hold, kind, amount, result, transfer, submission.replayed)

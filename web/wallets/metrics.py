@@ -156,6 +156,11 @@ class QueueCollector(Collector):
             yield GaugeMetricFamily(
                 "wallet_workers_live", "Shard workers with a recent heartbeat", value=readings.live_workers
             )
+            yield GaugeMetricFamily(
+                "wallet_workers_suspended",
+                "1 while rq suspend holds the shard workers (operations wait in the queues), else 0",
+                value=float(readings.suspended),
+            )
 
         yield GaugeMetricFamily(
             "wallet_failed_jobs",

@@ -1,6 +1,7 @@
-"""The project's middleware: the admin's session, user and messages middleware limited to
-the admin's paths, and one structured log line per request when ``LOG_REQUESTS`` is on (off
-by default: no per-request noise on the hot path)."""
+"""The project's middleware: a request id on every request (``X-Request-Id``), the admin's
+session, user and messages middleware limited to the admin's paths, and one structured log
+line per request when ``LOG_REQUESTS`` is on (off by default: no per-request noise on the
+hot path)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,44 @@ from collections.abc import Awaitable, Callable
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
 
 from shared.config import get_settings
+from shared.logs import REQUEST_ID
 from web.wallets import metrics
 from web.wallets.login_guard import device_cookie_set
+from web.wallets.request_ids import REQUEST_ID_HEADER, request_id_from
 
 log = logging.getLogger("web.requests")
 
 ADMIN_PATH = "/admin/"
 """Where the admin is mounted (web/urls.py): the only pages with sessions, users and messages."""
+
+
+class RequestIdMiddleware:
+    """Give every request an id, in ``REQUEST_ID`` while it is served (every log line and
+    error body carries it) and in the answer's ``X-Request-Id`` header. The id stays set until
+    the response is closed (``request_finished``): Django logs a 4xx or 5xx after every
+    middleware returned, and that line is the request's too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
+        REQUEST_ID.set(request_id)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def _request_finished(**_: object) -> None:
+    REQUEST_ID.set(None)
+
+
+request_finished.connect(_request_finished, dispatch_uid="wallets.request_id")
 
 
 class _AdminOnly(MiddlewareMixin):

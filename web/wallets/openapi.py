@@ -33,12 +33,28 @@ def _body(schema: dict[str, Any], example: Any, required: bool = True) -> dict[s
     return {"required": required, "content": {"application/json": {"schema": schema, "example": example}}}
 
 
+EXAMPLE_REQUEST_ID = "5c3e9f0a8b2d4e61a7f0c9d8b3a2e1f4"
+
+LEDGER_OUTCOMES = frozenset(
+    {
+        Rejection.INSUFFICIENT_FUNDS,
+        Rejection.BALANCE_LIMIT,
+        Rejection.CAPTURE_TOO_LARGE,
+        Rejection.UNPROCESSABLE,
+        Rejection.RATE_LIMITED,
+    }
+)
+"""Errors that report what the ledger decided: the same for every replay of an
+Idempotency-Key, byte for byte, so their bodies carry no ``request_id`` (the header does)."""
+
+
 def _error_examples(status: int, messages: tuple[str, ...]) -> dict[str, Any]:
     """One example per message a response may carry, named by its code."""
     return {
         error_code(message, status): {
             "summary": message,
-            "value": error_fields(message, status),
+            "value": error_fields(message, status)
+            | ({} if message in LEDGER_OUTCOMES else {"request_id": EXAMPLE_REQUEST_ID}),
         }
         for message in messages
     }
@@ -100,8 +116,13 @@ RATE_LIMITED = {
         }
     },
 }
+WALLETS_RATE_LIMITED = {
+    **RATE_LIMITED,
+    **_error(429, "The API key's rate limit: retry after Retry-After seconds", EXAMPLES["wallets_rate_limited"]),
+}
 READ = {"401": UNAUTHORIZED}
 WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
+WALLET_WRITE = {**WRITE, "429": WALLETS_RATE_LIMITED}
 NOT_JSON = _error(415, "A body whose Content-Type is not application/json", parsing.NOT_JSON)
 IN_FLIGHT = _error(409, "The same Idempotency-Key is still in flight", msg.IN_FLIGHT)
 KEY_REUSED = _error(422, "The Idempotency-Key was used with a different request", Rejection.IDEMPOTENCY_MISMATCH)
@@ -126,8 +147,13 @@ SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error", "code"],
-        "properties": {"error": _ref("ErrorMessage"), "code": _ref("ErrorCode")},
+        "properties": {"error": _ref("ErrorMessage"), "code": _ref("ErrorCode"), "request_id": _ref("RequestId")},
         "additionalProperties": False,
+    },
+    "RequestId": {
+        "type": "string",
+        "description": "The request's id, as in its X-Request-Id header. Absent from an answer that reports"
+        " what the ledger decided (insufficient funds, a balance limit): that one replays byte for byte.",
     },
     "ErrorMessage": {"type": "string", "description": "For people: the seed's wording, kept as it is"},
     "ErrorCode": {
@@ -420,11 +446,19 @@ SCHEMAS: dict[str, Any] = {
     },
     "Readiness": {
         "type": "object",
-        "required": ["status", "checks", "live_workers", "unowned_shards", "lagging_shards", "max_lag_seconds"],
+        "required": [
+            *("status", "checks", "live_workers", "suspended"),
+            *("unowned_shards", "lagging_shards", "max_lag_seconds"),
+        ],
         "properties": {
             "status": {"type": "string", "enum": ["ready", "not ready"]},
             "checks": _ref("Checks"),
             "live_workers": {"type": "integer", "minimum": 0},
+            "suspended": {
+                "type": "boolean",
+                "description": "rq suspend holds the workers: operations are queued (answered 202), applied after"
+                " rq resume. Shown, not a failed check: the operator chose it (alert WalletWorkersSuspended)",
+            },
             "unowned_shards": {"type": "array", "items": {"type": "integer"}, "description": "No worker leases them"},
             "lagging_shards": {
                 "type": "array",
@@ -442,6 +476,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string", "enum": ["unavailable"]},
             "error": _ref("ErrorMessage"),
             "code": _ref("ErrorCode"),
+            "request_id": _ref("RequestId"),
             "checks": _ref("Checks"),
         },
         "additionalProperties": False,
@@ -500,7 +535,7 @@ OPENAPI: dict[str, Any] = {
                 "operationId": "wallet_create",
                 "responses": {
                     "201": _json(_ref("Wallet"), "The new wallet", EXAMPLES["wallet"]),
-                    **WRITE,
+                    **WALLET_WRITE,
                     "503": UNAVAILABLE,
                 },
             },
@@ -776,14 +811,35 @@ def _head(get: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+REQUEST_ID_HEADER = {
+    "description": "The request's id: the client's X-Request-Id when it sent 1 to 128 of A-Z a-z 0-9 . _ : + / = -"
+    " (starting with a letter or digit), else a new one. In the server's log lines of the request.",
+    "schema": {"type": "string"},
+}
+REPLAYED_HEADER = {
+    "description": "true: this answers an Idempotency-Key already used, from the ledger; nothing was applied again",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+REPLAYABLE = ("200", "201", "202", "400", "409")
+"""Statuses an answer to an Idempotency-Key already used may have."""
+
+
 def _complete(document: dict[str, Any]) -> None:
     """What every operation has: its one-line summary (a missing one fails at import), the
-    405 that any other method on its path gets, and a ``HEAD`` wherever there is a ``GET``."""
+    405 that any other method on its path gets, ``X-Request-Id`` on every answer (and
+    ``Idempotent-Replayed`` where an Idempotency-Key is taken), and a ``HEAD`` wherever there
+    is a ``GET``."""
     for item in document["paths"].values():
         for method, operation in item.items():
             if method != "parameters":
                 operation["summary"] = SUMMARIES[operation["operationId"]]
                 operation["responses"]["405"] = METHOD_NOT_ALLOWED
+                keyed = IDEMPOTENCY_KEY in operation.get("parameters", [])
+                for status, response in list(operation["responses"].items()):
+                    headers = {**response.get("headers", {}), "X-Request-Id": REQUEST_ID_HEADER}
+                    if keyed and status in REPLAYABLE:
+                        headers["Idempotent-Replayed"] = REPLAYED_HEADER
+                    operation["responses"][status] = {**response, "headers": headers}
         if "get" in item:
             item["head"] = _head(item["get"])
 

@@ -124,6 +124,7 @@ EXAMPLES: dict[str, Any] = {
         "status": "ready",
         "checks": {"postgres": "ok", "redis": "ok"},
         "live_workers": 2,
+        "suspended": False,
         "unowned_shards": [],
         "lagging_shards": [],
         "max_lag_seconds": 0.004,
@@ -132,11 +133,13 @@ EXAMPLES: dict[str, Any] = {
         "status": "not ready",
         "checks": {"postgres": "ok", "redis": "ok"},
         "live_workers": 1,
+        "suspended": False,
         "unowned_shards": [3],
         "lagging_shards": [3],
         "max_lag_seconds": 42.5,
     },
     "rate_limited": "Rate limit of 100 operations per second exceeded",
+    "wallets_rate_limited": "Rate limit of 10 wallet creations per second exceeded",
     "method_not_allowed": "Method DELETE not allowed",
 }
 """Example bodies by name (the two last are error messages)."""

@@ -18,7 +18,7 @@ from shared import keys
 from shared.config import Settings
 from shared.connections import read_all
 from shared.errors import ServiceUnavailable
-from shared.rq_contract import queue_lags
+from shared.rq_contract import queue_lags, queues_suspended
 
 # A lock taken with pg_advisory_lock(namespace, shard) shows as classid = namespace, objid =
 # shard, objsubid = 2 (the two-key form). pg_locks lists every database of the server: only
@@ -38,6 +38,8 @@ class Readings:
     lags: list[float]
     """Seconds the oldest queued operation of each shard has waited."""
     live_workers: int
+    suspended: bool
+    """``rq suspend`` holds the workers: queued operations wait (shown, not a failed check)."""
 
     def lagging(self, max_lag: float) -> list[int]:
         return [shard for shard, lag in enumerate(self.lags) if lag > max_lag]
@@ -58,10 +60,12 @@ def readings_get(connection: redis.Redis, settings: Settings) -> Readings:
     leased = leased_shards(settings)
     try:
         lags, workers = queue_lags(connection, settings.shard_count), live_workers(connection)
+        suspended = queues_suspended(connection)
     except redis.RedisError as exc:
         raise ServiceUnavailable("Redis is unavailable") from exc
     return Readings(
         unowned=[shard for shard in range(settings.shard_count) if shard not in leased],
         lags=lags,
         live_workers=workers,
+        suspended=suspended,
     )

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from shared.config import get_settings
 from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
+from shared.logs import REQUEST_ID
 from web.wallets.api_keys import authenticate
 from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_fields
 
@@ -36,9 +37,35 @@ def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Js
     return response
 
 
+REPLAYED = "Idempotent-Replayed"
+"""The header of an answer given for an Idempotency-Key already used (Stripe's name)."""
+
+
+def replay_marked(response: HttpResponse, replayed: bool) -> HttpResponse:
+    """``response``, with ``Idempotent-Replayed: true`` if it answers a key already used."""
+    if replayed:
+        response[REPLAYED] = "true"
+    return response
+
+
 def error_response(message: str, status: int, **headers: str) -> JsonResponse:
-    """``{"error": message, "code": code}``: the seed's message, and a code to branch on."""
-    return json_response(error_fields(message, status), status=status, **headers)
+    """``{"error": message, "code": code, "request_id": id}``: the seed's message, a code to
+    branch on, and the id of the request refused (also its ``X-Request-Id``).
+
+    Not for an answer that reports what the ledger decided (an operation refused for
+    insufficient funds): that one is the same for every replay of its Idempotency-Key, byte for
+    byte, and carries the request's id in the header alone (``outcome_error_response``)."""
+    return json_response(request_error_fields(message, status), status=status, **headers)
+
+
+def request_error_fields(message: str, status: int) -> dict[str, str | None]:
+    """The fields of an error answer to the request being served (``error_response``)."""
+    return {**error_fields(message, status), "request_id": REQUEST_ID.get()}
+
+
+def outcome_error_response(message: str, status: int) -> JsonResponse:
+    """``{"error": message, "code": code}`` for what the ledger decided (see ``error_response``)."""
+    return json_response(error_fields(message, status), status=status)
 
 
 def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:

@@ -64,6 +64,8 @@ class Submission:
     operation_id: UUID
     result: OperationResult | None
     """The worker's answer, or None when it is not known yet (answered 202)."""
+    replayed: bool = False
+    """Answered from the ledger for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +206,7 @@ def operation_replay(
         if row is not None:
             if _fingerprint_of(row) != fingerprint:
                 raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
-            return Submission(row.id, OperationResult.from_row(row))
+            return Submission(row.id, OperationResult.from_row(row), replayed=True)
         if in_flight.fingerprint != fingerprint:
             raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
         if time.monotonic() >= deadline:

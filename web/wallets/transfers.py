@@ -43,6 +43,8 @@ class TransferAnswer:
     debit: OperationResult | None
     credit: OperationResult | None = None
     refund: OperationResult | None = None
+    replayed: bool = False
+    """Answered for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
     @property
     def state(self) -> TransferState:
@@ -82,7 +84,8 @@ def transfer_submit(
         counterparty_id=transfer.to_wallet,
     )
     submission = request_submit(request=debit, connection=connection, settings=settings, limits=limits)
-    return debit_follow(connection, transfer_id, submission.result, deadline)
+    answer = debit_follow(connection, transfer_id, submission.result, deadline)
+    return replace(answer, replayed=submission.replayed)
 
 
 def debit_follow(

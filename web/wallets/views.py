@@ -28,7 +28,7 @@ from web.wallets.error_codes import (
     error_fields,
     ledger_error_fields,
 )
-from web.wallets.holds import hold_change_submit, hold_submit
+from web.wallets.holds import ChangeAnswer, HoldAnswer, hold_change_submit, hold_submit
 from web.wallets.idempotency import parse_idempotency_key
 from web.wallets.openapi import OPENAPI
 from web.wallets.readiness import readings_get
@@ -41,7 +41,14 @@ from web.wallets.resources import (
     transfer_json,
     transfer_pending_json,
 )
-from web.wallets.responses import api_view, error_response, json_response
+from web.wallets.responses import (
+    api_view,
+    error_response,
+    json_response,
+    outcome_error_response,
+    replay_marked,
+    request_error_fields,
+)
 from web.wallets.selectors import (
     hold_get,
     operation_by_key_get,
@@ -52,7 +59,7 @@ from web.wallets.selectors import (
     wallet_ensure_reachable,
     wallet_history_list,
 )
-from web.wallets.services import operation_submit, wallet_create
+from web.wallets.services import Submission, operation_submit, wallet_create
 from web.wallets.transfers import TransferAnswer, transfer_submit
 
 log = logging.getLogger(__name__)
@@ -110,9 +117,13 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
         settings=settings,
         limits=_write_limits(caller, idempotency_key),
     )
+    metrics.record(operation.operation_type, submission.result, time.perf_counter() - started)
+    return replay_marked(_operation_response(submission), submission.replayed)
+
+
+def _operation_response(submission: Submission) -> HttpResponse:
     operation_id = str(submission.operation_id)
     result = submission.result
-    metrics.record(operation.operation_type, result, time.perf_counter() - started)
     if result is None:
         return json_response(
             {"status": "Pending", "operation_id": operation_id},
@@ -142,7 +153,7 @@ def _rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
     """The error answer for a worker's refusal, with the status of its kind."""
     rejection = result.rejection
     status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
-    return error_response(result.error or fallback, status)
+    return outcome_error_response(result.error or fallback, status)
 
 
 @api_view("GET")
@@ -223,7 +234,7 @@ def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
         limits=_write_limits(caller, idempotency_key),
     )
     metrics.transfer_record(answer.state, time.perf_counter() - started)
-    return _transfer_response(answer)
+    return replay_marked(_transfer_response(answer), answer.replayed)
 
 
 def _transfer_response(answer: TransferAnswer) -> HttpResponse:
@@ -295,8 +306,12 @@ def hold_create_view(request: HttpRequest, caller: Caller, wallet_id: str) -> Ht
         settings=get_settings(),
         limits=_write_limits(caller, idempotency_key),
     )
+    metrics.record(OperationType.HOLD, answer.result, time.perf_counter() - started)
+    return replay_marked(_hold_response(answer), answer.replayed)
+
+
+def _hold_response(answer: HoldAnswer) -> HttpResponse:
     result = answer.result
-    metrics.record(OperationType.HOLD, result, time.perf_counter() - started)
     hold_id = str(answer.hold_id)
     if result is None:
         return json_response(
@@ -376,9 +391,12 @@ def _hold_change(
         settings=get_settings(),
         limits=_write_limits(caller, idempotency_key),
     )
-    result = answer.result
-    metrics.record(kind, result, time.perf_counter() - started)
-    transfer = answer.transfer
+    metrics.record(kind, answer.result, time.perf_counter() - started)
+    return replay_marked(_change_response(answer, hold_id), answer.replayed)
+
+
+def _change_response(answer: ChangeAnswer, hold_id: UUID) -> HttpResponse:
+    result, kind, transfer = answer.result, answer.kind, answer.transfer
     if result is None or (transfer is not None and transfer.state is TransferState.PENDING):
         # Not decided in time, or captured to a wallet not credited yet: retry with the key.
         pending = {"status": "Pending", "hold_id": str(hold_id)}
@@ -471,7 +489,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
     (``readiness``)."""
     settings = get_settings()
     checks = _dependency_checks()
-    unavailable = {"status": "unavailable", **error_fields(UNAVAILABLE, 503), "checks": checks}
+    unavailable = {"status": "unavailable", **request_error_fields(UNAVAILABLE, 503), "checks": checks}
     if any(value != "ok" for value in checks.values()):
         return json_response(unavailable, status=503)
     try:
@@ -486,6 +504,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
             "status": "ready" if ready else "not ready",
             "checks": checks,
             "live_workers": readings.live_workers,
+            "suspended": readings.suspended,
             "unowned_shards": readings.unowned,
             "lagging_shards": lagging,
             "max_lag_seconds": round(max(readings.lags, default=0.0), 3),
