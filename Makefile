@@ -1,7 +1,7 @@
 # Wallet service. `make` lists the targets.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -58,8 +58,9 @@ apikey: migrate  ## A new API key: TENANT=acme [SCOPES=read] [NAME=...] [RATE=50
 apikey-revoke: $(STAMP) .env  ## Revoke an API key: KEY=wk_... (its prefix or id)
 	@$(BIN)/honcho -e .env run $(BIN)/python web/manage.py apikey revoke "$(KEY)"
 
-superuser: migrate  ## Create an admin login for /admin/
-	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser
+superuser: migrate  ## Create an admin login for /admin/ (asks; without a terminal: DJANGO_SUPERUSER_USERNAME, _EMAIL, _PASSWORD)
+	@test -t 0 || test -n "$$DJANGO_SUPERUSER_PASSWORD" || { echo "make superuser: no terminal to ask on; set DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD" >&2; exit 2; }
+	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py createsuperuser $(if $(DJANGO_SUPERUSER_PASSWORD),--noinput)
 
 # Headless Chromium, for the tests that look at pages as a person's browser shows them.
 CHROMIUM := /usr/lib/chromium/chromium

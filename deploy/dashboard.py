@@ -7,6 +7,8 @@
 - A job whose record expired (``RESULT_TTL`` after it finished) while a registry still
   listed it answers 404 with a line saying so, not 500.
 - Basic auth when ``RQ_DASHBOARD_USERNAME`` and ``RQ_DASHBOARD_PASSWORD`` are set.
+- Served by gunicorn (one process, ``THREADS`` threads), not Flask's development server: a
+  stop takes a moment, and no "do not use it in production" warning is logged.
 
 Run: ``python deploy/dashboard.py --bind 127.0.0.1 --port 9181 --redis-url redis://...``.
 """
@@ -14,12 +16,16 @@ Run: ``python deploy/dashboard.py --bind 127.0.0.1 --port 9181 --redis-url redis
 from __future__ import annotations
 
 import argparse
+import base64
 import hmac
 import os
 import re
+import sys
+import urllib.request
 from collections.abc import Callable
 
 from flask import Flask, Response, request
+from gunicorn.app.base import BaseApplication
 from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 from rq_dashboard import web
@@ -68,16 +74,63 @@ def dashboard_app(redis_url: str, *, username: str | None = None, password: str 
     return app
 
 
+def serves(port: int, username: str | None, password: str | None) -> bool:
+    """Whether the dashboard on this host's ``port`` answers its front page with a 200."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/")
+    if username and password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as page:  # noqa: S310 (http to 127.0.0.1)
+            return bool(page.status == 200)
+    except OSError:
+        return False
+
+
+THREADS = 4
+"""Requests the dashboard serves at once (its pages poll every few seconds)."""
+
+
+class DashboardServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving ``app`` with these settings (no command line, no config file)."""
+
+    def __init__(self, app: Flask, **settings: object) -> None:
+        self.app, self.settings = app, settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return self.app
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9181)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--check", action="store_true", help="exit 0 if the dashboard on 127.0.0.1:PORT serves its page (a healthcheck)"
+    )
     args = parser.parse_args(argv)
     username = os.environ.get("RQ_DASHBOARD_USERNAME") or None
     password = os.environ.get("RQ_DASHBOARD_PASSWORD") or None
+    if args.check:
+        sys.exit(0 if serves(args.port, username, password) else 1)
     app = dashboard_app(args.redis_url, username=username, password=password)
-    app.run(host=args.bind, port=args.port, threaded=True)
+    host = f"[{args.bind}]" if ":" in args.bind else args.bind
+    DashboardServer(
+        app,
+        bind=f"{host}:{args.port}",
+        workers=1,
+        worker_class="gthread",
+        threads=THREADS,
+        graceful_timeout=5,
+        proc_name="wallet-dashboard",
+        control_socket_disable=True,
+    ).run()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,12 @@ def worker_name(label: str, pid: int, token: str) -> str:
     ``label`` says where it runs (``WORKER_NAME``, a pod or slot; the host by default), and the
     pid and a ``token`` drawn at each start keep it from ever being a dead predecessor's name
     (whose claimed operations would look claimed by a live worker and never be requeued)."""
-    return f"wallets-{label}-{pid}-{token}"
+    return f"{worker_prefix(label)}{pid}-{token}"
+
+
+def worker_prefix(label: str) -> str:
+    """How the names of the shard workers labelled ``label`` start (``worker_name``)."""
+    return f"wallets-{label}-"
 
 
 REPLY_PREFIX = "wallets:reply:"

@@ -4,7 +4,13 @@ a job that expired while a registry listed it is a 404, not a 500."""
 from __future__ import annotations
 
 import base64
+import os
 import runpy
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +23,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from shared import keys
 from shared.config import Settings
 from shared.sharding import queue_name
-from tests.processes import ROOT
+from tests.processes import ROOT, free_port, wait_until
 
 DASHBOARD: dict[str, Any] = runpy.run_path(str(ROOT / "deploy" / "dashboard.py"), run_name="dashboard")
 dashboard_app: Callable[..., Any] = DASHBOARD["dashboard_app"]
@@ -75,3 +81,36 @@ def test_basic_auth_when_a_password_is_set(local_settings: Settings) -> None:
     assert client.get("/").status_code == 401
     good = base64.b64encode(b"ops:a-long-dashboard-password").decode()
     assert client.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
+
+
+def test_the_dashboard_process_is_served_by_gunicorn_checks_its_health_and_stops_quickly(
+    local_settings: Settings,
+) -> None:
+    port = free_port()
+    credentials = {"RQ_DASHBOARD_USERNAME": "ops", "RQ_DASHBOARD_PASSWORD": "a-dashboard-password"}
+    env = {**os.environ, "REDIS_URL": local_settings.redis_url, **credentials}
+    dashboard = [sys.executable, "deploy/dashboard.py", "--bind", "127.0.0.1", "--port", str(port)]
+
+    def check(**overrides: str) -> int:
+        return subprocess.run([*dashboard, "--check"], cwd=ROOT, env={**env, **overrides}).returncode
+
+    assert check() == 1  # nothing serves yet
+    proc = subprocess.Popen(dashboard, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: check() == 0, timeout=30, what="the dashboard")
+        assert check(RQ_DASHBOARD_PASSWORD="wrong") == 1
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        refused.value.close()
+        assert (refused.value.code, refused.value.headers["Server"]) == (401, "gunicorn")
+        stopped = time.monotonic()
+        proc.terminate()
+        _, errors = proc.communicate(timeout=10)
+        assert time.monotonic() - stopped < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Listening at: http://127.0.0.1:" in errors
+    assert "development server" not in errors

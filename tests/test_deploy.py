@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import signal
@@ -28,9 +29,44 @@ def test_services() -> None:
     assert "--appendonly" in SERVICES["redis"]["command"]
 
 
-@pytest.mark.parametrize("name", ["db", "redis", "web"])
+@pytest.mark.parametrize("name", ["db", "redis", "web", "worker", "dashboard"])
 def test_healthchecks(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
+
+
+def test_the_worker_and_dashboard_healthchecks_are_the_tested_commands() -> None:
+    """tests/worker/test_main.py runs ``--alive``; tests/test_dashboard.py runs ``--check``."""
+    assert SERVICES["worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker", "--alive"]
+    check = ["CMD", "python", "deploy/dashboard.py", "--check", "--port", "9181"]
+    assert SERVICES["dashboard"]["healthcheck"]["test"] == check
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's rule, closely enough for these patterns: the last matching pattern decides."""
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        glob = pattern.removeprefix("!").removeprefix("**/")
+        parts = Path(path).parts
+        if any(
+            fnmatch.fnmatch("/".join(parts[: i + 1]), glob) or fnmatch.fnmatch(part, glob)
+            for i, part in enumerate(parts)
+        ):
+            ignored = not negated
+    return ignored
+
+
+def test_the_build_context_leaves_out_virtualenvs_secrets_and_caches_but_not_the_code() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    for path in (".venv/bin/python", ".venv-py313/lib", ".env", ".git/HEAD", "web/__pycache__/x.pyc", ".run/8000"):
+        assert _ignored(path, patterns), path
+    assert not _ignored(".env.example", patterns)
+    for dockerfile in (ROOT / "deploy").glob("Dockerfile*"):
+        for line in dockerfile.read_text().splitlines():
+            if line.startswith("COPY") and "--from" not in line:
+                for source in line.split()[1:-1]:
+                    assert not _ignored(source, patterns), f"{dockerfile.name} copies {source}, which is ignored"
 
 
 def test_start_order() -> None:

@@ -3,14 +3,17 @@ serves, and gone from the listing as soon as it stops."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import redis
 from rq import Worker
 
 from shared.config import Settings
 from tests.conftest import IN_PROCESS_LEASES
-from tests.processes import start_worker, stop, wait_until
+from tests.processes import ROOT, start_worker, stop, wait_until
 
 
 def test_workers_named_alike_get_distinct_names_and_leave_the_listing_when_they_stop(
@@ -33,3 +36,22 @@ def test_workers_named_alike_get_distinct_names_and_leave_the_listing_when_they_
     assert len(Worker.all(connection=local_redis)) == 1  # at once: no ghost of the stopped one
     stop(procs[1])
     assert Worker.all(connection=local_redis) == []
+
+
+def test_alive_says_whether_a_worker_of_this_host_has_a_heartbeat(
+    local_redis: redis.Redis, local_settings: Settings
+) -> None:
+    env = {"REDIS_URL": local_settings.redis_url, "LEASE_NAMESPACE": str(IN_PROCESS_LEASES), "WORKER_NAME": "pod-8"}
+
+    def alive(name: str) -> int:
+        check = [sys.executable, "-m", "worker", "--alive"]
+        return subprocess.run(check, env={**os.environ, **env, "WORKER_NAME": name}, cwd=ROOT).returncode
+
+    assert alive("pod-8") == 1  # none yet
+    proc = start_worker(**env)
+    try:
+        wait_until(lambda: alive("pod-8") == 0, timeout=30, what="the worker's heartbeat")
+        assert alive("pod-80") == 1  # another host's name that only starts alike
+    finally:
+        stop(proc)
+    assert alive("pod-8") == 1  # it left the membership as it stopped
