@@ -24,7 +24,12 @@ LAYOUT = """({
   overflow: document.documentElement.scrollWidth - window.innerWidth,
   cut: Math.max(0, ...[...document.querySelectorAll('#changelist .results')].map(e => e.scrollWidth - e.clientWidth)),
   rows: [...document.querySelectorAll('#result_list tbody tr')].map(r => r.getBoundingClientRect().height),
-  sections: [...document.querySelectorAll('main section h2')].map(h => h.id),
+  sections: [...document.querySelectorAll('main section h3.endpoint')].map(h => h.id),
+  resources: [...document.querySelectorAll('main h2.resource')].map(h => h.textContent),
+  curls: [...document.querySelectorAll('main section pre')].filter(p => p.textContent.startsWith('curl ')).length,
+  fields: [...document.querySelectorAll('main section table')]
+    .filter(t => t.querySelector('th')?.textContent === 'field')
+    .map(t => t.closest('section').querySelector('h3.endpoint').id),
   codes: [...document.querySelectorAll('#errors ~ table tbody tr td:first-child')].map(td => td.textContent),
   title: document.title,
 })"""
@@ -58,9 +63,18 @@ def test_the_api_reference_page_renders_every_operation_and_code(site: str, brow
     report = browser.load(f"{site}/api/v1/docs", evaluate=LAYOUT)
     layout = _clean(report, "api-reference")
     operations = [
-        op["operationId"] for item in OPENAPI["paths"].values() for m, op in item.items() if m != "parameters"
+        op["operationId"] for item in OPENAPI["paths"].values() for m, op in item.items() if m in ("get", "post")
     ]
-    assert sorted(layout["sections"]) == sorted(operations)
+    assert sorted(layout["sections"]) == sorted(operations)  # each HEAD is said on its GET
+    assert layout["resources"] == [*(tag["name"] for tag in OPENAPI["tags"]), "Errors and codes"]  # errors last
+    assert layout["curls"] == len(operations)
+    with_fields = [
+        op["operationId"]
+        for item in OPENAPI["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "requestBody" in op and op["operationId"] != "hold_void"
+    ]
+    assert sorted(layout["fields"]) == sorted(with_fields)  # a void has no fields: the page says so
     assert sorted(layout["codes"]) == CODES  # each once
     assert layout["title"] == "Wallet service: API reference"
 

@@ -28,7 +28,7 @@ def ready(client: Client) -> tuple[int, dict[str, object]]:
     """The status and body of /readyz (a 503's ``request_id`` checked against its header, and dropped)."""
     response = client.get("/readyz")
     body: dict[str, object] = response.json()
-    if response.status_code == 503:
+    if body["status"] == "unavailable":  # an error body: its request_id
         return error_of(response.status_code, body, response.headers)
     return response.status_code, body
 

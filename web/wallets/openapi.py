@@ -517,10 +517,28 @@ SUMMARIES = {
     "hold_status": "Read a hold",
     "hold_capture": "Capture a hold (all or part), releasing the rest",
     "hold_void": "Release a hold",
-    "health": "Liveness: PostgreSQL and Redis answer",
+    "health": "Liveness: the process answers",
     "ready": "Readiness: every shard has a writer and none lags",
 }
 """One line per operation, as API reference pages show it."""
+
+TAGS = {
+    "Wallets": (
+        "Create wallets and move money in and out of them",
+        ("wallet_create", "wallet_balance", "wallet_operate", "wallet_history"),
+    ),
+    "Operations": ("What became of an operation", ("operation_status",)),
+    "Transfers": (
+        "Money from one wallet to another: two legs, no shared writer",
+        ("transfer_create", "transfer_status"),
+    ),
+    "Holds": (
+        "Set money aside now; capture or release it later",
+        ("hold_create", "hold_status", "hold_capture", "hold_void"),
+    ),
+    "Service": ("Probes for orchestrators", ("health", "ready")),
+}
+"""The resources, in the order reference pages show them: a description, and their operations."""
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -803,6 +821,7 @@ def _head(get: dict[str, Any]) -> dict[str, Any]:
     return {
         "operationId": f"{get['operationId']}_head",
         "summary": f"{get['summary']}: headers only",
+        "tags": get["tags"],
         **({"security": get["security"]} if "security" in get else {}),
         "responses": {
             status: {"description": response["description"], **{k: v for k, v in response.items() if k == "headers"}}
@@ -824,6 +843,9 @@ REPLAYABLE = ("200", "201", "202", "400", "409")
 """Statuses an answer to an Idempotency-Key already used may have."""
 
 
+_TAG_OF = {operation_id: tag for tag, (_, operations) in TAGS.items() for operation_id in operations}
+
+
 def _complete(document: dict[str, Any]) -> None:
     """What every operation has: its one-line summary (a missing one fails at import), the
     405 that any other method on its path gets, ``X-Request-Id`` on every answer (and
@@ -833,6 +855,7 @@ def _complete(document: dict[str, Any]) -> None:
         for method, operation in item.items():
             if method != "parameters":
                 operation["summary"] = SUMMARIES[operation["operationId"]]
+                operation["tags"] = [_TAG_OF[operation["operationId"]]]
                 operation["responses"]["405"] = METHOD_NOT_ALLOWED
                 keyed = IDEMPOTENCY_KEY in operation.get("parameters", [])
                 for status, response in list(operation["responses"].items()):
@@ -845,3 +868,4 @@ def _complete(document: dict[str, Any]) -> None:
 
 
 _complete(OPENAPI)
+OPENAPI["tags"] = [{"name": tag, "description": description} for tag, (description, _) in TAGS.items()]
