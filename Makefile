@@ -72,7 +72,7 @@ PROMETHEUS := /usr/bin/prometheus
 $(PROMETHEUS):
 	apt-get install -y -q --no-install-recommends prometheus || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; }
 
-test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)  ## The test suite (installs Chromium and Prometheus if missing); drops wallet_test, flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)  ## The test suite (installs Chromium and Prometheus if missing); drops wallet_test (and wallet_{alerts,docs}_test), flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff and mypy

@@ -40,6 +40,8 @@ proc_name = "wallet-web"
 control_socket = os.path.join(tempfile.gettempdir(), f"wallet-web-{settings.port}-{os.getpid()}.ctl")
 control_socket_mode = 0o600
 accesslog = settings.access_log  # none on the hot path unless asked for
+# gunicorn's default, with the request's id (the answer's X-Request-Id) that its other lines carry.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 errorlog = "-"
 logger_class = "web.gunicorn_logger.JsonLogger"  # gunicorn's own lines as JSON too
 loglevel = settings.log_level

@@ -168,6 +168,17 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         head += f"{REQUEST_ID_HEADER}: {request_id}\r\n".encode()
         return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
+    def log_request(self) -> None:
+        """gunicorn's access line; with the answer's headers as text, as its format's
+        ``%({x-request-id}o)s`` looks them up (gevent keeps them as bytes). None for a request
+        refused before its head was read (its error line says it): gunicorn's would raise."""
+        if getattr(self, "environ", None) is None:
+            return
+        headers = getattr(self, "response_headers", None)
+        if self.server.log.cfg.accesslog and headers and isinstance(headers[0][0], bytes):
+            self.response_headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+        super().log_request()
+
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         # The body was read under the deadline: the application reads it from memory.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -199,12 +200,13 @@ def test_log_lines_are_json_and_a_bad_host_or_oversized_head_is_one_line_without
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "web.wsgi"],
             cwd=ROOT,
-            env={**os.environ, "PORT": str(port), "LOG_LEVEL": "info"},
+            env={**os.environ, "PORT": str(port), "LOG_LEVEL": "info", "GUNICORN_ACCESSLOG": "-"},
             stdout=sink,
             stderr=sink,
         )
         try:
             wait_until(lambda: _status(port, "127.0.0.1") == 200, timeout=30, what="gunicorn")
+            assert _status(port, "127.0.0.1", {"X-Request-Id": "traced-7"}) == 200
             for _ in range(3):
                 assert _status(port, "evil.example") == 400
                 assert _status(port, "127.0.0.1", {"X-Padding": "a" * 70_000}) == 400  # oversized head
@@ -216,6 +218,9 @@ def test_log_lines_are_json_and_a_bad_host_or_oversized_head_is_one_line_without
     refused = [entry for entry in entries if "Invalid HTTP_HOST header" in entry["message"]]
     assert len(refused) == 3
     assert not any("exception" in entry for entry in refused)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", entry["request_id"]) for entry in refused)  # each request's own
+    access = [entry["message"] for entry in entries if entry["logger"] == "gunicorn.access"]
+    assert any('"GET /healthz HTTP/1.1" 200' in line and line.endswith("request_id=traced-7") for line in access)
     oversized = [entry for entry in entries if "Request head too large" in entry["message"]]
     assert len(oversized) == 3  # one quiet line each
     assert "Traceback" not in stderr.read_text()
