@@ -159,7 +159,11 @@ class Limit(Enum):
 
     @property
     def field(self) -> str:
-        return "rate_limit_" + self.name.lower()
+        return _LIMIT_FIELDS[self]
+
+
+_LIMIT_FIELDS = {limit: "rate_limit_" + limit.name.lower() for limit in Limit}
+"""``Limit.field`` of each, computed once (it is read on every write's way in)."""
 
 
 _DEFAULT_WRITES = RateLimit.parse(DEFAULT_RATE_LIMIT_WRITES)
