@@ -383,8 +383,10 @@ class Settings:
             ),
         )
 
-    def rate_limit(self, limit: Limit) -> RateLimit:
-        """The default of ``limit`` for a key that sets none of its own."""
+    def rate_limit(self, limit: Limit, own: Mapping[Limit, RateLimit] | None = None) -> RateLimit:
+        """The rate of ``limit`` for a key whose own limits are ``own``: its own, else the setting."""
+        if own and limit in own:
+            return own[limit]
         rate: RateLimit = getattr(self, limit.field)
         return rate
 

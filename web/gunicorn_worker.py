@@ -42,7 +42,7 @@ from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
-from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, error_fields
+from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, request_error_fields
 from web.wallets.request_ids import REQUEST_ID_HEADER, request_id_from
 
 HEAD_LIMIT = 16 * 1024
@@ -163,7 +163,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         self.log_error("Invalid request (from %s): %s", self.client_address, ex)
         message = str(ex) if isinstance(ex, BadRequest) else "Bad request"
         request_id = request_id_from(None)  # its headers are not to be trusted
-        body = json.dumps({**error_fields(message, 400), "request_id": request_id}).encode()
+        body = json.dumps(request_error_fields(message, 400, request_id)).encode()
         head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
         head += f"{REQUEST_ID_HEADER}: {request_id}\r\n".encode()
         return "400", head + b"Content-Length: %d\r\n\r\n" % len(body) + body
@@ -204,7 +204,7 @@ def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
     def limited(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not semaphore.acquire(timeout=wait):
             request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
-            busy = json.dumps({**error_fields(UNAVAILABLE, 503), "request_id": request_id}).encode()
+            busy = json.dumps(request_error_fields(UNAVAILABLE, 503, request_id)).encode()
             start_response(
                 "503 Service Unavailable",
                 [

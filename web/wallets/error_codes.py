@@ -110,6 +110,12 @@ def error_fields(message: str, status: int) -> dict[str, str]:
     return {"error": message, "code": error_code(message, status)}
 
 
+def request_error_fields(message: str, status: int, request_id: str | None) -> dict[str, str | None]:
+    """``error_fields`` of an answer refusing a request, with the request's id (its
+    ``X-Request-Id``); not for what the ledger decided, which replays byte for byte."""
+    return {**error_fields(message, status), "request_id": request_id}
+
+
 def ledger_error_fields(message: str | None) -> dict[str, str | None]:
     """The ``error`` and ``code`` of a ledger row, leg or refused hold (both null if none)."""
     return {"error": message, "code": ledger_error_code(message)}

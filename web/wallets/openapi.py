@@ -16,6 +16,8 @@ from web.wallets import parsing
 from web.wallets.error_codes import CODES, error_code, error_fields
 from web.wallets.openapi_examples import EXAMPLES
 from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
+from web.wallets.request_ids import REQUEST_ID_HEADER
+from web.wallets.responses import REPLAYED
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -830,12 +832,12 @@ def _head(get: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-REQUEST_ID_HEADER = {
+REQUEST_ID_DOC = {
     "description": "The request's id: the client's X-Request-Id when it sent 1 to 128 of A-Z a-z 0-9 . _ : + / = -"
     " (starting with a letter or digit), else a new one. In the server's log lines of the request.",
     "schema": {"type": "string"},
 }
-REPLAYED_HEADER = {
+REPLAYED_DOC = {
     "description": "true: this answers an Idempotency-Key already used, from the ledger; nothing was applied again",
     "schema": {"type": "string", "enum": ["true"]},
 }
@@ -859,9 +861,9 @@ def _complete(document: dict[str, Any]) -> None:
                 operation["responses"]["405"] = METHOD_NOT_ALLOWED
                 keyed = IDEMPOTENCY_KEY in operation.get("parameters", [])
                 for status, response in list(operation["responses"].items()):
-                    headers = {**response.get("headers", {}), "X-Request-Id": REQUEST_ID_HEADER}
+                    headers = {**response.get("headers", {}), REQUEST_ID_HEADER: REQUEST_ID_DOC}
                     if keyed and status in REPLAYABLE:
-                        headers["Idempotent-Replayed"] = REPLAYED_HEADER
+                        headers[REPLAYED] = REPLAYED_DOC
                     operation["responses"][status] = {**response, "headers": headers}
         if "get" in item:
             item["head"] = _head(item["get"])

@@ -49,7 +49,7 @@ def counted(caller: Caller, settings: Settings, *limits: Limit) -> list[Counted]
         Counted(
             limit,
             keys.rate_limit_key(limit.name.lower(), caller.key_id),
-            caller.rates.get(limit) or settings.rate_limit(limit),
+            settings.rate_limit(limit, caller.rates),
         )
         for limit in limits
     ]

@@ -18,7 +18,8 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from web.wallets.error_codes import BY_MESSAGE, BY_STATUS
-from web.wallets.openapi import OPENAPI, REQUEST_ID_HEADER, UUID_PATTERN
+from web.wallets.openapi import OPENAPI, REQUEST_ID_DOC, UUID_PATTERN
+from web.wallets.request_ids import REQUEST_ID_HEADER
 
 METHODS = ("get", "post")
 """The methods shown as endpoints; a ``HEAD`` is said on its ``GET``."""
@@ -85,12 +86,10 @@ def _examples(body: dict[str, Any]) -> list[Example]:
     return [Example(example["summary"], _pretty(example["value"])) for example in media.get("examples", {}).values()]
 
 
-EVERY_ANSWER = "X-Request-Id"
-"""The header every answer has: the page says it once, not on each answer."""
-
-
 def _answer(status: str, response: dict[str, Any]) -> Answer:
-    headers = [(n, header["description"]) for n, header in response.get("headers", {}).items() if n != EVERY_ANSWER]
+    headers = [
+        (n, header["description"]) for n, header in response.get("headers", {}).items() if n != REQUEST_ID_HEADER
+    ]
     return Answer(status, response["description"], headers, _examples(response))
 
 
@@ -140,9 +139,9 @@ def _curl(method: str, path: str, public: bool, body: dict[str, Any] | None) -> 
     if not public:
         parts.append('-H "Authorization: Bearer $KEY"')
     if body is not None:
-        example = _examples(body)[0].text if _examples(body) else "{}"
+        example = body["content"]["application/json"].get("example", {})
         parts.append("-H 'Content-Type: application/json'")
-        parts.append(f'"{url}" \\\n     -d {shlex.quote(json.dumps(json.loads(example)))}')
+        parts.append(f'"{url}" \\\n     -d {shlex.quote(json.dumps(example))}')
     else:
         parts.append(f'"{url}"')
     return " ".join(parts)
@@ -196,6 +195,7 @@ def reference_html() -> str:
             "resources": resources(OPENAPI),
             "codes": error_codes(),
             "auth": OPENAPI["components"]["securitySchemes"]["apiKey"]["description"],
-            "request_id": (EVERY_ANSWER, REQUEST_ID_HEADER["description"]),
+            # Every answer has it: the page says it once, not on each answer.
+            "request_id": (REQUEST_ID_HEADER, REQUEST_ID_DOC["description"]),
         },
     )

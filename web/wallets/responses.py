@@ -20,7 +20,7 @@ from shared.config import get_settings
 from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
 from shared.logs import REQUEST_ID
 from web.wallets.api_keys import authenticate
-from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_fields
+from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_fields, request_error_fields
 
 log = logging.getLogger("web.wallets")
 
@@ -55,12 +55,12 @@ def error_response(message: str, status: int, **headers: str) -> JsonResponse:
     Not for an answer that reports what the ledger decided (an operation refused for
     insufficient funds): that one is the same for every replay of its Idempotency-Key, byte for
     byte, and carries the request's id in the header alone (``outcome_error_response``)."""
-    return json_response(request_error_fields(message, status), status=status, **headers)
+    return json_response(served_error_fields(message, status), status=status, **headers)
 
 
-def request_error_fields(message: str, status: int) -> dict[str, str | None]:
+def served_error_fields(message: str, status: int) -> dict[str, str | None]:
     """The fields of an error answer to the request being served (``error_response``)."""
-    return {**error_fields(message, status), "request_id": REQUEST_ID.get()}
+    return request_error_fields(message, status, REQUEST_ID.get())
 
 
 def outcome_error_response(message: str, status: int) -> JsonResponse:

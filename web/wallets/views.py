@@ -47,7 +47,7 @@ from web.wallets.responses import (
     json_response,
     outcome_error_response,
     replay_marked,
-    request_error_fields,
+    served_error_fields,
 )
 from web.wallets.selectors import (
     hold_get,
@@ -489,7 +489,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
     (``readiness``)."""
     settings = get_settings()
     checks = _dependency_checks()
-    unavailable = {"status": "unavailable", **request_error_fields(UNAVAILABLE, 503), "checks": checks}
+    unavailable = {"status": "unavailable", **served_error_fields(UNAVAILABLE, 503), "checks": checks}
     if any(value != "ok" for value in checks.values()):
         return json_response(unavailable, status=503)
     try:

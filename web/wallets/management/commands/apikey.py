@@ -80,7 +80,7 @@ class Command(BaseCommand):
         settings = get_settings()
         key = key_create(tenant=tenant, name=name, scope=scope, wallet_limit=settings.tenant_wallet_limit, rates=rates)
         self.stdout.write(f"API key {key.prefix} ({key.id}) for tenant {tenant}, scopes {scope.value}")
-        limits = ", ".join(f"{rates.get(limit) or settings.rate_limit(limit)} {limit.value}" for limit in Limit)
+        limits = ", ".join(f"{settings.rate_limit(limit, rates)} {limit.value}" for limit in Limit)
         self.stdout.write(f"rate limits: {limits}")
         self.stdout.write("the secret below is shown once; only its SHA-256 is stored:")
         self.stdout.write(key.secret)
