@@ -25,24 +25,40 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, text
 
-from shared.messages import OperationType
+from shared.holds import HoldState
 from shared.money import MAX_BALANCE
+from shared.operations import KINDS, TRANSFER_LEGS, TransferLeg
+from shared.outcomes import OperationStatus
+from shared.transfers import TransferState
 
-_TAKES = ", ".join(f"'{t.value}'" for t in OperationType if t.sign < 0)
-_HOLDS = ", ".join(f"'{t.value}'" for t in OperationType if t.sign == 0)
+APPLIED, REJECTED = OperationStatus.APPLIED.value, OperationStatus.REJECTED.value
+PENDING, COMPLETED, FAILED = (state.value for state in TransferState)
+ACTIVE = HoldState.ACTIVE.value
+CREDIT, REFUND = TRANSFER_LEGS[TransferLeg.CREDIT].value, TRANSFER_LEGS[TransferLeg.REFUND].value
+_TAKES = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.sign < 0)
+_HOLDS = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.sign == 0)
 SIGNED_AMOUNT = (
     f"CASE WHEN o.operation_type IN ({_TAKES}) THEN -o.amount WHEN o.operation_type IN ({_HOLDS}) THEN 0"
     " ELSE o.amount END"
 )
-"""A ledger row's effect on its wallet's balance (``o`` is the row), from ``OperationType.sign``."""
+"""A ledger row's effect on its wallet's balance (``o`` is the row), from each kind's ``sign``."""
+
+_ENTERS = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.crosses_edge and k.sign > 0)
+_LEAVES = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.crosses_edge and k.sign < 0)
+EDGE_AMOUNT = (
+    f"CASE WHEN o.transfer_id IS NOT NULL THEN 0 WHEN o.operation_type IN ({_ENTERS}) THEN o.amount"
+    f" WHEN o.operation_type IN ({_LEAVES}) THEN -o.amount ELSE 0 END"
+)
+"""The money a ledger row (``o``) brought into the service (negative: took out of it), from each
+kind's ``crosses_edge``: a transfer's debit only moves money between wallets."""
 
 # Built from the constants above only (no input reaches these strings).
 LEDGER_CHECK = text(
     f"""
-    SELECT w.id, w.balance, COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = 'applied'), 0) AS ledger
+    SELECT w.id, w.balance, COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = '{APPLIED}'), 0) AS ledger
     FROM wallets w LEFT JOIN wallet_operations o ON o.wallet_id = w.id
     GROUP BY w.id, w.balance
-    HAVING w.balance <> COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = 'applied'), 0)
+    HAVING w.balance <> COALESCE(SUM({SIGNED_AMOUNT}) FILTER (WHERE o.status = '{APPLIED}'), 0)
     """  # noqa: S608
 )
 
@@ -57,7 +73,7 @@ CHAIN_CHECK = text(
     f"""
     SELECT id, wallet_id, balance_after, running FROM (
         SELECT o.id, o.wallet_id, o.balance_after, o.status, SUM(
-            CASE WHEN o.status <> 'applied' THEN 0 ELSE {SIGNED_AMOUNT} END
+            CASE WHEN o.status <> '{APPLIED}' THEN 0 ELSE {SIGNED_AMOUNT} END
         ) OVER (PARTITION BY o.wallet_id ORDER BY o.seq) AS running
         FROM wallet_operations o
     ) steps
@@ -73,14 +89,12 @@ def chain_breaks(engine: Engine) -> list[tuple[object, ...]]:
 
 
 CONSERVATION_CHECK = text(
-    """
+    f"""
     SELECT
         (SELECT COALESCE(SUM(balance), 0) FROM wallets)
-        + (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE state = 'pending') AS held,
-        (SELECT COALESCE(SUM(CASE operation_type WHEN 'DEPOSIT' THEN amount ELSE -amount END), 0)
-         FROM wallet_operations WHERE status = 'applied' AND (operation_type IN ('DEPOSIT', 'WITHDRAW')
-            OR (operation_type = 'HOLD_CAPTURE' AND transfer_id IS NULL))) AS net
-    """
+        + (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE state = '{PENDING}') AS held,
+        (SELECT COALESCE(SUM({EDGE_AMOUNT}), 0) FROM wallet_operations o WHERE o.status = '{APPLIED}') AS net
+    """  # noqa: S608
 )
 
 
@@ -94,18 +108,18 @@ def conservation_gap(engine: Engine) -> Decimal:
 
 # A transfer's legs: its debit (id = the transfer's), its credit and refund (by transfer_id).
 TRANSFER_CHECK = text(
-    """
+    f"""
     SELECT t.id, t.state, d.status AS debit, c.status AS credit, r.status AS refund FROM transfers t
     LEFT JOIN wallet_operations d ON d.id = t.id
-    LEFT JOIN wallet_operations c ON c.transfer_id = t.id AND c.operation_type = 'TRANSFER_IN'
-    LEFT JOIN wallet_operations r ON r.transfer_id = t.id AND r.operation_type = 'TRANSFER_REFUND'
+    LEFT JOIN wallet_operations c ON c.transfer_id = t.id AND c.operation_type = '{CREDIT}'
+    LEFT JOIN wallet_operations r ON r.transfer_id = t.id AND r.operation_type = '{REFUND}'
     WHERE NOT (
-        (t.state = 'completed' AND d.status = 'applied' AND c.status = 'applied' AND r.id IS NULL)
-        OR (t.state = 'pending' AND d.status = 'applied' AND c.status IS DISTINCT FROM 'applied' AND r.id IS NULL)
-        OR (t.state = 'failed' AND d.status = 'rejected' AND c.id IS NULL AND r.id IS NULL)
-        OR (t.state = 'failed' AND d.status = 'applied' AND c.status = 'rejected' AND r.status = 'applied')
+        (t.state = '{COMPLETED}' AND d.status = '{APPLIED}' AND c.status = '{APPLIED}' AND r.id IS NULL)
+        OR (t.state = '{PENDING}' AND d.status = '{APPLIED}' AND c.status IS DISTINCT FROM '{APPLIED}' AND r.id IS NULL)
+        OR (t.state = '{FAILED}' AND d.status = '{REJECTED}' AND c.id IS NULL AND r.id IS NULL)
+        OR (t.state = '{FAILED}' AND d.status = '{APPLIED}' AND c.status = '{REJECTED}' AND r.status = '{APPLIED}')
     )
-    """
+    """  # noqa: S608
 )
 
 
@@ -116,12 +130,12 @@ def transfer_mismatches(engine: Engine) -> list[tuple[object, ...]]:
 
 
 HELD_CHECK = text(
-    """
-    SELECT w.id, w.held, COALESCE(SUM(h.amount) FILTER (WHERE h.state = 'active'), 0) AS active
+    f"""
+    SELECT w.id, w.held, COALESCE(SUM(h.amount) FILTER (WHERE h.state = '{ACTIVE}'), 0) AS active
     FROM wallets w LEFT JOIN holds h ON h.wallet_id = w.id
     GROUP BY w.id, w.held
-    HAVING w.held <> COALESCE(SUM(h.amount) FILTER (WHERE h.state = 'active'), 0) OR w.held > w.balance
-    """
+    HAVING w.held <> COALESCE(SUM(h.amount) FILTER (WHERE h.state = '{ACTIVE}'), 0) OR w.held > w.balance
+    """  # noqa: S608
 )
 
 
@@ -134,7 +148,7 @@ def held_mismatches(engine: Engine) -> list[tuple[object, ...]]:
 LIMIT_CHECK = text(
     f"""
     SELECT w.id, w.balance, COALESCE(SUM(t.amount), 0) AS outgoing
-    FROM wallets w LEFT JOIN transfers t ON t.from_wallet_id = w.id AND t.state = 'pending'
+    FROM wallets w LEFT JOIN transfers t ON t.from_wallet_id = w.id AND t.state = '{PENDING}'
     GROUP BY w.id, w.balance
     HAVING w.balance + COALESCE(SUM(t.amount), 0) > {MAX_BALANCE}
     """  # noqa: S608

@@ -1,11 +1,11 @@
-"""A hold's states, and how its changes move between them (``worker.holds`` applies them;
-the web answers with them)."""
+"""A hold's states, and the refusal each resolved state gives (``worker.holds`` applies the
+changes ``shared.operations`` declares; the web answers with them)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.messages import OperationType, Rejection
+from shared.outcomes import Rejection
 
 
 class HoldState(StrEnum):
@@ -15,13 +15,6 @@ class HoldState(StrEnum):
     VOIDED = "voided"
     EXPIRED = "expired"
 
-
-RESOLVED_BY = {
-    OperationType.HOLD_CAPTURE: HoldState.CAPTURED,
-    OperationType.HOLD_VOID: HoldState.VOIDED,
-    OperationType.HOLD_EXPIRE: HoldState.EXPIRED,
-}
-"""The state each change of a hold leaves it in."""
 
 REFUSED_AS = {
     HoldState.CAPTURED: Rejection.HOLD_CAPTURED,

@@ -19,81 +19,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
 from shared.errors import MalformedMessage
 from shared.money import InvalidAmount, format_money, parse_amount
+from shared.operations import Counterparty, OperationType, starts_transfer
+from shared.outcomes import OperationStatus, Rejection
 
 WIRE_VERSION = 1
 """Bumped on any incompatible change of the message fields."""
-
-
-class OperationType(StrEnum):
-    DEPOSIT = "DEPOSIT"
-    WITHDRAW = "WITHDRAW"
-    TRANSFER_OUT = "TRANSFER_OUT"
-    """A transfer's debit of its source wallet: the transfer's decision point."""
-    TRANSFER_IN = "TRANSFER_IN"
-    """A transfer's credit of its destination wallet."""
-    TRANSFER_REFUND = "TRANSFER_REFUND"
-    """Money of a transfer the destination refused, returned to the source."""
-    HOLD = "HOLD"
-    """Money set aside: still in the balance, no longer available."""
-    HOLD_CAPTURE = "HOLD_CAPTURE"
-    """A hold settled: the captured money leaves the wallet (to its ``to`` wallet, as a
-    transfer's debit, if the hold named one); the rest is released."""
-    HOLD_VOID = "HOLD_VOID"
-    """A hold released on request."""
-    HOLD_EXPIRE = "HOLD_EXPIRE"
-    """A hold released at its ``expires_at``."""
-
-    @property
-    def sign(self) -> int:
-        """+1 if it adds money to its wallet's balance, -1 if it takes money out, 0 if it only
-        holds or releases money."""
-        if self in (OperationType.WITHDRAW, OperationType.TRANSFER_OUT, OperationType.HOLD_CAPTURE):
-            return -1
-        if self in (OperationType.HOLD, OperationType.HOLD_VOID, OperationType.HOLD_EXPIRE):
-            return 0
-        return 1
-
-    @property
-    def returns_money(self) -> bool:
-        """A credit of money that was the wallet's a moment earlier (a refund): never refused.
-        Its room under the wallet's limit was kept while the money was away (``worker.apply``)."""
-        return self is OperationType.TRANSFER_REFUND
-
-
-CLIENT_OPERATION_TYPES = (OperationType.DEPOSIT, OperationType.WITHDRAW)
-"""The types a client may send to ``/operation``; transfer legs come only from transfers."""
-
-
-class OperationStatus(StrEnum):
-    PENDING = "pending"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-
-
-class Rejection(StrEnum):
-    """Why a worker refused an operation; the text is the API's error message."""
-
-    INSUFFICIENT_FUNDS = "Insufficient funds"
-    BALANCE_LIMIT = "Balance limit exceeded"
-    WALLET_NOT_FOUND = "Wallet not found"
-    IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
-    HOLD_NOT_FOUND = "Hold not found"
-    HOLD_CAPTURED = "Hold was already captured"
-    HOLD_VOIDED = "Hold was voided"
-    HOLD_EXPIRED = "Hold has expired"
-    CAPTURE_TOO_LARGE = "Capture amount exceeds the held amount"
-    RATE_LIMITED = "Rate limit exceeded"
-    """Refused by its API key's rate limit after the web answered 202 (Redis stalled while the
-    request was sent): recorded when the operation is settled, so it is never applied."""
-    UNPROCESSABLE = "Operation could not be processed"
-    """PostgreSQL refuses the operation's own data for good (a check or data error): recorded
-    in the ledger as rejected, so no requeue or retry can ever apply it."""
 
 
 def _field(data: dict[str, Any], name: str) -> Any:
@@ -128,38 +63,25 @@ def _aware_or_none(value: Any) -> datetime | None:
     return moment
 
 
-TRANSFER_LEGS = (OperationType.TRANSFER_OUT, OperationType.TRANSFER_IN, OperationType.TRANSFER_REFUND)
-HOLD_CHANGES = (OperationType.HOLD_CAPTURE, OperationType.HOLD_VOID, OperationType.HOLD_EXPIRE)
-
-
-def starts_transfer(operation_type: str, counterparty_id: UUID | None) -> bool:
-    """Whether a request is a transfer's debit, whose operation id is the transfer's: a
-    ``TRANSFER_OUT``, or the capture of a hold that names a destination."""
-    return operation_type == OperationType.TRANSFER_OUT or (
-        operation_type == OperationType.HOLD_CAPTURE and counterparty_id is not None
-    )
-
-
 def _inconsistency(request: OperationRequest) -> str | None:
     """What makes a well-typed request impossible, if anything: each kind names exactly what
-    it needs (a transfer leg its transfer and other wallet, a hold's change its hold)."""
-    kind = request.operation_type
-    is_transfer = kind in TRANSFER_LEGS or starts_transfer(kind, request.counterparty_id)
-    if is_transfer != (request.transfer_id is not None):
+    its row of ``shared.operations.KINDS`` says (a transfer leg its transfer and other wallet,
+    a hold's change its hold)."""
+    kind = request.operation_type.kind
+    starts = request.starts_transfer
+    if (kind.leg is not None or starts) != (request.transfer_id is not None):
         return "only a transfer leg (or the capture of a hold with a destination) names a transfer"
-    if kind in TRANSFER_LEGS and request.counterparty_id is None:
+    if kind.counterparty is Counterparty.MUST and request.counterparty_id is None:
         return "a transfer leg names its other wallet"
-    if kind in CLIENT_OPERATION_TYPES and request.counterparty_id is not None:
+    if kind.counterparty is Counterparty.NEVER and request.counterparty_id is not None:
         return "an operation of one wallet names no other wallet"
-    if kind is OperationType.TRANSFER_OUT and request.transfer_id != request.operation_id:
+    if starts and request.transfer_id != request.operation_id:
         return "a transfer's debit has the transfer's id"
-    if kind is OperationType.HOLD_CAPTURE and request.transfer_id not in (None, request.operation_id):
-        return "a capture's transfer has the capture's id"
-    if (kind is OperationType.HOLD or kind in HOLD_CHANGES) != (request.hold_id is not None):
+    if kind.names_hold != (request.hold_id is not None):
         return "a hold, and only a hold, names a hold"
-    if kind is OperationType.HOLD and (request.hold_id != request.operation_id or request.expires_at is None):
+    if kind.makes_hold and (request.hold_id != request.operation_id or request.expires_at is None):
         return "a hold has the hold's id and an expiry"
-    if kind is not OperationType.HOLD and request.expires_at is not None:
+    if not kind.makes_hold and request.expires_at is not None:
         return "only a hold expires"
     return None
 
@@ -188,13 +110,14 @@ def request_identity(request: Identified) -> str:
     kind and the amount; for a transfer or a capture to a wallet, the other wallet; for a
     change of a hold, the hold; for a hold, how long it lasts (its own id is new with each
     request, and so is its acceptance time)."""
-    kind = OperationType(request.operation_type)
-    identity = f"{kind.value}|{request.amount}"
+    operation_type = OperationType(request.operation_type)
+    kind = operation_type.kind
+    identity = f"{operation_type.value}|{request.amount}"
     if request.counterparty_id is not None:
         identity += f"|{request.counterparty_id}"  # as before holds: fingerprints in Redis stay valid
-    if kind in HOLD_CHANGES and request.hold_id is not None:
+    if kind.resolves_hold is not None and request.hold_id is not None:
         identity += f"|hold={request.hold_id}"
-    if kind is OperationType.HOLD and request.expires_at is not None:
+    if kind.makes_hold and request.expires_at is not None:
         identity += f"|for={round((request.expires_at - request.created_at).total_seconds())}"
     return identity
 
@@ -213,6 +136,11 @@ class OperationRequest:
     hold_id: UUID | None = None
     expires_at: datetime | None = None
     """A HOLD's expiry (the worker refuses to capture or void it from then on)."""
+
+    @property
+    def starts_transfer(self) -> bool:
+        """Whether it is a transfer's debit (``shared.operations.starts_transfer``)."""
+        return starts_transfer(self.operation_type, self.counterparty_id)
 
     def to_wire(self) -> dict[str, Any]:
         return {

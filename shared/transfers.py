@@ -18,7 +18,8 @@ import uuid
 from enum import StrEnum
 from uuid import UUID
 
-from shared.messages import OperationRequest, OperationType
+from shared.messages import OperationRequest
+from shared.operations import OperationType
 
 _LEGS = UUID("1f6a7b52-5d0e-4c4e-9a53-4b1a3c9f2d10")
 """The namespace of the derived leg ids (fixed forever: changing it would change every id)."""
@@ -43,7 +44,7 @@ def refund_id(transfer_id: UUID) -> UUID:
 def credit_of(debit: OperationRequest) -> OperationRequest:
     """The credit leg of a transfer, from its debit (a ``TRANSFER_OUT``, or the capture of a
     hold that names a destination)."""
-    assert debit.transfer_id == debit.operation_id
+    assert debit.starts_transfer
     assert debit.counterparty_id is not None
     transfer_id = debit.operation_id
     return OperationRequest(

@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select, update
 
-from shared.messages import OperationRequest, OperationStatus, OperationType
+from shared.messages import OperationRequest
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.tables import tenants, wallet_operations, wallets
 from web.wallets.api_keys import NewKey, Scope, key_create
 

@@ -10,58 +10,32 @@ operation is applied or rejected on its own; a rejected withdrawal rejects
 only itself. Wallet rows are locked ``FOR NO KEY UPDATE`` although a shard has one
 writer: correctness must not depend on that alone.
 
-Transfer legs (``shared.transfers``) are operations too, with their transfer's record
-moved on in the same transaction (``worker.transfers.TransferBook``): the records are locked
-before the wallets, in every transaction, so two workers never wait on each other in a cycle.
+Each kind is decided by its handler (``worker.handlers``) on the batch's money in memory
+(``worker.ledger_batch``). Transfer legs (``shared.transfers``) are operations too, with their
+transfer's record moved on in the same transaction (``worker.transfers.TransferBook``), and so
+are holds (``worker.holds.HoldBook``): the holds and the records are locked before the wallets,
+in every transaction, so two workers never wait on each other in a cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from shared.messages import (
-    HOLD_CHANGES,
-    OperationRequest,
-    OperationResult,
-    OperationStatus,
-    OperationType,
-    Rejection,
-    request_identity,
-)
-from shared.money import MAX_BALANCE
+from shared.ledger import ledger_row
+from shared.messages import OperationRequest, OperationResult, request_identity
+from shared.outcomes import OperationStatus, Rejection
 from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
+from worker.handlers import HANDLERS
 from worker.holds import HoldBook
+from worker.ledger_batch import Applied, LedgerBatch
 from worker.transfers import TransferBook
-
-
-def _decide(
-    operation_type: OperationType, amount: Decimal, balance: Decimal, available: Decimal, outgoing: Decimal
-) -> tuple[Decimal, Rejection | None]:
-    """The balance after an operation and why it was refused, if it was. Money leaving the
-    wallet, or set aside, must be available (not held); a capture takes held money, which the
-    hold's checks (``worker.holds``) cover. A credit must fit under the balance limit with the
-    wallet's ``outgoing`` money (its transfers still pending, which may come back as refunds):
-    so the money that returns (``returns_money``) always fits, and is never refused."""
-    if operation_type.sign < 0:
-        if operation_type is not OperationType.HOLD_CAPTURE and amount > available:
-            return balance, Rejection.INSUFFICIENT_FUNDS
-        return balance - amount, None
-    if operation_type.sign == 0:
-        if operation_type is OperationType.HOLD and amount > available:
-            return balance, Rejection.INSUFFICIENT_FUNDS
-        return balance, None
-    if not operation_type.returns_money and balance + outgoing + amount > MAX_BALANCE:
-        return balance, Rejection.BALANCE_LIMIT
-    return balance + amount, None
-
 
 # Statements of a constant shape whatever the batch (lists travel as arrays), so
 # SQLAlchemy compiles each once and caches it.
@@ -164,49 +138,6 @@ def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, O
     return {row.id: OperationResult.from_row(row) for row in rows}
 
 
-@dataclass(slots=True)
-class Applied:
-    """What one ``ledger_apply`` decided."""
-
-    results: list[OperationResult]
-    """One per request, in order."""
-    inline: list[OperationResult] = field(default_factory=list)
-    """Results of legs applied without a job of their own: the credits of transfers within a shard."""
-
-
-def operations_apply(
-    conn: Connection, requests: Sequence[OperationRequest], *, shard_count: int
-) -> list[OperationResult]:
-    """Apply ``requests`` in order inside the caller's transaction; one result per request."""
-    return ledger_apply(conn, requests, shard_count=shard_count).results
-
-
-def _ledger_row(
-    request: OperationRequest,
-    result: OperationResult,
-    balance_after: Decimal,
-    held_after: Decimal,
-    hold_id: UUID | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": request.operation_id,
-        "wallet_id": request.wallet_id,
-        "operation_type": request.operation_type.value,
-        "amount": request.amount,
-        "status": result.status.value,
-        "error": result.error,
-        "balance_after": balance_after,
-        "idempotency_key": request.idempotency_key,
-        "api_key_id": request.api_key_id,
-        "transfer_id": request.transfer_id,
-        "counterparty_id": request.counterparty_id,
-        "hold_id": hold_id,
-        "held_after": held_after,
-        "expires_at": request.expires_at,
-        "created_at": request.created_at,
-    }
-
-
 def ledger_apply(
     conn: Connection,
     requests: Sequence[OperationRequest],
@@ -214,10 +145,10 @@ def ledger_apply(
     shard_count: int,
     refusals: Mapping[UUID, Rejection] | None = None,
 ) -> Applied:
-    """Apply ``requests`` in order inside the caller's transaction (``operations_apply``), with
-    the transfers' bookkeeping (``worker.transfers``): a debit within one shard applies its
-    credit too, and every leg moves its transfer's record on. Those named in ``refusals`` are
-    recorded as refused for that reason (unless the ledger already answers them)."""
+    """Apply ``requests`` in order inside the caller's transaction, one result per request, each
+    by its kind's handler (``worker.handlers``): a debit within one shard applies its credit
+    too, and every leg moves its transfer's record on. Those named in ``refusals`` are recorded
+    as refused for that reason (unless the ledger already answers them)."""
     refusals = refusals or {}
     if not requests:
         return Applied([])
@@ -233,106 +164,46 @@ def ledger_apply(
         balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
-    new_rows: list[dict[str, Any]] = []
-    changed: set[UUID] = set()
-    applied = Applied([])
-
-    def decide(request: OperationRequest, rejection: Rejection | None = None) -> OperationResult:
-        """Apply or refuse one operation in memory; its ledger row is written with the batch."""
-        wallet = request.wallet_id
-        balance = balances[wallet]
-        balance_after = balance
-        if rejection is None:
-            balance_after, rejection = _decide(
-                request.operation_type, request.amount, balance, balance - helds[wallet], outgoings[wallet]
-            )
-        if rejection is None:
-            balances[wallet] = balance_after
-            helds[wallet] += hold_book.held_change(request)
-            hold_book.applied(request)
-            changed.add(wallet)
-            result = OperationResult(request.operation_id, OperationStatus.APPLIED, balance_after, None, helds[wallet])
-        else:
-            result = OperationResult(
-                request.operation_id, OperationStatus.REJECTED, balance, rejection.value, helds[wallet]
-            )
-        new_rows.append(_ledger_row(request, result, balance_after, helds[wallet], hold_book.ledger_hold_id(request)))
-        return result
-
-    def available(wallet: UUID) -> Decimal:
-        return balances[wallet] - helds[wallet]
-
+    batch = LedgerBatch(hold_book, book, balances, helds, outgoings)
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
-            applied.results.append(known)
+            batch.applied.results.append(known)
             continue
         key = None if request.idempotency_key is None else (request.wallet_id, request.idempotency_key)
         if key is not None and key in keyed:
             # A retry of a keyed request whose first attempt became another operation.
             result = keyed[key].answer(request)
             decided[request.operation_id] = result
-            applied.results.append(result)
+            batch.applied.results.append(result)
             continue
         if request.wallet_id not in balances:
             result = OperationResult(
                 request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value
             )
         elif request.operation_id in refusals:
-            result = decide(request, refusals[request.operation_id])
-            if request.transfer_id == request.operation_id:
+            result = batch.decide(request, refusals[request.operation_id])
+            if request.starts_transfer:
                 book.opened(request, result.rejection)  # a refused debit: the transfer failed
-        elif request.transfer_id == request.operation_id:  # a transfer's debit (or a capture to a wallet)
-            refusal = hold_book.refusal(request) if request.operation_type is OperationType.HOLD_CAPTURE else None
-            credit = book.inline_credit(request)
-            if refusal is None and credit is not None:
-                # Within one shard: the credit is decided first, so that a refused one moves nothing.
-                if credit.wallet_id not in balances:
-                    refusal = Rejection.WALLET_NOT_FOUND
-                else:
-                    target = credit.wallet_id
-                    refusal = _decide(
-                        credit.operation_type, credit.amount, balances[target], available(target), outgoings[target]
-                    )[1]
-            result = decide(request, refusal)  # the debit's own check (funds) if the credit allows it
-            book.opened(request, result.rejection)
-            if credit is not None and result.status is OperationStatus.APPLIED:
-                applied.inline.append(decide(credit))
-                book.completed(credit)
-            elif result.status is OperationStatus.APPLIED:
-                outgoings[request.wallet_id] += request.amount  # pending until its credit or refund
-        elif request.operation_type is OperationType.TRANSFER_IN:
-            refusal = book.credit_refusal(request)
-            result = decide(request, refusal)
-            if result.status is OperationStatus.APPLIED:
-                book.completed(request)
-        elif request.operation_type is OperationType.TRANSFER_REFUND:
-            refusal = book.refund_refusal(request)
-            result = decide(request, refusal)
-            if result.status is OperationStatus.APPLIED:
-                book.refunded(request)
-                outgoings[request.wallet_id] -= request.amount
-        elif request.operation_type in HOLD_CHANGES:
-            result = decide(request, hold_book.refusal(request))
         else:
-            result = decide(request)
+            result = HANDLERS[request.operation_type](batch, request)
         if key is not None:
             keyed[key] = _Keyed(request_identity(request), result)
         decided[request.operation_id] = result
-        applied.results.append(result)
+        batch.applied.results.append(result)
     hold_book.write_new(conn)
     book.write_new(conn)
-    if new_rows:
-        conn.execute(insert(wallet_operations), new_rows)
+    if batch.new_rows:
+        conn.execute(insert(wallet_operations), batch.new_rows)
     hold_book.write_changes(conn)
     book.write_changes(conn)
-    if changed:
-        ordered = sorted(changed)
+    if batch.changed:
+        ordered = sorted(batch.changed)
         conn.execute(
             _SET_BALANCES,
             {"ids": ordered, "balances": [balances[w] for w in ordered], "helds": [helds[w] for w in ordered]},
         )
-    return applied
+    return batch.applied
 
 
 def operation_refuse(
@@ -350,13 +221,14 @@ def operation_refuse(
     result = OperationResult(
         request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
     )
-    if request.transfer_id == request.operation_id:
+    if request.starts_transfer:
         book = TransferBook.load(conn, [request], shard_count=shard_count)
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
         book.write_new(conn)
     # A refused hold is no hold; a change names its hold if the hold exists.
-    hold_id = None if request.operation_type is OperationType.HOLD else request.hold_id
+    hold_id = None if request.operation_type.kind.makes_hold else request.hold_id
     if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
         hold_id = None
-    conn.execute(insert(wallet_operations), [_ledger_row(request, result, balance.balance, balance.held, hold_id)])
+    row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
+    conn.execute(insert(wallet_operations), [row])
     return result

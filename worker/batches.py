@@ -28,7 +28,8 @@ import redis
 from shared.batch_metrics import BATCH_SECONDS, BATCH_SIZES
 from shared.config import Settings
 from shared.errors import MalformedMessage
-from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, Rejection
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.outcomes import Rejection
 from shared.rq_contract import Failed, Finished, WorkerPresence, job_call, jobs_fetch, jobs_finish, replies_push
 from worker.apply import ledger_apply, operation_refuse
 from worker.claim import ClaimedIds, processing_clear
@@ -90,16 +91,16 @@ class Outcome:
     failed: list[Failed]
     legs: list[OperationRequest] = field(default_factory=list)
     """Transfer legs to enqueue on their shards (``worker.transfers.follow_ups``)."""
-    replies: list[OperationResult] = field(default_factory=list)
-    """Results with no job of their own, for the web requests waiting on them (a credit
-    applied with its debit)."""
+    inline_credits: list[OperationResult] = field(default_factory=list)
+    """Results of credits applied with their debit (``worker.ledger_batch.Applied``): no job of
+    their own, but a web request may wait on their reply."""
 
 
 def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     """Apply the batch's operations; raises ``LeasesLost`` (nothing applied) on a condition of
     the database."""
     requests = [request for _, request in batch.operations]
-    outcomes, replies = _outcomes(leases, requests)
+    outcomes, inline_credits = _outcomes(leases, requests)
     finished: list[Finished] = []
     failed = list(batch.poison)
     decided: list[tuple[OperationRequest, OperationResult]] = []
@@ -112,7 +113,7 @@ def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     for poison in failed:
         log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
     legs = follow_ups([r for r, _ in decided], [o for _, o in decided], shard_count=leases.shard_count)
-    return Outcome(finished, failed, legs, replies)
+    return Outcome(finished, failed, legs, inline_credits)
 
 
 def _outcomes(
@@ -126,7 +127,7 @@ def _outcomes(
         with leases.transaction() as conn:
             applied = ledger_apply(conn, requests, shard_count=leases.shard_count)
         leases.healthy()
-        return list[OperationResult | str](applied.results), applied.inline
+        return list[OperationResult | str](applied.results), applied.inline_credits
     except LeasesLost:
         raise
     except Exception as exc:  # neither a database condition nor a lost lease: this batch's own fault
@@ -135,12 +136,12 @@ def _outcomes(
             return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")], []
     # One bad operation must not hold back the others: isolate it.
     outcomes: list[OperationResult | str] = []
-    replies: list[OperationResult] = []
+    inline_credits: list[OperationResult] = []
     for request in requests:
         one, inline = _outcomes(leases, [request])
         outcomes += one
-        replies += inline
-    return outcomes, replies
+        inline_credits += inline
+    return outcomes, inline_credits
 
 
 def _refuse(leases: Leases, request: OperationRequest, reason: str) -> OperationResult | str:
@@ -185,7 +186,7 @@ def batch_finish(
         reply_ttl=settings.reply_ttl,
         default_result_ttl=settings.result_ttl,
     )
-    for result in outcome.replies:
+    for result in outcome.inline_credits:
         replies_push(pipe, result.operation_id, result, ttl=settings.reply_ttl)
     seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
     presence.count(pipe, finished=len(outcome.finished), failed=len(outcome.failed), seconds=seconds)

@@ -23,8 +23,10 @@ from uuid import UUID
 from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from shared.holds import REFUSED_AS, RESOLVED_BY, HoldState
-from shared.messages import HOLD_CHANGES, OperationRequest, OperationType, Rejection
+from shared.holds import REFUSED_AS, HoldState
+from shared.messages import OperationRequest
+from shared.operations import HOLD_CHANGES, OperationType
+from shared.outcomes import Rejection
 from shared.sharding import shard_for
 from shared.tables import holds
 
@@ -130,9 +132,10 @@ class HoldBook:
 
     def held_change(self, request: OperationRequest) -> Decimal:
         """How an applied operation changes its wallet's held money."""
-        if request.operation_type is OperationType.HOLD:
+        kind = request.operation_type.kind
+        if kind.makes_hold:
             return request.amount
-        if request.operation_type in HOLD_CHANGES:
+        if kind.resolves_hold is not None:
             assert request.hold_id is not None
             amount: Decimal = self.found[request.hold_id].amount
             return -amount
@@ -140,8 +143,8 @@ class HoldBook:
 
     def applied(self, request: OperationRequest) -> None:
         """Record what an applied operation did to its hold."""
-        kind = request.operation_type
-        if kind is OperationType.HOLD:
+        kind = request.operation_type.kind
+        if kind.makes_hold:
             assert request.expires_at is not None
             self.found[request.operation_id] = _Hold(
                 request.operation_id, request.wallet_id, request.counterparty_id, request.amount, request.expires_at
@@ -160,10 +163,10 @@ class HoldBook:
                 "captured": None,
                 "resolved_by": None,
             }
-        elif kind in HOLD_CHANGES:
+        elif kind.resolves_hold is not None:
             assert request.hold_id is not None
-            state = RESOLVED_BY[kind].value
-            captured = request.amount if kind is OperationType.HOLD_CAPTURE else None
+            state = kind.resolves_hold.value
+            captured = request.amount if kind.resolves_hold is HoldState.CAPTURED else None
             self.states[request.hold_id] = state
             if request.hold_id in self.new:  # made and changed in one batch
                 self.new[request.hold_id].update(state=state, captured=captured, resolved_by=request.operation_id)
@@ -174,7 +177,7 @@ class HoldBook:
         """The hold a ledger row names: none for a refused hold, or a change of no hold."""
         if request.hold_id is None:
             return None
-        if request.operation_type is OperationType.HOLD:
+        if request.operation_type.kind.makes_hold:
             return request.hold_id if request.hold_id in self.new else None
         return request.hold_id if request.hold_id in self.found else None
 

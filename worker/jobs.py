@@ -45,7 +45,7 @@ def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
             failure_ttl=settings.failure_ttl,
         )
         replies_push(pipe, request.operation_id, result, ttl=settings.reply_ttl)
-        for inline in applied.inline:
+        for inline in applied.inline_credits:
             replies_push(pipe, inline.operation_id, inline, ttl=settings.reply_ttl)
         pipe.execute()
     return result.to_wire()

@@ -4,7 +4,7 @@ A web node records an operation there before answering 202 (its reply was late, 
 failed after the enqueue was sent). The worker that owns the operation's shard settles every
 such record it finds older than ``PENDING_GRACE`` whose RQ job no longer exists in Redis:
 the job finished (the ledger has the row), or Redis lost it (a restart without persistence, a
-flush), or it was never queued. Applying it through ``operations_apply`` covers all three:
+flush), or it was never queued. Applying it through ``ledger_apply`` covers all three:
 an operation already in the ledger is answered from its row and changes nothing, so a 202
 is never lost and never applied twice. One that was never queued because its key's rate
 limit refused it (the web gave the 202 not knowing) is recorded as refused, never applied.
@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam,
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared import keys
-from shared.messages import OperationRequest, OperationType, starts_transfer
+from shared.ledger import PENDING_COLUMNS, request_from_pending
+from shared.messages import OperationRequest
 from shared.tables import pending_operations
 
 PENDING_GRACE = 10.0
@@ -39,18 +40,7 @@ _SHARDS = bindparam("shards", type_=ARRAY(SmallInteger))
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 
 _DUE = (
-    select(
-        pending_operations.c.id,
-        pending_operations.c.wallet_id,
-        pending_operations.c.operation_type,
-        pending_operations.c.amount,
-        pending_operations.c.idempotency_key,
-        pending_operations.c.api_key_id,
-        pending_operations.c.counterparty_id,
-        pending_operations.c.hold_id,
-        pending_operations.c.expires_at,
-        pending_operations.c.created_at,
-    )
+    select(*(pending_operations.c[column] for column in PENDING_COLUMNS))
     .where(pending_operations.c.settled_at.is_(None))
     .where(pending_operations.c.shard == any_(_SHARDS))
     .where(pending_operations.c.recorded_at < func.now() - bindparam("grace", type_=Integer) * timedelta(seconds=1))
@@ -64,24 +54,7 @@ _SETTLE = update(pending_operations).where(pending_operations.c.id == any_(_IDS)
 def pending_due(conn: Connection, shards: Sequence[int], *, grace: float, limit: int) -> list[OperationRequest]:
     """Unsettled records of ``shards`` older than ``grace`` seconds, oldest first."""
     rows = conn.execute(_DUE, {"shards": list(shards), "grace": int(grace), "limit": limit})
-    return [
-        OperationRequest(
-            operation_id=row.id,
-            wallet_id=row.wallet_id,
-            operation_type=OperationType(row.operation_type),
-            amount=row.amount,
-            created_at=row.created_at,
-            idempotency_key=row.idempotency_key,
-            api_key_id=row.api_key_id,
-            # Of transfers only the debit (or a capture to a wallet) is sent by the web; its id
-            # is the transfer's.
-            transfer_id=row.id if starts_transfer(row.operation_type, row.counterparty_id) else None,
-            counterparty_id=row.counterparty_id,
-            hold_id=row.hold_id,
-            expires_at=row.expires_at,
-        )
-        for row in rows
-    ]
+    return [request_from_pending(row) for row in rows]
 
 
 def jobs_gone(connection: redis.Redis, requests: Sequence[OperationRequest]) -> list[OperationRequest]:

@@ -34,7 +34,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import Settings
-from shared.messages import OperationStatus, OperationType, Rejection
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.rq_contract import WorkerPresence, finished_trim, queues_register
 from worker.apply import ledger_apply
 from worker.batches import batch_apply, batch_fetch, batch_finish

@@ -49,7 +49,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared import keys
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType, TransferLeg
+from shared.outcomes import OperationStatus, Rejection
 from shared.rq_contract import enqueue_commands
 from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
@@ -143,11 +145,11 @@ class TransferBook:
         inline = {
             r.counterparty_id
             for r in requests
-            if r.transfer_id == r.operation_id
+            if r.starts_transfer
             and r.counterparty_id is not None
             and shard_for(r.wallet_id, shard_count) == shard_for(r.counterparty_id, shard_count)
         }
-        later = [r for r in requests if r.operation_type in (OperationType.TRANSFER_IN, OperationType.TRANSFER_REFUND)]
+        later = [r for r in requests if r.operation_type.kind.leg in (TransferLeg.CREDIT, TransferLeg.REFUND)]
         ids = sorted({r.transfer_id for r in later if r.transfer_id is not None})
         if not ids:
             return cls(shard_count, inline, {}, {})
@@ -155,7 +157,7 @@ class TransferBook:
         refunded = {
             r.transfer_id
             for r in later
-            if r.operation_type is OperationType.TRANSFER_REFUND and r.transfer_id is not None
+            if r.operation_type.kind.leg is TransferLeg.REFUND and r.transfer_id is not None
         }
         credit_errors: dict[UUID, str | None] = {}
         if refunded:
@@ -249,11 +251,11 @@ def follow_ups(
     for request, result in zip(requests, results, strict=True):
         if result.operation_id != request.operation_id:
             continue  # answered from the operation its Idempotency-Key first named
-        if request.transfer_id == request.operation_id and result.status is OperationStatus.APPLIED:
+        if request.starts_transfer and result.status is OperationStatus.APPLIED:
             assert request.counterparty_id is not None
             if shard_for(request.wallet_id, shard_count) != shard_for(request.counterparty_id, shard_count):
                 legs.append(credit_of(request))
-        elif request.operation_type is OperationType.TRANSFER_IN and result.status is OperationStatus.REJECTED:
+        elif request.operation_type.kind.leg is TransferLeg.CREDIT and result.status is OperationStatus.REJECTED:
             legs.append(refund_of(request))
     return legs
 

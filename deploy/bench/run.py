@@ -79,7 +79,8 @@ from shared import keys  # noqa: E402
 from shared.audit import ledger_sound  # noqa: E402
 from shared.config import get_settings  # noqa: E402
 from shared.connections import engine_from_settings  # noqa: E402
-from shared.messages import OperationRequest, OperationType  # noqa: E402
+from shared.messages import OperationRequest  # noqa: E402
+from shared.operations import OperationType  # noqa: E402
 from shared.sharding import queue_name, shard_for  # noqa: E402
 from tests import http_client  # noqa: E402
 from tests.http_client import KeepAlive  # noqa: E402

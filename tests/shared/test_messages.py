@@ -8,13 +8,9 @@ from decimal import Decimal
 import pytest
 
 from shared.errors import MalformedMessage
-from shared.messages import (
-    WIRE_VERSION,
-    OperationRequest,
-    OperationResult,
-    OperationStatus,
-    OperationType,
-)
+from shared.messages import WIRE_VERSION, OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 
 REQUEST = OperationRequest(
     operation_id=uuid.uuid4(),

@@ -13,7 +13,9 @@ from rq.serializers import JSONSerializer
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.rq_contract import JobInfo, JobState, job_state
 from shared.sharding import shard_for
 from web.wallets.queueing import operation_send

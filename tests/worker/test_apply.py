@@ -1,4 +1,4 @@
-"""``operations_apply``: one transaction, FIFO per wallet, exactly once, each operation on its own."""
+"""``ledger_apply``: one transaction, FIFO per wallet, exactly once, each operation on its own."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, func, select
 
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType, Rejection
+from shared.messages import OperationRequest, OperationResult
 from shared.money import MAX_BALANCE
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.tables import wallet_operations, wallets
 from shared.transfers import credit_of
 from tests.factories import operation, seed_applied_deposit, wallet_row
-from worker.apply import _LOCK_WALLETS, operations_apply
+from worker.apply import _LOCK_WALLETS, ledger_apply
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 pytestmark = pytest.mark.usefixtures("db")
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("db")
 
 def apply(engine: Engine, requests: list[OperationRequest]) -> list[OperationResult]:
     with engine.begin() as conn:
-        return operations_apply(conn, requests, shard_count=16)
+        return ledger_apply(conn, requests, shard_count=16).results
 
 
 def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
@@ -104,7 +106,7 @@ def test_many_wallets_in_one_batch(database: Engine) -> None:
 
 
 def test_empty_batch() -> None:
-    assert operations_apply(None, [], shard_count=16) == []  # type: ignore[arg-type]
+    assert ledger_apply(None, [], shard_count=16).results == []  # type: ignore[arg-type]
 
 
 def keyed(wallet: uuid.UUID, kind: OperationType, amount: str, key: str) -> OperationRequest:
@@ -152,10 +154,10 @@ def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(db: Engi
         debit = OperationRequest(uuid.uuid4(), theirs, OperationType.TRANSFER_OUT, Decimal("1.00"), datetime.now(UTC))
         debit = dataclasses.replace(debit, transfer_id=debit.operation_id, counterparty_id=mine)
         seed_applied_deposit(db, theirs, Decimal("5.00"))
-        [result] = operations_apply(other, [debit], shard_count=16)  # names `mine`
+        [result] = ledger_apply(other, [debit], shard_count=16).results  # names `mine`
         assert result.status is OperationStatus.APPLIED
         other.commit()  # Django's foreign keys are checked at commit (deferred): no wait
         holder.rollback()
     with db.begin() as conn:  # the transfer completed: no pending one left to other tests' sweeps
-        [credited] = operations_apply(conn, [credit_of(debit)], shard_count=16)
+        [credited] = ledger_apply(conn, [credit_of(debit)], shard_count=16).results
     assert credited.status is OperationStatus.APPLIED

@@ -14,12 +14,14 @@ import redis
 from sqlalchemy import Engine, select
 
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationStatus, OperationType, Rejection
+from shared.messages import OperationRequest
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallets
 from shared.transfers import TransferState
 from tests.worker.test_shard_worker import Enqueue, MakeWorker, reply
 from tests.worker.test_transfers import wallet_on
-from worker.apply import operations_apply
+from worker.apply import ledger_apply
 
 
 def hold(wallet: uuid.UUID, amount: str, *, seconds: float = 3600, to: uuid.UUID | None = None) -> OperationRequest:
@@ -127,7 +129,7 @@ def test_a_hold_past_its_expiry_cannot_be_captured_and_the_owner_expires_it(
     late = change(held, OperationType.HOLD_CAPTURE)
     time.sleep(0.3)
     with db.begin() as conn:  # applied as a batch is, before any sweep: decided by expires_at
-        [result] = operations_apply(conn, [late], shard_count=local_settings.shard_count)
+        [result] = ledger_apply(conn, [late], shard_count=local_settings.shard_count).results
     assert result.error == Rejection.HOLD_EXPIRED.value
     assert hold_state(db, held.hold_id) == ("active", None)
     worker = make_worker()

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, text
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationType
+from shared.messages import OperationRequest
+from shared.operations import OperationType
 from tests.conftest import IN_PROCESS_LEASES
 from tests.factories import operation, wallet_row
 from web.wallets.queueing import operation_send

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from shared import keys
 from shared.config import Limit, RateLimit, Settings
-from shared.messages import OperationRequest, OperationType
+from shared.messages import OperationRequest
+from shared.operations import OperationType
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
 from tests.factories import TEST_TENANT, api_key, wallet_row
@@ -22,7 +23,7 @@ from web.wallets.queueing import operation_send
 from web.wallets.rate_limits import Counted
 from web.wallets.services import pending_record
 from worker import shard_worker as shard_worker_module
-from worker.apply import operations_apply
+from worker.apply import ledger_apply
 from worker.pending import pending_due, pending_settle
 from worker.shard_worker import ShardWorker
 
@@ -41,7 +42,7 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
             if r.wallet_id == wallet
         ]
         assert due == [request]
-        operations_apply(conn, due, shard_count=settings.shard_count)
+        ledger_apply(conn, due, shard_count=settings.shard_count)
         pending_settle(conn, [request.operation_id])
     with db.connect() as conn:
         row = conn.execute(select(wallet_operations).where(wallet_operations.c.id == request.operation_id)).one()

@@ -21,7 +21,9 @@ from sqlalchemy import Engine
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
 from tests.factories import operation, wallet_row
 from tests.roundtrips import count_round_trips

@@ -21,7 +21,9 @@ from sqlalchemy.exc import OperationalError
 from shared import keys
 from shared.config import Settings
 from shared.connections import engine_from_settings
-from shared.messages import OPERATION_JOB, OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
 from shared.tables import wallet_operations, wallets
 from tests.factories import operation, wallet_row

@@ -17,8 +17,10 @@ from sqlalchemy import Engine, delete, select, update
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationStatus, OperationType, Rejection
+from shared.messages import OperationRequest
 from shared.money import MAX_BALANCE
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of

@@ -8,7 +8,7 @@ gets its status's code.
 
 from __future__ import annotations
 
-from shared.messages import Rejection
+from shared.outcomes import Rejection
 from web.wallets import parsing
 
 # Messages of authentication, quotas, idempotency and lookups (parsing.py keeps its own).

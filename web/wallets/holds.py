@@ -21,7 +21,9 @@ import redis
 
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.messages import OperationRequest, OperationResult, OperationType, Rejection, starts_transfer
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType, starts_transfer
+from shared.outcomes import Rejection
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import HoldInput
 from web.wallets.rate_limits import Counted

@@ -30,7 +30,8 @@ from shared.batch_metrics import HISTOGRAMS
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import ServiceUnavailable
-from shared.messages import OperationResult, OperationType
+from shared.messages import OperationResult
+from shared.operations import OperationType
 from shared.rq_contract import failed_count
 from shared.transfers import TransferState
 from web.wallets.process_metrics import WebProcessesCollector

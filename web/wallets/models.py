@@ -15,7 +15,8 @@ from django.db.models.functions import Coalesce, Now
 
 from shared.config import Limit, RateLimit
 from shared.holds import HoldState
-from shared.messages import OperationStatus, OperationType
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.transfers import TransferState
 
 SCOPE_CHOICES = [("read", "read only"), ("read,write", "read and write")]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from shared.holds import REFUSED_AS, HoldState
-from shared.messages import CLIENT_OPERATION_TYPES, OperationType, Rejection
+from shared.operations import CLIENT_OPERATION_TYPES, OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.transfers import TransferState
 from web.wallets import error_codes as msg
 from web.wallets import parsing
@@ -246,7 +247,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["operation_id", "status"],
         "properties": {
             "operation_id": _ref("Uuid"),
-            "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
+            "status": {"type": "string", "enum": [s.value for s in OperationStatus]},
             "error": {"type": "string", "nullable": True},
             "code": NULLABLE_CODE,
         },
@@ -410,7 +411,7 @@ SCHEMAS: dict[str, Any] = {
             "wallet_id": _ref("Uuid"),
             "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
             "amount": _ref("Money"),
-            "status": {"type": "string", "enum": ["pending", "applied", "rejected"]},
+            "status": {"type": "string", "enum": [s.value for s in OperationStatus]},
             "balance_after": _ref("Money"),
             "error": {"type": "string", "nullable": True},
             "code": NULLABLE_CODE,

@@ -14,8 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
-from shared.messages import CLIENT_OPERATION_TYPES, OperationType
 from shared.money import InvalidAmount, parse_amount
+from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 
 INVALID_AMOUNT = "Invalid or missing amount"
 INVALID_OPERATION_TYPE = "Invalid operationType"

@@ -8,14 +8,15 @@ from typing import Any
 from uuid import UUID
 
 from shared.holds import HoldState
-from shared.messages import OperationStatus
+from shared.ledger import LedgerRecord
 from shared.money import format_money
+from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.error_codes import ledger_error_fields
-from web.wallets.selectors import HoldRow, OperationRow, TransferRow
+from web.wallets.selectors import HoldRow, TransferRow
 
 
-def operation_json(row: OperationRow) -> dict[str, Any]:
+def operation_json(row: LedgerRecord) -> dict[str, Any]:
     return {
         "operation_id": str(row.id),
         "wallet_id": str(row.wallet_id),
@@ -38,7 +39,7 @@ def _text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _leg_json(operation_id: UUID, leg: OperationRow | None) -> dict[str, Any]:
+def _leg_json(operation_id: UUID, leg: LedgerRecord | None) -> dict[str, Any]:
     if leg is None:
         return {"operation_id": str(operation_id), "status": OperationStatus.PENDING.value}
     return {"operation_id": str(leg.id), "status": leg.status, **ledger_error_fields(leg.error)}

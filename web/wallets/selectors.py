@@ -16,7 +16,9 @@ from uuid import UUID
 
 from shared.connections import read_all, read_one
 from shared.errors import InvalidRequest, NotFound
-from shared.messages import OperationType, Rejection
+from shared.ledger import LEDGER_COLUMNS, LedgerRecord
+from shared.operations import OperationType
+from shared.outcomes import Rejection
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import INVALID_CURSOR
@@ -24,11 +26,8 @@ from web.wallets.parsing import INVALID_CURSOR
 _BALANCE = "SELECT balance, held, tenant_id FROM wallets WHERE id = %s"
 _TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"
 
-_OPERATION_COLUMNS = (
-    "id, wallet_id, operation_type, amount, status, error, balance_after, idempotency_key, created_at, applied_at, seq,"
-    " api_key_id, transfer_id, counterparty_id, hold_id, held_after, expires_at"
-)
-# Built from the constant column list above only (no input reaches these strings).
+_OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
+# Built from shared.ledger's constant column list only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
 _OPERATION_BY_KEY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s AND idempotency_key = %s"  # noqa: S608
 _HISTORY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s ORDER BY seq DESC LIMIT %s"  # noqa: S608
@@ -53,50 +52,6 @@ _PENDING_TRANSFERS = (
     "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"
     " FROM transfers WHERE state = 'pending'"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OperationRow:
-    """One ledger row."""
-
-    id: UUID
-    wallet_id: UUID
-    operation_type: OperationType
-    amount: Decimal
-    status: str
-    error: str | None
-    balance_after: Decimal
-    idempotency_key: str | None
-    created_at: datetime
-    applied_at: datetime
-    seq: int
-    api_key_id: UUID | None
-    """The API key that sent it (None: sent with ``API_AUTH=off``)."""
-    transfer_id: UUID | None
-    counterparty_id: UUID | None
-    """A transfer leg's other wallet (or a capture's destination)."""
-    hold_id: UUID | None
-    held_after: Decimal
-    expires_at: datetime | None
-    """A hold's expiry, as asked."""
-
-    @classmethod
-    def from_row(cls, row: tuple[object, ...]) -> OperationRow:
-        id_, wallet_id, operation_type, amount, status, error, after, key, created, applied, seq, *rest = row
-        *ids, held_after, expires_at = rest
-        api_key_id, transfer_id, counterparty_id, hold_id = (None if v is None else UUID(str(v)) for v in ids)
-        return cls(
-            UUID(str(id_)),
-            UUID(str(wallet_id)),
-            OperationType(str(operation_type)),
-            *(amount, status, error, after, key, created, applied, seq),  # type: ignore[arg-type]
-            api_key_id,
-            transfer_id,
-            counterparty_id,
-            hold_id,
-            held_after,  # type: ignore[arg-type]
-            expires_at,  # type: ignore[arg-type]
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +116,15 @@ def wallet_ensure_reachable(*, wallet_id: UUID, caller: Caller) -> None:
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
 
 
-def operation_get(*, operation_id: UUID) -> OperationRow | None:
+def operation_get(*, operation_id: UUID) -> LedgerRecord | None:
     row = read_one(_OPERATION, (str(operation_id),))
-    return None if row is None else OperationRow.from_row(row)
+    return None if row is None else LedgerRecord.from_values(row)
 
 
-def operation_by_key_get(*, wallet_id: UUID, idempotency_key: str) -> OperationRow | None:
+def operation_by_key_get(*, wallet_id: UUID, idempotency_key: str) -> LedgerRecord | None:
     """The ledger row an Idempotency-Key of a wallet names, for good, if it was decided."""
     row = read_one(_OPERATION_BY_KEY, (str(wallet_id), idempotency_key))
-    return None if row is None else OperationRow.from_row(row)
+    return None if row is None else LedgerRecord.from_values(row)
 
 
 def pending_get(*, operation_id: UUID) -> PendingRow | None:
@@ -191,9 +146,9 @@ class TransferRow:
     error: str | None
     created_at: datetime
     updated_at: datetime
-    debit: OperationRow | None
-    credit: OperationRow | None
-    refund: OperationRow | None
+    debit: LedgerRecord | None
+    credit: LedgerRecord | None
+    refund: LedgerRecord | None
 
 
 def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
@@ -202,7 +157,7 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
     if row is None:
         return None
     ids = (transfer_id, credit_id(transfer_id), refund_id(transfer_id))
-    legs = {leg.id: leg for leg in map(OperationRow.from_row, read_all(_LEGS, tuple(map(str, ids)), 3))}
+    legs = {leg.id: leg for leg in map(LedgerRecord.from_values, read_all(_LEGS, tuple(map(str, ids)), 3))}
     id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at = row
     return TransferRow(
         UUID(str(id_)),
@@ -227,7 +182,7 @@ def transfers_pending_get() -> tuple[int, Decimal, int]:
 
 def wallet_history_list(
     *, wallet_id: UUID, caller: Caller, limit: int, after: UUID | None
-) -> tuple[list[OperationRow], UUID | None]:
+) -> tuple[list[LedgerRecord], UUID | None]:
     """A page of a wallet's ledger, newest first, below the operation ``after`` (the last one
     of the previous page), and the operation the next page starts below (or None)."""
     wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
@@ -237,7 +192,7 @@ def wallet_history_list(
         rows = read_all(_HISTORY_BEFORE, (str(wallet_id), str(after), str(wallet_id), limit + 1), limit + 1)
         if not rows and read_one(_CURSOR_KNOWN, (str(after), str(wallet_id))) is None:
             raise InvalidRequest(INVALID_CURSOR)
-    page = [OperationRow.from_row(row) for row in rows]
+    page = [LedgerRecord.from_values(row) for row in rows]
     if len(page) > limit:
         return page[:limit], page[limit - 1].id
     return page, None

@@ -29,7 +29,9 @@ from shared.errors import (
     StatementRefused,
     Unprocessable,
 )
-from shared.messages import OperationRequest, OperationResult, Rejection, request_identity
+from shared.ledger import PENDING_COLUMNS, LedgerRecord, pending_values
+from shared.messages import OperationRequest, OperationResult, request_identity
+from shared.outcomes import Rejection
 from shared.sharding import shard_for
 from web.wallets.api_keys import Caller
 from web.wallets.error_codes import IN_FLIGHT, WALLET_QUOTA
@@ -37,7 +39,7 @@ from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, r
 from web.wallets.parsing import OperationInput
 from web.wallets.queueing import KeyRecord, operation_send
 from web.wallets.rate_limits import Counted
-from web.wallets.selectors import OperationRow, operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
+from web.wallets.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,10 @@ WITH quota AS (
 )
 INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id
 """
+# Built from shared.ledger's constant column list only (no input reaches this string).
 _PENDING_INSERT = (
-    "INSERT INTO pending_operations"
-    " (id, wallet_id, shard, operation_type, amount, idempotency_key, api_key_id, counterparty_id, hold_id,"
-    " expires_at, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING"
+    f"INSERT INTO pending_operations (shard, {', '.join(PENDING_COLUMNS)})"  # noqa: S608
+    f" VALUES (%s{', %s' * len(PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -165,28 +167,13 @@ def pending_record(*, request: OperationRequest, settings: Settings) -> None:
     """Make an operation about to be answered 202 durable: whatever Redis loses, the shard's
     worker applies it from PostgreSQL (``worker.pending``) or finds it decided."""
     try:
-        write(
-            _PENDING_INSERT,
-            (
-                str(request.operation_id),
-                str(request.wallet_id),
-                shard_for(request.wallet_id, settings.shard_count),
-                request.operation_type.value,
-                request.amount,
-                request.idempotency_key,
-                None if request.api_key_id is None else str(request.api_key_id),
-                None if request.counterparty_id is None else str(request.counterparty_id),
-                None if request.hold_id is None else str(request.hold_id),
-                request.expires_at,
-                request.created_at,
-            ),
-        )
+        write(_PENDING_INSERT, (shard_for(request.wallet_id, settings.shard_count), *pending_values(request)))
     except (ServiceUnavailable, StatementRefused):
         # Still a 202: the operation may be queued; with PostgreSQL down it is not applied either.
         log.error("could not record pending operation %s", request.operation_id, exc_info=True)
 
 
-def _fingerprint_of(row: OperationRow) -> str:
+def _fingerprint_of(row: LedgerRecord) -> str:
     return request_fingerprint(row.wallet_id, request_identity(row))
 
 

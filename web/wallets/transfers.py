@@ -22,7 +22,9 @@ import redis
 
 from shared.config import Settings
 from shared.errors import OutcomeUnknown
-from shared.messages import OperationRequest, OperationResult, OperationStatus, OperationType
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.api_keys import Caller
 from web.wallets.parsing import TransferInput

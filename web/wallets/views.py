@@ -14,8 +14,10 @@ from shared.config import Limit, get_settings
 from shared.connections import get_redis, read_one
 from shared.errors import NotFound, ServiceUnavailable
 from shared.holds import REFUSED_AS, HoldState
-from shared.messages import OperationResult, OperationStatus, OperationType, Rejection
+from shared.messages import OperationResult
 from shared.money import format_money
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.rq_contract import JobState, job_state
 from shared.transfers import TransferState
 from web.wallets import metrics, parsing, rate_limits

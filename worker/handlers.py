@@ -1,0 +1,76 @@
+"""How the worker applies each kind of operation: one handler per ``OperationType``
+(``HANDLERS``), each deciding one request of a ``LedgerBatch`` and moving on the record its
+kind names (a transfer's, a hold's). ``tests/worker/test_handlers.py`` holds the table whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
+from worker.ledger_batch import LedgerBatch
+
+Handler = Callable[[LedgerBatch, OperationRequest], OperationResult]
+
+
+def _own_money(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    """An operation of its wallet alone: its money decides."""
+    return batch.decide(request)
+
+
+def _debit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    """A transfer's debit (or a capture to a wallet), which opens the transfer's record. Within
+    one shard its credit is decided first and applied with it, so a refused credit moves
+    nothing; across shards the money is pending until the credit or refund."""
+    refusal = batch.holds.refusal(request) if request.operation_type.kind.resolves_hold else None
+    credit = batch.transfers.inline_credit(request)
+    if refusal is None and credit is not None:
+        refusal = Rejection.WALLET_NOT_FOUND if credit.wallet_id not in batch.balances else batch.refusal(credit)
+    result = batch.decide(request, refusal)  # the debit's own check (funds) if the credit allows it
+    batch.transfers.opened(request, result.rejection)
+    if result.status is OperationStatus.APPLIED:
+        if credit is not None:
+            batch.applied.inline_credits.append(batch.decide(credit))
+            batch.transfers.completed(credit)
+        else:
+            batch.outgoings[request.wallet_id] += request.amount  # pending until its credit or refund
+    return result
+
+
+def _credit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    result = batch.decide(request, batch.transfers.credit_refusal(request))
+    if result.status is OperationStatus.APPLIED:
+        batch.transfers.completed(request)
+    return result
+
+
+def _refund(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    result = batch.decide(request, batch.transfers.refund_refusal(request))
+    if result.status is OperationStatus.APPLIED:
+        batch.transfers.refunded(request)
+        batch.outgoings[request.wallet_id] -= request.amount
+    return result
+
+
+def _hold_change(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    return batch.decide(request, batch.holds.refusal(request))
+
+
+def _capture(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
+    return _debit(batch, request) if request.starts_transfer else _hold_change(batch, request)
+
+
+HANDLERS: dict[OperationType, Handler] = {
+    OperationType.DEPOSIT: _own_money,
+    OperationType.WITHDRAW: _own_money,
+    OperationType.TRANSFER_OUT: _debit,
+    OperationType.TRANSFER_IN: _credit,
+    OperationType.TRANSFER_REFUND: _refund,
+    OperationType.HOLD: _own_money,
+    OperationType.HOLD_CAPTURE: _capture,
+    OperationType.HOLD_VOID: _hold_change,
+    OperationType.HOLD_EXPIRE: _hold_change,
+}
+"""The handler of each kind (every ``OperationType`` has one)."""
