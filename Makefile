@@ -75,10 +75,11 @@ $(PROMETHEUS):
 test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)  ## The test suite (installs Chromium and Prometheus if missing); drops wallet_test (and wallet_{alerts,docs}_test), flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
 	$(BIN)/pytest
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy shared worker web tests locust deploy  # the Django plugin imports settings
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) runs of BENCH_SECONDS (30) s; drops wallet_bench, flushes Redis 12 (BENCH_DATABASE_URL, BENCH_REDIS_URL)
 	$(BIN)/python deploy/bench/run.py --runs $(BENCH_RUNS) --duration $(BENCH_SECONDS) $(BENCH_ARGS)

@@ -106,7 +106,7 @@ BATCH_SECONDS_KEY = "wallets:metrics:batch_seconds"
 
 LOGIN_FAILURES_PREFIX = "wallets:login-failures:"
 """Per admin user name, client address or device cookie: login attempts in the current window
-that did not succeed (a counter; ``web.wallets.login_guard``)."""
+that did not succeed (a counter; ``web.wallets.auth.login_guard``)."""
 
 
 def login_failures_key(kind: str, value: str) -> str:
@@ -115,7 +115,7 @@ def login_failures_key(kind: str, value: str) -> str:
 
 
 RATE_LIMIT_PREFIX = "wallets:rate:"
-"""Per API key and limit, one counter per window (``web.wallets.rate_limits``)."""
+"""Per API key and limit, one counter per window (``web.wallets.auth.rate_limits``)."""
 
 
 def rate_limit_key(limit: str, api_key_id: UUID) -> str:

@@ -12,7 +12,7 @@ from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.tables import tenants, wallet_operations, wallets
-from web.wallets.api_keys import NewKey, Scope, key_create
+from web.wallets.auth.api_keys import NewKey, Scope, key_create
 
 TEST_TENANT = "tests"
 """The tenant of the suite's default key (``tests/conftest.py``)."""

@@ -42,8 +42,8 @@ from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
+from web.wallets.api.request_ids import REQUEST_ID_HEADER, request_id_from
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, request_error_fields
-from web.wallets.request_ids import REQUEST_ID_HEADER, request_id_from
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""

@@ -29,22 +29,22 @@ INSTALLED_APPS = [
     "web.wallets",
 ]
 
-AUTHENTICATION_BACKENDS = ["web.wallets.login_guard.GuardedModelBackend"]
+AUTHENTICATION_BACKENDS = ["web.wallets.auth.login_guard.GuardedModelBackend"]
 # One PBKDF2 hasher (same format as Django's), computed off the event loop: see login_guard.
-PASSWORD_HASHERS = ["web.wallets.login_guard.OffLoopPBKDF2PasswordHasher"]
+PASSWORD_HASHERS = ["web.wallets.auth.login_guard.OffLoopPBKDF2PasswordHasher"]
 
 MIDDLEWARE = [
-    "web.wallets.middleware.RequestIdMiddleware",
-    "web.wallets.middleware.RequestMetricsMiddleware",
-    "web.wallets.middleware.RequestLogMiddleware",
+    "web.wallets.api.middleware.RequestIdMiddleware",
+    "web.wallets.api.middleware.RequestMetricsMiddleware",
+    "web.wallets.api.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "web.wallets.middleware.AdminSessionMiddleware",
+    "web.wallets.api.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "web.wallets.middleware.AdminAuthenticationMiddleware",
-    "web.wallets.middleware.AdminDeviceCookieMiddleware",
-    "web.wallets.middleware.AdminMessageMiddleware",
+    "web.wallets.api.middleware.AdminAuthenticationMiddleware",
+    "web.wallets.api.middleware.AdminDeviceCookieMiddleware",
+    "web.wallets.api.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -77,9 +77,9 @@ DATABASES = {
         "PORT": db.port,
         # Django keeps a connection per thread; under gevent a thread is a greenlet, one per
         # client connection, so there connections close after each request (the hot reads use
-        # the bounded pool of shared.connections.get_engine instead).
+        # the bounded pool of web.database.get_engine instead).
         "CONN_MAX_AGE": 0 if config.web_uses_greenlets else 60,
-        # A health check is a query per request; instead web.wallets.responses retries a read
+        # A health check is a query per request; instead web.wallets.api.responses retries a read
         # once on a fresh connection when a kept one turns out dead (after a database restart).
         "CONN_HEALTH_CHECKS": False,
         # DATABASE_URL's query (sslmode=require...) reaches libpq here as it does SQLAlchemy's.

@@ -1,18 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from web.wallets import views
-from web.wallets.middleware import ADMIN_PATH
+from web.wallets.api.middleware import ADMIN_PATH
+from web.wallets.api.views import service
 
 urlpatterns = [
     path(ADMIN_PATH.lstrip("/"), admin.site.urls),
-    path("healthz", views.healthz_view, name="healthz"),
-    path("readyz", views.readyz_view, name="readyz"),
-    path("metrics", views.metrics_view, name="metrics"),
-    path("", include("web.wallets.urls")),
+    path("healthz", service.healthz_view, name="healthz"),
+    path("readyz", service.readyz_view, name="readyz"),
+    path("metrics", service.metrics_view, name="metrics"),
+    path("", include("web.wallets.api.urls")),
 ]
 
-handler400 = "web.wallets.views.bad_request_view"
-handler403 = "web.wallets.views.forbidden_view"
-handler404 = "web.wallets.views.not_found_view"
-handler500 = "web.wallets.views.server_error_view"
+handler400 = "web.wallets.api.views.service.bad_request_view"
+handler403 = "web.wallets.api.views.service.forbidden_view"
+handler404 = "web.wallets.api.views.service.not_found_view"
+handler500 = "web.wallets.api.views.service.server_error_view"

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from shared.config import Settings
-from shared.connections import engine_from_settings, get_engine, read_one
+from shared.connections import engine_from_settings
 from shared.errors import ServiceUnavailable
 from tests.factories import seed_applied_deposit, wallet_row
 from tests.processes import free_port, terminate_backends
+from web.database import get_engine, read_one
 
 BALANCE = "SELECT balance FROM wallets WHERE id = %s"
 
@@ -55,7 +56,7 @@ def test_read_one_without_a_database_is_service_unavailable_quickly(
         dataclasses.replace(settings, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/wallet_test"),
         pre_ping=False,
     )
-    monkeypatch.setattr("shared.connections.get_engine", lambda: dead)
+    monkeypatch.setattr("web.database.get_engine", lambda: dead)
     started = time.monotonic()
     with pytest.raises(ServiceUnavailable):
         read_one("SELECT 1", ())

@@ -19,7 +19,7 @@ from shared import keys
 from shared.config import Settings
 from tests.factories import api_key
 from tests.web.conftest import Api, error_body
-from web.wallets.api_keys import Scope, key_revoke, secret_hash
+from web.wallets.auth.api_keys import Scope, key_revoke, secret_hash
 from web.wallets.models import ApiKey
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "5.00"}

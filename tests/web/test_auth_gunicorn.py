@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from tests.factories import api_key
 from tests.http_client import call, call_json, error_of, exchange
 from tests.processes import free_port, start_gunicorn, stop
-from web.wallets.api_keys import key_revoke
+from web.wallets.auth.api_keys import key_revoke
 
 LIMIT = 10
 

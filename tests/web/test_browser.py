@@ -17,8 +17,8 @@ from shared.config import Settings
 from tests.browser import Browser, PageReport, save_screenshot
 from tests.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from tests.web.conftest import Api
+from web.wallets.api.openapi import OPENAPI
 from web.wallets.error_codes import CODES
-from web.wallets.openapi import OPENAPI
 
 LAYOUT = """({
   overflow: document.documentElement.scrollWidth - window.innerWidth,

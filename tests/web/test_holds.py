@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from shared import keys
 from shared.config import Settings
 from tests.factories import api_key
+from tests.patching import patch_views
 from tests.web.conftest import Api, error_body
 from tests.web.test_transfers import history, transfer
 
@@ -402,7 +403,7 @@ def test_a_late_hold_is_202_with_a_location_that_settles(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, db: Engine
 ) -> None:
     wallet = api.create_wallet(10)
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
     response = api.post_hold(wallet, {"amount": "3.00", "expires_in": 900}, **{"Idempotency-Key": "late"})
     body = response.json()
     assert (response.status_code, body["status"], body["state"]) == (202, "Pending", "pending")
@@ -421,7 +422,7 @@ def test_a_late_hold_is_202_with_a_location_that_settles(
             {"id": hold_id},
         ).one()
     assert (recorded.operation_type, str(recorded.hold_id), recorded.lasts) == ("HOLD", hold_id, timedelta(seconds=900))
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: settings)
+    patch_views(monkeypatch, "get_settings", lambda: settings)
     replay = api.post_hold(wallet, {"amount": "3.00", "expires_in": 900}, **{"Idempotency-Key": "late"})
     assert (replay.status_code, replay.json()["hold_id"]) == (201, hold_id)
     assert api.money(wallet) == (Decimal("10.00"), Decimal("7.00"), Decimal("3.00"))

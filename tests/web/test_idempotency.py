@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from shared import keys
 from shared.config import Settings
 from shared.tables import wallet_operations
+from tests.patching import patch_views
 from tests.web.conftest import Api, error_body
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "10.00"}
@@ -89,8 +90,8 @@ def test_invalid_keys_are_400(api: Api, key: str) -> None:
 def test_replay_while_in_flight_is_409(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     wallet = api.create_wallet()
     impatient = dataclasses.replace(settings, reply_timeout=0.2)
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: impatient)
-    monkeypatch.setattr("web.wallets.queueing._enqueue_commands", lambda *_: [])  # recorded, never queued
+    patch_views(monkeypatch, "get_settings", lambda: impatient)
+    monkeypatch.setattr("web.wallets.money.queueing._enqueue_commands", lambda *_: [])  # recorded, never queued
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
     assert first.status_code == 202
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "slow"})
@@ -105,10 +106,10 @@ def test_replay_after_a_202_answers_the_settled_result(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wallet = api.create_wallet()
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
     first = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "later"})
     assert first.status_code == 202
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: settings)
+    patch_views(monkeypatch, "get_settings", lambda: settings)
     again = api.post_operation(wallet, DEPOSIT, **{"Idempotency-Key": "later"})
     assert again.status_code == 200
     assert again.json()["operation_id"] == first.json()["operation_id"]

@@ -1,4 +1,4 @@
-"""The admin login's guard (``web.wallets.login_guard``): counted before hashing, per user name,
+"""The admin login's guard (``web.wallets.auth.login_guard``): counted before hashing, per user name,
 address and device cookie, with the client address taken from trusted proxies only."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.test import Client, RequestFactory
 
 from shared.config import get_settings
 from tests.processes import ROOT
-from web.wallets import login_guard
-from web.wallets.login_guard import (
+from web.wallets.auth import login_guard
+from web.wallets.auth.login_guard import (
     DEVICE_COOKIE,
     MAX_FAILURES_PER_ADDRESS,
     MAX_FAILURES_PER_USER,

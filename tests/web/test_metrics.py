@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from shared.config import Settings
+from tests.patching import patch_views
 from tests.processes import free_port, start_gunicorn, stop
 from tests.web.conftest import Api, error_body
-from web.wallets import metrics
+from web.wallets.ops import metrics
 
 
 def _parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -69,9 +70,7 @@ def test_operations_latency_and_workers_are_exposed(api: Api) -> None:
 
 
 def test_metrics_token_guards_the_scrape(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        "web.wallets.views.get_settings", lambda: dataclasses.replace(settings, metrics_token="s3cret-token")
-    )
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, metrics_token="s3cret-token"))
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
         response = api.client.get("/metrics", headers=headers)
         assert (response.status_code, error_body(response)) == (

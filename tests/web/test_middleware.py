@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from shared.logs import JsonFormatter
+from tests.patching import patch_views
 from tests.web.conftest import Api
 
 
@@ -64,7 +65,7 @@ def test_every_answer_has_a_request_id_the_clients_when_well_formed(api: Api, ap
 
 def test_log_lines_of_a_request_carry_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
     """The service's JSON log formatter, on the handler a request's error goes through."""
-    monkeypatch.setattr("web.wallets.views.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
+    patch_views(monkeypatch, "get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())

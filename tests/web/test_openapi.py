@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from web.wallets import parsing
+from web.wallets.api import parsing
 from web.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
@@ -63,7 +63,7 @@ def test_the_document_is_served(api: object) -> None:
 
 
 def test_every_operation_has_a_summary_and_every_header_a_description() -> None:
-    from web.wallets.openapi import OPENAPI
+    from web.wallets.api.openapi import OPENAPI
 
     for path, item in OPENAPI["paths"].items():
         for method, operation in item.items():
@@ -112,7 +112,7 @@ def _openapi_to_json_schema(node: Any) -> Any:
 
 
 def test_every_body_has_examples_that_match_its_schema() -> None:
-    from web.wallets.openapi import OPENAPI
+    from web.wallets.api.openapi import OPENAPI
 
     components = _openapi_to_json_schema(OPENAPI["components"])
     count = 0
@@ -125,8 +125,8 @@ def test_every_body_has_examples_that_match_its_schema() -> None:
 
 
 def test_every_error_example_carries_its_messages_code() -> None:
+    from web.wallets.api.openapi import OPENAPI
     from web.wallets.error_codes import BY_MESSAGE, CODES
-    from web.wallets.openapi import OPENAPI
 
     seen = set()
     for where, _, example in _examples(OPENAPI):
@@ -163,7 +163,7 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
     ],
 )
 def test_each_request_body_documents_exactly_the_fields_the_api_takes(name: str, fields: tuple[str, ...]) -> None:
-    from web.wallets.openapi import OPENAPI
+    from web.wallets.api.openapi import OPENAPI
 
     body = OPENAPI["components"]["schemas"][name]
     assert (set(body["properties"]), body["additionalProperties"]) == (set(fields), False)

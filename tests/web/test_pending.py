@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shared.config import Settings
+from tests.patching import patch_views
 from tests.web.conftest import Api
 
 
@@ -16,7 +17,7 @@ from tests.web.conftest import Api
 def no_wait(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     """Web requests do not wait for the worker at all."""
     impatient = dataclasses.replace(settings, reply_timeout=0.0)
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: impatient)
+    patch_views(monkeypatch, "get_settings", lambda: impatient)
 
 
 def settle(api: Api, location: str) -> dict[str, str]:

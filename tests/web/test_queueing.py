@@ -18,7 +18,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.rq_contract import JobInfo, JobState, job_state
 from shared.sharding import shard_for
-from web.wallets.queueing import operation_send
+from web.wallets.money.queueing import operation_send
 
 
 @pytest.fixture

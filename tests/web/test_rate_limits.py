@@ -1,4 +1,4 @@
-"""The rate limiter (``web.wallets.rate_limits``) on a real Redis: its window, its
+"""The rate limiter (``web.wallets.auth.rate_limits``) on a real Redis: its window, its
 ``Retry-After``, and that it rides in the enqueue's one round trip."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from shared.outcomes import OperationStatus
 from shared.sharding import shard_for
 from tests.factories import api_key, operation, wallet_row
 from tests.roundtrips import count_round_trips
-from web.wallets.api_keys import Caller
+from web.wallets.auth.api_keys import Caller
+from web.wallets.auth.rate_limits import Counted, counted, spend
 from web.wallets.models import ApiKey
-from web.wallets.queueing import Delivery, KeyRecord, operation_send
-from web.wallets.rate_limits import Counted, counted, spend
+from web.wallets.money.queueing import Delivery, KeyRecord, operation_send
 
 
 def _limit(amount: int, seconds: int) -> list[Counted]:

@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.connections import engine_from_settings
 from shared.sharding import queue_name
 from tests.http_client import error_of
+from tests.patching import patch_views
 from tests.processes import wait_until
 from tests.web.conftest import Api
 from tests.web.test_metrics import scrape
@@ -47,8 +48,8 @@ def extra_shard(settings: Settings, web_redis: redis.Redis, monkeypatch: pytest.
     60 s ago stays there."""
     shard = settings.shard_count
     wider = dataclasses.replace(settings, shard_count=shard + 1)
-    for module in ("web.wallets.views", "web.wallets.metrics"):
-        monkeypatch.setattr(f"{module}.get_settings", lambda: wider)
+    patch_views(monkeypatch, "get_settings", lambda: wider)
+    monkeypatch.setattr("web.wallets.ops.metrics.get_settings", lambda: wider)
     job_id = "readiness-test-job"
     web_redis.hset(keys.job_key(job_id), "enqueued_at", utcformat(datetime.now(UTC) - timedelta(seconds=60)))
     web_redis.rpush(keys.queue_key(shard), job_id)
@@ -86,7 +87,7 @@ def test_a_lease_held_in_another_database_of_the_server_is_not_this_deployments(
 
 
 def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("web.wallets.views.get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
+    patch_views(monkeypatch, "get_redis", lambda: redis.Redis(port=1, socket_connect_timeout=0.2))
     status, body = ready(Client())
     assert (status, body) == (
         503,

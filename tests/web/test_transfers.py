@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.money import MAX_BALANCE
 from shared.transfers import credit_id, refund_id
 from tests.factories import seed_applied_deposit
+from tests.patching import patch_views
 from tests.web.conftest import Api, error_body
 
 
@@ -218,7 +219,7 @@ def test_a_late_transfer_is_202_with_a_location_that_settles(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, db: Engine
 ) -> None:
     source, destination = api.create_wallet(10), api.create_wallet()
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
     response = api.post_transfer(source, destination, "4.00", **{"Idempotency-Key": "late"})
     body = response.json()
     assert (response.status_code, body["status"], body["state"]) == (202, "Pending", "pending")
@@ -227,7 +228,7 @@ def test_a_late_transfer_is_202_with_a_location_that_settles(
     while transfer(api, body["transfer_id"])["state"] != "completed":
         assert time.monotonic() < deadline, "the transfer never completed"
         time.sleep(0.05)
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: settings)
+    patch_views(monkeypatch, "get_settings", lambda: settings)
     replay = api.post_transfer(source, destination, "4.00", **{"Idempotency-Key": "late"})
     assert (replay.status_code, replay.json()["transfer_id"]) == (200, body["transfer_id"])
     assert (api.balance(source), api.balance(destination)) == (Decimal("6.00"), Decimal("4.00"))
@@ -243,7 +244,7 @@ def test_a_keyed_retry_whose_redis_record_was_lost_points_to_the_first_transfer(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch, web_redis: redis.Redis
 ) -> None:
     source, destination = api.create_wallet(10), api.create_wallet()
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
     first = api.post_transfer(source, destination, "3.00", **{"Idempotency-Key": "lost"}).json()["transfer_id"]
     deadline = time.monotonic() + 10
     while transfer(api, first)["state"] != "completed":

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.factories import seed_applied_deposit
+from tests.patching import patch_views
 from tests.processes import free_port, terminate_backends
 from tests.web.conftest import Api, error_body
 
@@ -208,7 +209,7 @@ def test_healthz_is_liveness_of_the_process_alone(api: Api, monkeypatch: pytest.
     response = api.client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
-    monkeypatch.setattr("web.wallets.views.get_redis", lambda: dead)
+    patch_views(monkeypatch, "get_redis", lambda: dead)
     assert api.client.get("/healthz").status_code == 200  # a dependency away is readiness's concern
     assert api.client.get("/readyz").json()["checks"]["redis"].startswith("error")
 
@@ -216,7 +217,7 @@ def test_healthz_is_liveness_of_the_process_alone(api: Api, monkeypatch: pytest.
 def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     wallet = api.create_wallet()
     dead = redis_from_settings(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
-    monkeypatch.setattr("web.wallets.views.get_redis", lambda: dead)
+    patch_views(monkeypatch, "get_redis", lambda: dead)
     # Wallet creation counts against a rate limit in Redis: refused too, not let through.
     assert api.client.post("/api/v1/wallets").status_code == 503
     started = time.monotonic()
@@ -254,7 +255,7 @@ def test_postgres_down_is_503_json_on_a_balance_read(
     dead = engine_from_settings(
         dataclasses.replace(settings, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/wallet_test")
     )
-    monkeypatch.setattr("shared.connections.get_engine", lambda: dead)
+    monkeypatch.setattr("web.database.get_engine", lambda: dead)
     response = api.client.get(f"/api/v1/wallets/{uuid.uuid4()}")
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
@@ -292,7 +293,7 @@ def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: En
 def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:
     """Right after a failover PostgreSQL may refuse writes (SQLSTATE 25006): a condition of
     the database, answered like an outage."""
-    from shared.connections import get_engine
+    from web.database import get_engine
 
     database = db.url.database
     with db.begin() as conn:
@@ -317,15 +318,15 @@ def test_a_refused_pending_record_still_answers_202(
 ) -> None:
     """The 202 path writes a pending record; PostgreSQL refusing it must not turn the answer into a 500."""
     from shared.errors import StatementRefused
-    from web.wallets import services
+    from web.wallets.money import services
 
     def refused(sql: str, params: tuple[object, ...]) -> None:
         raise StatementRefused("PostgreSQL refused the statement: 23503")
 
     wallet = api.create_wallet(5)
     monkeypatch.setattr(services, "write", refused)
-    monkeypatch.setattr("web.wallets.queueing._enqueue_commands", lambda *_: [])  # no reply will come
-    monkeypatch.setattr("web.wallets.views.get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.1))
+    monkeypatch.setattr("web.wallets.money.queueing._enqueue_commands", lambda *_: [])  # no reply will come
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.1))
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "1"})
     assert response.status_code == 202
     assert response.json()["status"] == "Pending"

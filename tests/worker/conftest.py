@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from shared.config import Settings
 from shared.messages import OperationRequest
 from tests.processes import wait_until
-from web.wallets.queueing import operation_send
+from web.wallets.money.queueing import operation_send
 from worker.shard_worker import ShardWorker
 
 

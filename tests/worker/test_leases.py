@@ -15,7 +15,7 @@ from shared.messages import OperationRequest
 from shared.operations import OperationType
 from tests.conftest import IN_PROCESS_LEASES
 from tests.factories import operation, wallet_row
-from web.wallets.queueing import operation_send
+from web.wallets.money.queueing import operation_send
 from worker.leases import candidate_order, rebalance_plan
 from worker.shard_worker import ShardWorker
 

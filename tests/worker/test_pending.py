@@ -19,9 +19,9 @@ from shared.operations import OperationType
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
 from tests.factories import TEST_TENANT, api_key, wallet_row
-from web.wallets.queueing import operation_send
-from web.wallets.rate_limits import Counted
-from web.wallets.services import pending_record
+from web.wallets.auth.rate_limits import Counted
+from web.wallets.money.queueing import operation_send
+from web.wallets.money.services import pending_record
 from worker import shard_worker as shard_worker_module
 from worker.apply import ledger_apply
 from worker.pending import pending_due, pending_settle

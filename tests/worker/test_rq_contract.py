@@ -27,7 +27,7 @@ from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
 from tests.factories import operation, wallet_row
 from tests.roundtrips import count_round_trips
-from web.wallets.queueing import operation_send
+from web.wallets.money.queueing import operation_send
 from worker import jobs
 from worker.shard_worker import ShardWorker
 
@@ -140,7 +140,7 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
 def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
     db: Engine, local_redis: redis.Redis, local_settings: Settings
 ) -> None:
-    from web.wallets.queueing import KeyRecord
+    from web.wallets.money.queueing import KeyRecord
 
     wallet = wallet_row(db)
     first = operation(wallet, OperationType.DEPOSIT, "1.00")

@@ -28,7 +28,7 @@ from shared.sharding import queue_name, shard_for
 from shared.tables import wallet_operations, wallets
 from tests.factories import operation, wallet_row
 from tests.stack import RedisServer
-from web.wallets.queueing import operation_send
+from web.wallets.money.queueing import operation_send
 from worker import batches as batches_module
 from worker.claim import batch_claim
 from worker.leases import MIN_BACKOFF as MAX_FIRST_BACKOFF

@@ -9,9 +9,29 @@ gets its status's code.
 from __future__ import annotations
 
 from shared.outcomes import Rejection
-from web.wallets import parsing
+from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS
 
-# Messages of authentication, quotas, idempotency and lookups (parsing.py keeps its own).
+# Messages of request bodies and query strings (``api.parsing``).
+INVALID_AMOUNT = "Invalid or missing amount"
+INVALID_OPERATION_TYPE = "Invalid operationType"
+MALFORMED_JSON = "Malformed JSON body"
+NOT_AN_OBJECT = "Request body must be a JSON object"
+DUPLICATE_KEY = "Duplicate key in JSON object"
+NOT_JSON = "Content-Type must be application/json"
+INVALID_CURSOR = "Invalid cursor"
+INVALID_FROM = 'Invalid or missing "from": a wallet id'
+INVALID_TO = 'Invalid or missing "to": a wallet id'
+SAME_WALLET = "A transfer needs two different wallets"
+INVALID_EXPIRES_IN = (
+    f'"expires_in" must be a whole number of seconds from 1 to {HOLD_MAX_SECONDS} ({HOLD_MAX_SECONDS // 86400} days)'
+)
+HOLD_TO_SELF = 'A hold\'s "to" must be another wallet'
+UNKNOWN_FIELDS = "Unknown fields"
+"""Followed by the fields, and the ones the request takes: a typo must not pass silently."""
+
+INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
+
+# Messages of authentication, quotas, idempotency and lookups.
 MISSING = "Missing API key: send Authorization: Bearer <key>"
 MALFORMED = "Malformed API key"
 UNKNOWN = "Unknown or revoked API key"
@@ -44,19 +64,19 @@ BY_STATUS = {
 
 BY_MESSAGE = {
     # 400: the request itself
-    parsing.INVALID_AMOUNT: "invalid_amount",
-    parsing.INVALID_OPERATION_TYPE: "invalid_operation_type",
-    parsing.MALFORMED_JSON: "malformed_json",
-    parsing.NOT_AN_OBJECT: "body_not_object",
-    parsing.DUPLICATE_KEY: "duplicate_json_key",
-    parsing.INVALID_CURSOR: "invalid_cursor",
-    parsing.INVALID_LIMIT: "invalid_limit",
-    parsing.INVALID_FROM: "invalid_from",
-    parsing.INVALID_TO: "invalid_to",
-    parsing.SAME_WALLET: "same_wallet",
-    parsing.INVALID_EXPIRES_IN: "invalid_expires_in",
-    parsing.HOLD_TO_SELF: "hold_to_self",
-    parsing.UNKNOWN_FIELDS: "unknown_field",
+    INVALID_AMOUNT: "invalid_amount",
+    INVALID_OPERATION_TYPE: "invalid_operation_type",
+    MALFORMED_JSON: "malformed_json",
+    NOT_AN_OBJECT: "body_not_object",
+    DUPLICATE_KEY: "duplicate_json_key",
+    INVALID_CURSOR: "invalid_cursor",
+    INVALID_LIMIT: "invalid_limit",
+    INVALID_FROM: "invalid_from",
+    INVALID_TO: "invalid_to",
+    SAME_WALLET: "same_wallet",
+    INVALID_EXPIRES_IN: "invalid_expires_in",
+    HOLD_TO_SELF: "hold_to_self",
+    UNKNOWN_FIELDS: "unknown_field",
     INVALID_KEY: "invalid_idempotency_key",
     BODY_TOO_LARGE: "body_too_large",
     BODY_UNREADABLE: "body_incomplete",
@@ -85,7 +105,7 @@ BY_MESSAGE = {
     OPERATION_NOT_FOUND: "operation_not_found",
     TRANSFER_NOT_FOUND: "transfer_not_found",
     IN_FLIGHT: "idempotency_key_in_flight",
-    parsing.NOT_JSON: "unsupported_media_type",
+    NOT_JSON: "unsupported_media_type",
     UNAVAILABLE: "service_unavailable",
 }
 """Every fixed message the API sends, with its code."""

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shared.config import Limit, RateLimit, get_settings
-from web.wallets.api_keys import Scope, key_create, key_revoke
+from web.wallets.auth.api_keys import Scope, key_create, key_revoke
 from web.wallets.models import ApiKey
 
 SCOPES = {"read": Scope.READ, "read,write": Scope.READ_WRITE, "write": Scope.READ_WRITE}

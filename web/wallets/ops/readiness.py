@@ -16,9 +16,9 @@ import redis
 
 from shared import keys
 from shared.config import Settings
-from shared.connections import read_all
 from shared.errors import ServiceUnavailable
 from shared.rq_contract import queue_lags, queues_suspended
+from web.database import read_all
 
 # A lock taken with pg_advisory_lock(namespace, shard) shows as classid = namespace, objid =
 # shard, objsubid = 2 (the two-key form). pg_locks lists every database of the server: only

@@ -1,20 +1,15 @@
 """Process metrics of a web node in multiprocess mode: prometheus_client's own collector
 sees only the process answering the scrape, so these sum over gunicorn's master and all its
-workers (read from ``/proc`` at scrape time, with the standard ``process_`` names)."""
+workers (read with psutil at scrape time, with the standard ``process_`` names)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
+import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-PROC = Path("/proc")
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,31 +19,23 @@ class Usage:
     open_fds: int
 
 
-def _usage(pid: int) -> Usage | None:
+def _usage(process: psutil.Process) -> Usage | None:
     """One process's CPU time, resident memory and open files (None: it is gone)."""
     try:
-        stat = (PROC / str(pid) / "stat").read_text()
-        fds = len(os.listdir(PROC / str(pid) / "fd"))
-    except OSError:
+        with process.oneshot():
+            times = process.cpu_times()
+            return Usage(times.user + times.system, process.memory_info().rss, process.num_fds())
+    except psutil.Error:
         return None
-    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-    utime, stime, rss = int(fields[11]), int(fields[12]), int(fields[21])
-    return Usage((utime + stime) / TICKS, rss * PAGE, fds)
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid``."""
-    found = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+def web_processes(master: int) -> list[psutil.Process]:
+    """A gunicorn master and its workers (its children); none if the master is gone."""
+    try:
+        process = psutil.Process(master)
+        return [process, *process.children()]
+    except psutil.Error:
+        return []
 
 
 class WebProcessesCollector(Collector):
@@ -58,8 +45,7 @@ class WebProcessesCollector(Collector):
         self.master = master
 
     def collect(self) -> Iterator[Metric]:
-        pids = [self.master, *children(self.master)]
-        usages = [usage for usage in map(_usage, pids) if usage is not None]
+        usages = [usage for usage in map(_usage, web_processes(self.master)) if usage is not None]
         yield GaugeMetricFamily("wallet_web_processes", "Processes of this web node (master and workers)", len(usages))
         cpu = CounterMetricFamily(
             "process_cpu_seconds",

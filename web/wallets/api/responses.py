@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from shared.config import get_settings
 from shared.errors import MethodNotAllowed, RateLimited, RequestError, ServiceUnavailable, Unauthorized
 from shared.logs import REQUEST_ID
-from web.wallets.api_keys import authenticate
+from web.wallets.auth.api_keys import authenticate
 from web.wallets.error_codes import BODY_TOO_LARGE, BODY_UNREADABLE, UNAVAILABLE, error_fields, request_error_fields
 
 log = logging.getLogger("web.wallets")

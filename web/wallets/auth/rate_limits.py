@@ -7,7 +7,7 @@ window's count`` stays within the limit. Two small counters per key and limit, n
 window's edge, the time taken from Redis (``TIME``), so web nodes' clocks do not matter.
 
 The check is Lua (``LIMIT_LUA``), run inside the same script as the enqueue of an
-operation (``web.wallets.queueing``): a write costs no extra round trip, and an operation
+operation (``web.wallets.money.queueing``): a write costs no extra round trip, and an operation
 over the limit is refused before anything is queued. The ``limits`` library itself costs a
 round trip of its own per write: measured side by side, 9 to 11 % of the write throughput
 against ``API_AUTH=off`` (README, Performance), over this project's 10 % budget for auth.
@@ -28,7 +28,7 @@ import redis
 from shared import keys
 from shared.config import Limit, RateLimit, Settings
 from shared.errors import RateLimited, ServiceUnavailable
-from web.wallets.api_keys import Caller
+from web.wallets.auth.api_keys import Caller
 
 
 @dataclass(frozen=True, slots=True)

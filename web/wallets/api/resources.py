@@ -13,7 +13,7 @@ from shared.money import format_money
 from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.error_codes import ledger_error_fields
-from web.wallets.selectors import HoldRow, TransferRow
+from web.wallets.money.selectors import HoldRow, TransferRow
 
 
 def operation_json(row: LedgerRecord) -> dict[str, Any]:

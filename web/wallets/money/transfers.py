@@ -26,12 +26,12 @@ from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
-from web.wallets.api_keys import Caller
-from web.wallets.parsing import TransferInput
-from web.wallets.queueing import reply_wait
-from web.wallets.rate_limits import Counted
-from web.wallets.selectors import transfer_get, wallet_ensure_reachable
-from web.wallets.services import request_submit
+from web.wallets.auth.api_keys import Caller
+from web.wallets.auth.rate_limits import Counted
+from web.wallets.inputs import TransferInput
+from web.wallets.money.queueing import reply_wait
+from web.wallets.money.selectors import transfer_get, wallet_ensure_reachable
+from web.wallets.money.services import request_submit
 
 log = logging.getLogger(__name__)
 

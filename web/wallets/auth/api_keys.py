@@ -21,8 +21,8 @@ from enum import StrEnum
 from uuid import UUID, uuid4
 
 from shared.config import Limit, RateLimit, Settings
-from shared.connections import read_one, write
 from shared.errors import Forbidden, Unauthorized
+from web.database import read_one, write
 from web.wallets.error_codes import MALFORMED, MISSING, READ_ONLY, UNKNOWN
 
 KEY_PREFIX = "wk_"

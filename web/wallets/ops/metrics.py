@@ -34,9 +34,9 @@ from shared.messages import OperationResult
 from shared.operations import OperationType
 from shared.rq_contract import failed_count
 from shared.transfers import TransferState
-from web.wallets.process_metrics import WebProcessesCollector
-from web.wallets.readiness import readings_get
-from web.wallets.selectors import holds_active_get, transfers_pending_get
+from web.wallets.money.selectors import holds_active_get, transfers_pending_get
+from web.wallets.ops.process_metrics import WebProcessesCollector
+from web.wallets.ops.readiness import readings_get
 
 OPERATIONS = Counter(
     "wallet_operations_total",

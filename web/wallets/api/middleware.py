@@ -18,9 +18,9 @@ from django.utils.deprecation import MiddlewareMixin
 
 from shared.config import get_settings
 from shared.logs import REQUEST_ID
-from web.wallets import metrics
-from web.wallets.login_guard import device_cookie_set
-from web.wallets.request_ids import REQUEST_ID_HEADER, request_id_from
+from web.wallets.api.request_ids import REQUEST_ID_HEADER, request_id_from
+from web.wallets.auth.login_guard import device_cookie_set
+from web.wallets.ops import metrics
 
 log = logging.getLogger("web.requests")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -16,41 +15,31 @@ from uuid import UUID
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.money import InvalidAmount, parse_amount
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
-
-INVALID_AMOUNT = "Invalid or missing amount"
-INVALID_OPERATION_TYPE = "Invalid operationType"
-MALFORMED_JSON = "Malformed JSON body"
-NOT_AN_OBJECT = "Request body must be a JSON object"
-DUPLICATE_KEY = "Duplicate key in JSON object"
-NOT_JSON = "Content-Type must be application/json"
-INVALID_CURSOR = "Invalid cursor"
-INVALID_FROM = 'Invalid or missing "from": a wallet id'
-INVALID_TO = 'Invalid or missing "to": a wallet id'
-SAME_WALLET = "A transfer needs two different wallets"
-INVALID_EXPIRES_IN = '"expires_in" must be a whole number of seconds from 1 to 2592000 (30 days)'
-HOLD_TO_SELF = 'A hold\'s "to" must be another wallet'
-UNKNOWN_FIELDS = "Unknown fields"
-"""Followed by the fields, and the ones the request takes: a typo must not pass silently."""
-
-HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
-"""How long a hold lasts when ``expires_in`` is not given (7 days)."""
-
-HOLD_MAX_SECONDS = 30 * 24 * 3600
-"""The longest a hold may last (30 days)."""
-
-HISTORY_DEFAULT_LIMIT = 50
-"""Operations per history page when ``limit`` is not given."""
-
-HISTORY_MAX_LIMIT = 500
-"""Largest ``limit`` a history request may ask for."""
-
-INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
-
-
-@dataclass(frozen=True, slots=True)
-class OperationInput:
-    operation_type: OperationType
-    amount: Decimal
+from web.wallets.error_codes import (
+    DUPLICATE_KEY,
+    HOLD_TO_SELF,
+    INVALID_AMOUNT,
+    INVALID_CURSOR,
+    INVALID_EXPIRES_IN,
+    INVALID_FROM,
+    INVALID_LIMIT,
+    INVALID_OPERATION_TYPE,
+    INVALID_TO,
+    MALFORMED_JSON,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    SAME_WALLET,
+    UNKNOWN_FIELDS,
+)
+from web.wallets.inputs import (
+    HISTORY_DEFAULT_LIMIT,
+    HISTORY_MAX_LIMIT,
+    HOLD_DEFAULT_SECONDS,
+    HOLD_MAX_SECONDS,
+    HoldInput,
+    OperationInput,
+    TransferInput,
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -128,13 +117,6 @@ def parse_operation(body: bytes) -> OperationInput:
     return OperationInput(operation_type=operation_type, amount=amount)
 
 
-@dataclass(frozen=True, slots=True)
-class TransferInput:
-    from_wallet: UUID
-    to_wallet: UUID
-    amount: Decimal
-
-
 def _wallet_field(data: dict[str, Any], name: str, message: str) -> UUID:
     value = data.get(name)
     if not isinstance(value, str):
@@ -156,15 +138,6 @@ def parse_transfer(body: bytes) -> TransferInput:
     if from_wallet == to_wallet:
         raise InvalidRequest(SAME_WALLET)
     return TransferInput(from_wallet=from_wallet, to_wallet=to_wallet, amount=amount)
-
-
-@dataclass(frozen=True, slots=True)
-class HoldInput:
-    amount: Decimal
-    expires_in: int
-    """Seconds from its acceptance."""
-    to_wallet: UUID | None
-    """Where a capture moves the money (None: out of the service, like a withdrawal)."""
 
 
 def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:

@@ -4,7 +4,7 @@ hold's wallet, and wait for the worker's answer (``worker.holds`` decides).
 The web writes no hold: it checks that the wallets are the caller's tenant's, names the
 request, and answers what the worker decided. A capture of a hold with a ``to`` wallet is a
 transfer's debit (its operation id is the transfer id), so its answer waits for the credit like
-a transfer's (``web.wallets.transfers``). An ``Idempotency-Key`` is scoped to the hold's wallet,
+a transfer's (``web.wallets.money.transfers``). An ``Idempotency-Key`` is scoped to the hold's wallet,
 and a retry is answered from the ledger, like an operation's.
 """
 
@@ -24,12 +24,12 @@ from shared.errors import NotFound
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
 from shared.outcomes import Rejection
-from web.wallets.api_keys import Caller
-from web.wallets.parsing import HoldInput
-from web.wallets.rate_limits import Counted
-from web.wallets.selectors import HoldRow, hold_get, wallet_ensure_reachable
-from web.wallets.services import request_submit
-from web.wallets.transfers import TransferAnswer, debit_follow
+from web.wallets.auth.api_keys import Caller
+from web.wallets.auth.rate_limits import Counted
+from web.wallets.inputs import HoldInput
+from web.wallets.money.selectors import HoldRow, hold_get, wallet_ensure_reachable
+from web.wallets.money.services import request_submit
+from web.wallets.money.transfers import TransferAnswer, debit_follow
 
 HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
 

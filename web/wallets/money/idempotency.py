@@ -2,7 +2,7 @@
 
 The first request with a key records the request's fingerprint and the
 operation id it becomes, atomically with enqueueing that operation
-(``web.wallets.queueing.operation_send``). A retry with the same key and the
+(``web.wallets.money.queueing.operation_send``). A retry with the same key and the
 same request is answered from the ledger with the original result (waiting for
 it while it is in flight, then 409); with a different request, 422. Keys are
 scoped to their wallet (a transfer's, to its source wallet). The ledger is the durable record: its unique
@@ -21,7 +21,7 @@ from uuid import UUID
 from shared import keys
 from shared.errors import InvalidRequest
 from web.wallets.error_codes import INVALID_KEY
-from web.wallets.queueing import KeyRecord
+from web.wallets.money.queueing import KeyRecord
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 

@@ -19,7 +19,6 @@ from uuid import UUID, uuid4
 import redis
 
 from shared.config import Settings
-from shared.connections import read_one, write
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -33,13 +32,14 @@ from shared.ledger import PENDING_COLUMNS, LedgerRecord, pending_values
 from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import Rejection
 from shared.sharding import shard_for
-from web.wallets.api_keys import Caller
+from web.database import read_one, write
+from web.wallets.auth.api_keys import Caller
+from web.wallets.auth.rate_limits import Counted
 from web.wallets.error_codes import IN_FLIGHT, WALLET_QUOTA
-from web.wallets.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
-from web.wallets.parsing import OperationInput
-from web.wallets.queueing import KeyRecord, operation_send
-from web.wallets.rate_limits import Counted
-from web.wallets.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
+from web.wallets.inputs import OperationInput
+from web.wallets.money.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
+from web.wallets.money.queueing import KeyRecord, operation_send
+from web.wallets.money.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Reads. The web node reads PostgreSQL directly, on its bounded pool; only workers write balances.
 
-Every API read is one plain SQL statement on ``shared.connections`` (an ORM query costs more
+Every API read is one plain SQL statement on ``web.database`` (an ORM query costs more
 to build than to run, and Django's connections are per greenlet under gevent, one new
 connection per request). Table and column names are those of ``shared.tables``, which a test
 holds equal to the migrations.
@@ -14,14 +14,14 @@ from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
 
-from shared.connections import read_all, read_one
 from shared.errors import InvalidRequest, NotFound
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import Rejection
 from shared.transfers import TransferState, credit_id, refund_id
-from web.wallets.api_keys import Caller
-from web.wallets.parsing import INVALID_CURSOR
+from web.database import read_all, read_one
+from web.wallets.auth.api_keys import Caller
+from web.wallets.error_codes import INVALID_CURSOR
 
 _BALANCE = "SELECT balance, held, tenant_id FROM wallets WHERE id = %s"
 _TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"

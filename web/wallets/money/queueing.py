@@ -19,7 +19,7 @@ from shared.errors import OutcomeUnknown, RateLimited, ServiceUnavailable
 from shared.messages import OperationRequest, OperationResult
 from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import shard_for
-from web.wallets.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
+from web.wallets.auth.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
 
 
 @dataclass(frozen=True, slots=True)

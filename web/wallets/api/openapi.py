@@ -13,12 +13,11 @@ from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.transfers import TransferState
 from web.wallets import error_codes as msg
-from web.wallets import parsing
+from web.wallets.api.openapi_examples import EXAMPLES
+from web.wallets.api.request_ids import REQUEST_ID_HEADER
+from web.wallets.api.responses import REPLAYED
 from web.wallets.error_codes import CODES, error_code, error_fields
-from web.wallets.openapi_examples import EXAMPLES
-from web.wallets.parsing import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
-from web.wallets.request_ids import REQUEST_ID_HEADER
-from web.wallets.responses import REPLAYED
+from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -126,18 +125,18 @@ WALLETS_RATE_LIMITED = {
 READ = {"401": UNAUTHORIZED}
 WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
 WALLET_WRITE = {**WRITE, "429": WALLETS_RATE_LIMITED}
-NOT_JSON = _error(415, "A body whose Content-Type is not application/json", parsing.NOT_JSON)
+NOT_JSON = _error(415, "A body whose Content-Type is not application/json", msg.NOT_JSON)
 IN_FLIGHT = _error(409, "The same Idempotency-Key is still in flight", msg.IN_FLIGHT)
 KEY_REUSED = _error(422, "The Idempotency-Key was used with a different request", Rejection.IDEMPOTENCY_MISMATCH)
 WALLET_NOT_FOUND = _error(404, "Wallet not found", Rejection.WALLET_NOT_FOUND)
 HOLD_NOT_FOUND = _error(404, "Hold not found", Rejection.HOLD_NOT_FOUND)
 BAD_BODY = (
-    parsing.MALFORMED_JSON,
-    parsing.NOT_AN_OBJECT,
-    parsing.DUPLICATE_KEY,
+    msg.MALFORMED_JSON,
+    msg.NOT_AN_OBJECT,
+    msg.DUPLICATE_KEY,
     msg.BODY_TOO_LARGE,
-    parsing.INVALID_AMOUNT,
-    parsing.UNKNOWN_FIELDS,
+    msg.INVALID_AMOUNT,
+    msg.UNKNOWN_FIELDS,
 )
 METHOD_NOT_ALLOWED = {
     **_error(405, "Another method on this path", EXAMPLES["method_not_allowed"]),
@@ -491,9 +490,9 @@ TRANSFER_REFUSED = _error(
     400,
     "Invalid body, amount or wallets; insufficient funds; the destination refused the credit (refunded)",
     *BAD_BODY,
-    parsing.INVALID_FROM,
-    parsing.INVALID_TO,
-    parsing.SAME_WALLET,
+    msg.INVALID_FROM,
+    msg.INVALID_TO,
+    msg.SAME_WALLET,
     msg.INVALID_KEY,
     Rejection.INSUFFICIENT_FUNDS,
     schema={"oneOf": [_ref("Error"), _ref("TransferFailed")]},
@@ -593,7 +592,7 @@ OPENAPI: dict[str, Any] = {
                         400,
                         "Invalid body, amount or operationType; insufficient funds; balance limit",
                         *BAD_BODY,
-                        parsing.INVALID_OPERATION_TYPE,
+                        msg.INVALID_OPERATION_TYPE,
                         msg.INVALID_KEY,
                         Rejection.INSUFFICIENT_FUNDS,
                         Rejection.BALANCE_LIMIT,
@@ -627,7 +626,7 @@ OPENAPI: dict[str, Any] = {
                 ],
                 "responses": {
                     "200": _json(_ref("History"), "Operations, newest first", EXAMPLES["history"]),
-                    "400": _error(400, "Invalid limit or cursor", parsing.INVALID_LIMIT, parsing.INVALID_CURSOR),
+                    "400": _error(400, "Invalid limit or cursor", msg.INVALID_LIMIT, msg.INVALID_CURSOR),
                     **READ,
                     "404": WALLET_NOT_FOUND,
                     "503": UNAVAILABLE,
@@ -706,9 +705,9 @@ OPENAPI: dict[str, Any] = {
                         400,
                         "Invalid body, amount, expires_in or to; insufficient available funds",
                         *BAD_BODY,
-                        parsing.INVALID_EXPIRES_IN,
-                        parsing.INVALID_TO,
-                        parsing.HOLD_TO_SELF,
+                        msg.INVALID_EXPIRES_IN,
+                        msg.INVALID_TO,
+                        msg.HOLD_TO_SELF,
                         msg.INVALID_KEY,
                         Rejection.INSUFFICIENT_FUNDS,
                     ),

@@ -1,0 +1,31 @@
+"""API routes. Ids are matched loosely and parsed in the view, so a malformed
+id is a JSON 404 rather than Django's HTML page; trailing slashes are optional. Each route's
+name is its ``route`` label in ``/metrics``."""
+
+from django.urls import re_path
+
+from web.wallets.api.views import holds, service, transfers, wallets
+
+ID = r"(?P<{}>[^/]+)"
+
+urlpatterns = [
+    re_path(r"^api/v1/openapi\.json$", service.openapi_view, name="openapi"),
+    re_path(r"^api/v1/docs/?$", service.reference_view, name="docs"),
+    re_path(r"^api/v1/wallets/?$", wallets.wallet_create_view, name="wallets"),
+    re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/?$", wallets.wallet_detail_view, name="wallet"),
+    re_path(
+        rf"^api/v1/wallets/{ID.format('wallet_id')}/operation/?$",
+        wallets.wallet_operation_view,
+        name="wallet_operation",
+    ),
+    re_path(
+        rf"^api/v1/wallets/{ID.format('wallet_id')}/operations/?$", wallets.wallet_history_view, name="wallet_history"
+    ),
+    re_path(rf"^api/v1/operations/{ID.format('operation_id')}/?$", wallets.operation_detail_view, name="operation"),
+    re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/holds/?$", holds.hold_create_view, name="wallet_holds"),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/?$", holds.hold_detail_view, name="hold"),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/capture/?$", holds.hold_capture_view, name="hold_capture"),
+    re_path(rf"^api/v1/holds/{ID.format('hold_id')}/void/?$", holds.hold_void_view, name="hold_void"),
+    re_path(r"^api/v1/transfers/?$", transfers.transfer_create_view, name="transfers"),
+    re_path(rf"^api/v1/transfers/{ID.format('transfer_id')}/?$", transfers.transfer_detail_view, name="transfer"),
+]

@@ -1,0 +1,65 @@
+"""What the API views share: the status of a worker's refusal, a write's limits, reach checks."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpResponse
+
+from shared.config import Limit, get_settings
+from shared.errors import NotFound
+from shared.holds import REFUSED_AS
+from shared.messages import OperationResult
+from shared.outcomes import OperationStatus, Rejection
+from web.wallets.api.responses import (
+    json_response,
+    outcome_error_response,
+)
+from web.wallets.auth import rate_limits
+from web.wallets.auth.api_keys import Caller
+from web.wallets.error_codes import (
+    OPERATION_NOT_FOUND,
+)
+from web.wallets.money.selectors import (
+    wallet_ensure_reachable,
+)
+
+HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
+
+
+WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
+
+
+REJECTION_STATUS = {
+    Rejection.WALLET_NOT_FOUND: 404,
+    Rejection.IDEMPOTENCY_MISMATCH: 422,
+    Rejection.HOLD_NOT_FOUND: 404,
+    **dict.fromkeys(REFUSED_AS.values(), 409),
+}
+"""HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
+
+
+def write_limits(caller: Caller, idempotency_key: str | None) -> list[rate_limits.Counted]:
+    """What a write (an operation or a transfer) is counted against."""
+    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
+    return rate_limits.counted(caller, get_settings(), *limits)
+
+
+def rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
+    """The error answer for a worker's refusal, with the status of its kind."""
+    rejection = result.rejection
+    status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
+    return outcome_error_response(result.error or fallback, status)
+
+
+def reachable(caller: Caller, wallet_id: UUID, not_found: str = OPERATION_NOT_FOUND) -> None:
+    """An operation (or transfer) of a wallet the caller does not reach is not found, like one
+    that does not exist."""
+    try:
+        wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    except NotFound:
+        raise NotFound(not_found) from None
+
+
+def pending_json(operation_id: UUID) -> HttpResponse:
+    return json_response({"operation_id": str(operation_id), "status": OperationStatus.PENDING.value})

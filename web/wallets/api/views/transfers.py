@@ -1,0 +1,116 @@
+"""Transfers between two wallets: ``/api/v1/transfers``."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+from django.http import HttpRequest, HttpResponse
+
+from shared.config import get_settings
+from shared.connections import get_redis
+from shared.errors import NotFound
+from shared.money import format_money
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
+from shared.transfers import TransferState
+from web.wallets.api import parsing
+from web.wallets.api.resources import (
+    transfer_json,
+    transfer_pending_json,
+)
+from web.wallets.api.responses import (
+    api_view,
+    json_response,
+    replay_marked,
+)
+from web.wallets.api.views.common import (
+    reachable,
+    rejection_response,
+    write_limits,
+)
+from web.wallets.auth.api_keys import Caller
+from web.wallets.error_codes import (
+    TRANSFER_NOT_FOUND,
+    error_fields,
+)
+from web.wallets.money.idempotency import parse_idempotency_key
+from web.wallets.money.selectors import (
+    operation_by_key_get,
+    pending_get,
+    transfer_get,
+)
+from web.wallets.money.transfers import TransferAnswer, transfer_submit
+from web.wallets.ops import metrics
+
+
+@api_view("POST")
+def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    started = time.perf_counter()
+    caller.require_write()
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    transfer = parsing.parse_transfer(request.body)
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    settings = get_settings()
+    answer = transfer_submit(
+        transfer=transfer,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        connection=get_redis(),
+        settings=settings,
+        limits=write_limits(caller, idempotency_key),
+    )
+    metrics.transfer_record(answer.state, time.perf_counter() - started)
+    return replay_marked(_transfer_response(answer), answer.replayed)
+
+
+def _transfer_response(answer: TransferAnswer) -> HttpResponse:
+    transfer_id = str(answer.transfer_id)
+    debit, credit, refund = answer.debit, answer.credit, answer.refund
+    if debit is not None and debit.status is OperationStatus.REJECTED:
+        return rejection_response(debit, "Transfer rejected")
+    if answer.state is TransferState.COMPLETED:
+        assert debit is not None
+        assert credit is not None
+        return json_response(
+            {
+                "status": "Success",
+                "transfer_id": transfer_id,
+                "state": TransferState.COMPLETED.value,
+                "from_balance": format_money(debit.balance_after or Decimal(0)),
+                "to_balance": format_money(credit.balance_after or Decimal(0)),
+            }
+        )
+    if answer.state is TransferState.FAILED:  # the destination refused the credit; refunded
+        assert credit is not None
+        assert refund is not None
+        error = credit.error or "Transfer failed"
+        body = {**error_fields(error, 400), "transfer_id": transfer_id, "state": answer.state.value}
+        return json_response(body, status=400)
+    return json_response(
+        {"status": "Pending", "transfer_id": transfer_id, "state": TransferState.PENDING.value},
+        status=202,
+        Location=f"/api/v1/transfers/{transfer_id}",
+    )
+
+
+@api_view("GET")
+def transfer_detail_view(request: HttpRequest, caller: Caller, transfer_id: str) -> HttpResponse:
+    transfer_uuid = parsing.parse_uuid(transfer_id, not_found=TRANSFER_NOT_FOUND)
+    row = transfer_get(transfer_id=transfer_uuid)
+    if row is None:
+        # Answered 202 before its debit was decided: the web recorded it as pending.
+        pending = pending_get(operation_id=transfer_uuid)
+        if pending is None or pending.operation_type is not OperationType.TRANSFER_OUT:
+            raise NotFound(TRANSFER_NOT_FOUND)
+        reachable(caller, pending.wallet_id, TRANSFER_NOT_FOUND)
+        row = transfer_get(transfer_id=transfer_uuid)  # decided since the first read?
+        if row is None and pending.idempotency_key is not None:
+            # A keyed request may have become the transfer its key first named.
+            keyed = operation_by_key_get(wallet_id=pending.wallet_id, idempotency_key=pending.idempotency_key)
+            if keyed is not None and keyed.operation_type is OperationType.TRANSFER_OUT:
+                row = transfer_get(transfer_id=keyed.id)
+        if row is None:
+            return json_response(transfer_pending_json(transfer_uuid))
+    reachable(caller, row.from_wallet, TRANSFER_NOT_FOUND)
+    return json_response(transfer_json(row))

@@ -1,0 +1,163 @@
+"""Wallets, their operations and history: ``/api/v1/wallets...`` and ``/api/v1/operations/<id>``."""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpRequest, HttpResponse
+
+from shared.config import Limit, get_settings
+from shared.connections import get_redis
+from shared.errors import NotFound
+from shared.money import format_money
+from shared.outcomes import OperationStatus, Rejection
+from shared.rq_contract import JobState, job_state
+from web.wallets.api import parsing
+from web.wallets.api.resources import (
+    cursor_json,
+    operation_json,
+)
+from web.wallets.api.responses import (
+    api_view,
+    json_response,
+    replay_marked,
+)
+from web.wallets.api.views.common import (
+    WALLET_NOT_FOUND,
+    pending_json,
+    reachable,
+    rejection_response,
+    write_limits,
+)
+from web.wallets.auth import rate_limits
+from web.wallets.auth.api_keys import Caller
+from web.wallets.error_codes import (
+    OPERATION_NOT_FOUND,
+    ledger_error_fields,
+)
+from web.wallets.money.idempotency import parse_idempotency_key
+from web.wallets.money.selectors import (
+    operation_by_key_get,
+    operation_get,
+    pending_get,
+    wallet_balance_get,
+    wallet_history_list,
+)
+from web.wallets.money.services import Submission, operation_submit, wallet_create
+from web.wallets.ops import metrics
+
+
+@api_view("POST")
+def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    caller.require_write()
+    rate_limits.spend(get_redis(), rate_limits.counted(caller, get_settings(), Limit.WALLETS))
+    wallet = wallet_create(caller=caller)
+    return json_response({"id": str(wallet.id), "balance": format_money(wallet.balance)}, status=201)
+
+
+@api_view("GET")
+def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    money = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND), caller=caller)
+    return json_response(
+        {
+            "balance": format_money(money.balance),
+            "available": format_money(money.available),
+            "held": format_money(money.held),
+        }
+    )
+
+
+@api_view("POST")
+def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    started = time.perf_counter()
+    caller.require_write()
+    wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    operation = parsing.parse_operation(request.body)
+    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    settings = get_settings()
+    submission = operation_submit(
+        wallet_id=wallet_uuid,
+        operation=operation,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        connection=get_redis(),
+        settings=settings,
+        limits=write_limits(caller, idempotency_key),
+    )
+    metrics.record(operation.operation_type, submission.result, time.perf_counter() - started)
+    return replay_marked(_operation_response(submission), submission.replayed)
+
+
+def _operation_response(submission: Submission) -> HttpResponse:
+    operation_id = str(submission.operation_id)
+    result = submission.result
+    if result is None:
+        return json_response(
+            {"status": "Pending", "operation_id": operation_id},
+            status=202,
+            Location=f"/api/v1/operations/{operation_id}",
+        )
+    if result.status is OperationStatus.REJECTED:
+        return rejection_response(result, "Operation rejected")
+    assert result.balance_after is not None
+    return json_response(
+        {
+            "status": "Success",
+            "new_balance": format_money(result.balance_after),
+            # A keyed retry answers with the operation its key first became.
+            "operation_id": str(result.operation_id),
+        }
+    )
+
+
+@api_view("GET")
+def wallet_history_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
+    rows, after = wallet_history_list(
+        wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND),
+        caller=caller,
+        limit=parsing.parse_limit(request.GET.get("limit")),
+        after=parsing.parse_cursor(request.GET.get("cursor")),
+    )
+    return json_response({"results": [operation_json(row) for row in rows], "next": cursor_json(after)})
+
+
+@api_view("GET")
+def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: str) -> HttpResponse:
+    operation_uuid = parsing.parse_uuid(operation_id, not_found=OPERATION_NOT_FOUND)
+    row = operation_get(operation_id=operation_uuid)
+    if row is not None:
+        reachable(caller, row.wallet_id)
+        return json_response(operation_json(row))
+    pending = pending_get(operation_id=operation_uuid)
+    if pending is not None:
+        reachable(caller, pending.wallet_id)
+        if pending.idempotency_key is not None:
+            # A keyed request may have become the operation its key first named.
+            row = operation_by_key_get(wallet_id=pending.wallet_id, idempotency_key=pending.idempotency_key)
+        if row is None:
+            row = operation_get(operation_id=operation_uuid)  # decided since the first read?
+        if row is not None:
+            return json_response(operation_json(row))
+        return pending_json(operation_uuid)
+    job = job_state(connection=get_redis(), operation_id=operation_uuid)
+    if job.wallet_id is not None:
+        reachable(caller, job.wallet_id)
+    elif job.state is not JobState.UNKNOWN and not caller.reaches(None):
+        raise NotFound(OPERATION_NOT_FOUND)  # a job whose wallet is unreadable is nobody's
+    if job.state is JobState.PENDING:
+        return pending_json(operation_uuid)
+    # The job may have finished between the two reads: the ledger is the answer.
+    row = operation_get(operation_id=operation_uuid)
+    if row is not None:
+        reachable(caller, row.wallet_id)
+        return json_response(operation_json(row))
+    if job.state is JobState.FAILED:
+        return json_response(
+            {
+                "operation_id": str(operation_uuid),
+                "status": OperationStatus.REJECTED.value,
+                **ledger_error_fields(Rejection.UNPROCESSABLE.value),
+            }
+        )
+    raise NotFound(OPERATION_NOT_FOUND)

@@ -1,0 +1,44 @@
+"""What a client asks for, as typed values (``api.parsing`` makes them from request bodies and
+query strings; ``money`` takes them), and the bounds they are held to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from shared.operations import OperationType
+
+HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
+"""How long a hold lasts when ``expires_in`` is not given (7 days)."""
+
+HOLD_MAX_SECONDS = 30 * 24 * 3600
+"""The longest a hold may last (30 days)."""
+
+HISTORY_DEFAULT_LIMIT = 50
+"""Operations per history page when ``limit`` is not given."""
+
+HISTORY_MAX_LIMIT = 500
+"""Largest ``limit`` a history request may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationInput:
+    operation_type: OperationType
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TransferInput:
+    from_wallet: UUID
+    to_wallet: UUID
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class HoldInput:
+    amount: Decimal
+    expires_in: int
+    """Seconds from its acceptance."""
+    to_wallet: UUID | None
+    """Where a capture moves the money (None: out of the service, like a withdrawal)."""
