@@ -12,7 +12,7 @@ writer: correctness must not depend on that alone.
 
 Each kind is decided by its handler (``worker.handlers``) on the batch's money in memory
 (``worker.ledger_batch``). Transfer legs (``shared.transfers``) are operations too, with their
-transfer's record moved on in the same transaction (``worker.transfers.TransferBook``), and so
+transfer's record moved on in the same transaction (``worker.transfer_book.TransferBook``), and so
 are holds (``worker.holds.HoldBook``): the holds and the records are locked before the wallets,
 in every transaction, so two workers never wait on each other in a cycle.
 """
@@ -35,7 +35,7 @@ from shared.transfers import TransferState
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
 from worker.ledger_batch import Applied, LedgerBatch
-from worker.transfers import TransferBook
+from worker.transfer_book import TransferBook
 
 # Statements of a constant shape whatever the batch (lists travel as arrays), so
 # SQLAlchemy compiles each once and caches it.

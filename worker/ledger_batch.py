@@ -18,7 +18,7 @@ from shared.money import MAX_BALANCE
 from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
 from worker.holds import HoldBook
-from worker.transfers import TransferBook
+from worker.transfer_book import TransferBook
 
 
 def money_refusal(

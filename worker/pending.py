@@ -93,6 +93,6 @@ def unsettled_sort(connection: redis.Redis, requests: Sequence[OperationRequest]
     return unsettled
 
 
-def pending_settle(conn: Connection, operation_ids: Sequence[UUID]) -> None:
+def pending_mark_settled(conn: Connection, operation_ids: Sequence[UUID]) -> None:
     """Mark records settled (inside the transaction that applied or answered them)."""
     conn.execute(_SETTLE, {"ids": list(operation_ids)})

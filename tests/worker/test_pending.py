@@ -22,9 +22,9 @@ from tests.factories import TEST_TENANT, api_key, wallet_row
 from web.wallets.auth.rate_limits import Counted
 from web.wallets.money.queueing import operation_send
 from web.wallets.money.services import pending_record
-from worker import shard_worker as shard_worker_module
+from worker import chores
 from worker.apply import ledger_apply
-from worker.pending import pending_due, pending_settle
+from worker.pending import pending_due, pending_mark_settled
 from worker.shard_worker import ShardWorker
 
 
@@ -43,7 +43,7 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
         ]
         assert due == [request]
         ledger_apply(conn, due, shard_count=settings.shard_count)
-        pending_settle(conn, [request.operation_id])
+        pending_mark_settled(conn, [request.operation_id])
     with db.connect() as conn:
         row = conn.execute(select(wallet_operations).where(wallet_operations.c.id == request.operation_id)).one()
     assert (row.api_key_id, row.idempotency_key, row.amount) == (key.id, "k-1", Decimal("7.00"))
@@ -56,7 +56,7 @@ def test_an_operation_a_rate_limit_refused_after_its_202_settles_refused_never_a
     make_worker: Callable[..., ShardWorker],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shard_worker_module, "PENDING_GRACE", 0)
+    monkeypatch.setattr(chores, "PENDING_GRACE", 0)
     wallet = wallet_row(db)
     key = api_key(TEST_TENANT)
     limits = [Counted(Limit.WRITES, keys.rate_limit_key("writes", key.id), RateLimit.parse("1/minute"))]
@@ -73,7 +73,7 @@ def test_an_operation_a_rate_limit_refused_after_its_202_settles_refused_never_a
     worker = make_worker(shards=shards)
     worker.bootstrap()
     try:
-        assert worker.pending_settle() == 1  # the refused one; the allowed one's job is queued
+        assert chores.pending_settle(worker) == 1  # the refused one; the allowed one's job is queued
     finally:
         worker.teardown()
     make_worker(shards=shards).work(burst=True)

@@ -26,8 +26,7 @@ from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
 from tests.factories import operation, seed_applied_deposit, wallet_row
 from tests.worker.test_shard_worker import Enqueue, MakeWorker, balance, redeliver, reply
-from worker import jobs
-from worker import shard_worker as shard_worker_module
+from worker import chores, jobs
 from worker.apply import operation_refuse
 from worker.transfers import transfers_due
 
@@ -80,7 +79,7 @@ def sweep(make_worker: MakeWorker, shards: list[int] | None = None) -> int:
     worker = make_worker(shards=shards)
     worker.bootstrap()
     try:
-        return worker.transfers_sweep()
+        return chores.transfers_sweep(worker)
     finally:
         worker.teardown()
 
@@ -225,7 +224,7 @@ def test_the_source_owner_enqueues_a_lost_credit_again(
     make_worker: MakeWorker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
+    monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
     source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
     request = debit(source, destination, "3.00")
     enqueue(request)
@@ -249,7 +248,7 @@ def lost_refund(
 ) -> OperationRequest:
     """The debit of a transfer of 4.00 out of a wallet of 10.00 whose credit the destination
     refused (the balance limit) and whose refund's job Redis lost; sweeps see it at once."""
-    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
+    monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
     source = wallet_on(db, local_settings, 1, "10.00")
     destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
     request = debit(source, destination, "4.00")
@@ -278,8 +277,8 @@ def test_the_sweep_takes_each_pending_transfer_in_turn_past_those_it_cannot_move
     make_worker: MakeWorker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shard_worker_module, "TRANSFER_GRACE", 0)
-    monkeypatch.setattr(shard_worker_module, "SWEEP_BATCH", 2)
+    monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
+    monkeypatch.setattr(chores, "SWEEP_BATCH", 2)
     source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
     # Older transfers whose credits wait in the destination's queue (no worker serves it):
     # nothing to redo, more of them than one sweep looks at.

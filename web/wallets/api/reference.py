@@ -17,7 +17,9 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from web.wallets.api.openapi import OPENAPI, REQUEST_ID_DOC, UUID_PATTERN
+from web.wallets.api.openapi import OPENAPI
+from web.wallets.api.openapi.components import UUID_PATTERN
+from web.wallets.api.openapi.responses import REQUEST_ID_DOC
 from web.wallets.api.request_ids import REQUEST_ID_HEADER
 from web.wallets.error_codes import BY_MESSAGE, BY_STATUS
 

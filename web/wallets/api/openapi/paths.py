@@ -1,0 +1,288 @@
+"""Every path of the API and its operations, with a summary of each and the resources (tags)
+they belong to, in the order reference pages show them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.outcomes import Rejection
+from web.wallets import error_codes as msg
+from web.wallets.api.openapi.components import ref, request_body, response
+from web.wallets.api.openapi.examples import EXAMPLES
+from web.wallets.api.openapi.responses import (
+    BAD_BODY,
+    HOLD_CONFLICT,
+    HOLD_ID,
+    HOLD_NOT_FOUND,
+    IDEMPOTENCY_KEY,
+    LOCATION,
+    OPERATION_ID,
+    READ,
+    TRANSFER_ID,
+    TRANSFER_REFUSED,
+    UNAVAILABLE,
+    WALLET_ID,
+    WALLET_NOT_FOUND,
+    WALLET_WRITE,
+    error,
+    keyed_write,
+    pending,
+)
+from web.wallets.inputs import HISTORY_MAX_LIMIT
+
+SUMMARIES = {
+    "wallet_create": "Create a wallet of the key's tenant",
+    "wallet_balance": "Read a wallet's balance, available and held money",
+    "wallet_operate": "Deposit into or withdraw from a wallet",
+    "wallet_history": "List a wallet's ledger, newest first",
+    "operation_status": "Read an operation's status (poll a 202's Location)",
+    "transfer_create": "Move money from one wallet to another",
+    "transfer_status": "Read a transfer and its legs",
+    "hold_create": "Hold money of a wallet until it is captured, voided or expires",
+    "hold_status": "Read a hold",
+    "hold_capture": "Capture a hold (all or part), releasing the rest",
+    "hold_void": "Release a hold",
+    "health": "Liveness: the process answers",
+    "ready": "Readiness: every shard has a writer and none lags",
+}
+"""One line per operation, as API reference pages show it."""
+
+TAGS = {
+    "Wallets": (
+        "Create wallets and move money in and out of them",
+        ("wallet_create", "wallet_balance", "wallet_operate", "wallet_history"),
+    ),
+    "Operations": ("What became of an operation", ("operation_status",)),
+    "Transfers": (
+        "Money from one wallet to another: two legs, no shared writer",
+        ("transfer_create", "transfer_status"),
+    ),
+    "Holds": (
+        "Set money aside now; capture or release it later",
+        ("hold_create", "hold_status", "hold_capture", "hold_void"),
+    ),
+    "Service": ("Probes for orchestrators", ("health", "ready")),
+}
+"""The resources, in the order reference pages show them: a description, and their operations."""
+
+PATHS: dict[str, Any] = {
+    "/api/v1/wallets": {
+        "post": {
+            "operationId": "wallet_create",
+            "responses": {
+                "201": response(ref("Wallet"), "The new wallet", EXAMPLES["wallet"]),
+                **WALLET_WRITE,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/wallets/{wallet_id}": {
+        "parameters": [WALLET_ID],
+        "get": {
+            "operationId": "wallet_balance",
+            "responses": {
+                "200": response(ref("Balance"), "The balance", EXAMPLES["balance"]),
+                **READ,
+                "404": WALLET_NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/wallets/{wallet_id}/operation": {
+        "parameters": [WALLET_ID],
+        "post": {
+            "operationId": "wallet_operate",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("OperationRequest"), EXAMPLES["operation_request"]),
+            "responses": keyed_write(
+                {
+                    "200": response(ref("OperationAccepted"), "Applied", EXAMPLES["operation_accepted"]),
+                    "202": pending(
+                        "OperationPending", "Accepted, not applied yet: poll the Location", "operation_pending"
+                    ),
+                },
+                bad_request=error(
+                    400,
+                    "Invalid body, amount or operationType; insufficient funds; balance limit",
+                    *BAD_BODY,
+                    msg.INVALID_OPERATION_TYPE,
+                    msg.INVALID_KEY,
+                    Rejection.INSUFFICIENT_FUNDS,
+                    Rejection.BALANCE_LIMIT,
+                ),
+                not_found=WALLET_NOT_FOUND,
+            ),
+        },
+    },
+    "/api/v1/wallets/{wallet_id}/operations": {
+        "parameters": [WALLET_ID],
+        "get": {
+            "operationId": "wallet_history",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "Operations per page (default 50)",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "description": "The previous page's next: opaque, valid for this wallet only",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": response(ref("History"), "Operations, newest first", EXAMPLES["history"]),
+                "400": error(400, "Invalid limit or cursor", msg.INVALID_LIMIT, msg.INVALID_CURSOR),
+                **READ,
+                "404": WALLET_NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/operations/{operation_id}": {
+        "parameters": [OPERATION_ID],
+        "get": {
+            "operationId": "operation_status",
+            "responses": {
+                "200": response(ref("Operation"), "The operation", EXAMPLES["operation"]),
+                **READ,
+                "404": error(404, "Operation not found", msg.OPERATION_NOT_FOUND),
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/transfers": {
+        "post": {
+            "operationId": "transfer_create",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("TransferRequest"), EXAMPLES["transfer_request"]),
+            "responses": keyed_write(
+                {
+                    "200": response(ref("TransferCompleted"), "Both legs applied", EXAMPLES["transfer_completed"]),
+                    "202": pending(
+                        "TransferPending", "Accepted, not completed yet: poll the Location", "transfer_pending"
+                    ),
+                },
+                bad_request=TRANSFER_REFUSED,
+                not_found=error(404, "Wallet not found (either of them)", Rejection.WALLET_NOT_FOUND),
+            ),
+        },
+    },
+    "/api/v1/transfers/{transfer_id}": {
+        "parameters": [TRANSFER_ID],
+        "get": {
+            "operationId": "transfer_status",
+            "responses": {
+                "200": response(ref("Transfer"), "The transfer and its legs", EXAMPLES["transfer"]),
+                **READ,
+                "404": error(404, "Transfer not found", msg.TRANSFER_NOT_FOUND),
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/wallets/{wallet_id}/holds": {
+        "parameters": [WALLET_ID],
+        "post": {
+            "operationId": "hold_create",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("HoldRequest"), EXAMPLES["hold_request"]),
+            "responses": keyed_write(
+                {
+                    "201": {
+                        **response(ref("HoldCreated"), "Held", EXAMPLES["hold_created"]),
+                        "headers": {"Location": LOCATION},
+                    },
+                    "202": pending("HoldPending", "Accepted, not decided yet: poll the Location", "hold_pending"),
+                },
+                bad_request=error(
+                    400,
+                    "Invalid body, amount, expires_in or to; insufficient available funds",
+                    *BAD_BODY,
+                    msg.INVALID_EXPIRES_IN,
+                    msg.INVALID_TO,
+                    msg.HOLD_TO_SELF,
+                    msg.INVALID_KEY,
+                    Rejection.INSUFFICIENT_FUNDS,
+                ),
+                not_found=error(404, "Wallet not found (or the to wallet)", Rejection.WALLET_NOT_FOUND),
+            ),
+        },
+    },
+    "/api/v1/holds/{hold_id}": {
+        "parameters": [HOLD_ID],
+        "get": {
+            "operationId": "hold_status",
+            "responses": {
+                "200": response(ref("Hold"), "The hold", EXAMPLES["hold"]),
+                **READ,
+                "404": HOLD_NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    **{
+        f"/api/v1/holds/{{hold_id}}/{action}": {
+            "parameters": [HOLD_ID],
+            "post": {
+                "operationId": f"hold_{action}",
+                "description": description,
+                "parameters": [IDEMPOTENCY_KEY],
+                "requestBody": request_body(body, example, required=False),
+                "responses": keyed_write(
+                    {
+                        "200": response(ref("HoldChanged"), "Done", EXAMPLES["hold_changed"]),
+                        "202": pending("HoldPending", "Accepted, not decided yet: poll the Location", "hold_pending"),
+                    },
+                    bad_request=error(
+                        400,
+                        "Invalid body or amount; a capture above the held amount",
+                        *BAD_BODY,
+                        msg.INVALID_KEY,
+                        Rejection.CAPTURE_TOO_LARGE,
+                    ),
+                    not_found=HOLD_NOT_FOUND,
+                    conflict=HOLD_CONFLICT,
+                ),
+            },
+        }
+        for action, description, body, example in (
+            (
+                "capture",
+                "Take the amount (default: all) out of the wallet, or to the hold's to wallet; release the rest",
+                ref("CaptureRequest"),
+                EXAMPLES["capture_request"],
+            ),
+            ("void", "Release all of it", {"type": "object"}, {}),
+        )
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "health",
+            "security": [],
+            "description": "Liveness: the process answers (PostgreSQL and Redis are readiness's concern)",
+            "responses": {"200": response(ref("Health"), "The process answers", EXAMPLES["health"])},
+        },
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "ready",
+            "security": [],
+            "description": (
+                "Not ready while PostgreSQL or Redis does not answer, a shard has no worker holding its lease,"
+                " or a shard's oldest queued operation has waited longer than READY_MAX_LAG seconds"
+                " (operations would end as 202s that do not settle)"
+            ),
+            "responses": {
+                "200": response(ref("Readiness"), "Every shard has a writer, and none lags", EXAMPLES["ready"]),
+                "503": response(
+                    {"oneOf": [ref("Readiness"), ref("Unavailable")]},
+                    "A shard without a writer or lagging; or PostgreSQL or Redis does not answer",
+                    EXAMPLES["not_ready"],
+                ),
+            },
+        },
+    },
+}
+"""Every path, in the order reference pages show them."""

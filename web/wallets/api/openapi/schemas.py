@@ -1,0 +1,284 @@
+"""The schemas of the API's resources: wallets, operations, transfers and holds, their requests
+and answers (``tests/web/test_openapi.py`` holds each request schema to the parser's fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.holds import REFUSED_AS, HoldState
+from shared.operations import CLIENT_OPERATION_TYPES, OperationType
+from shared.outcomes import OperationStatus
+from shared.transfers import TransferState
+from web.wallets.api.openapi.components import NULLABLE_CODE, ref
+from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
+
+RESOURCE_SCHEMAS: dict[str, Any] = {
+    "Wallet": {
+        "type": "object",
+        "required": ["id", "balance"],
+        "properties": {"id": ref("Uuid"), "balance": ref("Money")},
+        "additionalProperties": False,
+    },
+    "Balance": {
+        "type": "object",
+        "required": ["balance", "available", "held"],
+        "properties": {
+            "balance": ref("Money"),
+            "available": {**ref("Money"), "description": "What withdrawals, transfers and new holds may use"},
+            "held": {**ref("Money"), "description": "Set aside by active holds (balance = available + held)"},
+        },
+        "additionalProperties": False,
+    },
+    "OperationRequest": {
+        "type": "object",
+        "required": ["operationType", "amount"],
+        "properties": {
+            "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
+            "amount": ref("Amount"),
+        },
+        "additionalProperties": False,
+    },
+    "Amount": {
+        "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
+        "oneOf": [
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1_000_000_000_000},
+            {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
+        ],
+    },
+    "TransferRequest": {
+        "type": "object",
+        "required": ["from", "to", "amount"],
+        "properties": {
+            "from": {**ref("Uuid"), "description": "The wallet the money leaves (scopes the Idempotency-Key)"},
+            "to": {**ref("Uuid"), "description": "The wallet the money goes to (not the same one)"},
+            "amount": ref("Amount"),
+        },
+        "additionalProperties": False,
+    },
+    "TransferCompleted": {
+        "type": "object",
+        "required": ["status", "transfer_id", "state", "from_balance", "to_balance"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "transfer_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.COMPLETED.value]},
+            "from_balance": {**ref("Money"), "description": "The source's balance right after the debit"},
+            "to_balance": {**ref("Money"), "description": "The destination's balance right after the credit"},
+        },
+        "additionalProperties": False,
+    },
+    "TransferPending": {
+        "type": "object",
+        "required": ["status", "transfer_id", "state"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Pending"]},
+            "transfer_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.PENDING.value]},
+        },
+        "additionalProperties": False,
+    },
+    "TransferFailed": {
+        "type": "object",
+        "description": "The destination refused the credit; the money went back to the source",
+        "required": ["error", "code", "transfer_id", "state"],
+        "properties": {
+            "error": ref("ErrorMessage"),
+            "code": ref("ErrorCode"),
+            "transfer_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [TransferState.FAILED.value]},
+        },
+        "additionalProperties": False,
+    },
+    "TransferLeg": {
+        "type": "object",
+        "required": ["operation_id", "status"],
+        "properties": {
+            "operation_id": ref("Uuid"),
+            "status": {"type": "string", "enum": [s.value for s in OperationStatus]},
+            "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
+        },
+        "additionalProperties": False,
+    },
+    "Transfer": {
+        "type": "object",
+        "required": ["transfer_id", "state", "legs"],
+        "properties": {
+            "transfer_id": ref("Uuid"),
+            "from": ref("Uuid"),
+            "to": ref("Uuid"),
+            "amount": ref("Money"),
+            "state": {
+                "type": "string",
+                "enum": [s.value for s in TransferState],
+                "description": "pending: debited (or queued), not yet credited; failed: nothing moved, or refunded",
+            },
+            "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "legs": {
+                "type": "object",
+                "required": ["debit", "credit", "refund"],
+                "properties": {
+                    "debit": ref("TransferLeg"),
+                    "credit": {**ref("TransferLeg"), "nullable": True},
+                    "refund": {**ref("TransferLeg"), "nullable": True},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "additionalProperties": False,
+    },
+    "HoldRequest": {
+        "type": "object",
+        "required": ["amount"],
+        "properties": {
+            "amount": ref("Amount"),
+            "expires_in": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": HOLD_MAX_SECONDS,
+                "default": HOLD_DEFAULT_SECONDS,
+                "description": "Seconds until the worker releases it, unless captured or voided first",
+            },
+            "to": {**ref("Uuid"), "description": "Where a capture moves the money (as a transfer); else it leaves"},
+        },
+        "additionalProperties": False,
+    },
+    "HoldCreated": {
+        "type": "object",
+        "required": ["hold_id", "state", "amount", "expires_at", "available", "held", "balance"],
+        "properties": {
+            "hold_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [HoldState.ACTIVE.value]},
+            "amount": ref("Money"),
+            "expires_at": {"type": "string", "format": "date-time"},
+            "available": ref("Money"),
+            "held": ref("Money"),
+            "balance": ref("Money"),
+        },
+        "additionalProperties": False,
+    },
+    "HoldPending": {
+        "type": "object",
+        "required": ["status", "hold_id"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Pending"]},
+            "hold_id": ref("Uuid"),
+            "state": {"type": "string", "enum": ["pending"]},
+            "transfer_id": {**ref("Uuid"), "description": "A capture to a wallet whose credit is not applied yet"},
+        },
+        "additionalProperties": False,
+    },
+    "CaptureRequest": {
+        "type": "object",
+        "properties": {"amount": {**ref("Amount"), "description": "At most the held amount; default: all of it"}},
+        "additionalProperties": False,
+    },
+    "HoldChanged": {
+        "type": "object",
+        "required": ["status", "hold_id", "operation_id", "state", "released", "balance", "available", "held"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "hold_id": ref("Uuid"),
+            "operation_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [HoldState.CAPTURED.value, HoldState.VOIDED.value]},
+            "captured": ref("Money"),
+            "released": {**ref("Money"), "description": "Held money made available again"},
+            "balance": ref("Money"),
+            "available": ref("Money"),
+            "held": ref("Money"),
+            "transfer_id": {**ref("Uuid"), "description": "A capture to a wallet: its transfer"},
+            "transfer_state": {
+                "type": "string",
+                "enum": [TransferState.COMPLETED.value, TransferState.FAILED.value],
+                "description": "failed: the to wallet refused the credit and the money came back",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "HoldResolved": {
+        "type": "object",
+        "description": "The hold was already captured, voided or expired",
+        "required": ["error", "code", "hold_id", "state"],
+        "properties": {
+            "error": ref("ErrorMessage"),
+            "code": ref("ErrorCode"),
+            "hold_id": ref("Uuid"),
+            "state": {"type": "string", "enum": [state.value for state in REFUSED_AS]},
+        },
+        "additionalProperties": False,
+    },
+    "Hold": {
+        "type": "object",
+        "required": ["hold_id", "state"],
+        "properties": {
+            "hold_id": ref("Uuid"),
+            "wallet_id": ref("Uuid"),
+            "to": {**ref("Uuid"), "nullable": True},
+            "amount": ref("Money"),
+            "state": {
+                "type": "string",
+                "enum": [*(state.value for state in HoldState), "pending", "rejected"],
+                "description": "pending: answered 202, not decided yet; rejected: never held (see error)",
+            },
+            "captured": {**ref("Money"), "nullable": True},
+            "expires_at": {"type": "string", "format": "date-time"},
+            "resolved_by": {**ref("Uuid"), "nullable": True},
+            "transfer_id": {**ref("Uuid"), "nullable": True},
+            "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
+    "OperationAccepted": {
+        "type": "object",
+        "required": ["status", "new_balance", "operation_id"],
+        "properties": {
+            "status": {"type": "string", "enum": ["Success"]},
+            "new_balance": ref("Money"),
+            "operation_id": ref("Uuid"),
+        },
+        "additionalProperties": False,
+    },
+    "OperationPending": {
+        "type": "object",
+        "required": ["status", "operation_id"],
+        "properties": {"status": {"type": "string", "enum": ["Pending"]}, "operation_id": ref("Uuid")},
+        "additionalProperties": False,
+    },
+    "Operation": {
+        "type": "object",
+        "required": ["operation_id", "status"],
+        "properties": {
+            "operation_id": ref("Uuid"),
+            "wallet_id": ref("Uuid"),
+            "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
+            "amount": ref("Money"),
+            "status": {"type": "string", "enum": [s.value for s in OperationStatus]},
+            "balance_after": ref("Money"),
+            "error": {"type": "string", "nullable": True},
+            "code": NULLABLE_CODE,
+            "api_key_id": {**ref("Uuid"), "nullable": True},
+            "transfer_id": {**ref("Uuid"), "nullable": True},
+            "counterparty_wallet_id": {**ref("Uuid"), "nullable": True},
+            "hold_id": {**ref("Uuid"), "nullable": True},
+            "held_after": {**ref("Money"), "description": "The wallet's held money after it"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "applied_at": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
+    "History": {
+        "type": "object",
+        "required": ["results", "next"],
+        "properties": {
+            "results": {"type": "array", "items": ref("Operation")},
+            "next": {"type": "string", "nullable": True},
+        },
+        "additionalProperties": False,
+    },
+}
