@@ -1,4 +1,4 @@
-"""SQLAlchemy Core mirrors of the tables Django creates (``web/wallets/models.py``).
+"""SQLAlchemy Core mirrors of the tables Django creates (``web/wallets/models/``).
 
 Workers write through these. ``tests/shared/test_tables.py`` compares them with
 the migrated database, so a migration that forgets this file fails the suite.
@@ -22,7 +22,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from shared.config import Limit
+from shared.rates import Limit
 
 metadata = MetaData()
 

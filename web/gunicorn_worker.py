@@ -41,7 +41,7 @@ from gevent.lock import BoundedSemaphore
 from gevent.pywsgi import Input, headers_factory
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
-from shared.config import DEFAULT_WEB_REQUEST_DEADLINE, get_settings
+from shared.config import DEFAULTS, get_settings
 from web.wallets.api.request_ids import REQUEST_ID_HEADER, request_id_from
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, request_error_fields
 
@@ -76,7 +76,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
     """Serves one client connection (see the module's docstring)."""
 
     idle_timeout: float = 5.0
-    request_deadline: float = DEFAULT_WEB_REQUEST_DEADLINE
+    request_deadline: float = DEFAULTS.web_request_deadline
     _deadline: Timeout | None = None
     _body: bytes = b""
 

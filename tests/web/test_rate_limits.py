@@ -14,11 +14,12 @@ from django.test import Client
 from sqlalchemy import Engine
 
 from shared import keys
-from shared.config import Limit, RateLimit, Settings
+from shared.config import Settings
 from shared.errors import RateLimited
 from shared.messages import OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
+from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
 from tests.factories import api_key, operation, wallet_row
 from tests.roundtrips import count_round_trips

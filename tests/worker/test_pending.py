@@ -13,9 +13,10 @@ import redis
 from sqlalchemy import Engine, select
 
 from shared import keys
-from shared.config import Limit, RateLimit, Settings
+from shared.config import Settings
 from shared.messages import OperationRequest
 from shared.operations import OperationType
+from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
 from tests.factories import TEST_TENANT, api_key, wallet_row

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from shared.config import Limit, get_settings
+from shared.config import get_settings
+from shared.rates import Limit
 from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
 
 admin.site.enable_nav_sidebar = False  # the lists get the page's whole width (the index links every model)

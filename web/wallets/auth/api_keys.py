@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from shared.config import Limit, RateLimit, Settings
+from shared.config import Settings
 from shared.errors import Forbidden, Unauthorized
+from shared.rates import Limit, RateLimit
 from web.database import read_one, write
 from web.wallets.error_codes import MALFORMED, MISSING, READ_ONLY, UNKNOWN
 

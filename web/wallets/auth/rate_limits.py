@@ -26,8 +26,9 @@ from typing import Any
 import redis
 
 from shared import keys
-from shared.config import Limit, RateLimit, Settings
+from shared.config import Settings
 from shared.errors import RateLimited, ServiceUnavailable
+from shared.rates import Limit, RateLimit
 from web.wallets.auth.api_keys import Caller
 
 

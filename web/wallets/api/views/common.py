@@ -6,11 +6,12 @@ from uuid import UUID
 
 from django.http import HttpResponse
 
-from shared.config import Limit, get_settings
+from shared.config import get_settings
 from shared.errors import NotFound
 from shared.holds import REFUSED_AS
 from shared.messages import OperationResult
 from shared.outcomes import OperationStatus, Rejection
+from shared.rates import Limit
 from web.wallets.api.responses import (
     json_response,
     outcome_error_response,

@@ -6,11 +6,12 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
-from shared.config import Limit, get_settings
+from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.money import format_money
 from shared.outcomes import OperationStatus, Rejection
+from shared.rates import Limit
 from shared.rq_contract import JobState, job_state
 from web.wallets.api import parsing
 from web.wallets.api.resources import (

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from shared.config import Limit, RateLimit, get_settings
+from shared.config import get_settings
+from shared.rates import Limit, RateLimit
 from web.wallets.auth.api_keys import Scope, key_create, key_revoke
 from web.wallets.models import ApiKey
 

@@ -1,0 +1,97 @@
+"""Readers of environment values: each turns the text of one variable into a typed value, or
+raises ``ConfigurationError`` naming the variable and what it takes. ``shared.config`` names
+the reader of each setting."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Collection
+from typing import TypeVar
+
+from shared.errors import ConfigurationError
+from shared.rates import RateLimit
+
+T = TypeVar("T")
+
+Reader = Callable[[str, str], T]
+"""``read(name, raw)``: the value of variable ``name`` whose text is ``raw`` (never empty)."""
+
+
+def text(name: str, raw: str) -> str:
+    return raw
+
+
+def lowercase(name: str, raw: str) -> str:
+    return raw.lower()
+
+
+def flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be a boolean, got {raw!r}")
+
+
+def number(*, minimum: float, maximum: float = float("inf")) -> Reader[float]:
+    """A number within ``minimum``..``maximum``."""
+
+    def read(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigurationError(f"{name} must be within {minimum}..{maximum}, got {raw!r}")
+        return value
+
+    return read
+
+
+def whole(*, minimum: float, maximum: float = float("inf")) -> Reader[int]:
+    """A number within ``minimum``..``maximum``, as a whole number (its fraction dropped)."""
+    within = number(minimum=minimum, maximum=maximum)
+    return lambda name, raw: int(within(name, raw))
+
+
+def choice(choices: Collection[str]) -> Reader[str]:
+    def read(name: str, raw: str) -> str:
+        if raw not in choices:
+            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw
+
+    return read
+
+
+def rate(name: str, raw: str) -> RateLimit:
+    try:
+        return RateLimit.parse(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must look like 100/second or 20/10 minute, got {raw!r}") from None
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def short_name(name: str, raw: str) -> str:
+    if not _NAME.fullmatch(raw):
+        raise ConfigurationError(f"{name} must be 1 to 63 letters, digits, '.', '_' or '-', got {raw!r}")
+    return raw
+
+
+def names(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list."""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def networks(name: str, raw: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks, each checked."""
+    found = names(name, raw)
+    for network in found:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigurationError(f"{name} must list addresses or networks, got {network!r}") from None
+    return found

@@ -1,0 +1,184 @@
+"""Wallets, their ledger (one row per decided operation) and the operations answered 202."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from django.db import models
+from django.db.models.functions import Now
+
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
+from web.wallets.models.tenants import ApiKey, Tenant
+
+OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
+
+
+class Wallet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid4, editable=False)
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wallets",
+        editable=False,
+        help_text="Whose keys reach it (none: created with API_AUTH=off)",
+    )
+    balance = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0, editable=False)
+    held = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text="Money of active holds: in the balance, not available",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "wallets"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallets_balance_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(held__gte=0) & models.Q(held__lte=models.F("balance")),
+                name="wallets_held_within_balance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class WalletOperation(models.Model):
+    """One ledger row per operation a worker decided: applied or rejected."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The operation id")
+    # Identity column added in migration 0001: the order in which the writer decided.
+    seq = models.BigIntegerField(unique=True, editable=False)
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
+    )  # indexed by wallet_operations_history
+    operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    status = models.CharField(
+        max_length=8,
+        choices=[(s.value, s.value) for s in (OperationStatus.APPLIED, OperationStatus.REJECTED)],
+        editable=False,
+    )
+    error = models.TextField(null=True, blank=True, editable=False)
+    balance_after = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    held_after = models.DecimalField(
+        max_digits=20,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text="The wallet's held money after it (balance_after less this was available)",
+    )
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        help_text="The key that sent it (none: API_AUTH=off)",
+    )
+    transfer = models.ForeignKey(
+        "Transfer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legs",
+        editable=False,
+        db_index=False,
+        help_text="The transfer this is a leg of",
+    )
+    counterparty = models.ForeignKey(
+        Wallet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        db_index=False,
+        help_text="A transfer leg's other wallet",
+    )
+    hold = models.ForeignKey(
+        "Hold",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="changes",
+        editable=False,
+        db_index=False,
+        help_text="The hold this sets up, captures, voids or expires",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="A hold's expiry, as asked")
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
+
+    class Meta:
+        db_table = "wallet_operations"
+        indexes = [models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="wallet_operations_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(operation_type__in=[t.value for t in OperationType]),
+                name="wallet_operations_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[OperationStatus.APPLIED.value, OperationStatus.REJECTED.value]),
+                name="wallet_operations_status_valid",
+            ),
+            # An Idempotency-Key names one operation of its wallet, for good.
+            models.UniqueConstraint(
+                fields=["wallet", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="wallet_operations_idempotency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} {self.amount} ({self.status})"
+
+
+class PendingOperation(models.Model):
+    """An operation answered ``202``, recorded before the answer: whatever Redis loses, the
+    shard's worker applies it from here (``worker.pending``) or finds it already decided. The
+    fast path (answered after its commit) never writes one."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="The operation id")
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
+    shard = models.SmallIntegerField(editable=False)
+    operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
+    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
+    )
+    counterparty = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
+    )
+    hold_id = models.UUIDField(null=True, editable=False)
+    expires_at = models.DateTimeField(null=True, editable=False)
+    created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
+    recorded_at = models.DateTimeField(db_default=Now(), editable=False)
+    settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
+
+    class Meta:
+        db_table = "pending_operations"
+        indexes = [
+            models.Index(
+                fields=["shard", "recorded_at"],
+                name="pending_operations_unsettled",
+                condition=models.Q(settled_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_type} {self.amount} (pending)"
