@@ -4,13 +4,17 @@ A web node enqueues one ``OperationRequest`` per client operation as the only
 argument of an RQ job (JSON serializer, never pickle); the worker answers with
 one ``OperationResult`` pushed to the operation's reply key. ``api_key_id`` (the key that sent
 the operation, recorded in its ledger row), ``transfer_id`` and ``counterparty_id`` (a
-transfer leg's transfer and the other wallet) are optional: a message without them reads as null. Both are plain
-JSON objects of strings, so either side can be read by a human in redis-cli::
+transfer leg's transfer and the other wallet), ``hold_id`` (the hold it makes or changes) and
+``expires_at`` (a hold's) are optional: a message without them reads as null. What each kind
+names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
+either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
-     "amount": "10.00", "idempotency_key": null, "api_key_id": "…",
-     "transfer_id": null, "counterparty_id": null, "created_at": "2026-11-24T04:33:09.123456+00:00"}
-    {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null}
+     "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
+     "counterparty_id": null, "hold_id": null, "expires_at": null,
+     "created_at": "2026-11-24T04:33:09.123456+00:00"}
+    {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null,
+     "held_after": "0.00"}
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ from shared.config import Settings
 from shared.errors import MalformedMessage
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.outcomes import Rejection
-from shared.rq_contract import Failed, Finished, WorkerPresence, job_call, jobs_fetch, jobs_finish, replies_push
+from shared.rq_contract import Failed, Finished, job_call, jobs_fetch, jobs_finish, replies_push
+from shared.rq_presence import WorkerPresence
 from worker.apply import ledger_apply, operation_refuse
 from worker.claim import ClaimedIds, processing_clear
 from worker.leases import Leases, LeasesLost

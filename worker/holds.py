@@ -92,7 +92,7 @@ class HoldBook:
     shard_count: int
     now: datetime | None
     found: dict[UUID, _Hold]
-    """The holds the batch changes: locked ``FOR UPDATE``, or made earlier in the batch."""
+    """The holds the batch changes: locked ``FOR NO KEY UPDATE``, or made earlier in the batch."""
     states: dict[UUID, str] = field(default_factory=dict)
     new: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     changes: dict[UUID, tuple[str, Decimal | None, UUID]] = field(default_factory=dict)

@@ -30,7 +30,8 @@ from sqlalchemy import Engine
 
 from shared.config import Settings
 from shared.operations import OperationType
-from shared.rq_contract import WorkerPresence, queues_register
+from shared.rq_contract import queues_register
+from shared.rq_presence import WorkerPresence
 from worker.batches import batch_apply, batch_fetch, batch_finish
 from worker.chores import CHORES
 from worker.claim import (
@@ -229,7 +230,7 @@ class ShardWorker:
         """Heartbeat, requeue what dead workers left claimed, take or give up shards."""
         self._due["rebalance"] = time.monotonic() + REBALANCE_EVERY
         live = self.retry_redis(partial(live_members, self.connection, self.name, time.time()))
-        self._sweep(live)
+        self._requeue_dead_claims(live)
         before = set(self.leases.owned)
         self.leases.rebalance(len(live))
         if self.leases.owned == before:
@@ -241,7 +242,7 @@ class ShardWorker:
         self._publish()
         log.info("worker %s now serves shards %s", self.name, self.owned)
 
-    def _sweep(self, live: set[str]) -> None:
+    def _requeue_dead_claims(self, live: set[str]) -> None:
         """Requeue what workers no longer alive left claimed on the shards this worker owns."""
         shards = self.shard_queues
         if not shards:

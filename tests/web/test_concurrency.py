@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -198,5 +199,7 @@ def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) ->
         status, headers, body = exchange(http.base, "HEAD", path)
         assert (status, body) == (get_status, b""), path
         assert headers["Content-Type"] == get_headers["Content-Type"] == "application/json"
-        assert get_body
+        assert isinstance(json.loads(get_body), dict), path
+    _, _, balance = exchange(http.base, "GET", f"/api/v1/wallets/{wallet}")
+    assert json.loads(balance) == {"balance": "5.00", "available": "5.00", "held": "0.00"}
     assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405

@@ -42,7 +42,13 @@ def test_deposit(api: Api) -> None:
     body = response.json()
     assert body["status"] == "Success"
     assert body["new_balance"] == "6000.00"
-    assert uuid.UUID(body["operation_id"])
+    recorded = api.client.get(f"/api/v1/operations/{body['operation_id']}").json()
+    assert (recorded["wallet_id"], recorded["operationType"], recorded["amount"], recorded["status"]) == (
+        wallet,
+        "DEPOSIT",
+        "1000.00",
+        "applied",
+    )
     assert api.balance(wallet) == Decimal("6000.00")
 
 

@@ -11,24 +11,19 @@ and a retry is answered from the ledger, like an operation's.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-import redis
-
-from shared.config import Settings
 from shared.errors import NotFound
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
 from shared.outcomes import Rejection
 from web.wallets.auth.api_keys import Caller
-from web.wallets.auth.rate_limits import Counted
 from web.wallets.inputs import HoldInput
 from web.wallets.money.selectors import HoldRow, hold_get, wallet_ensure_reachable
-from web.wallets.money.services import request_submit
+from web.wallets.money.services import WriteContext, request_submit
 from web.wallets.money.transfers import TransferAnswer, debit_follow
 
 HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
@@ -65,17 +60,13 @@ def hold_submit(
     *,
     wallet_id: UUID,
     hold: HoldInput,
-    idempotency_key: str | None,
-    caller: Caller,
-    connection: redis.Redis,
-    settings: Settings,
-    limits: Sequence[Counted] = (),
+    context: WriteContext,
 ) -> HoldAnswer:
     """Queue a hold on its wallet's shard and wait for the worker's answer. The wallet and the
     ``to`` wallet must be the caller's tenant's (``NotFound`` otherwise, nothing queued)."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
     if hold.to_wallet is not None:
-        wallet_ensure_reachable(wallet_id=hold.to_wallet, caller=caller)
+        wallet_ensure_reachable(wallet_id=hold.to_wallet, caller=context.caller)
     hold_id = uuid4()
     created_at = datetime.now(UTC)
     request = OperationRequest(
@@ -84,13 +75,13 @@ def hold_submit(
         operation_type=OperationType.HOLD,
         amount=hold.amount,
         created_at=created_at,
-        idempotency_key=idempotency_key,
-        api_key_id=caller.key_id,
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
         counterparty_id=hold.to_wallet,
         hold_id=hold_id,
         expires_at=created_at + timedelta(seconds=hold.expires_in),
     )
-    submission = request_submit(request=request, connection=connection, settings=settings, limits=limits)
+    submission = request_submit(request=request, context=context)
     result = submission.result
     assert request.expires_at is not None
     if result is not None and result.operation_id != hold_id:
@@ -120,18 +111,14 @@ def hold_change_submit(
     hold_id: UUID,
     kind: OperationType,
     amount: Decimal | None,
-    idempotency_key: str | None,
-    caller: Caller,
-    connection: redis.Redis,
-    settings: Settings,
-    limits: Sequence[Counted] = (),
+    context: WriteContext,
 ) -> ChangeAnswer:
     """Queue the capture (of ``amount``, or all of it) or the void of a hold on its wallet's
     shard and wait for the worker's answer, and, for a capture to a wallet, its transfer's.
     Whether the hold is still active the worker decides, in order with the wallet's other
     operations: a hold is captured or voided once."""
-    deadline = time.monotonic() + settings.reply_timeout
-    hold = hold_reachable_get(hold_id=hold_id, caller=caller)
+    deadline = time.monotonic() + context.settings.reply_timeout
+    hold = hold_reachable_get(hold_id=hold_id, caller=context.caller)
     if kind is OperationType.HOLD_VOID or amount is None:
         amount = hold.amount
     operation_id = uuid4()
@@ -142,15 +129,15 @@ def hold_change_submit(
         operation_type=kind,
         amount=amount,
         created_at=datetime.now(UTC),
-        idempotency_key=idempotency_key,
-        api_key_id=caller.key_id,
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
         transfer_id=operation_id if starts_transfer(kind, to_wallet) else None,
         counterparty_id=to_wallet,
         hold_id=hold.id,
     )
-    submission = request_submit(request=request, connection=connection, settings=settings, limits=limits)
+    submission = request_submit(request=request, context=context)
     result = submission.result
     if to_wallet is None or result is None:
         return ChangeAnswer(hold, kind, amount, result, replayed=submission.replayed)
-    transfer = debit_follow(connection, operation_id, result, deadline)
+    transfer = debit_follow(context.connection, operation_id, result, deadline)
     return ChangeAnswer(hold, kind, amount, result, transfer, submission.replayed)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from uuid import UUID
 
 from shared.errors import InvalidRequest, NotFound
+from shared.holds import HoldState
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import Rejection
@@ -47,10 +48,11 @@ _HOLD = (
     "SELECT id, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at"
     " FROM holds WHERE id = %s"
 )
-_ACTIVE_HOLDS = "SELECT count(*), COALESCE(sum(amount), 0) FROM holds WHERE state = 'active'"
+# Built from the states' enums only (no input reaches these strings).
+_ACTIVE_HOLDS = f"SELECT count(*), COALESCE(sum(amount), 0) FROM holds WHERE state = '{HoldState.ACTIVE.value}'"  # noqa: S608
 _PENDING_TRANSFERS = (
-    "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"
-    " FROM transfers WHERE state = 'pending'"
+    "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"  # noqa: S608
+    f" FROM transfers WHERE state = '{TransferState.PENDING.value}'"
 )
 
 

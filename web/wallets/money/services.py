@@ -62,6 +62,18 @@ _PENDING_INSERT = (
 
 
 @dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Who sends a write and how it travels: the caller, its Idempotency-Key (None: none), the
+    Redis client and settings it is sent with, and the rate limits it counts against."""
+
+    caller: Caller
+    idempotency_key: str | None
+    connection: redis.Redis
+    settings: Settings
+    limits: Sequence[Counted] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     operation_id: UUID
     result: OperationResult | None
@@ -97,34 +109,29 @@ def operation_submit(
     *,
     wallet_id: UUID,
     operation: OperationInput,
-    idempotency_key: str | None = None,
-    caller: Caller,
-    connection: redis.Redis,
-    settings: Settings,
-    limits: Sequence[Counted] = (),
+    context: WriteContext,
 ) -> Submission:
     """Queue an operation on its wallet's shard and wait for its answer (None after
     ``REPLY_TIMEOUT``: a 202). Over one of its rate ``limits``: ``RateLimited``, nothing queued."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
     request = OperationRequest(
         operation_id=uuid4(),
         wallet_id=wallet_id,
         operation_type=operation.operation_type,
         amount=operation.amount,
         created_at=datetime.now(UTC),
-        idempotency_key=idempotency_key,
-        api_key_id=caller.key_id,
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
     )
-    return request_submit(request=request, connection=connection, settings=settings, limits=limits)
+    return request_submit(request=request, context=context)
 
 
-def request_submit(
-    *, request: OperationRequest, connection: redis.Redis, settings: Settings, limits: Sequence[Counted] = ()
-) -> Submission:
+def request_submit(*, request: OperationRequest, context: WriteContext) -> Submission:
     """Queue ``request`` (an operation, or a transfer's debit) on its wallet's shard, with its
     Idempotency-Key's record if it has one, and wait for its answer. A key already taken is
     answered from the ledger (``operation_replay``); an answer that did not come is a 202,
     recorded first (``pending_record``)."""
+    settings = context.settings
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if request.idempotency_key is not None:
@@ -135,12 +142,12 @@ def request_submit(
         )
     try:
         delivery = operation_send(
-            connection=connection,
+            connection=context.connection,
             settings=settings,
             request=request,
             wait=settings.reply_timeout,
             record=record,
-            limits=limits,
+            limits=context.limits,
         )
     except OutcomeUnknown as exc:
         log.warning("answering 202: %s", exc)

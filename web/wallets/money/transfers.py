@@ -13,25 +13,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import redis
 
-from shared.config import Settings
 from shared.errors import OutcomeUnknown
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
-from web.wallets.auth.api_keys import Caller
-from web.wallets.auth.rate_limits import Counted
 from web.wallets.inputs import TransferInput
 from web.wallets.money.queueing import reply_wait
 from web.wallets.money.selectors import transfer_get, wallet_ensure_reachable
-from web.wallets.money.services import request_submit
+from web.wallets.money.services import WriteContext, request_submit
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +58,13 @@ class TransferAnswer:
 def transfer_submit(
     *,
     transfer: TransferInput,
-    idempotency_key: str | None,
-    caller: Caller,
-    connection: redis.Redis,
-    settings: Settings,
-    limits: Sequence[Counted] = (),
+    context: WriteContext,
 ) -> TransferAnswer:
     """Queue a transfer's debit and wait for its legs, ``REPLY_TIMEOUT`` in all. Both wallets
     must be the caller's tenant's (``NotFound`` otherwise, before anything is queued)."""
-    deadline = time.monotonic() + settings.reply_timeout
-    wallet_ensure_reachable(wallet_id=transfer.from_wallet, caller=caller)
-    wallet_ensure_reachable(wallet_id=transfer.to_wallet, caller=caller)
+    deadline = time.monotonic() + context.settings.reply_timeout
+    wallet_ensure_reachable(wallet_id=transfer.from_wallet, caller=context.caller)
+    wallet_ensure_reachable(wallet_id=transfer.to_wallet, caller=context.caller)
     transfer_id = uuid4()
     debit = OperationRequest(
         operation_id=transfer_id,
@@ -80,13 +72,13 @@ def transfer_submit(
         operation_type=OperationType.TRANSFER_OUT,
         amount=transfer.amount,
         created_at=datetime.now(UTC),
-        idempotency_key=idempotency_key,
-        api_key_id=caller.key_id,
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
         transfer_id=transfer_id,
         counterparty_id=transfer.to_wallet,
     )
-    submission = request_submit(request=debit, connection=connection, settings=settings, limits=limits)
-    answer = debit_follow(connection, transfer_id, submission.result, deadline)
+    submission = request_submit(request=debit, context=context)
+    answer = debit_follow(context.connection, transfer_id, submission.result, deadline)
     return replace(answer, replayed=submission.replayed)
 
 

@@ -1,17 +1,19 @@
-"""What the API views share: the status of a worker's refusal, a write's limits, reach checks."""
+"""What the API views share: a write's JSON body and context, the status of a worker's refusal, reach checks."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from shared.config import get_settings
+from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.holds import REFUSED_AS
 from shared.messages import OperationResult
 from shared.outcomes import OperationStatus, Rejection
 from shared.rates import Limit
+from web.wallets.api import parsing
 from web.wallets.api.responses import (
     json_response,
     outcome_error_response,
@@ -21,12 +23,11 @@ from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import (
     OPERATION_NOT_FOUND,
 )
+from web.wallets.money.idempotency import parse_idempotency_key
 from web.wallets.money.selectors import (
     wallet_ensure_reachable,
 )
-
-HOLD_NOT_FOUND = Rejection.HOLD_NOT_FOUND.value
-
+from web.wallets.money.services import WriteContext
 
 WALLET_NOT_FOUND = Rejection.WALLET_NOT_FOUND.value
 
@@ -40,10 +41,26 @@ REJECTION_STATUS = {
 """HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
 
 
-def write_limits(caller: Caller, idempotency_key: str | None) -> list[rate_limits.Counted]:
-    """What a write (an operation or a transfer) is counted against."""
-    limits = [Limit.WRITES] if idempotency_key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
-    return rate_limits.counted(caller, get_settings(), *limits)
+def json_body(request: HttpRequest) -> bytes:
+    """A write's body, declared as JSON (else 415)."""
+    parsing.require_json((request.content_type or "").lower(), request.body)
+    return request.body
+
+
+def write_context(request: HttpRequest, caller: Caller) -> WriteContext:
+    """What a write is sent with: its Idempotency-Key (read after its body, whose errors come
+    first), Redis, the settings, and the rate limits of the caller's key it counts against (with
+    a key, those of keyed requests too)."""
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    settings = get_settings()
+    limits = [Limit.WRITES] if key is None else [Limit.WRITES, Limit.IDEMPOTENCY_KEYS]
+    return WriteContext(caller, key, get_redis(), settings, rate_limits.counted(caller, settings, *limits))
+
+
+def accepted_response(location: str, **fields: str) -> HttpResponse:
+    """A 202: accepted, not decided yet (``{"status": "Pending", ...fields}``), with the
+    ``Location`` to poll."""
+    return json_response({"status": "Pending", **fields}, status=202, Location=location)
 
 
 def rejection_response(result: OperationResult, fallback: str) -> HttpResponse:

@@ -8,8 +8,6 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 
-from shared.config import get_settings
-from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.holds import REFUSED_AS, HoldState
 from shared.money import format_money
@@ -27,19 +25,19 @@ from web.wallets.api.responses import (
     replay_marked,
 )
 from web.wallets.api.views.common import (
-    HOLD_NOT_FOUND,
     WALLET_NOT_FOUND,
+    accepted_response,
+    json_body,
     reachable,
     rejection_response,
-    write_limits,
+    write_context,
 )
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import (
     error_fields,
     ledger_error_fields,
 )
-from web.wallets.money.holds import ChangeAnswer, HoldAnswer, hold_change_submit, hold_submit
-from web.wallets.money.idempotency import parse_idempotency_key
+from web.wallets.money.holds import HOLD_NOT_FOUND, ChangeAnswer, HoldAnswer, hold_change_submit, hold_submit
 from web.wallets.money.selectors import (
     hold_get,
     operation_get,
@@ -56,18 +54,8 @@ def hold_create_view(request: HttpRequest, caller: Caller, wallet_id: str) -> Ht
     started = time.perf_counter()
     caller.require_write()
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
-    parsing.require_json((request.content_type or "").lower(), request.body)
-    hold = parsing.parse_hold(request.body, wallet_id=wallet_uuid)
-    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
-    answer = hold_submit(
-        wallet_id=wallet_uuid,
-        hold=hold,
-        idempotency_key=idempotency_key,
-        caller=caller,
-        connection=get_redis(),
-        settings=get_settings(),
-        limits=write_limits(caller, idempotency_key),
-    )
+    hold = parsing.parse_hold(json_body(request), wallet_id=wallet_uuid)
+    answer = hold_submit(wallet_id=wallet_uuid, hold=hold, context=write_context(request, caller))
     metrics.record(OperationType.HOLD, answer.result, time.perf_counter() - started)
     return replay_marked(_hold_response(answer), answer.replayed)
 
@@ -76,11 +64,7 @@ def _hold_response(answer: HoldAnswer) -> HttpResponse:
     result = answer.result
     hold_id = str(answer.hold_id)
     if result is None:
-        return json_response(
-            {"status": "Pending", "hold_id": hold_id, "state": "pending"},
-            status=202,
-            Location=f"/api/v1/holds/{hold_id}",
-        )
+        return accepted_response(f"/api/v1/holds/{hold_id}", hold_id=hold_id, state="pending")
     if result.status is OperationStatus.REJECTED:
         return rejection_response(result, "Hold rejected")
     assert result.balance_after is not None
@@ -125,16 +109,16 @@ def hold_detail_view(request: HttpRequest, caller: Caller, hold_id: str) -> Http
 def hold_capture_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
-    parsing.require_json((request.content_type or "").lower(), request.body)
-    return _hold_change(request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_capture(request.body))
+    return _hold_change(
+        request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_capture(json_body(request))
+    )
 
 
 @api_view("POST")
 def hold_void_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
-    parsing.require_json((request.content_type or "").lower(), request.body)
-    parsing.parse_void(request.body)
+    parsing.parse_void(json_body(request))
     return _hold_change(request, caller, hold_uuid, OperationType.HOLD_VOID, None)
 
 
@@ -142,17 +126,7 @@ def _hold_change(
     request: HttpRequest, caller: Caller, hold_id: UUID, kind: OperationType, amount: Decimal | None
 ) -> HttpResponse:
     started = time.perf_counter()
-    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
-    answer = hold_change_submit(
-        hold_id=hold_id,
-        kind=kind,
-        amount=amount,
-        idempotency_key=idempotency_key,
-        caller=caller,
-        connection=get_redis(),
-        settings=get_settings(),
-        limits=write_limits(caller, idempotency_key),
-    )
+    answer = hold_change_submit(hold_id=hold_id, kind=kind, amount=amount, context=write_context(request, caller))
     metrics.record(kind, answer.result, time.perf_counter() - started)
     return replay_marked(_change_response(answer, hold_id), answer.replayed)
 
@@ -161,10 +135,10 @@ def _change_response(answer: ChangeAnswer, hold_id: UUID) -> HttpResponse:
     result, kind, transfer = answer.result, answer.kind, answer.transfer
     if result is None or (transfer is not None and transfer.state is TransferState.PENDING):
         # Not decided in time, or captured to a wallet not credited yet: retry with the key.
-        pending = {"status": "Pending", "hold_id": str(hold_id)}
-        if transfer is not None:
-            pending["transfer_id"] = str(transfer.transfer_id)
-        return json_response(pending, status=202, Location=f"/api/v1/holds/{hold_id}")
+        location = f"/api/v1/holds/{hold_id}"
+        if transfer is None:
+            return accepted_response(location, hold_id=str(hold_id))
+        return accepted_response(location, hold_id=str(hold_id), transfer_id=str(transfer.transfer_id))
     if result.status is OperationStatus.REJECTED:
         rejection = result.rejection
         state = HOLD_STATE_OF.get(rejection) if rejection is not None else None

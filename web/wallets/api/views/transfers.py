@@ -7,8 +7,6 @@ from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
 
-from shared.config import get_settings
-from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.money import format_money
 from shared.operations import OperationType
@@ -25,16 +23,17 @@ from web.wallets.api.responses import (
     replay_marked,
 )
 from web.wallets.api.views.common import (
+    accepted_response,
+    json_body,
     reachable,
     rejection_response,
-    write_limits,
+    write_context,
 )
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import (
     TRANSFER_NOT_FOUND,
     error_fields,
 )
-from web.wallets.money.idempotency import parse_idempotency_key
 from web.wallets.money.selectors import (
     operation_by_key_get,
     pending_get,
@@ -48,18 +47,8 @@ from web.wallets.ops import metrics
 def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     started = time.perf_counter()
     caller.require_write()
-    parsing.require_json((request.content_type or "").lower(), request.body)
-    transfer = parsing.parse_transfer(request.body)
-    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
-    settings = get_settings()
-    answer = transfer_submit(
-        transfer=transfer,
-        idempotency_key=idempotency_key,
-        caller=caller,
-        connection=get_redis(),
-        settings=settings,
-        limits=write_limits(caller, idempotency_key),
-    )
+    transfer = parsing.parse_transfer(json_body(request))
+    answer = transfer_submit(transfer=transfer, context=write_context(request, caller))
     metrics.transfer_record(answer.state, time.perf_counter() - started)
     return replay_marked(_transfer_response(answer), answer.replayed)
 
@@ -87,10 +76,8 @@ def _transfer_response(answer: TransferAnswer) -> HttpResponse:
         error = credit.error or "Transfer failed"
         body = {**error_fields(error, 400), "transfer_id": transfer_id, "state": answer.state.value}
         return json_response(body, status=400)
-    return json_response(
-        {"status": "Pending", "transfer_id": transfer_id, "state": TransferState.PENDING.value},
-        status=202,
-        Location=f"/api/v1/transfers/{transfer_id}",
+    return accepted_response(
+        f"/api/v1/transfers/{transfer_id}", transfer_id=transfer_id, state=TransferState.PENDING.value
     )
 
 

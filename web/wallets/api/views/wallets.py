@@ -25,10 +25,12 @@ from web.wallets.api.responses import (
 )
 from web.wallets.api.views.common import (
     WALLET_NOT_FOUND,
+    accepted_response,
+    json_body,
     pending_json,
     reachable,
     rejection_response,
-    write_limits,
+    write_context,
 )
 from web.wallets.auth import rate_limits
 from web.wallets.auth.api_keys import Caller
@@ -36,7 +38,6 @@ from web.wallets.error_codes import (
     OPERATION_NOT_FOUND,
     ledger_error_fields,
 )
-from web.wallets.money.idempotency import parse_idempotency_key
 from web.wallets.money.selectors import (
     operation_by_key_get,
     operation_get,
@@ -73,19 +74,8 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
     started = time.perf_counter()
     caller.require_write()
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
-    parsing.require_json((request.content_type or "").lower(), request.body)
-    operation = parsing.parse_operation(request.body)
-    idempotency_key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
-    settings = get_settings()
-    submission = operation_submit(
-        wallet_id=wallet_uuid,
-        operation=operation,
-        idempotency_key=idempotency_key,
-        caller=caller,
-        connection=get_redis(),
-        settings=settings,
-        limits=write_limits(caller, idempotency_key),
-    )
+    operation = parsing.parse_operation(json_body(request))
+    submission = operation_submit(wallet_id=wallet_uuid, operation=operation, context=write_context(request, caller))
     metrics.record(operation.operation_type, submission.result, time.perf_counter() - started)
     return replay_marked(_operation_response(submission), submission.replayed)
 
@@ -94,11 +84,7 @@ def _operation_response(submission: Submission) -> HttpResponse:
     operation_id = str(submission.operation_id)
     result = submission.result
     if result is None:
-        return json_response(
-            {"status": "Pending", "operation_id": operation_id},
-            status=202,
-            Location=f"/api/v1/operations/{operation_id}",
-        )
+        return accepted_response(f"/api/v1/operations/{operation_id}", operation_id=operation_id)
     if result.status is OperationStatus.REJECTED:
         return rejection_response(result, "Operation rejected")
     assert result.balance_after is not None
