@@ -28,10 +28,7 @@ os.environ.update(
 )
 
 import dataclasses
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import django
 import pytest
@@ -48,50 +45,16 @@ from shared.audit import (
 )
 from shared.config import Settings, get_settings
 from shared.connections import engine_from_settings
-from tests import http_client
-from tests.factories import TEST_TENANT, api_key
+from tests.support import http_client
+from tests.support.databases import IN_PROCESS_LEASES, IN_PROCESS_REDIS_URL, manage
+from tests.support.factories import TEST_TENANT, api_key
+from tests.support.processes import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 # whitenoise warns (an error here) about a missing STATIC_ROOT when a test module builds the WSGI
 # app at import; the database fixture fills it with collectstatic.
 (ROOT / ".static").mkdir(exist_ok=True)
 
 django.setup()
-IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
-"""Flushed around every in-process worker test: no worker process watches it."""
-IN_PROCESS_LEASES = 0x57414D
-
-
-def _manage(*args: str, **env: str) -> str:
-    """Run ``manage.py`` (with ``env`` added); its output."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "web" / "manage.py"), *args],
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-@dataclasses.dataclass(frozen=True)
-class FreshDatabase:
-    """A database of a test module's own stack: migrated, empty but for one API key."""
-
-    url: str
-    api_key: str
-    """A read and write key of tenant ``tests`` in it."""
-
-
-def fresh_database(name: str) -> FreshDatabase:
-    """``wallet_<name>_test`` (beside the suite's database, dropped and made anew)."""
-    settings = get_settings()
-    base = settings.database.name.removesuffix("_test")
-    url = settings.database_url.replace(f"/{settings.database.name}", f"/{base}_{name}_test", 1)
-    _manage("createdb", "--fresh", DATABASE_URL=url)
-    _manage("migrate", "--verbosity", "0", DATABASE_URL=url)
-    out = _manage("apikey", "create", "--tenant", TEST_TENANT, DATABASE_URL=url)
-    return FreshDatabase(url, out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")
@@ -102,9 +65,9 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Engine]:
     """The test database, created afresh and migrated once per session; an engine on it."""
-    print(_manage("createdb", "--fresh"), end="")  # never a schema another checkout migrated
-    _manage("migrate", "--verbosity", "0")
-    _manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
+    print(manage("createdb", "--fresh"), end="")  # never a schema another checkout migrated
+    manage("migrate", "--verbosity", "0")
+    manage("collectstatic", "--noinput", "--verbosity", "0")  # as `make migrate` does: the admin's assets
     engine = engine_from_settings(settings, pool_size=4, application_name="wallet-tests")
     # Every client of the suite authenticates, with this key unless a test makes its own.
     http_client.API_KEY = api_key(TEST_TENANT).secret

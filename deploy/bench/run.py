@@ -82,9 +82,9 @@ from shared.connections import engine_from_settings  # noqa: E402
 from shared.messages import OperationRequest  # noqa: E402
 from shared.operations import OperationType  # noqa: E402
 from shared.sharding import queue_name, shard_for  # noqa: E402
-from tests import http_client  # noqa: E402
-from tests.http_client import KeepAlive  # noqa: E402
-from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
+from tests.support import http_client  # noqa: E402
+from tests.support.http_client import KeepAlive  # noqa: E402
+from tests.support.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from web.wallets.auth.api_keys import Scope, key_create  # noqa: E402
 from web.wallets.money.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402

@@ -12,7 +12,7 @@ from shared.audit import chain_breaks, ledger_mismatches, limit_breaches
 from shared.money import MAX_BALANCE
 from shared.tables import transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from tests.factories import seed_applied_deposit, wallet_row
+from tests.support.factories import seed_applied_deposit, wallet_row
 
 
 def test_audit_catches_a_tampered_balance(db: Engine) -> None:

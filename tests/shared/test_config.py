@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from shared.config import DEFAULTS, ENV_NAMES, Settings
 from shared.errors import ConfigurationError
 from shared.rates import RateLimit
+from tests.support.processes import ROOT
 
 
 def test_defaults() -> None:
@@ -118,10 +118,9 @@ def test_https_is_off_unless_asked_and_hsts_defaults_to_a_year() -> None:
 
 def test_every_setting_is_in_the_configuration_docs_and_the_env_example() -> None:
     """Each environment variable ``Settings.from_env`` reads is documented where users look."""
-    root = Path(__file__).resolve().parent.parent.parent
     names = set(ENV_NAMES)
     assert {"SECRET_KEY", "DATABASE_URL", "WORKER_NAME", "HTTPS"} <= names
-    documented = (root / "docs" / "configuration.md").read_text()
-    example = (root / ".env.example").read_text()
+    documented = (ROOT / "docs" / "configuration.md").read_text()
+    example = (ROOT / ".env.example").read_text()
     assert [name for name in sorted(names) if f"`{name}`" not in documented] == []
     assert [name for name in sorted(names) if not re.search(rf"^#? ?{name}=", example, re.M)] == []

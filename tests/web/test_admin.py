@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from shared.transfers import credit_id
-from tests.web.conftest import Api
+from tests.support.api import Api
 from web.wallets.models import Wallet
 
 

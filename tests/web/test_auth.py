@@ -17,8 +17,8 @@ from sqlalchemy import Engine, text
 
 from shared import keys
 from shared.config import Settings
-from tests.factories import api_key
-from tests.web.conftest import Api, error_body
+from tests.support.api import Api, error_body
+from tests.support.factories import api_key
 from web.wallets.auth.api_keys import Scope, key_revoke, secret_hash
 from web.wallets.models import ApiKey
 

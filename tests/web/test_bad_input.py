@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.web.conftest import Api, error_body
+from tests.support.api import Api, error_body
 
 INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"}
 

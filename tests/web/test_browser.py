@@ -14,9 +14,9 @@ import pytest
 from django.test import Client
 
 from shared.config import Settings
-from tests.browser import Browser, PageReport, save_screenshot
-from tests.processes import answers, free_port, start, start_gunicorn, stop, wait_until
-from tests.web.conftest import Api
+from tests.support.api import Api
+from tests.support.browser import Browser, PageReport, save_screenshot
+from tests.support.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from web.wallets.api.openapi import OPENAPI
 from web.wallets.error_codes import CODES
 

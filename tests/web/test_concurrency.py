@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.http_client import call_json, exchange
-from tests.processes import free_port, start_gunicorn, stop
+from tests.support.http_client import call_json, exchange
+from tests.support.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.live
 

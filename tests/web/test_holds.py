@@ -16,10 +16,9 @@ from sqlalchemy import Engine, text
 
 from shared import keys
 from shared.config import Settings
-from tests.factories import api_key
-from tests.patching import patch_views
-from tests.web.conftest import Api, error_body
-from tests.web.test_transfers import history, transfer
+from tests.support.api import Api, error_body, history, transfer
+from tests.support.factories import api_key
+from tests.support.patching import patch_views
 
 
 def hold(api: Api, hold_id: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func, select
 from shared import keys
 from shared.config import Settings
 from shared.tables import wallet_operations
-from tests.patching import patch_views
-from tests.web.conftest import Api, error_body
+from tests.support.api import Api, error_body
+from tests.support.patching import patch_views
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "10.00"}
 

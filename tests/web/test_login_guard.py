@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
 from shared.config import get_settings
-from tests.processes import ROOT
+from tests.support.processes import ROOT
 from web.wallets.auth import login_guard
 from web.wallets.auth.login_guard import (
     DEVICE_COOKIE,

@@ -10,33 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client.core import Metric
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
 
 from shared.config import Settings
-from tests.patching import patch_views
-from tests.processes import free_port, start_gunicorn, stop
-from tests.web.conftest import Api, error_body
+from tests.support.api import Api, error_body, metrics_parse, scrape
+from tests.support.patching import patch_views
+from tests.support.processes import free_port, start_gunicorn, stop
 from web.wallets.ops import metrics
-
-
-def _parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    grouped: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text_body):
-        for sample in family.samples:
-            grouped.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return grouped
-
-
-def scrape(api: Api, *, fresh: bool = True) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Every sample, by name; the scrape-time readings taken now unless not ``fresh`` (as the
-    first scrape of a window takes them)."""
-    if fresh:
-        metrics.READINGS.clear()
-    response = api.client.get("/metrics")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain")
-    return _parse(response.content.decode())
 
 
 def value(samples: list[tuple[dict[str, str], float]], **labels: str) -> float:
@@ -139,7 +119,7 @@ def test_gunicorn_sums_process_metrics_over_its_workers(shard_worker: None) -> N
         for _ in range(6):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            samples = _parse(response.read().decode())
+            samples = metrics_parse(response.read().decode())
     finally:
         stop(proc)
     assert value(samples["wallet_web_processes"]) == 3  # the master and 2 workers

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from shared.logs import JsonFormatter
-from tests.patching import patch_views
-from tests.web.conftest import Api
+from tests.support.api import Api
+from tests.support.patching import patch_views
 
 
 def test_api_requests_carry_no_session_user_or_messages(api: Api, admin_client: Client, api_secret: str) -> None:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import promql_parser  # type: ignore[import-not-found,unused-ignore]
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.web.conftest import Api
+from tests.support.api import Api
+from tests.support.processes import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 RULES = yaml.safe_load((ROOT / "deploy/monitoring/alerts.yml").read_text())
 DASHBOARD = json.loads((ROOT / "deploy/monitoring/grafana-dashboard.json").read_text())
 _METRIC = re.compile(r"\b(wallet_[a-z_]+)\b")

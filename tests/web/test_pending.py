@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from shared.config import Settings
-from tests.patching import patch_views
-from tests.web.conftest import Api
+from tests.support.api import Api
+from tests.support.patching import patch_views
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
-from tests.factories import api_key, operation, wallet_row
-from tests.roundtrips import count_round_trips
+from tests.support.factories import api_key, operation, wallet_row
+from tests.support.roundtrips import count_round_trips
 from web.wallets.auth.api_keys import Caller
 from web.wallets.auth.rate_limits import Counted, counted, spend
 from web.wallets.models import ApiKey

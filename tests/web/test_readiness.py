@@ -18,11 +18,10 @@ from shared import keys
 from shared.config import Settings
 from shared.connections import engine_from_settings
 from shared.sharding import queue_name
-from tests.http_client import error_of
-from tests.patching import patch_views
-from tests.processes import wait_until
-from tests.web.conftest import Api
-from tests.web.test_metrics import scrape
+from tests.support.api import Api, scrape
+from tests.support.http_client import error_of
+from tests.support.patching import patch_views
+from tests.support.processes import wait_until
 
 
 def ready(client: Client) -> tuple[int, dict[str, object]]:

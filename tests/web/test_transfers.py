@@ -17,23 +17,9 @@ from shared import keys
 from shared.config import Settings
 from shared.money import MAX_BALANCE
 from shared.transfers import credit_id, refund_id
-from tests.factories import seed_applied_deposit
-from tests.patching import patch_views
-from tests.web.conftest import Api, error_body
-
-
-def history(api: Api, wallet: str) -> list[dict[str, Any]]:
-    response = api.client.get(f"/api/v1/wallets/{wallet}/operations")
-    assert response.status_code == 200
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
-
-
-def transfer(api: Api, transfer_id: str) -> dict[str, Any]:
-    response = api.client.get(f"/api/v1/transfers/{transfer_id}")
-    assert response.status_code == 200, response.content
-    body: dict[str, Any] = response.json()
-    return body
+from tests.support.api import Api, error_body, history, transfer
+from tests.support.factories import seed_applied_deposit
+from tests.support.patching import patch_views
 
 
 def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:

@@ -14,10 +14,10 @@ from sqlalchemy import Engine
 from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
-from tests.factories import seed_applied_deposit
-from tests.patching import patch_views
-from tests.processes import free_port, terminate_backends
-from tests.web.conftest import Api, error_body
+from tests.support.api import Api, error_body
+from tests.support.factories import seed_applied_deposit
+from tests.support.patching import patch_views
+from tests.support.processes import free_port, terminate_backends
 
 # --- the seed's seven behaviours -------------------------------------------------
 
@@ -247,7 +247,7 @@ def test_a_known_wallet_costs_no_query_on_submit(api: Api) -> None:
 
 
 def test_unknown_wallet_is_not_remembered(api: Api, db: Engine) -> None:
-    from tests.factories import wallet_row
+    from tests.support.factories import wallet_row
 
     wallet = uuid.uuid4()
     assert api.post_operation(str(wallet), {"operationType": "DEPOSIT", "amount": 1}).status_code == 404

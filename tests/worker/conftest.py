@@ -9,7 +9,7 @@ from sqlalchemy import Engine, text
 
 from shared.config import Settings
 from shared.messages import OperationRequest
-from tests.processes import wait_until
+from tests.support.processes import wait_until
 from web.wallets.money.queueing import operation_send
 from worker.shard_worker import ShardWorker
 

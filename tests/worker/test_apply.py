@@ -16,7 +16,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import wallet_operations, wallets
 from shared.transfers import credit_of
-from tests.factories import operation, seed_applied_deposit, wallet_row
+from tests.support.factories import operation, seed_applied_deposit, wallet_row
 from worker.apply import _LOCK_WALLETS, ledger_apply
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW

@@ -19,8 +19,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallets
 from shared.transfers import TransferState
-from tests.worker.test_shard_worker import Enqueue, MakeWorker, reply
-from tests.worker.test_transfers import wallet_on
+from tests.support.workers import Enqueue, MakeWorker, reply, wallet_on
 from worker import chores
 from worker.apply import ledger_apply
 

@@ -13,8 +13,8 @@ from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest
 from shared.operations import OperationType
-from tests.conftest import IN_PROCESS_LEASES
-from tests.factories import operation, wallet_row
+from tests.support.databases import IN_PROCESS_LEASES
+from tests.support.factories import operation, wallet_row
 from web.wallets.money.queueing import operation_send
 from worker.leases import candidate_order, rebalance_plan
 from worker.shard_worker import ShardWorker

@@ -12,8 +12,8 @@ import redis
 from rq import Worker
 
 from shared.config import Settings
-from tests.conftest import IN_PROCESS_LEASES
-from tests.processes import ROOT, start_worker, stop, wait_until
+from tests.support.databases import IN_PROCESS_LEASES
+from tests.support.processes import ROOT, start_worker, stop, wait_until
 
 
 def test_workers_named_alike_get_distinct_names_and_leave_the_listing_when_they_stop(

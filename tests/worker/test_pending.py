@@ -19,7 +19,7 @@ from shared.operations import OperationType
 from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
-from tests.factories import TEST_TENANT, api_key, wallet_row
+from tests.support.factories import TEST_TENANT, api_key, wallet_row
 from web.wallets.auth.rate_limits import Counted
 from web.wallets.money.queueing import operation_send
 from web.wallets.money.services import pending_record

@@ -25,8 +25,8 @@ from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
-from tests.factories import operation, wallet_row
-from tests.roundtrips import count_round_trips
+from tests.support.factories import operation, wallet_row
+from tests.support.roundtrips import count_round_trips
 from web.wallets.money.queueing import operation_send
 from worker import jobs
 from worker.shard_worker import ShardWorker

@@ -6,7 +6,6 @@ import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 
 import psycopg2
@@ -21,13 +20,14 @@ from sqlalchemy.exc import OperationalError
 from shared import keys
 from shared.config import Settings
 from shared.connections import engine_from_settings
-from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
+from shared.messages import OPERATION_JOB
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
-from shared.tables import wallet_operations, wallets
-from tests.factories import operation, wallet_row
-from tests.stack import RedisServer
+from shared.tables import wallet_operations
+from tests.support.factories import operation, wallet_row
+from tests.support.stack import RedisServer
+from tests.support.workers import Enqueue, MakeWorker, balance, redeliver, reply
 from web.wallets.money.queueing import operation_send
 from worker import batches as batches_module
 from worker.claim import batch_claim
@@ -35,26 +35,6 @@ from worker.leases import MIN_BACKOFF as MAX_FIRST_BACKOFF
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
-Enqueue = Callable[[OperationRequest], None]
-MakeWorker = Callable[..., ShardWorker]
-
-
-def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
-    raw = connection.lindex(keys.reply_key(request.operation_id), 0)
-    assert raw is not None, "no reply"
-    return OperationResult.from_bytes(raw)
-
-
-def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) -> None:
-    """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
-    from the dashboard, would) and forget its reply."""
-    connection.delete(keys.reply_key(request.operation_id))
-    connection.rpush(keys.queue_key(shard), str(request.operation_id))
-
-
-def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
-    with engine.connect() as conn:
-        return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
 
 
 def ledger_order(engine: Engine, wallet_id: uuid.UUID) -> list[uuid.UUID]:

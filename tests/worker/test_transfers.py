@@ -21,26 +21,13 @@ from shared.messages import OperationRequest
 from shared.money import MAX_BALANCE
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
-from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
-from tests.factories import operation, seed_applied_deposit, wallet_row
-from tests.worker.test_shard_worker import Enqueue, MakeWorker, balance, redeliver, reply
+from tests.support.factories import operation
+from tests.support.workers import Enqueue, MakeWorker, balance, redeliver, reply, wallet_on
 from worker import chores, jobs
 from worker.apply import operation_refuse
 from worker.transfers import transfers_due
-
-
-def wallet_on(db: Engine, settings: Settings, shard: int, funds: str = "0") -> uuid.UUID:
-    """A new wallet of ``shard``, with ``funds`` deposited through the ledger."""
-    while True:
-        wallet_id = uuid.uuid4()
-        if shard_for(wallet_id, settings.shard_count) == shard:
-            break
-    wallet_row(db, wallet_id)
-    if Decimal(funds):
-        seed_applied_deposit(db, wallet_id, Decimal(funds))
-    return wallet_id
 
 
 def debit(source: uuid.UUID, destination: uuid.UUID, amount: str) -> OperationRequest:

@@ -27,8 +27,8 @@ from sqlalchemy import Engine, func, select, text
 
 from shared import keys
 from shared.tables import wallet_operations
-from tests.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
-from tests.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
+from tests.support.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
+from tests.support.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
 
 pytestmark = pytest.mark.fault
 

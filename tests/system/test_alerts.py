@@ -25,14 +25,13 @@ from rq.suspension import resume, suspend
 
 from shared.messages import OPERATION_JOB
 from shared.sharding import queue_name
-from tests.conftest import FreshDatabase, fresh_database
-from tests.http_client import call, call_json
-from tests.processes import free_port, stop, wait_until
-from tests.stack import Stack, running_stack
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.http_client import call, call_json
+from tests.support.processes import ROOT, free_port, stop, wait_until
+from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "deploy" / "monitoring"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"

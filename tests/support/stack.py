@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy import Engine, text
 
-from tests.http_client import call
-from tests.processes import free_port, start_gunicorn, start_worker, stop, wait_until
+from tests.support.http_client import call
+from tests.support.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 
 
 class RedisServer:
@@ -234,3 +234,8 @@ def armed_stack(point: str, **env: str) -> Iterator[tuple[Stack, Callable[[], No
             stack.add_worker()
 
         yield stack, replace_armed
+
+
+def pending_transfers(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM transfers WHERE state = 'pending'")).scalar_one())

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from shared.tables import wallet_operations
-from tests.processes import wait_until
-from tests.stack import Stack, call, running_stack
+from tests.support.processes import wait_until
+from tests.support.stack import Stack, call, running_stack
 
 pytestmark = pytest.mark.fault
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.processes import ROOT
+
 CHROMIUM = next(
     (path for path in ("/usr/lib/chromium/chromium", shutil.which("chromium")) if path and os.access(path, os.X_OK)),
     "chromium",
@@ -181,7 +183,7 @@ def _problems(events: Any) -> list[str]:
 
 def save_screenshot(report: PageReport, name: str) -> Path:
     """Keep a page's picture under ``.run/screenshots`` for a person to look at."""
-    folder = Path(__file__).resolve().parent.parent / ".run" / "screenshots"
+    folder = ROOT / ".run" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     path.write_bytes(report.screenshot)

@@ -15,9 +15,8 @@ import pytest
 import yaml
 
 from shared.config import Settings
-from tests.processes import free_port, wait_until
+from tests.support.processes import ROOT, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
@@ -35,7 +34,7 @@ def test_healthchecks(name: str) -> None:
 
 
 def test_the_worker_and_dashboard_healthchecks_are_the_tested_commands() -> None:
-    """tests/worker/test_main.py runs ``--alive``; tests/test_dashboard.py runs ``--check``."""
+    """tests/worker/test_main.py runs ``--alive``; tests/system/test_dashboard.py runs ``--check``."""
     assert SERVICES["worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker", "--alive"]
     check = ["CMD", "python", "deploy/dashboard.py", "--check", "--port", "9181"]
     assert SERVICES["dashboard"]["healthcheck"]["test"] == check

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.factories import TEST_TENANT, api_key
-from tests.http_client import call_json
-from tests.processes import answers, free_port, stop, wait_until
-from tests.stack import RedisServer
+from tests.support.factories import TEST_TENANT, api_key
+from tests.support.http_client import call_json
+from tests.support.processes import ROOT, answers, free_port, stop, wait_until
+from tests.support.stack import RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+"""The checkout's root (every test finds the repository's files from here)."""
 
 
 def free_port() -> int:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.processes import ROOT, free_port, wait_until
-from tests.stack import RedisServer, call
+from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.stack import RedisServer, call
 
 pytestmark = pytest.mark.fault
 

@@ -28,13 +28,12 @@ from typing import Any
 import psycopg2
 import pytest
 
-from tests.conftest import FreshDatabase, fresh_database
-from tests.processes import answers, free_port, wait_until
-from tests.stack import RedisServer
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.processes import ROOT, answers, free_port, wait_until
+from tests.support.stack import RedisServer
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ANY = "…"
 
@@ -42,8 +41,8 @@ NOT_HERE = {
     "make run": "the stack of this test is `make run` itself",
     "make test": "this is `make test`",
     "make lint": "CI runs it (.ci/run) before the tests",
-    "cp .env.example .env": "it would overwrite this checkout's .env; tests/test_deploy.py checks .env.example",
-    "docker compose up --build -d": "no Docker engine here; tests/test_deploy.py and test_images.py check it",
+    "cp .env.example .env": "it would overwrite this checkout's .env; tests/system/test_deploy.py checks .env.example",
+    "docker compose up --build -d": "no Docker engine here; tests/system/test_deploy.py and test_images.py check it",
 }
 """Commands of the documents this test does not run, and why."""
 

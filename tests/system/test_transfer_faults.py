@@ -22,8 +22,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.processes import terminate_backends, wait_until
-from tests.stack import (
+from tests.support.processes import terminate_backends, wait_until
+from tests.support.stack import (
     Keyed,
     Stack,
     armed_stack,
@@ -31,6 +31,7 @@ from tests.stack import (
     funded_wallets,
     keyed_load,
     one_ledger_row_per_key,
+    pending_transfers,
     running_stack,
 )
 
@@ -104,11 +105,6 @@ def run_transfer_load(
         balance = Decimal(json.loads(content)["balance"])
         assert balance == expected[wallet]
         assert balance >= 0
-
-
-def pending_transfers(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM transfers WHERE state = 'pending'")).scalar_one())
 
 
 def test_500_transfers_among_50_wallets_from_32_clients(stack: Stack, db: Engine) -> None:

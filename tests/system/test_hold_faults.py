@@ -23,8 +23,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from tests.processes import wait_until
-from tests.stack import (
+from tests.support.processes import wait_until
+from tests.support.stack import (
     Keyed,
     Stack,
     armed_stack,
@@ -33,9 +33,9 @@ from tests.stack import (
     keyed_load,
     keyed_post,
     one_ledger_row_per_key,
+    pending_transfers,
     running_stack,
 )
-from tests.test_transfer_faults import pending_transfers
 
 pytestmark = pytest.mark.fault
 

@@ -1,0 +1,1 @@
+"""What the tests share: processes, stacks, HTTP clients, factories, a browser (never a test)."""

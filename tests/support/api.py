@@ -1,0 +1,104 @@
+"""The API as the web tests speak it: the Django test client with a key, and readers of its answers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.http_client import error_of
+from web.wallets.ops import metrics
+
+
+class Api:
+    """The Django test client, speaking the API's JSON, with an API key."""
+
+    def __init__(self, secret: str) -> None:
+        self.client = Client(headers={"Authorization": f"Bearer {secret}"})
+
+    def post_operation(self, wallet_id: str, body: Any, **headers: str) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/wallets/{wallet_id}/operation", data=raw, content_type="application/json", headers=headers
+        )
+
+    def post_transfer(self, source: str, destination: str, amount: str, **headers: str) -> Any:
+        body = json.dumps({"from": source, "to": destination, "amount": amount}).encode()
+        return self.client.post("/api/v1/transfers", data=body, content_type="application/json", headers=headers)
+
+    def post_hold(self, wallet_id: str, body: Any, **headers: str) -> Any:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/wallets/{wallet_id}/holds", data=raw, content_type="application/json", headers=headers
+        )
+
+    def hold_change(self, hold_id: str, action: str, body: Any = None, **headers: str) -> Any:
+        """``action`` is ``capture`` or ``void``; no body unless given."""
+        raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(
+            f"/api/v1/holds/{hold_id}/{action}", data=raw, content_type="application/json", headers=headers
+        )
+
+    def money(self, wallet_id: str) -> tuple[Decimal, Decimal, Decimal]:
+        """(balance, available, held)"""
+        response = self.client.get(f"/api/v1/wallets/{wallet_id}")
+        assert response.status_code == 200
+        body = response.json()
+        return Decimal(body["balance"]), Decimal(body["available"]), Decimal(body["held"])
+
+    def create_wallet(self, balance: Decimal | int | str = 0) -> str:
+        """A new wallet, funded through the API (so its ledger explains its balance)."""
+        response = self.client.post("/api/v1/wallets")
+        assert response.status_code == 201
+        wallet_id: str = response.json()["id"]
+        if Decimal(balance):
+            funded = self.post_operation(wallet_id, {"operationType": "DEPOSIT", "amount": str(balance)})
+            assert funded.status_code == 200, funded.content
+        return wallet_id
+
+    def balance(self, wallet_id: str) -> Decimal:
+        response = self.client.get(f"/api/v1/wallets/{wallet_id}")
+        assert response.status_code == 200
+        return Decimal(response.json()["balance"])
+
+
+def error_body(response: Any) -> dict[str, Any]:
+    """The JSON of a Django test client's error answer without its ``request_id`` (checked to be
+    the answer's ``X-Request-Id``)."""
+    return error_of(response.status_code, response.json(), response.headers)[1]
+
+
+def history(api: Api, wallet: str) -> list[dict[str, Any]]:
+    response = api.client.get(f"/api/v1/wallets/{wallet}/operations")
+    assert response.status_code == 200
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def transfer(api: Api, transfer_id: str) -> dict[str, Any]:
+    response = api.client.get(f"/api/v1/transfers/{transfer_id}")
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def scrape(api: Api, *, fresh: bool = True) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Every sample, by name; the scrape-time readings taken now unless not ``fresh`` (as the
+    first scrape of a window takes them)."""
+    if fresh:
+        metrics.READINGS.clear()
+    response = api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return metrics_parse(response.content.decode())
+
+
+def metrics_parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    grouped: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text_body):
+        for sample in family.samples:
+            grouped.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return grouped

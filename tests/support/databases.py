@@ -1,0 +1,51 @@
+"""The suite's databases and Redis of its own: fresh databases for the stacks of system tests,
+``manage.py`` run as ``make`` runs it, and where in-process workers keep their queues."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+from shared.config import get_settings
+from tests.support.factories import TEST_TENANT
+from tests.support.processes import ROOT
+
+IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
+"""Flushed around every in-process worker test: no worker process watches it."""
+
+
+IN_PROCESS_LEASES = 0x57414D
+
+
+def manage(*args: str, **env: str) -> str:
+    """Run ``manage.py`` (with ``env`` added); its output."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "web" / "manage.py"), *args],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+@dataclasses.dataclass(frozen=True)
+class FreshDatabase:
+    """A database of a test module's own stack: migrated, empty but for one API key."""
+
+    url: str
+    api_key: str
+    """A read and write key of tenant ``tests`` in it."""
+
+
+def fresh_database(name: str) -> FreshDatabase:
+    """``wallet_<name>_test`` (beside the suite's database, dropped and made anew)."""
+    settings = get_settings()
+    base = settings.database.name.removesuffix("_test")
+    url = settings.database_url.replace(f"/{settings.database.name}", f"/{base}_{name}_test", 1)
+    manage("createdb", "--fresh", DATABASE_URL=url)
+    manage("migrate", "--verbosity", "0", DATABASE_URL=url)
+    out = manage("apikey", "create", "--tenant", TEST_TENANT, DATABASE_URL=url)
+    return FreshDatabase(url, out.strip().splitlines()[-1])

@@ -1,0 +1,58 @@
+"""Worker tests' helpers: the types of the enqueue and worker fixtures, a reply, a redelivery, a
+balance, a wallet on a chosen shard."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+
+import redis
+from sqlalchemy import Engine, select
+
+from shared import keys
+from shared.config import Settings
+from shared.messages import OperationRequest, OperationResult
+from shared.operations import OperationType
+from shared.sharding import shard_for
+from shared.tables import wallets
+from tests.support.factories import seed_applied_deposit, wallet_row
+from worker.shard_worker import ShardWorker
+
+DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
+
+
+Enqueue = Callable[[OperationRequest], None]
+
+
+MakeWorker = Callable[..., ShardWorker]
+
+
+def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
+    raw = connection.lindex(keys.reply_key(request.operation_id), 0)
+    assert raw is not None, "no reply"
+    return OperationResult.from_bytes(raw)
+
+
+def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) -> None:
+    """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
+    from the dashboard, would) and forget its reply."""
+    connection.delete(keys.reply_key(request.operation_id))
+    connection.rpush(keys.queue_key(shard), str(request.operation_id))
+
+
+def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
+    with engine.connect() as conn:
+        return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
+
+
+def wallet_on(db: Engine, settings: Settings, shard: int, funds: str = "0") -> uuid.UUID:
+    """A new wallet of ``shard``, with ``funds`` deposited through the ledger."""
+    while True:
+        wallet_id = uuid.uuid4()
+        if shard_for(wallet_id, settings.shard_count) == shard:
+            break
+    wallet_row(db, wallet_id)
+    if Decimal(funds):
+        seed_applied_deposit(db, wallet_id, Decimal(funds))
+    return wallet_id
