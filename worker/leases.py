@@ -13,7 +13,7 @@ Workers share the shards without a coordinator. Each heartbeats into the
 its fair share, ``ceil(shards / live workers)``, releases what it holds above
 it and tries to lock free shards below it. A new worker therefore receives
 shards within seconds, and a dead one's shards are taken over as soon as its
-heartbeat is older than ``MEMBER_TIMEOUT``.
+heartbeat is older than ``keys.MEMBER_TIMEOUT``.
 
 ``Leases`` keeps a worker's leases with their connection, and the policy for PostgreSQL
 being unavailable: a condition of the database (``is_transient``) gives up every lease, and the
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 REBALANCE_EVERY = 1.0
 """Seconds between a worker's membership heartbeats and lease rebalances."""
-
-MEMBER_TIMEOUT = keys.MEMBER_TIMEOUT
 
 MIN_BACKOFF = 0.2
 """Pause, in seconds, before leasing again after a second consecutive database failure (the
@@ -77,7 +75,7 @@ def live_members(connection: redis.Redis, name: str, now: float) -> set[str]:
     """Heartbeat ``name`` and return the live workers (itself included), in one round trip."""
     with connection.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.WORKERS_KEY, {name: now})
-        pipe.zremrangebyscore(keys.WORKERS_KEY, "-inf", now - MEMBER_TIMEOUT)
+        pipe.zremrangebyscore(keys.WORKERS_KEY, "-inf", now - keys.MEMBER_TIMEOUT)
         pipe.zrange(keys.WORKERS_KEY, 0, -1)
         return {member.decode() for member in pipe.execute()[-1]}
 
