@@ -88,7 +88,7 @@ class Kind:
     """Unless it is a transfer's debit, its money enters (sign +1) or leaves (-1) the service."""
     returns_money: bool = False
     """A credit of money that was the wallet's a moment earlier (a refund): never refused. Its
-    room under the wallet's limit was kept while the money was away (``worker.decide``)."""
+    room under the wallet's limit was kept while the money was away (``worker.ledger_batch``)."""
 
     @property
     def names_hold(self) -> bool:
