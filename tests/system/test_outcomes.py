@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+import redis
 from sqlalchemy import Engine, func, select
 
 from shared.tables import wallet_operations
@@ -74,7 +75,13 @@ def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine,
                 pool.submit(call, stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT)
                 for i in range(40)
             ]
-            time.sleep(1.5)  # every request is now blocked on its reply key
+            server = redis.Redis(port=stack.redis.port)
+            wait_until(  # every request is now blocked on its reply key (no worker runs)
+                lambda: int(server.info("clients")["blocked_clients"]) >= len(waiting),
+                timeout=10,
+                what="every request waiting on its reply",
+            )
+            server.close()
             stack.redis.stop()
             time.sleep(1)
             stack.redis.start()  # AOF on: the queued jobs survive

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.http_client import call_json, exchange
-from tests.support.processes import free_port, start_gunicorn, stop
+from tests.support.processes import free_port, start_gunicorn, stop, wait_until
 
 pytestmark = pytest.mark.live
 
@@ -32,15 +31,10 @@ class Http:
         if status == 200:
             return "applied"
         if status == 202:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                _, state = self.call("GET", f"/api/v1/operations/{body['operation_id']}")
-                if state["status"] == "applied":
-                    return "applied"
-                if state["status"] == "rejected":
-                    return str(state["error"])
-                time.sleep(0.05)
-            raise AssertionError("operation never settled")
+            location = f"/api/v1/operations/{body['operation_id']}"
+            wait_until(lambda: self.call("GET", location)[1]["status"] != "pending", timeout=30, what="the operation")
+            state = self.call("GET", location)[1]
+            return "applied" if state["status"] == "applied" else str(state["error"])
         assert status == 400, (status, body)
         return str(body["error"])
 
@@ -128,13 +122,10 @@ def _hold_outcome(http: Http, status: int, body: dict[str, Any]) -> str:
     if status == 201:
         return "active"
     if status == 202:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            state = http.call("GET", f"/api/v1/holds/{body['hold_id']}")[1]
-            if state["state"] != "pending":
-                return str(state["state"] if state["state"] == "active" else state["error"])
-            time.sleep(0.05)
-        raise AssertionError("hold never settled")
+        location = f"/api/v1/holds/{body['hold_id']}"
+        wait_until(lambda: http.call("GET", location)[1]["state"] != "pending", timeout=30, what="the hold")
+        state = http.call("GET", location)[1]
+        return str(state["state"] if state["state"] == "active" else state["error"])
     assert status == 400, (status, body)
     return str(body["error"])
 
@@ -166,15 +157,16 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
     winners = [(action, body) for action, status, body in answers if status == 200]
     losers = Counter(status for _, status, _ in answers if status != 200)
     assert set(losers) <= {409, 202}, losers
-    deadline = time.monotonic() + 30
-    while True:  # every request decided by the worker (a 202 a little later), one applied
+
+    def changes() -> list[dict[str, Any]]:
         history = http.call("GET", f"/api/v1/wallets/{wallet}/operations?limit=500")[1]["results"]
-        changes = [row for row in history if row["operationType"] in ("HOLD_CAPTURE", "HOLD_VOID")]
-        if len(changes) == 50 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert len(changes) == 50
-    applied = [row for row in changes if row["status"] == "applied"]
+        return [row for row in history if row["operationType"] in ("HOLD_CAPTURE", "HOLD_VOID")]
+
+    # Every request decided by the worker (a 202 a little later), one applied.
+    wait_until(lambda: len(changes()) == 50, timeout=30, what="every capture and void decided")
+    decided = changes()
+    assert len(decided) == 50
+    applied = [row for row in decided if row["status"] == "applied"]
     assert len(applied) == 1
     assert len(winners) <= 1
     if winners:
@@ -182,7 +174,7 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
     won_by_capture = applied[0]["operationType"] == "HOLD_CAPTURE"
     final = http.call("GET", f"/api/v1/holds/{hold_id}")[1]
     assert final["state"] == ("captured" if won_by_capture else "voided")
-    assert {row["error"] for row in changes if row["status"] == "rejected"} == {
+    assert {row["error"] for row in decided if row["status"] == "rejected"} == {
         "Hold was already captured" if won_by_capture else "Hold was voided"
     }
     balance = "60.00" if won_by_capture else "100.00"

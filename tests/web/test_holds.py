@@ -4,7 +4,6 @@ its ``capture`` and ``void``), with the real shard worker process deciding them.
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from shared.config import Settings
 from tests.support.api import Api, error_body, history, transfer
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
+from tests.support.processes import wait_until
 
 
 def hold(api: Api, hold_id: str) -> dict[str, Any]:
@@ -226,10 +226,7 @@ def test_an_expired_hold_is_released_by_the_worker_and_a_late_capture_is_409(api
     wallet = api.create_wallet(20)
     hold_id = held(api, wallet, "15.00", expires_in=1)
     assert api.money(wallet) == (Decimal("20.00"), Decimal("5.00"), Decimal("15.00"))
-    deadline = time.monotonic() + 15
-    while hold(api, hold_id)["state"] == "active":
-        assert time.monotonic() < deadline, "the worker did not expire the hold"
-        time.sleep(0.2)
+    wait_until(lambda: hold(api, hold_id)["state"] != "active", timeout=15, what="the worker expiring the hold")
     assert hold(api, hold_id)["state"] == "expired"
     assert api.money(wallet) == (Decimal("20.00"), Decimal("20.00"), Decimal("0.00"))
     late = api.hold_change(hold_id, "capture")
@@ -408,10 +405,7 @@ def test_a_late_hold_is_202_with_a_location_that_settles(
     assert (response.status_code, body["status"], body["state"]) == (202, "Pending", "pending")
     hold_id = body["hold_id"]
     assert response["Location"] == f"/api/v1/holds/{hold_id}"
-    deadline = time.monotonic() + 10
-    while hold(api, hold_id)["state"] != "active":
-        assert time.monotonic() < deadline, "the hold was never made"
-        time.sleep(0.05)
+    wait_until(lambda: hold(api, hold_id)["state"] == "active", timeout=10, what="the hold made")
     with db.connect() as conn:  # the web recorded it before answering 202, expiry and all
         recorded = conn.execute(
             text(

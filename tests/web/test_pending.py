@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from decimal import Decimal
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from shared.config import Settings
 from tests.support.api import Api
 from tests.support.patching import patch_views
+from tests.support.processes import wait_until
 
 
 @pytest.fixture
@@ -21,13 +21,10 @@ def no_wait(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
 
 
 def settle(api: Api, location: str) -> dict[str, str]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        body: dict[str, str] = api.client.get(location).json()
-        if body["status"] != "pending":
-            return body
-        time.sleep(0.02)
-    raise AssertionError(f"{location} still pending")
+    """What ``location`` (a 202's status URL) says once it is no longer pending."""
+    wait_until(lambda: api.client.get(location).json()["status"] != "pending", timeout=10, what=f"{location} settled")
+    body: dict[str, str] = api.client.get(location).json()
+    return body
 
 
 def test_reply_timeout_answers_202_then_settles(api: Api, no_wait: None) -> None:

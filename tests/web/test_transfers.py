@@ -4,7 +4,6 @@ the real shard worker process applying both legs."""
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from shared.transfers import credit_id, refund_id
 from tests.support.api import Api, error_body, history, transfer
 from tests.support.factories import seed_applied_deposit
 from tests.support.patching import patch_views
+from tests.support.processes import wait_until
 
 
 def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:
@@ -210,10 +210,9 @@ def test_a_late_transfer_is_202_with_a_location_that_settles(
     body = response.json()
     assert (response.status_code, body["status"], body["state"]) == (202, "Pending", "pending")
     assert response.headers["Location"] == f"/api/v1/transfers/{body['transfer_id']}"
-    deadline = time.monotonic() + 10
-    while transfer(api, body["transfer_id"])["state"] != "completed":
-        assert time.monotonic() < deadline, "the transfer never completed"
-        time.sleep(0.05)
+    wait_until(
+        lambda: transfer(api, body["transfer_id"])["state"] == "completed", timeout=10, what="the transfer completed"
+    )
     patch_views(monkeypatch, "get_settings", lambda: settings)
     replay = api.post_transfer(source, destination, "4.00", **{"Idempotency-Key": "late"})
     assert (replay.status_code, replay.json()["transfer_id"]) == (200, body["transfer_id"])
@@ -232,10 +231,7 @@ def test_a_keyed_retry_whose_redis_record_was_lost_points_to_the_first_transfer(
     source, destination = api.create_wallet(10), api.create_wallet()
     patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, reply_timeout=0.0))
     first = api.post_transfer(source, destination, "3.00", **{"Idempotency-Key": "lost"}).json()["transfer_id"]
-    deadline = time.monotonic() + 10
-    while transfer(api, first)["state"] != "completed":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: transfer(api, first)["state"] == "completed", timeout=10, what="the first transfer completed")
     for record in web_redis.scan_iter(match=keys.idempotency_pattern(uuid.UUID(source))):
         web_redis.delete(record)  # as a Redis restart without persistence would
     second = api.post_transfer(source, destination, "3.00", **{"Idempotency-Key": "lost"})
@@ -243,8 +239,6 @@ def test_a_keyed_retry_whose_redis_record_was_lost_points_to_the_first_transfer(
     retry = second.json()["transfer_id"]
     assert retry != first
     # The worker answers the retry's debit from the ledger: its status URL shows the first transfer.
-    while transfer(api, retry)["transfer_id"] != first:
-        assert time.monotonic() < deadline + 10
-        time.sleep(0.05)
+    wait_until(lambda: transfer(api, retry)["transfer_id"] == first, timeout=10, what="the retry's status URL")
     assert transfer(api, retry)["state"] == "completed"
     assert (api.balance(source), api.balance(destination)) == (Decimal("7.00"), Decimal("3.00"))
