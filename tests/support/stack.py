@@ -146,15 +146,17 @@ Keyed = tuple[str, dict[str, str], str]
 """A keyed request of a load plan: (path, body, Idempotency-Key)."""
 
 
-def funded_wallets(base: str, count: int, funds: str = "100.00") -> list[str]:
-    """``count`` new wallets, each funded with one keyed deposit."""
+def wallets_create(base: str, count: int, *, funds: str | None = None) -> list[str]:
+    """``count`` new wallets of the suite's tenant, through the API at ``base``, each funded with
+    one keyed deposit of ``funds`` if given. The one way the tests make wallets over HTTP."""
     ids = []
     for _ in range(count):
         status, content = call(base, "POST", "/api/v1/wallets")
         assert status == 201, content
         wallet = json.loads(content)["id"]
-        deposit = {"operationType": "DEPOSIT", "amount": funds}
-        assert keyed_post(base, f"/api/v1/wallets/{wallet}/operation", deposit, f"fund-{wallet}")[0] == 200
+        if funds is not None:
+            deposit = {"operationType": "DEPOSIT", "amount": funds}
+            assert keyed_post(base, f"/api/v1/wallets/{wallet}/operation", deposit, f"fund-{wallet}")[0] == 200
         ids.append(wallet)
     return ids
 

@@ -29,12 +29,12 @@ from tests.support.stack import (
     Stack,
     armed_stack,
     call,
-    funded_wallets,
     keyed_load,
     keyed_post,
     one_ledger_row_per_key,
     pending_transfers,
     running_stack,
+    wallets_create,
 )
 
 pytestmark = pytest.mark.fault
@@ -52,7 +52,7 @@ def _other_shard(rng: random.Random, ids: list[str], wallet: str) -> str:
 
 def run_capture_load(stack: Stack, engine: Engine, fault: Callable[[], None], *, seed: int) -> None:
     rng = random.Random(seed)
-    ids = funded_wallets(stack.base, 24)
+    ids = wallets_create(stack.base, 24, funds="100.00")
     # Holds to capture: on every wallet, to a wallet of another shard; made before the fault.
     holds: dict[str, tuple[str, str, Decimal]] = {}  # hold id: (wallet, to, amount)
     for i in range(120):

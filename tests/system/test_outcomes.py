@@ -20,20 +20,11 @@ from sqlalchemy import Engine, func, select
 
 from shared.tables import wallet_operations
 from tests.support.processes import wait_until
-from tests.support.stack import Stack, call, running_stack
+from tests.support.stack import Stack, call, running_stack, wallets_create
 
 pytestmark = pytest.mark.fault
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "1.00"}
-
-
-def new_wallets(stack: Stack, count: int) -> list[str]:
-    wallets = []
-    for _ in range(count):
-        status, content = call(stack.base, "POST", "/api/v1/wallets")
-        assert status == 201
-        wallets.append(json.loads(content)["id"])
-    return wallets
 
 
 def ledger_count(engine: Engine, wallets: list[str]) -> int:
@@ -69,7 +60,7 @@ def assert_answers_true(stack: Stack, engine: Engine, wallets: list[str], answer
 
 def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine, db: Engine) -> None:
     with running_stack(workers=0, SHARD_COUNT="4", REPLY_TIMEOUT="8") as stack:
-        wallets = new_wallets(stack, 4)
+        wallets = wallets_create(stack.base, 4)
         with ThreadPoolExecutor(40) as pool:
             waiting = [
                 pool.submit(call, stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT)
@@ -93,7 +84,7 @@ def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine,
 
 def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) -> None:
     with running_stack(workers=2, SHARD_COUNT="4", REPLY_TIMEOUT="2") as stack:
-        wallets = new_wallets(stack, 4)
+        wallets = wallets_create(stack.base, 4)
         answers: list[tuple[int, bytes]] = []
         stop = threading.Event()
 
@@ -114,7 +105,7 @@ def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) ->
 
 def test_a_202_survives_a_redis_restart_without_persistence(database: Engine, db: Engine) -> None:
     with running_stack(workers=0, persistent=False, SHARD_COUNT="4", REPLY_TIMEOUT="0.5") as stack:
-        wallets = new_wallets(stack, 4)
+        wallets = wallets_create(stack.base, 4)
         answers = [call(stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT) for i in range(20)]
         assert [status for status, _ in answers] == [202] * 20
         stack.redis.stop()

@@ -28,11 +28,11 @@ from tests.support.stack import (
     Stack,
     armed_stack,
     call,
-    funded_wallets,
     keyed_load,
     one_ledger_row_per_key,
     pending_transfers,
     running_stack,
+    wallets_create,
 )
 
 pytestmark = pytest.mark.fault
@@ -52,7 +52,7 @@ def plan_load(
 ) -> tuple[list[str], list[Keyed]]:
     """Funded wallets, and a shuffled plan of keyed transfers, deposits and withdrawals."""
     rng = random.Random(seed)
-    ids = funded_wallets(stack.base, wallets)
+    ids = wallets_create(stack.base, wallets, funds="100.00")
     plan: list[Keyed] = []
     for _ in range(transfers):
         source, destination = rng.sample(ids, 2)

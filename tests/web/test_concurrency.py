@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.http_client import call_json, exchange
 from tests.support.processes import free_port, start_gunicorn, stop, wait_until
+from tests.support.stack import wallets_create
 
 pytestmark = pytest.mark.live
 
@@ -48,16 +49,7 @@ def http(shard_worker: None) -> Iterator[Http]:
 
 
 def new_wallet(http: Http, balance: int) -> str:
-    status, body = http.call("POST", "/api/v1/wallets")
-    assert status == 201
-    if balance:
-        assert (
-            http.call(
-                "POST", f"/api/v1/wallets/{body['id']}/operation", {"operationType": "DEPOSIT", "amount": balance}
-            )[0]
-            == 200
-        )
-    return str(body["id"])
+    return wallets_create(http.base, 1, funds=str(balance) if balance else None)[0]
 
 
 def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
