@@ -32,7 +32,7 @@ from shared.outcomes import OperationStatus
 from shared.transfers import TransferState
 
 APPLIED, REJECTED = OperationStatus.APPLIED.value, OperationStatus.REJECTED.value
-PENDING, COMPLETED, FAILED = (state.value for state in TransferState)
+PENDING, COMPLETED, FAILED = TransferState.PENDING.value, TransferState.COMPLETED.value, TransferState.FAILED.value
 ACTIVE = HoldState.ACTIVE.value
 CREDIT, REFUND = TRANSFER_LEGS[TransferLeg.CREDIT].value, TRANSFER_LEGS[TransferLeg.REFUND].value
 _TAKES = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.sign < 0)

@@ -42,12 +42,6 @@ class OperationType(StrEnum):
     def kind(self) -> Kind:
         return KINDS[self]
 
-    @property
-    def sign(self) -> int:
-        """+1 if it adds money to its wallet's balance, -1 if it takes money out, 0 if it only
-        holds or releases money."""
-        return KINDS[self].sign
-
 
 class TransferLeg(StrEnum):
     """Which of a transfer's three ledger operations a kind is (``shared.transfers``)."""

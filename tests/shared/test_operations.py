@@ -26,7 +26,7 @@ def test_every_kind_has_one_row() -> None:
 
 
 def test_signs() -> None:
-    assert {t: t.sign for t in OperationType} == {
+    assert {t: t.kind.sign for t in OperationType} == {
         T.DEPOSIT: 1,
         T.WITHDRAW: -1,
         T.TRANSFER_OUT: -1,
