@@ -51,7 +51,7 @@ from worker.transfers import (
 if TYPE_CHECKING:
     from worker.shard_worker import ShardWorker
 
-log = logging.getLogger("worker.shard_worker")
+log = logging.getLogger("worker.shard_worker")  # the chores log as the shard worker did before they had a module
 
 REGISTRY_CLEANUP_EVERY = 60.0
 """Seconds between RQ's registry cleanups."""

@@ -20,7 +20,7 @@ from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of
 
-log = logging.getLogger("worker.transfers")
+log = logging.getLogger("worker.transfers")  # transfers log under one name, as before the book had a module
 
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 
