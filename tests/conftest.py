@@ -35,6 +35,7 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from deploy.processes import ROOT
 from shared.audit import (
     chain_breaks,
     conservation_gap,
@@ -48,7 +49,6 @@ from shared.connections import engine_from_settings
 from tests.support import http_client
 from tests.support.databases import IN_PROCESS_LEASES, IN_PROCESS_REDIS_URL, manage
 from tests.support.factories import TEST_TENANT, api_key
-from tests.support.processes import ROOT
 
 # whitenoise warns (an error here) about a missing STATIC_ROOT when a test module builds the WSGI
 # app at import; the database fixture fills it with collectstatic.

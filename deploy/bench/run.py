@@ -75,6 +75,8 @@ import redis  # noqa: E402
 from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
+from deploy.bench.client import KeepAlive  # noqa: E402
+from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from shared import keys  # noqa: E402
 from shared.audit import ledger_sound  # noqa: E402
 from shared.config import get_settings  # noqa: E402
@@ -82,14 +84,13 @@ from shared.connections import engine_from_settings  # noqa: E402
 from shared.messages import OperationRequest  # noqa: E402
 from shared.operations import OperationType  # noqa: E402
 from shared.sharding import queue_name, shard_for  # noqa: E402
-from tests.support import http_client  # noqa: E402
-from tests.support.http_client import KeepAlive  # noqa: E402
-from tests.support.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from web.wallets.auth.api_keys import Scope, key_create  # noqa: E402
 from web.wallets.money.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402
 
 LUA = ROOT / "deploy" / "bench" / "wallets.lua"
+API_KEY = ""
+"""The bearer key of the benchmark's own tenant (made once the database is)."""
 RESULTS = ROOT / "bench-results"
 
 
@@ -140,7 +141,7 @@ def new_wallet(client: KeepAlive, funds: str) -> str:
 
 def create_wallets(port: int, count: int) -> list[str]:
     def batch(n: int) -> list[str]:
-        client = KeepAlive(port)
+        client = KeepAlive(port, API_KEY)
         return [new_wallet(client, "1000000.00") for _ in range(n)]
 
     per = [count // 16 + (1 if i < count % 16 else 0) for i in range(16)]
@@ -215,7 +216,7 @@ def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, 
         "--",
         mode,
         str(wallets_file),
-        str(http_client.API_KEY),
+        API_KEY,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
@@ -304,7 +305,7 @@ def rss_mb(role: str) -> float:
 def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis) -> dict[str, Any]:
     """Hold the hot load for ``--soak`` seconds, sampling Redis memory and process RSS."""
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.soak}s", "--timeout", "10s"]
-    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file), str(http_client.API_KEY)]
+    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file), API_KEY]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     samples = []
     started = time.monotonic()
@@ -338,7 +339,7 @@ def drain_rows(design: str, run: int, ops: int, r: redis.Redis) -> Row:
     port = free_port()
     web = start_gunicorn(port)
     try:
-        status, body = KeepAlive(port).call("POST", "/api/v1/wallets")  # no worker runs now: deposits only
+        status, body = KeepAlive(port, API_KEY).call("POST", "/api/v1/wallets")  # no worker runs now: deposits only
         assert status == 201, body
         wallet = str(body["id"])
     finally:
@@ -489,9 +490,8 @@ def main() -> None:
 
     ensure_wrk()
     prepare_database()
-    http_client.API_KEY = key_create(
-        tenant="bench", name="make bench", scope=Scope.READ_WRITE, wallet_limit=10**9
-    ).secret
+    global API_KEY
+    API_KEY = key_create(tenant="bench", name="make bench", scope=Scope.READ_WRITE, wallet_limit=10**9).secret
     r = redis.Redis.from_url(BENCH_ENV["REDIS_URL"])
     r.flushdb()
     designs = args.designs.split(",")

@@ -4,10 +4,10 @@ import re
 
 import pytest
 
+from deploy.processes import ROOT
 from shared.config import DEFAULTS, ENV_NAMES, Settings
 from shared.errors import ConfigurationError
 from shared.rates import RateLimit
-from tests.support.processes import ROOT
 
 
 def test_defaults() -> None:

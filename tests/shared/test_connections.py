@@ -8,11 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
+from deploy.processes import free_port
 from shared.config import Settings
 from shared.connections import engine_from_settings
 from shared.errors import ServiceUnavailable
+from tests.support.databases import terminate_backends
 from tests.support.factories import seed_applied_deposit, wallet_row
-from tests.support.processes import free_port, terminate_backends
 from web.database import get_engine, read_one
 
 BALANCE = "SELECT balance FROM wallets WHERE id = %s"

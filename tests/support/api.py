@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.processes import wait_until
 from tests.support.http_client import error_of
 from web.wallets.ops import metrics
+
+
+def settled(read: Callable[[str], dict[str, Any]], location: str, *, timeout: float = 30) -> dict[str, Any]:
+    """What ``location`` (a 202's status URL) says once it is no longer pending, read with
+    ``read`` (a GET through the Django test client or over HTTP). The one way the tests wait
+    for a status URL; replaying the Idempotency-Key instead is ``tests.support.stack.settle_post``."""
+    wait_until(lambda: read(location)["status"] != "pending", timeout=timeout, what=f"{location} settled")
+    return read(location)
 
 
 class Api:
@@ -18,6 +28,10 @@ class Api:
 
     def __init__(self, secret: str) -> None:
         self.client = Client(headers={"Authorization": f"Bearer {secret}"})
+
+    def settled(self, location: str) -> dict[str, Any]:
+        """What a 202's status URL says once the operation is no longer pending."""
+        return settled(lambda path: self.client.get(path).json(), location)
 
     def post_operation(self, wallet_id: str, body: Any, **headers: str) -> Any:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()

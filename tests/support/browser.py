@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import ROOT
+from deploy.processes import ROOT
 
 CHROMIUM = next(
     (path for path in ("/usr/lib/chromium/chromium", shutil.which("chromium")) if path and os.access(path, os.X_OK)),

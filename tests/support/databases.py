@@ -8,9 +8,11 @@ import os
 import subprocess
 import sys
 
+from sqlalchemy import Engine, text
+
+from deploy.processes import ROOT
 from shared.config import get_settings
 from tests.support.factories import TEST_TENANT
-from tests.support.processes import ROOT
 
 IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
 """Flushed around every in-process worker test: no worker process watches it."""
@@ -49,3 +51,17 @@ def fresh_database(name: str) -> FreshDatabase:
     manage("migrate", "--verbosity", "0", DATABASE_URL=url)
     out = manage("apikey", "create", "--tenant", TEST_TENANT, DATABASE_URL=url)
     return FreshDatabase(url, out.strip().splitlines()[-1])
+
+
+def terminate_backends(db: Engine, application_name: str) -> int:
+    """Kill the PostgreSQL connections of ``application_name`` on the test database (as a
+    database restart would); how many were killed."""
+    with db.begin() as conn:
+        killed: int = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name AND pid <> pg_backend_pid() AND datname = current_database()"
+            ),
+            {"name": application_name},
+        ).scalar_one()
+    return killed

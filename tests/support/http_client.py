@@ -1,9 +1,8 @@
-"""The one HTTP client of the tests, the fault tests and the benchmark: JSON over the real
+"""The one HTTP client of the tests and the fault tests: JSON over the real
 socket to a real gunicorn (the in-process Django client lives in ``tests/web/conftest.py``)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import urllib.error
 import urllib.request
@@ -11,7 +10,7 @@ from typing import Any
 
 API_KEY: str | None = None
 """The bearer key every call sends unless given another (set by the suite's ``database``
-fixture, or by the benchmark, to a key of their own tenant)."""
+fixture to a key of its own tenant)."""
 
 NO_KEY = ""
 """Pass as ``token`` to send no Authorization header at all."""
@@ -59,19 +58,6 @@ def call_json(
     """``call``, with the body decoded (a JSON API answers JSON, errors included)."""
     status, content = call(base, method, path, body, key, token=token)
     return status, json.loads(content)
-
-
-class KeepAlive:
-    """Many requests on one keep-alive connection (setting up thousands of wallets quickly)."""
-
-    def __init__(self, port: int, token: str | None = None) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.headers = {"Content-Type": "application/json", **_authorization(token)}
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        self.conn.request(method, path, None if body is None else json.dumps(body), self.headers)
-        response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
 
 
 def error_of(status: int, body: dict[str, Any], headers: Any) -> tuple[int, dict[str, Any]]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy import Engine, text
 
+from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 from tests.support.http_client import call
-from tests.support.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 
 
 class RedisServer:

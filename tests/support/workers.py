@@ -1,10 +1,10 @@
-"""Worker tests' helpers: the types of the enqueue and worker fixtures, a reply, a redelivery, a
-balance, a wallet on a chosen shard."""
+"""Worker tests' helpers: the in-process rig (the database, a Redis of its own, enqueueing as the
+web does, workers), a reply, a redelivery, a balance, a wallet on a chosen shard."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable
 from decimal import Decimal
 
 import redis
@@ -17,15 +17,10 @@ from shared.operations import OperationType
 from shared.sharding import shard_for
 from shared.tables import wallets
 from tests.support.factories import seed_applied_deposit, wallet_row
+from web.wallets.money.queueing import operation_send
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
-
-
-Enqueue = Callable[[OperationRequest], None]
-
-
-MakeWorker = Callable[..., ShardWorker]
 
 
 def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
@@ -56,3 +51,31 @@ def wallet_on(db: Engine, settings: Settings, shard: int, funds: str = "0") -> u
     if Decimal(funds):
         seed_applied_deposit(db, wallet_id, Decimal(funds))
     return wallet_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Rig:
+    """What an in-process worker test works with: the test database (audited after the test),
+    an empty Redis database no worker process watches, and the settings pointing at it."""
+
+    db: Engine
+    redis: redis.Redis
+    settings: Settings
+
+    def enqueue(self, request: OperationRequest) -> None:
+        """Enqueue exactly as the web node does (without waiting for the reply)."""
+        operation_send(connection=self.redis, settings=self.settings, request=request, wait=0)
+
+    def worker(self, shards: list[int] | None = None, **overrides: object) -> ShardWorker:
+        """A shard worker of ``shards`` (all by default), with settings ``overrides``."""
+        settings = dataclasses.replace(self.settings, **overrides)  # type: ignore[arg-type]
+        return ShardWorker(engine=self.db, settings=settings, connection=self.redis, shards=shards)
+
+    def wallet_on(self, shard: int, funds: str = "0") -> uuid.UUID:
+        return wallet_on(self.db, self.settings, shard, funds)
+
+    def reply(self, request: OperationRequest) -> OperationResult:
+        return reply(self.redis, request)
+
+    def balance(self, wallet_id: uuid.UUID) -> Decimal:
+        return balance(self.db, wallet_id)

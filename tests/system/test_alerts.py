@@ -23,11 +23,11 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from rq.suspension import resume, suspend
 
+from deploy.processes import ROOT, free_port, stop, wait_until
 from shared.messages import OPERATION_JOB
 from shared.sharding import queue_name
 from tests.support.databases import FreshDatabase, fresh_database
 from tests.support.http_client import call, call_json
-from tests.support.processes import ROOT, free_port, stop, wait_until
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.live

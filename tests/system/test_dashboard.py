@@ -20,10 +20,10 @@ import redis
 from flask.testing import FlaskClient
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from deploy.processes import ROOT, free_port, wait_until
 from shared import keys
 from shared.config import Settings
 from shared.sharding import queue_name
-from tests.support.processes import ROOT, free_port, wait_until
 
 DASHBOARD: dict[str, Any] = runpy.run_path(str(ROOT / "deploy" / "dashboard.py"), run_name="dashboard")
 dashboard_app: Callable[..., Any] = DASHBOARD["dashboard_app"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deploy.processes import ROOT, free_port, wait_until
 from shared.config import Settings
-from tests.support.processes import ROOT, free_port, wait_until
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.support.processes import ROOT
+from deploy.processes import ROOT
 
 SECRET = "a-deploy-check-secret-key-that-is-long-and-random-enough-0123456789"
 

@@ -28,8 +28,8 @@ from typing import Any
 import psycopg2
 import pytest
 
+from deploy.processes import ROOT, answers, free_port, wait_until
 from tests.support.databases import FreshDatabase, fresh_database
-from tests.support.processes import ROOT, answers, free_port, wait_until
 from tests.support.stack import RedisServer
 
 pytestmark = pytest.mark.live

@@ -25,9 +25,10 @@ import redis
 from rq import Worker
 from sqlalchemy import Engine, func, select, text
 
+from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 from shared import keys
 from shared.tables import wallet_operations
-from tests.support.processes import free_port, start_gunicorn, start_worker, stop, terminate_backends, wait_until
+from tests.support.databases import terminate_backends
 from tests.support.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
 
 pytestmark = pytest.mark.fault

@@ -23,7 +23,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from tests.support.processes import wait_until
+from deploy.processes import wait_until
 from tests.support.stack import (
     Keyed,
     Stack,

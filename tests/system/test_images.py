@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from deploy.processes import ROOT, answers, free_port, stop, wait_until
 from tests.support.factories import TEST_TENANT, api_key
 from tests.support.http_client import call_json
-from tests.support.processes import ROOT, answers, free_port, stop, wait_until
 from tests.support.stack import RedisServer
 
 DEPLOY = ROOT / "deploy"

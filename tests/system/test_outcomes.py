@@ -18,8 +18,8 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
+from deploy.processes import wait_until
 from shared.tables import wallet_operations
-from tests.support.processes import wait_until
 from tests.support.stack import Stack, call, running_stack, wallets_create
 
 pytestmark = pytest.mark.fault

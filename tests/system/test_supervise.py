@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.support.processes import ROOT, free_port, wait_until
+from deploy.processes import ROOT, free_port, wait_until
 from tests.support.stack import RedisServer, call
 
 pytestmark = pytest.mark.fault

@@ -22,7 +22,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.support.processes import terminate_backends, wait_until
+from deploy.processes import wait_until
+from tests.support.databases import terminate_backends
 from tests.support.stack import (
     Keyed,
     Stack,

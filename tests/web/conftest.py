@@ -10,8 +10,8 @@ from django.test import Client
 from rq import Worker
 from sqlalchemy import Engine
 
+from deploy.processes import start_worker, stop, wait_until
 from tests.support.api import Api
-from tests.support.processes import start_worker, stop, wait_until
 
 
 @pytest.fixture(scope="package")

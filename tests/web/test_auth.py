@@ -14,11 +14,11 @@ from django.core.management import call_command
 from django.test import Client
 from sqlalchemy import Engine, text
 
+from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
 from tests.support.api import Api, error_body
 from tests.support.factories import api_key
-from tests.support.processes import wait_until
 from web.wallets.auth.api_keys import Scope, key_revoke, secret_hash
 from web.wallets.models import ApiKey
 

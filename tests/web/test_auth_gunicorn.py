@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
+from deploy.processes import free_port, start_gunicorn, stop, wait_until
 from tests.support.factories import api_key
 from tests.support.http_client import call, call_json, error_of, exchange
-from tests.support.processes import free_port, start_gunicorn, stop, wait_until
 from web.wallets.auth.api_keys import key_revoke
 
 LIMIT = 10

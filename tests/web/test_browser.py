@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from deploy.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from shared.config import Settings
 from tests.support.api import Api
 from tests.support.browser import Browser, PageReport, save_screenshot
-from tests.support.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from web.wallets.api.openapi import OPENAPI
 from web.wallets.error_codes import CODES
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from deploy.processes import free_port, start_gunicorn, stop, wait_until
+from tests.support.api import settled
 from tests.support.http_client import call_json, exchange
-from tests.support.processes import free_port, start_gunicorn, stop, wait_until
 from tests.support.stack import wallets_create
 
 pytestmark = pytest.mark.live
@@ -32,9 +33,7 @@ class Http:
         if status == 200:
             return "applied"
         if status == 202:
-            location = f"/api/v1/operations/{body['operation_id']}"
-            wait_until(lambda: self.call("GET", location)[1]["status"] != "pending", timeout=30, what="the operation")
-            state = self.call("GET", location)[1]
+            state = settled(lambda path: self.call("GET", path)[1], f"/api/v1/operations/{body['operation_id']}")
             return "applied" if state["status"] == "applied" else str(state["error"])
         assert status == 400, (status, body)
         return str(body["error"])

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 from tests.support.api import Api
-from tests.support.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 
 pytestmark = pytest.mark.live
 

@@ -13,12 +13,12 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
 from tests.support.api import Api, error_body, history, transfer
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
-from tests.support.processes import wait_until
 
 
 def hold(api: Api, hold_id: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
+from deploy.processes import ROOT
 from shared.config import get_settings
-from tests.support.processes import ROOT
 from web.wallets.auth import login_guard
 from web.wallets.auth.login_guard import (
     DEVICE_COOKIE,

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client.core import Metric
 from sqlalchemy import Engine, text
 
+from deploy.processes import free_port, start_gunicorn, stop
 from shared.config import Settings
 from tests.support.api import Api, error_body, metrics_parse, scrape
 from tests.support.patching import patch_views
-from tests.support.processes import free_port, start_gunicorn, stop
 from web.wallets.ops import metrics
 
 

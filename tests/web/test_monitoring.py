@@ -12,8 +12,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.processes import ROOT
 from tests.support.api import Api
-from tests.support.processes import ROOT
 
 RULES = yaml.safe_load((ROOT / "deploy/monitoring/alerts.yml").read_text())
 DASHBOARD = json.loads((ROOT / "deploy/monitoring/grafana-dashboard.json").read_text())

@@ -10,7 +10,6 @@ import pytest
 from shared.config import Settings
 from tests.support.api import Api
 from tests.support.patching import patch_views
-from tests.support.processes import wait_until
 
 
 @pytest.fixture
@@ -20,13 +19,6 @@ def no_wait(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     patch_views(monkeypatch, "get_settings", lambda: impatient)
 
 
-def settle(api: Api, location: str) -> dict[str, str]:
-    """What ``location`` (a 202's status URL) says once it is no longer pending."""
-    wait_until(lambda: api.client.get(location).json()["status"] != "pending", timeout=10, what=f"{location} settled")
-    body: dict[str, str] = api.client.get(location).json()
-    return body
-
-
 def test_reply_timeout_answers_202_then_settles(api: Api, no_wait: None) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "25.00"})
@@ -34,7 +26,7 @@ def test_reply_timeout_answers_202_then_settles(api: Api, no_wait: None) -> None
     body = response.json()
     assert body["status"] == "Pending"
     assert response["Location"] == f"/api/v1/operations/{body['operation_id']}"
-    settled = settle(api, response["Location"])
+    settled = api.settled(response["Location"])
     assert settled["status"] == "applied"
     assert settled["balance_after"] == "25.00"
     assert api.balance(wallet) == Decimal("25.00")
@@ -44,6 +36,6 @@ def test_pending_rejection_settles_as_rejected(api: Api, no_wait: None) -> None:
     wallet = api.create_wallet()
     response = api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "1.00"})
     assert response.status_code == 202
-    settled = settle(api, response["Location"])
+    settled = api.settled(response["Location"])
     assert settled["status"] == "rejected"
     assert settled["error"] == "Insufficient funds"

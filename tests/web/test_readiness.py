@@ -14,6 +14,7 @@ from django.test import Client
 from rq.utils import utcformat
 from sqlalchemy import text
 
+from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
 from shared.connections import engine_from_settings
@@ -21,7 +22,6 @@ from shared.sharding import queue_name
 from tests.support.api import Api, scrape
 from tests.support.http_client import error_of
 from tests.support.patching import patch_views
-from tests.support.processes import wait_until
 
 
 def ready(client: Client) -> tuple[int, dict[str, object]]:

@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
 from shared.money import MAX_BALANCE
@@ -19,7 +20,6 @@ from shared.transfers import credit_id, refund_id
 from tests.support.api import Api, error_body, history, transfer
 from tests.support.factories import seed_applied_deposit
 from tests.support.patching import patch_views
-from tests.support.processes import wait_until
 
 
 def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:

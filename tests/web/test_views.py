@@ -11,13 +11,14 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
+from deploy.processes import free_port
 from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from tests.support.api import Api, error_body
+from tests.support.databases import terminate_backends
 from tests.support.factories import seed_applied_deposit
 from tests.support.patching import patch_views
-from tests.support.processes import free_port, terminate_backends
 
 # --- the seed's seven behaviours -------------------------------------------------
 

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-
 import pytest
 import redis
 from sqlalchemy import Engine, text
 
+from deploy.processes import wait_until
 from shared.config import Settings
-from shared.messages import OperationRequest
-from tests.support.processes import wait_until
-from web.wallets.money.queueing import operation_send
-from worker.shard_worker import ShardWorker
+from tests.support.workers import Rig
 
 
 def _worker_processes(database: Engine) -> int:
@@ -34,19 +29,5 @@ def _alone(database: Engine) -> None:
 
 
 @pytest.fixture
-def enqueue(local_redis: redis.Redis, local_settings: Settings) -> Callable[[OperationRequest], None]:
-    """Enqueue exactly as the web node does, on the in-process Redis database."""
-
-    def push(request: OperationRequest) -> None:
-        operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)
-
-    return push
-
-
-@pytest.fixture
-def make_worker(db: Engine, local_redis: redis.Redis, local_settings: Settings) -> Callable[..., ShardWorker]:
-    def build(shards: list[int] | None = None, **overrides: object) -> ShardWorker:
-        settings = dataclasses.replace(local_settings, **overrides)  # type: ignore[arg-type]
-        return ShardWorker(engine=db, settings=settings, connection=local_redis, shards=shards)
-
-    return build
+def rig(db: Engine, local_redis: redis.Redis, local_settings: Settings) -> Rig:
+    return Rig(db=db, redis=local_redis, settings=local_settings)

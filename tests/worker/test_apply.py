@@ -14,9 +14,10 @@ from shared.messages import OperationRequest, OperationResult
 from shared.money import MAX_BALANCE
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
-from shared.tables import wallet_operations, wallets
+from shared.tables import wallet_operations
 from shared.transfers import credit_of
 from tests.support.factories import operation, seed_applied_deposit, wallet_row
+from tests.support.workers import balance
 from worker.apply import _LOCK_WALLETS, ledger_apply
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
@@ -26,11 +27,6 @@ pytestmark = pytest.mark.usefixtures("db")
 def apply(engine: Engine, requests: list[OperationRequest]) -> list[OperationResult]:
     with engine.begin() as conn:
         return ledger_apply(conn, requests, shard_count=16).results
-
-
-def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:
-    with engine.connect() as conn:
-        return conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
 
 
 def ledger_size(engine: Engine, wallet_id: uuid.UUID) -> int:

@@ -10,16 +10,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import redis
 from sqlalchemy import Engine, select
 
-from shared.config import Settings
 from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallets
 from shared.transfers import TransferState
-from tests.support.workers import Enqueue, MakeWorker, reply, wallet_on
+from tests.support.workers import Rig
 from worker import chores
 from worker.apply import ledger_apply
 
@@ -67,104 +65,88 @@ def hold_state(db: Engine, hold_id: uuid.UUID | None) -> tuple[str, Decimal | No
     return row.state, row.captured
 
 
-def run(enqueue: Enqueue, make_worker: MakeWorker, *requests: OperationRequest) -> None:
+def run(rig: Rig, *requests: OperationRequest) -> None:
     for request in requests:
-        enqueue(request)
-    make_worker().work(burst=True)
+        rig.enqueue(request)
+    rig.worker().work(burst=True)
 
 
-def test_held_money_is_not_available_to_withdrawals_transfers_or_holds(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    wallet = wallet_on(db, local_settings, 1, "100.00")
+def test_held_money_is_not_available_to_withdrawals_transfers_or_holds(rig: Rig) -> None:
+    wallet = rig.wallet_on(1, "100.00")
     holds_of_10 = [hold(wallet, "10.00") for _ in range(11)]
     withdrawal = OperationRequest(uuid.uuid4(), wallet, OperationType.WITHDRAW, Decimal("0.01"), datetime.now(UTC))
-    run(enqueue, make_worker, *holds_of_10, withdrawal)
-    statuses = [reply(local_redis, h).status for h in holds_of_10]
+    run(rig, *holds_of_10, withdrawal)
+    statuses = [rig.reply(h).status for h in holds_of_10]
     assert statuses == [OperationStatus.APPLIED] * 10 + [OperationStatus.REJECTED]
-    assert reply(local_redis, holds_of_10[-1]).error == Rejection.INSUFFICIENT_FUNDS.value
-    assert reply(local_redis, withdrawal).error == Rejection.INSUFFICIENT_FUNDS.value
-    assert money(db, wallet) == (Decimal("100.00"), Decimal("100.00"))
+    assert rig.reply(holds_of_10[-1]).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert rig.reply(withdrawal).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert money(rig.db, wallet) == (Decimal("100.00"), Decimal("100.00"))
 
 
-def test_a_partial_capture_takes_its_amount_releases_the_rest_and_happens_once(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    wallet = wallet_on(db, local_settings, 1, "100.00")
+def test_a_partial_capture_takes_its_amount_releases_the_rest_and_happens_once(rig: Rig) -> None:
+    wallet = rig.wallet_on(1, "100.00")
     held = hold(wallet, "30.00")
     capture = change(held, OperationType.HOLD_CAPTURE, "25.00")
     again = change(held, OperationType.HOLD_CAPTURE, "1.00")
     void = change(held, OperationType.HOLD_VOID)
-    run(enqueue, make_worker, held, capture, again, void)
-    assert reply(local_redis, capture).balance_after == Decimal("75.00")
-    assert reply(local_redis, again).error == Rejection.HOLD_CAPTURED.value
-    assert reply(local_redis, void).error == Rejection.HOLD_CAPTURED.value
-    assert money(db, wallet) == (Decimal("75.00"), Decimal("0.00"))
-    assert hold_state(db, held.hold_id) == ("captured", Decimal("25.00"))
+    run(rig, held, capture, again, void)
+    assert rig.reply(capture).balance_after == Decimal("75.00")
+    assert rig.reply(again).error == Rejection.HOLD_CAPTURED.value
+    assert rig.reply(void).error == Rejection.HOLD_CAPTURED.value
+    assert money(rig.db, wallet) == (Decimal("75.00"), Decimal("0.00"))
+    assert hold_state(rig.db, held.hold_id) == ("captured", Decimal("25.00"))
 
 
-def test_a_void_releases_everything_and_a_later_capture_is_refused(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    wallet = wallet_on(db, local_settings, 1, "50.00")
+def test_a_void_releases_everything_and_a_later_capture_is_refused(rig: Rig) -> None:
+    wallet = rig.wallet_on(1, "50.00")
     held = hold(wallet, "50.00")
     too_much = change(held, OperationType.HOLD_CAPTURE, "50.01")
     void = change(held, OperationType.HOLD_VOID)
     capture = change(held, OperationType.HOLD_CAPTURE)
-    run(enqueue, make_worker, held, too_much, void, capture)
-    assert reply(local_redis, too_much).error == Rejection.CAPTURE_TOO_LARGE.value
-    assert reply(local_redis, void).status is OperationStatus.APPLIED
-    assert reply(local_redis, capture).error == Rejection.HOLD_VOIDED.value
-    assert money(db, wallet) == (Decimal("50.00"), Decimal("0.00"))
-    assert hold_state(db, held.hold_id) == ("voided", None)
+    run(rig, held, too_much, void, capture)
+    assert rig.reply(too_much).error == Rejection.CAPTURE_TOO_LARGE.value
+    assert rig.reply(void).status is OperationStatus.APPLIED
+    assert rig.reply(capture).error == Rejection.HOLD_VOIDED.value
+    assert money(rig.db, wallet) == (Decimal("50.00"), Decimal("0.00"))
+    assert hold_state(rig.db, held.hold_id) == ("voided", None)
 
 
-def test_a_hold_past_its_expiry_cannot_be_captured_and_the_owner_expires_it(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    wallet = wallet_on(db, local_settings, 1, "20.00")
+def test_a_hold_past_its_expiry_cannot_be_captured_and_the_owner_expires_it(rig: Rig) -> None:
+    wallet = rig.wallet_on(1, "20.00")
     held = hold(wallet, "20.00", seconds=0.2)
-    run(enqueue, make_worker, held)
-    assert money(db, wallet) == (Decimal("20.00"), Decimal("20.00"))
+    run(rig, held)
+    assert money(rig.db, wallet) == (Decimal("20.00"), Decimal("20.00"))
     late = change(held, OperationType.HOLD_CAPTURE)
     time.sleep(0.3)
-    with db.begin() as conn:  # applied as a batch is, before any sweep: decided by expires_at
-        [result] = ledger_apply(conn, [late], shard_count=local_settings.shard_count).results
+    with rig.db.begin() as conn:  # applied as a batch is, before any sweep: decided by expires_at
+        [result] = ledger_apply(conn, [late], shard_count=rig.settings.shard_count).results
     assert result.error == Rejection.HOLD_EXPIRED.value
-    assert hold_state(db, held.hold_id) == ("active", None)
-    worker = make_worker()
+    assert hold_state(rig.db, held.hold_id) == ("active", None)
+    worker = rig.worker()
     worker.bootstrap()
     try:
         assert chores.holds_expire(worker) == 1
         assert chores.holds_expire(worker) == 0
     finally:
         worker.teardown()
-    assert hold_state(db, held.hold_id) == ("expired", None)
-    assert money(db, wallet) == (Decimal("20.00"), Decimal("0.00"))
+    assert hold_state(rig.db, held.hold_id) == ("expired", None)
+    assert money(rig.db, wallet) == (Decimal("20.00"), Decimal("0.00"))
 
 
 @pytest.mark.parametrize(("destination_shard", "captured"), [(2, "15.00"), (1, "40.00")], ids=["across", "within"])
-def test_a_capture_to_a_wallet_completes_as_a_transfer(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    enqueue: Enqueue,
-    make_worker: MakeWorker,
-    destination_shard: int,
-    captured: str,
-) -> None:
+def test_a_capture_to_a_wallet_completes_as_a_transfer(rig: Rig, destination_shard: int, captured: str) -> None:
     """Across shards the credit goes through the destination's queue; within one shard it is
     applied in the capture's transaction."""
-    source = wallet_on(db, local_settings, 1, "40.00")
-    destination = wallet_on(db, local_settings, destination_shard)
+    source = rig.wallet_on(1, "40.00")
+    destination = rig.wallet_on(destination_shard)
     held = hold(source, "40.00", to=destination)
     capture = change(held, OperationType.HOLD_CAPTURE, captured)
-    run(enqueue, make_worker, held, capture)
+    run(rig, held, capture)
     left = Decimal("40.00") - Decimal(captured)
-    assert reply(local_redis, capture).balance_after == left
-    assert money(db, source) == (left, Decimal("0.00"))
-    assert money(db, destination) == (Decimal(captured), Decimal("0.00"))
-    with db.connect() as conn:
+    assert rig.reply(capture).balance_after == left
+    assert money(rig.db, source) == (left, Decimal("0.00"))
+    assert money(rig.db, destination) == (Decimal(captured), Decimal("0.00"))
+    with rig.db.connect() as conn:
         state = conn.execute(select(transfers.c.state).where(transfers.c.id == capture.operation_id)).scalar_one()
     assert state == TransferState.COMPLETED
-    assert hold_state(db, held.hold_id) == ("captured", Decimal(captured))
+    assert hold_state(rig.db, held.hold_id) == ("captured", Decimal(captured))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import pytest
 import redis
@@ -15,11 +14,9 @@ from shared.messages import OperationRequest
 from shared.operations import OperationType
 from tests.support.databases import IN_PROCESS_LEASES
 from tests.support.factories import operation, wallet_row
+from tests.support.workers import Rig
 from web.wallets.money.queueing import operation_send
 from worker.leases import candidate_order, rebalance_plan
-from worker.shard_worker import ShardWorker
-
-MakeWorker = Callable[..., ShardWorker]
 
 
 @pytest.mark.parametrize(
@@ -59,8 +56,8 @@ def lock_holders(engine: Engine) -> dict[int, int]:
         return {int(shard): int(n) for shard, n in rows}
 
 
-def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.Redis, make_worker: MakeWorker) -> None:
-    first, second = make_worker([0, 1, 2, 3], shard_count=4), make_worker([0, 1, 2, 3], shard_count=4)
+def test_two_workers_never_lease_the_same_shard(rig: Rig) -> None:
+    first, second = rig.worker([0, 1, 2, 3], shard_count=4), rig.worker([0, 1, 2, 3], shard_count=4)
     try:
         first.rebalance()
         assert sorted(first.owned) == [0, 1, 2, 3]
@@ -71,7 +68,7 @@ def test_two_workers_never_lease_the_same_shard(db: Engine, local_redis: redis.R
         second.rebalance()
         assert set(first.owned).isdisjoint(second.owned)
         assert sorted([*first.owned, *second.owned]) == [0, 1, 2, 3]
-        assert lock_holders(db) == {0: 1, 1: 1, 2: 1, 3: 1}
+        assert lock_holders(rig.db) == {0: 1, 1: 1, 2: 1, 3: 1}
     finally:
         first.leases.drop("test over")
         second.leases.drop("test over")
@@ -83,42 +80,38 @@ def send_to_single_shard(connection: redis.Redis, settings: Settings, request: O
     )
 
 
-def test_standby_takes_over_when_the_owner_dies(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
-) -> None:
-    owner, standby = make_worker([0], shard_count=1), make_worker([0], shard_count=1)
+def test_standby_takes_over_when_the_owner_dies(rig: Rig) -> None:
+    owner, standby = rig.worker([0], shard_count=1), rig.worker([0], shard_count=1)
     try:
         owner.rebalance()
         standby.rebalance()
         assert list(owner.owned) == [0]
         assert standby.owned == []
         owner.leases.drop("killed")  # what a dead process's closed connection does
-        local_redis.zrem(keys.WORKERS_KEY, owner.name)
+        rig.redis.zrem(keys.WORKERS_KEY, owner.name)
         standby.rebalance()
         assert list(standby.owned) == [0]
-        wallet = wallet_row(db)
+        wallet = wallet_row(rig.db)
         request = operation(wallet, OperationType.DEPOSIT, "1.00")
-        send_to_single_shard(local_redis, local_settings, request)
+        send_to_single_shard(rig.redis, rig.settings, request)
         standby.work(burst=True)
-        assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+        assert rig.redis.llen(keys.reply_key(request.operation_id)) == 1
     finally:
         owner.leases.drop("test over")
         standby.leases.drop("test over")
 
 
-def test_a_worker_without_its_connection_writes_nothing(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
-) -> None:
-    worker = make_worker([0], shard_count=1)
+def test_a_worker_without_its_connection_writes_nothing(rig: Rig) -> None:
+    worker = rig.worker([0], shard_count=1)
     worker.rebalance()
     assert worker.leases.connection is not None
     pid = worker.leases.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     worker.leases.connection.commit()
-    with db.begin() as conn:
+    with rig.db.begin() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    wallet = wallet_row(db)
+    wallet = wallet_row(rig.db)
     request = operation(wallet, OperationType.DEPOSIT, "1.00")
-    send_to_single_shard(local_redis, local_settings, request)
+    send_to_single_shard(rig.redis, rig.settings, request)
     worker.work(burst=True)  # the batch fails on the dead connection, the lease is re-taken, the batch redone
-    assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
-    assert lock_holders(db) == {}
+    assert rig.redis.llen(keys.reply_key(request.operation_id)) == 1
+    assert lock_holders(rig.db) == {}

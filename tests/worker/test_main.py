@@ -11,9 +11,9 @@ import sys
 import redis
 from rq import Worker
 
+from deploy.processes import ROOT, start_worker, stop, wait_until
 from shared.config import Settings
 from tests.support.databases import IN_PROCESS_LEASES
-from tests.support.processes import ROOT, start_worker, stop, wait_until
 
 
 def test_workers_named_alike_get_distinct_names_and_leave_the_listing_when_they_stop(

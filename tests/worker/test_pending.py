@@ -4,12 +4,10 @@ everything they carried, the API key that sent them included."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import redis
 from sqlalchemy import Engine, select
 
 from shared import keys
@@ -20,13 +18,13 @@ from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
 from shared.tables import wallet_operations
 from tests.support.factories import TEST_TENANT, api_key, wallet_row
+from tests.support.workers import Rig
 from web.wallets.auth.rate_limits import Counted
 from web.wallets.money.queueing import operation_send
 from web.wallets.money.services import pending_record
 from worker import chores
 from worker.apply import ledger_apply
 from worker.pending import pending_due, pending_mark_settled
-from worker.shard_worker import ShardWorker
 
 
 def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Settings) -> None:
@@ -51,34 +49,30 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
 
 
 def test_an_operation_a_rate_limit_refused_after_its_202_settles_refused_never_applied(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    make_worker: Callable[..., ShardWorker],
-    monkeypatch: pytest.MonkeyPatch,
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(chores, "PENDING_GRACE", 0)
-    wallet = wallet_row(db)
+    wallet = wallet_row(rig.db)
     key = api_key(TEST_TENANT)
     limits = [Counted(Limit.WRITES, keys.rate_limit_key("writes", key.id), RateLimit.parse("1/minute"))]
     allowed, over = (
         OperationRequest(uuid.uuid4(), wallet, OperationType.DEPOSIT, Decimal("10.00"), datetime.now(UTC), None, key.id)
         for _ in range(2)
     )
-    operation_send(connection=local_redis, settings=local_settings, request=allowed, wait=0, limits=limits)
-    assert operation_send(connection=local_redis, settings=local_settings, request=over, wait=0, limits=limits).refused
+    operation_send(connection=rig.redis, settings=rig.settings, request=allowed, wait=0, limits=limits)
+    assert operation_send(connection=rig.redis, settings=rig.settings, request=over, wait=0, limits=limits).refused
     # Redis stalled while the second was sent: the web could not read the refusal, answered 202
     # and recorded it pending.
-    pending_record(request=over, settings=local_settings)
-    shards = [shard_for(wallet, local_settings.shard_count)]
-    worker = make_worker(shards=shards)
+    pending_record(request=over, settings=rig.settings)
+    shards = [shard_for(wallet, rig.settings.shard_count)]
+    worker = rig.worker(shards=shards)
     worker.bootstrap()
     try:
         assert chores.pending_settle(worker) == 1  # the refused one; the allowed one's job is queued
     finally:
         worker.teardown()
-    make_worker(shards=shards).work(burst=True)
-    with db.connect() as conn:
+    rig.worker(shards=shards).work(burst=True)
+    with rig.db.connect() as conn:
         rows = {
             row.id: (row.status, row.error)
             for row in conn.execute(select(wallet_operations).where(wallet_operations.c.wallet_id == wallet))

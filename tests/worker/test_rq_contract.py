@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -27,12 +26,9 @@ from shared.outcomes import OperationStatus
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
+from tests.support.workers import Rig
 from web.wallets.money.queueing import operation_send
 from worker import jobs
-from worker.shard_worker import ShardWorker
-
-Enqueue = Callable[[OperationRequest], None]
-MakeWorker = Callable[..., ShardWorker]
 
 
 def test_queue_and_job_key_names(local_redis: redis.Redis) -> None:
@@ -64,12 +60,12 @@ def test_enqueue_and_wait_is_one_round_trip(
 
 @pytest.mark.parametrize("batch", [10, 100])
 def test_worker_round_trips_per_batch_do_not_grow_with_its_size(
-    db: Engine, enqueue: Enqueue, make_worker: MakeWorker, monkeypatch: pytest.MonkeyPatch, batch: int
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    wallet = wallet_row(db)
+    wallet = wallet_row(rig.db)
     for _ in range(batch):
-        enqueue(operation(wallet, OperationType.DEPOSIT, "1.00"))
-    worker = make_worker([shard_for(wallet, 16)], shard_count=16)
+        rig.enqueue(operation(wallet, OperationType.DEPOSIT, "1.00"))
+    worker = rig.worker([shard_for(wallet, 16)], shard_count=16)
     worker.bootstrap()  # leases its shard
     worker.chores()  # periodic, not per batch
     with count_round_trips(monkeypatch) as trips:
@@ -79,42 +75,39 @@ def test_worker_round_trips_per_batch_do_not_grow_with_its_size(
     worker.teardown()
 
 
-def test_finished_jobs_look_finished_to_rq(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    wallet = wallet_row(db)
+def test_finished_jobs_look_finished_to_rq(rig: Rig) -> None:
+    wallet = wallet_row(rig.db)
     request = operation(wallet, OperationType.DEPOSIT, "5.00")
-    enqueue(request)
-    worker = make_worker()
+    rig.enqueue(request)
+    worker = rig.worker()
     worker.work(burst=True)
-    job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
+    job = Job.fetch(str(request.operation_id), connection=rig.redis, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.FINISHED
     latest = job.latest_result()
     assert latest is not None
     assert latest.return_value["status"] == "applied"
     assert latest.return_value["balance_after"] == "5.00"
-    registry = FinishedJobRegistry(job.origin, connection=local_redis)
+    registry = FinishedJobRegistry(job.origin, connection=rig.redis)
     assert str(request.operation_id) in registry.get_job_ids()
-    assert 0 < local_redis.ttl(job.key) <= local_settings.result_ttl
-    assert 0 < local_redis.ttl(keys.reply_key(request.operation_id)) <= local_settings.reply_ttl
+    assert 0 < rig.redis.ttl(job.key) <= rig.settings.result_ttl
+    assert 0 < rig.redis.ttl(keys.reply_key(request.operation_id)) <= rig.settings.reply_ttl
     # The dashboard reads these worker fields. The count is every job the worker finished: this
     # one, and any credit its transfer sweep redid for a transfer an earlier test left pending
     # in the shared database (it leases every shard).
-    found = Worker.find_by_key(worker.key, connection=local_redis)
+    found = Worker.find_by_key(worker.key, connection=rig.redis)
     assert found is not None
     finished = sum(
-        FinishedJobRegistry(queue_name(shard), connection=local_redis).count
-        for shard in range(local_settings.shard_count)
+        FinishedJobRegistry(queue_name(shard), connection=rig.redis).count for shard in range(rig.settings.shard_count)
     )
     assert found.successful_job_count == finished >= 1
 
 
-def test_worker_is_registered_like_any_rq_worker(local_redis: redis.Redis, make_worker: MakeWorker) -> None:
-    worker = make_worker([3, 4])
+def test_worker_is_registered_like_any_rq_worker(rig: Rig) -> None:
+    worker = rig.worker([3, 4])
     worker.bootstrap()
     worker.rebalance()
     try:
-        [registered] = Worker.all(connection=local_redis)
+        [registered] = Worker.all(connection=rig.redis)
         assert registered.name == worker.name
         assert logging.getLogger("rq.worker").level == logging.WARNING  # no per-queue cleanup lines
         assert registered.queue_names() == ["wallets.shard.03", "wallets.shard.04"]
@@ -157,69 +150,63 @@ def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
     assert local_redis.exists(keys.job_key(second.operation_id)) == 0
 
 
-def test_a_stopped_worker_leaves_the_dashboards_at_once(local_redis: redis.Redis, make_worker: MakeWorker) -> None:
-    worker = make_worker([3, 4])
+def test_a_stopped_worker_leaves_the_dashboards_at_once(rig: Rig) -> None:
+    worker = rig.worker([3, 4])
     worker.bootstrap()
-    assert [w.name for w in Worker.all(connection=local_redis)] == [worker.name]
+    assert [w.name for w in Worker.all(connection=rig.redis)] == [worker.name]
     worker.teardown()  # releases its leases first, then registers its death
-    assert Worker.all(connection=local_redis) == []
+    assert Worker.all(connection=rig.redis) == []
 
 
-def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(
-    db: Engine, local_redis: redis.Redis, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
+def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(rig: Rig) -> None:
     from rq.suspension import resume, suspend
 
-    wallet = wallet_row(db)
+    wallet = wallet_row(rig.db)
     request = operation(wallet, OperationType.DEPOSIT, "1.00")
-    enqueue(request)
-    worker = make_worker([shard_for(wallet, 16)], shard_count=16)
+    rig.enqueue(request)
+    worker = rig.worker([shard_for(wallet, 16)], shard_count=16)
     worker.bootstrap()
-    suspend(local_redis)
+    suspend(rig.redis)
     try:
         worker.chores()
         assert worker.run_batch() is False
-        assert local_redis.llen(keys.reply_key(request.operation_id)) == 0
+        assert rig.redis.llen(keys.reply_key(request.operation_id)) == 0
         worker._wait()  # the operation's bell rang: returns at once
-        shown = Worker.find_by_key(worker.presence.key, connection=local_redis, serializer=JSONSerializer)
+        shown = Worker.find_by_key(worker.presence.key, connection=rig.redis, serializer=JSONSerializer)
         assert shown is not None
         assert shown.get_state() == "suspended"  # what rq-dashboard's workers page shows
     finally:
-        resume(local_redis)
+        resume(rig.redis)
     worker._due.pop("suspension")
     worker.chores()
     assert worker.run_batch() is True
-    assert local_redis.llen(keys.reply_key(request.operation_id)) == 1
+    assert rig.redis.llen(keys.reply_key(request.operation_id)) == 1
     worker.teardown()
 
 
-def test_every_shard_queue_is_listed_from_the_first_worker_start(
-    local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
-) -> None:
-    assert Queue.all(connection=local_redis) == []
-    worker = make_worker([3])
+def test_every_shard_queue_is_listed_from_the_first_worker_start(rig: Rig) -> None:
+    assert Queue.all(connection=rig.redis) == []
+    worker = rig.worker([3])
     worker.bootstrap()
-    listed = sorted(queue.name for queue in Queue.all(connection=local_redis))
-    assert listed == [queue_name(shard) for shard in range(local_settings.shard_count)]
+    listed = sorted(queue.name for queue in Queue.all(connection=rig.redis))
+    assert listed == [queue_name(shard) for shard in range(rig.settings.shard_count)]
     worker.teardown()
 
 
-def test_expired_jobs_leave_the_finished_registry_within_a_second(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, make_worker: MakeWorker
-) -> None:
+def test_expired_jobs_leave_the_finished_registry_within_a_second(rig: Rig) -> None:
     """A dashboard counts a registry and lists the jobs whose records exist: the two agree."""
-    wallet = wallet_row(db)
+    wallet = wallet_row(rig.db)
     requests = [operation(wallet, OperationType.DEPOSIT, "1.00") for _ in range(3)]
-    short_lived = dataclasses.replace(local_settings, result_ttl=1)
+    short_lived = dataclasses.replace(rig.settings, result_ttl=1)
     for request in requests:
-        operation_send(connection=local_redis, settings=short_lived, request=request, wait=0)
-    worker = make_worker()
+        operation_send(connection=rig.redis, settings=short_lived, request=request, wait=0)
+    worker = rig.worker()
     worker.work(burst=True)
-    registry = FinishedJobRegistry(queue_name(shard_for(wallet, worker.settings.shard_count)), connection=local_redis)
+    registry = FinishedJobRegistry(queue_name(shard_for(wallet, worker.settings.shard_count)), connection=rig.redis)
     assert registry.count == 3
     time.sleep(2.1)  # the records expired; RQ's own cleanup would drop the entries within a minute
-    assert not any(local_redis.exists(keys.job_key(r.operation_id)) for r in requests)
+    assert not any(rig.redis.exists(keys.job_key(r.operation_id)) for r in requests)
     worker.bootstrap()
     worker.chores()
-    assert local_redis.zcard(registry.key) == 0
+    assert rig.redis.zcard(registry.key) == 0
     worker.teardown()

@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import Engine, delete, select, update
 
 from shared import keys
-from shared.config import Settings
 from shared.messages import OperationRequest
 from shared.money import MAX_BALANCE
 from shared.operations import OperationType
@@ -24,7 +22,7 @@ from shared.outcomes import OperationStatus, Rejection
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
 from tests.support.factories import operation
-from tests.support.workers import Enqueue, MakeWorker, balance, redeliver, reply, wallet_on
+from tests.support.workers import Rig, redeliver
 from worker import chores, jobs
 from worker.apply import operation_refuse
 from worker.transfers import transfers_due
@@ -61,9 +59,9 @@ def legs(db: Engine, transfer_id: uuid.UUID) -> dict[str, tuple[uuid.UUID, str]]
     return {row.operation_type: (row.wallet_id, row.status) for row in rows}
 
 
-def sweep(make_worker: MakeWorker, shards: list[int] | None = None) -> int:
+def sweep(rig: Rig, shards: list[int] | None = None) -> int:
     """One sweep of pending transfers by a new worker (leasing ``shards``); how many legs it redid."""
-    worker = make_worker(shards=shards)
+    worker = rig.worker(shards=shards)
     worker.bootstrap()
     try:
         return chores.transfers_sweep(worker)
@@ -71,43 +69,39 @@ def sweep(make_worker: MakeWorker, shards: list[int] | None = None) -> int:
         worker.teardown()
 
 
-def test_within_one_shard_both_legs_apply_in_one_transaction(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    source, destination = wallet_on(db, local_settings, 3, "10.00"), wallet_on(db, local_settings, 3)
+def test_within_one_shard_both_legs_apply_in_one_transaction(rig: Rig) -> None:
+    source, destination = rig.wallet_on(3, "10.00"), rig.wallet_on(3)
     request = debit(source, destination, "4.00")
-    enqueue(request)
-    make_worker().work(burst=True)
-    assert reply(local_redis, request).balance_after == Decimal("6.00")
-    credit = reply(local_redis, dataclasses.replace(request, operation_id=credit_id(request.operation_id)))
+    rig.enqueue(request)
+    rig.worker().work(burst=True)
+    assert rig.reply(request).balance_after == Decimal("6.00")
+    credit = rig.reply(dataclasses.replace(request, operation_id=credit_id(request.operation_id)))
     assert (credit.status, credit.balance_after) == (OperationStatus.APPLIED, Decimal("4.00"))
-    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
-    assert legs(db, request.operation_id) == {
+    assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert legs(rig.db, request.operation_id) == {
         "TRANSFER_OUT": (source, "applied"),
         "TRANSFER_IN": (destination, "applied"),
     }
-    with db.connect() as conn:  # the two rows were committed together, next to each other
+    with rig.db.connect() as conn:  # the two rows were committed together, next to each other
         seqs = conn.execute(
             select(wallet_operations.c.seq).where(wallet_operations.c.transfer_id == request.operation_id)
         ).scalars()
         first, second = sorted(seqs)
     assert second == first + 1
-    assert local_redis.llen(keys.queue_key(3)) == 0
+    assert rig.redis.llen(keys.queue_key(3)) == 0
 
 
-def test_across_shards_the_credit_goes_through_the_destination_queue(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2, "1.00")
+def test_across_shards_the_credit_goes_through_the_destination_queue(rig: Rig) -> None:
+    source, destination = rig.wallet_on(1, "10.00"), rig.wallet_on(2, "1.00")
     request = debit(source, destination, "2.50")
-    enqueue(request)
-    make_worker(shards=[1]).work(burst=True)  # the source's worker only
-    assert state(db, request.operation_id) == (TransferState.PENDING, None)
-    assert local_redis.lrange(keys.queue_key(2), 0, -1) == [str(credit_id(request.operation_id)).encode()]
-    make_worker(shards=[2]).work(burst=True)
-    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
-    assert (balance(db, source), balance(db, destination)) == (Decimal("7.50"), Decimal("3.50"))
-    with db.connect() as conn:
+    rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)  # the source's worker only
+    assert state(rig.db, request.operation_id) == (TransferState.PENDING, None)
+    assert rig.redis.lrange(keys.queue_key(2), 0, -1) == [str(credit_id(request.operation_id)).encode()]
+    rig.worker(shards=[2]).work(burst=True)
+    assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert (rig.balance(source), rig.balance(destination)) == (Decimal("7.50"), Decimal("3.50"))
+    with rig.db.connect() as conn:
         credit = conn.execute(
             select(wallet_operations).where(wallet_operations.c.id == credit_id(request.operation_id))
         ).one()
@@ -118,39 +112,32 @@ def test_across_shards_the_credit_goes_through_the_destination_queue(
     )
 
 
-def test_a_debit_the_source_cannot_pay_moves_nothing(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    source, destination = wallet_on(db, local_settings, 1, "1.00"), wallet_on(db, local_settings, 2)
+def test_a_debit_the_source_cannot_pay_moves_nothing(rig: Rig) -> None:
+    source, destination = rig.wallet_on(1, "1.00"), rig.wallet_on(2)
     request = debit(source, destination, "1.01")
-    enqueue(request)
-    make_worker().work(burst=True)
-    assert reply(local_redis, request).error == Rejection.INSUFFICIENT_FUNDS.value
-    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.INSUFFICIENT_FUNDS.value)
-    assert legs(db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
-    assert local_redis.llen(keys.queue_key(2)) == 0
+    rig.enqueue(request)
+    rig.worker().work(burst=True)
+    assert rig.reply(request).error == Rejection.INSUFFICIENT_FUNDS.value
+    assert state(rig.db, request.operation_id) == (TransferState.FAILED, Rejection.INSUFFICIENT_FUNDS.value)
+    assert legs(rig.db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
+    assert rig.redis.llen(keys.queue_key(2)) == 0
 
 
 @pytest.mark.parametrize("same_shard", [False, True])
 def test_a_credit_over_the_destination_limit_fails_the_transfer_and_returns_the_money_once(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    enqueue: Enqueue,
-    make_worker: MakeWorker,
-    same_shard: bool,
+    rig: Rig, same_shard: bool
 ) -> None:
-    source = wallet_on(db, local_settings, 1, "10.00")
-    destination = wallet_on(db, local_settings, 1 if same_shard else 2, str(MAX_BALANCE - Decimal("1.00")))
+    source = rig.wallet_on(1, "10.00")
+    destination = rig.wallet_on(1 if same_shard else 2, str(MAX_BALANCE - Decimal("1.00")))
     request = debit(source, destination, "5.00")
-    enqueue(request)
-    make_worker().work(burst=True)
-    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
-    assert (balance(db, source), balance(db, destination)) == (Decimal("10.00"), MAX_BALANCE - Decimal("1.00"))
+    rig.enqueue(request)
+    rig.worker().work(burst=True)
+    assert state(rig.db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert (rig.balance(source), rig.balance(destination)) == (Decimal("10.00"), MAX_BALANCE - Decimal("1.00"))
     if same_shard:  # decided together: the debit is refused, nothing moved
-        assert legs(db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
+        assert legs(rig.db, request.operation_id) == {"TRANSFER_OUT": (source, "rejected")}
         return
-    assert legs(db, request.operation_id) == {
+    assert legs(rig.db, request.operation_id) == {
         "TRANSFER_OUT": (source, "applied"),
         "TRANSFER_IN": (destination, "rejected"),
         "TRANSFER_REFUND": (source, "applied"),
@@ -158,165 +145,136 @@ def test_a_credit_over_the_destination_limit_fails_the_transfer_and_returns_the_
     # Every leg delivered again changes nothing.
     transfer = request.operation_id
     for shard, leg in ((1, transfer), (2, credit_id(transfer)), (1, refund_id(transfer))):
-        redeliver(local_redis, shard, dataclasses.replace(request, operation_id=leg))
-    make_worker().work(burst=True)
-    assert balance(db, source) == Decimal("10.00")
-    assert len(legs(db, transfer)) == 3
+        redeliver(rig.redis, shard, dataclasses.replace(request, operation_id=leg))
+    rig.worker().work(burst=True)
+    assert rig.balance(source) == Decimal("10.00")
+    assert len(legs(rig.db, transfer)) == 3
 
 
-def test_a_wallet_keeps_room_for_the_refund_of_its_pending_transfer(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
+def test_a_wallet_keeps_room_for_the_refund_of_its_pending_transfer(rig: Rig) -> None:
     # The source is near the limit and its transfer is away: deposits may not take the room its
     # refund needs, so the refund (never refused) always fits and the transfer always settles.
-    source = wallet_on(db, local_settings, 1, str(MAX_BALANCE - Decimal("10.00")))
-    destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
+    source = rig.wallet_on(1, str(MAX_BALANCE - Decimal("10.00")))
+    destination = rig.wallet_on(2, str(MAX_BALANCE))
     request = debit(source, destination, "5.00")
-    enqueue(request)
-    make_worker(shards=[1]).work(burst=True)
-    assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)
+    assert state(rig.db, request.operation_id) == (TransferState.PENDING, None)
     too_much = operation(source, OperationType.DEPOSIT, "10.01")
     room = operation(source, OperationType.DEPOSIT, "10.00")
-    enqueue(too_much)
-    enqueue(room)
-    make_worker(shards=[1]).work(burst=True)
-    assert reply(local_redis, too_much).error == Rejection.BALANCE_LIMIT.value
-    assert reply(local_redis, room).status is OperationStatus.APPLIED
-    make_worker(shards=[2]).work(burst=True)  # the destination refuses the credit
-    make_worker(shards=[1]).work(burst=True)  # the refund
-    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
-    assert legs(db, request.operation_id)["TRANSFER_REFUND"] == (source, "applied")
-    assert balance(db, source) == MAX_BALANCE
+    rig.enqueue(too_much)
+    rig.enqueue(room)
+    rig.worker(shards=[1]).work(burst=True)
+    assert rig.reply(too_much).error == Rejection.BALANCE_LIMIT.value
+    assert rig.reply(room).status is OperationStatus.APPLIED
+    rig.worker(shards=[2]).work(burst=True)  # the destination refuses the credit
+    rig.worker(shards=[1]).work(burst=True)  # the refund
+    assert state(rig.db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert legs(rig.db, request.operation_id)["TRANSFER_REFUND"] == (source, "applied")
+    assert rig.balance(source) == MAX_BALANCE
 
 
-def test_a_debit_redelivered_after_a_crash_enqueues_its_credit_again_and_moves_money_once(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, make_worker: MakeWorker
-) -> None:
-    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+def test_a_debit_redelivered_after_a_crash_enqueues_its_credit_again_and_moves_money_once(rig: Rig) -> None:
+    source, destination = rig.wallet_on(1, "10.00"), rig.wallet_on(2)
     request = debit(source, destination, "3.00")
-    enqueue(request)
-    make_worker(shards=[1]).work(burst=True)
-    local_redis.delete(keys.queue_key(2))  # as if the worker died before enqueueing the credit
-    redeliver(local_redis, 1, request)
-    make_worker().work(burst=True)
-    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
-    assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
+    rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)
+    rig.redis.delete(keys.queue_key(2))  # as if the worker died before enqueueing the credit
+    redeliver(rig.redis, 1, request)
+    rig.worker().work(burst=True)
+    assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert (rig.balance(source), rig.balance(destination)) == (Decimal("7.00"), Decimal("3.00"))
 
 
-def test_the_source_owner_enqueues_a_lost_credit_again(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    enqueue: Enqueue,
-    make_worker: MakeWorker,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_source_owner_enqueues_a_lost_credit_again(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
-    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    source, destination = rig.wallet_on(1, "10.00"), rig.wallet_on(2)
     request = debit(source, destination, "3.00")
-    enqueue(request)
-    make_worker(shards=[1]).work(burst=True)
-    local_redis.flushdb()  # Redis lost everything between the legs
-    assert sweep(make_worker) == 1
-    make_worker().work(burst=True)
-    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
-    assert sweep(make_worker) == 0
-    assert (balance(db, source), balance(db, destination)) == (Decimal("7.00"), Decimal("3.00"))
+    rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)
+    rig.redis.flushdb()  # Redis lost everything between the legs
+    assert sweep(rig) == 1
+    rig.worker().work(burst=True)
+    assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert sweep(rig) == 0
+    assert (rig.balance(source), rig.balance(destination)) == (Decimal("7.00"), Decimal("3.00"))
 
 
 @pytest.fixture
-def lost_refund(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    enqueue: Enqueue,
-    make_worker: MakeWorker,
-    monkeypatch: pytest.MonkeyPatch,
-) -> OperationRequest:
+def lost_refund(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> OperationRequest:
     """The debit of a transfer of 4.00 out of a wallet of 10.00 whose credit the destination
     refused (the balance limit) and whose refund's job Redis lost; sweeps see it at once."""
     monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
-    source = wallet_on(db, local_settings, 1, "10.00")
-    destination = wallet_on(db, local_settings, 2, str(MAX_BALANCE))
+    source = rig.wallet_on(1, "10.00")
+    destination = rig.wallet_on(2, str(MAX_BALANCE))
     request = debit(source, destination, "4.00")
-    enqueue(request)
-    make_worker(shards=[1]).work(burst=True)
-    make_worker(shards=[2]).work(burst=True)  # refuses the credit, enqueues the refund
-    local_redis.flushdb()  # the refund's job is lost
-    assert state(db, request.operation_id) == (TransferState.PENDING, None)
+    rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)
+    rig.worker(shards=[2]).work(burst=True)  # refuses the credit, enqueues the refund
+    rig.redis.flushdb()  # the refund's job is lost
+    assert state(rig.db, request.operation_id) == (TransferState.PENDING, None)
     return request
 
 
-def test_the_source_owner_applies_a_lost_refund(
-    db: Engine, make_worker: MakeWorker, lost_refund: OperationRequest
-) -> None:
+def test_the_source_owner_applies_a_lost_refund(rig: Rig, lost_refund: OperationRequest) -> None:
     request, source = lost_refund, lost_refund.wallet_id
-    assert sweep(make_worker, shards=[1]) == 1
-    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
-    assert balance(db, source) == Decimal("10.00")
+    assert sweep(rig, shards=[1]) == 1
+    assert state(rig.db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert rig.balance(source) == Decimal("10.00")
 
 
 def test_the_sweep_takes_each_pending_transfer_in_turn_past_those_it_cannot_move(
-    db: Engine,
-    local_redis: redis.Redis,
-    local_settings: Settings,
-    enqueue: Enqueue,
-    make_worker: MakeWorker,
-    monkeypatch: pytest.MonkeyPatch,
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(chores, "TRANSFER_GRACE", 0)
     monkeypatch.setattr(chores, "SWEEP_BATCH", 2)
-    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+    source, destination = rig.wallet_on(1, "10.00"), rig.wallet_on(2)
     # Older transfers whose credits wait in the destination's queue (no worker serves it):
     # nothing to redo, more of them than one sweep looks at.
     waiting = [debit(source, destination, "1.00") for _ in range(5)]
     for request in waiting:
-        enqueue(request)
-    make_worker(shards=[1]).work(burst=True)
+        rig.enqueue(request)
+    rig.worker(shards=[1]).work(burst=True)
     lost = debit(source, destination, "2.00")
-    enqueue(lost)
-    make_worker(shards=[1]).work(burst=True)
-    local_redis.delete(keys.job_key(credit_id(lost.operation_id)))  # Redis lost this one's credit
-    redone = [sweep(make_worker, shards=[1]) for _ in range(3)]
+    rig.enqueue(lost)
+    rig.worker(shards=[1]).work(burst=True)
+    rig.redis.delete(keys.job_key(credit_id(lost.operation_id)))  # Redis lost this one's credit
+    redone = [sweep(rig, shards=[1]) for _ in range(3)]
     assert redone == [0, 0, 1]  # two looks at two waiting ones each, then the lost one's turn
-    make_worker(shards=[2]).work(burst=True)
-    assert {state(db, r.operation_id) for r in [*waiting, lost]} == {(TransferState.COMPLETED, None)}
-    assert balance(db, destination) == Decimal("7.00")
+    rig.worker(shards=[2]).work(burst=True)
+    assert {state(rig.db, r.operation_id) for r in [*waiting, lost]} == {(TransferState.COMPLETED, None)}
+    assert rig.balance(destination) == Decimal("7.00")
 
 
-def test_a_transfer_the_sweep_cannot_move_is_set_aside_for_an_operator(
-    db: Engine, local_settings: Settings, make_worker: MakeWorker, lost_refund: OperationRequest
-) -> None:
+def test_a_transfer_the_sweep_cannot_move_is_set_aside_for_an_operator(rig: Rig, lost_refund: OperationRequest) -> None:
     request, source = lost_refund, lost_refund.wallet_id
     refund = refund_of(credit_of(request))
-    with db.begin() as conn:  # the refund refused for good (as PostgreSQL refusing its data would)
-        operation_refuse(conn, refund, Rejection.UNPROCESSABLE, shard_count=local_settings.shard_count)
-    assert sweep(make_worker, shards=[1]) == 0
-    with db.connect() as conn:
+    with rig.db.begin() as conn:  # the refund refused for good (as PostgreSQL refusing its data would)
+        operation_refuse(conn, refund, Rejection.UNPROCESSABLE, shard_count=rig.settings.shard_count)
+    assert sweep(rig, shards=[1]) == 0
+    with rig.db.connect() as conn:
         stalled = conn.execute(select(transfers.c.stalled).where(transfers.c.id == request.operation_id)).scalar_one()
     assert stalled == f"its refund was refused: {Rejection.UNPROCESSABLE.value}"
-    with db.connect() as conn:  # out of the sweep's way from now on
+    with rig.db.connect() as conn:  # out of the sweep's way from now on
         assert transfers_due(conn, [1], grace=0, limit=10).stalled == {}
     # Back as it was before the refusal, and back in the sweep: it moves on again.
-    with db.begin() as conn:
+    with rig.db.begin() as conn:
         conn.execute(delete(wallet_operations).where(wallet_operations.c.id == refund.operation_id))
         conn.execute(update(transfers).where(transfers.c.id == request.operation_id).values(stalled=None))
-    assert sweep(make_worker, shards=[1]) == 1
-    assert state(db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
-    assert balance(db, source) == Decimal("10.00")
+    assert sweep(rig, shards=[1]) == 1
+    assert state(rig.db, request.operation_id) == (TransferState.FAILED, Rejection.BALANCE_LIMIT.value)
+    assert rig.balance(source) == Decimal("10.00")
 
 
-def test_the_job_function_enqueues_the_credit_like_the_shard_worker(
-    db: Engine, local_redis: redis.Redis, local_settings: Settings, enqueue: Enqueue, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(jobs, "get_redis", lambda: local_redis)
-    monkeypatch.setattr(jobs, "get_settings", lambda: local_settings)
-    source, destination = wallet_on(db, local_settings, 1, "10.00"), wallet_on(db, local_settings, 2)
+def test_the_job_function_enqueues_the_credit_like_the_shard_worker(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "get_redis", lambda: rig.redis)
+    monkeypatch.setattr(jobs, "get_settings", lambda: rig.settings)
+    source, destination = rig.wallet_on(1, "10.00"), rig.wallet_on(2)
     request = debit(source, destination, "6.00")
-    enqueue(request)
-    job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
+    rig.enqueue(request)
+    job = Job.fetch(str(request.operation_id), connection=rig.redis, serializer=JSONSerializer)
     assert job.perform()["balance_after"] == "4.00"  # as a stock `rq worker` would run it
-    credit = Job.fetch(str(credit_id(request.operation_id)), connection=local_redis, serializer=JSONSerializer)
+    credit = Job.fetch(str(credit_id(request.operation_id)), connection=rig.redis, serializer=JSONSerializer)
     assert credit.origin == "wallets.shard.02"
     assert credit.perform()["balance_after"] == "6.00"
-    assert state(db, request.operation_id) == (TransferState.COMPLETED, None)
+    assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)

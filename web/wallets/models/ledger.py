@@ -9,6 +9,7 @@ from django.db.models.functions import Now
 
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
+from web.wallets.models.fields import optional_reference
 from web.wallets.models.tenants import ApiKey, Tenant
 
 OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
@@ -78,45 +79,11 @@ class WalletOperation(models.Model):
         help_text="The wallet's held money after it (balance_after less this was available)",
     )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
-    api_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-        db_index=False,
-        help_text="The key that sent it (none: API_AUTH=off)",
-    )
-    transfer = models.ForeignKey(
-        "Transfer",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="legs",
-        editable=False,
-        db_index=False,
-        help_text="The transfer this is a leg of",
-    )
-    counterparty = models.ForeignKey(
-        Wallet,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-        db_index=False,
-        help_text="A transfer leg's other wallet",
-    )
-    hold = models.ForeignKey(
-        "Hold",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="changes",
-        editable=False,
-        db_index=False,
-        help_text="The hold this sets up, captures, voids or expires",
+    api_key = optional_reference(ApiKey, help_text="The key that sent it (none: API_AUTH=off)")
+    transfer = optional_reference("Transfer", related_name="legs", help_text="The transfer this is a leg of")
+    counterparty = optional_reference(Wallet, help_text="A transfer leg's other wallet")
+    hold = optional_reference(
+        "Hold", related_name="changes", help_text="The hold this sets up, captures, voids or expires"
     )
     expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="A hold's expiry, as asked")
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")

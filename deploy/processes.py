@@ -1,4 +1,5 @@
-"""Starting the service's real processes (shard worker, gunicorn) for tests."""
+"""Starting the service's real processes (shard worker, gunicorn) on this machine: for the
+benchmark and the tests (the supervisor of ``make run`` is ``deploy/supervise.py``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, text
-
-ROOT = Path(__file__).resolve().parents[2]
-"""The checkout's root (every test finds the repository's files from here)."""
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout's root (the benchmark and every test find the repository's files from here)."""
 
 
 def free_port() -> int:
@@ -68,17 +67,3 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def terminate_backends(db: Engine, application_name: str) -> int:
-    """Kill the PostgreSQL connections of ``application_name`` on the test database (as a
-    database restart would); how many were killed."""
-    with db.begin() as conn:
-        killed: int = conn.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = :name AND pid <> pg_backend_pid() AND datname = current_database()"
-            ),
-            {"name": application_name},
-        ).scalar_one()
-    return killed
