@@ -40,13 +40,13 @@ def start_worker(*extra: str, **env: str) -> subprocess.Popen[bytes]:
 
 
 def start_gunicorn(port: int, **env: str) -> subprocess.Popen[bytes]:
-    proc = start(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "web.wsgi"],
-        PORT=str(port),
-        LOG_LEVEL="warning",
-        **env,
-    )
+    """The service's gunicorn on ``port``, with its own configuration, once ``/healthz`` answers."""
+    return start_wsgi(port, "web.wsgi", ("-c", "deploy/gunicorn.conf.py"), **env)
 
+
+def start_wsgi(port: int, app: str, options: tuple[str, ...], **env: str) -> subprocess.Popen[bytes]:
+    """gunicorn serving ``app`` with ``options`` on ``port``, once its ``/healthz`` answers."""
+    proc = start([sys.executable, "-m", "gunicorn", *options, app], PORT=str(port), LOG_LEVEL="warning", **env)
     wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30, what="gunicorn /healthz")
     return proc
 

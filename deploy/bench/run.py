@@ -39,15 +39,12 @@ import argparse
 import json
 import os
 import platform
-import re
-import shutil
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +73,19 @@ from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
 from deploy.bench.client import KeepAlive  # noqa: E402
+from deploy.bench.measure import (  # noqa: E402
+    Row,
+    ensure_wrk,
+    errors_of,
+    measured,
+    redis_mb,
+    rss_mb,
+    wrk_command,
+    wrk_statuses,
+)
+from deploy.bench.peers import PEERS, peer_row  # noqa: E402
+from deploy.bench.report import auth_costs, median_rows, print_ratios, print_table, ratios  # noqa: E402
+from deploy.bench.rowlock_setup import rowlock_prepare  # noqa: E402
 from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from shared import keys  # noqa: E402
 from shared.audit import ledger_sound  # noqa: E402
@@ -88,37 +98,9 @@ from web.wallets.auth.api_keys import Scope, key_create  # noqa: E402
 from web.wallets.money.queueing import operation_send  # noqa: E402
 from worker.shard_worker import ShardWorker  # noqa: E402
 
-LUA = ROOT / "deploy" / "bench" / "wallets.lua"
 API_KEY = ""
 """The bearer key of the benchmark's own tenant (made once the database is)."""
 RESULTS = ROOT / "bench-results"
-
-
-@dataclass
-class Row:
-    scenario: str
-    design: str
-    run: int
-    ops_per_s: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    statuses: dict[str, int]
-    errors: int
-    pending_202: int
-    redis_mb_before: float
-    redis_mb_after: float
-    ledger_ok: bool
-    cpu: dict[str, float] = field(default_factory=dict)
-    left_pending: int = 0
-    """Transfers still ``pending`` once the queues had drained and the sweeps had run."""
-
-
-def ensure_wrk() -> None:
-    if shutil.which("wrk"):
-        return
-    print("installing wrk from Debian's packages", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
 
 
 def prepare_database() -> None:
@@ -149,89 +131,12 @@ def create_wallets(port: int, count: int) -> list[str]:
         return [wallet for chunk in pool.map(batch, per) for wallet in chunk]
 
 
-def redis_mb(connection: redis.Redis) -> float:
-    info: Any = connection.info("memory")
-    return round(int(info["used_memory"]) / 2**20, 2)
-
-
 def drained(connection: redis.Redis) -> bool:
     queues: Any = connection.keys(keys.SHARD_QUEUES_PATTERN)
     processing: Any = connection.keys(keys.PROCESSING_PATTERN)
     lengths: list[Any] = [connection.llen(k) for k in queues if not k.endswith(b":intermediate")]
     backlog = sum(int(n) for n in lengths)
     return backlog == 0 and not processing
-
-
-def cpu_seconds() -> dict[tuple[str, int], float]:
-    """CPU seconds used so far by each process of the stack, by (role, pid), for "what limits it"."""
-    import psutil
-
-    totals: dict[tuple[str, int], float] = {}
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        role = (
-            "web"
-            if "gunicorn" in cmd
-            else "worker"
-            if "-m worker" in cmd
-            else "wrk"
-            if proc.info["name"] == "wrk"
-            else "postgres"
-            if (proc.info["name"] or "").startswith("postgres")
-            else "redis"
-            if "redis-server" in (proc.info["name"] or "")
-            else None
-        )
-        if role:
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue
-            totals[(role, proc.pid)] = times.user + times.system
-    return totals
-
-
-def cpu_percent(
-    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], elapsed: float
-) -> dict[str, float]:
-    """Percent of one core per role between two samples. Processes are matched by pid: one that
-    exited in between (a closed PostgreSQL backend) must not count as negative time."""
-    used: dict[str, float] = {}
-    for (role, pid), seconds in after.items():
-        used[role] = used.get(role, 0.0) + seconds - before.get((role, pid), 0.0)
-    return {role: float(round(100 * seconds / elapsed)) for role, seconds in used.items()}
-
-
-def run_wrk(port: int, mode: str, wallets_file: Path, args: argparse.Namespace, seconds: int) -> dict[str, Any]:
-    command = [
-        "wrk",
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(LUA),
-        f"http://127.0.0.1:{port}",
-        "--",
-        mode,
-        str(wallets_file),
-        API_KEY,
-    ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
-    assert status_line is not None, out
-    statuses = dict(pair.split("=", 1) for pair in status_line.group(1).split())
-    latency = re.search(r"^LATENCY p50=(\d+) p99=(\d+)$", out, re.M)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    assert latency is not None, out
-    return {
-        "ops_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50_ms": int(latency.group(1)) / 1000,
-        "p99_ms": int(latency.group(2)) / 1000,
-        "statuses": {k: int(v) for k, v in statuses.items()},
-        "socket_errors": sum(int(g) for g in socket.groups()) if socket else 0,
-    }
 
 
 PENDING_TRANSFERS = "SELECT count(*) FROM transfers WHERE state = 'pending'"
@@ -242,21 +147,24 @@ def pending_transfers(engine: Any) -> int:
         return int(conn.exec_driver_sql(PENDING_TRANSFERS).scalar_one())
 
 
+def report_row(row: Row) -> None:
+    print(
+        f"run {row.run} {row.design:10} {row.scenario:8} {row.ops_per_s:8.0f}/s p50 {row.p50_ms:6.1f} ms"
+        f" p99 {row.p99_ms:6.1f} ms errors {row.errors} 202s {row.pending_202}"
+        f" ledger {'ok' if row.ledger_ok else 'BROKEN'}",
+        flush=True,
+    )
+
+
 def scenario_row(
     scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
 ) -> Row:
     mode = scenario if scenario in ("get", "transfer", "hold") else "ops"
-    if args.warmup:
-        run_wrk(port, mode, wallets_file, args, args.warmup)
     before = redis_mb(r)
-    cpu_before, started = cpu_seconds(), time.monotonic()
-    result = run_wrk(port, mode, wallets_file, args, args.duration)
-    elapsed = time.monotonic() - started
-    cpu_after = cpu_seconds()
+    result, cpu = measured(port, mode, wallets_file, args, API_KEY)
     wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
     statuses = result["statuses"]
     expected = {"200"} if scenario == "get" else {"200", "201", "202"} if scenario == "hold" else {"200", "202"}
-    errors = result["socket_errors"] + sum(n for s, n in statuses.items() if s not in expected)
     engine = engine_from_settings(get_settings())
     try:
         # A transfer answered 202 completes within seconds of the drain (its credit's queue).
@@ -278,34 +186,19 @@ def scenario_row(
         p99_ms=result["p99_ms"],
         requests=sum(statuses.values()),
         statuses=statuses,
-        errors=errors,
+        errors=errors_of(result, expected),
         pending_202=statuses.get("202", 0),
         redis_mb_before=before,
         redis_mb_after=redis_mb(r),
         ledger_ok=ledger_ok,
-        cpu=cpu_percent(cpu_before, cpu_after, elapsed),
+        cpu=cpu,
         left_pending=left_pending,
     )
 
 
-def rss_mb(role: str) -> float:
-    import psutil
-
-    total = 0
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if (role == "web" and "gunicorn" in cmd) or (role == "worker" and "-m worker" in cmd):
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                continue
-    return round(total / 2**20, 1)
-
-
 def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis) -> dict[str, Any]:
     """Hold the hot load for ``--soak`` seconds, sampling Redis memory and process RSS."""
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.soak}s", "--timeout", "10s"]
-    command += ["-s", str(LUA), f"http://127.0.0.1:{port}", "--", "ops", str(wallets_file), API_KEY]
+    command = wrk_command(port, "ops", wallets_file, args, args.soak, API_KEY)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     samples = []
     started = time.monotonic()
@@ -321,9 +214,7 @@ def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
         time.sleep(args.soak_every)
     out = proc.stdout.read() if proc.stdout else ""
     wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
-    status_line = re.search(r"^STATUS ?(.*)$", out, re.M)
-    assert status_line is not None, out
-    statuses = {k: int(v) for k, v in (pair.split("=", 1) for pair in status_line.group(1).split())}
+    statuses = wrk_statuses(out)
     engine = engine_from_settings(get_settings())
     try:
         ledger_ok = ledger_sound(engine)
@@ -388,72 +279,6 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
         stop(proc)
 
 
-def median_rows(rows: list[Row]) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str], list[Row]] = {}
-    for row in rows:
-        groups.setdefault((row.scenario, row.design), []).append(row)
-    table = []
-    for (scenario, design), group in groups.items():
-        table.append(
-            {
-                "scenario": scenario,
-                "design": design,
-                "runs": len(group),
-                "ops_per_s": round(statistics.median(r.ops_per_s for r in group)),
-                "p50_ms": round(statistics.median(r.p50_ms for r in group), 1),
-                "p99_ms": round(statistics.median(r.p99_ms for r in group), 1),
-                "errors": sum(r.errors for r in group),
-                "pending_202": sum(r.pending_202 for r in group),
-                "redis_mb": f"{min(r.redis_mb_before for r in group)}->{max(r.redis_mb_after for r in group)}",
-                "left_pending": sum(r.left_pending for r in group),
-                "ledger": "ok" if all(r.ledger_ok for r in group) else "BROKEN",
-                "cpu_%": {k: round(statistics.median(r.cpu.get(k, 0) for r in group)) for k in group[0].cpu},
-            }
-        )
-    return table
-
-
-def print_table(table: list[dict[str, Any]]) -> None:
-    columns = [
-        "scenario",
-        "design",
-        "runs",
-        "ops_per_s",
-        "p50_ms",
-        "p99_ms",
-        "errors",
-        "pending_202",
-        "left_pending",
-        "redis_mb",
-        "ledger",
-    ]
-    widths = {c: max(len(c), *(len(str(row[c])) for row in table)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in table:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
-    print("\nCPU % of one core, median (200 = both cores):")
-    for row in table:
-        if row["cpu_%"]:
-            print(f"  {row['scenario']:8} {row['design']:8} {row['cpu_%']}")
-
-
-def auth_costs(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per scenario and design measured both ways: the throughput with API keys against
-    ``API_AUTH=off`` (negative: auth costs that much)."""
-    medians = {(row["scenario"], row["design"]): row["ops_per_s"] for row in table}
-    return [
-        {
-            "scenario": scenario,
-            "design": design,
-            "auth_ops_per_s": ops,
-            "open_ops_per_s": medians[(scenario, design + "/open")],
-            "change_%": round(100 * (ops / medians[(scenario, design + "/open")] - 1), 1),
-        }
-        for (scenario, design), ops in medians.items()
-        if (scenario, design + "/open") in medians
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=30, help="seconds of load per scenario (default 30)")
@@ -473,7 +298,11 @@ def main() -> None:
     parser.add_argument(
         "--auth", default="on,off", help="on: API keys checked; off: API_AUTH=off (labelled /open); both by default"
     )
-    parser.add_argument("--scenarios", default="hot,spread,transfer,hold,get,drain", help="which scenarios to run")
+    parser.add_argument(
+        "--scenarios",
+        default="ceiling,rowlock,hot,spread,transfer,hold,get,drain",
+        help="which scenarios to run (ceiling and rowlock are the peers, once a run)",
+    )
     parser.add_argument(
         "--drain-ops", type=int, default=2000, help="operations the stock RQ worker drains (default 2000, ~12 s)"
     )
@@ -518,7 +347,14 @@ def main() -> None:
             files["get"] = files["transfer"] = files["hold"] = files["spread"]
         finally:
             stop(web)
+        engine = engine_from_settings(get_settings())
+        rowlock_prepare(engine, files["hot"].read_text().split(), Decimal("1000000.00"))
+        engine.dispose()
         for run in range(1, args.runs + 1):
+            for scenario in (s for s in scenarios if s in PEERS):
+                row = peer_row(scenario, run, files["hot"], args, API_KEY)
+                rows.append(row)
+                report_row(row)
             for design, count, auth in configs:
                 if len(workers) != count:
                     stop_all(workers)
@@ -528,15 +364,10 @@ def main() -> None:
                 port = free_port()
                 web = start_gunicorn(port, WEB_WORKER_CLASS=design, **(OPEN_API if auth == "off" else {}))
                 try:
-                    for scenario in (s for s in scenarios if s != "drain"):
+                    for scenario in (s for s in scenarios if s != "drain" and s not in PEERS):
                         row = scenario_row(scenario, label, run, port, files[scenario], args, r)
                         rows.append(row)
-                        print(
-                            f"run {run} {label:10} {scenario:7} {row.ops_per_s:8.0f}/s p50 {row.p50_ms:6.1f} ms"
-                            f" p99 {row.p99_ms:6.1f} ms errors {row.errors} 202s {row.pending_202}"
-                            f" ledger {'ok' if row.ledger_ok else 'BROKEN'}",
-                            flush=True,
-                        )
+                        report_row(row)
                 finally:
                     stop(web)
         if args.soak:  # the first configuration: first design, first worker count
@@ -572,6 +403,8 @@ def main() -> None:
     table = median_rows(rows)
     print()
     print_table(table)
+    shares = ratios(table)
+    print_ratios(shares)
     costs = auth_costs(table)
     if costs:
         print("\nAPI keys against API_AUTH=off, same run (medians):")
@@ -589,6 +422,7 @@ def main() -> None:
                 "args": vars(args),
                 "machine": machine,
                 "medians": table,
+                "ratios": shares,
                 "auth_costs": costs,
                 "runs": [asdict(r) for r in rows],
                 "soak": soaked or None,
