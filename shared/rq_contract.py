@@ -18,10 +18,12 @@ upgrade that changes one fails there first, and only these two modules change wi
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -46,33 +48,56 @@ JOB_TIMEOUT = 60
 Command = tuple[Any, ...]
 
 
-def enqueue_commands(
-    *, connection: redis.Redis, request: OperationRequest, shard: int, result_ttl: int, failure_ttl: int
-) -> list[Command]:
+def enqueue_commands(*, request: OperationRequest, shard: int, result_ttl: int, failure_ttl: int) -> list[Command]:
     """The Redis commands that put ``request`` on ``shard``'s queue as a queued RQ job whose id is the
     operation id: its job hash, the queue in RQ's queue set (where dashboards find it, again
     after a Redis restart) and the id at the tail of the queue.
 
     What ``Queue.enqueue_job`` writes, without its dependency checks (these jobs have none) and
-    its forced MULTI, as plain commands the caller runs on a pipeline or inside a script.
+    its forced MULTI, as plain commands the caller runs on a pipeline or inside a script. The
+    job hash has the fields and values RQ's ``Job.to_dict`` gives such a job, in its order
+    (``_job_template``), filled in without building a ``Job``.
     """
+    template = _job_template(result_ttl, failure_ttl)
+    stamp = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # RQ's utcformat
+    job_id = str(request.operation_id)
+    variable = {
+        "created_at": stamp,
+        "enqueued_at": stamp,
+        "data": zlib.compress(JSONSerializer.dumps((OPERATION_JOB, None, [request.to_wire()], {}))),
+        "origin": queue_name(shard),
+        "description": f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
+    }
+    fields = [part for field, value in template for part in (field, variable.get(field, value))]
+    queue_key = keys.queue_key(shard)
+    return [
+        ("HSET", keys.job_key(job_id), *fields),
+        ("SADD", Queue.redis_queues_keys, queue_key),
+        ("RPUSH", queue_key, job_id),
+    ]
+
+
+@lru_cache
+def _job_template(result_ttl: int, failure_ttl: int) -> tuple[tuple[str, Any], ...]:
+    """The job hash RQ writes for a queued operation, as (field, value) pairs in its order; the
+    values that differ per operation are those ``enqueue_commands`` fills in."""
     job = Job.create(
         OPERATION_JOB,
-        args=[request.to_wire()],
-        id=str(request.operation_id),
-        connection=connection,
+        args=[{}],
+        id="template",
+        connection=redis.Redis(),  # never connects: only to_dict is called
         serializer=JSONSerializer,
         timeout=JOB_TIMEOUT,
         result_ttl=result_ttl,
         failure_ttl=failure_ttl,
-        description=f"{request.operation_type.value} {request.amount} to wallet {request.wallet_id}",
-        origin=queue_name(shard),
+        description="",
+        origin=queue_name(0),
         status=JobStatus.QUEUED,
     )
     job.enqueued_at = now()
-    fields = [part for field, value in job.to_dict().items() for part in (field, value)]
-    queue_key = keys.queue_key(shard)
-    return [("HSET", job.key, *fields), ("SADD", Queue.redis_queues_keys, queue_key), ("RPUSH", queue_key, job.id)]
+    return tuple(
+        (field, value.value if isinstance(value, JobStatus) else value) for field, value in job.to_dict().items()
+    )
 
 
 def queue_lags(connection: redis.Redis, shard_count: int) -> list[float]:

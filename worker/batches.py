@@ -172,7 +172,6 @@ def batch_finish(
     Redis failure (a leg enqueued twice is applied once, by the ledger)."""
     legs_enqueue(
         pipe,
-        connection,
         outcome.legs,
         shard_count=settings.shard_count,
         result_ttl=settings.result_ttl,

@@ -126,7 +126,6 @@ def transfers_sweep(worker: ShardWorker) -> int:
         with worker.connection.pipeline(transaction=False) as pipe:
             legs_enqueue(
                 pipe,
-                worker.connection,
                 lost,
                 shard_count=settings.shard_count,
                 result_ttl=settings.result_ttl,

@@ -38,7 +38,6 @@ def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
         legs = follow_ups([request], [result], shard_count=settings.shard_count)
         legs_enqueue(
             pipe,
-            connection,
             legs,
             shard_count=settings.shard_count,
             result_ttl=settings.result_ttl,

@@ -127,7 +127,6 @@ def follow_ups(
 
 def legs_enqueue(
     pipe: redis.client.Pipeline,
-    connection: redis.Redis,
     legs: Sequence[OperationRequest],
     *,
     shard_count: int,
@@ -137,9 +136,7 @@ def legs_enqueue(
     """Queue on ``pipe`` the enqueue of each leg on its wallet's shard, and ring its bell."""
     for leg in legs:
         shard = shard_for(leg.wallet_id, shard_count)
-        for command in enqueue_commands(
-            connection=connection, request=leg, shard=shard, result_ttl=result_ttl, failure_ttl=failure_ttl
-        ):
+        for command in enqueue_commands(request=leg, shard=shard, result_ttl=result_ttl, failure_ttl=failure_ttl):
             pipe.execute_command(*command)  # type: ignore[no-untyped-call]
         pipe.rpush(keys.bell_key(shard), 1)
 

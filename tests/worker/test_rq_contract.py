@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -16,13 +17,15 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.utils import utcparse
 from sqlalchemy import Engine
 
 from shared import keys
 from shared.config import Settings
-from shared.messages import OperationRequest, OperationResult
+from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
+from shared.rq_contract import JOB_TIMEOUT, enqueue_commands
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
@@ -56,6 +59,33 @@ def test_enqueue_and_wait_is_one_round_trip(
     assert job.origin == queue_name(shard_for(wallet, local_settings.shard_count))
     assert OperationRequest.from_wire(job.args[0]) == second
     assert job.result_ttl == local_settings.result_ttl
+
+
+def test_the_job_hash_is_the_one_rq_writes_for_the_job(local_settings: Settings) -> None:
+    request = operation(uuid.uuid4(), OperationType.WITHDRAW, "12.34")
+    hset, sadd, rpush = enqueue_commands(request=request, shard=5, result_ttl=500, failure_ttl=86400)
+    ours = dict(zip(hset[2::2], hset[3::2], strict=True))
+    job = Job.create(
+        OPERATION_JOB,
+        args=[request.to_wire()],
+        id=str(request.operation_id),
+        connection=redis.Redis(),
+        serializer=JSONSerializer,
+        timeout=JOB_TIMEOUT,
+        result_ttl=500,
+        failure_ttl=86400,
+        description=f"WITHDRAW 12.34 to wallet {request.wallet_id}",
+        origin=queue_name(5),
+        status=JobStatus.QUEUED,
+    )
+    job.enqueued_at = utcparse(ours["enqueued_at"])
+    job.created_at = utcparse(ours["created_at"])
+    theirs = {field: value.value if isinstance(value, JobStatus) else value for field, value in job.to_dict().items()}
+    assert list(ours) == list(theirs)
+    assert ours == theirs
+    assert hset[1] == job.key
+    assert sadd == ("SADD", Queue.redis_queues_keys, keys.queue_key(5))
+    assert rpush == ("RPUSH", keys.queue_key(5), job.id)
 
 
 @pytest.mark.parametrize("batch", [10, 100])

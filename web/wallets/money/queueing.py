@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 import redis
+from redis.connection import Connection
 
 from shared import keys
 from shared.config import Settings
@@ -83,12 +84,11 @@ return false
 )
 
 
-def _enqueue_commands(connection: redis.Redis, settings: Settings, request: OperationRequest) -> list[Command]:
+def _enqueue_commands(settings: Settings, request: OperationRequest) -> list[Command]:
     """The commands that queue ``request`` as an RQ job on its shard (``shared.rq_contract``)
     and ring the shard's bell, so an idle worker wakes."""
     shard = shard_for(request.wallet_id, settings.shard_count)
     commands = enqueue_commands(
-        connection=connection,
         request=request,
         shard=shard,
         result_ttl=settings.result_ttl,
@@ -115,22 +115,27 @@ def operation_send(
     Idempotency-Key ``record``: one round trip counts, records the key and enqueues,
     atomically, unless the key was taken; a second one waits for the reply.
 
-    Redis failing before anything was sent (no connection) is ``ServiceUnavailable``: nothing
-    was queued. Failing after is ``OutcomeUnknown``: the operation may be queued, or even
-    applied, so it must not be answered as failed.
+    The commands go out on one pooled connection, written at once and their replies read in
+    order, with no retry: a command that may have run is never sent twice. Redis failing
+    before anything was sent (no connection) is ``ServiceUnavailable``: nothing was queued.
+    Failing after is ``OutcomeUnknown``: the operation may be queued, or even applied, so it
+    must not be answered as failed.
     """
     reply_key = keys.reply_key(request.operation_id)
-    _ensure_connected(connection)
+    pool = connection.connection_pool
     try:
-        commands = _enqueue_commands(connection, settings, request)
-        scripted = record is not None or bool(limits)
-        with connection.pipeline(transaction=False) as pipe:
-            if not scripted:
-                for command in commands:
-                    pipe.execute_command(*command)  # type: ignore[no-untyped-call]
-            else:
-                flat = [part for command in commands for part in (len(command), *command)]
-                pipe.eval(
+        # Taking a connection connects it if needed and checks that a kept one was not closed
+        # by a Redis restart, without a round trip.
+        conn = pool.get_connection()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    try:
+        commands = _enqueue_commands(settings, request)
+        if record is not None or limits:
+            flat = [part for command in commands for part in (len(command), *command)]
+            commands = [
+                (
+                    "EVAL",
                     _LIMIT_CLAIM_AND_ENQUEUE,
                     1 + len(limits),
                     record.key if record else reply_key,
@@ -144,35 +149,34 @@ def operation_send(
                     *limit_args(limits),
                     *flat,
                 )
+            ]
             if wait > 0 and record is None:
-                pipe.blpop([reply_key], timeout=wait)
-            replies = pipe.execute()
-            if scripted and replies[0]:
-                answer = replies[0]
+                commands.append(("BLPOP", reply_key, wait))
+            replies = _exchange(conn, commands)
+            answer = replies[0]
+            if answer:
                 if answer[0] == b"taken":
                     return Delivery(result=None, earlier=answer[1].decode())
                 return Delivery(result=None, refused=refusal(limits, int(answer[1]), int(answer[2])))
             if record is not None and wait > 0:
-                replies = [connection.blpop([reply_key], timeout=wait)]
-    except redis.RedisError as exc:
-        raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
+                replies = _exchange(conn, [("BLPOP", reply_key, wait)])
+        else:
+            replies = _exchange(conn, [*commands, *([("BLPOP", reply_key, wait)] if wait > 0 else [])])
+    except BaseException as exc:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
+        if isinstance(exc, redis.RedisError):
+            raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
+        raise
+    finally:
+        pool.release(conn)
     reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
     return Delivery(result=None if reply is None else OperationResult.from_bytes(reply[1]))
 
 
-def _ensure_connected(connection: redis.Redis) -> None:
-    """Make sure the pool holds a live connection before anything is sent, or raise
-    ``ServiceUnavailable``: a failure here is certain to have queued nothing.
-
-    Taking a connection from the pool connects it if needed and checks that a kept one was not
-    closed by a Redis restart; giving it back at once leaves it first in line for the pipeline.
-    It costs no round trip.
-    """
-    pool = connection.connection_pool
-    try:
-        pool.release(pool.get_connection())
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
+def _exchange(conn: Connection, commands: Sequence[Command]) -> list[Any]:
+    """Write ``commands`` at once on ``conn`` and read their replies, in order."""
+    conn.send_packed_command(conn.pack_commands(commands))  # type: ignore[no-untyped-call]
+    return [conn.read_response() for _ in commands]
 
 
 def reply_wait(connection: redis.Redis, operation_id: UUID, timeout: float) -> OperationResult | None:
