@@ -33,9 +33,10 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.results import Result
 from rq.serializers import JSONSerializer
 from rq.suspension import is_suspended
-from rq.utils import current_timestamp, now, utcparse
+from rq.utils import current_timestamp, now, utcformat, utcparse
 
 from shared import keys
 from shared.errors import ServiceUnavailable
@@ -209,17 +210,44 @@ def jobs_finish(
 ) -> None:
     """Queue on ``pipeline`` what marks every job of a batch done, as a stock worker would for
     each (status, result stream, finished or failed registry, TTLs), and pushes each result to
-    its operation's reply key, where the web request waits."""
+    its operation's reply key, where the web request waits.
+
+    A finished job leaves exactly what ``Job._handle_success`` and ``Job.cleanup`` leave, with
+    fewer commands: its hash gets only the fields that changed since the enqueue (status and
+    times; RQ writes the whole hash again), the finished registries get one ZADD per batch, and
+    the expiry of the job's dependency keys, which these jobs never have, is not set.
+    ``tests/worker/test_rq_contract.py`` compares the two."""
     ended_at = now()
+    status: dict[str | bytes, str] = {
+        "status": JobStatus.FINISHED.value,
+        "started_at": utcformat(started_at),
+        "ended_at": utcformat(ended_at),
+    }
+    registered: dict[str, dict[str, int | str]] = {}
     for item in finished:
         job = item.job
         job.started_at, job.ended_at = started_at, ended_at
         job._status = JobStatus.FINISHED
-        job._result = item.result.to_wire()
         result_ttl = job.get_result_ttl(default_result_ttl)
-        job._handle_success(result_ttl, pipeline=pipeline, worker_name=worker_name)
-        job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+        pipeline.hset(job.key, mapping=status)  # type: ignore[arg-type]
+        Result.create(
+            job,
+            Result.Type.SUCCESSFUL,
+            return_value=item.result.to_wire(),
+            ttl=result_ttl,
+            worker_name=worker_name,
+            pipeline=pipeline,
+        )
+        if result_ttl != 0:
+            score = "+inf" if result_ttl == -1 else result_ttl if result_ttl < 0 else current_timestamp() + result_ttl
+            registered.setdefault(FinishedJobRegistry.key_template.format(job.origin), {})[job.id] = score
+        if result_ttl == 0:
+            job.delete(pipeline=pipeline, remove_from_queue=False)
+        elif result_ttl > 0:
+            pipeline.expire(job.key, result_ttl)
         replies_push(pipeline, UUID(job.id), item.result, ttl=reply_ttl)
+    for registry_key, members in registered.items():
+        pipeline.zadd(registry_key, members)
     for poison in failed:
         job = poison.job
         job.started_at, job.ended_at = started_at, ended_at

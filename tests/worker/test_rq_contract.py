@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 import redis
@@ -17,7 +18,7 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 from rq.serializers import JSONSerializer
-from rq.utils import utcparse
+from rq.utils import now, utcparse
 from sqlalchemy import Engine
 
 from shared import keys
@@ -25,7 +26,7 @@ from shared.config import Settings
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.rq_contract import JOB_TIMEOUT, enqueue_commands
+from shared.rq_contract import JOB_TIMEOUT, Finished, enqueue_commands, jobs_fetch, jobs_finish
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
@@ -130,6 +131,62 @@ def test_finished_jobs_look_finished_to_rq(rig: Rig) -> None:
         FinishedJobRegistry(queue_name(shard), connection=rig.redis).count for shard in range(rig.settings.shard_count)
     )
     assert found.successful_job_count == finished >= 1
+
+
+def test_a_finished_job_leaves_what_rqs_own_success_handling_leaves(local_redis: redis.Redis) -> None:
+    """``jobs_finish`` writes fewer commands than ``Job._handle_success`` and ``Job.cleanup``;
+    what they leave in Redis must be the same (two jobs alike but for their ids)."""
+    wallet = uuid.uuid4()
+    theirs_request, ours_request = (operation(wallet, OperationType.DEPOSIT, "5.00") for _ in range(2))
+    for request in (theirs_request, ours_request):
+        for command in enqueue_commands(request=request, shard=2, result_ttl=500, failure_ttl=86400):
+            local_redis.execute_command(*command)
+    with local_redis.pipeline(transaction=False) as pipe:
+        restore = jobs_fetch(pipe, local_redis, [str(theirs_request.operation_id), str(ours_request.operation_id)])
+        theirs, ours = restore(pipe.execute())
+    started = now()
+    results = {
+        job.id: OperationResult(UUID(job.id), OperationStatus.APPLIED, Decimal("5.00")) for job in (theirs, ours)
+    }
+    with local_redis.pipeline() as pipe:  # RQ's own, as a stock worker runs it
+        theirs.started_at, theirs.ended_at = started, now()
+        theirs._result = results[theirs.id].to_wire()
+        theirs._handle_success(500, pipeline=pipe, worker_name="w")
+        theirs.cleanup(500, pipeline=pipe, remove_from_queue=False)
+        pipe.execute()
+    with local_redis.pipeline() as pipe:
+        jobs_finish(
+            pipe,
+            worker_name="w",
+            started_at=started,
+            finished=[Finished(ours, results[ours.id])],
+            failed=[],
+            reply_ttl=60,
+            default_result_ttl=500,
+        )
+        pipe.execute()
+
+    def left(job: Job) -> dict[str, object]:
+        fetched = Job.fetch(job.id, connection=local_redis, serializer=JSONSerializer)
+        latest = fetched.latest_result()
+        assert latest is not None
+        fields = local_redis.hgetall(job.key)
+        return {
+            "fields": sorted(fields),
+            "status": fetched.get_status(),
+            "times": [
+                field in fields and bool(utcparse(fields[field].decode())) for field in (b"started_at", b"ended_at")
+            ],
+            "result": (latest.type, {**(latest.return_value or {}), "operation_id": None}, latest.worker_name),
+            "ttls": (round(local_redis.ttl(job.key), -1), round(local_redis.ttl(f"rq:results:{job.id}"), -1)),
+            "registered": job.id in FinishedJobRegistry(queue_name(2), connection=local_redis).get_job_ids(),
+        }
+
+    assert left(ours) == left(theirs)
+    assert left(ours)["status"] == JobStatus.FINISHED
+    assert left(ours)["registered"]
+    registry = FinishedJobRegistry.key_template.format(queue_name(2))
+    assert abs(local_redis.zscore(registry, ours.id) - local_redis.zscore(registry, theirs.id)) <= 1
 
 
 def test_worker_is_registered_like_any_rq_worker(rig: Rig) -> None:
