@@ -18,7 +18,9 @@ upgrade that changes one fails there first, and only these two modules change wi
 
 from __future__ import annotations
 
+import contextlib
 import zlib
+from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -155,38 +157,67 @@ def finished_trim(connection: redis.Redis, queue_names: Sequence[str]) -> None:
         pipe.execute()
 
 
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    """A claimed job as its hash holds it, read without RQ's ``Job`` (whose restore parses
+    every field of every job): what a batch needs, and RQ's own ``Job`` to record a failure."""
+
+    id: str
+    fields: dict[bytes, bytes]
+    connection: redis.Redis
+
+    @property
+    def key(self) -> str:
+        return keys.job_key(self.id)
+
+    @property
+    def origin(self) -> str:
+        return self.fields.get(b"origin", b"").decode()
+
+    @property
+    def result_ttl(self) -> int | None:
+        raw = self.fields.get(b"result_ttl")
+        return int(raw) if raw else None
+
+    def rq_job(self) -> Job:
+        job = Job(self.id, connection=self.connection, serializer=JSONSerializer)
+        job.restore(self.fields)
+        return job
+
+
 def jobs_fetch(pipeline: Pipeline, connection: redis.Redis, job_ids: Sequence[str]) -> Any:
     """Queue on ``pipeline`` the reads of ``job_ids``; call the returned function with their
     replies for the jobs that still exist (in order)."""
     for job_id in job_ids:
         pipeline.hgetall(keys.job_key(job_id))
 
-    def restore(replies: Sequence[dict[bytes, bytes]]) -> list[Job]:
-        jobs = []
-        for job_id, data in zip(job_ids, replies, strict=True):
-            if data:
-                job = Job(job_id, connection=connection, serializer=JSONSerializer)
-                job.restore(data)
-                jobs.append(job)
-        return jobs
+    def restore(replies: Sequence[dict[bytes, bytes]]) -> list[StoredJob]:
+        return [
+            StoredJob(job_id, fields, connection) for job_id, fields in zip(job_ids, replies, strict=True) if fields
+        ]
 
     return restore
 
 
-def job_call(job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    """The function name and arguments a job carries (raises on undecodable data)."""
-    return str(job.func_name), tuple(job.args), dict(job.kwargs)
+def job_call(job: StoredJob) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The function name and arguments a job carries (raises on undecodable data), decoded as
+    ``Job.restore`` decodes them: its data zlib-compressed or not, then the serializer's."""
+    data = job.fields[b"data"]
+    with contextlib.suppress(zlib.error):
+        data = zlib.decompress(data)
+    func_name, _instance, args, kwargs = JSONSerializer.loads(data)
+    return str(func_name), tuple(args), dict(kwargs)
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    job: Job
+    job: StoredJob
     result: OperationResult
 
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    job: Job
+    job: StoredJob
     reason: str
 
 
@@ -213,9 +244,10 @@ def jobs_finish(
     its operation's reply key, where the web request waits.
 
     A finished job leaves exactly what ``Job._handle_success`` and ``Job.cleanup`` leave, with
-    fewer commands: its hash gets only the fields that changed since the enqueue (status and
-    times; RQ writes the whole hash again), the finished registries get one ZADD per batch, and
-    the expiry of the job's dependency keys, which these jobs never have, is not set.
+    fewer commands and without RQ's ``Job``: its hash gets only the fields that changed since
+    the enqueue (status and times; RQ writes the whole hash again), its result goes to its
+    result stream as ``Result.save`` writes it, the finished registries get one ZADD per
+    batch, and the expiry of the job's dependency keys, which these jobs never have, is not set.
     ``tests/worker/test_rq_contract.py`` compares the two."""
     ended_at = now()
     status: dict[str | bytes, str] = {
@@ -226,34 +258,32 @@ def jobs_finish(
     registered: dict[str, dict[str, int | str]] = {}
     for item in finished:
         job = item.job
-        job.started_at, job.ended_at = started_at, ended_at
-        job._status = JobStatus.FINISHED
-        result_ttl = job.get_result_ttl(default_result_ttl)
+        result_ttl = default_result_ttl if job.result_ttl is None else job.result_ttl
         pipeline.hset(job.key, mapping=status)  # type: ignore[arg-type]
-        Result.create(
-            job,
-            Result.Type.SUCCESSFUL,
-            return_value=item.result.to_wire(),
-            ttl=result_ttl,
-            worker_name=worker_name,
-            pipeline=pipeline,
-        )
+        results_key = Result.get_key(job.id)
+        wire = JSONSerializer.dumps(item.result.to_wire())
+        entry = {"type": Result.Type.SUCCESSFUL.value, "worker_name": worker_name, "return_value": b64encode(wire)}
+        pipeline.xadd(results_key, entry, maxlen=10)  # type: ignore[arg-type]
+        if result_ttl == -1:
+            pipeline.persist(results_key)
+        else:
+            pipeline.expire(results_key, result_ttl)
         if result_ttl != 0:
             score = "+inf" if result_ttl == -1 else result_ttl if result_ttl < 0 else current_timestamp() + result_ttl
             registered.setdefault(FinishedJobRegistry.key_template.format(job.origin), {})[job.id] = score
         if result_ttl == 0:
-            job.delete(pipeline=pipeline, remove_from_queue=False)
+            job.rq_job().delete(pipeline=pipeline, remove_from_queue=False)
         elif result_ttl > 0:
             pipeline.expire(job.key, result_ttl)
         replies_push(pipeline, UUID(job.id), item.result, ttl=reply_ttl)
     for registry_key, members in registered.items():
         pipeline.zadd(registry_key, members)
     for poison in failed:
-        job = poison.job
-        job.started_at, job.ended_at = started_at, ended_at
-        job._status = JobStatus.FAILED
-        job.set_status(JobStatus.FAILED, pipeline=pipeline)
-        job._handle_failure(poison.reason, pipeline=pipeline, worker_name=worker_name)
+        failing = poison.job.rq_job()
+        failing.started_at, failing.ended_at = started_at, ended_at
+        failing._status = JobStatus.FAILED
+        failing.set_status(JobStatus.FAILED, pipeline=pipeline)
+        failing._handle_failure(poison.reason, pipeline=pipeline, worker_name=worker_name)
 
 
 class JobState(StrEnum):

@@ -26,7 +26,7 @@ from shared.config import Settings
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.rq_contract import JOB_TIMEOUT, Finished, enqueue_commands, jobs_fetch, jobs_finish
+from shared.rq_contract import JOB_TIMEOUT, Finished, StoredJob, enqueue_commands, jobs_fetch, jobs_finish
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
@@ -143,7 +143,8 @@ def test_a_finished_job_leaves_what_rqs_own_success_handling_leaves(local_redis:
             local_redis.execute_command(*command)
     with local_redis.pipeline(transaction=False) as pipe:
         restore = jobs_fetch(pipe, local_redis, [str(theirs_request.operation_id), str(ours_request.operation_id)])
-        theirs, ours = restore(pipe.execute())
+        stored, ours = restore(pipe.execute())
+    theirs = stored.rq_job()
     started = now()
     results = {
         job.id: OperationResult(UUID(job.id), OperationStatus.APPLIED, Decimal("5.00")) for job in (theirs, ours)
@@ -166,7 +167,7 @@ def test_a_finished_job_leaves_what_rqs_own_success_handling_leaves(local_redis:
         )
         pipe.execute()
 
-    def left(job: Job) -> dict[str, object]:
+    def left(job: Job | StoredJob) -> dict[str, object]:
         fetched = Job.fetch(job.id, connection=local_redis, serializer=JSONSerializer)
         latest = fetched.latest_result()
         assert latest is not None
