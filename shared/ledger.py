@@ -4,7 +4,8 @@
 - ``LEDGER_COLUMNS`` and ``LedgerRecord``: the columns of a ledger row, in the table's order,
   and the row as the web reads it (``LedgerRecord.from_values`` on a plain SQL row selected
   with ``LEDGER_COLUMNS``);
-- ``ledger_row``: the row the worker inserts for a request and its result;
+- ``ledger_row``: the row the worker inserts for a request and its result, and
+  ``LEDGER_INSERT`` with ``ledger_columns``: a batch of them in one statement;
 - ``PENDING_COLUMNS``, ``pending_values`` and ``request_from_pending``: what the web records of
   an operation answered 202, and the request the worker rebuilds from it.
 
@@ -15,7 +16,7 @@ here. Statements built from these lists are constant strings, compiled once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Table, Uuid
+from sqlalchemy.dialects import postgresql
 
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
@@ -47,6 +49,38 @@ LEDGER_COLUMNS = tuple(column.name for column in wallet_operations.columns)
 
 PENDING_COLUMNS = tuple(column for _, column in _PENDING_FIELDS)
 """The columns of a pending record that a request fills (its shard aside), in field order."""
+
+
+_DECIDED_COLUMNS = ("operation_type", "status", "error", "balance_after", "held_after", "hold_id")
+"""What ``ledger_row`` adds to a request's own columns: what the worker decided of it."""
+
+LEDGER_INSERTED = tuple(dict.fromkeys([*(column for _, column in _LEDGER_FIELDS), *_DECIDED_COLUMNS]))
+"""The columns ``ledger_row`` fills, in the order ``LEDGER_INSERT`` takes them."""
+
+_AS_TEXT = frozenset(column for column in LEDGER_INSERTED if isinstance(wallet_operations.c[column].type, Uuid))
+"""Columns whose values the driver takes as text (it has no adapter for ``UUID``)."""
+
+LEDGER_INSERT = (
+    f"INSERT INTO {wallet_operations.name} ({', '.join(LEDGER_INSERTED)})"  # noqa: S608 (the table's own names)
+    f" SELECT {', '.join(LEDGER_INSERTED)} FROM unnest("
+    + ", ".join(
+        f"%({column})s::{wallet_operations.c[column].type.compile(dialect=postgresql.dialect())}[]"  # type: ignore[no-untyped-call]
+        for column in LEDGER_INSERTED
+    )
+    + f") WITH ORDINALITY AS rows ({', '.join(LEDGER_INSERTED)}, position) ORDER BY position"
+)
+"""One statement for a batch's new ledger rows, one array per column, whatever their number:
+rows are inserted (and numbered by ``seq``) in their order. For ``Connection.exec_driver_sql``
+with ``ledger_columns``."""
+
+
+def ledger_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """``ledger_row`` rows as the arrays ``LEDGER_INSERT`` takes, column by column."""
+    arrays: dict[str, list[Any]] = {}
+    for column in LEDGER_INSERTED:
+        values = [row[column] for row in rows]
+        arrays[column] = [None if v is None else str(v) for v in values] if column in _AS_TEXT else values
+    return arrays
 
 
 def ledger_row(

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from shared.ledger import ledger_row
+from shared.ledger import LEDGER_INSERT, ledger_columns, ledger_row
 from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
@@ -194,7 +194,7 @@ def ledger_apply(
     hold_book.write_new(conn)
     book.write_new(conn)
     if batch.new_rows:
-        conn.execute(insert(wallet_operations), batch.new_rows)
+        conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(batch.new_rows))
     hold_book.write_changes(conn)
     book.write_changes(conn)
     if batch.changed:
@@ -230,5 +230,5 @@ def operation_refuse(
     if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
         hold_id = None
     row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
-    conn.execute(insert(wallet_operations), [row])
+    conn.exec_driver_sql(LEDGER_INSERT, ledger_columns([row]))
     return result

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from shared.ledger import (
     LEDGER_COLUMNS,
+    LEDGER_INSERTED,
     PENDING_COLUMNS,
     LedgerRecord,
     ledger_row,
@@ -44,6 +45,7 @@ def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
     }
     defaulted = {"seq", "applied_at"}  # by the database
     assert set(row) == set(wallet_operations.columns.keys()) - defaulted
+    assert set(row) == set(LEDGER_INSERTED)  # the batch insert takes every one of them
     assert row["operation_type"] == "DEPOSIT"
     assert type(row["operation_type"]) is str
 
