@@ -59,6 +59,22 @@ def series(rounds: Tables, key: tuple[str, str], field: str) -> list[Any]:
     return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
 
 
+PEER_SCENARIOS = ("ceiling", "rowlock")
+"""The peers ``run.py`` measures beside the service (``deploy/bench/peers.py``): never the
+subject of a comparison, only its yardstick."""
+
+
+def ceiling_shares(rounds: Tables, key: tuple[str, str]) -> list[float]:
+    """Per round, the scenario's rate as a share of the same round's ceiling (none without one)."""
+    shares = []
+    for table in rounds:
+        rates = {(row["scenario"], row["design"]): row["ops_per_s"] for row in table}
+        ceiling = next((ops for (scenario, _), ops in rates.items() if scenario == "ceiling"), None)
+        if ceiling and key in rates:
+            shares.append(rates[key] / ceiling)
+    return shares
+
+
 def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]:
     """Per scenario and design: each tree's per-round figures and median, and the last tree's
     (the head's) change against each of the others."""
@@ -85,6 +101,11 @@ def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]
                     for label, m in zip(labels[:-1], medians[:-1], strict=True)
                 },
                 "ledger": "ok" if all(ledger == "ok" for ledger in ledgers) else "BROKEN",
+                "ceiling_share": {
+                    label: round(statistics.median(shares), 3)
+                    for label, rounds in zip(labels, trees, strict=True)
+                    if (shares := ceiling_shares(rounds, key))
+                },
             }
         )
     return rows
@@ -138,11 +159,19 @@ def main() -> None:
     for row in rows:
         changes = ", ".join(f"{change:+.1f}% vs {label}" for label, change in row["change_%"].items())
         flag = ""
-        if any(change < -args.max_loss for change in row["change_%"].values()):
+        if row["scenario"] not in PEER_SCENARIOS and any(
+            change < -args.max_loss for change in row["change_%"].values()
+        ):
             flag = f"  LOSES MORE THAN {args.max_loss:g}%"
             lost.append(row)
         medians = " ".join(f"{m:>12}" for m in row["median"].values())
         print(f"{row['scenario']:9} {row['design']:14} {medians}  {changes}  ledger {row['ledger']}{flag}")
+    shared = [row for row in rows if row["scenario"] != "ceiling" and row["ceiling_share"]]
+    if shared:
+        print("\nshare of the same round's ceiling, median (drifts less than the rates):")
+        for row in shared:
+            shares = " ".join(f"{row['ceiling_share'].get(label, 0):>12.3f}" for label in labels)
+            print(f"{row['scenario']:9} {row['design']:14} {shares}")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"compare-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(
