@@ -75,6 +75,13 @@ def ceiling_shares(rounds: Tables, key: tuple[str, str]) -> list[float]:
     return shares
 
 
+def cpu_medians(samples: list[dict[str, float] | None]) -> dict[str, float]:
+    """Per part of the stack, the median over the rounds of its ms of CPU per operation."""
+    rounds = [sample for sample in samples if sample]
+    roles = sorted({role for sample in rounds for role in sample})
+    return {role: round(statistics.median(sample.get(role, 0.0) for sample in rounds), 3) for role in roles}
+
+
 def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]:
     """Per scenario and design: each tree's per-round figures and median, and the last tree's
     (the head's) change against each of the others."""
@@ -101,6 +108,17 @@ def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]
                     for label, m in zip(labels[:-1], medians[:-1], strict=True)
                 },
                 "ledger": "ok" if all(ledger == "ok" for ledger in ledgers) else "BROKEN",
+                "cpu_ms_per_op": {
+                    label: cpu_medians(  # none from a tree whose bench did not measure it
+                        [
+                            row.get("cpu_ms_per_op")
+                            for table in rounds
+                            for row in table
+                            if (row["scenario"], row["design"]) == key
+                        ]
+                    )
+                    for label, rounds in zip(labels, trees, strict=True)
+                },
                 "ceiling_share": {
                     label: round(statistics.median(shares), 3)
                     for label, rounds in zip(labels, trees, strict=True)
@@ -166,6 +184,13 @@ def main() -> None:
             lost.append(row)
         medians = " ".join(f"{m:>12}" for m in row["median"].values())
         print(f"{row['scenario']:9} {row['design']:14} {medians}  {changes}  ledger {row['ledger']}{flag}")
+    print("\nms of CPU per operation by part of the stack, median:")
+    for row in rows:
+        for label in labels:
+            cpu = row["cpu_ms_per_op"].get(label)
+            if cpu:
+                parts = "  ".join(f"{role} {ms:.3f}" for role, ms in cpu.items())
+                print(f"{row['scenario']:9} {label[:12]:12} {parts}  total {sum(cpu.values()):.3f}")
     shared = [row for row in rows if row["scenario"] != "ceiling" and row["ceiling_share"]]
     if shared:
         print("\nshare of the same round's ceiling, median (drifts less than the rates):")

@@ -111,6 +111,31 @@ def test_a_replay_of_an_idempotency_key_counts_against_no_limit(
     assert send(None).refused is not None  # the one request counted used the limit up
 
 
+def test_a_script_redis_lost_is_sent_again_whole_and_queued_once(
+    db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The script goes as EVALSHA; a Redis that lost it (a restart, SCRIPT FLUSH) ran nothing,
+    so the whole enqueue goes again with the script's text, on a fresh connection. No worker
+    runs here: the one wait for a reply is the retry's (the BLPOP behind the refused script
+    is dropped with its connection)."""
+    wallet = wallet_row(db)
+    limits = _limit(100, 60)
+    request = operation(wallet, OperationType.DEPOSIT, "1.00")
+    local_redis.script_flush()
+    started = time.monotonic()
+    delivery = operation_send(connection=local_redis, settings=local_settings, request=request, wait=0.5, limits=limits)
+    assert 0.45 <= time.monotonic() - started < 1
+    assert delivery == Delivery(result=None)
+    queue = keys.queue_key(shard_for(wallet, local_settings.shard_count))
+    assert local_redis.lrange(queue, 0, -1) == [str(request.operation_id).encode()]
+    assert local_redis.exists(keys.job_key(request.operation_id))
+    again = operation(wallet, OperationType.DEPOSIT, "1.00")
+    with count_round_trips(monkeypatch) as trips:
+        operation_send(connection=local_redis, settings=local_settings, request=again, wait=0, limits=limits)
+    assert trips[0] == 1  # the script is cached again
+    assert local_redis.llen(queue) == 2
+
+
 def test_a_keys_own_limits_replace_the_settings_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     call_command(
         "apikey", "create", "--tenant", "tests", "--rate-limit-writes", "2/minute", "--rate-limit-wallets", "1/minute"

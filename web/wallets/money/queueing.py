@@ -6,6 +6,7 @@ then a BLPOP on the operation's reply key, pipelined on one connection.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -13,6 +14,7 @@ from uuid import UUID
 
 import redis
 from redis.connection import Connection
+from redis.exceptions import NoScriptError
 
 from shared import keys
 from shared.config import Settings
@@ -84,6 +86,10 @@ return false
 )
 
 
+_LIMIT_CLAIM_AND_ENQUEUE_SHA = hashlib.sha1(_LIMIT_CLAIM_AND_ENQUEUE.encode(), usedforsecurity=False).hexdigest()
+"""What the script is sent as (EVALSHA): its text, about 2 KB, only when Redis lacks it."""
+
+
 def _enqueue_commands(settings: Settings, request: OperationRequest) -> list[Command]:
     """The commands that queue ``request`` as an RQ job on its shard (``shared.rq_contract``)
     and ring the shard's bell, so an idle worker wakes."""
@@ -135,8 +141,8 @@ def operation_send(
             flat = [part for command in commands for part in (len(command), *command)]
             commands = [
                 (
-                    "EVAL",
-                    _LIMIT_CLAIM_AND_ENQUEUE,
+                    "EVALSHA",
+                    _LIMIT_CLAIM_AND_ENQUEUE_SHA,
                     1 + len(limits),
                     record.key if record else reply_key,
                     *(c.key for c in limits),
@@ -152,7 +158,15 @@ def operation_send(
             ]
             if wait > 0 and record is None:
                 commands.append(("BLPOP", reply_key, wait))
-            replies = _exchange(conn, commands)
+            try:
+                replies = _exchange(conn, commands)
+            except NoScriptError:
+                # Redis lost its script cache (a restart, SCRIPT FLUSH): nothing ran. Send it
+                # all again with the script's text, which caches it, on a fresh connection
+                # (the BLPOP behind the refused script is still waiting on this one).
+                conn.disconnect()  # type: ignore[no-untyped-call]
+                commands[0] = ("EVAL", _LIMIT_CLAIM_AND_ENQUEUE, *commands[0][2:])
+                replies = _exchange(conn, commands)
             answer = replies[0]
             if answer:
                 if answer[0] == b"taken":

@@ -1,0 +1,108 @@
+"""The benchmark's own parts: its peers serve what they stand for, and its report and
+side-by-side comparison compute the ratios the targets are read from."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, select
+
+from deploy.bench.compare import side_by_side
+from deploy.bench.peers import PEERS
+from deploy.bench.report import ratios
+from deploy.bench.rowlock_setup import ROWLOCK_WALLETS, THREADS, rowlock_prepare
+from deploy.processes import free_port, start_wsgi, stop
+from tests.support.http_client import NO_KEY, call_json
+
+
+@pytest.fixture
+def peer_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The peer named by the test's parameter, served by gunicorn as the bench serves it."""
+    peer = PEERS[request.param]
+    port = free_port()
+    options = tuple(option.format(port=port) for option in peer.options)
+    proc = start_wsgi(port, peer.app, options)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+@pytest.fixture
+def rowlock_wallet(database: Engine) -> Iterator[uuid.UUID]:
+    wallet = uuid.uuid4()
+    rowlock_prepare(database, [str(wallet)], Decimal("10.00"))
+    yield wallet
+    ROWLOCK_WALLETS.drop(database)
+
+
+@pytest.mark.parametrize("peer_url", ["rowlock"], indirect=True)
+def test_the_row_lock_peer_serialises_a_wallets_writers_on_its_row(
+    peer_url: str, rowlock_wallet: uuid.UUID, database: Engine
+) -> None:
+    path = f"/api/v1/wallets/{rowlock_wallet}/operation"
+    withdraw = {"operationType": "WITHDRAW", "amount": "1.00"}
+    with ThreadPoolExecutor(2 * THREADS) as pool:
+        answers = list(pool.map(lambda _: call_json(peer_url, "POST", path, withdraw, token=NO_KEY), range(15)))
+    assert sorted(status for status, _ in answers) == [200] * 10 + [400] * 5
+    assert {body["error"] for status, body in answers if status == 400} == {"Insufficient funds"}
+    assert sorted(Decimal(body["new_balance"]) for status, body in answers if status == 200) == [
+        Decimal(n) for n in range(10)
+    ]
+    with database.connect() as conn:
+        assert conn.execute(select(ROWLOCK_WALLETS.c.balance)).scalar_one() == Decimal("0.00")
+    assert call_json(peer_url, "POST", f"/api/v1/wallets/{uuid.uuid4()}/operation", withdraw, token=NO_KEY) == (
+        404,
+        {"error": "Wallet not found"},
+    )
+
+
+@pytest.mark.parametrize("peer_url", ["ceiling"], indirect=True)
+def test_the_ceiling_peer_only_answers_json(peer_url: str) -> None:
+    status, body = call_json(peer_url, "GET", f"/api/v1/wallets/{uuid.uuid4()}", token=NO_KEY)
+    assert status == 200
+    assert set(body) == {"id", "balance"}
+
+
+def test_the_report_reads_each_target_from_the_same_runs_medians() -> None:
+    table = [
+        {"scenario": "ceiling", "design": "django", "ops_per_s": 4000},
+        {"scenario": "rowlock", "design": "seed", "ops_per_s": 400},
+        {"scenario": "hot", "design": "pywsgi", "ops_per_s": 1000},
+        {"scenario": "spread", "design": "pywsgi", "ops_per_s": 800},
+        {"scenario": "transfer", "design": "pywsgi", "ops_per_s": 400},
+    ]
+    found = {(r["scenario"], r["of"]): (r["ratio"], r["met"]) for r in ratios(table)}
+    assert found == {
+        ("hot", "ceiling"): (0.25, True),
+        ("hot", "rowlock"): (2.5, True),
+        ("spread", "ceiling"): (0.2, None),
+        ("transfer", "ceiling"): (0.1, None),
+        ("transfer", "spread"): (0.5, False),
+    }
+
+
+def test_the_comparison_reads_each_round_against_its_own_ceiling() -> None:
+    def round_of(ceiling: float, hot: float) -> list[dict[str, object]]:
+        return [
+            {"scenario": "ceiling", "design": "django", "ops_per_s": ceiling, "ledger": "ok", "p99_ms": 1.0},
+            {
+                "scenario": "hot",
+                "design": "pywsgi",
+                "ops_per_s": hot,
+                "ledger": "ok",
+                "p99_ms": 1.0,
+                "cpu_ms_per_op": {"web": hot / 1000},
+            },
+        ]
+
+    base = [round_of(4000, 600), round_of(2000, 400), round_of(4000, 800)]
+    head = [round_of(4000, 800), round_of(3000, 600), round_of(4000, 1000)]
+    hot = next(row for row in side_by_side(["base", "head"], [base, head]) if row["scenario"] == "hot")
+    assert hot["median"] == {"base": 600, "head": 800}
+    assert hot["ceiling_share"] == {"base": 0.2, "head": 0.2}
+    assert hot["cpu_ms_per_op"] == {"base": {"web": 0.6}, "head": {"web": 0.8}}
+    assert json.loads(json.dumps(hot)) == hot  # written to the comparison's JSON as it is
