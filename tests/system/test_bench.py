@@ -4,6 +4,7 @@ side-by-side comparison compute the ratios the targets are read from."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from deploy.bench.compare import side_by_side
 from deploy.bench.peers import PEERS
 from deploy.bench.report import ratios
 from deploy.bench.rowlock_setup import ROWLOCK_WALLETS, THREADS, rowlock_prepare
-from deploy.processes import free_port, start_wsgi, stop
+from deploy.processes import ROOT, free_port, start_wsgi, stop
 from tests.support.http_client import NO_KEY, call_json
 
 
@@ -106,3 +107,22 @@ def test_the_comparison_reads_each_round_against_its_own_ceiling() -> None:
     assert hot["ceiling_share"] == {"base": 0.2, "head": 0.2}
     assert hot["cpu_ms_per_op"] == {"base": {"web": 0.6}, "head": {"web": 0.8}}
     assert json.loads(json.dumps(hot)) == hot  # written to the comparison's JSON as it is
+
+
+def test_the_figures_the_performance_page_quotes_are_those_of_the_comparison_it_names() -> None:
+    """``docs/performance.md``'s current figures: each rate, p99 and share of the ceiling is the
+    head's in the committed comparison the section names."""
+    page = (ROOT / "docs" / "performance.md").read_text()
+    section = page[page.index("## Current figures") :]
+    section = section[: section.index("\n## ", 1)]
+    [named] = re.findall(r"deploy/bench/results/compare-\w+\.json", section)
+    comparison = json.loads((ROOT / named).read_text())
+    head = comparison["trees"][-1]
+    rows = {row["scenario"]: row for row in comparison["rows"]}
+    quoted = re.findall(r"^\| (\w+) [^|]*\| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", section, re.M)
+    assert {scenario for scenario, *_ in quoted} == set(rows)
+    for scenario, rate, p99, share in quoted:
+        row = rows[scenario]
+        assert int(rate.replace(",", "")) == row["median"][head], scenario
+        assert float(p99) == row["p99_ms"][head], scenario
+        assert float(share) == row["ceiling_share"][head], scenario
