@@ -12,7 +12,10 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``hold``: POST a hold of 1.00 on a random wallet of the same ones, then capture it (each
   thread of wrk captures the holds it made, with its next request); its rate is in hold+capture
   pairs per second, its latencies over both requests;
-- ``get``: GET balances over the same wallets.
+- ``get``: GET balances over the same wallets;
+- ``ceiling`` and ``rowlock``, the peers (``deploy/bench/peers.py``), once a run on the hot
+  wallet: a bare Django JSON view, and the seed's row-lock design. Every scenario is also
+  reported as a ratio to them (``deploy/bench/report.py``), against its target.
 
 Every request carries a bearer API key (of the benchmark's own tenant, with rate limits far
 above what it sends, so the limiter runs and counts but never refuses). ``--auth on,off`` (the
