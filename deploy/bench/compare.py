@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from deploy.bench.peers import PEERS  # noqa: E402
+
 RESULTS = ROOT / "bench-results"
 WRITTEN = re.compile(r"figures written to (\S+)")
 
@@ -59,9 +63,9 @@ def series(rounds: Tables, key: tuple[str, str], field: str) -> list[Any]:
     return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
 
 
-PEER_SCENARIOS = ("ceiling", "rowlock")
-"""The peers ``run.py`` measures beside the service (``deploy/bench/peers.py``): never the
-subject of a comparison, only its yardstick."""
+PEER_SCENARIOS = frozenset(PEERS)
+"""The peers ``run.py`` measures beside the service: never the subject of a comparison, only
+its yardstick."""
 
 
 def ceiling_shares(rounds: Tables, key: tuple[str, str]) -> list[float]:

@@ -6,6 +6,7 @@ The report gives each scenario as a ratio to them."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,11 @@ class Peer:
     mode: str
     """What ``wallets.lua`` sends it on the hot wallet."""
 
+    def start(self, port: int) -> subprocess.Popen[bytes]:
+        """gunicorn serving it on ``port``, once it answers."""
+        options = tuple(option.format(port=port) for option in self.options)
+        return start_wsgi(port, self.app, (*options, "--log-level", "warning"))
+
 
 PEERS = {
     "ceiling": Peer("django", "deploy.bench.ceiling:application", ("-c", "deploy/gunicorn.conf.py"), "get"),
@@ -41,8 +47,7 @@ def peer_row(scenario: str, run: int, hot_file: Path, args: argparse.Namespace, 
     """One measured run of the peer ``scenario`` on the hot wallet."""
     peer = PEERS[scenario]
     port = free_port()
-    options = tuple(option.format(port=port) for option in peer.options)
-    web = start_wsgi(port, peer.app, (*options, "--log-level", "warning"))
+    web = peer.start(port)
     try:
         result, cpu = measured(port, peer.mode, hot_file, args, key)
     finally:

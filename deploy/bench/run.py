@@ -350,9 +350,10 @@ def main() -> None:
             files["get"] = files["transfer"] = files["hold"] = files["spread"]
         finally:
             stop(web)
-        engine = engine_from_settings(get_settings())
-        rowlock_prepare(engine, files["hot"].read_text().split(), Decimal("1000000.00"))
-        engine.dispose()
+        if "rowlock" in scenarios:
+            engine = engine_from_settings(get_settings())
+            rowlock_prepare(engine, files["hot"].read_text().split(), Decimal("1000000.00"))
+            engine.dispose()
         for run in range(1, args.runs + 1):
             for scenario in (s for s in scenarios if s in PEERS):
                 row = peer_row(scenario, run, files["hot"], args, API_KEY)

@@ -17,17 +17,15 @@ from deploy.bench.compare import side_by_side
 from deploy.bench.peers import PEERS
 from deploy.bench.report import ratios
 from deploy.bench.rowlock_setup import ROWLOCK_WALLETS, THREADS, rowlock_prepare
-from deploy.processes import ROOT, free_port, start_wsgi, stop
+from deploy.processes import ROOT, free_port, stop
 from tests.support.http_client import NO_KEY, call_json
 
 
 @pytest.fixture
 def peer_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The peer named by the test's parameter, served by gunicorn as the bench serves it."""
-    peer = PEERS[request.param]
     port = free_port()
-    options = tuple(option.format(port=port) for option in peer.options)
-    proc = start_wsgi(port, peer.app, options)
+    proc = PEERS[request.param].start(port)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 
