@@ -42,8 +42,8 @@ def worker_prefix(label: str) -> str:
     return f"wallets-{label}-"
 
 
-REPLY_PREFIX = "wallets:reply:"
-"""List the worker pushes an operation's result to; the web node BLPOPs it."""
+INBOX_PREFIX = "wallets:inbox:"
+"""Per web process, the list its operations' results are pushed to (``shared.replies``)."""
 
 BELL_PREFIX = "wallets:bell:"
 """Per-shard list the web node rings on every enqueue; idle workers BLPOP it."""
@@ -82,8 +82,16 @@ def refused_key(operation_id: UUID) -> str:
     return f"{REFUSED_PREFIX}{operation_id}"
 
 
-def reply_key(operation_id: UUID) -> str:
-    return f"{REPLY_PREFIX}{operation_id}"
+INBOX_NAME_LENGTH = 32
+"""A web process's inbox name: 32 lowercase hex digits (``uuid4().hex``)."""
+
+
+def inbox_name_valid(name: object) -> bool:
+    return isinstance(name, str) and len(name) == INBOX_NAME_LENGTH and all(c in "0123456789abcdef" for c in name)
+
+
+def inbox_key(name: str) -> str:
+    return f"{INBOX_PREFIX}{name}"
 
 
 def bell_key(shard: int) -> str:

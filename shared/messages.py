@@ -2,17 +2,18 @@
 
 A web node enqueues one ``OperationRequest`` per client operation as the only
 argument of an RQ job (JSON serializer, never pickle); the worker answers with
-one ``OperationResult`` pushed to the operation's reply key. ``api_key_id`` (the key that sent
-the operation, recorded in its ledger row), ``transfer_id`` and ``counterparty_id`` (a
-transfer leg's transfer and the other wallet), ``hold_id`` (the hold it makes or changes) and
-``expires_at`` (a hold's) are optional: a message without them reads as null. What each kind
+one ``OperationResult`` pushed to the inbox of the web process that waits (``shared.replies``).
+``api_key_id`` (the key that sent the operation, recorded in its ledger row), ``transfer_id``
+and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold_id`` (the
+hold it makes or changes), ``expires_at`` (a hold's) and ``reply_to`` (the inbox) are
+optional: a message without them reads as null. What each kind
 names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
 either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
      "counterparty_id": null, "hold_id": null, "expires_at": null,
-     "created_at": "2026-11-24T04:33:09.123456+00:00"}
+     "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null,
      "held_after": "0.00"}
 """
@@ -26,6 +27,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from shared import keys
 from shared.errors import MalformedMessage
 from shared.money import InvalidAmount, format_money, parse_amount
 from shared.operations import Counterparty, OperationType, starts_transfer
@@ -140,6 +142,9 @@ class OperationRequest:
     hold_id: UUID | None = None
     expires_at: datetime | None = None
     """A HOLD's expiry (the worker refuses to capture or void it from then on)."""
+    reply_to: str | None = None
+    """The inbox of the web process waiting for its answer (``shared.replies``); None: nobody
+    waits. Not part of what the request is: neither stored nor in its identity."""
 
     @property
     def starts_transfer(self) -> bool:
@@ -160,6 +165,7 @@ class OperationRequest:
             "hold_id": _uuid_text(self.hold_id),
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
             "created_at": self.created_at.isoformat(),
+            "reply_to": self.reply_to,
         }
 
     @classmethod
@@ -184,7 +190,10 @@ class OperationRequest:
                 counterparty_id=_uuid_or_none(data.get("counterparty_id")),
                 hold_id=_uuid_or_none(data.get("hold_id")),
                 expires_at=_aware_or_none(data.get("expires_at")),
+                reply_to=data.get("reply_to"),
             )
+            if request.reply_to is not None and not keys.inbox_name_valid(request.reply_to):
+                raise ValueError("reply_to must name an inbox")
         except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
         problem = _inconsistency(request)

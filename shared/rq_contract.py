@@ -222,14 +222,6 @@ class Failed:
     reason: str
 
 
-def replies_push(pipeline: Pipeline, operation_id: UUID, result: OperationResult, *, ttl: int) -> None:
-    """Queue on ``pipeline`` the push of ``result`` to the reply key of ``operation_id``, where
-    a web request may wait for it (a keyed retry's result names the key's first operation)."""
-    reply = keys.reply_key(operation_id)
-    pipeline.rpush(reply, result.to_bytes())
-    pipeline.expire(reply, ttl)
-
-
 def jobs_finish(
     pipeline: Pipeline,
     *,
@@ -237,12 +229,10 @@ def jobs_finish(
     started_at: datetime,
     finished: Sequence[Finished],
     failed: Sequence[Failed],
-    reply_ttl: int,
     default_result_ttl: int,
 ) -> None:
     """Queue on ``pipeline`` what marks every job of a batch done, as a stock worker would for
-    each (status, result stream, finished or failed registry, TTLs), and pushes each result to
-    its operation's reply key, where the web request waits.
+    each (status, result stream, finished or failed registry, TTLs).
 
     A finished job leaves exactly what ``Job._handle_success`` and ``Job.cleanup`` leave, with
     fewer commands and without RQ's ``Job``: its hash gets only the fields that changed since
@@ -276,7 +266,6 @@ def jobs_finish(
             job.rq_job().delete(pipeline=pipeline, remove_from_queue=False)
         elif result_ttl > 0:
             pipeline.expire(job.key, result_ttl)
-        replies_push(pipeline, UUID(job.id), item.result, ttl=reply_ttl)
     for registry_key, members in registered.items():
         pipeline.zadd(registry_key, members)
     for poison in failed:

@@ -56,6 +56,7 @@ def credit_of(debit: OperationRequest) -> OperationRequest:
         api_key_id=debit.api_key_id,
         transfer_id=transfer_id,
         counterparty_id=debit.wallet_id,
+        reply_to=debit.reply_to,
     )
 
 
@@ -73,4 +74,5 @@ def refund_of(credit: OperationRequest) -> OperationRequest:
         api_key_id=credit.api_key_id,
         transfer_id=credit.transfer_id,
         counterparty_id=credit.wallet_id,
+        reply_to=credit.reply_to,
     )

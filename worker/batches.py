@@ -30,7 +30,8 @@ from shared.config import Settings
 from shared.errors import MalformedMessage
 from shared.messages import OPERATION_JOB, OperationRequest, OperationResult
 from shared.outcomes import Rejection
-from shared.rq_contract import Failed, Finished, job_call, jobs_fetch, jobs_finish, replies_push
+from shared.replies import Reply, replies_push
+from shared.rq_contract import Failed, Finished, job_call, jobs_fetch, jobs_finish
 from shared.rq_presence import WorkerPresence
 from worker.apply import ledger_apply, operation_refuse
 from worker.claim import ClaimedIds, processing_clear
@@ -92,9 +93,9 @@ class Outcome:
     failed: list[Failed]
     legs: list[OperationRequest] = field(default_factory=list)
     """Transfer legs to enqueue on their shards (``worker.transfers.follow_ups``)."""
-    inline_credits: list[OperationResult] = field(default_factory=list)
-    """Results of credits applied with their debit (``worker.ledger_batch.Applied``): no job of
-    their own, but a web request may wait on their reply."""
+    replies: list[Reply] = field(default_factory=list)
+    """Every answer, to the inbox of the web process waiting for it: the jobs' own, and those of
+    credits applied with their debit (``worker.ledger_batch.Applied``)."""
 
 
 def batch_apply(leases: Leases, batch: Batch) -> Outcome:
@@ -114,12 +115,11 @@ def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     for poison in failed:
         log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
     legs = follow_ups([r for r, _ in decided], [o for _, o in decided], shard_count=leases.shard_count)
-    return Outcome(finished, failed, legs, inline_credits)
+    replies = [Reply(request.operation_id, request.reply_to, result) for request, result in decided]
+    return Outcome(finished, failed, legs, replies + inline_credits)
 
 
-def _outcomes(
-    leases: Leases, requests: list[OperationRequest]
-) -> tuple[list[OperationResult | str], list[OperationResult]]:
+def _outcomes(leases: Leases, requests: list[OperationRequest]) -> tuple[list[OperationResult | str], list[Reply]]:
     """One result per request, or the reason it can never apply (and could not be recorded);
     and the results of legs applied with them."""
     if not requests:
@@ -137,7 +137,7 @@ def _outcomes(
             return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")], []
     # One bad operation must not hold back the others: isolate it.
     outcomes: list[OperationResult | str] = []
-    inline_credits: list[OperationResult] = []
+    inline_credits: list[Reply] = []
     for request in requests:
         one, inline = _outcomes(leases, [request])
         outcomes += one
@@ -183,11 +183,9 @@ def batch_finish(
         started_at=batch.started_at,
         finished=outcome.finished,
         failed=outcome.failed,
-        reply_ttl=settings.reply_ttl,
         default_result_ttl=settings.result_ttl,
     )
-    for result in outcome.inline_credits:
-        replies_push(pipe, result.operation_id, result, ttl=settings.reply_ttl)
+    replies_push(pipe, outcome.replies, ttl=settings.reply_ttl)
     seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
     presence.count(pipe, finished=len(outcome.finished), failed=len(outcome.failed), seconds=seconds)
     BATCH_SIZES.record(pipe, batch.size)

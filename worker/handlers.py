@@ -10,6 +10,7 @@ from collections.abc import Callable
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
+from shared.replies import Reply
 from worker.ledger_batch import LedgerBatch
 
 Handler = Callable[[LedgerBatch, OperationRequest], OperationResult]
@@ -32,7 +33,7 @@ def _debit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
     batch.transfers.opened(request, result.rejection)
     if result.status is OperationStatus.APPLIED:
         if credit is not None:
-            batch.applied.inline_credits.append(batch.decide(credit))
+            batch.applied.inline_credits.append(Reply(credit.operation_id, credit.reply_to, batch.decide(credit)))
             batch.transfers.completed(credit)
         else:
             batch.outgoings[request.wallet_id] += request.amount  # pending until its credit or refund

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from shared.config import get_settings
 from shared.connections import engine_from_settings, get_redis
 from shared.messages import OperationRequest
-from shared.rq_contract import replies_push
+from shared.replies import Reply, replies_push
 from worker.apply import ledger_apply
 from worker.transfers import follow_ups, legs_enqueue
 
@@ -43,8 +43,7 @@ def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
             result_ttl=settings.result_ttl,
             failure_ttl=settings.failure_ttl,
         )
-        replies_push(pipe, request.operation_id, result, ttl=settings.reply_ttl)
-        for inline in applied.inline_credits:
-            replies_push(pipe, inline.operation_id, inline, ttl=settings.reply_ttl)
+        reply = Reply(request.operation_id, request.reply_to, result)
+        replies_push(pipe, [reply, *applied.inline_credits], ttl=settings.reply_ttl)
         pipe.execute()
     return result.to_wire()

@@ -17,6 +17,7 @@ from shared.messages import OperationRequest, OperationResult
 from shared.money import MAX_BALANCE
 from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
+from shared.replies import Reply
 from worker.holds import HoldBook
 from worker.transfer_book import TransferBook
 
@@ -50,9 +51,9 @@ class Applied:
 
     results: list[OperationResult]
     """One per request, in order."""
-    inline_credits: list[OperationResult] = field(default_factory=list)
-    """Results of the credits applied with their debit (transfers within a shard): no job of
-    their own, but a web request may wait on their reply."""
+    inline_credits: list[Reply] = field(default_factory=list)
+    """The answers to the credits applied with their debit (transfers within a shard): no job
+    of their own, but a web request may wait for them."""
 
 
 @dataclass(slots=True)

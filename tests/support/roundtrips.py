@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,12 +13,15 @@ import redis.connection
 
 @contextmanager
 def count_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Yields a one-item list holding the number of round trips so far."""
+    """Yields a one-item list holding the number of round trips the calling thread made so far
+    (not the process's inbox listener's, which serve every request at once)."""
     counter = [0]
     send = redis.connection.AbstractConnection.send_packed_command
+    caller = threading.get_ident()
 
     def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        counter[0] += 1
+        if threading.get_ident() == caller:
+            counter[0] += 1
         send(self, command, check_health)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)

@@ -14,25 +14,49 @@ from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
+from shared.replies import Reply, reply_parse
 from shared.sharding import shard_for
 from shared.tables import wallets
 from tests.support.factories import seed_applied_deposit, wallet_row
+from web.wallets.money.inbox import inbox_for
 from web.wallets.money.queueing import operation_send
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 
 
+def inbox_of(connection: redis.Redis) -> str:
+    """The key of this process's inbox on ``connection``'s Redis, where ``operation_send``
+    has the answers to its requests pushed."""
+    return keys.inbox_key(inbox_for(connection, keep=60).name)
+
+
+def replies(connection: redis.Redis, request: OperationRequest) -> list[OperationResult]:
+    """Every answer to ``request`` still in the inbox, oldest first (nothing waits for them:
+    the rig enqueues without waiting, so no listener takes them)."""
+    entries = [reply_parse(raw) for raw in connection.lrange(inbox_of(connection), 0, -1)]
+    return [OperationResult.from_bytes(body) for op, body in entries if op == request.operation_id]
+
+
 def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
-    raw = connection.lindex(keys.reply_key(request.operation_id), 0)
-    assert raw is not None, "no reply"
-    return OperationResult.from_bytes(raw)
+    """The latest answer to ``request``."""
+    answers = replies(connection, request)
+    assert answers, "no reply"
+    return answers[-1]
+
+
+def reply_push(connection: redis.Redis, operation_id: uuid.UUID, result: OperationResult) -> None:
+    """Put an answer in this process's inbox, as if a worker had already answered."""
+    connection.rpush(inbox_of(connection), Reply(operation_id, None, result).to_bytes())
 
 
 def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) -> None:
     """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
     from the dashboard, would) and forget its reply."""
-    connection.delete(keys.reply_key(request.operation_id))
+    inbox = inbox_of(connection)
+    for raw in connection.lrange(inbox, 0, -1):
+        if reply_parse(raw)[0] == request.operation_id:
+            connection.lrem(inbox, 0, raw)
     connection.rpush(keys.queue_key(shard), str(request.operation_id))
 
 

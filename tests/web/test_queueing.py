@@ -18,6 +18,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.rq_contract import JobInfo, JobState, job_state
 from shared.sharding import shard_for
+from tests.support.workers import inbox_of, reply_push
 from web.wallets.money.queueing import operation_send
 
 
@@ -47,9 +48,9 @@ def test_enqueue_puts_the_job_on_its_shard_and_rings_the_bell(
 
 def test_send_returns_the_reply(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:
     result = OperationResult(request_.operation_id, OperationStatus.APPLIED, Decimal("1.50"))
-    fake.rpush(keys.reply_key(request_.operation_id), result.to_bytes())
+    reply_push(fake, request_.operation_id, result)
     assert operation_send(connection=fake, settings=settings, request=request_, wait=1).result == result
-    assert fake.exists(keys.reply_key(request_.operation_id)) == 0
+    assert fake.llen(inbox_of(fake)) == 0  # the listener took it
 
 
 def test_send_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:

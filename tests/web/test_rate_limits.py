@@ -23,6 +23,7 @@ from shared.rates import Limit, RateLimit
 from shared.sharding import shard_for
 from tests.support.factories import api_key, operation, wallet_row
 from tests.support.roundtrips import count_round_trips
+from tests.support.workers import reply_push
 from web.wallets.auth.api_keys import Caller
 from web.wallets.auth.rate_limits import Counted, counted, spend
 from web.wallets.models import ApiKey
@@ -69,7 +70,7 @@ def test_a_limited_operation_is_still_one_round_trip_and_a_refused_one_queues_no
     operation_send(connection=local_redis, settings=local_settings, request=first, wait=0, limits=limits)
     second = operation(wallet, OperationType.DEPOSIT, "1.00")
     answer = OperationResult(second.operation_id, OperationStatus.APPLIED, Decimal("2.00"))
-    local_redis.rpush(keys.reply_key(second.operation_id), answer.to_bytes())  # as if the worker were instant
+    reply_push(local_redis, second.operation_id, answer)  # as if the worker were instant
     with count_round_trips(monkeypatch) as trips:
         delivery = operation_send(
             connection=local_redis, settings=local_settings, request=second, wait=1, limits=limits
@@ -81,13 +82,12 @@ def test_a_limited_operation_is_still_one_round_trip_and_a_refused_one_queues_no
     started = time.monotonic()
     with count_round_trips(monkeypatch) as trips:
         refused = operation_send(connection=local_redis, settings=local_settings, request=third, wait=5, limits=limits)
-    assert time.monotonic() - started < 1  # the pipelined BLPOP did not wait out its 5 s
+    assert time.monotonic() - started < 1  # nothing waited out its 5 s
     assert refused.refused is not None
     assert refused.result is None
     assert trips[0] == 1
     assert local_redis.llen(queue) == 2
     assert not local_redis.exists(keys.job_key(third.operation_id))
-    assert not local_redis.exists(keys.reply_key(third.operation_id))
 
 
 def test_a_replay_of_an_idempotency_key_counts_against_no_limit(

@@ -30,7 +30,7 @@ from shared.rq_contract import JOB_TIMEOUT, Finished, StoredJob, enqueue_command
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
-from tests.support.workers import Rig
+from tests.support.workers import Rig, inbox_of, replies, reply_push
 from web.wallets.money.queueing import operation_send
 from worker import jobs
 
@@ -50,7 +50,7 @@ def test_enqueue_and_wait_is_one_round_trip(
     operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)  # warms the Queue cache
     second = operation(wallet, OperationType.DEPOSIT, "1.00")
     answer = OperationResult(second.operation_id, OperationStatus.APPLIED, Decimal("2.00"))
-    local_redis.rpush(keys.reply_key(second.operation_id), answer.to_bytes())  # as if the worker were instant
+    reply_push(local_redis, second.operation_id, answer)  # as if the worker were instant
     with count_round_trips(monkeypatch) as trips:
         assert operation_send(connection=local_redis, settings=local_settings, request=second, wait=1).result == answer
     assert trips[0] == 1
@@ -58,7 +58,10 @@ def test_enqueue_and_wait_is_one_round_trip(
     job = Job.fetch(str(second.operation_id), connection=local_redis, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.QUEUED
     assert job.origin == queue_name(shard_for(wallet, local_settings.shard_count))
-    assert OperationRequest.from_wire(job.args[0]) == second
+    # The job carries the request, and the inbox its answer goes to.
+    assert OperationRequest.from_wire(job.args[0]) == dataclasses.replace(
+        second, reply_to=inbox_of(local_redis).removeprefix(keys.INBOX_PREFIX)
+    )
     assert job.result_ttl == local_settings.result_ttl
 
 
@@ -121,7 +124,7 @@ def test_finished_jobs_look_finished_to_rq(rig: Rig) -> None:
     registry = FinishedJobRegistry(job.origin, connection=rig.redis)
     assert str(request.operation_id) in registry.get_job_ids()
     assert 0 < rig.redis.ttl(job.key) <= rig.settings.result_ttl
-    assert 0 < rig.redis.ttl(keys.reply_key(request.operation_id)) <= rig.settings.reply_ttl
+    assert 0 < rig.redis.ttl(inbox_of(rig.redis)) <= rig.settings.reply_ttl
     # The dashboard reads these worker fields. The count is every job the worker finished: this
     # one, and any credit its transfer sweep redid for a transfer an earlier test left pending
     # in the shared database (it leases every shard).
@@ -162,7 +165,6 @@ def test_a_finished_job_leaves_what_rqs_own_success_handling_leaves(local_redis:
             started_at=started,
             finished=[Finished(ours, results[ours.id])],
             failed=[],
-            reply_ttl=60,
             default_result_ttl=500,
         )
         pipe.execute()
@@ -213,9 +215,7 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
     job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
     assert job.perform()["balance_after"] == "8.00"
     assert job.perform()["balance_after"] == "8.00"  # a second run is answered from the ledger
-    raw = local_redis.lpop(keys.reply_key(request.operation_id))
-    assert raw is not None
-    assert Decimal(__import__("json").loads(raw)["balance_after"]) == Decimal("8.00")
+    assert [answer.balance_after for answer in replies(local_redis, request)] == [Decimal("8.00")] * 2
 
 
 def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
@@ -258,7 +258,7 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(rig: Rig) -> N
     try:
         worker.chores()
         assert worker.run_batch() is False
-        assert rig.redis.llen(keys.reply_key(request.operation_id)) == 0
+        assert replies(rig.redis, request) == []
         worker._wait()  # the operation's bell rang: returns at once
         shown = Worker.find_by_key(worker.presence.key, connection=rig.redis, serializer=JSONSerializer)
         assert shown is not None
@@ -268,7 +268,7 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(rig: Rig) -> N
     worker._due.pop("suspension")
     worker.chores()
     assert worker.run_batch() is True
-    assert rig.redis.llen(keys.reply_key(request.operation_id)) == 1
+    assert len(replies(rig.redis, request)) == 1
     worker.teardown()
 
 

@@ -27,7 +27,7 @@ from shared.sharding import queue_name, shard_for
 from shared.tables import wallet_operations
 from tests.support.factories import operation, wallet_row
 from tests.support.stack import RedisServer
-from tests.support.workers import Rig, balance, redeliver, reply
+from tests.support.workers import Rig, balance, redeliver, replies, reply
 from web.wallets.money.queueing import operation_send
 from worker import batches as batches_module
 from worker.claim import batch_claim
@@ -135,7 +135,7 @@ def test_postgres_outage_is_retried_not_failed(rig: Rig, monkeypatch: pytest.Mon
     monkeypatch.setattr(batches_module, "ledger_apply", flaky)
     worker = rig.worker()
     # Each outage drops the leases and abandons the batch; leasing again requeues and retries it.
-    while outages != [0] or rig.redis.llen(keys.reply_key(request.operation_id)) == 0:
+    while outages != [0] or not replies(rig.redis, request):
         worker.work(burst=True)
     assert rig.reply(request).balance_after == Decimal("3.00")
 
@@ -185,7 +185,7 @@ def test_a_read_only_database_delays_operations_and_never_fails_them(rig: Rig) -
         with rig.db.begin() as conn:
             conn.exec_driver_sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
     assert ledger_order(rig.db, wallet) == []
-    assert rig.redis.lindex(keys.reply_key(request.operation_id), 0) is None
+    assert replies(rig.redis, request) == []
     queue = Queue(queue_name(shard), connection=rig.redis, serializer=JSONSerializer)
     assert queue.failed_job_registry.get_job_ids() == []
     assert queue.get_job_ids() == [str(request.operation_id)]  # back in its queue, in order

@@ -139,5 +139,5 @@ def hold_change_submit(
     result = submission.result
     if to_wallet is None or result is None:
         return ChangeAnswer(hold, kind, amount, result, replayed=submission.replayed)
-    transfer = debit_follow(context.connection, operation_id, result, deadline)
+    transfer = debit_follow(context, operation_id, result, deadline)
     return ChangeAnswer(hold, kind, amount, result, transfer, submission.replayed)

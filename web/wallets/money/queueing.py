@@ -1,15 +1,16 @@
 """The web side of the queue: enqueue an operation as an RQ job and wait for its reply.
 
-One round trip does both: the job hash, the queue push and the shard's bell,
-then a BLPOP on the operation's reply key, pipelined on one connection.
+One round trip enqueues (the job hash, the queue push and the shard's bell, with the rate
+limits and the Idempotency-Key's record in a script); the answer comes to the process's inbox
+(``web.wallets.money.inbox``), which costs the request no round trip of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, replace
+from typing import Any
 from uuid import UUID
 
 import redis
@@ -23,6 +24,7 @@ from shared.messages import OperationRequest, OperationResult
 from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import shard_for
 from web.wallets.auth.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
+from web.wallets.money.inbox import inbox_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +54,11 @@ class Delivery:
 # a request over a limit queues nothing, a key is never recorded without its operation being
 # queued, nor queued twice. A refusal is kept (the refused key): if the web could not read this
 # answer and gave a 202, settling finds it (``worker.pending``) and never applies the operation.
-# KEYS: the record's key (or the reply key), the limits' counter prefixes. ARGV: the number of
-# limits, the record's value ('' for none) and TTL, the reply key to mark a refusal on ('' for
-# none), the refused key and its TTL, the limits' amounts and windows, the commands.
+# KEYS: the record's key (or the refused key), the limits' counter prefixes. ARGV: the number
+# of limits, the record's value ('' for none) and TTL, the refused key and its TTL, the limits'
+# amounts and windows, the commands.
 _LIMIT_CLAIM_AND_ENQUEUE = (
-    """local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 6
+    """local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 5
 if ARGV[2] ~= '' then
   local earlier = redis.call('GET', KEYS[1])
   if earlier then return {'taken', earlier} end
@@ -65,17 +67,13 @@ end
     + LIMIT_LUA
     + """
 if refused then
-  redis.call('SET', ARGV[5], refused[1] .. ':' .. refused[2], 'EX', ARGV[6])
-  if ARGV[4] ~= '' then
-    redis.call('RPUSH', ARGV[4], 'refused:' .. refused[1] .. ':' .. refused[2])
-    redis.call('EXPIRE', ARGV[4], 60)
-  end
+  redis.call('SET', ARGV[4], refused[1] .. ':' .. refused[2], 'EX', ARGV[5])
   return {'refused', refused[1], refused[2]}
 end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
-local i = 7 + 2 * NLIMITS
+local i = 6 + 2 * NLIMITS
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -114,12 +112,10 @@ def operation_send(
 ) -> Delivery:
     """Enqueue ``request`` and wait up to ``wait`` seconds for its result.
 
-    One round trip without a ``record``: the enqueue (with its rate ``limits``, inside the
-    script), then a BLPOP on the reply key, pipelined (not a MULTI: a BLPOP inside one
-    returns at once; Redis runs one connection's commands in order, so the job hash exists
-    before its id is queued, and a refusal is on the reply key before the BLPOP). With an
-    Idempotency-Key ``record``: one round trip counts, records the key and enqueues,
-    atomically, unless the key was taken; a second one waits for the reply.
+    One round trip: the enqueue, with its rate ``limits`` and its Idempotency-Key ``record``
+    inside one script when it has either (counting, recording the key and enqueueing,
+    atomically, unless the key was taken). The request names this process's inbox
+    (``reply_to``), where its answer is waited for.
 
     The commands go out on one pooled connection, written at once and their replies read in
     order, with no retry: a command that may have run is never sent twice. Redis failing
@@ -127,7 +123,9 @@ def operation_send(
     Failing after is ``OutcomeUnknown``: the operation may be queued, or even applied, so it
     must not be answered as failed.
     """
-    reply_key = keys.reply_key(request.operation_id)
+    inbox = inbox_for(connection, keep=settings.reply_ttl)
+    if request.reply_to is None:
+        request = replace(request, reply_to=inbox.name)
     pool = connection.connection_pool
     try:
         # Taking a connection connects it if needed and checks that a kept one was not closed
@@ -139,43 +137,31 @@ def operation_send(
         commands = _enqueue_commands(settings, request)
         if record is not None or limits:
             flat = [part for command in commands for part in (len(command), *command)]
-            commands = [
-                (
-                    "EVALSHA",
-                    _LIMIT_CLAIM_AND_ENQUEUE_SHA,
-                    1 + len(limits),
-                    record.key if record else reply_key,
-                    *(c.key for c in limits),
-                    len(limits),
-                    record.value if record else "",
-                    record.ttl if record else 0,
-                    "" if record else reply_key,
-                    keys.refused_key(request.operation_id),
-                    keys.REFUSED_TTL,
-                    *limit_args(limits),
-                    *flat,
-                )
-            ]
-            if wait > 0 and record is None:
-                commands.append(("BLPOP", reply_key, wait))
+            refused_key = keys.refused_key(request.operation_id)
+            script = (
+                1 + len(limits),
+                record.key if record else refused_key,
+                *(c.key for c in limits),
+                len(limits),
+                record.value if record else "",
+                record.ttl if record else 0,
+                refused_key,
+                keys.REFUSED_TTL,
+                *limit_args(limits),
+                *flat,
+            )
             try:
-                replies = _exchange(conn, commands)
+                [answer] = _exchange(conn, [("EVALSHA", _LIMIT_CLAIM_AND_ENQUEUE_SHA, *script)])
             except NoScriptError:
                 # Redis lost its script cache (a restart, SCRIPT FLUSH): nothing ran. Send it
-                # all again with the script's text, which caches it, on a fresh connection
-                # (the BLPOP behind the refused script is still waiting on this one).
-                conn.disconnect()  # type: ignore[no-untyped-call]
-                commands[0] = ("EVAL", _LIMIT_CLAIM_AND_ENQUEUE, *commands[0][2:])
-                replies = _exchange(conn, commands)
-            answer = replies[0]
+                # again with the script's text, which caches it.
+                [answer] = _exchange(conn, [("EVAL", _LIMIT_CLAIM_AND_ENQUEUE, *script)])
             if answer:
                 if answer[0] == b"taken":
                     return Delivery(result=None, earlier=answer[1].decode())
                 return Delivery(result=None, refused=refusal(limits, int(answer[1]), int(answer[2])))
-            if record is not None and wait > 0:
-                replies = _exchange(conn, [("BLPOP", reply_key, wait)])
         else:
-            replies = _exchange(conn, [*commands, *([("BLPOP", reply_key, wait)] if wait > 0 else [])])
+            _exchange(conn, commands)
     except BaseException as exc:
         conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
         if isinstance(exc, redis.RedisError):
@@ -183,8 +169,7 @@ def operation_send(
         raise
     finally:
         pool.release(conn)
-    reply = cast("list[bytes] | None", replies[-1]) if wait > 0 else None
-    return Delivery(result=None if reply is None else OperationResult.from_bytes(reply[1]))
+    return Delivery(result=inbox.wait(request.operation_id, wait))
 
 
 def _exchange(conn: Connection, commands: Sequence[Command]) -> list[Any]:
@@ -193,13 +178,10 @@ def _exchange(conn: Connection, commands: Sequence[Command]) -> list[Any]:
     return [conn.read_response() for _ in commands]
 
 
-def reply_wait(connection: redis.Redis, operation_id: UUID, timeout: float) -> OperationResult | None:
-    """Wait up to ``timeout`` seconds for an operation's reply (a transfer's later leg, which the
-    web did not enqueue itself); None if none came. A Redis failure is ``OutcomeUnknown``."""
-    if timeout <= 0:
-        return None
-    try:
-        reply = cast("list[bytes] | None", connection.blpop([keys.reply_key(operation_id)], timeout=timeout))
-    except redis.RedisError as exc:
-        raise OutcomeUnknown(f"Redis failed while waiting for the reply of {operation_id}: {exc}") from exc
-    return None if reply is None else OperationResult.from_bytes(reply[1])
+def reply_wait(
+    connection: redis.Redis, settings: Settings, operation_id: UUID, timeout: float
+) -> OperationResult | None:
+    """Wait up to ``timeout`` seconds for the answer to an operation this process did not
+    enqueue itself but whose request carries its inbox (a transfer's later leg); None if none
+    came. ``OutcomeUnknown`` if Redis failed meanwhile."""
+    return inbox_for(connection, keep=settings.reply_ttl).wait(operation_id, timeout)

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-import redis
-
 from shared.errors import OutcomeUnknown
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
@@ -78,12 +76,12 @@ def transfer_submit(
         counterparty_id=transfer.to_wallet,
     )
     submission = request_submit(request=debit, context=context)
-    answer = debit_follow(context.connection, transfer_id, submission.result, deadline)
+    answer = debit_follow(context, transfer_id, submission.result, deadline)
     return replace(answer, replayed=submission.replayed)
 
 
 def debit_follow(
-    connection: redis.Redis, transfer_id: UUID, debit: OperationResult | None, deadline: float
+    context: WriteContext, transfer_id: UUID, debit: OperationResult | None, deadline: float
 ) -> TransferAnswer:
     """What became of the transfer whose debit (a transfer's, or a capture's to a wallet) was
     answered ``debit`` (None: not yet), waiting for its other legs until ``deadline``."""
@@ -92,19 +90,23 @@ def debit_follow(
     if debit.operation_id != transfer_id:
         # A retry: its Idempotency-Key names an earlier transfer, answered from the ledger.
         return transfer_answer_get(debit)
-    return _legs_wait(connection, TransferAnswer(transfer_id, debit), deadline)
+    return _legs_wait(context, TransferAnswer(transfer_id, debit), deadline)
 
 
-def _legs_wait(connection: redis.Redis, answer: TransferAnswer, deadline: float) -> TransferAnswer:
+def _legs_wait(context: WriteContext, answer: TransferAnswer, deadline: float) -> TransferAnswer:
     """Wait until ``deadline`` for the credit after an applied debit, and for the refund after
     a refused credit."""
     if answer.debit is None or answer.debit.status is not OperationStatus.APPLIED:
         return answer
     try:
-        credit = reply_wait(connection, credit_id(answer.transfer_id), deadline - time.monotonic())
+        credit = reply_wait(
+            context.connection, context.settings, credit_id(answer.transfer_id), deadline - time.monotonic()
+        )
         answer = replace(answer, credit=credit)
         if credit is not None and credit.status is OperationStatus.REJECTED:
-            refund = reply_wait(connection, refund_id(answer.transfer_id), deadline - time.monotonic())
+            refund = reply_wait(
+                context.connection, context.settings, refund_id(answer.transfer_id), deadline - time.monotonic()
+            )
             answer = replace(answer, refund=refund)
     except OutcomeUnknown as exc:  # the transfer is decided: its source's worker completes it
         log.warning("answering 202: %s", exc)
