@@ -12,6 +12,8 @@ WORKERS ?= 2
 DASHBOARD_PORT ?= 9181
 BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
+PROFILE_SCENARIO ?= hot
+PROFILE_SECONDS ?= 20
 LOAD_SECONDS ?= 60
 LOAD_USERS ?= 50
 LOAD_UI_PORT ?= 8089
@@ -20,7 +22,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare load load-ui clean
+.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare profile load load-ui clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -87,6 +89,9 @@ bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) run
 bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in BASE (HEAD~1), round-robin, side by side
 	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
 		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
+
+profile: $(STAMP)  ## Where a bench scenario (PROFILE_SCENARIO: hot) spends its CPU, by role and function (py-spy, PROFILE_SECONDS: 20)
+	$(BIN)/python deploy/bench/profile.py --scenario $(PROFILE_SCENARIO) --seconds $(PROFILE_SECONDS)
 
 # Without KEY, `make load` and `make load-ui` make a key of tenant `load` whose own limits are the load's.
 LOAD_RATE ?= 100000/second

@@ -43,7 +43,7 @@ def worker_prefix(label: str) -> str:
 
 
 INBOX_PREFIX = "wallets:inbox:"
-"""Per web process, the list its operations' results are pushed to (``shared.replies``)."""
+"""Per web process, the channel its operations' results are published to (``shared.replies``)."""
 
 BELL_PREFIX = "wallets:bell:"
 """Per-shard list the web node rings on every enqueue; idle workers BLPOP it."""

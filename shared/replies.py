@@ -1,16 +1,17 @@
 """Where a worker's answer goes: the inbox of the web process that waits for it.
 
-Each web process listens on one Redis list of its own, its inbox (``keys.inbox_key``), and
+Each web process listens on one Redis channel of its own, its inbox (``keys.inbox_key``), and
 stamps its name on every operation it enqueues (``OperationRequest.reply_to``); the legs a
-transfer's debit sets off carry it on. After each batch a worker pushes every answer to its
-request's inbox, one RPUSH per inbox, and the inbox lives ``REPLY_TTL`` seconds after the last
-(a web process that died leaves nothing behind). An operation nobody enqueued with an inbox (a
-sweep's leg, a hold's expiry, a pending record settled) is answered to nobody.
+transfer's debit sets off carry it on. After each batch a worker publishes the answers to each
+inbox in one message (``replies_push``): a web process that is gone leaves nothing behind. An
+operation nobody enqueued with an inbox (a sweep's leg, a hold's expiry, a pending record
+settled) is answered to nobody.
 
-An entry of an inbox is the id of the operation it answers, a space, and the result as
-``OperationResult.to_bytes`` writes it: the listener reads the id first and decodes only the
-answers a request of its process still waits for. The id is the request's own, which a keyed
-retry's result does not carry (it names the key's first operation).
+A message is its entries joined by newlines. An entry is the id of the operation it answers, a
+space, and the result as ``OperationResult.to_bytes`` writes it (compact JSON: no newline): the
+listener reads the id first and decodes only the answers a request of its process waits for.
+The id is the request's own, which a keyed retry's result does not carry (it names the key's
+first operation).
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def reply_parse(entry: bytes) -> tuple[UUID, bytes]:
         raise MalformedMessage(f"bad reply: {entry[:60]!r}") from exc
 
 
-def replies_push(pipeline: Pipeline, replies: Iterable[Reply], *, ttl: int) -> None:
-    """Queue on ``pipeline`` the push of each reply to its inbox: one RPUSH and one EXPIRE per inbox."""
+def replies_entries(message: bytes) -> list[bytes]:
+    """The entries of one message to an inbox."""
+    return message.split(b"\n")
+
+
+def replies_push(pipeline: Pipeline, replies: Iterable[Reply]) -> None:
+    """Queue on ``pipeline`` the publication of the replies: one message per inbox."""
     by_inbox: dict[str, list[bytes]] = defaultdict(list)
     for reply in replies:
         if reply.inbox is not None:
             by_inbox[reply.inbox].append(reply.to_bytes())
     for inbox, entries in by_inbox.items():
-        key = keys.inbox_key(inbox)
-        pipeline.rpush(key, *entries)
-        pipeline.expire(key, ttl)
+        pipeline.publish(keys.inbox_key(inbox), b"\n".join(entries))

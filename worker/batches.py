@@ -185,7 +185,7 @@ def batch_finish(
         failed=outcome.failed,
         default_result_ttl=settings.result_ttl,
     )
-    replies_push(pipe, outcome.replies, ttl=settings.reply_ttl)
+    replies_push(pipe, outcome.replies)
     seconds = (datetime.now(UTC) - batch.started_at).total_seconds()
     presence.count(pipe, finished=len(outcome.finished), failed=len(outcome.failed), seconds=seconds)
     BATCH_SIZES.record(pipe, batch.size)

@@ -44,6 +44,6 @@ def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
             failure_ttl=settings.failure_ttl,
         )
         reply = Reply(request.operation_id, request.reply_to, result)
-        replies_push(pipe, [reply, *applied.inline_credits], ttl=settings.reply_ttl)
+        replies_push(pipe, [reply, *applied.inline_credits])
         pipe.execute()
     return result.to_wire()

@@ -19,6 +19,7 @@ REQUEST = OperationRequest(
     amount=Decimal("12.30"),
     created_at=datetime(2026, 11, 24, 4, 33, 9, 123456, tzinfo=UTC),
     idempotency_key="key-1",
+    reply_to=uuid.uuid4().hex,
 )
 
 
@@ -49,6 +50,8 @@ def test_result_round_trips() -> None:
         {"created_at": "yesterday"},
         {"created_at": "2026-11-24T04:33:09"},
         {"idempotency_key": 42},
+        {"reply_to": "wallets:inbox:x"},  # only an inbox's name: the worker makes the key
+        {"reply_to": 7},
         {"counterparty_id": str(uuid.uuid4())},  # a withdrawal names no other wallet
         {"operation_type": "TRANSFER_IN"},  # a leg without its transfer
     ],

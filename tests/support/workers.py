@@ -4,6 +4,7 @@ web does, workers), a reply, a redelivery, a balance, a wallet on a chosen shard
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
-from shared.replies import Reply, reply_parse
+from shared.replies import Reply, replies_entries, reply_parse
 from shared.sharding import shard_for
 from shared.tables import wallets
 from tests.support.factories import seed_applied_deposit, wallet_row
@@ -26,37 +27,65 @@ DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 
 
 def inbox_of(connection: redis.Redis) -> str:
-    """The key of this process's inbox on ``connection``'s Redis, where ``operation_send``
-    has the answers to its requests pushed."""
+    """The channel of this process's inbox on ``connection``'s Redis, where ``operation_send``
+    has the answers to its requests published."""
     return keys.inbox_key(inbox_for(connection, keep=60).name)
 
 
-def replies(connection: redis.Redis, request: OperationRequest) -> list[OperationResult]:
-    """Every answer to ``request`` still in the inbox, oldest first (nothing waits for them:
-    the rig enqueues without waiting, so no listener takes them)."""
-    entries = [reply_parse(raw) for raw in connection.lrange(inbox_of(connection), 0, -1)]
-    return [OperationResult.from_bytes(body) for op, body in entries if op == request.operation_id]
+class Answers:
+    """Every answer published to this process's inbox on a Redis from when it is made (the rig
+    enqueues without waiting: nothing else takes them)."""
 
+    def __init__(self, connection: redis.Redis) -> None:
+        self.pubsub = connection.pubsub()
+        self.pubsub.subscribe(inbox_of(connection))
+        confirmation = self.pubsub.get_message(timeout=5)
+        assert confirmation is not None
+        assert confirmation["type"] == "subscribe"
+        self.seen: list[tuple[uuid.UUID, OperationResult]] = []
 
-def reply(connection: redis.Redis, request: OperationRequest) -> OperationResult:
-    """The latest answer to ``request``."""
-    answers = replies(connection, request)
-    assert answers, "no reply"
-    return answers[-1]
+    def _read(self, timeout: float) -> None:
+        while (message := self.pubsub.get_message(timeout=timeout)) is not None:
+            for entry in replies_entries(message["data"]):
+                operation_id, body = reply_parse(entry)
+                self.seen.append((operation_id, OperationResult.from_bytes(body)))
+            timeout = 0
+
+    def of(self, request: OperationRequest, *, within: float = 0.2) -> list[OperationResult]:
+        """Every answer to ``request`` so far, oldest first, waiting up to ``within`` seconds
+        for a first one (a worker's publication may reach us a moment after it returned)."""
+        deadline = time.monotonic() + within
+        while True:
+            self._read(0)
+            found = [result for operation_id, result in self.seen if operation_id == request.operation_id]
+            if found or time.monotonic() >= deadline:
+                return found
+            self._read(0.05)
+
+    def last(self, request: OperationRequest) -> OperationResult:
+        found = self.of(request, within=5)
+        assert found, "no reply"
+        return found[-1]
+
+    def forget(self, request: OperationRequest) -> None:
+        self._read(0)
+        self.seen = [
+            (operation_id, result) for operation_id, result in self.seen if operation_id != request.operation_id
+        ]
+
+    def close(self) -> None:
+        self.pubsub.close()
 
 
 def reply_push(connection: redis.Redis, operation_id: uuid.UUID, result: OperationResult) -> None:
-    """Put an answer in this process's inbox, as if a worker had already answered."""
-    connection.rpush(inbox_of(connection), Reply(operation_id, None, result).to_bytes())
+    """Send an answer to this process's inbox, as if a worker had already answered."""
+    assert inbox_for(connection, keep=60).ready(5)
+    connection.publish(inbox_of(connection), Reply(operation_id, None, result).to_bytes())
 
 
 def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) -> None:
     """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
-    from the dashboard, would) and forget its reply."""
-    inbox = inbox_of(connection)
-    for raw in connection.lrange(inbox, 0, -1):
-        if reply_parse(raw)[0] == request.operation_id:
-            connection.lrem(inbox, 0, raw)
+    from the dashboard, would)."""
     connection.rpush(keys.queue_key(shard), str(request.operation_id))
 
 
@@ -85,6 +114,8 @@ class Rig:
     db: Engine
     redis: redis.Redis
     settings: Settings
+    answers: Answers
+    """What the workers answered, published to this process's inbox."""
 
     def enqueue(self, request: OperationRequest) -> None:
         """Enqueue exactly as the web node does (without waiting for the reply)."""
@@ -99,7 +130,17 @@ class Rig:
         return wallet_on(self.db, self.settings, shard, funds)
 
     def reply(self, request: OperationRequest) -> OperationResult:
-        return reply(self.redis, request)
+        """The latest answer to ``request``."""
+        return self.answers.last(request)
+
+    def replies(self, request: OperationRequest) -> list[OperationResult]:
+        """Every answer to ``request`` so far (waiting a moment for a first one)."""
+        return self.answers.of(request)
+
+    def redeliver(self, shard: int, request: OperationRequest) -> None:
+        """Put an operation back on its queue and forget its answers (``redeliver``)."""
+        self.answers.forget(request)
+        redeliver(self.redis, shard, request)
 
     def balance(self, wallet_id: uuid.UUID) -> Decimal:
         return balance(self.db, wallet_id)

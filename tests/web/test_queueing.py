@@ -13,12 +13,14 @@ from rq.serializers import JSONSerializer
 
 from shared import keys
 from shared.config import Settings
+from shared.errors import ServiceUnavailable
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.rq_contract import JobInfo, JobState, job_state
 from shared.sharding import shard_for
-from tests.support.workers import inbox_of, reply_push
+from tests.support.workers import reply_push
+from web.wallets.money.inbox import Inbox
 from web.wallets.money.queueing import operation_send
 
 
@@ -50,7 +52,15 @@ def test_send_returns_the_reply(fake: fakeredis.FakeRedis, request_: OperationRe
     result = OperationResult(request_.operation_id, OperationStatus.APPLIED, Decimal("1.50"))
     reply_push(fake, request_.operation_id, result)
     assert operation_send(connection=fake, settings=settings, request=request_, wait=1).result == result
-    assert fake.llen(inbox_of(fake)) == 0  # the listener took it
+
+
+def test_nothing_is_queued_while_the_inbox_cannot_listen(
+    fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Inbox, "ready", lambda self, timeout: False)
+    with pytest.raises(ServiceUnavailable):
+        operation_send(connection=fake, settings=settings, request=request_, wait=1)
+    assert fake.keys() == []  # its answer could not have been heard: it is not sent
 
 
 def test_send_times_out_with_none(fake: fakeredis.FakeRedis, request_: OperationRequest, settings: Settings) -> None:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import redis
 from sqlalchemy import Engine, text
 
 from deploy.processes import wait_until
 from shared.config import Settings
-from tests.support.workers import Rig
+from tests.support.workers import Answers, Rig
 
 
 def _worker_processes(database: Engine) -> int:
@@ -29,5 +31,7 @@ def _alone(database: Engine) -> None:
 
 
 @pytest.fixture
-def rig(db: Engine, local_redis: redis.Redis, local_settings: Settings) -> Rig:
-    return Rig(db=db, redis=local_redis, settings=local_settings)
+def rig(db: Engine, local_redis: redis.Redis, local_settings: Settings) -> Iterator[Rig]:
+    answers = Answers(local_redis)
+    yield Rig(db=db, redis=local_redis, settings=local_settings, answers=answers)
+    answers.close()

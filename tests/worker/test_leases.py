@@ -14,7 +14,7 @@ from shared.messages import OperationRequest
 from shared.operations import OperationType
 from tests.support.databases import IN_PROCESS_LEASES
 from tests.support.factories import operation, wallet_row
-from tests.support.workers import Rig, replies
+from tests.support.workers import Rig
 from web.wallets.money.queueing import operation_send
 from worker.leases import candidate_order, rebalance_plan
 
@@ -95,7 +95,7 @@ def test_standby_takes_over_when_the_owner_dies(rig: Rig) -> None:
         request = operation(wallet, OperationType.DEPOSIT, "1.00")
         send_to_single_shard(rig.redis, rig.settings, request)
         standby.work(burst=True)
-        assert len(replies(rig.redis, request)) == 1
+        assert len(rig.replies(request)) == 1
     finally:
         owner.leases.drop("test over")
         standby.leases.drop("test over")
@@ -113,5 +113,5 @@ def test_a_worker_without_its_connection_writes_nothing(rig: Rig) -> None:
     request = operation(wallet, OperationType.DEPOSIT, "1.00")
     send_to_single_shard(rig.redis, rig.settings, request)
     worker.work(burst=True)  # the batch fails on the dead connection, the lease is re-taken, the batch redone
-    assert len(replies(rig.redis, request)) == 1
+    assert len(rig.replies(request)) == 1
     assert lock_holders(rig.db) == {}

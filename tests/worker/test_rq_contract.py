@@ -30,7 +30,7 @@ from shared.rq_contract import JOB_TIMEOUT, Finished, StoredJob, enqueue_command
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
-from tests.support.workers import Rig, inbox_of, replies, reply_push
+from tests.support.workers import Answers, Rig, inbox_of, reply_push
 from web.wallets.money.queueing import operation_send
 from worker import jobs
 
@@ -124,7 +124,6 @@ def test_finished_jobs_look_finished_to_rq(rig: Rig) -> None:
     registry = FinishedJobRegistry(job.origin, connection=rig.redis)
     assert str(request.operation_id) in registry.get_job_ids()
     assert 0 < rig.redis.ttl(job.key) <= rig.settings.result_ttl
-    assert 0 < rig.redis.ttl(inbox_of(rig.redis)) <= rig.settings.reply_ttl
     # The dashboard reads these worker fields. The count is every job the worker finished: this
     # one, and any credit its transfer sweep redid for a transfer an earlier test left pending
     # in the shared database (it leases every shard).
@@ -211,11 +210,13 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
     monkeypatch.setattr(jobs, "get_redis", lambda: local_redis)
     wallet = wallet_row(db)
     request = operation(wallet, OperationType.DEPOSIT, "8.00")
+    answers = Answers(local_redis)
     operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)
     job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
     assert job.perform()["balance_after"] == "8.00"
     assert job.perform()["balance_after"] == "8.00"  # a second run is answered from the ledger
-    assert [answer.balance_after for answer in replies(local_redis, request)] == [Decimal("8.00")] * 2
+    assert [answer.balance_after for answer in answers.of(request)] == [Decimal("8.00")] * 2
+    answers.close()
 
 
 def test_a_keyed_enqueue_records_the_key_and_queues_atomically(
@@ -258,7 +259,7 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(rig: Rig) -> N
     try:
         worker.chores()
         assert worker.run_batch() is False
-        assert replies(rig.redis, request) == []
+        assert rig.replies(request) == []
         worker._wait()  # the operation's bell rang: returns at once
         shown = Worker.find_by_key(worker.presence.key, connection=rig.redis, serializer=JSONSerializer)
         assert shown is not None
@@ -268,7 +269,7 @@ def test_rq_suspend_holds_the_batches_and_rq_resume_releases_them(rig: Rig) -> N
     worker._due.pop("suspension")
     worker.chores()
     assert worker.run_batch() is True
-    assert len(replies(rig.redis, request)) == 1
+    assert len(rig.replies(request)) == 1
     worker.teardown()
 
 

@@ -27,7 +27,7 @@ from shared.sharding import queue_name, shard_for
 from shared.tables import wallet_operations
 from tests.support.factories import operation, wallet_row
 from tests.support.stack import RedisServer
-from tests.support.workers import Rig, balance, redeliver, replies, reply
+from tests.support.workers import Answers, Rig, balance
 from web.wallets.money.queueing import operation_send
 from worker import batches as batches_module
 from worker.claim import batch_claim
@@ -93,7 +93,7 @@ def test_redelivered_job_changes_nothing(rig: Rig) -> None:
     rig.enqueue(request)
     rig.worker().work(burst=True)
     first = rig.reply(request)
-    redeliver(rig.redis, shard_for(wallet, rig.settings.shard_count), request)
+    rig.redeliver(shard_for(wallet, rig.settings.shard_count), request)
     rig.worker().work(burst=True)
     assert rig.reply(request) == first
     assert rig.balance(wallet) == Decimal("9.99")
@@ -135,7 +135,7 @@ def test_postgres_outage_is_retried_not_failed(rig: Rig, monkeypatch: pytest.Mon
     monkeypatch.setattr(batches_module, "ledger_apply", flaky)
     worker = rig.worker()
     # Each outage drops the leases and abandons the batch; leasing again requeues and retries it.
-    while outages != [0] or not replies(rig.redis, request):
+    while outages != [0] or not rig.replies(request):
         worker.work(burst=True)
     assert rig.reply(request).balance_after == Decimal("3.00")
 
@@ -185,7 +185,7 @@ def test_a_read_only_database_delays_operations_and_never_fails_them(rig: Rig) -
         with rig.db.begin() as conn:
             conn.exec_driver_sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
     assert ledger_order(rig.db, wallet) == []
-    assert replies(rig.redis, request) == []
+    assert rig.replies(request) == []
     queue = Queue(queue_name(shard), connection=rig.redis, serializer=JSONSerializer)
     assert queue.failed_job_registry.get_job_ids() == []
     assert queue.get_job_ids() == [str(request.operation_id)]  # back in its queue, in order
@@ -220,7 +220,7 @@ def test_an_operation_that_can_never_apply_is_rejected_in_the_ledger_for_good(ri
     assert (refused.status, refused.error) == (OperationStatus.REJECTED, "Operation could not be processed")
     assert rig.reply(fine).status is OperationStatus.APPLIED
     # The rule is gone; a requeue (from the dashboard, or a redelivery) must not apply it now.
-    redeliver(rig.redis, shard_for(wallet, rig.settings.shard_count), doomed)
+    rig.redeliver(shard_for(wallet, rig.settings.shard_count), doomed)
     rig.worker().work(burst=True)
     assert rig.reply(doomed) == refused
     assert rig.balance(wallet) == Decimal("0.00")
@@ -238,6 +238,7 @@ def test_a_worker_rides_out_redis_at_its_memory_limit(db: Engine, local_settings
     try:
         wallet = wallet_row(db)
         request = operation(wallet, DEPOSIT, "2.00")
+        answers = Answers(connection)
         operation_send(connection=connection, settings=settings, request=request, wait=0)
         connection.config_set("maxmemory", "1")
         threading.Timer(1.5, connection.config_set, ("maxmemory", "0")).start()
@@ -245,7 +246,7 @@ def test_a_worker_rides_out_redis_at_its_memory_limit(db: Engine, local_settings
         started = time.monotonic()
         worker.work(burst=True)
         assert time.monotonic() - started >= 1.4  # it waited for Redis, then went on
-        assert reply(connection, request).status is OperationStatus.APPLIED
+        assert answers.last(request).status is OperationStatus.APPLIED
         assert balance(db, wallet) == Decimal("2.00")
     finally:
         connection.close()

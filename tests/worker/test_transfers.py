@@ -22,7 +22,7 @@ from shared.outcomes import OperationStatus, Rejection
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
 from tests.support.factories import operation
-from tests.support.workers import Rig, redeliver
+from tests.support.workers import Rig
 from worker import chores, jobs
 from worker.apply import operation_refuse
 from worker.transfers import transfers_due
@@ -145,7 +145,7 @@ def test_a_credit_over_the_destination_limit_fails_the_transfer_and_returns_the_
     # Every leg delivered again changes nothing.
     transfer = request.operation_id
     for shard, leg in ((1, transfer), (2, credit_id(transfer)), (1, refund_id(transfer))):
-        redeliver(rig.redis, shard, dataclasses.replace(request, operation_id=leg))
+        rig.redeliver(shard, dataclasses.replace(request, operation_id=leg))
     rig.worker().work(burst=True)
     assert rig.balance(source) == Decimal("10.00")
     assert len(legs(rig.db, transfer)) == 3
@@ -180,7 +180,7 @@ def test_a_debit_redelivered_after_a_crash_enqueues_its_credit_again_and_moves_m
     rig.enqueue(request)
     rig.worker(shards=[1]).work(burst=True)
     rig.redis.delete(keys.queue_key(2))  # as if the worker died before enqueueing the credit
-    redeliver(rig.redis, 1, request)
+    rig.redeliver(1, request)
     rig.worker().work(burst=True)
     assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)
     assert (rig.balance(source), rig.balance(destination)) == (Decimal("7.00"), Decimal("3.00"))

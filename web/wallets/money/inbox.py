@@ -1,17 +1,17 @@
-"""The web process's inbox: where the workers push the answers its requests wait for.
+"""The web process's inbox: where the workers send the answers its requests wait for.
 
-One listener per process and Redis server pops the inbox's list (``shared.replies``) in
-batches and hands each answer to the request waiting for it, so a waiting request costs no
-Redis connection or round trip of its own: an operation's enqueue is one round trip, and the
-legs of a transfer are waited for without another. An answer that comes before anyone waits
-for it (a transfer's credit, while its debit's answer is read) is kept until asked for, or for
-``REPLY_TTL`` seconds.
+One listener per process and Redis server is subscribed to the inbox's channel
+(``shared.replies``) and hands each answer to the request waiting for it, so a waiting request
+costs no Redis connection or round trip of its own, and the listener none per answer: an
+operation's enqueue is one round trip, and the legs of a transfer are waited for without
+another. An answer that comes before anyone waits for it (a transfer's credit, while its
+debit's answer is read) is kept until asked for, or for ``REPLY_TTL`` seconds.
 
-The listener is a thread (a greenlet under gevent), started by the first wait and stopping
-after ``LISTENER_IDLE`` seconds with nobody waiting; answers pushed meanwhile stay in the
-list, which Redis expires ``REPLY_TTL`` seconds after the last push. If its connection fails,
-every request waiting at that moment is told ``OutcomeUnknown`` (as a failed wait on a
-connection of its own would be: answered 202), and it connects again.
+The listener is a thread (a greenlet under gevent), started by the first request and stopping
+after ``LISTENER_IDLE`` seconds with nobody waiting. A request enqueues only once the
+subscription is live (``ready``): Redis delivers a message to the subscribers of the moment.
+If the listener's connection fails, every request waiting then is told ``OutcomeUnknown`` (as
+a failed wait on a connection of its own would be: answered 202), and it subscribes again.
 """
 
 from __future__ import annotations
@@ -26,22 +26,23 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import redis
+from redis.connection import Connection
 
 from shared import keys
 from shared.errors import MalformedMessage, OutcomeUnknown
 from shared.messages import OperationResult
-from shared.replies import reply_parse
+from shared.replies import replies_entries, reply_parse
 
 log = logging.getLogger(__name__)
 
-POP_BLOCK = 1
-"""Seconds one pop of the listener blocks when the inbox is empty."""
-POP_COUNT = 512
-"""Most answers one pop takes."""
+TICK = 1.0
+"""Seconds the listener waits for a message before it looks whether anyone still waits."""
 LISTENER_IDLE = 30.0
-"""Seconds without a waiting request after which the listener stops (the next wait starts it)."""
+"""Seconds without a request after which the listener stops (the next request starts it)."""
 RECONNECT_PAUSE = 0.2
 """Seconds between the listener's attempts while Redis does not answer."""
+READY_WAIT = 1.0
+"""Longest a request waits for the listener to subscribe before it answers 503 (nothing queued)."""
 
 
 @dataclass(slots=True)
@@ -63,7 +64,24 @@ class Inbox:
         self._waiters: dict[UUID, _Waiter] = {}
         self._early: OrderedDict[UUID, tuple[float, bytes]] = OrderedDict()
         self._listening = False
+        self._subscribed = threading.Event()
+        self._tried = threading.Event()
+        """Set once the listener has tried to subscribe (since it started): a request need not
+        wait for it in an outage."""
         self._last_wait = time.monotonic()
+
+    def ready(self, timeout: float) -> bool:
+        """Whether the listener is subscribed, starting it if needed and waiting up to
+        ``timeout`` seconds for its first attempt; a request enqueues only then (no answer is
+        lost before it listens). False at once while Redis is out."""
+        with self._lock:
+            self._last_wait = time.monotonic()
+            if not self._listening:
+                self._listening = True
+                self._tried.clear()
+                threading.Thread(target=self._listen, name=f"inbox-{self.name[:8]}", daemon=True).start()
+        self._tried.wait(timeout)
+        return self._subscribed.is_set()
 
     def wait(self, operation_id: UUID, timeout: float) -> OperationResult | None:
         """The answer to ``operation_id``, waiting up to ``timeout`` seconds (None if none came).
@@ -75,9 +93,6 @@ class Inbox:
                     return None
                 waiter = self._waiters[operation_id] = _Waiter()
                 self._last_wait = time.monotonic()
-                if not self._listening:
-                    self._listening = True
-                    threading.Thread(target=self._listen, name=f"inbox-{self.name[:8]}", daemon=True).start()
         if early is not None:
             return OperationResult.from_bytes(early[1])
         waiter.done.wait(timeout)
@@ -88,31 +103,56 @@ class Inbox:
         return waiter.result
 
     def _listen(self) -> None:
+        conn: Connection | None = None
+        failing = False
         while True:
             with self._lock:
                 if not self._waiters and time.monotonic() - self._last_wait > LISTENER_IDLE:
                     self._listening = False
+                    self._subscribed.clear()
+                    if conn is not None:
+                        self._hang_up(conn)
                     return
             try:
-                entries = self._pop()
+                if conn is None:
+                    conn = self._subscribe()
+                # RESP3 (redis-py 8's default) delivers messages as pushes, RESP2 as replies: both come here.
+                message: Any = conn.read_response(timeout=TICK, disconnect_on_error=False, push_request=True)
+            except redis.TimeoutError:
+                continue  # nothing came: look again whether anyone waits
             except redis.RedisError as exc:
+                self._subscribed.clear()
+                self._tried.set()
+                if conn is not None:
+                    self._hang_up(conn)
+                    conn = None
+                if not failing:  # once per outage, not once per attempt
+                    log.warning("the inbox %s lost Redis: %s", self.name, exc)
+                failing = True
                 self._fail_waiters(f"Redis failed while waiting for replies: {exc}")
                 time.sleep(RECONNECT_PAUSE)
                 continue
-            self._deliver(entries)
+            failing = False
+            if message[0] == b"message":
+                self._deliver(replies_entries(message[2]))
 
-    def _pop(self) -> list[bytes]:
-        """Up to ``POP_COUNT`` entries, waiting up to ``POP_BLOCK`` seconds for the first."""
-        conn = self._pool.get_connection()
+    def _subscribe(self) -> Connection:
+        """A connection of the pool, subscribed to the inbox (its own until ``_hang_up``)."""
+        conn: Connection = self._pool.get_connection()
         try:
-            conn.send_command("BLMPOP", POP_BLOCK, 1, self.key, "LEFT", "COUNT", POP_COUNT)  # type: ignore[no-untyped-call]
-            reply: Any = conn.read_response()
+            conn.send_command("SUBSCRIBE", self.key)  # type: ignore[no-untyped-call]
+            conn.read_response(push_request=True)  # the confirmation
         except BaseException:
-            conn.disconnect()  # type: ignore[no-untyped-call]
+            self._hang_up(conn)
             raise
-        finally:
-            self._pool.release(conn)
-        return [] if reply is None else list(reply[1])
+        self._subscribed.set()
+        self._tried.set()
+        return conn
+
+    def _hang_up(self, conn: Connection) -> None:
+        """Close a subscribed connection before it goes back to the pool (as a new one)."""
+        conn.disconnect()  # type: ignore[no-untyped-call]
+        self._pool.release(conn)
 
     def _deliver(self, entries: list[bytes]) -> None:
         now = time.monotonic()

@@ -24,7 +24,7 @@ from shared.messages import OperationRequest, OperationResult
 from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import shard_for
 from web.wallets.auth.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
-from web.wallets.money.inbox import inbox_for
+from web.wallets.money.inbox import READY_WAIT, inbox_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,8 @@ def operation_send(
     One round trip: the enqueue, with its rate ``limits`` and its Idempotency-Key ``record``
     inside one script when it has either (counting, recording the key and enqueueing,
     atomically, unless the key was taken). The request names this process's inbox
-    (``reply_to``), where its answer is waited for.
+    (``reply_to``), where its answer is waited for; it is sent once the inbox listens (else
+    ``ServiceUnavailable``: nothing was queued).
 
     The commands go out on one pooled connection, written at once and their replies read in
     order, with no retry: a command that may have run is never sent twice. Redis failing
@@ -126,6 +127,8 @@ def operation_send(
     inbox = inbox_for(connection, keep=settings.reply_ttl)
     if request.reply_to is None:
         request = replace(request, reply_to=inbox.name)
+    if wait > 0 and not inbox.ready(READY_WAIT):
+        raise ServiceUnavailable("Redis is unavailable: the inbox cannot listen")
     pool = connection.connection_pool
     try:
         # Taking a connection connects it if needed and checks that a kept one was not closed
