@@ -19,6 +19,7 @@ import redis
 from sqlalchemy import Engine, func, select
 
 from deploy.processes import wait_until
+from shared import keys
 from shared.tables import wallet_operations
 from tests.support.stack import Stack, call, running_stack, wallets_create
 
@@ -67,10 +68,10 @@ def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine,
                 for i in range(40)
             ]
             server = redis.Redis(port=stack.redis.port)
-            wait_until(  # every request is now blocked on its reply key (no worker runs)
-                lambda: int(server.info("clients")["blocked_clients"]) >= len(waiting),
+            wait_until(  # every request is queued, and so waits for its answer (no worker runs)
+                lambda: sum(int(server.llen(keys.queue_key(shard))) for shard in range(4)) >= len(waiting),
                 timeout=10,
-                what="every request waiting on its reply",
+                what="every request queued",
             )
             server.close()
             stack.redis.stop()
