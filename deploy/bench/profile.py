@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.bench import run  # noqa: E402  (sets the bench's environment first)
 from deploy.bench.measure import ensure_wrk, wrk_command  # noqa: E402
+from deploy.bench.stacks import summary  # noqa: E402
 from deploy.processes import free_port, start_gunicorn, stop  # noqa: E402
 from shared.config import get_settings  # noqa: E402
 from web.wallets.auth.api_keys import Scope, key_create  # noqa: E402
@@ -45,36 +45,8 @@ def record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def frame_name(frame: str) -> str:
-    """``send (redis/connection.py:123)`` as ``redis/connection.py:send``: one name per function."""
-    name, _, where = frame.partition(" (")
-    path = where.split(":", 1)[0]
-    for marker in ("site-packages/", "lib/python3", str(ROOT) + "/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{path}:{name}"
-
-
-def summary(files: list[Path], top: int) -> tuple[int, Counter[str], Counter[str]]:
-    """Samples, and by function the samples through it (cumulative) and ending in it (self)."""
-    total, cumulative, own = 0, Counter[str](), Counter[str]()
-    for file in files:
-        for line in file.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not stack:
-                continue
-            n = int(count)
-            frames = [frame_name(f) for f in stack.split(";")[1:]]  # the first is the thread
-            total += n
-            for name in set(frames):
-                cumulative[name] += n
-            if frames:
-                own[frames[-1]] += n
-    return total, cumulative, own
-
-
 def print_summary(role: str, files: list[Path], top: int) -> None:
-    total, cumulative, own = summary(files, top)
+    total, cumulative, own = summary(files)
     print(f"\n{role}: {total} samples")
     for title, counter in (("cumulative", cumulative), ("self", own)):
         print(f"  {title}:")

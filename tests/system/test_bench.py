@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -17,6 +18,7 @@ from deploy.bench.compare import side_by_side
 from deploy.bench.peers import PEERS
 from deploy.bench.report import ratios
 from deploy.bench.rowlock_setup import ROWLOCK_WALLETS, THREADS, rowlock_prepare
+from deploy.bench.stacks import summary
 from deploy.processes import ROOT, free_port, stop
 from tests.support.http_client import NO_KEY, call_json
 
@@ -107,20 +109,45 @@ def test_the_comparison_reads_each_round_against_its_own_ceiling() -> None:
     assert json.loads(json.dumps(hot)) == hot  # written to the comparison's JSON as it is
 
 
-def test_the_figures_the_performance_page_quotes_are_those_of_the_comparison_it_names() -> None:
+def test_the_figures_the_performance_page_quotes_are_those_of_the_bench_run_it_names() -> None:
     """``docs/performance.md``'s current figures: each rate, p99 and share of the ceiling is the
-    head's in the committed comparison the section names."""
+    median of the committed ``make bench`` run the section names (the service's rows and the
+    peers'), and the section names every target's verdict as that run gave it."""
     page = (ROOT / "docs" / "performance.md").read_text()
     section = page[page.index("## Current figures") :]
     section = section[: section.index("\n## ", 1)]
-    [named] = re.findall(r"deploy/bench/results/compare-\w+\.json", section)
-    comparison = json.loads((ROOT / named).read_text())
-    head = comparison["trees"][-1]
-    rows = {row["scenario"]: row for row in comparison["rows"]}
+    [named] = re.findall(r"deploy/bench/results/bench-\w+\.json", section)
+    run = json.loads((ROOT / named).read_text())
+    rows = {row["scenario"]: row for row in run["medians"] if row["scenario"] != "drain"}
+    shares = {r["scenario"]: r["ratio"] for r in run["ratios"] if r["of"] == "ceiling"}
+    ceiling = rows["ceiling"]["ops_per_s"]
     quoted = re.findall(r"^\| (\w+) [^|]*\| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \|", section, re.M)
     assert {scenario for scenario, *_ in quoted} == set(rows)
     for scenario, rate, p99, share in quoted:
         row = rows[scenario]
-        assert int(rate.replace(",", "")) == row["median"][head], scenario
-        assert float(p99) == row["p99_ms"][head], scenario
-        assert float(share) == row["ceiling_share"][head], scenario
+        assert int(rate.replace(",", "")) == row["ops_per_s"], scenario
+        assert float(p99) == row["p99_ms"], scenario
+        assert float(share) == shares.get(scenario, round(row["ops_per_s"] / ceiling, 3)), scenario
+    verdicts = re.findall(r"^\| (\w+) / (\w+) \| ([\d.]+) \| ([\d.]+) \| (met|not met) \|", section, re.M)
+    targets = [r for r in run["ratios"] if r["target"] is not None]
+    assert len(verdicts) == len(targets)
+    for scenario, of, ratio, target, verdict in verdicts:
+        [found] = [r for r in targets if (r["scenario"], r["of"]) == (scenario, of)]
+        assert (float(ratio), float(target), verdict == "met") == (found["ratio"], found["target"], found["met"])
+
+
+def test_the_profile_counts_each_function_once_per_sample_through_it_and_where_it_stops(tmp_path: Path) -> None:
+    """``make profile``'s summary of py-spy's collapsed stacks (``thread;frame;frame count``)."""
+    stacks = tmp_path / "web-1.txt"
+    site = "/x/.venv/lib/python3.11/site-packages"
+    stacks.write_text(
+        f"process 1;handle ({site}/gevent/pywsgi.py:10);view ({ROOT}/web/v.py:3);send ({site}/gevent/s.py:7) 3\n"
+        f"process 1;handle ({site}/gevent/pywsgi.py:10);view ({ROOT}/web/v.py:3) 1\n"
+        # recursion: a function twice in one stack counts once for that sample
+        f"process 1;handle ({site}/gevent/pywsgi.py:10);handle ({site}/gevent/pywsgi.py:12) 2\n"
+    )
+    total, through, stops = summary([stacks])
+    assert total == 6
+    assert through["gevent/pywsgi.py:handle"] == 6
+    assert through["web/v.py:view"] == 4
+    assert stops == {"gevent/s.py:send": 3, "web/v.py:view": 1, "gevent/pywsgi.py:handle": 2}
