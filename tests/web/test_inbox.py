@@ -122,3 +122,23 @@ def test_the_listener_stops_when_nobody_waits_and_the_next_wait_starts_it(
     operation_id = uuid.uuid4()
     result = _answer(inbox, local_redis, operation_id, "1.00")
     assert inbox.wait(operation_id, 5) == result
+
+
+def test_a_fault_of_the_listener_fails_the_waiting_requests_and_the_next_request_starts_another(
+    inbox: Inbox, local_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(entries: list[bytes]) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(inbox, "_deliver", broken)
+    operation_id = uuid.uuid4()
+    pusher = _later(0.2, lambda: _answer(inbox, local_redis, operation_id, "5.00"))
+    with pytest.raises(OutcomeUnknown):
+        inbox.wait(operation_id, 5)
+    pusher.join()
+    monkeypatch.undo()
+    wait_until(lambda: not _listener_alive(inbox), timeout=5, what="the broken listener to end")
+    assert inbox.ready(5)  # not left claiming to listen: a new listener subscribes
+    later = uuid.uuid4()
+    result = _answer(inbox, local_redis, later, "6.00")
+    assert inbox.wait(later, 5) == result

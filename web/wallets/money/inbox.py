@@ -103,29 +103,42 @@ class Inbox:
         return waiter.result
 
     def _listen(self) -> None:
-        conn: Connection | None = None
+        held: list[Connection] = []  # this run's subscribed connection, while it has one
+        try:
+            self._answer_all(held)
+        except Exception:
+            # A fault of its own must not leave requests enqueueing for a listener that is gone.
+            log.exception("the inbox %s stopped listening", self.name)
+            with self._lock:
+                self._listening = False
+                self._subscribed.clear()
+            self._fail_waiters("the inbox stopped listening")
+        finally:
+            for conn in held:
+                self._hang_up(conn)
+
+    def _answer_all(self, held: list[Connection]) -> None:
+        """Hand out every answer that comes, until nobody has waited for ``LISTENER_IDLE``."""
         failing = False
         while True:
             with self._lock:
                 if not self._waiters and time.monotonic() - self._last_wait > LISTENER_IDLE:
-                    self._listening = False
+                    self._listening = False  # under the lock: the next request starts another
                     self._subscribed.clear()
-                    if conn is not None:
-                        self._hang_up(conn)
                     return
             try:
-                if conn is None:
-                    conn = self._subscribe()
-                # RESP3 (redis-py 8's default) delivers messages as pushes, RESP2 as replies: both come here.
-                message: Any = conn.read_response(timeout=TICK, disconnect_on_error=False, push_request=True)
-            except redis.TimeoutError:
-                continue  # nothing came: look again whether anyone waits
+                if not held:
+                    held.append(self._subscribe())
+                try:
+                    # RESP3 (redis-py 8's default) brings messages as pushes, RESP2 as replies.
+                    message: Any = held[0].read_response(timeout=TICK, disconnect_on_error=False, push_request=True)
+                except redis.TimeoutError:
+                    continue  # nothing came: look again whether anyone waits
             except redis.RedisError as exc:
                 self._subscribed.clear()
                 self._tried.set()
-                if conn is not None:
-                    self._hang_up(conn)
-                    conn = None
+                while held:
+                    self._hang_up(held.pop())
                 if not failing:  # once per outage, not once per attempt
                     log.warning("the inbox %s lost Redis: %s", self.name, exc)
                 failing = True
