@@ -33,6 +33,12 @@ def _answer(inbox: Inbox, connection: redis.Redis, operation_id: uuid.UUID, bala
     return result
 
 
+def _hands_out_the_next_answer(inbox: Inbox, connection: redis.Redis) -> bool:
+    operation_id = uuid.uuid4()
+    result = _answer(inbox, connection, operation_id, "1.00")
+    return inbox.wait(operation_id, 5) == result
+
+
 def _later(seconds: float, act: object) -> threading.Thread:
     def run() -> None:
         time.sleep(seconds)
@@ -102,9 +108,7 @@ def test_a_lost_connection_tells_every_waiting_request_the_outcome_is_unknown(
     # It subscribes again within a moment (meanwhile a request is refused at once, 503): the
     # next answer arrives.
     wait_until(lambda: inbox.ready(0), timeout=5, what="the listener to subscribe again")
-    operation_id = uuid.uuid4()
-    result = _answer(inbox, local_redis, operation_id, "1.00")
-    assert inbox.wait(operation_id, 5) == result
+    assert _hands_out_the_next_answer(inbox, local_redis)
 
 
 def test_the_listener_stops_when_nobody_waits_and_the_next_wait_starts_it(
@@ -113,15 +117,10 @@ def test_the_listener_stops_when_nobody_waits_and_the_next_wait_starts_it(
     monkeypatch.setattr(inbox_module, "LISTENER_IDLE", 0.1)
     monkeypatch.setattr(inbox_module, "TICK", 0.1)
     assert _listener_alive(inbox)
-    deadline = time.monotonic() + 5
-    while _listener_alive(inbox) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _listener_alive(inbox)
+    wait_until(lambda: not _listener_alive(inbox), timeout=5, what="the idle listener to stop")
     assert local_redis.pubsub_numsub(inbox.key) == [(inbox.key.encode(), 0)]  # nothing left subscribed
     assert inbox.ready(5)
-    operation_id = uuid.uuid4()
-    result = _answer(inbox, local_redis, operation_id, "1.00")
-    assert inbox.wait(operation_id, 5) == result
+    assert _hands_out_the_next_answer(inbox, local_redis)
 
 
 def test_a_fault_of_the_listener_fails_the_waiting_requests_and_the_next_request_starts_another(
@@ -139,6 +138,4 @@ def test_a_fault_of_the_listener_fails_the_waiting_requests_and_the_next_request
     monkeypatch.undo()
     wait_until(lambda: not _listener_alive(inbox), timeout=5, what="the broken listener to end")
     assert inbox.ready(5)  # not left claiming to listen: a new listener subscribes
-    later = uuid.uuid4()
-    result = _answer(inbox, local_redis, later, "6.00")
-    assert inbox.wait(later, 5) == result
+    assert _hands_out_the_next_answer(inbox, local_redis)
