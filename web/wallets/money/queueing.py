@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import redis
+from redis.connection import Connection
 from redis.exceptions import NoScriptError
 
 from shared import keys
@@ -24,7 +25,6 @@ from shared.rq_contract import Command, enqueue_commands
 from shared.sharding import shard_for
 from web.wallets.auth.rate_limits import LIMIT_LUA, Counted, limit_args, refusal
 from web.wallets.money.inbox import READY_WAIT, inbox_for
-from web.wallets.money.sender import Unsent, sender_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +118,8 @@ def operation_send(
     (``reply_to``), where its answer is waited for; it is sent once the inbox listens (else
     ``ServiceUnavailable``: nothing was queued).
 
-    The commands go out through the process's sender (``sender``: with those of the requests
-    enqueueing at the same moment, in one write) and their replies are read in order, with no
-    retry: a command that may have run is never sent twice. Redis failing
+    The commands go out on one pooled connection, written at once and their replies read in
+    order, with no retry: a command that may have run is never sent twice. Redis failing
     before anything was sent (no connection) is ``ServiceUnavailable``: nothing was queued.
     Failing after is ``OutcomeUnknown``: the operation may be queued, or even applied, so it
     must not be answered as failed.
@@ -130,9 +129,15 @@ def operation_send(
         request = replace(request, reply_to=inbox.name)
     if wait > 0 and not inbox.ready(READY_WAIT):
         raise ServiceUnavailable("Redis is unavailable: the inbox cannot listen")
-    sender = sender_for(connection)
-    commands = _enqueue_commands(settings, request)
+    pool = connection.connection_pool
     try:
+        # Taking a connection connects it if needed and checks that a kept one was not closed
+        # by a Redis restart, without a round trip.
+        conn = pool.get_connection()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    try:
+        commands = _enqueue_commands(settings, request)
         if record is not None or limits:
             flat = [part for command in commands for part in (len(command), *command)]
             refused_key = keys.refused_key(request.operation_id)
@@ -148,31 +153,32 @@ def operation_send(
                 *limit_args(limits),
                 *flat,
             )
-            [answer] = sender.exchange([("EVALSHA", _LIMIT_CLAIM_AND_ENQUEUE_SHA, *script)])
-            if isinstance(answer, NoScriptError):
+            try:
+                [answer] = _exchange(conn, [("EVALSHA", _LIMIT_CLAIM_AND_ENQUEUE_SHA, *script)])
+            except NoScriptError:
                 # Redis lost its script cache (a restart, SCRIPT FLUSH): nothing ran. Send it
                 # again with the script's text, which caches it.
-                [answer] = sender.exchange([("EVAL", _LIMIT_CLAIM_AND_ENQUEUE, *script)])
-            _raise_error_reply([answer])
+                [answer] = _exchange(conn, [("EVAL", _LIMIT_CLAIM_AND_ENQUEUE, *script)])
             if answer:
                 if answer[0] == b"taken":
                     return Delivery(result=None, earlier=answer[1].decode())
                 return Delivery(result=None, refused=refusal(limits, int(answer[1]), int(answer[2])))
         else:
-            _raise_error_reply(sender.exchange(commands))
-    except Unsent as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    except redis.RedisError as exc:
-        raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
+            _exchange(conn, commands)
+    except BaseException as exc:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
+        if isinstance(exc, redis.RedisError):
+            raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
+        raise
+    finally:
+        pool.release(conn)
     return Delivery(result=inbox.wait(request.operation_id, wait))
 
 
-def _raise_error_reply(replies: Sequence[Any]) -> None:
-    """An error reply (out of memory, a read-only replica...) means the enqueue may have run
-    in part: raised, it is answered as an unknown outcome."""
-    for reply in replies:
-        if isinstance(reply, redis.ResponseError):
-            raise reply
+def _exchange(conn: Connection, commands: Sequence[Command]) -> list[Any]:
+    """Write ``commands`` at once on ``conn`` and read their replies, in order."""
+    conn.send_packed_command(conn.pack_commands(commands))  # type: ignore[no-untyped-call]
+    return [conn.read_response() for _ in commands]
 
 
 def reply_wait(
