@@ -2,7 +2,7 @@
 
 A web node enqueues one ``OperationRequest`` per client operation as the only
 argument of an RQ job (JSON serializer, never pickle); the worker answers with
-one ``OperationResult`` pushed to the inbox of the web process that waits (``shared.replies``).
+one ``OperationResult`` published to the inbox of the web process that waits (``shared.replies``).
 ``api_key_id`` (the key that sent the operation, recorded in its ledger row), ``transfer_id``
 and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold_id`` (the
 hold it makes or changes), ``expires_at`` (a hold's) and ``reply_to`` (the inbox) are

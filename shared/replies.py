@@ -25,7 +25,7 @@ from redis.client import Pipeline
 
 from shared import keys
 from shared.errors import MalformedMessage
-from shared.messages import OperationResult
+from shared.messages import OperationRequest, OperationResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,11 @@ class Reply:
     operation_id: UUID
     inbox: str | None
     result: OperationResult
+
+    @classmethod
+    def to(cls, request: OperationRequest, result: OperationResult) -> Reply:
+        """``result``, for the inbox of the web process that enqueued ``request``."""
+        return cls(request.operation_id, request.reply_to, result)
 
     def to_bytes(self) -> bytes:
         return f"{self.operation_id} ".encode() + self.result.to_bytes()

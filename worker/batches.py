@@ -115,7 +115,7 @@ def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     for poison in failed:
         log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
     legs = follow_ups([r for r, _ in decided], [o for _, o in decided], shard_count=leases.shard_count)
-    replies = [Reply(request.operation_id, request.reply_to, result) for request, result in decided]
+    replies = [Reply.to(request, result) for request, result in decided]
     return Outcome(finished, failed, legs, replies + inline_credits)
 
 

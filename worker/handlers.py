@@ -33,7 +33,7 @@ def _debit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
     batch.transfers.opened(request, result.rejection)
     if result.status is OperationStatus.APPLIED:
         if credit is not None:
-            batch.applied.inline_credits.append(Reply(credit.operation_id, credit.reply_to, batch.decide(credit)))
+            batch.applied.inline_credits.append(Reply.to(credit, batch.decide(credit)))
             batch.transfers.completed(credit)
         else:
             batch.outgoings[request.wallet_id] += request.amount  # pending until its credit or refund

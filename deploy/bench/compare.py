@@ -60,7 +60,8 @@ def run_once(tree: Path, bench_args: list[str]) -> list[dict[str, Any]]:
 
 
 def series(rounds: Tables, key: tuple[str, str], field: str) -> list[Any]:
-    return [row[field] for table in rounds for row in table if (row["scenario"], row["design"]) == key]
+    """The scenario's ``field`` in each round (None where that tree's bench did not measure it)."""
+    return [row.get(field) for table in rounds for row in table if (row["scenario"], row["design"]) == key]
 
 
 PEER_SCENARIOS = frozenset(PEERS)
@@ -113,14 +114,7 @@ def side_by_side(labels: list[str], trees: list[Tables]) -> list[dict[str, Any]]
                 },
                 "ledger": "ok" if all(ledger == "ok" for ledger in ledgers) else "BROKEN",
                 "cpu_ms_per_op": {
-                    label: cpu_medians(  # none from a tree whose bench did not measure it
-                        [
-                            row.get("cpu_ms_per_op")
-                            for table in rounds
-                            for row in table
-                            if (row["scenario"], row["design"]) == key
-                        ]
-                    )
+                    label: cpu_medians(series(rounds, key, "cpu_ms_per_op"))
                     for label, rounds in zip(labels, trees, strict=True)
                 },
                 "ceiling_share": {

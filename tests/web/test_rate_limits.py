@@ -115,9 +115,8 @@ def test_a_script_redis_lost_is_sent_again_whole_and_queued_once(
     db: Engine, local_redis: redis.Redis, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The script goes as EVALSHA; a Redis that lost it (a restart, SCRIPT FLUSH) ran nothing,
-    so the whole enqueue goes again with the script's text, on a fresh connection. No worker
-    runs here: the one wait for a reply is the retry's (the BLPOP behind the refused script
-    is dropped with its connection)."""
+    so the whole enqueue goes again with the script's text. No worker runs here: the request
+    then waits out its 0.5 s for an answer, once."""
     wallet = wallet_row(db)
     limits = _limit(100, 60)
     request = operation(wallet, OperationType.DEPOSIT, "1.00")

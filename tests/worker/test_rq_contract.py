@@ -30,7 +30,8 @@ from shared.rq_contract import JOB_TIMEOUT, Finished, StoredJob, enqueue_command
 from shared.sharding import queue_name, shard_for
 from tests.support.factories import operation, wallet_row
 from tests.support.roundtrips import count_round_trips
-from tests.support.workers import Answers, Rig, inbox_of, reply_push
+from tests.support.workers import Answers, Rig, reply_push
+from web.wallets.money.inbox import inbox_for
 from web.wallets.money.queueing import operation_send
 from worker import jobs
 
@@ -60,7 +61,7 @@ def test_enqueue_and_wait_is_one_round_trip(
     assert job.origin == queue_name(shard_for(wallet, local_settings.shard_count))
     # The job carries the request, and the inbox its answer goes to.
     assert OperationRequest.from_wire(job.args[0]) == dataclasses.replace(
-        second, reply_to=inbox_of(local_redis).removeprefix(keys.INBOX_PREFIX)
+        second, reply_to=inbox_for(local_redis, keep=60).name
     )
     assert job.result_ttl == local_settings.result_ttl
 
