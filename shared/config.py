@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from shared import env
 from shared.errors import ConfigurationError
+from shared.events import DEFAULT_EVENT_RETENTION_DAYS
 from shared.rates import Limit, RateLimit
+from shared.webhooks import DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_SCHEDULE
 
 T = TypeVar("T")
 
@@ -65,7 +67,7 @@ class Settings:
     database_url: str = setting("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/wallet", env.text)
     """PostgreSQL the web reads from and the workers write to."""
     redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0", env.text)
-    """Redis holding the shard queues, RQ bookkeeping and reply keys."""
+    """Redis holding the shard queues, RQ bookkeeping, answers and webhook jobs."""
 
     # Queues and workers
     shard_count: int = setting("SHARD_COUNT", 16, env.whole(minimum=1))
@@ -167,6 +169,22 @@ class Settings:
     idempotency_ttl: int = setting("IDEMPOTENCY_TTL", 24 * 3600, env.whole(minimum=60))
     """Seconds the Redis record of an ``Idempotency-Key`` lives. The ledger keeps every key for
     good and answers a retry after the record expired (Stripe keeps 24 h)."""
+    # Events and webhooks
+    event_retention_days: int = setting(
+        "EVENT_RETENTION_DAYS", DEFAULT_EVENT_RETENTION_DAYS, env.whole(minimum=1, maximum=3650)
+    )
+    """Days events (and their webhook deliveries) are kept, then pruned by a chore: the feed and
+    a retry reach back this far."""
+    webhook_retry_schedule: tuple[float, ...] = setting("WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE, env.durations)
+    """Waits before each retry of a failed delivery (``5s,5m,30m,...``; the first attempt is
+    immediate): the Standard Webhooks schedule by default, ending after a day."""
+    webhook_disable_after: float = setting("WEBHOOK_DISABLE_AFTER", DEFAULT_DISABLE_AFTER, env.duration)
+    """An endpoint whose every attempt failed for this long (``5d``) is disabled."""
+    webhook_allow_private_urls: bool = setting("WEBHOOK_ALLOW_PRIVATE_URLS", False, env.flag)
+    """Let endpoints name loopback, private, link-local and reserved addresses: for local
+    development and tests only (else the service could be made to call its own network)."""
+    webhook_workers: int = setting("WEBHOOK_WORKERS", 1, env.whole(minimum=0, maximum=64))
+    """Webhook delivery processes ``make run`` starts (compose scales its ``webhooks`` service)."""
     tenant_wallet_limit: int = setting("TENANT_WALLET_LIMIT", 100_000, env.whole(minimum=0, maximum=2**31 - 1))
     """Wallets a new tenant may create; each tenant's own limit is stored with it and can be
     changed in the admin."""

@@ -72,6 +72,23 @@ def rate(name: str, raw: str) -> RateLimit:
         raise ConfigurationError(f"{name} must look like 100/second or 20/10 minute, got {raw!r}") from None
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(name: str, raw: str) -> float:
+    """Seconds of ``250ms``, ``5s``, ``30m``, ``2h`` or ``5d``."""
+    match = _DURATION.match(raw)
+    if match is None:
+        raise ConfigurationError(f"{name} must be a duration such as 5s, 30m, 2h or 5d, got {raw!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def durations(name: str, raw: str) -> tuple[float, ...]:
+    """A comma-separated list of ``duration``s (``5s,5m,30m``)."""
+    return tuple(duration(name, part) for part in names(name, raw))
+
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 

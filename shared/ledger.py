@@ -68,10 +68,11 @@ LEDGER_INSERT = (
         for column in LEDGER_INSERTED
     )
     + f") WITH ORDINALITY AS rows ({', '.join(LEDGER_INSERTED)}, position) ORDER BY position"
+    " RETURNING id, seq, applied_at"
 )
 """One statement for a batch's new ledger rows, one array per column, whatever their number:
-rows are inserted (and numbered by ``seq``) in their order. For ``Connection.exec_driver_sql``
-with ``ledger_columns``."""
+rows are inserted (and numbered by ``seq``) in their order, and each row's ``id``, ``seq`` and
+``applied_at`` returned. For ``Connection.exec_driver_sql`` with ``ledger_columns``."""
 
 
 def ledger_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -159,6 +160,13 @@ class LedgerRecord:
     """A hold's expiry, as asked."""
     created_at: datetime
     applied_at: datetime
+
+    @classmethod
+    def inserted(cls, row: dict[str, Any], seq: int, applied_at: datetime) -> LedgerRecord:
+        """A ``ledger_row`` as the database numbered it (``LEDGER_INSERT`` returns both)."""
+        values: dict[str, Any] = {column: row.get(column) for column in LEDGER_COLUMNS}
+        values.update(seq=seq, applied_at=applied_at, operation_type=OperationType(row["operation_type"]))
+        return cls(**values)
 
     @classmethod
     def from_values(cls, values: tuple[Any, ...]) -> LedgerRecord:

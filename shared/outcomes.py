@@ -29,3 +29,28 @@ class Rejection(StrEnum):
     UNPROCESSABLE = "Operation could not be processed"
     """PostgreSQL refuses the operation's own data for good (a check or data error): recorded
     in the ledger as rejected, so no requeue or retry can ever apply it."""
+
+
+REJECTION_CODES: dict[str, str] = {
+    Rejection.INSUFFICIENT_FUNDS: "insufficient_funds",
+    Rejection.BALANCE_LIMIT: "balance_limit_exceeded",
+    Rejection.WALLET_NOT_FOUND: "wallet_not_found",
+    Rejection.IDEMPOTENCY_MISMATCH: "idempotency_key_reused",
+    Rejection.HOLD_NOT_FOUND: "hold_not_found",
+    Rejection.HOLD_CAPTURED: "hold_captured",
+    Rejection.HOLD_VOIDED: "hold_voided",
+    Rejection.HOLD_EXPIRED: "hold_expired",
+    Rejection.CAPTURE_TOO_LARGE: "capture_exceeds_hold",
+    Rejection.UNPROCESSABLE: "operation_unprocessable",
+    Rejection.RATE_LIMITED: "rate_limit_exceeded",
+}
+"""The machine-readable ``code`` of each refusal (never changed once published; the API's
+catalogue, ``web.wallets.error_codes``, includes them)."""
+
+UNKNOWN_REJECTION_CODE = "invalid_request"
+"""The code of a ledger ``error`` that is not a ``Rejection`` (none is written today)."""
+
+
+def ledger_error_fields(message: str | None) -> dict[str, str | None]:
+    """The ``error`` and ``code`` of a ledger row, leg or refused hold (both null if none)."""
+    return {"error": message, "code": None if message is None else REJECTION_CODES.get(message, UNKNOWN_REJECTION_CODE)}

@@ -21,12 +21,27 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.types import UserDefinedType
 
 from shared.rates import Limit
 
 metadata = MetaData()
 
 MONEY = Numeric(20, 2, asdecimal=True)
+
+
+class XID8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (``events.txid``), which SQLAlchemy does not know."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
+
+
+ischema_names["xid8"] = XID8  # so that reflecting the table (tests/shared/test_tables.py) knows it
 
 tenants = Table(
     "tenants",
@@ -136,4 +151,69 @@ pending_operations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("tenant_id", Uuid, nullable=True),
+    Column("wallet_id", Uuid, nullable=False),
+    Column("counterparty_id", Uuid, nullable=True),
+    Column("created", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("data", JSON, nullable=False),
+    Column("seq", BigInteger, Identity(always=True), nullable=False),
+    Column("txid", XID8, nullable=False, server_default="pg_current_xact_id()"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id"), nullable=True),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("disabled_reason", Text, nullable=True),
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
+    Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
+    Column("cursor_txid", BigInteger, nullable=False),
+    Column("cursor_seq", BigInteger, nullable=False),
+    Column("failing_since", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("endpoint_id", Uuid, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_created", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("claim", Uuid, nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("delivery_id", BigInteger, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("endpoint_id", Uuid, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
 )

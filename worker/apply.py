@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, select, update
@@ -32,6 +34,7 @@ from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
+from worker.event_book import EventBook
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
 from worker.ledger_batch import Applied, LedgerBatch
@@ -54,7 +57,14 @@ _OUTGOING = (  # by the partial index transfers_pending_from
     .scalar_subquery()
 )
 _LOCK_WALLETS = (
-    select(wallets.c.id, wallets.c.balance, wallets.c.held, _OUTGOING.label("outgoing"))
+    select(
+        wallets.c.id,
+        wallets.c.balance,
+        wallets.c.held,
+        wallets.c.tenant_id,
+        _OUTGOING.label("outgoing"),
+        func.now().label("now"),
+    )
     .where(wallets.c.id == any_(_IDS))
     .order_by(wallets.c.id)
     .with_for_update(key_share=True)
@@ -160,11 +170,15 @@ def ledger_apply(
     balances: dict[UUID, Decimal] = {}
     helds: dict[UUID, Decimal] = {}
     outgoings: dict[UUID, Decimal] = {}
+    tenants: dict[UUID, UUID | None] = {}
+    now = None
     for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
         balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
+        tenants[row.id], now = row.tenant_id, row.now
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
-    batch = LedgerBatch(hold_book, book, balances, helds, outgoings)
+    event_book = EventBook(now or _transaction_time(conn), tenants)
+    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings)
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
@@ -193,8 +207,7 @@ def ledger_apply(
         batch.applied.results.append(result)
     hold_book.write_new(conn)
     book.write_new(conn)
-    if batch.new_rows:
-        conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(batch.new_rows))
+    event_book.write(conn, _ledger_insert(conn, batch.new_rows), book)
     hold_book.write_changes(conn)
     book.write_changes(conn)
     if batch.changed:
@@ -204,6 +217,19 @@ def ledger_apply(
             {"ids": ordered, "balances": [balances[w] for w in ordered], "helds": [helds[w] for w in ordered]},
         )
     return batch.applied
+
+
+def _ledger_insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[UUID, tuple[int, datetime]]:
+    """Insert new ledger rows; each one's ``seq`` and ``applied_at``, by id."""
+    if not rows:
+        return {}
+    return {row.id: (row.seq, row.applied_at) for row in conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))}
+
+
+def _transaction_time(conn: Connection) -> datetime:
+    """``now()``, for a batch that locked no wallet (its operations name none that exists)."""
+    moment: datetime = conn.execute(select(func.now())).scalar_one()
+    return moment
 
 
 def operation_refuse(
@@ -221,8 +247,8 @@ def operation_refuse(
     result = OperationResult(
         request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
     )
+    book = TransferBook.load(conn, [request], shard_count=shard_count)
     if request.starts_transfer:
-        book = TransferBook.load(conn, [request], shard_count=shard_count)
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
         book.write_new(conn)
     # A refused hold is no hold; a change names its hold if the hold exists.
@@ -230,5 +256,7 @@ def operation_refuse(
     if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
         hold_id = None
     row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
-    conn.exec_driver_sql(LEDGER_INSERT, ledger_columns([row]))
+    events = EventBook(balance.now, {request.wallet_id: balance.tenant_id})
+    events.record(row, HoldBook(shard_count, None, {}))  # a refusal is never a hold's event
+    events.write(conn, _ledger_insert(conn, [row]), book)
     return result

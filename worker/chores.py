@@ -4,6 +4,7 @@ clock, run between batches by ``ShardWorker.chores``:
 - settle operations answered 202 whose jobs Redis no longer holds (``worker.pending``);
 - redo the next leg of transfers a crash left pending (``worker.transfers``);
 - expire holds past their ``expires_at`` (``worker.holds``);
+- prune events past their retention (``worker.retention``);
 - share the shards among live workers, requeueing what dead ones left claimed (``worker.leases``);
 - RQ's registry cleanup, and expired jobs out of the finished registries (so dashboards count
   what they can list);
@@ -38,6 +39,7 @@ from worker.pending import (
     pending_mark_settled,
     unsettled_sort,
 )
+from worker.retention import PRUNE_BATCH, PRUNE_EVERY, events_prune
 from worker.transfers import (
     SWEEP_BATCH,
     SWEEP_EVERY,
@@ -64,6 +66,9 @@ SUSPENSION_CHECK_EVERY = 1.0
 
 HOLDS_EXPIRE_EVERY = 2.0
 """Seconds between looks for the leased shards' holds past their expiry."""
+
+PRUNER_SHARD = 0
+"""The worker holding this shard's lease prunes old events (one pruner at a time)."""
 
 
 def pending_settle(worker: ShardWorker) -> int:
@@ -164,6 +169,27 @@ def holds_expire(worker: ShardWorker) -> int:
     return len(due)
 
 
+def events_expire(worker: ShardWorker) -> int:
+    """Prune events past ``EVENT_RETENTION_DAYS`` (``worker.retention``), if this worker holds
+    shard 0's lease; how many went."""
+    if worker.leases.connection is None or PRUNER_SHARD not in worker.owned:
+        return 0
+    try:
+        with worker.leases.transaction() as conn:
+            pruned = events_prune(conn, days=worker.settings.event_retention_days)
+    except LeasesLost:
+        worker.leases_lost()
+        return 0
+    except SQLAlchemyError:
+        log.exception("could not prune events")
+        return 0
+    if pruned:
+        log.info("pruned %d events older than %d days", pruned, worker.settings.event_retention_days)
+    if pruned == PRUNE_BATCH:
+        worker.due_now("events")
+    return pruned
+
+
 def shards_rebalance(worker: ShardWorker) -> None:
     worker.rebalance()
 
@@ -197,6 +223,7 @@ CHORES = (
     Chore("pending", SETTLE_EVERY, pending_settle),
     Chore("transfers", SWEEP_EVERY, transfers_sweep),
     Chore("holds", HOLDS_EXPIRE_EVERY, holds_expire),
+    Chore("events", PRUNE_EVERY, events_expire),
     Chore("rebalance", REBALANCE_EVERY, shards_rebalance),
     Chore("registries", REGISTRY_CLEANUP_EVERY, registries_clean),
     Chore("finished", FINISHED_TRIM_EVERY, finished_registries_trim),

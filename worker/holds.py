@@ -27,6 +27,7 @@ from shared.holds import REFUSED_AS, HoldState
 from shared.messages import OperationRequest
 from shared.operations import HOLD_CHANGES, OperationType
 from shared.outcomes import Rejection
+from shared.resources import HoldRow
 from shared.sharding import shard_for
 from shared.tables import holds
 
@@ -45,6 +46,7 @@ _LOCK_HOLDS = (
         holds.c.amount,
         holds.c.state,
         holds.c.expires_at,
+        holds.c.created_at,
     )
     .where(holds.c.id == any_(_IDS))
     .order_by(holds.c.id)
@@ -82,6 +84,7 @@ class _Hold:
     to_wallet_id: UUID | None
     amount: Decimal
     expires_at: datetime
+    created_at: datetime
 
 
 @dataclass(slots=True)
@@ -104,7 +107,10 @@ class HoldBook:
             return cls(shard_count, None, {})
         rows = conn.execute(_LOCK_HOLDS, {"ids": ids}).all()
         now = conn.execute(_NOW).scalar_one()
-        found = {row.id: _Hold(row.id, row.wallet_id, row.to_wallet_id, row.amount, row.expires_at) for row in rows}
+        found = {
+            row.id: _Hold(row.id, row.wallet_id, row.to_wallet_id, row.amount, row.expires_at, row.created_at)
+            for row in rows
+        }
         return cls(shard_count, now, found, {row.id: row.state for row in rows})
 
     def refusal(self, request: OperationRequest) -> Rejection | None:
@@ -147,7 +153,12 @@ class HoldBook:
         if kind.makes_hold:
             assert request.expires_at is not None
             self.found[request.operation_id] = _Hold(
-                request.operation_id, request.wallet_id, request.counterparty_id, request.amount, request.expires_at
+                request.operation_id,
+                request.wallet_id,
+                request.counterparty_id,
+                request.amount,
+                request.expires_at,
+                request.created_at,
             )
             self.states[request.operation_id] = HoldState.ACTIVE
             self.new[request.operation_id] = {
@@ -173,6 +184,28 @@ class HoldBook:
             else:
                 self.changes[request.hold_id] = (state, captured, request.operation_id)
 
+    def view(self, hold_id: UUID, now: datetime) -> HoldRow:
+        """The hold as ``GET /api/v1/holds/<id>`` would show it now (``now``: the transaction's time)."""
+        hold = self.found[hold_id]
+        captured: Decimal | None = None
+        resolved_by: UUID | None = None
+        if hold_id in self.new:
+            captured, resolved_by = self.new[hold_id]["captured"], self.new[hold_id]["resolved_by"]
+        elif hold_id in self.changes:
+            _, captured, resolved_by = self.changes[hold_id]
+        return HoldRow(
+            hold.id,
+            hold.wallet_id,
+            hold.to_wallet_id,
+            hold.amount,
+            captured,
+            self.states[hold_id],
+            resolved_by,
+            hold.expires_at,
+            hold.created_at,
+            now,
+        )
+
     def ledger_hold_id(self, request: OperationRequest) -> UUID | None:
         """The hold a ledger row names: none for a refused hold, or a change of no hold."""
         if request.hold_id is None:
@@ -184,7 +217,8 @@ class HoldBook:
     def write_new(self, conn: Connection) -> None:
         """Insert the new holds (before the ledger rows that name them)."""
         if self.new:
-            conn.execute(insert(holds), list(self.new.values()))
+            # updated_at: the transaction's time, as every later change of the hold writes it (events show it)
+            conn.execute(insert(holds).values(updated_at=func.now()), list(self.new.values()))
 
     def write_changes(self, conn: Connection) -> None:
         if self.changes:

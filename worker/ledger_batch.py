@@ -1,5 +1,5 @@
 """One batch's ledger in memory: the locked wallets' money, the rule that decides an operation,
-and the rows and balances to write when the batch is done (``worker.apply``).
+and the rows, balances and events to write when the batch is done (``worker.apply``).
 
 Every kind goes through ``LedgerBatch.decide``; what differs between kinds (a transfer's
 record, a hold's state) is done by its handler (``worker.handlers``) around that call.
@@ -18,6 +18,7 @@ from shared.money import MAX_BALANCE
 from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
 from shared.replies import Reply
+from worker.event_book import EventBook
 from worker.holds import HoldBook
 from worker.transfer_book import TransferBook
 
@@ -62,6 +63,7 @@ class LedgerBatch:
 
     holds: HoldBook
     transfers: TransferBook
+    events: EventBook
     balances: dict[UUID, Decimal]
     helds: dict[UUID, Decimal]
     outgoings: dict[UUID, Decimal]
@@ -103,13 +105,13 @@ class LedgerBatch:
             result = OperationResult(
                 request.operation_id, OperationStatus.REJECTED, balance, rejection.value, self.helds[wallet]
             )
-        self.new_rows.append(
-            ledger_row(
-                request,
-                result,
-                balance_after=after,
-                held_after=self.helds[wallet],
-                hold_id=self.holds.ledger_hold_id(request),
-            )
+        row = ledger_row(
+            request,
+            result,
+            balance_after=after,
+            held_after=self.helds[wallet],
+            hold_id=self.holds.ledger_hold_id(request),
         )
+        self.new_rows.append(row)
+        self.events.record(row, self.holds)
         return result

@@ -62,7 +62,7 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
     assert outcomes == {"applied": 5, "Insufficient funds": 195}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"balance": "0.00", "available": "0.00", "held": "0.00"},
+        {"id": wallet, "balance": "0.00", "available": "0.00", "held": "0.00"},
     )
 
 
@@ -131,7 +131,7 @@ def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> Non
     assert outcomes == {"active": 10, "Insufficient funds": 90}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"balance": "100.00", "available": "0.00", "held": "100.00"},
+        {"id": wallet, "balance": "100.00", "available": "0.00", "held": "100.00"},
     )
     refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
     assert refused == (400, {"error": "Insufficient funds", "code": "insufficient_funds"})
@@ -171,7 +171,7 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
     balance = "60.00" if won_by_capture else "100.00"
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"balance": balance, "available": balance, "held": "0.00"},
+        {"id": wallet, "balance": balance, "available": balance, "held": "0.00"},
     )
 
 
@@ -184,5 +184,5 @@ def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) ->
         assert headers["Content-Type"] == get_headers["Content-Type"] == "application/json"
         assert isinstance(json.loads(get_body), dict), path
     _, _, balance = exchange(http.base, "GET", f"/api/v1/wallets/{wallet}")
-    assert json.loads(balance) == {"balance": "5.00", "available": "5.00", "held": "0.00"}
+    assert json.loads(balance) == {"id": wallet, "balance": "5.00", "available": "5.00", "held": "0.00"}
     assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405

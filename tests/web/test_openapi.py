@@ -57,6 +57,7 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/holds/{hold_id}",
         "/api/v1/holds/{hold_id}/capture",
         "/api/v1/holds/{hold_id}/void",
+        "/api/v1/events",
         "/healthz",
         "/readyz",
     }

@@ -27,7 +27,9 @@ def test_get_balance(api: Api) -> None:
     wallet = api.create_wallet(5000)
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
-    assert response.content == b'{"balance": "5000.00", "available": "5000.00", "held": "0.00"}'
+    # The seed's body, byte for byte, after the wallet's own id.
+    money = b'"balance": "5000.00", "available": "5000.00", "held": "0.00"}'
+    assert response.content == b'{"id": "' + wallet.encode() + b'", ' + money
 
 
 def test_get_unknown_wallet_is_404(api: Api) -> None:
@@ -109,7 +111,12 @@ def test_create_wallet(api: Api) -> None:
 @pytest.mark.parametrize("path", ["/api/v1/wallets/{id}", "/api/v1/wallets/{id}/"])
 def test_trailing_slash_is_optional(api: Api, path: str) -> None:
     wallet = api.create_wallet(7)
-    assert api.client.get(path.format(id=wallet)).json() == {"balance": "7.00", "available": "7.00", "held": "0.00"}
+    assert api.client.get(path.format(id=wallet)).json() == {
+        "id": wallet,
+        "balance": "7.00",
+        "available": "7.00",
+        "held": "0.00",
+    }
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "%00", "00000000-0000-0000-0000-00000000000g"])
@@ -276,7 +283,7 @@ def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> No
     assert terminate_backends(db, "wallet-web") >= 1
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
-    assert response.json() == {"balance": "12.00", "available": "12.00", "held": "0.00"}
+    assert response.json() == {"id": wallet, "balance": "12.00", "available": "12.00", "held": "0.00"}
 
 
 def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: Engine) -> None:

@@ -8,7 +8,7 @@ gets its status's code.
 
 from __future__ import annotations
 
-from shared.outcomes import Rejection
+from shared.outcomes import REJECTION_CODES
 from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS
 
 # Messages of request bodies and query strings (``api.parsing``).
@@ -28,6 +28,10 @@ INVALID_EXPIRES_IN = (
 HOLD_TO_SELF = 'A hold\'s "to" must be another wallet'
 UNKNOWN_FIELDS = "Unknown fields"
 """Followed by the fields, and the ones the request takes: a typo must not pass silently."""
+
+INVALID_EVENT_TYPE = "Unknown event type"
+"""Followed by the one sent, and the types there are."""
+INVALID_WALLET_FILTER = 'Invalid "wallet": a wallet id'
 
 INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
 
@@ -71,6 +75,8 @@ BY_MESSAGE = {
     DUPLICATE_KEY: "duplicate_json_key",
     INVALID_CURSOR: "invalid_cursor",
     INVALID_LIMIT: "invalid_limit",
+    INVALID_EVENT_TYPE: "invalid_event_type",
+    INVALID_WALLET_FILTER: "invalid_wallet",
     INVALID_FROM: "invalid_from",
     INVALID_TO: "invalid_to",
     SAME_WALLET: "same_wallet",
@@ -83,17 +89,7 @@ BY_MESSAGE = {
     HEAD_TOO_LARGE: "head_too_large",
     "Bad request": "invalid_request",
     # 400, 404, 409, 422: what a worker refused (also the ``error`` of a rejected operation)
-    Rejection.INSUFFICIENT_FUNDS: "insufficient_funds",
-    Rejection.BALANCE_LIMIT: "balance_limit_exceeded",
-    Rejection.WALLET_NOT_FOUND: "wallet_not_found",
-    Rejection.IDEMPOTENCY_MISMATCH: "idempotency_key_reused",
-    Rejection.HOLD_NOT_FOUND: "hold_not_found",
-    Rejection.HOLD_CAPTURED: "hold_captured",
-    Rejection.HOLD_VOIDED: "hold_voided",
-    Rejection.HOLD_EXPIRED: "hold_expired",
-    Rejection.CAPTURE_TOO_LARGE: "capture_exceeds_hold",
-    Rejection.UNPROCESSABLE: "operation_unprocessable",
-    Rejection.RATE_LIMITED: "rate_limit_exceeded",
+    **REJECTION_CODES,
     # 401, 403: who is asking
     MISSING: "api_key_missing",
     MALFORMED: "api_key_malformed",
@@ -134,13 +130,3 @@ def request_error_fields(message: str, status: int, request_id: str | None) -> d
     """``error_fields`` of an answer refusing a request, with the request's id (its
     ``X-Request-Id``); not for what the ledger decided, which replays byte for byte."""
     return {**error_fields(message, status), "request_id": request_id}
-
-
-def ledger_error_fields(message: str | None) -> dict[str, str | None]:
-    """The ``error`` and ``code`` of a ledger row, leg or refused hold (both null if none)."""
-    return {"error": message, "code": ledger_error_code(message)}
-
-
-def ledger_error_code(message: str | None) -> str | None:
-    """The code of a rejected operation's ``error`` as the ledger recorded it (null if none)."""
-    return None if message is None else BY_MESSAGE.get(message, BY_STATUS[400])

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
+from shared.events import EventType
 from shared.money import InvalidAmount, parse_amount
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from web.wallets.error_codes import (
@@ -20,11 +21,13 @@ from web.wallets.error_codes import (
     HOLD_TO_SELF,
     INVALID_AMOUNT,
     INVALID_CURSOR,
+    INVALID_EVENT_TYPE,
     INVALID_EXPIRES_IN,
     INVALID_FROM,
     INVALID_LIMIT,
     INVALID_OPERATION_TYPE,
     INVALID_TO,
+    INVALID_WALLET_FILTER,
     MALFORMED_JSON,
     NOT_AN_OBJECT,
     NOT_JSON,
@@ -214,3 +217,24 @@ def parse_cursor(value: str | None) -> UUID | None:
     if len(raw) != 16 or base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != value:
         raise InvalidRequest(INVALID_CURSOR)
     return UUID(bytes=raw)
+
+
+def parse_event_type(value: str | None) -> EventType | None:
+    """An event type to filter on (``type=``), or 400 naming the types there are."""
+    if value is None:
+        return None
+    try:
+        return EventType(value)
+    except ValueError:
+        known = ", ".join(t.value for t in EventType)
+        raise InvalidRequest(f"{INVALID_EVENT_TYPE}: {value[:64]!r} (one of {known})") from None
+
+
+def parse_wallet_filter(value: str | None) -> UUID | None:
+    """A wallet id to filter on (``wallet=``); whether the caller reaches it, the selector checks."""
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidRequest(INVALID_WALLET_FILTER) from None

@@ -4,7 +4,7 @@ name is its ``route`` label in ``/metrics``."""
 
 from django.urls import re_path
 
-from web.wallets.api.views import holds, service, transfers, wallets
+from web.wallets.api.views import events, holds, service, transfers, wallets
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/?$", holds.hold_detail_view, name="hold"),
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/capture/?$", holds.hold_capture_view, name="hold_capture"),
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/void/?$", holds.hold_void_view, name="hold_void"),
+    re_path(r"^api/v1/events/?$", events.events_view, name="events"),
     re_path(r"^api/v1/transfers/?$", transfers.transfer_create_view, name="transfers"),
     re_path(rf"^api/v1/transfers/{ID.format('transfer_id')}/?$", transfers.transfer_detail_view, name="transfer"),
 ]

@@ -20,9 +20,10 @@ from shared.errors import NotFound
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
 from shared.outcomes import Rejection
+from shared.resources import HoldRow
 from web.wallets.auth.api_keys import Caller
 from web.wallets.inputs import HoldInput
-from web.wallets.money.selectors import HoldRow, hold_get, wallet_ensure_reachable
+from web.wallets.money.selectors import hold_get, wallet_ensure_reachable
 from web.wallets.money.services import WriteContext, request_submit
 from web.wallets.money.transfers import TransferAnswer, debit_follow
 

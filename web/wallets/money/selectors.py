@@ -9,7 +9,6 @@ holds equal to the migrations.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
@@ -19,6 +18,7 @@ from shared.holds import HoldState
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import Rejection
+from shared.resources import HoldRow, TransferRow
 from shared.transfers import TransferState, credit_id, refund_id
 from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
@@ -136,23 +136,6 @@ def pending_get(*, operation_id: UUID) -> PendingRow | None:
     return PendingRow(UUID(str(row[0])), UUID(str(row[1])), row[2], OperationType(row[3]))
 
 
-@dataclass(frozen=True, slots=True)
-class TransferRow:
-    """A transfer's record and its legs found in the ledger."""
-
-    id: UUID
-    from_wallet: UUID
-    to_wallet: UUID
-    amount: Decimal
-    state: TransferState
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-    debit: LedgerRecord | None
-    credit: LedgerRecord | None
-    refund: LedgerRecord | None
-
-
 def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
     """A transfer the worker of its source has decided (None before that), with its legs."""
     row = read_one(_TRANSFER, (str(transfer_id),))
@@ -198,23 +181,6 @@ def wallet_history_list(
     if len(page) > limit:
         return page[:limit], page[limit - 1].id
     return page, None
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRow:
-    """A hold the worker of its wallet's shard has made."""
-
-    id: UUID
-    wallet_id: UUID
-    to_wallet_id: UUID | None
-    amount: Decimal
-    captured: Decimal | None
-    state: str
-    resolved_by: UUID | None
-    """The operation that captured, voided or expired it (of a capture to a wallet, its transfer)."""
-    expires_at: datetime
-    created_at: datetime
-    updated_at: datetime
 
 
 def _uuid(value: object) -> UUID | None:

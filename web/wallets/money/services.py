@@ -8,6 +8,7 @@ flight, waited for (then 409).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -28,9 +29,11 @@ from shared.errors import (
     StatementRefused,
     Unprocessable,
 )
+from shared.events import EventType, event_id
 from shared.ledger import PENDING_COLUMNS, LedgerRecord, pending_values
 from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import Rejection
+from shared.resources import wallet_json
 from shared.sharding import shard_for
 from web.database import read_one, write
 from web.wallets.auth.api_keys import Caller
@@ -46,14 +49,22 @@ log = logging.getLogger(__name__)
 REPLAY_POLL = 0.02
 """Seconds between ledger reads while a replayed key's first request is in flight."""
 
-_WALLET_INSERT = "INSERT INTO wallets (id) VALUES (%s) ON CONFLICT (id) DO NOTHING"
-# One statement: the tenant's count goes up only with the insert, and never past its limit.
-_TENANT_WALLET_INSERT = """
-WITH quota AS (
-    UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id
+# Each in one statement, so one transaction: the wallet and its wallet.created event.
+_WALLET_CREATED = (
+    "INSERT INTO events (id, type, tenant_id, wallet_id, data) SELECT %s, %s, tenant_id, id, %s FROM wallet"
 )
-INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id
-"""
+_WALLET_INSERT = (
+    "WITH wallet AS (INSERT INTO wallets (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id, tenant_id) "  # noqa: S608 (constants)
+    + _WALLET_CREATED
+)
+# The tenant's count goes up only with the insert, and never past its limit.
+_TENANT_WALLET_INSERT = (
+    "WITH quota AS ("  # noqa: S608 (constants only)
+    " UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id"
+    "), wallet AS (INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id, tenant_id) "
+    + _WALLET_CREATED
+    + " RETURNING wallet_id"
+)
 # Built from shared.ledger's constant column list only (no input reaches this string).
 _PENDING_INSERT = (
     f"INSERT INTO pending_operations (shard, {', '.join(PENDING_COLUMNS)})"  # noqa: S608
@@ -90,11 +101,13 @@ class NewWallet:
 
 def wallet_create(*, caller: Caller) -> NewWallet:
     """A new empty wallet of the caller's tenant, within the tenant's quota (``Forbidden``
-    past it); with ``API_AUTH=off``, of no tenant."""
+    past it), and its ``wallet.created`` event; with ``API_AUTH=off``, of no tenant."""
     wallet_id = uuid4()
+    event = (str(event_id(EventType.WALLET_CREATED, wallet_id)), EventType.WALLET_CREATED.value)
+    data = json.dumps(wallet_json(wallet_id, Decimal(0), Decimal(0)), separators=(",", ":"))
     if caller.tenant_id is None:
-        write(_WALLET_INSERT, (str(wallet_id),))
-    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id))) is None:
+        write(_WALLET_INSERT, (str(wallet_id), *event, data))
+    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id), *event, data)) is None:
         # Refused, unless a retry after a lost connection finds the first attempt committed.
         try:
             committed = wallet_tenant_get(wallet_id=wallet_id) == caller.tenant_id

@@ -34,13 +34,17 @@ OPERATION_ROW = {
     "counterparty_wallet_id": None,
     "hold_id": None,
     "held_after": "0.00",
+    "available_after": "100.00",
+    "position": 1042,
     "created_at": CREATED,
     "applied_at": APPLIED,
 }
 
+EVENT = "6e8a0c2e-4a6c-5d8e-9f1a-3b5c7d9e1f3a"
+
 EXAMPLES: dict[str, Any] = {
-    "wallet": {"id": WALLET, "balance": "0.00"},
-    "balance": {"balance": "90.00", "available": "85.00", "held": "5.00"},
+    "wallet": {"id": WALLET, "balance": "0.00", "available": "0.00", "held": "0.00"},
+    "balance": {"id": WALLET, "balance": "90.00", "available": "85.00", "held": "5.00"},
     "operation_request": {"operationType": "DEPOSIT", "amount": "100.00"},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "operation_id": OPERATION},
     "operation_pending": {"status": "Pending", "operation_id": OPERATION},
@@ -118,6 +122,27 @@ EXAMPLES: dict[str, Any] = {
         "transfer_id": None,
         "created_at": CREATED,
         "updated_at": APPLIED,
+    },
+    "events": {
+        "results": [
+            {
+                "id": EVENT,
+                "type": "operation.applied",
+                "created": APPLIED,
+                "data": {
+                    **OPERATION_ROW,
+                    "wallet": {
+                        "id": WALLET,
+                        "balance": "100.00",
+                        "available": "100.00",
+                        "held": "0.00",
+                        "position": 1042,
+                    },
+                },
+            }
+        ],
+        "next": "AAAAAAAAHogAAAAAAAAEEg",
+        "has_more": False,
     },
     "health": {"status": "ok"},
     "ready": {

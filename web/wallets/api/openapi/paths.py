@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.events import EventType
 from shared.outcomes import Rejection
 from web.wallets import error_codes as msg
 from web.wallets.api.openapi.components import ref, request_body, response
@@ -42,6 +43,7 @@ SUMMARIES = {
     "hold_status": "Read a hold",
     "hold_capture": "Capture a hold (all or part), releasing the rest",
     "hold_void": "Release a hold",
+    "events_list": "Read the tenant's events, oldest first, after a cursor",
     "health": "Liveness: the process answers",
     "ready": "Readiness: every shard has a writer and none lags",
 }
@@ -61,6 +63,7 @@ TAGS = {
         "Set money aside now; capture or release it later",
         ("hold_create", "hold_status", "hold_capture", "hold_void"),
     ),
+    "Events": ("Every money movement as it happened, to catch up and reconcile", ("events_list",)),
     "Service": ("Probes for orchestrators", ("health", "ready")),
 }
 """The resources, in the order reference pages show them: a description, and their operations."""
@@ -81,7 +84,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "wallet_balance",
             "responses": {
-                "200": response(ref("Balance"), "The balance", EXAMPLES["balance"]),
+                "200": response(ref("Wallet"), "The wallet's money", EXAMPLES["balance"]),
                 **READ,
                 "404": WALLET_NOT_FOUND,
                 "503": UNAVAILABLE,
@@ -149,6 +152,51 @@ PATHS: dict[str, Any] = {
                 "200": response(ref("Operation"), "The operation", EXAMPLES["operation"]),
                 **READ,
                 "404": error(404, "Operation not found", msg.OPERATION_NOT_FOUND),
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/events": {
+        "get": {
+            "operationId": "events_list",
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "description": "The previous page's next: the feed continues after it (opaque)",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "type",
+                    "in": "query",
+                    "description": "Only events of this type",
+                    "schema": {"type": "string", "enum": [t.value for t in EventType]},
+                },
+                {
+                    "name": "wallet",
+                    "in": "query",
+                    "description": "Only events of this wallet (also the transfers it received)",
+                    "schema": {"type": "string", "format": "uuid"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "Events per page (default 50)",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
+                },
+            ],
+            "responses": {
+                "200": response(ref("Events"), "Events, oldest first", EXAMPLES["events"]),
+                "400": error(
+                    400,
+                    "Invalid cursor, type, wallet or limit",
+                    msg.INVALID_CURSOR,
+                    msg.INVALID_EVENT_TYPE,
+                    msg.INVALID_WALLET_FILTER,
+                    msg.INVALID_LIMIT,
+                ),
+                **READ,
+                "404": WALLET_NOT_FOUND,
                 "503": UNAVAILABLE,
             },
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.events import EventType
 from shared.holds import REFUSED_AS, HoldState
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.outcomes import OperationStatus
@@ -15,14 +16,9 @@ from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 RESOURCE_SCHEMAS: dict[str, Any] = {
     "Wallet": {
         "type": "object",
-        "required": ["id", "balance"],
-        "properties": {"id": ref("Uuid"), "balance": ref("Money")},
-        "additionalProperties": False,
-    },
-    "Balance": {
-        "type": "object",
-        "required": ["balance", "available", "held"],
+        "required": ["id", "balance", "available", "held"],
         "properties": {
+            "id": ref("Uuid"),
             "balance": ref("Money"),
             "available": {**ref("Money"), "description": "What withdrawals, transfers and new holds may use"},
             "held": {**ref("Money"), "description": "Set aside by active holds (balance = available + held)"},
@@ -267,8 +263,55 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "counterparty_wallet_id": {**ref("Uuid"), "nullable": True},
             "hold_id": {**ref("Uuid"), "nullable": True},
             "held_after": {**ref("Money"), "description": "The wallet's held money after it"},
+            "available_after": {**ref("Money"), "description": "balance_after less held_after"},
+            "position": {
+                "type": "integer",
+                "description": "Its place in the ledger: increasing along each wallet's operations",
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "applied_at": {"type": "string", "format": "date-time"},
+        },
+        "additionalProperties": False,
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "type", "created", "data"],
+        "properties": {
+            "id": {**ref("Uuid"), "description": "The same forever (and every webhook of it has it)"},
+            "type": {"type": "string", "enum": [t.value for t in EventType]},
+            "created": {"type": "string", "format": "date-time"},
+            "data": {
+                "type": "object",
+                "description": "The resource its type names (a Wallet, an Operation, a Transfer or a Hold) as the"
+                " API showed it then; but for wallet.created, with wallet: that wallet's money right after it",
+                "properties": {"wallet": ref("EventWallet")},
+            },
+        },
+        "additionalProperties": False,
+    },
+    "EventWallet": {
+        "type": "object",
+        "required": ["id", "balance", "available", "held", "position"],
+        "properties": {
+            "id": ref("Uuid"),
+            "balance": ref("Money"),
+            "available": ref("Money"),
+            "held": ref("Money"),
+            "position": {"type": "integer", "description": "The position of the ledger row the event is"},
+        },
+        "additionalProperties": False,
+    },
+    "Events": {
+        "type": "object",
+        "required": ["results", "next", "has_more"],
+        "properties": {
+            "results": {"type": "array", "items": ref("Event")},
+            "next": {
+                "type": "string",
+                "nullable": True,
+                "description": "Where to continue (also at the end: ask again later); null only for an empty feed",
+            },
+            "has_more": {"type": "boolean", "description": "More events are there now"},
         },
         "additionalProperties": False,
     },

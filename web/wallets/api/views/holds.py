@@ -12,13 +12,10 @@ from shared.errors import NotFound
 from shared.holds import REFUSED_AS, HoldState
 from shared.money import format_money
 from shared.operations import OperationType
-from shared.outcomes import OperationStatus
+from shared.outcomes import OperationStatus, ledger_error_fields
+from shared.resources import hold_json, moment_json
 from shared.transfers import TransferState
 from web.wallets.api import parsing
-from web.wallets.api.resources import (
-    hold_json,
-    moment_json,
-)
 from web.wallets.api.responses import (
     api_view,
     json_response,
@@ -33,10 +30,7 @@ from web.wallets.api.views.common import (
     write_context,
 )
 from web.wallets.auth.api_keys import Caller
-from web.wallets.error_codes import (
-    error_fields,
-    ledger_error_fields,
-)
+from web.wallets.error_codes import error_fields
 from web.wallets.money.holds import HOLD_NOT_FOUND, ChangeAnswer, HoldAnswer, hold_change_submit, hold_submit
 from web.wallets.money.selectors import (
     hold_get,

@@ -11,12 +11,10 @@ from shared.errors import NotFound
 from shared.money import format_money
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
+from shared.resources import transfer_json
 from shared.transfers import TransferState
 from web.wallets.api import parsing
-from web.wallets.api.resources import (
-    transfer_json,
-    transfer_pending_json,
-)
+from web.wallets.api.resources import transfer_pending_json
 from web.wallets.api.responses import (
     api_view,
     json_response,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse
 
@@ -10,14 +11,12 @@ from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.money import format_money
-from shared.outcomes import OperationStatus, Rejection
+from shared.outcomes import OperationStatus, Rejection, ledger_error_fields
 from shared.rates import Limit
+from shared.resources import operation_json, wallet_json
 from shared.rq_contract import JobState, job_state
 from web.wallets.api import parsing
-from web.wallets.api.resources import (
-    cursor_json,
-    operation_json,
-)
+from web.wallets.api.resources import cursor_json
 from web.wallets.api.responses import (
     api_view,
     json_response,
@@ -34,10 +33,7 @@ from web.wallets.api.views.common import (
 )
 from web.wallets.auth import rate_limits
 from web.wallets.auth.api_keys import Caller
-from web.wallets.error_codes import (
-    OPERATION_NOT_FOUND,
-    ledger_error_fields,
-)
+from web.wallets.error_codes import OPERATION_NOT_FOUND
 from web.wallets.money.selectors import (
     operation_by_key_get,
     operation_get,
@@ -54,19 +50,14 @@ def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     caller.require_write()
     rate_limits.spend(get_redis(), rate_limits.counted(caller, get_settings(), Limit.WALLETS))
     wallet = wallet_create(caller=caller)
-    return json_response({"id": str(wallet.id), "balance": format_money(wallet.balance)}, status=201)
+    return json_response(wallet_json(wallet.id, wallet.balance, Decimal(0)), status=201)
 
 
 @api_view("GET")
 def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
-    money = wallet_balance_get(wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND), caller=caller)
-    return json_response(
-        {
-            "balance": format_money(money.balance),
-            "available": format_money(money.available),
-            "held": format_money(money.held),
-        }
-    )
+    wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
+    money = wallet_balance_get(wallet_id=wallet_uuid, caller=caller)
+    return json_response(wallet_json(wallet_uuid, money.balance, money.held))
 
 
 @api_view("POST")

@@ -1,0 +1,71 @@
+"""Webhooks, what the web (endpoints) and the delivering worker agree on: the states, the
+secrets and how they sign (the Standard Webhooks specification, v1), the retry schedule, and
+which URLs may be called (``shared.webhook_urls``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from enum import StrEnum
+from uuid import UUID
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
+SECRET_BYTES = 32
+"""Random bytes of a signing secret (the specification asks for 24 to 64)."""
+
+SIGNATURE_VERSION = "v1"
+
+DELIVERY_TIMEOUT = 15.0
+"""Seconds a receiver has to answer a delivery (connecting included)."""
+
+PREVIOUS_SECRET_HOURS = 24
+"""Hours a rotated secret keeps signing beside the new one."""
+
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0)
+"""Seconds before each retry after the first attempt, which is immediate: the specification's
+5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (``WEBHOOK_RETRY_SCHEDULE``)."""
+
+DEFAULT_DISABLE_AFTER = 5 * 86400.0
+"""An endpoint that failed every attempt for this long is disabled (``WEBHOOK_DISABLE_AFTER``)."""
+
+MAX_RETRY_AFTER = 24 * 3600
+"""Longest ``Retry-After`` honoured, in seconds (a longer one waits this long)."""
+
+
+class EndpointStatus(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    """Due at ``next_attempt_at``."""
+    DELIVERED = "delivered"
+    """A 2xx answered."""
+    FAILED = "failed"
+    """Every attempt of the schedule failed, or the endpoint was disabled."""
+
+
+def secret_new() -> str:
+    """A signing secret: ``whsec_`` and the base64 of ``SECRET_BYTES`` random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def signature(secret: str, message_id: UUID, timestamp: int, body: bytes) -> str:
+    """One ``webhook-signature`` entry: ``v1,`` and the base64 HMAC-SHA256 of
+    ``{id}.{timestamp}.{body}`` under the secret's key."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
+    return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode()}"
+
+
+def signature_header(secrets_: Sequence[str], message_id: UUID, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header: one signature per secret, space-separated."""
+    return " ".join(signature(s, message_id, timestamp, body) for s in secrets_)

@@ -1,0 +1,221 @@
+"""The events feed (``GET /api/v1/events``) after real money movements, decided by the real
+shard worker process: one event per movement, of the right type, with the API's resource as
+its data; and the feed's cursors, filters and tenancy."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from deploy.processes import wait_until
+from shared.config import Settings
+from shared.events import EVENTS_OF, EventType
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus
+from tests.support.api import Api, error_body
+from tests.support.factories import api_key
+
+
+def tenant_api() -> Api:
+    """A client of a tenant of its own (a feed no other test writes to)."""
+    return Api(api_key(f"events-{uuid.uuid4().hex[:10]}").secret)
+
+
+def feed(api: Api, **params: str) -> list[dict[str, Any]]:
+    """Every event of the caller's feed (with ``params``), page by page."""
+    events: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        query = {**params, **({"after": after} if after else {})}
+        response = api.client.get("/api/v1/events", query)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        events += body["results"]
+        if not body["has_more"]:
+            return events
+        after = body["next"]
+
+
+def read(api: Api, path: str) -> dict[str, Any]:
+    response = api.client.get(path)
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def two_shards(api: Api, settings: Settings, balance: int) -> tuple[str, str]:
+    source = api.create_wallet(balance)
+    while True:
+        destination = api.create_wallet()
+        if uuid.UUID(destination).int % settings.shard_count != uuid.UUID(source).int % settings.shard_count:
+            return source, destination
+
+
+def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(settings: Settings, db: Engine) -> None:
+    api = tenant_api()
+    source, destination = two_shards(api, settings, 100)
+    refused = api.post_operation(source, {"operationType": "WITHDRAW", "amount": "1000.00"})
+    assert refused.status_code == 400
+    moved = api.post_transfer(source, destination, "10.00").json()
+    failed = api.post_transfer(source, destination, "500.00").json()
+    assert (moved["state"], failed["error"]) == ("completed", "Insufficient funds"), failed
+    captured = api.post_hold(source, {"amount": "20.00", "to": destination}).json()["hold_id"]
+    assert api.hold_change(captured, "capture", {"amount": "5.00"}).status_code == 200
+    voided = api.post_hold(source, {"amount": "3.00"}).json()["hold_id"]
+    assert api.hold_change(voided, "void").status_code == 200
+    expiring = api.post_hold(source, {"amount": "4.00", "expires_in": 1}).json()["hold_id"]
+    wait_until(
+        lambda: any(e["type"] == "hold.expired" for e in feed(api)), timeout=15, what="the worker expiring the hold"
+    )
+
+    events = feed(api)
+    assert len({e["id"] for e in events}) == len(events)
+    assert Counter(e["type"] for e in events) == {
+        "wallet.created": 2,
+        "operation.applied": 1,  # the source's funding deposit
+        "operation.rejected": 1,
+        "transfer.completed": 2,  # the transfer, and the capture to the destination
+        "transfer.failed": 1,
+        "hold.created": 3,
+        "hold.captured": 1,
+        "hold.voided": 1,
+        "hold.expired": 1,
+    }
+    ledger = {row["position"]: row for wallet in (source, destination) for row in history_all(api, wallet)}
+    for event in events:
+        data = dict(event["data"])
+        if event["type"] == "wallet.created":
+            assert data == {"id": data["id"], "balance": "0.00", "available": "0.00", "held": "0.00"}
+            continue
+        wallet = data.pop("wallet")
+        row = ledger[wallet["position"]]  # the ledger row that is this event
+        assert wallet == {
+            "id": row["wallet_id"],
+            "balance": row["balance_after"],
+            "available": row["available_after"],
+            "held": row["held_after"],
+            "position": row["position"],
+        }
+        assert event["created"] == row["applied_at"]
+        resource = EventType(event["type"]).resource.value
+        now = read(api, _PATHS[resource].format(**data))
+        if event["type"] == "hold.created":  # the hold as it was made, since captured, voided or expired
+            assert data["state"] == "active"
+            assert {k: v for k, v in data.items() if k in _HOLD_FIXED} == {k: now[k] for k in _HOLD_FIXED}
+        else:  # an operation, or a transfer or a hold at its end: as GET shows it still
+            assert data == now, event["type"]
+    assert {(e["type"], _subject(e)) for e in events if e["type"] != "wallet.created"} == _expected(
+        db, source, destination
+    )
+    assert {(e["data"]["hold_id"]) for e in events if e["type"] == "hold.created"} == {captured, voided, expiring}
+
+
+_PATHS = {
+    "operation": "/api/v1/operations/{operation_id}",
+    "transfer": "/api/v1/transfers/{transfer_id}",
+    "hold": "/api/v1/holds/{hold_id}",
+}
+_HOLD_FIXED = ("hold_id", "wallet_id", "to", "amount", "expires_at", "created_at")
+
+
+def history_all(api: Api, wallet: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        body = read(api, f"/api/v1/wallets/{wallet}/operations?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        rows += body["results"]
+        cursor = body["next"]
+        if cursor is None:
+            return rows
+
+
+def _subject(event: dict[str, Any]) -> str:
+    data = event["data"]
+    return str(
+        {"operation": data.get("operation_id"), "transfer": data.get("transfer_id"), "hold": data.get("hold_id")}[
+            EventType(event["type"]).resource.value
+        ]
+    )
+
+
+def _expected(db: Engine, *wallets: str) -> set[tuple[str, str]]:
+    """The events the ledger rows of ``wallets`` are (``shared.events.EVENTS_OF``)."""
+    expected = set()
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, operation_type, status, transfer_id, hold_id FROM wallet_operations"
+                " WHERE wallet_id = ANY(CAST(:wallets AS uuid[]))"
+            ),
+            {"wallets": list(wallets)},
+        )
+        for row in rows:
+            event_type = EVENTS_OF[OperationType(row.operation_type)].of(OperationStatus(row.status))
+            if event_type is not None:
+                subject = {"operation": row.id, "transfer": row.transfer_id, "hold": row.hold_id}[
+                    event_type.resource.value
+                ]
+                expected.add((event_type.value, str(subject)))
+    return expected
+
+
+def test_the_feed_pages_oldest_first_and_filters_by_type_and_wallet(settings: Settings) -> None:
+    api = tenant_api()
+    source, destination = two_shards(api, settings, 50)
+    other = api.create_wallet(7)
+    moved = api.post_transfer(source, destination, "5.00").json()
+    everything = feed(api)
+    assert [e["type"] for e in everything][-1] == "transfer.completed"
+    # Pages of one, each starting where the last ended, make the whole feed.
+    assert feed(api, limit="1") == everything
+    first = api.client.get("/api/v1/events", {"limit": "2"}).json()
+    assert (len(first["results"]), first["has_more"]) == (2, True)
+    rest = api.client.get("/api/v1/events", {"after": first["next"]}).json()
+    assert first["results"] + rest["results"] == everything
+    # At the end, ``next`` is where to ask again, and a new event comes after it.
+    assert (rest["has_more"], rest["next"]) == (False, rest["next"])
+    api.post_operation(other, {"operationType": "DEPOSIT", "amount": "1.00"})
+    later = api.client.get("/api/v1/events", {"after": rest["next"]}).json()["results"]
+    assert [(e["type"], e["data"]["wallet_id"]) for e in later] == [("operation.applied", other)]
+
+    assert [e["data"]["transfer_id"] for e in feed(api, type="transfer.completed")] == [moved["transfer_id"]]
+    # A wallet's feed holds the transfers it received as well as its own events.
+    assert [e["type"] for e in feed(api, wallet=destination)] == ["wallet.created", "transfer.completed"]
+    assert {e["data"].get("wallet_id", e["data"].get("id")) for e in feed(api, wallet=other)} == {other}
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message", "code"),
+    [
+        ({"after": "not-a-cursor"}, 400, "Invalid cursor", "invalid_cursor"),
+        ({"type": "money.vanished"}, 400, None, "invalid_event_type"),
+        ({"wallet": "nope"}, 400, 'Invalid "wallet": a wallet id', "invalid_wallet"),
+        ({"wallet": str(uuid.uuid4())}, 404, "Wallet not found", "wallet_not_found"),
+        ({"limit": "0"}, 400, None, "invalid_limit"),
+    ],
+)
+def test_a_bad_query_is_a_clear_error(params: dict[str, str], status: int, message: str | None, code: str) -> None:
+    response = tenant_api().client.get("/api/v1/events", params)
+    body = error_body(response)
+    assert (response.status_code, body["code"]) == (status, code)
+    if message is not None:
+        assert body["error"] == message
+    if code == "invalid_event_type":
+        assert "money.vanished" in body["error"]
+        assert "hold.expired" in body["error"]
+
+
+def test_a_tenant_sees_only_its_own_events() -> None:
+    ours, theirs = tenant_api(), tenant_api()
+    wallet = ours.create_wallet(3)
+    assert feed(theirs) == []
+    response = theirs.client.get("/api/v1/events", {"wallet": wallet})
+    assert (response.status_code, error_body(response)["code"]) == (404, "wallet_not_found")
+    assert [e["type"] for e in feed(ours)] == ["wallet.created", "operation.applied"]
+    # A cursor of another tenant's feed is only a position: it shows nothing of theirs.
+    cursor = ours.client.get("/api/v1/events", {"limit": "1"}).json()["next"]
+    assert theirs.client.get("/api/v1/events", {"after": cursor}).json()["results"] == []
