@@ -39,6 +39,10 @@ def start_worker(*extra: str, **env: str) -> subprocess.Popen[bytes]:
     return start([sys.executable, "-m", "worker", "--log-level", "WARNING", *extra], **env)
 
 
+def start_webhook_worker(**env: str) -> subprocess.Popen[bytes]:
+    return start([sys.executable, "-m", "worker.webhooks", "--log-level", "WARNING"], **env)
+
+
 def start_gunicorn(port: int, **env: str) -> subprocess.Popen[bytes]:
     """The service's gunicorn on ``port``, with its own configuration, once ``/healthz`` answers."""
     return start_wsgi(port, "web.wsgi", ("-c", "deploy/gunicorn.conf.py"), **env)

@@ -1,8 +1,10 @@
-"""Histograms of the shard workers' batches, kept in Redis: the workers count each batch, the
-web's ``/metrics`` reads the counts at scrape time (so they cover every worker on every host).
+"""Histograms kept in Redis: the workers count each batch (and the webhook workers each
+delivery), the web's ``/metrics`` reads the counts at scrape time (so they cover every worker
+on every host).
 
 - ``wallet_batch_size``: operations per batch;
-- ``wallet_batch_apply_seconds``: from a batch's claim to its finish (fetch, apply, commit).
+- ``wallet_batch_apply_seconds``: from a batch's claim to its finish (fetch, apply, commit);
+- ``wallet_webhook_delivery_lag_seconds``: from an event to its webhook's 2xx.
 """
 
 from __future__ import annotations
@@ -51,4 +53,10 @@ BATCH_SECONDS = BatchHistogram(
     keys.BATCH_SECONDS_KEY,
     (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
-HISTOGRAMS = (BATCH_SIZES, BATCH_SECONDS)
+WEBHOOK_LAGS = BatchHistogram(
+    "wallet_webhook_delivery_lag_seconds",
+    "Seconds from an event to the 2xx of its webhook delivery, by the webhook workers",
+    keys.WEBHOOK_LAGS_KEY,
+    (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0),
+)
+HISTOGRAMS = (BATCH_SIZES, BATCH_SECONDS, WEBHOOK_LAGS)

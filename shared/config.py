@@ -24,7 +24,7 @@ from shared import env
 from shared.errors import ConfigurationError
 from shared.events import DEFAULT_EVENT_RETENTION_DAYS
 from shared.rates import Limit, RateLimit
-from shared.webhooks import DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_SCHEDULE
+from shared.webhooks import DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_SCHEDULE, DELIVERY_TIMEOUT
 
 T = TypeVar("T")
 
@@ -180,6 +180,8 @@ class Settings:
     immediate): the Standard Webhooks schedule by default, ending after a day."""
     webhook_disable_after: float = setting("WEBHOOK_DISABLE_AFTER", DEFAULT_DISABLE_AFTER, env.duration)
     """An endpoint whose every attempt failed for this long (``5d``) is disabled."""
+    webhook_timeout: float = setting("WEBHOOK_TIMEOUT", DELIVERY_TIMEOUT, env.number(minimum=0.1, maximum=60))
+    """Seconds a receiver has to answer a delivery (connecting included) before it counts as failed."""
     webhook_allow_private_urls: bool = setting("WEBHOOK_ALLOW_PRIVATE_URLS", False, env.flag)
     """Let endpoints name loopback, private, link-local and reserved addresses: for local
     development and tests only (else the service could be made to call its own network)."""

@@ -21,6 +21,19 @@ SHARD_QUEUES_PATTERN = f"{RQ_QUEUE_PREFIX}{QUEUE_PREFIX}*"
 """Matches every shard queue (and RQ's ``:intermediate`` lists of them)."""
 
 
+WEBHOOK_QUEUE = "webhooks"
+"""The RQ queue of webhook deliveries (``rq:queue:webhooks``), served by the webhook workers."""
+
+WEBHOOK_QUEUE_KEY = f"{RQ_QUEUE_PREFIX}{WEBHOOK_QUEUE}"
+
+WEBHOOK_RESULTS_KEY = "wallets:webhooks:results"
+"""Hash: webhook attempts by result (``shared.webhooks.AttemptResult``), counted by the webhook
+workers, read by ``/metrics``."""
+
+WEBHOOK_LAGS_KEY = "wallets:webhooks:lag"
+"""Hash: the histogram of delivery lags, from an event's time to its 2xx (``shared.batch_metrics``)."""
+
+
 def queue_key(shard: int) -> str:
     return f"{RQ_QUEUE_PREFIX}{queue_name(shard)}"
 

@@ -12,6 +12,12 @@ from collections.abc import Sequence
 from enum import StrEnum
 from uuid import UUID
 
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from shared import keys
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 SECRET_BYTES = 32
 """Random bytes of a signing secret (the specification asks for 24 to 64)."""
@@ -69,3 +75,52 @@ def signature(secret: str, message_id: UUID, timestamp: int, body: bytes) -> str
 def signature_header(secrets_: Sequence[str], message_id: UUID, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` header: one signature per secret, space-separated."""
     return " ".join(signature(s, message_id, timestamp, body) for s in secrets_)
+
+
+DELIVERY_JOB = "worker.webhooks.jobs.deliveries_send_job"
+"""The RQ job function that sends an endpoint's claimed deliveries (the web names it, never
+imports it): ``deliveries_send_job(endpoint_id, claim)``."""
+
+JOB_TIMEOUT = 600
+"""RQ's timeout of one delivery job (it sends up to ``DELIVERIES_PER_JOB`` requests)."""
+
+DELIVERIES_PER_JOB = 200
+"""Most deliveries of one endpoint one job sends, in event order, on one connection."""
+
+ENQUEUED_LEASE = 30.0
+"""Seconds a delivery handed to an RQ job stays its: past that with no job having started it
+(Redis lost the job), the sweep hands it to a new one."""
+
+
+class AttemptResult(StrEnum):
+    """What one attempt came to (the ``/metrics`` label)."""
+
+    DELIVERED = "delivered"
+    """A 2xx."""
+    REFUSED = "refused"
+    """Another status."""
+    UNREACHABLE = "unreachable"
+    """No answer: a timeout, a connection error, or an address the rules refuse."""
+
+
+def deliveries_enqueue(connection: redis.Redis, claims: Sequence[tuple[UUID, UUID]], *, result_ttl: int) -> None:
+    """Queue one ``DELIVERY_JOB`` per (endpoint, claim) on the webhooks queue, in one round trip."""
+    if not claims:
+        return
+    queue = Queue(keys.WEBHOOK_QUEUE, connection=connection, serializer=JSONSerializer)
+    with connection.pipeline() as pipe:
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    DELIVERY_JOB,
+                    args=(str(endpoint), str(claim)),
+                    job_id=f"webhook-{claim}",
+                    result_ttl=result_ttl,
+                    timeout=JOB_TIMEOUT,
+                    description=f"deliveries of endpoint {endpoint}",
+                )
+                for endpoint, claim in claims
+            ],
+            pipeline=pipe,
+        )
+        pipe.execute()

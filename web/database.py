@@ -56,6 +56,9 @@ not SQLAlchemy's wrappers."""
 
 DATABASE_UNAVAILABLE = "PostgreSQL is unavailable"
 
+Params = tuple[Any, ...] | dict[str, Any]
+"""A statement's parameters: positional (``%s``) or named (``%(name)s``)."""
+
 
 def _connection_lost(exc: Exception, raw: Any) -> bool:
     """Whether ``exc`` left the connection unusable (as opposed to a cancelled statement, a lock
@@ -63,7 +66,7 @@ def _connection_lost(exc: Exception, raw: Any) -> bool:
     return bool(raw.dbapi_connection is None or raw.dbapi_connection.closed) or getattr(exc, "pgcode", None) is None
 
 
-def _run(sql: str, params: tuple[Any, ...], fetch: int) -> list[tuple[Any, ...]]:
+def _run(sql: str, params: Params, fetch: int) -> list[tuple[Any, ...]]:
     """Run one statement on the web's pool; ``fetch`` rows at most (0: none).
 
     The hot reads go straight to the pooled DBAPI cursor: SQLAlchemy's statement and result
@@ -103,17 +106,17 @@ def _run(sql: str, params: tuple[Any, ...], fetch: int) -> list[tuple[Any, ...]]
     raise AssertionError("unreachable")
 
 
-def read_one(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+def read_one(sql: str, params: Params) -> tuple[Any, ...] | None:
     """The first row of a single-statement read on the web's pool, or None."""
     rows = _run(sql, params, 1)
     return rows[0] if rows else None
 
 
-def read_all(sql: str, params: tuple[Any, ...], limit: int) -> list[tuple[Any, ...]]:
+def read_all(sql: str, params: Params, limit: int) -> list[tuple[Any, ...]]:
     """Up to ``limit`` rows of a single-statement read on the web's pool."""
     return _run(sql, params, limit)
 
 
-def write(sql: str, params: tuple[Any, ...]) -> None:
+def write(sql: str, params: Params) -> None:
     """One idempotent statement (it may run twice: ``INSERT ... ON CONFLICT DO NOTHING``)."""
     _run(sql, params, 0)

@@ -8,8 +8,9 @@ gets its status's code.
 
 from __future__ import annotations
 
+from shared import webhook_urls
 from shared.outcomes import REJECTION_CODES
-from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS
+from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS, MAX_WEBHOOK_ENDPOINTS
 
 # Messages of request bodies and query strings (``api.parsing``).
 INVALID_AMOUNT = "Invalid or missing amount"
@@ -32,6 +33,11 @@ UNKNOWN_FIELDS = "Unknown fields"
 INVALID_EVENT_TYPE = "Unknown event type"
 """Followed by the one sent, and the types there are."""
 INVALID_WALLET_FILTER = 'Invalid "wallet": a wallet id'
+
+INVALID_EVENT_TYPES = '"event_types" must be a non-empty list of event types'
+ENDPOINT_NOT_FOUND = "Webhook endpoint not found"
+EVENT_NOT_FOUND = "Event not found"
+ENDPOINT_QUOTA = f"This tenant has reached its limit of {MAX_WEBHOOK_ENDPOINTS} webhook endpoints"
 
 INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
 
@@ -77,6 +83,11 @@ BY_MESSAGE = {
     INVALID_LIMIT: "invalid_limit",
     INVALID_EVENT_TYPE: "invalid_event_type",
     INVALID_WALLET_FILTER: "invalid_wallet",
+    INVALID_EVENT_TYPES: "invalid_event_types",
+    webhook_urls.BAD_URL: "invalid_webhook_url",
+    webhook_urls.NO_CREDENTIALS: "webhook_url_credentials",
+    webhook_urls.UNRESOLVED: "webhook_url_unresolved",
+    webhook_urls.PRIVATE: "webhook_url_private",
     INVALID_FROM: "invalid_from",
     INVALID_TO: "invalid_to",
     SAME_WALLET: "same_wallet",
@@ -100,6 +111,9 @@ BY_MESSAGE = {
     # 404, 409
     OPERATION_NOT_FOUND: "operation_not_found",
     TRANSFER_NOT_FOUND: "transfer_not_found",
+    ENDPOINT_NOT_FOUND: "webhook_endpoint_not_found",
+    EVENT_NOT_FOUND: "event_not_found",
+    ENDPOINT_QUOTA: "webhook_endpoint_quota_reached",
     IN_FLIGHT: "idempotency_key_in_flight",
     NOT_JSON: "unsupported_media_type",
     UNAVAILABLE: "service_unavailable",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from shared.events import EventType
 from shared.operations import OperationType
 
 HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
@@ -20,6 +21,9 @@ HISTORY_DEFAULT_LIMIT = 50
 
 HISTORY_MAX_LIMIT = 500
 """Largest ``limit`` a history request may ask for."""
+
+MAX_WEBHOOK_ENDPOINTS = 16
+"""Webhook endpoints a tenant may have at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +46,10 @@ class HoldInput:
     """Seconds from its acceptance."""
     to_wallet: UUID | None
     """Where a capture moves the money (None: out of the service, like a withdrawal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInput:
+    url: str
+    event_types: tuple[EventType, ...]
+    """Empty: every type."""

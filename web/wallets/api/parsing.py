@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from shared import webhook_urls
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.events import EventType
 from shared.money import InvalidAmount, parse_amount
@@ -22,6 +23,7 @@ from web.wallets.error_codes import (
     INVALID_AMOUNT,
     INVALID_CURSOR,
     INVALID_EVENT_TYPE,
+    INVALID_EVENT_TYPES,
     INVALID_EXPIRES_IN,
     INVALID_FROM,
     INVALID_LIMIT,
@@ -39,6 +41,7 @@ from web.wallets.inputs import (
     HISTORY_MAX_LIMIT,
     HOLD_DEFAULT_SECONDS,
     HOLD_MAX_SECONDS,
+    EndpointInput,
     HoldInput,
     OperationInput,
     TransferInput,
@@ -238,3 +241,19 @@ def parse_wallet_filter(value: str | None) -> UUID | None:
         return UUID(value)
     except ValueError:
         raise InvalidRequest(INVALID_WALLET_FILTER) from None
+
+
+def parse_endpoint(body: bytes) -> EndpointInput:
+    """``{"url": "https://...", "event_types": [...]}`` (types optional: every type)."""
+    data = parse_json_object(body)
+    refuse_unknown_fields(data, ("url", "event_types"))
+    url = data.get("url")
+    if not isinstance(url, str):
+        raise InvalidRequest(webhook_urls.BAD_URL)
+    types = data.get("event_types")
+    if types is None:
+        return EndpointInput(url, ())
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        raise InvalidRequest(INVALID_EVENT_TYPES)
+    parsed = [parse_event_type(t) for t in types]
+    return EndpointInput(url, tuple(dict.fromkeys(t for t in parsed if t is not None)))

@@ -4,7 +4,7 @@ name is its ``route`` label in ``/metrics``."""
 
 from django.urls import re_path
 
-from web.wallets.api.views import events, holds, service, transfers, wallets
+from web.wallets.api.views import events, holds, service, transfers, wallets, webhooks
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -27,6 +27,25 @@ urlpatterns = [
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/capture/?$", holds.hold_capture_view, name="hold_capture"),
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/void/?$", holds.hold_void_view, name="hold_void"),
     re_path(r"^api/v1/events/?$", events.events_view, name="events"),
+    re_path(r"^api/v1/webhook-endpoints/?$", webhooks.endpoints_view, name="webhook_endpoints"),
+    re_path(
+        rf"^api/v1/webhook-endpoints/{ID.format('endpoint_id')}/?$", webhooks.endpoint_view, name="webhook_endpoint"
+    ),
+    re_path(
+        rf"^api/v1/webhook-endpoints/{ID.format('endpoint_id')}/rotate-secret/?$",
+        webhooks.endpoint_rotate_view,
+        name="webhook_endpoint_rotate",
+    ),
+    re_path(
+        rf"^api/v1/webhook-endpoints/{ID.format('endpoint_id')}/deliveries/?$",
+        webhooks.deliveries_view,
+        name="webhook_deliveries",
+    ),
+    re_path(
+        rf"^api/v1/webhook-endpoints/{ID.format('endpoint_id')}/deliveries/{ID.format('event_id')}/retry/?$",
+        webhooks.delivery_retry_view,
+        name="webhook_delivery_retry",
+    ),
     re_path(r"^api/v1/transfers/?$", transfers.transfer_create_view, name="transfers"),
     re_path(rf"^api/v1/transfers/{ID.format('transfer_id')}/?$", transfers.transfer_detail_view, name="transfer"),
 ]

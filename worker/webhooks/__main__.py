@@ -1,0 +1,99 @@
+"""Run a webhook worker: ``python -m worker.webhooks``.
+
+An RQ worker of the ``webhooks`` queue (rq-dashboard lists it and the queue), which sends each
+job's deliveries (``worker.webhooks.jobs``), with a thread beside it that dispatches new events
+and sweeps deliveries due again (``worker.webhooks.dispatch``). Start as many as you like: the
+chores share their rows (``SKIP LOCKED``), the queue its jobs. No money is written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+
+from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared import keys
+from shared.config import Settings, get_settings
+from shared.connections import redis_from_settings
+from shared.logs import configure as configure_logs
+from shared.webhooks import deliveries_enqueue
+from worker.webhooks import jobs
+from worker.webhooks.dispatch import DISPATCH_EVERY, SWEEP_EVERY, deliveries_sweep, events_dispatch
+
+log = logging.getLogger("worker.webhooks")
+
+
+class Dispatcher(threading.Thread):
+    """The chores' thread: dispatch every ``DISPATCH_EVERY`` s, sweep every ``SWEEP_EVERY`` s."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__(name="webhook-dispatcher", daemon=True)
+        self.engine = engine
+        self.settings = settings
+        self.connection = redis_from_settings(settings)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        next_sweep = 0.0
+        while not self.stopping.is_set():
+            self.turn(sweep=time.monotonic() >= next_sweep)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_EVERY
+            self.stopping.wait(DISPATCH_EVERY)
+
+    def turn(self, *, sweep: bool) -> None:
+        """One dispatch (and sweep): their jobs are enqueued once the claims are committed."""
+        try:
+            with self.engine.begin() as conn:
+                claims = events_dispatch(conn)
+            if sweep:
+                with self.engine.begin() as conn:
+                    claims += deliveries_sweep(conn)
+            deliveries_enqueue(self.connection, claims, result_ttl=self.settings.result_ttl)
+        except (SQLAlchemyError, OSError, ConnectionError) as exc:  # the sweep redoes what was lost
+            log.warning("webhook dispatch: %s", exc)
+        except Exception:
+            log.exception("webhook dispatch failed")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m worker.webhooks", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="send what is queued, then exit (no dispatcher)")
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = get_settings()
+    configure_logs(args.log_level)
+    connection = redis_from_settings(settings)
+    label = settings.worker_name or socket.gethostname()
+    worker = SimpleWorker(
+        [keys.WEBHOOK_QUEUE],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=f"webhooks.{keys.worker_name(label, os.getpid(), secrets.token_hex(3))}",
+    )
+    dispatcher = None
+    if not args.burst:
+        dispatcher = Dispatcher(jobs.engine(), settings)
+        dispatcher.start()
+    try:
+        worker.work(burst=args.burst, logging_level=args.log_level.upper())
+    finally:
+        if dispatcher is not None:
+            dispatcher.stopping.set()
+
+
+if __name__ == "__main__":
+    main()
