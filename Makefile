@@ -9,6 +9,7 @@ PORT ?= 8000
 # One run directory (supervisord's socket and pid file) per port: stacks on other ports run side by side.
 RUN_DIR = .run/$(PORT)
 WORKERS ?= 2
+WEBHOOK_WORKERS ?= 1
 DASHBOARD_PORT ?= 9181
 BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
@@ -43,10 +44,10 @@ migrate: $(STAMP) .env  ## Create the database if missing, apply migrations, col
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py migrate --verbosity 1
 	$(BIN)/honcho -e .env run $(BIN)/python web/manage.py collectstatic --noinput --verbosity 0
 
-run: migrate  ## Serve the API on $PORT with $WORKERS (2; 0 for web only) shard workers and rq-dashboard, kept up by supervisord (Ctrl-C stops all)
+run: migrate  ## Serve the API on $PORT with $WORKERS (2; 0 for web only) shard workers, $WEBHOOK_WORKERS (1) webhook workers and rq-dashboard, kept up by supervisord (Ctrl-C stops all)
 	@mkdir -p $(RUN_DIR)
 	$(BIN)/python deploy/supervise.py --bin $(BIN) --run-dir $(RUN_DIR) --workers $(WORKERS) \
-		--dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > $(RUN_DIR)/supervisord.conf
+		--webhook-workers $(WEBHOOK_WORKERS) --dashboard-port $(DASHBOARD_PORT) --redis-url "$$REDIS_URL" > $(RUN_DIR)/supervisord.conf
 	@# exec: no shell between honcho and supervisord, to die of Ctrl-C after supervisord stopped cleanly
 	PORT=$(PORT) $(BIN)/honcho -e .env run exec $(BIN)/supervisord -c $(RUN_DIR)/supervisord.conf
 

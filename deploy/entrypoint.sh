@@ -9,6 +9,9 @@ case "$role" in
   worker)
     # Scale freely: workers lease shards among themselves, one writer per shard.
     exec python -m worker "$@" ;;
+  webhooks)
+    # Webhook delivery and its dispatcher (docs/events.md); scale freely.
+    exec python -m worker.webhooks "$@" ;;
   migrate)
     exec python web/manage.py migrate --noinput "$@" ;;
   apikey)

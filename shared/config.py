@@ -22,9 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from shared import env
 from shared.errors import ConfigurationError
-from shared.events import DEFAULT_EVENT_RETENTION_DAYS
 from shared.rates import Limit, RateLimit
-from shared.webhooks import DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_SCHEDULE, DELIVERY_TIMEOUT
 
 T = TypeVar("T")
 
@@ -170,23 +168,24 @@ class Settings:
     """Seconds the Redis record of an ``Idempotency-Key`` lives. The ledger keeps every key for
     good and answers a retry after the record expired (Stripe keeps 24 h)."""
     # Events and webhooks
-    event_retention_days: int = setting(
-        "EVENT_RETENTION_DAYS", DEFAULT_EVENT_RETENTION_DAYS, env.whole(minimum=1, maximum=3650)
-    )
+    event_retention_days: int = setting("EVENT_RETENTION_DAYS", 30, env.whole(minimum=1, maximum=3650))
     """Days events (and their webhook deliveries) are kept, then pruned by a chore: the feed and
     a retry reach back this far."""
-    webhook_retry_schedule: tuple[float, ...] = setting("WEBHOOK_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE, env.durations)
+    webhook_retry_schedule: tuple[float, ...] = setting(
+        "WEBHOOK_RETRY_SCHEDULE",
+        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0),
+        env.durations,
+    )
     """Waits before each retry of a failed delivery (``5s,5m,30m,...``; the first attempt is
-    immediate): the Standard Webhooks schedule by default, ending after a day."""
-    webhook_disable_after: float = setting("WEBHOOK_DISABLE_AFTER", DEFAULT_DISABLE_AFTER, env.duration)
+    immediate): the Standard Webhooks schedule by default (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+    14 h, 20 h, 24 h), then the delivery has failed."""
+    webhook_disable_after: float = setting("WEBHOOK_DISABLE_AFTER", 5 * 86400.0, env.duration)
     """An endpoint whose every attempt failed for this long (``5d``) is disabled."""
-    webhook_timeout: float = setting("WEBHOOK_TIMEOUT", DELIVERY_TIMEOUT, env.number(minimum=0.1, maximum=60))
+    webhook_timeout: float = setting("WEBHOOK_TIMEOUT", 15.0, env.number(minimum=0.1, maximum=60))
     """Seconds a receiver has to answer a delivery (connecting included) before it counts as failed."""
     webhook_allow_private_urls: bool = setting("WEBHOOK_ALLOW_PRIVATE_URLS", False, env.flag)
     """Let endpoints name loopback, private, link-local and reserved addresses: for local
     development and tests only (else the service could be made to call its own network)."""
-    webhook_workers: int = setting("WEBHOOK_WORKERS", 1, env.whole(minimum=0, maximum=64))
-    """Webhook delivery processes ``make run`` starts (compose scales its ``webhooks`` service)."""
     tenant_wallet_limit: int = setting("TENANT_WALLET_LIMIT", 100_000, env.whole(minimum=0, maximum=2**31 - 1))
     """Wallets a new tenant may create; each tenant's own limit is stored with it and can be
     changed in the admin."""

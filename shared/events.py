@@ -28,9 +28,6 @@ from shared.resources import moment_json
 _EVENT_IDS = UUID("3f1c2a9e-8b47-4d6a-a5e2-7c0d91b4e638")
 """The namespace of events' ids (fixed forever)."""
 
-DEFAULT_EVENT_RETENTION_DAYS = 30
-"""Days an event is kept (``EVENT_RETENTION_DAYS``), then pruned with its deliveries."""
-
 EVENT_ORDER = ("txid", "seq")
 """The feed's order: by the writing transaction's id, then by row. Only transactions older
 than every one still running are read (``EVENTS_SETTLED``), so an event never appears

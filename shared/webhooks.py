@@ -24,18 +24,8 @@ SECRET_BYTES = 32
 
 SIGNATURE_VERSION = "v1"
 
-DELIVERY_TIMEOUT = 15.0
-"""Seconds a receiver has to answer a delivery (connecting included)."""
-
 PREVIOUS_SECRET_HOURS = 24
 """Hours a rotated secret keeps signing beside the new one."""
-
-DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0)
-"""Seconds before each retry after the first attempt, which is immediate: the specification's
-5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h (``WEBHOOK_RETRY_SCHEDULE``)."""
-
-DEFAULT_DISABLE_AFTER = 5 * 86400.0
-"""An endpoint that failed every attempt for this long is disabled (``WEBHOOK_DISABLE_AFTER``)."""
 
 MAX_RETRY_AFTER = 24 * 3600
 """Longest ``Retry-After`` honoured, in seconds (a longer one waits this long)."""
@@ -87,7 +77,7 @@ JOB_TIMEOUT = 600
 DELIVERIES_PER_JOB = 200
 """Most deliveries of one endpoint one job sends, in event order, on one connection."""
 
-ENQUEUED_LEASE = 30.0
+ENQUEUED_LEASE = 10.0
 """Seconds a delivery handed to an RQ job stays its: past that with no job having started it
 (Redis lost the job), the sweep hands it to a new one."""
 

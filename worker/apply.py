@@ -247,7 +247,7 @@ def operation_refuse(
     result = OperationResult(
         request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
     )
-    book = TransferBook.load(conn, [request], shard_count=shard_count)
+    book = TransferBook(shard_count, set(), {}, {})
     if request.starts_transfer:
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
         book.write_new(conn)

@@ -18,4 +18,5 @@ class KeepAlive:
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         self.conn.request(method, path, None if body is None else json.dumps(body), self.headers)
         response = self.conn.getresponse()
-        return response.status, json.loads(response.read())
+        raw = response.read()
+        return response.status, json.loads(raw) if raw else None

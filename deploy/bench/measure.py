@@ -37,6 +37,8 @@ class Row:
     cpu: dict[str, float] = field(default_factory=dict)
     left_pending: int = 0
     """Transfers still ``pending`` once the queues had drained and the sweeps had run."""
+    delivery: dict[str, float] = field(default_factory=dict)
+    """The ``webhook`` scenario's delivery lags (``deploy.bench.webhook.lag_summary``)."""
 
 
 def ensure_wrk() -> None:
@@ -59,6 +61,8 @@ def cpu_seconds() -> dict[tuple[str, int], float]:
         role = (
             "web"
             if "gunicorn" in cmd
+            else "webhooks"
+            if "-m worker.webhooks" in cmd
             else "worker"
             if "-m worker" in cmd
             else "wrk"

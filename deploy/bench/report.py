@@ -35,6 +35,10 @@ def median_rows(rows: list[Row]) -> list[dict[str, Any]]:
                 "cpu_%": {k: round(statistics.median(r.cpu.get(k, 0) for r in group)) for k in group[0].cpu},
             }
         )
+        if group[0].delivery:
+            table[-1]["delivery"] = {
+                k: round(statistics.median(r.delivery.get(k, 0) for r in group), 1) for k in group[0].delivery
+            }
         table[-1]["cpu_ms_per_op"] = cpu_ms_per_operation(table[-1])
     return table
 
@@ -143,3 +147,19 @@ def cpu_ms_per_operation(row: dict[str, Any]) -> dict[str, float]:
     percent of one core over its operations per second)."""
     ops = row["ops_per_s"]
     return {role: round(10 * percent / ops, 3) for role, percent in row["cpu_%"].items() if ops}
+
+
+def print_deliveries(table: list[dict[str, Any]]) -> None:
+    """The webhook scenario beside spread's (same design), and its delivery lags."""
+    spread = {row["design"]: row["ops_per_s"] for row in table if row["scenario"] == "spread"}
+    for row in table:
+        if row["scenario"] != "webhook" or "delivery" not in row:
+            continue
+        d = row["delivery"]
+        base = spread.get(row["design"])
+        beside = f" vs spread {base}/s ({100 * (row['ops_per_s'] / base - 1):+.1f}%)" if base else ""
+        print(
+            f"\nwebhook ({row['design']}): {row['ops_per_s']}/s{beside}; delivery lag p50 {d['lag_p50_ms']} ms,"
+            f" p99 {d['lag_p99_ms']} ms; p50 of the first third {d['lag_p50_first_third_ms']} ms,"
+            f" of the last {d['lag_p50_last_third_ms']} ms; {d['delivered']:.0f} delivered"
+        )

@@ -7,6 +7,9 @@ the API, then for each run and each web worker class drives load with wrk:
 
 - ``hot``: POST operations on one wallet (alternating DEPOSIT/WITHDRAW of 1.00);
 - ``spread``: the same over ``--wallets`` wallets;
+- ``webhook``: ``spread`` with one endpoint subscribed to every event, a fast local receiver and
+  a webhook worker delivering meanwhile (``deploy/bench/webhook.py``): its rate beside
+  ``spread``'s, and the delivery lags (keys on only);
 - ``transfer``: POST transfers of 1.00 between two random wallets of the same ones (both
   legs applied before a 200; after the drain, no transfer may be left ``pending``);
 - ``hold``: POST a hold of 1.00 on a random wallet of the same ones, then capture it (each
@@ -66,6 +69,8 @@ BENCH_ENV = {
     # The limiter runs on every write, as in production, but never refuses here.
     "RATE_LIMIT_WRITES": "100000000/second",
     "RATE_LIMIT_WALLETS": "100000000/second",
+    # The webhook scenario's receiver listens on loopback.
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "1",
 }
 OPEN_API = {"API_AUTH": "off", "API_AUTH_FORCE_OFF": "1"}
 """The environment of the ``/open`` configurations: the seed's open API, for comparison."""
@@ -87,8 +92,16 @@ from deploy.bench.measure import (  # noqa: E402
     wrk_statuses,
 )
 from deploy.bench.peers import PEERS, peer_row  # noqa: E402
-from deploy.bench.report import auth_costs, median_rows, print_ratios, print_table, ratios  # noqa: E402
+from deploy.bench.report import (  # noqa: E402
+    auth_costs,
+    median_rows,
+    print_deliveries,
+    print_ratios,
+    print_table,
+    ratios,
+)
 from deploy.bench.rowlock_setup import rowlock_prepare  # noqa: E402
+from deploy.bench.webhook import with_endpoint  # noqa: E402
 from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
 from shared import keys  # noqa: E402
 from shared.audit import ledger_sound  # noqa: E402
@@ -164,7 +177,17 @@ def scenario_row(
 ) -> Row:
     mode = scenario if scenario in ("get", "transfer", "hold") else "ops"
     before = redis_mb(r)
-    result, cpu = measured(port, mode, wallets_file, args, API_KEY)
+    delivery: dict[str, float] = {}
+    if scenario == "webhook":
+        engine = engine_from_settings(get_settings())
+        try:
+            (result, cpu), delivery = with_endpoint(
+                port, API_KEY, engine, lambda: measured(port, mode, wallets_file, args, API_KEY)
+            )
+        finally:
+            engine.dispose()
+    else:
+        result, cpu = measured(port, mode, wallets_file, args, API_KEY)
     wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
     statuses = result["statuses"]
     expected = {"200"} if scenario == "get" else {"200", "201", "202"} if scenario == "hold" else {"200", "202"}
@@ -196,6 +219,7 @@ def scenario_row(
         ledger_ok=ledger_ok,
         cpu=cpu,
         left_pending=left_pending,
+        delivery=delivery,
     )
 
 
@@ -303,7 +327,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default="ceiling,rowlock,hot,spread,transfer,hold,get,drain",
+        default="ceiling,rowlock,hot,spread,webhook,transfer,hold,get,drain",
         help="which scenarios to run (ceiling and rowlock are the peers, once a run)",
     )
     parser.add_argument(
@@ -347,7 +371,7 @@ def main() -> None:
                 files[name] = RESULTS / f"wallets-{name}.txt"
                 files[name].parent.mkdir(exist_ok=True)
                 files[name].write_text("\n".join(wallets) + "\n")
-            files["get"] = files["transfer"] = files["hold"] = files["spread"]
+            files["get"] = files["transfer"] = files["hold"] = files["webhook"] = files["spread"]
         finally:
             stop(web)
         if "rowlock" in scenarios:
@@ -369,6 +393,8 @@ def main() -> None:
                 web = start_gunicorn(port, WEB_WORKER_CLASS=design, **(OPEN_API if auth == "off" else {}))
                 try:
                     for scenario in (s for s in scenarios if s != "drain" and s not in PEERS):
+                        if scenario == "webhook" and auth == "off":
+                            continue  # endpoints are a tenant's: measured with keys only
                         row = scenario_row(scenario, label, run, port, files[scenario], args, r)
                         rows.append(row)
                         report_row(row)
@@ -409,6 +435,7 @@ def main() -> None:
     print_table(table)
     shares = ratios(table)
     print_ratios(shares)
+    print_deliveries(table)
     costs = auth_costs(table)
     if costs:
         print("\nAPI keys against API_AUTH=off, same run (medians):")

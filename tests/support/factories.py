@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.tables import tenants, wallet_operations, wallets
+from shared.tables import events, tenants, wallet_operations, wallets, webhook_endpoints
+from shared.webhooks import EndpointStatus, secret_new
 from web.wallets.auth.api_keys import NewKey, Scope, key_create
 
 TEST_TENANT = "tests"
@@ -64,3 +65,45 @@ def operation(
         amount=Decimal(amount),
         created_at=datetime.now(UTC),
     )
+
+
+def tenant_id(engine: Engine, tenant: str = TEST_TENANT) -> uuid.UUID:
+    with engine.connect() as conn:
+        found: uuid.UUID = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar_one()
+    return found
+
+
+def webhook_endpoint(
+    engine: Engine, url: str, *, tenant: str = TEST_TENANT, event_types: str = ""
+) -> tuple[uuid.UUID, str]:
+    """A new enabled endpoint of ``tenant`` (its id and secret), receiving from now on."""
+    endpoint_id, secret = uuid.uuid4(), secret_new()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(webhook_endpoints).values(
+                id=endpoint_id,
+                tenant_id=select(tenants.c.id).where(tenants.c.name == tenant).scalar_subquery(),
+                url=url,
+                event_types=event_types,
+                status=EndpointStatus.ENABLED.value,
+                secret=secret,
+                cursor_txid=text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint"),
+                cursor_seq=0,
+            )
+        )
+    return endpoint_id, secret
+
+
+def event_row(conn: Connection, tenant: uuid.UUID, *, event_type: str = "wallet.created") -> uuid.UUID:
+    """An event of ``tenant``, inserted in ``conn``'s transaction (as its writer would)."""
+    event_id, wallet = uuid.uuid4(), uuid.uuid4()
+    conn.execute(
+        insert(events).values(
+            id=event_id,
+            type=event_type,
+            tenant_id=tenant,
+            wallet_id=wallet,
+            data={"id": str(wallet), "balance": "0.00", "available": "0.00", "held": "0.00"},
+        )
+    )
+    return event_id

@@ -22,20 +22,22 @@ SERVICES = COMPOSE["services"]
 
 
 def test_services() -> None:
-    assert set(SERVICES) == {"db", "redis", "migrate", "web", "worker", "dashboard", "locust"}
+    assert set(SERVICES) == {"db", "redis", "migrate", "web", "worker", "webhooks", "dashboard", "locust"}
     assert SERVICES["db"]["image"] == "postgres:17"
     assert SERVICES["redis"]["image"].startswith("redis:")
     assert "--appendonly" in SERVICES["redis"]["command"]
 
 
-@pytest.mark.parametrize("name", ["db", "redis", "web", "worker", "dashboard"])
+@pytest.mark.parametrize("name", ["db", "redis", "web", "worker", "webhooks", "dashboard"])
 def test_healthchecks(name: str) -> None:
     assert SERVICES[name]["healthcheck"]["test"]
 
 
 def test_the_worker_and_dashboard_healthchecks_are_the_tested_commands() -> None:
-    """tests/worker/test_main.py runs ``--alive``; tests/system/test_dashboard.py runs ``--check``."""
+    """tests/worker/test_main.py and test_webhook_worker.py run ``--alive``; tests/system/test_dashboard.py
+    runs ``--check``."""
     assert SERVICES["worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker", "--alive"]
+    assert SERVICES["webhooks"]["healthcheck"]["test"] == ["CMD", "python", "-m", "worker.webhooks", "--alive"]
     check = ["CMD", "python", "deploy/dashboard.py", "--check", "--port", "9181"]
     assert SERVICES["dashboard"]["healthcheck"]["test"] == check
 
@@ -70,7 +72,7 @@ def test_the_build_context_leaves_out_virtualenvs_secrets_and_caches_but_not_the
 
 def test_start_order() -> None:
     assert SERVICES["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "webhooks"):
         assert SERVICES[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 

@@ -1,7 +1,8 @@
 """``make run`` keeps serving when one of its processes dies (``deploy/supervise.py``).
 
 The real configuration under the real supervisord, on a Redis of the test's own: a shard
-worker or the web killed with ``kill -9`` is replaced within 5 s while the rest keep serving.
+worker, the webhook worker or the web killed with ``kill -9`` is replaced within 5 s while the
+rest keep serving.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def supervised(database: Engine, tmp_path: Path) -> Iterator[Supervised]:
     stack = Supervised(conf, port)
     try:
         wait_until(lambda: call(stack.base, "GET", "/healthz")[0] == 200, timeout=30, what="the web")
-        wait_until(lambda: len(stack.pids()) == 4, timeout=30, what="every process running")
+        wait_until(lambda: len(stack.pids()) == 5, timeout=30, what="every process running")
         yield stack
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -83,7 +84,7 @@ def test_a_killed_process_is_replaced_within_5_s_and_the_rest_keep_serving(super
     _, content = call(supervised.base, "POST", "/api/v1/wallets")
     wallet = json.loads(content)["id"]
     deposit = {"operationType": "DEPOSIT", "amount": "1.00"}
-    for victim in ("worker:worker-0", "web"):
+    for victim in ("worker:worker-0", "webhooks", "web"):
         before = supervised.pids()
         os.kill(before[victim], signal.SIGKILL)
         killed_at = time.monotonic()
@@ -122,7 +123,12 @@ def _configuration(workers: int) -> subprocess.CompletedProcess[str]:
 def test_no_workers_is_a_web_only_node() -> None:
     conf = configparser.ConfigParser(interpolation=None)
     conf.read_string(_configuration(0).stdout)
-    assert [s for s in conf.sections() if s.startswith("program:")] == ["program:web", "program:dashboard"]
+    assert [s for s in conf.sections() if s.startswith("program:")] == [
+        "program:web",
+        "program:webhooks",
+        "program:dashboard",
+    ]
+    assert conf["program:webhooks"]["command"].endswith("-m worker.webhooks")
     one = configparser.ConfigParser(interpolation=None)
     one.read_string(_configuration(1).stdout)
     assert one["program:worker"]["command"].endswith("-m worker")
@@ -136,4 +142,5 @@ def test_each_port_has_its_own_run_directory() -> None:
         ["make", "-n", "run", "PORT=8123", "WORKERS=0"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert "--run-dir .run/8123 --workers 0" in dry
+    assert "--webhook-workers 1" in dry
     assert "supervisord -c .run/8123/supervisord.conf" in dry

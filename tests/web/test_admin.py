@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
+from shared.config import Settings
 from shared.transfers import credit_id
 from tests.support.api import Api
+from tests.support.patching import patch_views
 from web.wallets.models import Wallet
 
 
@@ -128,3 +132,34 @@ def test_the_operations_list_links_each_wallet_and_filters_by_date(api: Api, adm
     )
     assert since.status_code == 200
     assert wallet.encode() in since.content
+
+
+def test_webhook_endpoints_and_deliveries_are_listed_read_only_without_secrets(
+    api: Api, admin_client: Client, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    patch_views(monkeypatch, "get_settings", lambda: dataclasses.replace(settings, webhook_allow_private_urls=True))
+    made = api.client.post(
+        "/api/v1/webhook-endpoints",
+        data=json.dumps({"url": "http://127.0.0.1:9/admin-test"}),
+        content_type="application/json",
+    ).json()
+    rotated = api.client.post(f"/api/v1/webhook-endpoints/{made['id']}/rotate-secret").json()
+    try:
+        listing = admin_client.get("/admin/wallets/webhookendpoint/")
+        assert listing.status_code == 200
+        assert b"http://127.0.0.1:9/admin-test" in listing.content
+        page = admin_client.get(f"/admin/wallets/webhookendpoint/{made['id']}/change/")
+        assert page.status_code == 200
+        for secret in (made["secret"], rotated["secret"]):
+            assert secret.encode() not in page.content
+            assert secret.removeprefix("whsec_").encode() not in page.content
+        assert b"Deliveries to this endpoint" in page.content
+        assert admin_client.get("/admin/wallets/webhookendpoint/add/").status_code == 403
+        assert (
+            admin_client.post(f"/admin/wallets/webhookendpoint/{made['id']}/delete/", {"post": "yes"}).status_code
+            == 403
+        )
+        assert admin_client.get("/admin/wallets/webhookdelivery/").status_code == 200
+        assert admin_client.get("/admin/wallets/webhookdelivery/add/").status_code == 403
+    finally:
+        api.client.delete(f"/api/v1/webhook-endpoints/{made['id']}")

@@ -9,14 +9,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from deploy.processes import wait_until
 from shared.config import Settings
-from shared.events import EVENTS_OF, EventType
-from shared.operations import OperationType
-from shared.outcomes import OperationStatus
+from shared.events import EventType
 from tests.support.api import Api, error_body
+from tests.support.events import event_subject, events_expected
 from tests.support.factories import api_key
 
 
@@ -108,9 +107,8 @@ def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(setti
             assert {k: v for k, v in data.items() if k in _HOLD_FIXED} == {k: now[k] for k in _HOLD_FIXED}
         else:  # an operation, or a transfer or a hold at its end: as GET shows it still
             assert data == now, event["type"]
-    assert {(e["type"], _subject(e)) for e in events if e["type"] != "wallet.created"} == _expected(
-        db, source, destination
-    )
+    made = {event_subject(e) for e in events if e["type"] != "wallet.created"}
+    assert made == events_expected(db, [source, destination])
     assert {(e["data"]["hold_id"]) for e in events if e["type"] == "hold.created"} == {captured, voided, expiring}
 
 
@@ -131,36 +129,6 @@ def history_all(api: Api, wallet: str) -> list[dict[str, Any]]:
         cursor = body["next"]
         if cursor is None:
             return rows
-
-
-def _subject(event: dict[str, Any]) -> str:
-    data = event["data"]
-    return str(
-        {"operation": data.get("operation_id"), "transfer": data.get("transfer_id"), "hold": data.get("hold_id")}[
-            EventType(event["type"]).resource.value
-        ]
-    )
-
-
-def _expected(db: Engine, *wallets: str) -> set[tuple[str, str]]:
-    """The events the ledger rows of ``wallets`` are (``shared.events.EVENTS_OF``)."""
-    expected = set()
-    with db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, operation_type, status, transfer_id, hold_id FROM wallet_operations"
-                " WHERE wallet_id = ANY(CAST(:wallets AS uuid[]))"
-            ),
-            {"wallets": list(wallets)},
-        )
-        for row in rows:
-            event_type = EVENTS_OF[OperationType(row.operation_type)].of(OperationStatus(row.status))
-            if event_type is not None:
-                subject = {"operation": row.id, "transfer": row.transfer_id, "hold": row.hold_id}[
-                    event_type.resource.value
-                ]
-                expected.add((event_type.value, str(subject)))
-    return expected
 
 
 def test_the_feed_pages_oldest_first_and_filters_by_type_and_wallet(settings: Settings) -> None:

@@ -51,7 +51,9 @@ def test_every_rule_is_complete_and_its_runbook_section_exists() -> None:
         assert str(rule["alert"]).lower() in anchors, rule["alert"]
 
 
-GLOBAL = re.compile(r"\bwallet_(queue_|shard|workers_|failed_jobs|transfers_pending|transfers_stalled|holds_|batch_)")
+GLOBAL = re.compile(
+    r"\bwallet_(queue_|shard|workers_|failed_jobs|transfers_pending|transfers_stalled|holds_|batch_|webhook_)"
+)
 """Scrape-time metrics: every web instance exports the same value (read from Redis or PostgreSQL)."""
 
 

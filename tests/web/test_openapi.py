@@ -58,6 +58,11 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/holds/{hold_id}/capture",
         "/api/v1/holds/{hold_id}/void",
         "/api/v1/events",
+        "/api/v1/webhook-endpoints",
+        "/api/v1/webhook-endpoints/{endpoint_id}",
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        "/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{event_id}/retry",
         "/healthz",
         "/readyz",
     }
@@ -161,6 +166,7 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
         ("TransferRequest", parsing.TRANSFER_FIELDS),
         ("HoldRequest", parsing.HOLD_FIELDS),
         ("CaptureRequest", parsing.CAPTURE_FIELDS),
+        ("WebhookEndpointRequest", parsing.ENDPOINT_FIELDS),
     ],
 )
 def test_each_request_body_documents_exactly_the_fields_the_api_takes(name: str, fields: tuple[str, ...]) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from shared.events import EventType
-from shared.tables import events, tenants, webhook_attempts, webhook_deliveries, webhook_endpoints
-from shared.webhooks import DeliveryState, EndpointStatus
-from tests.support.factories import TEST_TENANT
+from shared.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+from shared.webhooks import DeliveryState
+from tests.support.factories import webhook_endpoint
 from worker.retention import events_prune
 
 
@@ -36,21 +36,8 @@ def _event(conn: Connection, endpoint: uuid.UUID, age: timedelta) -> uuid.UUID:
 
 
 def test_events_older_than_the_retention_go_with_their_deliveries_and_attempts(db: Engine) -> None:
+    endpoint, _ = webhook_endpoint(db, "https://example.com/hook")
     with db.begin() as conn:
-        endpoint = conn.execute(
-            insert(webhook_endpoints)
-            .values(
-                id=uuid.uuid4(),
-                tenant_id=select(tenants.c.id).where(tenants.c.name == TEST_TENANT).scalar_subquery(),
-                url="https://example.com/hook",
-                event_types="",
-                status=EndpointStatus.ENABLED.value,
-                secret="whsec_dGVzdA==",
-                cursor_txid=0,
-                cursor_seq=0,
-            )
-            .returning(webhook_endpoints.c.id)
-        ).scalar_one()
         old = [_event(conn, endpoint, timedelta(days=31, minutes=i)) for i in range(3)]
         kept = _event(conn, endpoint, timedelta(days=29))
     with db.begin() as conn:
@@ -69,3 +56,5 @@ def test_events_older_than_the_retention_go_with_their_deliveries_and_attempts(d
             ).scalar_one()
             == 1
         )
+    with db.begin() as conn:
+        conn.execute(update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint).values(deleted_at=func.now()))

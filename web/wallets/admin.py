@@ -1,5 +1,6 @@
-"""Admin: wallets, transfers, holds and the ledger are read-only (balances change only through the queue); API
-keys can be revoked, and a tenant's wallet quota changed. Keys are made with ``make apikey``
+"""Admin: wallets, transfers, holds, the ledger and webhooks are read-only (balances change only
+through the queue; a webhook secret is never shown); API keys can be revoked, and a tenant's
+wallet quota changed. Keys are made with ``make apikey``
 (their secret is shown once, there)."""
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from shared.config import get_settings
 from shared.rates import Limit
-from web.wallets.models import ApiKey, Hold, Tenant, Transfer, Wallet, WalletOperation
+from web.wallets.models import (
+    ApiKey,
+    Hold,
+    Tenant,
+    Transfer,
+    Wallet,
+    WalletOperation,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 admin.site.enable_nav_sidebar = False  # the lists get the page's whole width (the index links every model)
 
@@ -182,3 +194,56 @@ class HoldAdmin(_ReadOnly):
     @admin.display(description="Ledger")
     def changes(self, obj: Hold) -> str:
         return _ledger_link("hold__id__exact", obj.id, "Ledger rows of this hold")
+
+
+_SECRETS = ("secret", "previous_secret")
+"""Never shown, nor sent to the browser."""
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(_ReadOnly):
+    """Read only, and never the secret: a tenant registers, rotates and deletes its endpoints
+    through the API."""
+
+    list_display = ("short_id", "tenant", "url", "status", "event_types", "failing_since", "created_at", "deleted_at")
+    list_display_links = ("short_id",)
+    list_filter = ("status", ("deleted_at", admin.EmptyFieldListFilter), "tenant")
+    search_fields = ("=id", "url")
+    exclude = _SECRETS
+    readonly_fields = (*(f.name for f in WebhookEndpoint._meta.fields if f.name not in _SECRETS), "deliveries")
+    ordering = ("-created_at",)
+
+    @admin.display(description="Deliveries")
+    def deliveries(self, obj: WebhookEndpoint) -> str:
+        url = reverse("admin:wallets_webhookdelivery_changelist") + f"?endpoint__id__exact={obj.id}"
+        return format_html('<a href="{}">{}</a>', url, "Deliveries to this endpoint")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(_ReadOnly):
+    """Read only: made by the dispatcher, moved on by the webhook workers."""
+
+    list_display = ("id", "short_event", "endpoint_link", "state", "attempts", "next_attempt_at", "delivered_at")
+    list_filter = ("state",)
+    search_fields = ("=event_id", "=endpoint__id")
+    readonly_fields = (*(f.name for f in WebhookDelivery._meta.fields), "attempt_log")
+    ordering = ("-id",)
+    show_full_result_count = False
+
+    @admin.display(description="Event", ordering="event_id")
+    def short_event(self, obj: WebhookDelivery) -> str:
+        return _short(obj.event_id)
+
+    @admin.display(description="Endpoint", ordering="endpoint_id")
+    def endpoint_link(self, obj: WebhookDelivery) -> str:
+        url = reverse("admin:wallets_webhookendpoint_change", args=[obj.endpoint_id])
+        return format_html('<a href="{}">{}</a>', url, _short(obj.endpoint_id))
+
+    @admin.display(description="Attempts")
+    def attempt_log(self, obj: WebhookDelivery) -> str:
+        rows = WebhookAttempt.objects.filter(delivery_id=obj.id).order_by("attempt")
+        lines = [
+            format_html("{}: {} {} ({} ms)", a.attempt, a.at.isoformat(), a.status_code or a.error, a.latency_ms)
+            for a in rows
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) if lines else "-"

@@ -13,9 +13,11 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 
+import redis
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 from sqlalchemy import Engine
@@ -65,24 +67,42 @@ class Dispatcher(threading.Thread):
             log.exception("webhook dispatch failed")
 
 
+WORKER_PREFIX = "webhooks."
+"""What a webhook worker's RQ name starts with (then ``keys.worker_name``)."""
+
+
+def alive(connection: redis.Redis, label: str) -> bool:
+    """Whether a webhook worker whose name starts with ``label`` is registered with RQ (RQ
+    removes a worker whose heartbeat stopped)."""
+    prefix = WORKER_PREFIX + keys.worker_prefix(label)
+    return any(w.name.startswith(prefix) for w in SimpleWorker.all(connection=connection))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m worker.webhooks", description=__doc__)
     parser.add_argument("--burst", action="store_true", help="send what is queued, then exit (no dispatcher)")
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--alive",
+        action="store_true",
+        help="exit 0 if a webhook worker of this host (WORKER_NAME) is registered with RQ, else 1 (a healthcheck)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     settings = get_settings()
-    configure_logs(args.log_level)
     connection = redis_from_settings(settings)
     label = settings.worker_name or socket.gethostname()
+    if args.alive:
+        sys.exit(0 if alive(connection, label) else 1)
+    configure_logs(args.log_level)
     worker = SimpleWorker(
         [keys.WEBHOOK_QUEUE],
         connection=connection,
         serializer=JSONSerializer,
-        name=f"webhooks.{keys.worker_name(label, os.getpid(), secrets.token_hex(3))}",
+        name=WORKER_PREFIX + keys.worker_name(label, os.getpid(), secrets.token_hex(3)),
     )
     dispatcher = None
     if not args.burst:

@@ -110,6 +110,7 @@ OPERATION_FIELDS = ("operationType", "amount")
 TRANSFER_FIELDS = ("from", "to", "amount")
 HOLD_FIELDS = ("amount", "expires_in", "to")
 CAPTURE_FIELDS = ("amount",)
+ENDPOINT_FIELDS = ("url", "event_types")
 
 
 def parse_operation(body: bytes) -> OperationInput:
@@ -246,7 +247,7 @@ def parse_wallet_filter(value: str | None) -> UUID | None:
 def parse_endpoint(body: bytes) -> EndpointInput:
     """``{"url": "https://...", "event_types": [...]}`` (types optional: every type)."""
     data = parse_json_object(body)
-    refuse_unknown_fields(data, ("url", "event_types"))
+    refuse_unknown_fields(data, ENDPOINT_FIELDS)
     url = data.get("url")
     if not isinstance(url, str):
         raise InvalidRequest(webhook_urls.BAD_URL)

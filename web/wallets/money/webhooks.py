@@ -205,3 +205,23 @@ def delivery_retry(
         },
     )
     deliveries_enqueue(connection, [(endpoint_id, claim)], result_ttl=settings.result_ttl)
+
+
+_OLDEST_UNDELIVERED = (
+    "SELECT endpoint_id, extract(epoch FROM now() - min(event_created)) FROM webhook_deliveries"
+    " WHERE state = 'pending' GROUP BY endpoint_id"
+)
+_DISABLED = "SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled' AND deleted_at IS NULL"
+MAX_ENDPOINTS_MEASURED = 10_000
+"""Most endpoints ``/metrics`` shows the oldest undelivered event of."""
+
+
+def deliveries_oldest_get() -> list[tuple[str, float]]:
+    """For each endpoint with a delivery pending, the age in seconds of its oldest event (for
+    ``/metrics``): an endpoint whose deliveries do not keep up shows a growing age."""
+    return [(str(row[0]), float(row[1])) for row in read_all(_OLDEST_UNDELIVERED, (), MAX_ENDPOINTS_MEASURED)]
+
+
+def endpoints_disabled_get() -> int:
+    row = read_one(_DISABLED, ())
+    return 0 if row is None else int(row[0])

@@ -5,8 +5,9 @@ Measured in the web processes (prometheus_client; multiprocess mode when
 operations by type and outcome, end-to-end latency, reply timeouts; transfers by the state
 they were answered in, and their latency.
 Read from Redis at scrape time, so they cover every worker on every host:
-queue depth per shard, batch sizes, which worker owns which shard. Read from PostgreSQL at
-scrape time: the transfers pending and their money. Those scrape-time readings (and the web
+queue depth per shard, batch sizes, which worker owns which shard, webhook attempts by result
+and delivery lags, the webhooks queue. Read from PostgreSQL at scrape time: the transfers
+pending and their money, active holds, each webhook endpoint's oldest undelivered event. Those scrape-time readings (and the web
 processes' CPU and memory, from ``/proc``) are taken at most once per ``SCRAPE_READINGS_TTL``
 seconds per process (``ScrapeReadings``): many scrapers cost PostgreSQL, Redis and the
 requests beside them one reading a window, while the counters above stay live.
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -34,7 +35,9 @@ from shared.messages import OperationResult
 from shared.operations import OperationType
 from shared.rq_contract import failed_count
 from shared.transfers import TransferState
+from shared.webhooks import AttemptResult
 from web.wallets.money.selectors import holds_active_get, transfers_pending_get
+from web.wallets.money.webhooks import deliveries_oldest_get, endpoints_disabled_get
 from web.wallets.ops.process_metrics import WebProcessesCollector
 from web.wallets.ops.readiness import readings_get
 
@@ -203,6 +206,52 @@ class HoldCollector(Collector):
         )
 
 
+class WebhookCollector(Collector):
+    """Webhook deliveries: attempts by result and the webhooks queue from Redis, the oldest
+    undelivered event of each endpoint and the disabled endpoints from PostgreSQL."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+
+    def collect(self) -> Iterator[Metric]:
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.WEBHOOK_RESULTS_KEY)
+            pipe.llen(keys.WEBHOOK_QUEUE_KEY)
+            results, depth = pipe.execute()
+        attempts = CounterMetricFamily(
+            "wallet_webhook_attempts", "Webhook delivery attempts, by result", labels=["result"]
+        )
+        counted = {field.decode(): float(value) for field, value in results.items()}
+        for result in AttemptResult:
+            attempts.add_metric([result.value], counted.get(result.value, 0.0))
+        yield attempts
+        yield GaugeMetricFamily(
+            "wallet_webhook_queue_depth", "Delivery jobs waiting in the webhooks queue", value=depth
+        )
+        try:
+            oldest, disabled = deliveries_oldest_get(), endpoints_disabled_get()
+        except ServiceUnavailable:
+            return
+        age = GaugeMetricFamily(
+            "wallet_webhook_endpoint_oldest_undelivered_seconds",
+            "Age of the oldest event not yet delivered to each endpoint (absent: none waits)",
+            labels=["endpoint"],
+        )
+        for endpoint, seconds in oldest:
+            age.add_metric([endpoint], seconds)
+        yield age
+        yield GaugeMetricFamily(
+            "wallet_webhook_oldest_undelivered_seconds",
+            "Age of the oldest event not yet delivered to any endpoint (0: none waits)",
+            value=max((seconds for _, seconds in oldest), default=0.0),
+        )
+        yield GaugeMetricFamily(
+            "wallet_webhook_endpoints_disabled",
+            "Webhook endpoints disabled (410 Gone, or failing too long)",
+            value=disabled,
+        )
+
+
 def record(operation_type: OperationType, result: OperationResult | None, seconds: float) -> None:
     """Count one answered operation (None: answered 202, its reply late)."""
     outcome = "pending" if result is None else result.status.value
@@ -245,6 +294,7 @@ def _scrape_time_collectors() -> list[Collector]:
         QueueCollector(get_redis(), settings.shard_count),
         TransferCollector(),
         HoldCollector(),
+        WebhookCollector(get_redis()),
     ]
     if settings.metrics_dir:
         collectors.append(WebProcessesCollector(master=os.getppid()))  # gunicorn's master

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.wallets.api.openapi import webhooks
 from web.wallets.api.openapi.components import COMMON_SCHEMAS, SERVICE_SCHEMAS
 from web.wallets.api.openapi.paths import PATHS, SUMMARIES, TAGS
 from web.wallets.api.openapi.responses import (
@@ -30,10 +31,10 @@ OPENAPI: dict[str, Any] = {
         "version": "1",
         "description": "Wallets whose operations are applied exactly once, in order, by one writer per shard.",
     },
-    "paths": PATHS,
+    "paths": {**PATHS, **webhooks.PATHS},
     "security": [{"apiKey": []}],
     "components": {
-        "schemas": {**COMMON_SCHEMAS, **RESOURCE_SCHEMAS, **SERVICE_SCHEMAS},
+        "schemas": {**COMMON_SCHEMAS, **RESOURCE_SCHEMAS, **webhooks.SCHEMAS, **SERVICE_SCHEMAS},
         "securitySchemes": {
             "apiKey": {
                 "type": "http",
@@ -70,7 +71,7 @@ def _complete(document: dict[str, Any]) -> None:
     for item in document["paths"].values():
         for method, operation in item.items():
             if method != "parameters":
-                operation["summary"] = SUMMARIES[operation["operationId"]]
+                operation["summary"] = {**SUMMARIES, **webhooks.SUMMARIES}[operation["operationId"]]
                 operation["tags"] = [_TAG_OF[operation["operationId"]]]
                 operation["responses"]["405"] = METHOD_NOT_ALLOWED
                 keyed = IDEMPOTENCY_KEY in operation.get("parameters", [])

@@ -64,6 +64,18 @@ TAGS = {
         ("hold_create", "hold_status", "hold_capture", "hold_void"),
     ),
     "Events": ("Every money movement as it happened, to catch up and reconcile", ("events_list",)),
+    "Webhooks": (
+        "Events pushed to the tenant's URLs, signed (Standard Webhooks), retried until delivered",
+        (
+            "webhook_endpoint_create",
+            "webhook_endpoints_list",
+            "webhook_endpoint_get",
+            "webhook_endpoint_delete",
+            "webhook_endpoint_rotate",
+            "webhook_deliveries_list",
+            "webhook_delivery_retry",
+        ),
+    ),
     "Service": ("Probes for orchestrators", ("health", "ready")),
 }
 """The resources, in the order reference pages show them: a description, and their operations."""
