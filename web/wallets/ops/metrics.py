@@ -7,10 +7,11 @@ they were answered in, and their latency.
 Read from Redis at scrape time, so they cover every worker on every host:
 queue depth per shard, batch sizes, which worker owns which shard, webhook attempts by result
 and delivery lags, the webhooks queue. Read from PostgreSQL at scrape time: the transfers
-pending and their money, active holds, each webhook endpoint's oldest undelivered event. Those scrape-time readings (and the web
-processes' CPU and memory, from ``/proc``) are taken at most once per ``SCRAPE_READINGS_TTL``
-seconds per process (``ScrapeReadings``): many scrapers cost PostgreSQL, Redis and the
-requests beside them one reading a window, while the counters above stay live.
+pending and their money, active holds, each webhook endpoint's oldest undelivered event.
+Those scrape-time readings (and the web processes' CPU and memory, from ``/proc``) are taken
+at most once per ``SCRAPE_READINGS_TTL`` seconds per process (``ScrapeReadings``): many
+scrapers cost PostgreSQL, Redis and the requests beside them one reading a window, while the
+counters above stay live.
 """
 
 from __future__ import annotations
