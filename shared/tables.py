@@ -161,8 +161,9 @@ events = Table(
     Column("tenant_id", Uuid, nullable=True),
     Column("wallet_id", Uuid, nullable=False),
     Column("counterparty_id", Uuid, nullable=True),
+    Column("operation_id", Uuid, nullable=True),
     Column("created", DateTime(timezone=True), nullable=False, server_default="now()"),
-    Column("data", JSON, nullable=False),
+    Column("data", JSON, nullable=True),
     Column("seq", BigInteger, Identity(always=True), nullable=False),
     Column("txid", XID8, nullable=False, server_default="pg_current_xact_id()"),
 )

@@ -49,6 +49,7 @@ from shared.connections import engine_from_settings
 from tests.support import http_client
 from tests.support.databases import IN_PROCESS_LEASES, IN_PROCESS_REDIS_URL, manage
 from tests.support.factories import TEST_TENANT, api_key
+from tests.support.receiver import Receiver
 
 # whitenoise warns (an error here) about a missing STATIC_ROOT when a test module builds the WSGI
 # app at import; the database fixture fills it with collectstatic.
@@ -118,3 +119,11 @@ def local_redis(local_settings: Settings) -> Iterator[redis.Redis]:
     yield connection
     connection.flushdb()
     connection.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a spare loopback port (``tests.support.receiver``)."""
+    found = Receiver()
+    yield found
+    found.stop()

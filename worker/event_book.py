@@ -1,6 +1,8 @@
 """The events one ``worker.apply.ledger_apply`` call writes, in its transaction: one for each
-ledger decision that is an event (``shared.events.EVENTS_OF``), with the resource as the API
-would have shown it at that instant and the wallet's money right after."""
+ledger decision that is an event (``shared.events.EVENTS_OF``), naming its ledger row. A hold's
+or a transfer's event stores the resource as the API would have shown it at that instant and
+the wallet's money right after; an operation's stores nothing more, its ledger row is its data
+(``shared.events.StoredEvent``)."""
 
 from __future__ import annotations
 
@@ -12,22 +14,22 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
-from shared.events import EVENTS_OF, EventType, Resource, event_id
+from shared.events import EVENTS_OF, EventType, Resource, event_data, event_id
 from shared.ledger import LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.resources import LegDecided, hold_json, operation_json, transfer_json, wallet_json
+from shared.resources import LegDecided, TransferRow, hold_json, transfer_json
 from shared.tables import events
 from shared.transfers import credit_id
 from worker.holds import HoldBook
 from worker.transfer_book import TransferBook
 
-_COLUMNS = ("id", "type", "tenant_id", "wallet_id", "counterparty_id", "created", "data")
+_COLUMNS = ("id", "type", "tenant_id", "wallet_id", "counterparty_id", "operation_id", "created", "data")
 _EVENTS_INSERT = (
     f"INSERT INTO {events.name} ({', '.join(_COLUMNS)})"  # noqa: S608 (the table's own names)
-    " SELECT id, type, tenant_id, wallet_id, counterparty_id, created, data FROM unnest("
+    f" SELECT {', '.join(_COLUMNS)} FROM unnest("
     "%(id)s::uuid[], %(type)s::varchar[], %(tenant_id)s::uuid[], %(wallet_id)s::uuid[], %(counterparty_id)s::uuid[],"
-    " %(created)s::timestamptz[], %(data)s::json[]"
+    " %(operation_id)s::uuid[], %(created)s::timestamptz[], %(data)s::json[]"
     f") WITH ORDINALITY AS rows ({', '.join(_COLUMNS)}, position) ORDER BY position"
 )
 """A batch's events in one statement, numbered (``seq``) in the order they were decided."""
@@ -71,37 +73,30 @@ class EventBook:
         columns: dict[str, list[Any]] = {column: [] for column in _COLUMNS}
         for decided in self.decided:
             row = decided.row
-            record = LedgerRecord.inserted(row, *numbered[row["id"]])
-            data, subject = self._resource(decided, record, transfers)
-            wallet = wallet_json(record.wallet_id, record.balance_after, record.held_after)
-            data["wallet"] = {**wallet, "position": record.seq}
-            for column, value in (
-                ("id", event_id(decided.type, subject)),
-                ("type", decided.type.value),
-                ("tenant_id", self.tenants.get(record.wallet_id)),
-                ("wallet_id", record.wallet_id),
-                ("counterparty_id", record.counterparty_id),
-                ("created", record.applied_at),
-                ("data", json.dumps(data, separators=(",", ":"))),
-            ):
-                columns[column].append(None if value is None else str(value) if isinstance(value, UUID) else value)
+            seq, applied_at = numbered[row["id"]]
+            subject, data = row["id"], None  # an operation's data is its ledger row
+            resource = decided.type.resource
+            if resource is not Resource.OPERATION:
+                record = LedgerRecord.inserted(row, seq, applied_at)
+                if resource is Resource.HOLD:
+                    assert decided.resource is not None
+                    subject, snapshot = record.hold_id, decided.resource
+                else:
+                    subject, snapshot = record.transfer_id, transfer_json(self._transfer(record, transfers))
+                data = json.dumps(event_data(snapshot, record), separators=(",", ":"))
+            assert subject is not None
+            wallet, counterparty = row["wallet_id"], row["counterparty_id"]
+            columns["id"].append(str(event_id(decided.type, subject)))
+            columns["type"].append(decided.type.value)
+            columns["tenant_id"].append(_text(self.tenants.get(wallet)))
+            columns["wallet_id"].append(str(wallet))
+            columns["counterparty_id"].append(_text(counterparty))
+            columns["operation_id"].append(str(row["id"]))
+            columns["created"].append(applied_at)
+            columns["data"].append(data)
         conn.exec_driver_sql(_EVENTS_INSERT, columns)
 
-    def _resource(
-        self, decided: _Decided, record: LedgerRecord, transfers: TransferBook
-    ) -> tuple[dict[str, Any], UUID]:
-        """The event's data (the API's resource) and its subject's id."""
-        resource = decided.type.resource
-        if resource is Resource.HOLD:
-            assert decided.resource is not None
-            assert record.hold_id is not None
-            return dict(decided.resource), record.hold_id
-        if resource is Resource.TRANSFER:
-            assert record.transfer_id is not None
-            return transfer_json(self._transfer(record, transfers)), record.transfer_id
-        return operation_json(record), record.id
-
-    def _transfer(self, leg: LedgerRecord, transfers: TransferBook) -> Any:
+    def _transfer(self, leg: LedgerRecord, transfers: TransferBook) -> TransferRow:
         """The transfer a leg ended, with its legs: the debit (refused, or applied before), the
         credit (applied, or refused before a refund) and the refund."""
         assert leg.transfer_id is not None
@@ -113,3 +108,7 @@ class EventBook:
             return replace(view, debit=debit, credit=leg)
         credit = LegDecided(credit_id(leg.transfer_id), OperationStatus.REJECTED.value, view.error)
         return replace(view, debit=debit, credit=credit, refund=leg)
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)

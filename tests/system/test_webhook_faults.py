@@ -15,15 +15,18 @@ import os
 import random
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Engine, text
 from standardwebhooks.webhooks import Webhook
 
 from deploy.processes import start_webhook_worker, stop, wait_until
+from shared.events import EVENT_READ, StoredEvent
 from tests.support.events import event_subject, events_expected
 from tests.support.receiver import Receiver, Reply
 from tests.support.stack import Keyed, Stack, armed_stack, call, keyed_load, running_stack, wallets_create
@@ -34,21 +37,30 @@ ENV = {
     "SHARD_COUNT": "4",
     "REPLY_TIMEOUT": "2",
     "WEBHOOK_ALLOW_PRIVATE_URLS": "1",
-    "WEBHOOK_RETRY_SCHEDULE": "1s,1s,2s,2s,4s,4s,8s,8s",
+    "WEBHOOK_RETRY_SCHEDULE": "1s,1s,2s,2s,4s,4s,8s,8s,16s",
     "WEBHOOK_TIMEOUT": "2",
 }
 
 
+@dataclass
+class Hooked:
+    """A receiver with an endpoint for every event, and the webhook workers sending to it."""
+
+    receiver: Receiver
+    endpoint: str
+    secret: str
+    workers: list[subprocess.Popen[bytes]]
+
+
 @contextmanager
-def hooked(stack: Stack) -> Iterator[tuple[Receiver, str, list[subprocess.Popen[bytes]]]]:
-    """A receiver with an endpoint for every event (its secret), and the webhook workers."""
+def hooked(stack: Stack) -> Iterator[Hooked]:
     receiver = Receiver()
     status, content = call(stack.base, "POST", "/api/v1/webhook-endpoints", {"url": receiver.url})
     assert status == 201, content
     endpoint = json.loads(content)
     workers = [start_webhook_worker(**stack.env)]
     try:
-        yield receiver, endpoint["secret"], workers
+        yield Hooked(receiver, endpoint["id"], endpoint["secret"], workers)
     finally:
         for proc in workers:
             if proc.poll() is None:
@@ -57,9 +69,8 @@ def hooked(stack: Stack) -> Iterator[tuple[Receiver, str, list[subprocess.Popen[
         receiver.stop()
 
 
-def run_hooked_load(
-    stack: Stack, engine: Engine, receiver: Receiver, secret: str, fault: Callable[[], None] | None
-) -> None:
+def run_hooked_load(stack: Stack, engine: Engine, hooks: Hooked, fault: Callable[[], None] | None) -> None:
+    receiver = hooks.receiver
     rng = random.Random(7)
     ids = wallets_create(stack.base, 16, funds="100.00")
     plan: list[Keyed] = []
@@ -74,16 +85,11 @@ def run_hooked_load(
     keyed_load(stack.base, plan, fault, clients=16, decided=(200, 400))
     wait_until(lambda: _pending(engine) == 0, timeout=60, what="every transfer decided")
     with engine.connect() as conn:
-        events = {
-            str(row.id): {"type": row.type, "data": json.loads(row.data)}
-            for row in conn.execute(
-                text("SELECT id, type, data::text AS data FROM events WHERE wallet_id = ANY(CAST(:ids AS uuid[]))"),
-                {"ids": ids},
-            )
-        }
+        found = conn.execute(text(f"{EVENT_READ} WHERE e.wallet_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})
+        events = {str(event.id): event.to_json() for event in map(StoredEvent.from_values, found)}
     # Every event of the test's wallets reaches the receiver (the funding deposits' too).
     receiver.wait_for(set(events), timeout=120)
-    verifier = Webhook(secret)
+    verifier = Webhook(hooks.secret)
     for event_id, event in events.items():
         bodies = {r.body for r in receiver.of(event_id)}
         assert len(bodies) == 1, event_id  # a duplicate is the same message
@@ -100,28 +106,45 @@ def _pending(engine: Engine) -> int:
 
 
 def test_the_webhook_worker_killed_mid_delivery(database: Engine, db: Engine) -> None:
-    with running_stack(**ENV) as stack, hooked(stack) as (receiver, secret, workers):
-        receiver.script(*[Reply(200, delay=0.05)] * 400)  # slow enough that a kill lands mid-request
+    with running_stack(**ENV) as stack, hooked(stack) as hooks:
+        hooks.receiver.script(*[Reply(200, delay=0.05)] * 400)  # slow enough that a kill lands mid-request
 
         def kill() -> None:
-            wait_until(lambda: len(receiver.requests) > 10, timeout=30, what="deliveries under way")
-            os.kill(workers[0].pid, signal.SIGKILL)
-            workers[0].wait()
-            workers.append(start_webhook_worker(**stack.env))
+            wait_until(lambda: len(hooks.receiver.requests) > 10, timeout=30, what="deliveries under way")
+            os.kill(hooks.workers[0].pid, signal.SIGKILL)
+            hooks.workers[0].wait()
+            hooks.workers.append(start_webhook_worker(**stack.env))
 
-        run_hooked_load(stack, db, receiver, secret, kill)
+        run_hooked_load(stack, db, hooks, kill)
+
+
+def test_a_receiver_down_for_30_s_gets_every_event_once_it_is_back(database: Engine, db: Engine) -> None:
+    with running_stack(**ENV) as stack, hooked(stack) as hooks:
+
+        def outage() -> None:
+            hooks.receiver.stop()  # connections refused: every attempt meanwhile fails
+            time.sleep(30)
+            hooks.receiver.start()
+
+        run_hooked_load(stack, db, hooks, outage)
+        with db.connect() as conn:
+            errors = conn.execute(
+                text("SELECT error FROM webhook_attempts WHERE endpoint_id = :endpoint AND error IS NOT NULL"),
+                {"endpoint": hooks.endpoint},
+            ).scalars()
+            assert any(error.startswith("ConnectionRefusedError") for error in errors)
 
 
 def test_redis_restarted_with_its_data_lost(database: Engine, db: Engine) -> None:
-    with running_stack(persistent=False, **ENV) as stack, hooked(stack) as (receiver, secret, _):
+    with running_stack(persistent=False, **ENV) as stack, hooked(stack) as hooks:
 
         def restart() -> None:
             stack.redis.stop()
             stack.redis.start()  # empty: every queued job and delivery job is gone
 
-        run_hooked_load(stack, db, receiver, secret, restart)
+        run_hooked_load(stack, db, hooks, restart)
 
 
 def test_a_shard_worker_killed_between_its_commit_and_its_enqueue(database: Engine, db: Engine) -> None:
-    with armed_stack("after-transfer-debit", **ENV) as (stack, replace_armed), hooked(stack) as (receiver, secret, _):
-        run_hooked_load(stack, db, receiver, secret, replace_armed)
+    with armed_stack("after-transfer-debit", **ENV) as (stack, replace_armed), hooked(stack) as hooks:
+        run_hooked_load(stack, db, hooks, replace_armed)

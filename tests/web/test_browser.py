@@ -7,16 +7,22 @@ Each page's picture is kept under ``.run/screenshots``."""
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from django.test import Client
+from sqlalchemy import Engine, insert, text, update
 
 from deploy.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from shared.config import Settings
+from shared.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
+from shared.webhooks import deliveries_enqueue
 from tests.support.api import Api
 from tests.support.browser import Browser, PageReport, save_screenshot
+from tests.support.factories import event_row, tenant_id, webhook_endpoint
 from web.wallets.api.openapi import OPENAPI
 from web.wallets.error_codes import CODES
 
@@ -141,3 +147,51 @@ def test_the_dashboard_shows_every_queue_and_the_worker_without_errors(
     assert any(row.startswith(expected) for row in rows), rows
     if page == "queues":
         assert len([row for row in rows if row.startswith("wallets.shard.")]) == 16
+
+
+@pytest.mark.parametrize("page", ["wallets/webhookendpoint/", "wallets/webhookdelivery/"])
+def test_the_webhook_admin_lists_render_cleanly(
+    page: str, db: Engine, admin_client: Client, site: str, browser: Browser
+) -> None:
+    endpoint, secret = webhook_endpoint(db, "https://hooks.example.com/wallets/a-rather-long-path/for-the-layout")
+    try:
+        with db.begin() as conn:
+            event = event_row(conn, tenant_id(db))
+            delivery = conn.execute(
+                insert(webhook_deliveries)
+                .values(endpoint_id=endpoint, event_id=event, event_created=text("now()"), state="pending")
+                .returning(webhook_deliveries.c.id)
+            ).scalar_one()
+            conn.execute(
+                insert(webhook_attempts).values(
+                    delivery_id=delivery,
+                    endpoint_id=endpoint,
+                    event_id=event,
+                    attempt=1,
+                    at=text("now()"),
+                    status_code=503,
+                    latency_ms=12,
+                )
+            )
+        session = admin_client.cookies["sessionid"].value
+        report = browser.load(f"{site}/admin/{page}", cookies={"sessionid": session}, evaluate=LAYOUT)
+        layout = _clean(report, "admin-" + page.strip("/").replace("/", "-"))
+        assert layout["rows"], "the list is empty"
+        assert layout["cut"] == 0, "columns cut off: the list scrolls sideways"
+        assert max(layout["rows"]) < 48, f"a row is {max(layout['rows'])} px high: something wraps"
+        detail = f"{site}/admin/wallets/webhookendpoint/{endpoint}/change/"
+        assert (
+            secret not in browser.load(detail, cookies={"sessionid": session}, evaluate="document.body.innerHTML").value
+        )
+    finally:
+        with db.begin() as conn:
+            conn.execute(
+                update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint).values(deleted_at=text("now()"))
+            )
+
+
+def test_the_dashboard_shows_the_webhooks_queue(web_redis: redis.Redis, dashboard: str, browser: Browser) -> None:
+    deliveries_enqueue(web_redis, [(uuid.uuid4(), uuid.uuid4())], result_ttl=10)  # a job (that sends nothing)
+    report = browser.load(f"{dashboard}/0/view/queues", evaluate=DASHBOARD_ROWS, settle=2.0)
+    assert not report.problems, report.problems
+    assert "webhooks" in [row.split()[0] for row in report.value["rows"] if row]

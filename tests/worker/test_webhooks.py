@@ -26,13 +26,6 @@ from worker.webhooks.http import Answer, retry_after_seconds
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.stop()
-
-
-@pytest.fixture
 def endpoint(db: Engine, receiver: Receiver) -> Iterator[UUID]:
     """An endpoint of the suite's tenant to ``receiver``, deleted (and the others of earlier
     tests out of the dispatcher's way) after the test."""

@@ -15,7 +15,6 @@ its claim expires, with the same ``webhook-id``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from shared import keys
 from shared.batch_metrics import WEBHOOK_LAGS
 from shared.config import Settings
 from shared.errors import InvalidRequest
-from shared.events import webhook_payload
+from shared.events import EVENT_READ, StoredEvent, webhook_payload
 from shared.webhook_urls import url_check
 from shared.webhooks import AttemptResult, DeliveryState, EndpointStatus, signature_header
 from worker.webhooks.http import Answer, Sender
@@ -55,7 +54,7 @@ _CLAIM = text(
     " WHERE claim = :claim AND endpoint_id = :endpoint AND state = 'pending'"
     " RETURNING id, event_id, attempts, event_created"
 )
-_EVENTS = text("SELECT id, type, created, data::text AS data FROM events WHERE id = ANY(CAST(:ids AS uuid[]))")
+_EVENTS = text(f"{EVENT_READ} WHERE e.id = ANY(CAST(:ids AS uuid[]))")
 _ATTEMPT = text(
     "INSERT INTO webhook_attempts"
     " (delivery_id, endpoint_id, event_id, attempt, at, status_code, error, latency_ms, next_attempt_at)"
@@ -128,7 +127,8 @@ def deliveries_send(
             conn.execute(_GIVE_UP, {"ids": [d.id for d in claimed]})
         return 0
     with engine.connect() as conn:
-        events = {row.id: row for row in conn.execute(_EVENTS, {"ids": [d.event_id for d in claimed]})}
+        found = conn.execute(_EVENTS, {"ids": [d.event_id for d in claimed]})
+        events = {event.id: event for event in map(StoredEvent.from_values, found)}
     pruned = [d.id for d in claimed if d.event_id not in events]
     claimed = [d for d in claimed if d.event_id in events]
     secrets = [endpoint.secret] + ([endpoint.previous_secret] if endpoint.previous_signs else [])
@@ -143,7 +143,7 @@ def deliveries_send(
 
 
 def _send(
-    url: str, claimed: list[_Claimed], events: dict[UUID, Any], secrets: list[str], settings: Settings
+    url: str, claimed: list[_Claimed], events: dict[UUID, StoredEvent], secrets: list[str], settings: Settings
 ) -> list[_Sent]:
     """Send in order until done, a receiver that does not answer, a ``410``, or ``SEND_SECONDS``."""
     sent: list[_Sent] = []
@@ -158,7 +158,7 @@ def _send(
     try:
         for delivery in claimed:
             event = events[delivery.event_id]
-            body = webhook_payload(event.type, event.created, json.loads(event.data))
+            body = webhook_payload(event.type, event.created, event.data)
             timestamp = int(time.time())
             headers = {
                 "webhook-id": str(event.id),

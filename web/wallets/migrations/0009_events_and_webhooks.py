@@ -28,8 +28,9 @@ class Migration(migrations.Migration):
                 ('tenant_id', models.UUIDField(blank=True, editable=False, null=True)),
                 ('wallet_id', models.UUIDField(editable=False, help_text='The wallet whose writer recorded it')),
                 ('counterparty_id', models.UUIDField(blank=True, editable=False, help_text="A transfer's other wallet", null=True)),
+                ('operation_id', models.UUIDField(blank=True, editable=False, help_text='The ledger row it is (none: wallet.created)', null=True)),
                 ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('data', web.wallets.models.events.RawJSONField(editable=False)),
+                ('data', web.wallets.models.events.RawJSONField(blank=True, editable=False, help_text='The resource as it was (none: an operation, rendered from its ledger row, which never changes)', null=True)),
             ],
             options={
                 'db_table': 'events',

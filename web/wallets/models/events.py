@@ -39,8 +39,16 @@ class Event(models.Model):
     tenant_id = models.UUIDField(null=True, blank=True, editable=False)
     wallet_id = models.UUIDField(editable=False, help_text="The wallet whose writer recorded it")
     counterparty_id = models.UUIDField(null=True, blank=True, editable=False, help_text="A transfer's other wallet")
+    operation_id = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The ledger row it is (none: wallet.created)"
+    )
     created = models.DateTimeField(db_default=Now(), editable=False)
-    data = RawJSONField(editable=False)
+    data = RawJSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The resource as it was (none: an operation, rendered from its ledger row, which never changes)",
+    )
 
     class Meta:
         db_table = "events"

@@ -7,13 +7,12 @@ cursors sees every event exactly once, whichever shard's writer committed first.
 
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from shared.events import EVENTS_SETTLED, EventType, event_json
+from shared.events import EVENT_READ, EVENTS_SETTLED, EventType, StoredEvent
 from web.database import read_all
 from web.wallets.auth.api_keys import Caller
 from web.wallets.money.selectors import wallet_ensure_reachable
@@ -57,23 +56,19 @@ def events_list(
     one wallet (as the wallet that changed or a transfer's other wallet), if asked."""
     if wallet_id is not None:
         wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
-    conditions = ["tenant_id IS NULL" if caller.tenant_id is None else "tenant_id = %s", EVENTS_SETTLED]
+    conditions = ["e.tenant_id IS NULL" if caller.tenant_id is None else "e.tenant_id = %s", f"e.{EVENTS_SETTLED}"]
     params: list[Any] = [] if caller.tenant_id is None else [caller.tenant_id]
     if after is not None:
-        conditions.append("(txid, seq) > (%s::text::xid8, %s)")
+        conditions.append("(e.txid, e.seq) > (%s::text::xid8, %s)")
         params += [after.txid, after.seq]
     if event_type is not None:
-        conditions.append("type = %s")
+        conditions.append("e.type = %s")
         params.append(event_type.value)
     if wallet_id is not None:
-        conditions.append("(wallet_id = %s OR counterparty_id = %s)")
+        conditions.append("(e.wallet_id = %s OR e.counterparty_id = %s)")
         params += [str(wallet_id), str(wallet_id)]
-    sql = (
-        "SELECT id, type, created, data::text, txid::text, seq FROM events"  # noqa: S608 (constant conditions)
-        f" WHERE {' AND '.join(conditions)} ORDER BY txid, seq LIMIT %s"
-    )
-    rows = read_all(sql, (*params, limit + 1), limit + 1)
+    sql = f"{EVENT_READ} WHERE {' AND '.join(conditions)} ORDER BY e.txid, e.seq LIMIT %s"
+    rows = [StoredEvent.from_values(row) for row in read_all(sql, (*params, limit + 1), limit + 1)]
     page = rows[:limit]
-    events = [event_json(UUID(str(id_)), type_, created, json.loads(data)) for id_, type_, created, data, _, _ in page]
-    last = FeedPosition(int(page[-1][4]), int(page[-1][5])) if page else after
-    return EventsPage(events, last, len(rows) > limit)
+    last = FeedPosition(page[-1].txid, page[-1].seq) if page else after
+    return EventsPage([event.to_json() for event in page], last, len(rows) > limit)
