@@ -5,9 +5,10 @@ An event is written by the writer that decides the money, in the same transactio
 (``EVENTS_OF``), the web node for ``wallet.created`` in the wallet's own insert. Its ``data``
 is the resource as the API showed it at that instant (``shared.resources``) with ``wallet``:
 the money of the wallet whose writer recorded it, right after (``event_data``). A hold or a
-transfer changes after its event, so its data is stored as it was; an operation's is its ledger
-row, which never changes, so it is not stored twice but rendered from that row when read
-(``EVENT_READ``, ``StoredEvent``): the hot path writes a short row per event, no JSON. Events
+changes after its event, so its data is stored as it was. An operation's is its ledger row,
+which never changes, and a transfer's event ends it (its record never changes again, and the
+event's row says which legs it had): neither is stored twice, both are rendered from those rows
+when read (``EVENT_READ``, ``StoredEvent``), so the hot path writes a short row per event. Events
 are read in the order of ``EVENT_ORDER`` (``GET /api/v1/events``, and the webhook dispatcher).
 
 Wire formats: ``event_json`` (the feed), ``webhook_payload`` (a webhook's body, the Standard
@@ -28,7 +29,16 @@ from uuid import UUID
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.resources import moment_json, operation_json, wallet_json
+from shared.resources import (
+    Leg,
+    LegDecided,
+    TransferRow,
+    moment_json,
+    operation_json,
+    transfer_json,
+    wallet_json,
+)
+from shared.transfers import TransferState, credit_id
 
 _EVENT_IDS = UUID("3f1c2a9e-8b47-4d6a-a5e2-7c0d91b4e638")
 """The namespace of events' ids (fixed forever)."""
@@ -114,10 +124,13 @@ def event_data(resource: dict[str, Any], row: LedgerRecord) -> dict[str, Any]:
     return {**resource, "wallet": {**wallet, "position": row.seq}}
 
 
+_TRANSFER_COLUMNS = ("from_wallet_id", "to_wallet_id", "amount", "state", "error", "created_at", "updated_at")
+
 EVENT_READ = (
     "SELECT e.id, e.type, e.created, e.data::text, e.txid::text, e.seq, "  # noqa: S608 (the tables' own names)
-    + ", ".join(f"o.{column}" for column in LEDGER_COLUMNS)
+    + ", ".join([*(f"o.{column}" for column in LEDGER_COLUMNS), *(f"t.{column}" for column in _TRANSFER_COLUMNS)])
     + " FROM events e LEFT JOIN wallet_operations o ON e.data IS NULL AND o.id = e.operation_id"
+    " LEFT JOIN transfers t ON e.data IS NULL AND t.id = o.transfer_id"
 )
 """Events with what their data is made of (alias ``e``): add the conditions; each row is for
 ``StoredEvent.from_values``."""
@@ -136,16 +149,50 @@ class StoredEvent:
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> StoredEvent:
-        id_, type_, created, raw, txid, seq, *ledger = values
+        id_, type_, created, raw, txid, seq, *rest = values
         if raw is not None:
             data = json.loads(raw)
         else:
-            row = LedgerRecord.from_values(tuple(ledger))
-            data = event_data(operation_json(row), row)
+            row = LedgerRecord.from_values(tuple(rest[: len(LEDGER_COLUMNS)]))
+            if EventType(type_).resource is Resource.TRANSFER:
+                resource = transfer_json(transfer_at(row, rest[len(LEDGER_COLUMNS) :]))
+            else:
+                resource = operation_json(row)
+            data = event_data(resource, row)
         return cls(UUID(str(id_)), type_, created, data, int(txid), int(seq))
 
     def to_json(self) -> dict[str, Any]:
         return event_json(self.id, self.type, self.created, self.data)
+
+
+def transfer_at(leg: LedgerRecord, record: Sequence[Any]) -> TransferRow:
+    """The transfer a leg ended (the row of its event), with its legs: the debit (refused, or
+    applied before), the credit (applied, or refused before a refund) and the refund; its
+    ``record`` (``_TRANSFER_COLUMNS``) does not change after that leg."""
+    assert leg.transfer_id is not None
+    from_wallet, to_wallet, amount, state, error, created_at, updated_at = record
+    debit: Leg = LegDecided(leg.transfer_id, OperationStatus.APPLIED.value, None)
+    credit: Leg | None = None
+    refund: Leg | None = None
+    if leg.id == leg.transfer_id:  # a refused debit: nothing moved
+        debit = leg
+    elif leg.id == credit_id(leg.transfer_id):
+        credit = leg
+    else:
+        credit, refund = LegDecided(credit_id(leg.transfer_id), OperationStatus.REJECTED.value, error), leg
+    return TransferRow(
+        leg.transfer_id,
+        UUID(str(from_wallet)),
+        UUID(str(to_wallet)),
+        amount,
+        TransferState(state),
+        error,
+        created_at,
+        updated_at,
+        debit,
+        credit,
+        refund,
+    )
 
 
 def webhook_payload(event_type: str, created: datetime, data: dict[str, Any]) -> bytes:

@@ -207,7 +207,7 @@ def ledger_apply(
         batch.applied.results.append(result)
     hold_book.write_new(conn)
     book.write_new(conn)
-    event_book.write(conn, _ledger_insert(conn, batch.new_rows), book)
+    event_book.write(conn, _ledger_insert(conn, batch.new_rows))
     hold_book.write_changes(conn)
     book.write_changes(conn)
     if batch.changed:
@@ -247,8 +247,8 @@ def operation_refuse(
     result = OperationResult(
         request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
     )
-    book = TransferBook(shard_count, set(), {}, {})
     if request.starts_transfer:
+        book = TransferBook.load(conn, [request], shard_count=shard_count)
         book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
         book.write_new(conn)
     # A refused hold is no hold; a change names its hold if the hold exists.
@@ -258,5 +258,5 @@ def operation_refuse(
     row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
     events = EventBook(balance.now, {request.wallet_id: balance.tenant_id})
     events.record(row, HoldBook(shard_count, None, {}))  # a refusal is never a hold's event
-    events.write(conn, _ledger_insert(conn, [row]), book)
+    events.write(conn, _ledger_insert(conn, [row]))
     return result

@@ -1,13 +1,13 @@
 """The events one ``worker.apply.ledger_apply`` call writes, in its transaction: one for each
 ledger decision that is an event (``shared.events.EVENTS_OF``), naming its ledger row. A hold's
-or a transfer's event stores the resource as the API would have shown it at that instant and
-the wallet's money right after; an operation's stores nothing more, its ledger row is its data
+event stores the hold as the API would have shown it at that instant, with the wallet's money
+right after; an operation's and a transfer's store nothing more: their rows are their data
 (``shared.events.StoredEvent``)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,11 +18,9 @@ from shared.events import EVENTS_OF, EventType, Resource, event_data, event_id
 from shared.ledger import LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.resources import LegDecided, TransferRow, hold_json, transfer_json
+from shared.resources import hold_json
 from shared.tables import events
-from shared.transfers import credit_id
 from worker.holds import HoldBook
-from worker.transfer_book import TransferBook
 
 _COLUMNS = ("id", "type", "tenant_id", "wallet_id", "counterparty_id", "operation_id", "created", "data")
 _EVENTS_INSERT = (
@@ -41,8 +39,8 @@ class _Decided:
     row: dict[str, Any]
     """The ledger row of the decision."""
     resource: dict[str, Any] | None
-    """A hold as it stood at the decision (a hold may change again within the batch); None:
-    rendered from the row once numbered."""
+    """A hold as it stood at the decision (it may change again, within the batch or later); None
+    for the others, rendered from their rows when read (``shared.events.StoredEvent``)."""
 
 
 @dataclass(slots=True)
@@ -65,7 +63,7 @@ class EventBook:
             resource = hold_json(holds.view(row["hold_id"], self.now))
         self.decided.append(_Decided(event_type, row, resource))
 
-    def write(self, conn: Connection, numbered: dict[UUID, tuple[int, datetime]], transfers: TransferBook) -> None:
+    def write(self, conn: Connection, numbered: dict[UUID, tuple[int, datetime]]) -> None:
         """Insert the events, once the ledger rows are numbered (``numbered``: their ``seq`` and
         ``applied_at`` by id)."""
         if not self.decided:
@@ -74,17 +72,12 @@ class EventBook:
         for decided in self.decided:
             row = decided.row
             seq, applied_at = numbered[row["id"]]
-            subject, data = row["id"], None  # an operation's data is its ledger row
             resource = decided.type.resource
-            if resource is not Resource.OPERATION:
-                record = LedgerRecord.inserted(row, seq, applied_at)
-                if resource is Resource.HOLD:
-                    assert decided.resource is not None
-                    subject, snapshot = record.hold_id, decided.resource
-                else:
-                    subject, snapshot = record.transfer_id, transfer_json(self._transfer(record, transfers))
-                data = json.dumps(event_data(snapshot, record), separators=(",", ":"))
-            assert subject is not None
+            subject = row["id"] if resource is Resource.OPERATION else row[f"{resource.value}_id"]
+            data = None  # an operation's or a transfer's data is rendered from its rows when read
+            if decided.resource is not None:
+                snapshot = event_data(decided.resource, LedgerRecord.inserted(row, seq, applied_at))
+                data = json.dumps(snapshot, separators=(",", ":"))
             wallet, counterparty = row["wallet_id"], row["counterparty_id"]
             columns["id"].append(str(event_id(decided.type, subject)))
             columns["type"].append(decided.type.value)
@@ -95,19 +88,6 @@ class EventBook:
             columns["created"].append(applied_at)
             columns["data"].append(data)
         conn.exec_driver_sql(_EVENTS_INSERT, columns)
-
-    def _transfer(self, leg: LedgerRecord, transfers: TransferBook) -> TransferRow:
-        """The transfer a leg ended, with its legs: the debit (refused, or applied before), the
-        credit (applied, or refused before a refund) and the refund."""
-        assert leg.transfer_id is not None
-        view = transfers.view(leg.transfer_id, self.now)
-        if leg.id == leg.transfer_id:  # a refused debit: nothing moved
-            return replace(view, debit=leg)
-        debit = LegDecided(leg.transfer_id, OperationStatus.APPLIED.value, None)
-        if leg.id == credit_id(leg.transfer_id):
-            return replace(view, debit=debit, credit=leg)
-        credit = LegDecided(credit_id(leg.transfer_id), OperationStatus.REJECTED.value, view.error)
-        return replace(view, debit=debit, credit=credit, refund=leg)
 
 
 def _text(value: UUID | None) -> str | None:

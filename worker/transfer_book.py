@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +16,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from shared.messages import OperationRequest
 from shared.operations import TransferLeg
 from shared.outcomes import OperationStatus, Rejection
-from shared.resources import TransferRow
 from shared.sharding import shard_for
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of
@@ -27,15 +25,7 @@ log = logging.getLogger("worker.transfers")  # transfers log under one name, as 
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 
 _LOCK_TRANSFERS = (  # FOR NO KEY UPDATE: see worker.apply._LOCK_WALLETS
-    select(
-        transfers.c.id,
-        transfers.c.state,
-        transfers.c.error,
-        transfers.c.from_wallet_id,
-        transfers.c.to_wallet_id,
-        transfers.c.amount,
-        transfers.c.created_at,
-    )
+    select(transfers.c.id, transfers.c.state)
     .where(transfers.c.id == any_(_IDS))
     .order_by(transfers.c.id)
     .with_for_update(key_share=True)
@@ -67,8 +57,6 @@ class TransferBook:
     """Existing records' states, locked ``FOR NO KEY UPDATE``."""
     credit_errors: dict[UUID, str | None]
     """For each refund's transfer, the error its refused credit recorded."""
-    loaded: dict[UUID, Any] = field(default_factory=dict)
-    """The existing records, as read."""
     new: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     changes: dict[UUID, tuple[str, str | None]] = field(default_factory=dict)
 
@@ -85,8 +73,7 @@ class TransferBook:
         ids = sorted({r.transfer_id for r in later if r.transfer_id is not None})
         if not ids:
             return cls(shard_count, inline, {}, {})
-        loaded = {row.id: row for row in conn.execute(_LOCK_TRANSFERS, {"ids": ids})}
-        states = {transfer_id: row.state for transfer_id, row in loaded.items()}
+        states = {row.id: row.state for row in conn.execute(_LOCK_TRANSFERS, {"ids": ids})}
         refunded = {
             r.transfer_id
             for r in later
@@ -98,7 +85,7 @@ class TransferBook:
             for row in conn.execute(LEG_RESULTS, {"ids": sorted(credits)}):
                 if row.status == OperationStatus.REJECTED.value:
                     credit_errors[credits[row.id]] = row.error
-        return cls(shard_count, inline, states, credit_errors, loaded)
+        return cls(shard_count, inline, states, credit_errors)
 
     def _same_shard(self, request: OperationRequest) -> bool:
         assert request.counterparty_id is not None
@@ -160,35 +147,10 @@ class TransferBook:
         assert refund.transfer_id is not None
         self._set(refund.transfer_id, TransferState.FAILED, self.credit_errors[refund.transfer_id])
 
-    def view(self, transfer_id: UUID, now: datetime) -> TransferRow:
-        """The transfer's record as it stands now (``now``: the transaction's time), without its legs."""
-        if transfer_id in self.new:
-            record = self.new[transfer_id]
-            state, error = record["state"], record["error"]
-            from_wallet, to_wallet, amount, created_at = (
-                record["from_wallet_id"],
-                record["to_wallet_id"],
-                record["amount"],
-                record["created_at"],
-            )
-        else:
-            row = self.loaded[transfer_id]
-            state, error = self.changes.get(transfer_id, (row.state, row.error))
-            from_wallet, to_wallet, amount, created_at = (
-                row.from_wallet_id,
-                row.to_wallet_id,
-                row.amount,
-                row.created_at,
-            )
-        return TransferRow(
-            transfer_id, from_wallet, to_wallet, amount, TransferState(state), error, created_at, now, None, None, None
-        )
-
     def write_new(self, conn: Connection) -> None:
         """Insert the new records (before the ledger rows that name them)."""
         if self.new:
-            # updated_at: the transaction's time, as every later leg writes it (events show it)
-            conn.execute(insert(transfers).values(updated_at=func.now()), list(self.new.values()))
+            conn.execute(insert(transfers), list(self.new.values()))
 
     def write_changes(self, conn: Connection) -> None:
         if self.changes:
