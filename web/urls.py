@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", service.healthz_view, name="healthz"),
     path("readyz", service.readyz_view, name="readyz"),
     path("metrics", service.metrics_view, name="metrics"),
+    path("favicon.ico", service.favicon_view, name="favicon"),
     path("", include("web.wallets.api.urls")),
 ]
 

@@ -205,13 +205,19 @@ class WebhookEndpointAdmin(_ReadOnly):
     """Read only, and never the secret: a tenant registers, rotates and deletes its endpoints
     through the API."""
 
-    list_display = ("short_id", "tenant", "url", "status", "event_types", "failing_since", "created_at", "deleted_at")
+    list_display = ("short_id", "tenant", "short_url", "status", "created_at")
     list_display_links = ("short_id",)
     list_filter = ("status", ("deleted_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("=id", "url")
     exclude = _SECRETS
     readonly_fields = (*(f.name for f in WebhookEndpoint._meta.fields if f.name not in _SECRETS), "deliveries")
     ordering = ("-created_at",)
+
+    @admin.display(description="URL", ordering="url")
+    def short_url(self, obj: WebhookEndpoint) -> str:
+        """The URL's first 40 characters, the whole of it on hover (and on its page)."""
+        url = obj.url
+        return format_html('<span title="{}">{}</span>', url, url if len(url) <= 40 else f"{url[:40]}…")
 
     @admin.display(description="Deliveries")
     def deliveries(self, obj: WebhookEndpoint) -> str:

@@ -66,6 +66,13 @@ def healthz_view(request: HttpRequest) -> HttpResponse:
     return json_response({"status": "ok"})
 
 
+@api_view("GET", public=True)
+def favicon_view(request: HttpRequest) -> HttpResponse:
+    """No icon: ``204`` to the browsers that ask for one on every site (the admin's pages), so
+    none logs a missing resource."""
+    return HttpResponse(status=204)
+
+
 def _dependency_checks() -> dict[str, str]:
     checks = {"postgres": "ok", "redis": "ok"}
     try:
