@@ -28,6 +28,8 @@ class Received:
     """``time.time()`` when it came."""
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int]
+    """The client's address and port: one per connection."""
 
     @property
     def webhook_id(self) -> str:
@@ -70,7 +72,8 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver._record(Received(time.time(), {k.lower(): v for k, v in self.headers.items()}, body))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver._record(Received(time.time(), headers, body, self.client_address[:2]))
                 reply = receiver._next()
                 if reply.delay:
                     time.sleep(reply.delay)

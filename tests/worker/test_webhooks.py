@@ -138,3 +138,14 @@ def test_an_endpoint_failing_every_attempt_long_enough_is_disabled_and_its_deliv
     assert row.disabled_reason.startswith("every attempt failed since")
     with db.begin() as conn:
         assert [e for e, _ in deliveries_sweep(conn) if e == endpoint] == []  # nothing left to send
+
+
+def test_one_connection_carries_a_jobs_deliveries(
+    db: Engine, endpoint: UUID, receiver: Receiver, local_redis: redis.Redis, hooks: Settings
+) -> None:
+    with db.begin() as conn:
+        for _ in range(5):
+            event_row(conn, tenant_id(db))
+    [(found, claim)] = [c for c in _dispatch(db) if c[0] == endpoint]
+    assert deliveries_send(engine=db, connection=local_redis, settings=hooks, endpoint_id=found, claim=claim) == 5
+    assert len({r.peer for r in receiver.requests}) == 1  # kept alive: one connection, not five
