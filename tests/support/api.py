@@ -6,11 +6,13 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.processes import wait_until
+from shared.sharding import shard_for
 from tests.support.http_client import error_of
 from web.wallets.ops import metrics
 
@@ -116,3 +118,27 @@ def metrics_parse(text_body: str) -> dict[str, list[tuple[dict[str, str], float]
         for sample in family.samples:
             grouped.setdefault(sample.name, []).append((sample.labels, sample.value))
     return grouped
+
+
+def events_feed(api: Api, **params: str) -> list[dict[str, Any]]:
+    """Every event of the caller's feed (``GET /api/v1/events`` with ``params``), page by page."""
+    events: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        response = api.client.get("/api/v1/events", {**params, **({"after": after} if after else {})})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        events += body["results"]
+        if not body["has_more"]:
+            return events
+        after = body["next"]
+
+
+def wallets_on_two_shards(api: Api, shard_count: int, balance: int) -> tuple[str, str]:
+    """A wallet funded with ``balance``, and an empty one on another shard (a transfer between
+    them has two legs of their own)."""
+    source = api.create_wallet(balance)
+    while True:
+        destination = api.create_wallet()
+        if shard_for(UUID(destination), shard_count) != shard_for(UUID(source), shard_count):
+            return source, destination

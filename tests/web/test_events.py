@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from deploy.processes import wait_until
 from shared.config import Settings
 from shared.events import EventType
-from tests.support.api import Api, error_body
+from tests.support.api import Api, error_body, events_feed, wallets_on_two_shards
 from tests.support.events import event_subject, events_expected
 from tests.support.factories import api_key
 
@@ -24,21 +24,6 @@ def tenant_api() -> Api:
     return Api(api_key(f"events-{uuid.uuid4().hex[:10]}").secret)
 
 
-def feed(api: Api, **params: str) -> list[dict[str, Any]]:
-    """Every event of the caller's feed (with ``params``), page by page."""
-    events: list[dict[str, Any]] = []
-    after: str | None = None
-    while True:
-        query = {**params, **({"after": after} if after else {})}
-        response = api.client.get("/api/v1/events", query)
-        assert response.status_code == 200, response.content
-        body = response.json()
-        events += body["results"]
-        if not body["has_more"]:
-            return events
-        after = body["next"]
-
-
 def read(api: Api, path: str) -> dict[str, Any]:
     response = api.client.get(path)
     assert response.status_code == 200, response.content
@@ -46,17 +31,9 @@ def read(api: Api, path: str) -> dict[str, Any]:
     return body
 
 
-def two_shards(api: Api, settings: Settings, balance: int) -> tuple[str, str]:
-    source = api.create_wallet(balance)
-    while True:
-        destination = api.create_wallet()
-        if uuid.UUID(destination).int % settings.shard_count != uuid.UUID(source).int % settings.shard_count:
-            return source, destination
-
-
 def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(settings: Settings, db: Engine) -> None:
     api = tenant_api()
-    source, destination = two_shards(api, settings, 100)
+    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
     refused = api.post_operation(source, {"operationType": "WITHDRAW", "amount": "1000.00"})
     assert refused.status_code == 400
     moved = api.post_transfer(source, destination, "10.00").json()
@@ -68,10 +45,12 @@ def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(setti
     assert api.hold_change(voided, "void").status_code == 200
     expiring = api.post_hold(source, {"amount": "4.00", "expires_in": 1}).json()["hold_id"]
     wait_until(
-        lambda: any(e["type"] == "hold.expired" for e in feed(api)), timeout=15, what="the worker expiring the hold"
+        lambda: any(e["type"] == "hold.expired" for e in events_feed(api)),
+        timeout=15,
+        what="the worker expiring the hold",
     )
 
-    events = feed(api)
+    events = events_feed(api)
     assert len({e["id"] for e in events}) == len(events)
     assert Counter(e["type"] for e in events) == {
         "wallet.created": 2,
@@ -133,13 +112,13 @@ def history_all(api: Api, wallet: str) -> list[dict[str, Any]]:
 
 def test_the_feed_pages_oldest_first_and_filters_by_type_and_wallet(settings: Settings) -> None:
     api = tenant_api()
-    source, destination = two_shards(api, settings, 50)
+    source, destination = wallets_on_two_shards(api, settings.shard_count, 50)
     other = api.create_wallet(7)
     moved = api.post_transfer(source, destination, "5.00").json()
-    everything = feed(api)
+    everything = events_feed(api)
     assert [e["type"] for e in everything][-1] == "transfer.completed"
     # Pages of one, each starting where the last ended, make the whole feed.
-    assert feed(api, limit="1") == everything
+    assert events_feed(api, limit="1") == everything
     first = api.client.get("/api/v1/events", {"limit": "2"}).json()
     assert (len(first["results"]), first["has_more"]) == (2, True)
     rest = api.client.get("/api/v1/events", {"after": first["next"]}).json()
@@ -150,10 +129,10 @@ def test_the_feed_pages_oldest_first_and_filters_by_type_and_wallet(settings: Se
     later = api.client.get("/api/v1/events", {"after": rest["next"]}).json()["results"]
     assert [(e["type"], e["data"]["wallet_id"]) for e in later] == [("operation.applied", other)]
 
-    assert [e["data"]["transfer_id"] for e in feed(api, type="transfer.completed")] == [moved["transfer_id"]]
+    assert [e["data"]["transfer_id"] for e in events_feed(api, type="transfer.completed")] == [moved["transfer_id"]]
     # A wallet's feed holds the transfers it received as well as its own events.
-    assert [e["type"] for e in feed(api, wallet=destination)] == ["wallet.created", "transfer.completed"]
-    assert {e["data"].get("wallet_id", e["data"].get("id")) for e in feed(api, wallet=other)} == {other}
+    assert [e["type"] for e in events_feed(api, wallet=destination)] == ["wallet.created", "transfer.completed"]
+    assert {e["data"].get("wallet_id", e["data"].get("id")) for e in events_feed(api, wallet=other)} == {other}
 
 
 @pytest.mark.parametrize(
@@ -180,10 +159,10 @@ def test_a_bad_query_is_a_clear_error(params: dict[str, str], status: int, messa
 def test_a_tenant_sees_only_its_own_events() -> None:
     ours, theirs = tenant_api(), tenant_api()
     wallet = ours.create_wallet(3)
-    assert feed(theirs) == []
+    assert events_feed(theirs) == []
     response = theirs.client.get("/api/v1/events", {"wallet": wallet})
     assert (response.status_code, error_body(response)["code"]) == (404, "wallet_not_found")
-    assert [e["type"] for e in feed(ours)] == ["wallet.created", "operation.applied"]
+    assert [e["type"] for e in events_feed(ours)] == ["wallet.created", "operation.applied"]
     # A cursor of another tenant's feed is only a position: it shows nothing of theirs.
     cursor = ours.client.get("/api/v1/events", {"limit": "1"}).json()["next"]
     assert theirs.client.get("/api/v1/events", {"after": cursor}).json()["results"] == []

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
-from tests.support.api import Api, error_body, history, transfer
+from tests.support.api import Api, error_body, history, transfer, wallets_on_two_shards
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
 
@@ -33,14 +33,6 @@ def held(api: Api, wallet: str, amount: str, **fields: Any) -> str:
     response = api.post_hold(wallet, {"amount": amount, **fields})
     assert response.status_code == 201, response.content
     return str(response.json()["hold_id"])
-
-
-def wallet_pair_on_two_shards(api: Api, settings: Settings, balance: int) -> tuple[str, str]:
-    source = api.create_wallet(balance)
-    while True:
-        destination = api.create_wallet()
-        if uuid.UUID(destination).int % settings.shard_count != uuid.UUID(source).int % settings.shard_count:
-            return source, destination
 
 
 def test_a_hold_sets_money_aside_in_the_balance_and_out_of_what_is_available(api: Api) -> None:
@@ -198,7 +190,7 @@ def test_a_void_releases_all_of_it_once(api: Api) -> None:
 
 
 def test_a_capture_to_another_wallet_is_a_transfer(api: Api, settings: Settings) -> None:
-    source, destination = wallet_pair_on_two_shards(api, settings, 100)
+    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
     hold_id = held(api, source, "40.00", to=destination)
     assert hold(api, hold_id)["to"] == destination
     response = api.hold_change(hold_id, "capture", {"amount": "15.00"})

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deploy.processes import start_webhook_worker, stop, wait_until
 from shared.config import Settings
-from tests.support.api import Api, error_body
+from tests.support.api import Api, error_body, events_feed, wallets_on_two_shards
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
 from tests.support.receiver import Receiver, Reply
@@ -60,17 +60,6 @@ def register(api: Api, url: str, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.content
     body: dict[str, Any] = response.json()
     return body
-
-
-def feed(api: Api, **params: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    after = None
-    while True:
-        body = api.client.get("/api/v1/events", {**params, **({"after": after} if after else {})}).json()
-        events += body["results"]
-        if not body["has_more"]:
-            return events
-        after = body["next"]
 
 
 def attempts(api: Api, endpoint: str, event: str, count: int) -> list[dict[str, Any]]:
@@ -170,16 +159,12 @@ def test_every_event_reaches_the_endpoint_signed_once_per_id(
     tenant: Api, private_urls: None, webhook_worker: None, receiver: Receiver, settings: Settings
 ) -> None:
     endpoint = register(tenant, receiver.url)
-    source = tenant.create_wallet(100)
-    while True:
-        destination = tenant.create_wallet()
-        if uuid.UUID(destination).int % settings.shard_count != uuid.UUID(source).int % settings.shard_count:
-            break
+    source, destination = wallets_on_two_shards(tenant, settings.shard_count, 100)
     tenant.post_operation(source, {"operationType": "WITHDRAW", "amount": "500.00"})
     tenant.post_transfer(source, destination, "10.00")
     hold = tenant.post_hold(source, {"amount": "20.00", "to": destination}).json()["hold_id"]
     tenant.hold_change(hold, "capture", {"amount": "5.00"})
-    events = feed(tenant)
+    events = events_feed(tenant)
     assert len(events) == 8  # 2 wallets, deposit, refused withdrawal, transfer, hold, capture, its transfer
     receiver.wait_for({e["id"] for e in events})
     for event in events:
@@ -203,7 +188,7 @@ def test_an_endpoint_gets_only_its_types_and_only_events_after_it_was_made(
     endpoint = register(tenant, receiver.url, event_types=["operation.applied"])
     tenant.post_operation(before, {"operationType": "DEPOSIT", "amount": "1.00"})
     after = tenant.create_wallet(2)  # wallet.created: not its type; its deposit is
-    applied = [e for e in feed(tenant, type="operation.applied")]
+    applied = [e for e in events_feed(tenant, type="operation.applied")]
     wanted = {e["id"] for e in applied[1:]}  # the first deposit came before the endpoint
     receiver.wait_for(wanted)
     assert receiver.ids() == wanted
@@ -217,7 +202,7 @@ def test_a_receiver_failing_three_times_gets_the_event_on_the_fourth_attempt(
     endpoint = register(tenant, receiver.url)
     receiver.script(Reply(500), Reply(502), Reply(500))
     wallet = tenant.create_wallet()
-    [event] = feed(tenant)
+    [event] = events_feed(tenant)
     receiver.wait_for({event["id"]}, timeout=20)
     wait_until(lambda: len(receiver.of(event["id"])) == 4, timeout=20, what="four attempts")
     got = receiver.of(event["id"])
@@ -242,22 +227,22 @@ def test_retry_after_is_honoured_and_410_disables_the_endpoint(
     endpoint = register(tenant, receiver.url)
     receiver.script(Reply(429, {"Retry-After": "3"}))
     tenant.create_wallet()
-    [event] = feed(tenant)
+    [event] = events_feed(tenant)
     wait_until(lambda: len(receiver.of(event["id"])) == 2, timeout=20, what="the retry")
     first, second = receiver.of(event["id"])
     assert second.at - first.at > 3 - 0.1  # not the schedule's 1 s
     receiver.script(Reply(410))
     tenant.create_wallet()
-    gone = feed(tenant)[-1]
+    gone = events_feed(tenant)[-1]
     receiver.wait_for({gone["id"]})
     path = f"/api/v1/webhook-endpoints/{endpoint['id']}"
     wait_until(lambda: tenant.client.get(path).json()["status"] == "disabled", timeout=10, what="disabled")
     assert "410 Gone" in tenant.client.get(path).json()["disabled_reason"]
     tenant.create_wallet()
-    late = feed(tenant)[-1]
+    late = events_feed(tenant)[-1]
     with_endpoint = register(tenant, receiver.url)  # an enabled one, to know when dispatch has passed
     tenant.create_wallet()
-    receiver.wait_for({feed(tenant)[-1]["id"]})
+    receiver.wait_for({events_feed(tenant)[-1]["id"]})
     assert receiver.of(late["id"]) == []  # a disabled endpoint gets nothing more
     assert with_endpoint["status"] == "enabled"
     assert [(a["attempt"], a["status_code"]) for a in attempts(tenant, endpoint["id"], gone["id"], 1)] == [(1, 410)]
@@ -269,7 +254,7 @@ def test_a_receiver_that_never_answers_is_timed_out_and_retried(
     endpoint = register(tenant, receiver.url)
     receiver.script(Reply(200, delay=TIMEOUT + 1))
     tenant.create_wallet()
-    [event] = feed(tenant)
+    [event] = events_feed(tenant)
     wait_until(lambda: len(receiver.of(event["id"])) == 2, timeout=20, what="the retry after a timeout")
     first, second = attempts(tenant, endpoint["id"], event["id"], 2)
     assert (first["status_code"], first["error"]) == (None, f"timeout: no answer within {TIMEOUT:g} s")
@@ -282,7 +267,7 @@ def test_a_delivery_is_sent_again_on_request(
 ) -> None:
     endpoint = register(tenant, receiver.url)
     tenant.create_wallet()
-    [event] = feed(tenant)
+    [event] = events_feed(tenant)
     receiver.wait_for({event["id"]})
     path = f"/api/v1/webhook-endpoints/{endpoint['id']}/deliveries/{event['id']}/retry"
     response = tenant.client.post(path)
@@ -299,7 +284,7 @@ def test_a_rotated_secret_signs_beside_the_new_one(
     old = register(tenant, receiver.url)
     new = tenant.client.post(f"/api/v1/webhook-endpoints/{old['id']}/rotate-secret").json()
     tenant.create_wallet()
-    [event] = feed(tenant)
+    [event] = events_feed(tenant)
     receiver.wait_for({event["id"]})
     [received] = receiver.of(event["id"])
     assert len(received.headers["webhook-signature"].split(" ")) == 2
@@ -310,7 +295,7 @@ def test_a_rotated_secret_signs_beside_the_new_one(
             {"id": old["id"]},
         )
     tenant.create_wallet()
-    later = feed(tenant)[-1]
+    later = events_feed(tenant)[-1]
     receiver.wait_for({later["id"]})
     [received] = receiver.of(later["id"])
     assert len(received.headers["webhook-signature"].split(" ")) == 1

@@ -69,18 +69,17 @@ _RELEASE = text(
     " next_attempt_at = greatest(next_attempt_at, :not_before)"
     " WHERE id = ANY(CAST(:ids AS bigint[])) AND claim = :claim"
 )
-_GIVE_UP = text(
-    "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, claim = NULL, claimed_until = NULL"
-    " WHERE id = ANY(CAST(:ids AS bigint[]))"
-)
+_FAILED = f"state = '{DeliveryState.FAILED.value}', next_attempt_at = NULL, claim = NULL, claimed_until = NULL"
+"""What a delivery given up becomes (no more attempts, no job's)."""
+_GIVE_UP = text(f"UPDATE webhook_deliveries SET {_FAILED} WHERE id = ANY(CAST(:ids AS bigint[]))")  # noqa: S608
 _FAILING = text(
     "UPDATE webhook_endpoints SET failing_since = CASE WHEN :reset THEN CAST(:failed_at AS timestamptz)"
     " ELSE coalesce(failing_since, :failed_at) END WHERE id = :endpoint RETURNING failing_since"
 )
 _DISABLE = text(
-    "UPDATE webhook_endpoints SET status = :disabled, disabled_reason = :reason WHERE id = :endpoint;"
-    " UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, claim = NULL, claimed_until = NULL"
-    " WHERE endpoint_id = :endpoint AND state = 'pending'"
+    "UPDATE webhook_endpoints SET status = :disabled, disabled_reason = :reason WHERE id = :endpoint;"  # noqa: S608 (constants)
+    f" UPDATE webhook_deliveries SET {_FAILED} WHERE endpoint_id = :endpoint"
+    f" AND state = '{DeliveryState.PENDING.value}'"
 )
 
 
