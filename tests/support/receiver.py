@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +21,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     """Seconds to wait before answering."""
+    before: Callable[[], None] | None = None
+    """Run before answering (what happens while the sender waits)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver._record(Received(time.time(), headers, body, self.client_address[:2]))
                 reply = receiver._next()
+                if reply.before is not None:
+                    reply.before()
                 if reply.delay:
                     time.sleep(reply.delay)
                 self.send_response(reply.status)

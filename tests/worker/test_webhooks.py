@@ -13,13 +13,14 @@ from uuid import UUID, uuid4
 
 import pytest
 import redis
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, func, select, text, update
 
 from shared.config import Settings
 from shared.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from shared.webhook_urls import PRIVATE
 from tests.support.factories import event_row, tenant_id, webhook_endpoint
 from tests.support.receiver import Receiver, Reply
+from worker.webhooks import deliveries
 from worker.webhooks.deliveries import deliveries_send, next_attempt
 from worker.webhooks.dispatch import deliveries_sweep, events_dispatch
 from worker.webhooks.http import Answer, retry_after_seconds
@@ -84,6 +85,37 @@ def test_a_job_sends_only_what_its_claim_names_and_a_stale_duplicate_sends_nothi
     assert deliveries_send(engine=db, connection=local_redis, settings=hooks, endpoint_id=found, claim=claim) == 0
     assert deliveries_send(engine=db, connection=local_redis, settings=hooks, endpoint_id=found, claim=uuid4()) == 0
     assert [r.webhook_id for r in receiver.requests] == [str(event)]
+
+
+def test_a_job_renews_its_claim_while_it_sends_and_stops_once_the_sweep_has_taken_it(
+    db: Engine,
+    endpoint: UUID,
+    receiver: Receiver,
+    local_redis: redis.Redis,
+    hooks: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deliveries, "CLAIM_MARGIN", 0.0)  # renewed before every request
+    with db.begin() as conn:
+        for _ in range(4):
+            event_row(conn, tenant_id(db))
+    [(found, claim)] = [c for c in _dispatch(db) if c[0] == endpoint]
+    ours = (webhook_deliveries.c.claim == claim) & (webhook_deliveries.c.state == "pending")
+    seen: list[datetime] = []
+
+    def note_claim() -> None:
+        with db.connect() as conn:
+            seen.append(conn.execute(select(func.min(webhook_deliveries.c.claimed_until)).where(ours)).scalar_one())
+
+    def take_over() -> None:  # as the sweep does once a claim has lapsed
+        note_claim()
+        with db.begin() as conn:
+            conn.execute(update(webhook_deliveries).where(ours).values(claim=uuid4()))
+
+    receiver.script(Reply(before=note_claim), Reply(before=take_over))
+    assert deliveries_send(engine=db, connection=local_redis, settings=hooks, endpoint_id=found, claim=claim) == 2
+    assert len(receiver.requests) == 2  # the other two are the new claim's
+    assert seen[0] < seen[1]  # renewed before the second request
 
 
 def test_a_private_address_is_refused_at_delivery_even_if_it_was_allowed_when_registered(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,8 +40,10 @@ log = logging.getLogger("worker.webhooks")
 SEND_SECONDS = 60.0
 """Longest a job keeps sending to one endpoint; what is left waits for the next job."""
 
-CLAIM_MARGIN = 30.0
-"""Seconds a started job's claim outlasts its longest possible sending."""
+CLAIM_MARGIN = 10.0
+"""Seconds a started job's claim outlasts its longest request. The job renews its claim while
+it sends, so a job whose process died leaves its deliveries to the sweep within a request's
+timeout plus this."""
 
 GONE = 410
 
@@ -111,13 +113,10 @@ def deliveries_send(
     *, engine: Engine, connection: redis.Redis, settings: Settings, endpoint_id: UUID, claim: UUID
 ) -> int:
     """Send the deliveries of ``endpoint_id`` that ``claim`` names; how many requests it made."""
-    seconds = SEND_SECONDS + settings.webhook_timeout + CLAIM_MARGIN
+    lease = _Lease(engine, endpoint_id, claim, settings.webhook_timeout)
     with engine.begin() as conn:
         endpoint = conn.execute(_ENDPOINT, {"endpoint": endpoint_id}).first()
-        claimed = [
-            _Claimed(*row)
-            for row in conn.execute(_CLAIM, {"claim": claim, "endpoint": endpoint_id, "seconds": seconds})
-        ]
+        claimed = [_Claimed(*row) for row in lease.take(conn)]
     if not claimed:
         return 0
     claimed.sort(key=lambda d: d.id)  # in the order the dispatcher made them: the feed's
@@ -131,7 +130,7 @@ def deliveries_send(
     pruned = [d.id for d in claimed if d.event_id not in events]
     claimed = [d for d in claimed if d.event_id in events]
     secrets = [endpoint.secret] + ([endpoint.previous_secret] if endpoint.previous_signs else [])
-    sent = _send(endpoint.url, claimed, events, secrets, settings)
+    sent = _send(endpoint.url, claimed, events, secrets, settings, lease.renewed)
     left = [d.id for d in claimed[len(sent) :]]
     with engine.begin() as conn:
         if pruned:
@@ -141,10 +140,39 @@ def deliveries_send(
     return len(sent)
 
 
+class _Lease:
+    """A job's claim on its deliveries: it lasts a request's timeout plus ``CLAIM_MARGIN`` and is
+    renewed before a request once half the margin has passed, so it never lapses mid-request
+    while the job lives, and lapses soon after the job's process dies."""
+
+    def __init__(self, engine: Engine, endpoint_id: UUID, claim: UUID, timeout: float) -> None:
+        self.engine = engine
+        self.values = {"claim": claim, "endpoint": endpoint_id, "seconds": timeout + CLAIM_MARGIN}
+        self.renew_at = 0.0
+
+    def take(self, conn: Connection) -> Sequence[Any]:
+        """Claim (or claim again) the pending deliveries the token names; their rows."""
+        self.renew_at = time.monotonic() + CLAIM_MARGIN / 2
+        return conn.execute(_CLAIM, self.values).all()
+
+    def renewed(self) -> bool:
+        """Whether the deliveries are still this job's (renewing the claim when it is due)."""
+        if time.monotonic() < self.renew_at:
+            return True
+        with self.engine.begin() as conn:
+            return bool(self.take(conn))
+
+
 def _send(
-    url: str, claimed: list[_Claimed], events: dict[UUID, StoredEvent], secrets: list[str], settings: Settings
+    url: str,
+    claimed: list[_Claimed],
+    events: dict[UUID, StoredEvent],
+    secrets: list[str],
+    settings: Settings,
+    still_claimed: Callable[[], bool],
 ) -> list[_Sent]:
-    """Send in order until done, a receiver that does not answer, a ``410``, or ``SEND_SECONDS``."""
+    """Send in order until done, a receiver that does not answer, a ``410``, ``SEND_SECONDS``,
+    or the claim lost (``still_claimed``: the sweep gave the rest to another job)."""
     sent: list[_Sent] = []
     try:
         target = url_check(url, allow_private=settings.webhook_allow_private_urls)
@@ -156,6 +184,8 @@ def _send(
     deadline = time.monotonic() + SEND_SECONDS
     try:
         for delivery in claimed:
+            if not still_claimed():
+                break
             event = events[delivery.event_id]
             body = webhook_payload(event.type, event.created, event.data)
             timestamp = int(time.time())
