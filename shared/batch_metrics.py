@@ -9,6 +9,7 @@ on every host).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import redis
@@ -34,11 +35,14 @@ class BatchHistogram:
         """(Prometheus ``le`` label, Redis field) of every bucket, in order."""
         return [(f"{bound:g}", f"le_{bound:g}") for bound in self.bounds] + [("+Inf", "le_inf")]
 
-    def record(self, pipe: redis.client.Pipeline, value: float) -> None:
-        """Queue on ``pipe`` the count of one ``value``."""
-        pipe.hincrby(self.key, self.bucket(value), 1)
-        pipe.hincrby(self.key, "count", 1)
-        pipe.hincrbyfloat(self.key, "sum", value)
+    def record(self, pipe: redis.client.Pipeline, *values: float) -> None:
+        """Queue on ``pipe`` the counts of ``values`` (a command per bucket they fall in)."""
+        if not values:
+            return
+        for bucket, count in Counter(map(self.bucket, values)).items():
+            pipe.hincrby(self.key, bucket, count)
+        pipe.hincrby(self.key, "count", len(values))
+        pipe.hincrbyfloat(self.key, "sum", sum(values))
 
 
 BATCH_SIZES = BatchHistogram(

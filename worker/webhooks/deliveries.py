@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,15 +58,27 @@ _CLAIM = text(
     " RETURNING id, event_id, attempts, event_created"
 )
 _EVENTS = text(f"{EVENT_READ} WHERE e.id = ANY(CAST(:ids AS uuid[]))")
-_ATTEMPT = text(
+_ATTEMPTS = text(
     "INSERT INTO webhook_attempts"
     " (delivery_id, endpoint_id, event_id, attempt, at, status_code, error, latency_ms, next_attempt_at)"
-    " VALUES (:delivery, :endpoint, :event, :attempt, :at, :status_code, :error, :latency_ms, :next_attempt_at)"
+    " SELECT delivery, :endpoint, event, attempt, at, status_code, error, latency_ms, next_attempt_at"
+    " FROM unnest(CAST(:delivery AS bigint[]), CAST(:event AS uuid[]), CAST(:attempt AS int[]),"
+    " CAST(:at AS timestamptz[]), CAST(:status_code AS int[]), CAST(:error AS text[]), CAST(:latency_ms AS int[]),"
+    " CAST(:next_attempt_at AS timestamptz[]))"
+    " AS a(delivery, event, attempt, at, status_code, error, latency_ms, next_attempt_at)"
 )
-_DELIVERY = text(
-    "UPDATE webhook_deliveries SET state = :state, attempts = :attempt, next_attempt_at = :next_attempt_at,"
-    " delivered_at = :delivered_at, claim = NULL, claimed_until = NULL WHERE id = :delivery AND claim = :claim"
+"""Each attempt of a job, in one statement (one array per column)."""
+_OUTCOMES = text(
+    "UPDATE webhook_deliveries d SET state = u.state, attempts = u.attempt, next_attempt_at = u.next_attempt_at,"
+    " delivered_at = u.delivered_at, claim = NULL, claimed_until = NULL"
+    " FROM unnest(CAST(:delivery AS bigint[]), CAST(:state AS text[]), CAST(:attempt AS int[]),"
+    " CAST(:next_attempt_at AS timestamptz[]), CAST(:delivered_at AS timestamptz[]))"
+    " AS u(id, state, attempt, next_attempt_at, delivered_at)"
+    " WHERE d.id = u.id AND d.claim = :claim"
 )
+"""What each attempt of a job leaves its delivery (if still the job's), in one statement."""
+_ATTEMPT_COLUMNS = ("delivery", "event", "attempt", "at", "status_code", "error", "latency_ms", "next_attempt_at")
+_OUTCOME_COLUMNS = ("delivery", "state", "attempt", "next_attempt_at", "delivered_at")
 _RELEASE = text(
     "UPDATE webhook_deliveries SET claim = NULL, claimed_until = NULL,"
     " next_attempt_at = greatest(next_attempt_at, :not_before)"
@@ -215,6 +228,8 @@ def _record(
 ) -> None:
     """Each attempt and what follows it, the deliveries left for later, and the endpoint's health."""
     not_before: datetime | None = None
+    attempts: list[tuple[Any, ...]] = []
+    outcomes: list[tuple[Any, ...]] = []
     for each in sent:
         attempt = each.delivery.attempts + 1
         answer = each.answer
@@ -226,33 +241,15 @@ def _record(
             if follow is not None and answer.status != GONE
             else DeliveryState.FAILED
         )
-        conn.execute(
-            _ATTEMPT,
-            {
-                "delivery": each.delivery.id,
-                "endpoint": endpoint_id,
-                "event": each.delivery.event_id,
-                "attempt": attempt,
-                "at": each.at,
-                "status_code": answer.status,
-                "error": answer.error,
-                "latency_ms": answer.latency_ms,
-                "next_attempt_at": follow if state is DeliveryState.PENDING else None,
-            },
-        )
-        conn.execute(
-            _DELIVERY,
-            {
-                "state": state.value,
-                "attempt": attempt,
-                "next_attempt_at": follow if state is DeliveryState.PENDING else None,
-                "delivered_at": datetime.now(UTC) if answer.delivered else None,
-                "delivery": each.delivery.id,
-                "claim": claim,
-            },
-        )
+        then = follow if state is DeliveryState.PENDING else None
+        delivery = each.delivery
+        attempts.append((delivery.id, delivery.event_id, attempt, each.at, *answer.logged, then))
+        outcomes.append((delivery.id, state.value, attempt, then, datetime.now(UTC) if answer.delivered else None))
         if answer.status is None and follow is not None:
             not_before = follow  # the receiver did not answer: the rest wait as long
+    if sent:
+        conn.execute(_ATTEMPTS, {"endpoint": endpoint_id, **_arrays(_ATTEMPT_COLUMNS, attempts)})
+        conn.execute(_OUTCOMES, {"claim": claim, **_arrays(_OUTCOME_COLUMNS, outcomes)})
     if left:
         conn.execute(_RELEASE, {"ids": left, "claim": claim, "not_before": not_before or datetime.now(UTC)})
     if not sent:
@@ -277,25 +274,33 @@ def _record(
         conn.execute(_DISABLE, {"disabled": EndpointStatus.DISABLED.value, "reason": reason, "endpoint": endpoint_id})
 
 
+def _arrays(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows as one list per column: the arrays a statement ``unnest``s."""
+    return {column: list(values) for column, values in zip(columns, zip(*rows, strict=True), strict=True)}
+
+
 def _count(connection: redis.Redis, sent: list[_Sent]) -> None:
     """The attempts' results and the delivered events' lags, for ``/metrics``."""
     if not sent:
         return
+    results = Counter(
+        AttemptResult.DELIVERED
+        if each.answer.delivered
+        else AttemptResult.UNREACHABLE
+        if each.answer.status is None
+        else AttemptResult.REFUSED
+        for each in sent
+    )
+    lags = [
+        max((each.at - each.delivery.event_created).total_seconds() + each.answer.latency_ms / 1000, 0.0)
+        for each in sent
+        if each.answer.delivered
+    ]
     try:
         with connection.pipeline(transaction=False) as pipe:
-            for each in sent:
-                answer = each.answer
-                result = (
-                    AttemptResult.DELIVERED
-                    if answer.delivered
-                    else AttemptResult.UNREACHABLE
-                    if answer.status is None
-                    else AttemptResult.REFUSED
-                )
-                pipe.hincrby(keys.WEBHOOK_RESULTS_KEY, result.value, 1)
-                if answer.delivered:
-                    lag = (each.at - each.delivery.event_created).total_seconds() + answer.latency_ms / 1000
-                    WEBHOOK_LAGS.record(pipe, max(lag, 0.0))
+            for result, count in results.items():
+                pipe.hincrby(keys.WEBHOOK_RESULTS_KEY, result.value, count)
+            WEBHOOK_LAGS.record(pipe, *lags)
             pipe.execute()
     except redis.RedisError:
         log.warning("could not count webhook attempts", exc_info=True)

@@ -35,8 +35,23 @@ class Answer:
     """Seconds the receiver asked to wait (a 429 or 503 with ``Retry-After``)."""
 
     @property
+    def logged(self) -> tuple[int | None, str | None, int]:
+        """What the attempts log keeps of it: status, error, latency."""
+        return self.status, self.error, self.latency_ms
+
+    @property
     def delivered(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def _connected(address: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection with Nagle's algorithm off. ``http.client`` writes a request's headers and
+    its body in two sends; with Nagle on, the body waits for the headers' ACK, which the receiver
+    delays (40 ms on Linux) while it waits for the body: every request on a kept-alive
+    connection would take 40 ms."""
+    sock = socket.create_connection((address, port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -47,7 +62,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self.address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = _connected(self.address, self.port, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -58,7 +73,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
+        sock = _connected(self.address, self.port, self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
