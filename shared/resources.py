@@ -23,7 +23,8 @@ def moment_json(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _text(value: UUID | None) -> str | None:
+def uuid_text(value: UUID | None) -> str | None:
+    """An id as JSON and psycopg2 take it (a string), or None."""
     return None if value is None else str(value)
 
 
@@ -48,10 +49,10 @@ def operation_json(row: LedgerRecord) -> dict[str, Any]:
         "status": row.status,
         "balance_after": format_money(row.balance_after),
         **ledger_error_fields(row.error),
-        "api_key_id": _text(row.api_key_id),
-        "transfer_id": _text(row.transfer_id),
-        "counterparty_wallet_id": _text(row.counterparty_id),
-        "hold_id": _text(row.hold_id),
+        "api_key_id": uuid_text(row.api_key_id),
+        "transfer_id": uuid_text(row.transfer_id),
+        "counterparty_wallet_id": uuid_text(row.counterparty_id),
+        "hold_id": uuid_text(row.hold_id),
         "held_after": format_money(row.held_after),
         "available_after": format_money(row.balance_after - row.held_after),
         "position": row.seq,
@@ -149,13 +150,13 @@ def hold_json(row: HoldRow) -> dict[str, Any]:
     return {
         "hold_id": str(row.id),
         "wallet_id": str(row.wallet_id),
-        "to": _text(row.to_wallet_id),
+        "to": uuid_text(row.to_wallet_id),
         "amount": format_money(row.amount),
         "state": str(row.state),
         "captured": None if row.captured is None else format_money(row.captured),
         "expires_at": moment_json(row.expires_at),
-        "resolved_by": _text(row.resolved_by),
-        "transfer_id": _text(row.resolved_by) if captured_to else None,
+        "resolved_by": uuid_text(row.resolved_by),
+        "transfer_id": uuid_text(row.resolved_by) if captured_to else None,
         "created_at": moment_json(row.created_at),
         "updated_at": moment_json(row.updated_at),
     }

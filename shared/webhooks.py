@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -80,6 +81,37 @@ DELIVERIES_PER_JOB = 200
 ENQUEUED_LEASE = 10.0
 """Seconds a delivery handed to an RQ job stays its: past that with no job having started it
 (Redis lost the job), the sweep hands it to a new one."""
+
+_DELIVERIES_CLAIMED = (
+    "INSERT INTO webhook_deliveries"
+    " (endpoint_id, event_id, event_created, state, next_attempt_at, claim, claimed_until)"
+    " SELECT %(endpoint)s, event_id, created, %(pending)s, now(), %(claim)s, now() + make_interval(secs => %(lease)s)"
+    " FROM unnest(%(events)s::uuid[], %(created)s::timestamptz[]) AS e(event_id, created)"
+    " ON CONFLICT (endpoint_id, event_id) DO "
+)
+DELIVERIES_NEW = _DELIVERIES_CLAIMED + "NOTHING"
+"""Deliveries of ``events`` (ids, and their ``created``) to ``endpoint``, pending and claimed by
+``claim`` for the job enqueued once they commit; one made before is left as it is. Parameters in
+psycopg2's style (``deliveries_claimed_params``)."""
+DELIVERIES_AGAIN = (
+    _DELIVERIES_CLAIMED + "UPDATE SET state = excluded.state, next_attempt_at = excluded.next_attempt_at,"
+    " claim = excluded.claim, claimed_until = excluded.claimed_until RETURNING id"
+)
+"""The same, and one made before is pending and claimed again: a retry on request."""
+
+
+def deliveries_claimed_params(
+    endpoint: UUID, claim: UUID, events: Sequence[tuple[UUID, datetime]]
+) -> dict[str, object]:
+    """The parameters of ``DELIVERIES_NEW`` and ``DELIVERIES_AGAIN``: (id, created) of each event."""
+    return {
+        "endpoint": str(endpoint),
+        "claim": str(claim),
+        "pending": DeliveryState.PENDING.value,
+        "lease": ENQUEUED_LEASE,
+        "events": [str(event) for event, _ in events],
+        "created": [created for _, created in events],
+    }
 
 
 class AttemptResult(StrEnum):

@@ -34,7 +34,7 @@ from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from worker.event_book import EventBook
+from worker.event_book import EVENTS_INSERT, EventBook
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
 from worker.ledger_batch import Applied, LedgerBatch
@@ -207,7 +207,7 @@ def ledger_apply(
         batch.applied.results.append(result)
     hold_book.write_new(conn)
     book.write_new(conn)
-    event_book.write(conn, _ledger_insert(conn, batch.new_rows))
+    _ledger_write(conn, batch.new_rows, event_book)
     hold_book.write_changes(conn)
     book.write_changes(conn)
     if batch.changed:
@@ -219,11 +219,23 @@ def ledger_apply(
     return batch.applied
 
 
-def _ledger_insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[UUID, tuple[int, datetime]]:
-    """Insert new ledger rows; each one's ``seq`` and ``applied_at``, by id."""
+_LEDGER_AND_EVENTS = f"WITH ledger AS ({LEDGER_INSERT}) {EVENTS_INSERT}"
+"""A batch's ledger rows and events in one statement: the events take its time (the rows')."""
+
+
+def _ledger_write(conn: Connection, rows: list[dict[str, Any]], events: EventBook) -> None:
+    """Insert new ledger rows and the events they are: in one statement, unless an event shows
+    its row's number (a hold's does); then the rows first, numbered, and their events after."""
     if not rows:
-        return {}
-    return {row.id: (row.seq, row.applied_at) for row in conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))}
+        return
+    if not events.decided:
+        conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))
+    elif not events.numbered:
+        conn.exec_driver_sql(_LEDGER_AND_EVENTS, {**ledger_columns(rows), **events.columns()})
+    else:
+        found = conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))
+        numbered = {row.id: (row.seq, row.applied_at) for row in found}
+        conn.exec_driver_sql(EVENTS_INSERT, events.columns(numbered))
 
 
 def _transaction_time(conn: Connection) -> datetime:
@@ -258,5 +270,5 @@ def operation_refuse(
     row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
     events = EventBook(balance.now, {request.wallet_id: balance.tenant_id})
     events.record(row, HoldBook(shard_count, None, {}))  # a refusal is never a hold's event
-    events.write(conn, _ledger_insert(conn, [row]))
+    _ledger_write(conn, [row], events)
     return result

@@ -12,25 +12,37 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection
-
 from shared.events import EVENTS_OF, EventType, Resource, event_data, event_id
 from shared.ledger import LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.resources import hold_json
+from shared.resources import hold_json, uuid_text
 from shared.tables import events
 from worker.holds import HoldBook
 
-_COLUMNS = ("id", "type", "tenant_id", "wallet_id", "counterparty_id", "operation_id", "created", "data")
-_EVENTS_INSERT = (
-    f"INSERT INTO {events.name} ({', '.join(_COLUMNS)})"  # noqa: S608 (the table's own names)
-    f" SELECT {', '.join(_COLUMNS)} FROM unnest("
-    "%(id)s::uuid[], %(type)s::varchar[], %(tenant_id)s::uuid[], %(wallet_id)s::uuid[], %(counterparty_id)s::uuid[],"
-    " %(operation_id)s::uuid[], %(created)s::timestamptz[], %(data)s::json[]"
-    f") WITH ORDINALITY AS rows ({', '.join(_COLUMNS)}, position) ORDER BY position"
+_TYPES = {
+    "id": "uuid",
+    "type": "varchar",
+    "tenant_id": "uuid",
+    "wallet_id": "uuid",
+    "counterparty_id": "uuid",
+    "operation_id": "uuid",
+    "created": "timestamptz",
+    "data": "json",
+}
+"""The columns an event is written with, and their types."""
+_PARAMS = {column: f"event_{column}" for column in _TYPES}
+"""The parameter of each column's array (apart from the ledger's own, in one statement)."""
+_VALUES = {**{column: column for column in _TYPES}, "created": "coalesce(created, statement_timestamp())"}
+EVENTS_INSERT = (
+    f"INSERT INTO {events.name} ({', '.join(_TYPES)})"  # noqa: S608 (the table's own names)
+    f" SELECT {', '.join(_VALUES.values())} FROM unnest("
+    + ", ".join(f"%({_PARAMS[column]})s::{kind}[]" for column, kind in _TYPES.items())
+    + f") WITH ORDINALITY AS rows ({', '.join(_TYPES)}, position) ORDER BY position"
 )
-"""A batch's events in one statement, numbered (``seq``) in the order they were decided."""
+"""A batch's events in one statement, numbered (``seq``) in the order they were decided. An
+event whose time is not given is the statement's: its ledger row's when both are written by
+one statement (``LEDGER_INSERT`` in a ``WITH``), as ``applied_at`` is ``statement_timestamp()``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,32 +75,33 @@ class EventBook:
             resource = hold_json(holds.view(row["hold_id"], self.now))
         self.decided.append(_Decided(event_type, row, resource))
 
-    def write(self, conn: Connection, numbered: dict[UUID, tuple[int, datetime]]) -> None:
-        """Insert the events, once the ledger rows are numbered (``numbered``: their ``seq`` and
-        ``applied_at`` by id)."""
-        if not self.decided:
-            return
-        columns: dict[str, list[Any]] = {column: [] for column in _COLUMNS}
+    @property
+    def numbered(self) -> bool:
+        """Whether an event shows its ledger row's number (``seq``, a hold's ``position``), so
+        is written once the rows are, with their numbers."""
+        return any(decided.resource is not None for decided in self.decided)
+
+    def columns(self, numbered: dict[UUID, tuple[int, datetime]] | None = None) -> dict[str, list[Any]]:
+        """``EVENTS_INSERT``'s arrays, given each ledger row's ``seq`` and ``applied_at`` by id
+        (needed if ``self.numbered``; without them, each event takes its statement's time)."""
+        columns: dict[str, list[Any]] = {column: [] for column in _TYPES}
         for decided in self.decided:
             row = decided.row
-            seq, applied_at = numbered[row["id"]]
             resource = decided.type.resource
             subject = row["id"] if resource is Resource.OPERATION else row[f"{resource.value}_id"]
-            data = None  # an operation's or a transfer's data is rendered from its rows when read
-            if decided.resource is not None:
-                snapshot = event_data(decided.resource, LedgerRecord.inserted(row, seq, applied_at))
-                data = json.dumps(snapshot, separators=(",", ":"))
-            wallet, counterparty = row["wallet_id"], row["counterparty_id"]
+            created = data = None  # an operation's or a transfer's data is rendered from its rows when read
+            if numbered is not None:
+                seq, created = numbered[row["id"]]
+                if decided.resource is not None:
+                    snapshot = event_data(decided.resource, LedgerRecord.inserted(row, seq, created))
+                    data = json.dumps(snapshot, separators=(",", ":"))
+            wallet = row["wallet_id"]
             columns["id"].append(str(event_id(decided.type, subject)))
             columns["type"].append(decided.type.value)
-            columns["tenant_id"].append(_text(self.tenants.get(wallet)))
+            columns["tenant_id"].append(uuid_text(self.tenants.get(wallet)))
             columns["wallet_id"].append(str(wallet))
-            columns["counterparty_id"].append(_text(counterparty))
+            columns["counterparty_id"].append(uuid_text(row["counterparty_id"]))
             columns["operation_id"].append(str(row["id"]))
-            columns["created"].append(applied_at)
+            columns["created"].append(created)
             columns["data"].append(data)
-        conn.exec_driver_sql(_EVENTS_INSERT, columns)
-
-
-def _text(value: UUID | None) -> str | None:
-    return None if value is None else str(value)
+        return {_PARAMS[column]: values for column, values in columns.items()}

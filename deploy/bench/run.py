@@ -7,7 +7,7 @@ the API, then for each run and each web worker class drives load with wrk:
 
 - ``hot``: POST operations on one wallet (alternating DEPOSIT/WITHDRAW of 1.00);
 - ``spread``: the same over ``--wallets`` wallets;
-- ``webhook`` (only when named in ``--scenarios``): ``spread`` with one endpoint subscribed to
+- ``webhook``: ``spread`` with one endpoint subscribed to
   every event, a local receiver and a webhook worker delivering meanwhile
   (``deploy/bench/webhook.py``): its rate beside ``spread``'s, and the delivery lags (keys on only);
 - ``transfer``: POST transfers of 1.00 between two random wallets of the same ones (both
@@ -327,8 +327,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default="ceiling,rowlock,hot,spread,transfer,hold,get,drain",
-        help="which scenarios to run (ceiling and rowlock are the peers, once a run; webhook only when named)",
+        default="ceiling,rowlock,hot,spread,webhook,transfer,hold,get,drain",
+        help="which scenarios to run (ceiling and rowlock are the peers, once a run; webhook with keys on only)",
     )
     parser.add_argument(
         "--drain-ops", type=int, default=2000, help="operations the stock RQ worker drains (default 2000, ~12 s)"

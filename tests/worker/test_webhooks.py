@@ -191,8 +191,8 @@ def test_a_request_goes_out_whole_without_waiting_for_an_ack(receiver: Receiver)
     try:
         assert sender.post(b"{}", {}).delivered
         assert sender.post(b"{}", {}).delivered
-        sock = sender._connection.sock if sender._connection is not None else None
-        assert sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert sender._connection is not None
+        assert sender._connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         sender.close()
     assert len({r.peer for r in receiver.requests}) == 1

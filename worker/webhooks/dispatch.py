@@ -21,7 +21,14 @@ from uuid import UUID
 from sqlalchemy import Connection, text
 
 from shared.events import EVENTS_SETTLED
-from shared.webhooks import DELIVERIES_PER_JOB, ENQUEUED_LEASE, DeliveryState, EndpointStatus
+from shared.webhooks import (
+    DELIVERIES_NEW,
+    DELIVERIES_PER_JOB,
+    ENQUEUED_LEASE,
+    DeliveryState,
+    EndpointStatus,
+    deliveries_claimed_params,
+)
 
 DISPATCH_EVERY = 0.2
 """Seconds between two looks at the feed (the floor of a delivery's lag)."""
@@ -43,13 +50,6 @@ _FEED = (
 )
 _FEED_OF_TENANT = text(_FEED.format(tenant="tenant_id = :tenant"))
 _FEED_OF_NO_TENANT = text(_FEED.format(tenant="tenant_id IS NULL"))
-_DELIVERIES = text(
-    "INSERT INTO webhook_deliveries"
-    " (endpoint_id, event_id, event_created, state, next_attempt_at, claim, claimed_until)"
-    " SELECT :endpoint, event_id, created, :pending, now(), :claim, now() + make_interval(secs => :lease)"
-    " FROM unnest(CAST(:events AS uuid[]), CAST(:created AS timestamptz[])) AS e(event_id, created)"
-    " ON CONFLICT (endpoint_id, event_id) DO NOTHING"
-)
 _CURSOR = text("UPDATE webhook_endpoints SET cursor_txid = :txid, cursor_seq = :seq WHERE id = :endpoint")
 # One claim per endpoint and sweep: md5 of the sweep's token and the endpoint, as a uuid.
 _SWEEP = text(
@@ -79,16 +79,8 @@ def events_dispatch(conn: Connection, *, limit: int = DELIVERIES_PER_JOB) -> lis
         wanted = [e for e in events if not types or e.type in types]
         if wanted:
             claim = uuid.uuid4()
-            conn.execute(
-                _DELIVERIES,
-                {
-                    "endpoint": endpoint.id,
-                    "pending": DeliveryState.PENDING.value,
-                    "claim": claim,
-                    "lease": ENQUEUED_LEASE,
-                    "events": [e.id for e in wanted],
-                    "created": [e.created for e in wanted],
-                },
+            conn.exec_driver_sql(
+                DELIVERIES_NEW, deliveries_claimed_params(endpoint.id, claim, [(e.id, e.created) for e in wanted])
             )
             claims.append((endpoint.id, claim))
         conn.execute(_CURSOR, {"txid": events[-1].txid, "seq": events[-1].seq, "endpoint": endpoint.id})

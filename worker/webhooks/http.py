@@ -44,7 +44,7 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-def _connected(address: str, port: int, timeout: float) -> socket.socket:
+def _connected(address: str, port: int, timeout: float | None) -> socket.socket:
     """A TCP connection with Nagle's algorithm off. ``http.client`` writes a request's headers and
     its body in two sends; with Nagle on, the body waits for the headers' ACK, which the receiver
     delays (40 ms on Linux) while it waits for the body: every request on a kept-alive

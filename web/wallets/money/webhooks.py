@@ -18,10 +18,10 @@ from shared.errors import Forbidden, NotFound
 from shared.events import EventType
 from shared.webhook_urls import url_check
 from shared.webhooks import (
-    ENQUEUED_LEASE,
+    DELIVERIES_AGAIN,
     PREVIOUS_SECRET_HOURS,
-    DeliveryState,
     EndpointStatus,
+    deliveries_claimed_params,
     deliveries_enqueue,
     secret_new,
 )
@@ -66,15 +66,6 @@ _ATTEMPTS = (
     " FROM webhook_attempts WHERE endpoint_id = %s AND id < %s"
 )
 _EVENT_OF_TENANT = f"SELECT created FROM events WHERE id = %s AND {_TENANT}"  # noqa: S608
-_RETRY = (
-    "INSERT INTO webhook_deliveries"
-    " (endpoint_id, event_id, event_created, state, next_attempt_at, claim, claimed_until)"
-    " VALUES (%(endpoint)s, %(event)s, %(created)s, %(pending)s, now(), %(claim)s,"
-    " now() + %(lease)s * interval '1 second')"
-    " ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = excluded.state,"
-    " next_attempt_at = excluded.next_attempt_at, claim = excluded.claim, claimed_until = excluded.claimed_until"
-    " RETURNING id"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,17 +184,7 @@ def delivery_retry(
     if event is None:
         raise NotFound(EVENT_NOT_FOUND)
     claim = uuid.uuid4()
-    read_one(
-        _RETRY,
-        {
-            "endpoint": str(endpoint_id),
-            "event": str(event_id),
-            "created": event[0],
-            "pending": DeliveryState.PENDING.value,
-            "claim": str(claim),
-            "lease": ENQUEUED_LEASE,
-        },
-    )
+    read_one(DELIVERIES_AGAIN, deliveries_claimed_params(endpoint_id, claim, [(event_id, event[0])]))
     deliveries_enqueue(connection, [(endpoint_id, claim)], result_ttl=settings.result_ttl)
 
 
