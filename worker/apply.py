@@ -26,13 +26,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, select, update
+from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.ledger import LEDGER_INSERT, ledger_columns, ledger_row
 from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
-from shared.tables import MONEY, holds, transfers, wallet_operations, wallets
+from shared.tables import holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
 from worker.event_book import EVENTS_INSERT, EventBook
 from worker.handlers import HANDLERS
@@ -43,7 +43,6 @@ from worker.transfer_book import TransferBook
 # Statements of a constant shape whatever the batch (lists travel as arrays), so
 # SQLAlchemy compiles each once and caches it.
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
-_BALANCES = bindparam("balances", type_=ARRAY(MONEY))
 
 # FOR NO KEY UPDATE, not FOR UPDATE: it still excludes any other writer of these wallets, but
 # not the foreign-key checks of another shard's worker that inserted a row naming one of them
@@ -78,15 +77,12 @@ _STORED_RESULTS = select(
     wallet_operations.c.held_after,
 ).where(wallet_operations.c.id == any_(_IDS))
 
-_HELDS = bindparam("helds", type_=ARRAY(MONEY))
-_NEW_BALANCES = (
-    func.unnest(_IDS, _BALANCES, _HELDS).table_valued("id", "balance", "held", name="new_balances").render_derived()
-)
 _SET_BALANCES = (
-    update(wallets)
-    .where(wallets.c.id == _NEW_BALANCES.c.id)
-    .values(balance=_NEW_BALANCES.c.balance, held=_NEW_BALANCES.c.held, updated_at=func.now())
+    f"UPDATE {wallets.name} SET balance = new.balance, held = new.held, updated_at = now()"  # noqa: S608 (constants)
+    " FROM unnest(%(balance_ids)s::uuid[], %(balances)s::numeric[], %(helds)s::numeric[]) AS new(id, balance, held)"
+    f" WHERE {wallets.name}.id = new.id"
 )
+"""The wallets' balances and held money after a batch, one array each (``_ledger_write``)."""
 
 
 _KEYS = bindparam("keys", type_=ARRAY(String))
@@ -207,35 +203,50 @@ def ledger_apply(
         batch.applied.results.append(result)
     hold_book.write_new(conn)
     book.write_new(conn)
-    _ledger_write(conn, batch.new_rows, event_book)
+    ordered = sorted(batch.changed)
+    balances_after = {
+        "balance_ids": [str(w) for w in ordered],
+        "balances": [balances[w] for w in ordered],
+        "helds": [helds[w] for w in ordered],
+    }
+    _ledger_write(conn, batch.new_rows, event_book, balances_after if ordered else None)
     hold_book.write_changes(conn)
     book.write_changes(conn)
-    if batch.changed:
-        ordered = sorted(batch.changed)
-        conn.execute(
-            _SET_BALANCES,
-            {"ids": ordered, "balances": [balances[w] for w in ordered], "helds": [helds[w] for w in ordered]},
-        )
     return batch.applied
 
 
-_LEDGER_AND_EVENTS = f"WITH ledger AS ({LEDGER_INSERT}) {EVENTS_INSERT}"
-"""A batch's ledger rows and events in one statement: the events take its time (the rows')."""
-
-
-def _ledger_write(conn: Connection, rows: list[dict[str, Any]], events: EventBook) -> None:
-    """Insert new ledger rows and the events they are: in one statement, unless an event shows
-    its row's number (a hold's does); then the rows first, numbered, and their events after."""
-    if not rows:
-        return
-    if not events.decided:
-        conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))
-    elif not events.numbered:
-        conn.exec_driver_sql(_LEDGER_AND_EVENTS, {**ledger_columns(rows), **events.columns()})
-    else:
+def _ledger_write(
+    conn: Connection, rows: list[dict[str, Any]], events: EventBook, balances: dict[str, list[Any]] | None = None
+) -> None:
+    """Insert new ledger rows and the events they are, and set the wallets' new ``balances``
+    (``_SET_BALANCES``'s arrays), in one statement; unless an event shows its row's number (a
+    hold's does): then the rows first, numbered, and the rest after."""
+    statements: list[str] = []
+    params: dict[str, Any] = {}
+    if rows and events.numbered:
         found = conn.exec_driver_sql(LEDGER_INSERT, ledger_columns(rows))
-        numbered = {row.id: (row.seq, row.applied_at) for row in found}
-        conn.exec_driver_sql(EVENTS_INSERT, events.columns(numbered))
+        statements.append(EVENTS_INSERT)
+        params.update(events.columns({row.id: (row.seq, row.applied_at) for row in found}))
+    elif rows:
+        statements.append(LEDGER_INSERT)
+        params.update(ledger_columns(rows))
+        if events.decided:  # its time is the statement's: its rows' applied_at
+            statements.append(EVENTS_INSERT)
+            params.update(events.columns())
+    if balances is not None:
+        statements.append(_SET_BALANCES)
+        params.update(balances)
+    if statements:
+        conn.exec_driver_sql(_chained(statements), params)
+
+
+def _chained(statements: list[str]) -> str:
+    """Statements on different tables as one round trip: each but the last in a ``WITH``
+    (PostgreSQL runs every one of them once, whether or not its output is read)."""
+    *first, last = statements
+    if not first:
+        return last
+    return "WITH " + ", ".join(f"step{i} AS ({sql})" for i, sql in enumerate(first)) + " " + last
 
 
 def _transaction_time(conn: Connection) -> datetime:
