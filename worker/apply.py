@@ -204,7 +204,7 @@ def ledger_apply(
     hold_book.write_new(conn)
     book.write_new(conn)
     ordered = sorted(batch.changed)
-    balances_after = {
+    balances_after: dict[str, list[Any]] = {
         "balance_ids": [str(w) for w in ordered],
         "balances": [balances[w] for w in ordered],
         "helds": [helds[w] for w in ordered],

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from shared.messages import OperationRequest
 from shared.operations import OperationType
-from shared.outcomes import OperationStatus
+from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, tenants, wallet_operations, wallets, webhook_endpoints
 from shared.webhooks import EndpointStatus, secret_new
 from web.wallets.auth.api_keys import NewKey, Scope, key_create
@@ -53,6 +53,24 @@ def seed_applied_deposit(engine: Engine, wallet_id: uuid.UUID, amount: Decimal) 
             )
         )
         conn.execute(update(wallets).where(wallets.c.id == wallet_id).values(balance=balance + amount))
+
+
+def seed_refusal(engine: Engine, wallet_id: uuid.UUID, rejection: Rejection) -> None:
+    """A withdrawal refused for ``rejection``, as the worker records one (the balance unmoved)."""
+    with engine.begin() as conn:
+        balance = conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
+        conn.execute(
+            insert(wallet_operations).values(
+                id=uuid.uuid4(),
+                wallet_id=wallet_id,
+                operation_type=OperationType.WITHDRAW.value,
+                amount=Decimal("1.00"),
+                status=OperationStatus.REJECTED.value,
+                error=rejection.value,
+                balance_after=balance,
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 def operation(

@@ -39,6 +39,16 @@ def _short(value: object) -> str:
     return format_html('<span title="{}">{}…</span>', text, text[:8])
 
 
+def _clipped(value: str | None, width: int = 24) -> str:
+    """A text cut to ``width`` characters, the whole of it on hover: a long error message would
+    otherwise widen a list past the page (every cell is on one line)."""
+    if value is None:
+        return "-"
+    if len(value) <= width:
+        return value
+    return format_html('<span title="{}">{}…</span>', value, value[: width - 1])
+
+
 class _IdsOnOneLine(admin.ModelAdmin):
     class Media:
         css = {"all": ("wallets/admin.css",)}  # noqa: RUF012 (Django reads a class attribute)
@@ -62,6 +72,13 @@ class _ReadOnly(_NoAddOrDelete):
     def short_id(self, obj: Any) -> str:
         """The row's id, short (whole on hover): for lists where ids would wrap or crowd out columns."""
         return _short(obj.id)
+
+
+class _ErrorClipped(_ReadOnly):
+    @admin.display(description="Error", ordering="error")
+    def error_clipped(self, obj: Any) -> str:
+        """The row's error, cut short in the list (whole on hover and on the detail page)."""
+        return _clipped(obj.error)
 
 
 def _wallet_link(wallet_id: object) -> str:
@@ -124,7 +141,7 @@ class WalletAdmin(_ReadOnly):
 
 
 @admin.register(WalletOperation)
-class WalletOperationAdmin(_ReadOnly):
+class WalletOperationAdmin(_ErrorClipped):
     # The key and the hold or transfer are on the detail page: the list fits a laptop's width.
     list_display = (
         "short_id",
@@ -133,7 +150,7 @@ class WalletOperationAdmin(_ReadOnly):
         "amount",
         "status",
         "balance_after",
-        "error",
+        "error_clipped",
         "applied_at",
     )
     list_display_links = ("short_id",)
@@ -149,11 +166,11 @@ class WalletOperationAdmin(_ReadOnly):
 
 
 @admin.register(Transfer)
-class TransferAdmin(_ReadOnly):
+class TransferAdmin(_ErrorClipped):
     """Read only: a transfer's record is written by the shard workers, with its legs."""
 
     # Short ids (whole on hover and on the detail page, with the key and the update time).
-    list_display = ("short_id", "state", "amount", "error", "created_at", "from_link", "to_link")
+    list_display = ("short_id", "state", "amount", "error_clipped", "created_at", "from_link", "to_link")
     list_display_links = ("short_id",)
     # "Set aside": pending transfers the sweep gave up on (worker.transfers), why on the detail page.
     list_filter = ("state", ("stalled", admin.EmptyFieldListFilter))
@@ -216,8 +233,7 @@ class WebhookEndpointAdmin(_ReadOnly):
     @admin.display(description="URL", ordering="url")
     def short_url(self, obj: WebhookEndpoint) -> str:
         """The URL's first 40 characters, the whole of it on hover (and on its page)."""
-        url = obj.url
-        return format_html('<span title="{}">{}</span>', url, url if len(url) <= 40 else f"{url[:40]}…")
+        return _clipped(obj.url, 41)
 
     @admin.display(description="Deliveries")
     def deliveries(self, obj: WebhookEndpoint) -> str:
