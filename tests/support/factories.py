@@ -41,17 +41,7 @@ def seed_applied_deposit(engine: Engine, wallet_id: uuid.UUID, amount: Decimal) 
     """Credit a wallet with a ledger row that explains it (to reach balances near the limits)."""
     with engine.begin() as conn:
         balance = conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
-        conn.execute(
-            insert(wallet_operations).values(
-                id=uuid.uuid4(),
-                wallet_id=wallet_id,
-                operation_type=OperationType.DEPOSIT.value,
-                amount=amount,
-                status=OperationStatus.APPLIED.value,
-                balance_after=balance + amount,
-                created_at=datetime.now(UTC),
-            )
-        )
+        _ledger_seed(conn, wallet_id, OperationType.DEPOSIT, amount, OperationStatus.APPLIED, balance + amount)
         conn.execute(update(wallets).where(wallets.c.id == wallet_id).values(balance=balance + amount))
 
 
@@ -59,18 +49,32 @@ def seed_refusal(engine: Engine, wallet_id: uuid.UUID, rejection: Rejection) -> 
     """A withdrawal refused for ``rejection``, as the worker records one (the balance unmoved)."""
     with engine.begin() as conn:
         balance = conn.execute(select(wallets.c.balance).where(wallets.c.id == wallet_id)).scalar_one()
-        conn.execute(
-            insert(wallet_operations).values(
-                id=uuid.uuid4(),
-                wallet_id=wallet_id,
-                operation_type=OperationType.WITHDRAW.value,
-                amount=Decimal("1.00"),
-                status=OperationStatus.REJECTED.value,
-                error=rejection.value,
-                balance_after=balance,
-                created_at=datetime.now(UTC),
-            )
+        _ledger_seed(
+            conn, wallet_id, OperationType.WITHDRAW, Decimal("1.00"), OperationStatus.REJECTED, balance, rejection.value
         )
+
+
+def _ledger_seed(
+    conn: Connection,
+    wallet_id: uuid.UUID,
+    kind: OperationType,
+    amount: Decimal,
+    status: OperationStatus,
+    balance_after: Decimal,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        insert(wallet_operations).values(
+            id=uuid.uuid4(),
+            wallet_id=wallet_id,
+            operation_type=kind.value,
+            amount=amount,
+            status=status.value,
+            error=error,
+            balance_after=balance_after,
+            created_at=datetime.now(UTC),
+        )
+    )
 
 
 def operation(
