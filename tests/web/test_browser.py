@@ -18,12 +18,13 @@ from sqlalchemy import Engine, insert, text, update
 
 from deploy.processes import answers, free_port, start, start_gunicorn, stop, wait_until
 from shared.config import Settings
+from shared.money import MAX_BALANCE
 from shared.outcomes import Rejection
 from shared.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from shared.webhooks import deliveries_enqueue
 from tests.support.api import Api
 from tests.support.browser import Browser, PageReport, save_screenshot
-from tests.support.factories import event_row, seed_refusal, tenant_id, webhook_endpoint
+from tests.support.factories import event_row, seed_applied_deposit, seed_refusal, tenant_id, webhook_endpoint
 from web.wallets.api.openapi import OPENAPI
 from web.wallets.error_codes import CODES
 
@@ -109,7 +110,9 @@ def test_the_admin_lists_render_cleanly_with_ids_on_one_line(
     wallet, other = api.create_wallet(100), api.create_wallet()
     api.post_transfer(wallet, other, "1.00")
     api.post_hold(wallet, {"amount": "2.00", "to": other})
-    seed_refusal(db, uuid.UUID(wallet), max(Rejection, key=lambda r: len(r.value)))  # the longest error
+    # The widest cells there are: the longest error, and the largest amount and balance.
+    seed_refusal(db, uuid.UUID(wallet), max(Rejection, key=lambda r: len(r.value)))
+    seed_applied_deposit(db, uuid.UUID(api.create_wallet()), MAX_BALANCE)
     session = admin_client.cookies["sessionid"].value
     report = browser.load(f"{site}/admin/{page}", cookies={"sessionid": session}, evaluate=LAYOUT)
     layout = _clean(report, "admin-" + page.strip("/").replace("/", "-"))

@@ -39,7 +39,7 @@ def _short(value: object) -> str:
     return format_html('<span title="{}">{}…</span>', text, text[:8])
 
 
-def _clipped(value: str | None, width: int = 24) -> str:
+def _clipped(value: str | None, width: int = 20) -> str:
     """A text cut to ``width`` characters, the whole of it on hover: a long error message would
     otherwise widen a list past the page (every cell is on one line)."""
     if value is None:
