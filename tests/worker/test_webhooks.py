@@ -6,7 +6,11 @@ endpoint failing long enough is disabled."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -16,12 +20,15 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select, text, update
 
+from deploy.processes import ROOT, stop, wait_until
 from shared.config import Settings
 from shared.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from shared.webhook_urls import PRIVATE, url_check
 from tests.support.factories import event_row, tenant_id, webhook_endpoint
 from tests.support.receiver import Receiver, Reply
+from tests.support.stack import RedisServer
 from worker.webhooks import deliveries
+from worker.webhooks.__main__ import alive
 from worker.webhooks.deliveries import deliveries_send, next_attempt
 from worker.webhooks.dispatch import deliveries_sweep, events_dispatch
 from worker.webhooks.http import Answer, Sender, retry_after_seconds
@@ -196,3 +203,29 @@ def test_a_request_goes_out_whole_without_waiting_for_an_ack(receiver: Receiver)
     finally:
         sender.close()
     assert len({r.peer for r in receiver.requests}) == 1
+
+
+def test_a_webhook_worker_started_while_redis_is_down_serves_once_it_answers() -> None:
+    server = RedisServer(persistent=False)  # not started yet: its port refuses connections
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker.webhooks", "--log-level", "WARNING"],
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": server.url, "WORKER_NAME": "hooks-wait"},
+        stderr=subprocess.PIPE,
+    )
+    lines: list[bytes] = []
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, b"")), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any(b"starts again" in line for line in lines), timeout=30, what="the worker waiting")
+        server.start()
+        connection = redis.Redis.from_url(server.url)
+        wait_until(lambda: alive(connection, "hooks-wait"), timeout=30, what="the worker registered")
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+        reader.join(timeout=10)
+        stderr.close()
+        server.stop()

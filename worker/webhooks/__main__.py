@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 from rq.serializers import JSONSerializer
@@ -67,6 +68,24 @@ class Dispatcher(threading.Thread):
             log.exception("webhook dispatch failed")
 
 
+REDIS_PAUSE = 0.5
+"""Seconds before a new RQ worker starts, after Redis failed the last one."""
+
+
+def work(make: Callable[[], SimpleWorker], *, burst: bool, level: str) -> None:
+    """Run an RQ worker made by ``make`` until it ends. RQ rides out a Redis that stops answering
+    while it waits for jobs, but not at its start (registering itself) or in its bookkeeping:
+    then a new one starts once Redis answers again, as the shard workers ride out a restart
+    (a job it was sending is the sweep's once its claim lapses)."""
+    while True:
+        try:
+            make().work(burst=burst, logging_level=level)
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("Redis unavailable (%s); the webhook worker starts again in %g s", exc, REDIS_PAUSE)
+            time.sleep(REDIS_PAUSE)
+
+
 WORKER_PREFIX = "webhooks."
 """What a webhook worker's RQ name starts with (then ``keys.worker_name``)."""
 
@@ -98,18 +117,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.alive:
         sys.exit(0 if alive(connection, label) else 1)
     configure_logs(args.log_level)
-    worker = SimpleWorker(
-        [keys.WEBHOOK_QUEUE],
-        connection=connection,
-        serializer=JSONSerializer,
-        name=WORKER_PREFIX + keys.worker_name(label, os.getpid(), secrets.token_hex(3)),
-    )
+
+    def make() -> SimpleWorker:
+        return SimpleWorker(
+            [keys.WEBHOOK_QUEUE],
+            connection=connection,
+            serializer=JSONSerializer,
+            name=WORKER_PREFIX + keys.worker_name(label, os.getpid(), secrets.token_hex(3)),
+        )
+
     dispatcher = None
     if not args.burst:
         dispatcher = Dispatcher(jobs.engine(), settings)
         dispatcher.start()
     try:
-        worker.work(burst=args.burst, logging_level=args.log_level.upper())
+        work(make, burst=args.burst, level=args.log_level.upper())
     finally:
         if dispatcher is not None:
             dispatcher.stopping.set()
