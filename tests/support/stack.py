@@ -20,6 +20,8 @@ import redis
 from sqlalchemy import Engine, text
 
 from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until
+from shared.config import get_settings
+from shared.connections import engine_from_settings
 from tests.support.http_client import call
 
 
@@ -229,6 +231,18 @@ def armed_stack(point: str, **env: str) -> Iterator[tuple[Stack, Callable[[], No
     with running_stack(workers=1, **env) as stack:
         armed = start_worker(**stack.env, FAULT_POINT=point)
         stack.workers.append(armed)
+        # The armed worker holds its share of the shards before any load: else a light load can
+        # end before it leases one, and it never reaches its point.
+        engine = engine_from_settings(get_settings(), pool_size=1, application_name="wallet-tests")
+        namespace = stack.env["LEASE_NAMESPACE"]
+        try:
+            wait_until(
+                lambda: len(set(lease_holders(engine, namespace).values())) == 2,
+                timeout=30,
+                what="both workers holding leases",
+            )
+        finally:
+            engine.dispose()
 
         def replace_armed() -> None:
             wait_until(lambda: armed.poll() is not None, timeout=60, what="the armed worker's fault point")
@@ -236,6 +250,19 @@ def armed_stack(point: str, **env: str) -> Iterator[tuple[Stack, Callable[[], No
             stack.add_worker()
 
         yield stack, replace_armed
+
+
+def lease_holders(engine: Engine, namespace: str) -> dict[int, int]:
+    """Shard -> PostgreSQL backend pid of the session holding its lease, for ``namespace``."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT objid, pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :ns"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"ns": int(namespace)},
+        ).all()
+    return {int(shard): int(pid) for shard, pid in rows}
 
 
 def pending_transfers(engine: Engine) -> int:

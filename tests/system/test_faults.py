@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import redis
 from rq import Worker
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 from shared import keys
 from shared.tables import wallet_operations
 from tests.support.databases import terminate_backends
-from tests.support.stack import RedisServer, Stack, call, keyed_call, running_stack, settle
+from tests.support.stack import RedisServer, Stack, call, keyed_call, lease_holders, running_stack, settle
 
 pytestmark = pytest.mark.fault
 
@@ -210,19 +210,6 @@ def _serving(connection: redis.Redis) -> dict[str, int]:
         for name in worker.queue_names():
             serving[name] = serving.get(name, 0) + 1
     return serving
-
-
-def lease_holders(engine: Engine, namespace: str) -> dict[int, int]:
-    """Shard -> PostgreSQL backend pid of the session holding its lease, for ``namespace``."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT objid, pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :ns"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            ),
-            {"ns": int(namespace)},
-        ).all()
-    return {int(shard): int(pid) for shard, pid in rows}
 
 
 def test_idle_workers_notice_lost_sessions_and_every_shard_is_owned_again_within_10_s(stack: Stack, db: Engine) -> None:
