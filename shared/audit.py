@@ -1,13 +1,14 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Six checks, each empty when all is well:
+Seven checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
   in ledger order (``chain_breaks``);
-- money is conserved: all balances plus the money of transfers still ``pending`` (debited,
-  not yet credited or refunded) equal all deposits minus all withdrawals
-  (``conservation_gap``);
+- money is conserved, in each currency apart (balances of different currencies are never
+  summed): all balances plus the money of transfers still ``pending`` (debited, not yet
+  credited or refunded) equal all deposits minus all withdrawals (``conservation_gaps``);
+- every ledger row, transfer and hold is in its wallets' currency (``currency_mismatches``);
 - every transfer's state is what its legs in the ledger say (``transfer_mismatches``);
 - every wallet's held money is the sum of its active holds, and within its balance
   (``held_mismatches``);
@@ -90,20 +91,42 @@ def chain_breaks(engine: Engine) -> list[tuple[object, ...]]:
 
 CONSERVATION_CHECK = text(
     f"""
-    SELECT
-        (SELECT COALESCE(SUM(balance), 0) FROM wallets)
-        + (SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE state = '{PENDING}') AS held,
-        (SELECT COALESCE(SUM({EDGE_AMOUNT}), 0) FROM wallet_operations o WHERE o.status = '{APPLIED}') AS net
+    SELECT currency, SUM(held) - SUM(net) AS gap FROM (
+        SELECT currency, balance AS held, 0 AS net FROM wallets
+        UNION ALL SELECT currency, amount, 0 FROM transfers WHERE state = '{PENDING}'
+        UNION ALL SELECT o.currency, 0, {EDGE_AMOUNT} FROM wallet_operations o WHERE o.status = '{APPLIED}'
+    ) money
+    GROUP BY currency
+    HAVING SUM(held) <> SUM(net)
     """  # noqa: S608
 )
 
 
-def conservation_gap(engine: Engine) -> Decimal:
-    """All balances plus pending transfers' money, minus all deposits less withdrawals: 0 when
-    no money was created or lost."""
+def conservation_gaps(engine: Engine) -> dict[str, Decimal]:
+    """Each currency whose balances plus pending transfers' money are not its deposits less
+    withdrawals, with the difference (empty when no money was created or lost)."""
     with engine.connect() as conn:
-        held, net = conn.execute(CONSERVATION_CHECK).one()
-    return Decimal(held) - Decimal(net)
+        return {currency: Decimal(gap) for currency, gap in conn.execute(CONSERVATION_CHECK)}
+
+
+CURRENCY_CHECK = text(
+    """
+    SELECT 'operation', o.id FROM wallet_operations o JOIN wallets w ON w.id = o.wallet_id
+    WHERE o.currency <> w.currency
+    UNION ALL SELECT 'transfer', t.id FROM transfers t
+    JOIN wallets s ON s.id = t.from_wallet_id JOIN wallets d ON d.id = t.to_wallet_id
+    WHERE t.currency <> s.currency OR t.currency <> d.currency
+    UNION ALL SELECT 'hold', h.id FROM holds h JOIN wallets w ON w.id = h.wallet_id
+    LEFT JOIN wallets d ON d.id = h.to_wallet_id
+    WHERE h.currency <> w.currency OR h.currency <> d.currency
+    """
+)
+
+
+def currency_mismatches(engine: Engine) -> list[tuple[object, ...]]:
+    """Ledger rows, transfers and holds not in their wallets' currency (empty when all is well)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(CURRENCY_CHECK)]
 
 
 # A transfer's legs: its debit (id = the transfer's), its credit and refund (by transfer_id).
@@ -166,7 +189,8 @@ def ledger_sound(engine: Engine) -> bool:
     return (
         not ledger_mismatches(engine)
         and not chain_breaks(engine)
-        and conservation_gap(engine) == 0
+        and not conservation_gaps(engine)
+        and not currency_mismatches(engine)
         and not transfer_mismatches(engine)
         and not held_mismatches(engine)
         and not limit_breaches(engine)

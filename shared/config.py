@@ -186,6 +186,9 @@ class Settings:
     webhook_allow_private_urls: bool = setting("WEBHOOK_ALLOW_PRIVATE_URLS", False, env.flag)
     """Let endpoints name loopback, private, link-local and reserved addresses: for local
     development and tests only (else the service could be made to call its own network)."""
+    default_currency: str = setting("DEFAULT_CURRENCY", "EUR", env.currency)
+    """The currency of a wallet created without one (an ISO 4217 code), and of every wallet
+    that existed before currencies (given by the migration that added them)."""
     tenant_wallet_limit: int = setting("TENANT_WALLET_LIMIT", 100_000, env.whole(minimum=0, maximum=2**31 - 1))
     """Wallets a new tenant may create; each tenant's own limit is stored with it and can be
     changed in the admin."""

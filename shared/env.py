@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from shared.errors import ConfigurationError
+from shared.money import currency_known
 from shared.rates import RateLimit
 
 T = TypeVar("T")
@@ -63,6 +64,15 @@ def choice(choices: Collection[str]) -> Reader[str]:
         return raw
 
     return read
+
+
+def currency(name: str, raw: str) -> str:
+    """An ISO 4217 code a wallet may hold (``shared.money``)."""
+    if not currency_known(raw):
+        raise ConfigurationError(
+            f"{name} must be an ISO 4217 currency code with minor units (EUR, JPY...), got {raw!r}"
+        )
+    return raw
 
 
 def rate(name: str, raw: str) -> RateLimit:

@@ -120,11 +120,20 @@ def event_json(event_id: UUID, event_type: str, created: datetime, data: dict[st
 def event_data(resource: dict[str, Any], row: LedgerRecord) -> dict[str, Any]:
     """An event's ``data``: ``resource`` with ``wallet``, the money of the wallet of the ledger row
     ``row`` (the event) right after it, and that row's ``position``."""
-    wallet = wallet_json(row.wallet_id, row.balance_after, row.held_after)
+    wallet = wallet_json(row.wallet_id, row.balance_after, row.held_after, row.currency)
     return {**resource, "wallet": {**wallet, "position": row.seq}}
 
 
-_TRANSFER_COLUMNS = ("from_wallet_id", "to_wallet_id", "amount", "state", "error", "created_at", "updated_at")
+_TRANSFER_COLUMNS = (
+    "from_wallet_id",
+    "to_wallet_id",
+    "amount",
+    "state",
+    "error",
+    "created_at",
+    "updated_at",
+    "currency",
+)
 
 EVENT_READ = (
     "SELECT e.id, e.type, e.created, e.data::text, e.txid::text, e.seq, "  # noqa: S608 (the tables' own names)
@@ -170,7 +179,7 @@ def transfer_at(leg: LedgerRecord, record: Sequence[Any]) -> TransferRow:
     applied before), the credit (applied, or refused before a refund) and the refund; its
     ``record`` (``_TRANSFER_COLUMNS``) does not change after that leg."""
     assert leg.transfer_id is not None
-    from_wallet, to_wallet, amount, state, error, created_at, updated_at = record
+    from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency = record
     debit: Leg = LegDecided(leg.transfer_id, OperationStatus.APPLIED.value, None)
     credit: Leg | None = None
     refund: Leg | None = None
@@ -192,6 +201,7 @@ def transfer_at(leg: LedgerRecord, record: Sequence[Any]) -> TransferRow:
         debit,
         credit,
         refund,
+        currency,
     )
 
 

@@ -51,7 +51,7 @@ PENDING_COLUMNS = tuple(column for _, column in _PENDING_FIELDS)
 """The columns of a pending record that a request fills (its shard aside), in field order."""
 
 
-_DECIDED_COLUMNS = ("operation_type", "status", "error", "balance_after", "held_after", "hold_id")
+_DECIDED_COLUMNS = ("operation_type", "status", "error", "balance_after", "held_after", "hold_id", "currency")
 """What ``ledger_row`` adds to a request's own columns: what the worker decided of it."""
 
 LEDGER_INSERTED = tuple(dict.fromkeys([*(column for _, column in _LEDGER_FIELDS), *_DECIDED_COLUMNS]))
@@ -91,11 +91,14 @@ def ledger_row(
     balance_after: Decimal,
     held_after: Decimal,
     hold_id: UUID | None,
+    currency: str,
 ) -> dict[str, Any]:
     """The ledger row that records ``request`` and what was decided of it (``hold_id``: the hold
-    it names, if that hold exists)."""
+    it names, if that hold exists), in its wallet's ``currency`` (a request naming another is
+    refused, and recorded in the currency of the balance its row shows)."""
     row = {column: getattr(request, name) for name, column in _LEDGER_FIELDS}
     row.update(
+        currency=currency,
         operation_type=request.operation_type.value,
         status=result.status.value,
         error=result.error,
@@ -160,6 +163,8 @@ class LedgerRecord:
     """A hold's expiry, as asked."""
     created_at: datetime
     applied_at: datetime
+    currency: str
+    """Its wallet's (ISO 4217): the currency of ``amount``, ``balance_after`` and ``held_after``."""
 
     @classmethod
     def inserted(cls, row: dict[str, Any], seq: int, applied_at: datetime) -> LedgerRecord:

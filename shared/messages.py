@@ -5,17 +5,19 @@ argument of an RQ job (JSON serializer, never pickle); the worker answers with
 one ``OperationResult`` published to the inbox of the web process that waits (``shared.replies``).
 ``api_key_id`` (the key that sent the operation, recorded in its ledger row), ``transfer_id``
 and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold_id`` (the
-hold it makes or changes), ``expires_at`` (a hold's) and ``reply_to`` (the inbox) are
-optional: a message without them reads as null. What each kind
+hold it makes or changes), ``expires_at`` (a hold's), ``currency`` (the wallet's, as the
+web node read it; the writer refuses a request whose currency is not its wallet's) and
+``reply_to`` (the inbox) are optional: a message without them reads as null (one sent before
+currencies takes its wallet's). Amounts are exact decimal strings. What each kind
 names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
 either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
-     "counterparty_id": null, "hold_id": null, "expires_at": null,
+     "counterparty_id": null, "hold_id": null, "expires_at": null, "currency": "EUR",
      "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
-    {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.00", "error": null,
-     "held_after": "0.00"}
+    {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.0000", "error": null,
+     "held_after": "0.0000"}
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from uuid import UUID
 
 from shared import keys
 from shared.errors import MalformedMessage
-from shared.money import InvalidAmount, format_money, parse_amount
+from shared.money import InvalidAmount, currency_known, format_money, parse_amount, wire_money
 from shared.operations import Counterparty, OperationType, starts_transfer
 from shared.outcomes import OperationStatus, Rejection
 
@@ -108,6 +110,18 @@ class Identified(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def expires_at(self) -> datetime | None: ...
+    @property
+    def currency(self) -> str | None: ...
+
+
+_CENTS = Decimal("0.01")
+
+
+def identity_amount(amount: Decimal, currency: str | None) -> str:
+    """An amount as identities write it: with its currency's decimals (as the API shows it),
+    so a request and its ledger row (stored with four) agree; a request of before currencies
+    (None) with two, as all amounts had then."""
+    return f"{amount.quantize(_CENTS):f}" if currency is None else format_money(amount, currency)
 
 
 def request_identity(request: Identified) -> str:
@@ -118,7 +132,7 @@ def request_identity(request: Identified) -> str:
     request, and so is its acceptance time)."""
     operation_type = OperationType(request.operation_type)
     kind = operation_type.kind
-    identity = f"{operation_type.value}|{request.amount}"
+    identity = f"{operation_type.value}|{identity_amount(request.amount, request.currency)}"
     if request.counterparty_id is not None:
         identity += f"|{request.counterparty_id}"  # as before holds: fingerprints in Redis stay valid
     if kind.resolves_hold is not None and request.hold_id is not None:
@@ -142,6 +156,9 @@ class OperationRequest:
     hold_id: UUID | None = None
     expires_at: datetime | None = None
     """A HOLD's expiry (the worker refuses to capture or void it from then on)."""
+    currency: str | None = None
+    """The wallet's currency as the web node read it (None: a message of before currencies,
+    which the writer gives its wallet's, ``worker.apply``)."""
     reply_to: str | None = None
     """The inbox of the web process waiting for its answer (``shared.replies``); None: nobody
     waits. Not part of what the request is: neither stored nor in its identity."""
@@ -157,13 +174,14 @@ class OperationRequest:
             "operation_id": str(self.operation_id),
             "wallet_id": str(self.wallet_id),
             "operation_type": self.operation_type.value,
-            "amount": format_money(self.amount),
+            "amount": wire_money(self.amount),
             "idempotency_key": self.idempotency_key,
             "api_key_id": _uuid_text(self.api_key_id),
             "transfer_id": _uuid_text(self.transfer_id),
             "counterparty_id": _uuid_text(self.counterparty_id),
             "hold_id": _uuid_text(self.hold_id),
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+            "currency": self.currency,
             "created_at": self.created_at.isoformat(),
             "reply_to": self.reply_to,
         }
@@ -178,6 +196,9 @@ class OperationRequest:
             key = data.get("idempotency_key")
             if key is not None and not isinstance(key, str):
                 raise ValueError("idempotency_key must be a string")
+            currency = data.get("currency")
+            if currency is not None and not currency_known(currency):
+                raise ValueError("currency must be an ISO 4217 code with minor units")
             request = cls(
                 operation_id=UUID(_field(data, "operation_id")),
                 wallet_id=UUID(_field(data, "wallet_id")),
@@ -190,6 +211,7 @@ class OperationRequest:
                 counterparty_id=_uuid_or_none(data.get("counterparty_id")),
                 hold_id=_uuid_or_none(data.get("hold_id")),
                 expires_at=_aware_or_none(data.get("expires_at")),
+                currency=currency,
                 reply_to=data.get("reply_to"),
             )
             if request.reply_to is not None and not keys.inbox_name_valid(request.reply_to):
@@ -246,9 +268,9 @@ class OperationResult:
             "v": WIRE_VERSION,
             "operation_id": str(self.operation_id),
             "status": self.status.value,
-            "balance_after": None if self.balance_after is None else format_money(self.balance_after),
+            "balance_after": None if self.balance_after is None else wire_money(self.balance_after),
             "error": self.error,
-            "held_after": format_money(self.held_after),
+            "held_after": wire_money(self.held_after),
         }
 
     def to_bytes(self) -> bytes:

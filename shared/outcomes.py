@@ -16,6 +16,9 @@ class Rejection(StrEnum):
 
     INSUFFICIENT_FUNDS = "Insufficient funds"
     BALANCE_LIMIT = "Balance limit exceeded"
+    CURRENCY_MISMATCH = "Currency mismatch"
+    """Money of one currency sent to a wallet of another (the web refuses it before queueing;
+    the writer refuses it too, whatever sent it)."""
     WALLET_NOT_FOUND = "Wallet not found"
     IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
     HOLD_NOT_FOUND = "Hold not found"
@@ -34,6 +37,7 @@ class Rejection(StrEnum):
 REJECTION_CODES: dict[str, str] = {
     Rejection.INSUFFICIENT_FUNDS: "insufficient_funds",
     Rejection.BALANCE_LIMIT: "balance_limit_exceeded",
+    Rejection.CURRENCY_MISMATCH: "currency_mismatch",
     Rejection.WALLET_NOT_FOUND: "wallet_not_found",
     Rejection.IDEMPOTENCY_MISMATCH: "idempotency_key_reused",
     Rejection.HOLD_NOT_FOUND: "hold_not_found",

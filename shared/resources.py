@@ -28,13 +28,15 @@ def uuid_text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def wallet_json(wallet_id: UUID, balance: Decimal, held: Decimal) -> dict[str, Any]:
-    """``GET /api/v1/wallets/<id>``: its money (``available`` = ``balance`` - ``held``)."""
+def wallet_json(wallet_id: UUID, balance: Decimal, held: Decimal, currency: str) -> dict[str, Any]:
+    """``GET /api/v1/wallets/<id>``: its money (``available`` = ``balance`` - ``held``), in its
+    currency."""
     return {
         "id": str(wallet_id),
-        "balance": format_money(balance),
-        "available": format_money(balance - held),
-        "held": format_money(held),
+        "currency": currency,
+        "balance": format_money(balance, currency),
+        "available": format_money(balance - held, currency),
+        "held": format_money(held, currency),
     }
 
 
@@ -45,16 +47,17 @@ def operation_json(row: LedgerRecord) -> dict[str, Any]:
         "operation_id": str(row.id),
         "wallet_id": str(row.wallet_id),
         "operationType": row.operation_type.value,
-        "amount": format_money(row.amount),
+        "amount": format_money(row.amount, row.currency),
+        "currency": row.currency,
         "status": row.status,
-        "balance_after": format_money(row.balance_after),
+        "balance_after": format_money(row.balance_after, row.currency),
         **ledger_error_fields(row.error),
         "api_key_id": uuid_text(row.api_key_id),
         "transfer_id": uuid_text(row.transfer_id),
         "counterparty_wallet_id": uuid_text(row.counterparty_id),
         "hold_id": uuid_text(row.hold_id),
-        "held_after": format_money(row.held_after),
-        "available_after": format_money(row.balance_after - row.held_after),
+        "held_after": format_money(row.held_after, row.currency),
+        "available_after": format_money(row.balance_after - row.held_after, row.currency),
         "position": row.seq,
         "created_at": moment_json(row.created_at),
         "applied_at": moment_json(row.applied_at),
@@ -96,6 +99,7 @@ class TransferRow:
     debit: Leg | None
     credit: Leg | None
     refund: Leg | None
+    currency: str
 
 
 def _leg_json(operation_id: UUID, leg: Leg | None) -> dict[str, Any]:
@@ -117,7 +121,8 @@ def transfer_json(row: TransferRow) -> dict[str, Any]:
         "transfer_id": str(row.id),
         "from": str(row.from_wallet),
         "to": str(row.to_wallet),
-        "amount": format_money(row.amount),
+        "amount": format_money(row.amount, row.currency),
+        "currency": row.currency,
         "state": row.state.value,
         **ledger_error_fields(row.error),
         "created_at": moment_json(row.created_at),
@@ -141,6 +146,7 @@ class HoldRow:
     expires_at: datetime
     created_at: datetime
     updated_at: datetime
+    currency: str
 
 
 def hold_json(row: HoldRow) -> dict[str, Any]:
@@ -151,9 +157,10 @@ def hold_json(row: HoldRow) -> dict[str, Any]:
         "hold_id": str(row.id),
         "wallet_id": str(row.wallet_id),
         "to": uuid_text(row.to_wallet_id),
-        "amount": format_money(row.amount),
+        "amount": format_money(row.amount, row.currency),
+        "currency": row.currency,
         "state": str(row.state),
-        "captured": None if row.captured is None else format_money(row.captured),
+        "captured": None if row.captured is None else format_money(row.captured, row.currency),
         "expires_at": moment_json(row.expires_at),
         "resolved_by": uuid_text(row.resolved_by),
         "transfer_id": uuid_text(row.resolved_by) if captured_to else None,

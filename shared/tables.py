@@ -25,11 +25,14 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.types import UserDefinedType
 
+from shared.money import MONEY_DIGITS, MONEY_SCALE
 from shared.rates import Limit
 
 metadata = MetaData()
 
-MONEY = Numeric(20, 2, asdecimal=True)
+MONEY = Numeric(MONEY_DIGITS, MONEY_SCALE, asdecimal=True)
+CURRENCY = String(3)
+"""An ISO 4217 alphabetic code (``shared.money``)."""
 
 
 class XID8(UserDefinedType[int]):
@@ -77,6 +80,7 @@ wallets = Table(
     Column("held", MONEY, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("currency", CURRENCY, nullable=False),
 )
 
 transfers = Table(
@@ -94,6 +98,7 @@ transfers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("swept_at", DateTime(timezone=True), nullable=True),
     Column("stalled", Text, nullable=True),
+    Column("currency", CURRENCY, nullable=False),
 )
 
 holds = Table(
@@ -111,6 +116,7 @@ holds = Table(
     Column("api_key_id", Uuid, ForeignKey("api_keys.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("currency", CURRENCY, nullable=False),
 )
 
 wallet_operations = Table(
@@ -133,6 +139,7 @@ wallet_operations = Table(
     Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
+    Column("currency", CURRENCY, nullable=False),
 )
 
 pending_operations = Table(
@@ -151,6 +158,7 @@ pending_operations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("currency", CURRENCY, nullable=False),
 )
 
 events = Table(

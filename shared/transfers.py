@@ -56,6 +56,7 @@ def credit_of(debit: OperationRequest) -> OperationRequest:
         api_key_id=debit.api_key_id,
         transfer_id=transfer_id,
         counterparty_id=debit.wallet_id,
+        currency=debit.currency,
         reply_to=debit.reply_to,
     )
 
@@ -74,5 +75,6 @@ def refund_of(credit: OperationRequest) -> OperationRequest:
         api_key_id=credit.api_key_id,
         transfer_id=credit.transfer_id,
         counterparty_id=credit.wallet_id,
+        currency=credit.currency,
         reply_to=credit.reply_to,
     )

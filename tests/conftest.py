@@ -38,7 +38,8 @@ from sqlalchemy import Engine
 from deploy.processes import ROOT
 from shared.audit import (
     chain_breaks,
-    conservation_gap,
+    conservation_gaps,
+    currency_mismatches,
     held_mismatches,
     ledger_mismatches,
     limit_breaches,
@@ -84,7 +85,8 @@ def db(database: Engine) -> Iterator[Engine]:
     yield database
     assert ledger_mismatches(database) == []
     assert chain_breaks(database) == []
-    assert conservation_gap(database) == 0
+    assert conservation_gaps(database) == {}
+    assert currency_mismatches(database) == []
     assert transfer_mismatches(database) == []
     assert held_mismatches(database) == []
     assert limit_breaches(database) == []

@@ -20,7 +20,7 @@ in every transaction, so two workers never wait on each other in a cycle.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -61,6 +61,7 @@ _LOCK_WALLETS = (
         wallets.c.balance,
         wallets.c.held,
         wallets.c.tenant_id,
+        wallets.c.currency,
         _OUTGOING.label("outgoing"),
         func.now().label("now"),
     )
@@ -98,6 +99,7 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.hold_id,
         wallet_operations.c.expires_at,
         wallet_operations.c.created_at,
+        wallet_operations.c.currency,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
@@ -167,14 +169,16 @@ def ledger_apply(
     helds: dict[UUID, Decimal] = {}
     outgoings: dict[UUID, Decimal] = {}
     tenants: dict[UUID, UUID | None] = {}
+    currencies: dict[UUID, str] = {}
     now = None
     for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
         balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
-        tenants[row.id], now = row.tenant_id, row.now
+        tenants[row.id], currencies[row.id], now = row.tenant_id, row.currency, row.now
+    requests = _with_currencies(requests, currencies)
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
     event_book = EventBook(now or _transaction_time(conn), tenants)
-    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings)
+    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies)
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
@@ -213,6 +217,16 @@ def ledger_apply(
     hold_book.write_changes(conn)
     book.write_changes(conn)
     return batch.applied
+
+
+def _with_currencies(requests: Sequence[OperationRequest], currencies: dict[UUID, str]) -> Sequence[OperationRequest]:
+    """``requests``, each of a message sent before currencies given its wallet's."""
+    if all(r.currency is not None for r in requests):
+        return requests
+    return [
+        replace(r, currency=currencies[r.wallet_id]) if r.currency is None and r.wallet_id in currencies else r
+        for r in requests
+    ]
 
 
 def _ledger_write(
@@ -267,6 +281,7 @@ def operation_refuse(
     balance = conn.execute(_LOCK_WALLETS, {"ids": [request.wallet_id]}).first()
     if balance is None:
         return OperationResult(request.operation_id, OperationStatus.REJECTED, None, Rejection.WALLET_NOT_FOUND.value)
+    (request,) = _with_currencies([request], {request.wallet_id: balance.currency})
     result = OperationResult(
         request.operation_id, OperationStatus.REJECTED, balance.balance, rejection.value, balance.held
     )
@@ -278,7 +293,14 @@ def operation_refuse(
     hold_id = None if request.operation_type.kind.makes_hold else request.hold_id
     if hold_id is not None and conn.execute(select(holds.c.id).where(holds.c.id == hold_id)).first() is None:
         hold_id = None
-    row = ledger_row(request, result, balance_after=balance.balance, held_after=balance.held, hold_id=hold_id)
+    row = ledger_row(
+        request,
+        result,
+        balance_after=balance.balance,
+        held_after=balance.held,
+        hold_id=hold_id,
+        currency=balance.currency,
+    )
     events = EventBook(balance.now, {request.wallet_id: balance.tenant_id})
     events.record(row, HoldBook(shard_count, None, {}))  # a refusal is never a hold's event
     _ledger_write(conn, [row], events)

@@ -47,6 +47,7 @@ _LOCK_HOLDS = (
         holds.c.state,
         holds.c.expires_at,
         holds.c.created_at,
+        holds.c.currency,
     )
     .where(holds.c.id == any_(_IDS))
     .order_by(holds.c.id)
@@ -64,7 +65,7 @@ _SET_STATE = (
     )
 )
 _DUE = (
-    select(holds.c.id, holds.c.wallet_id, holds.c.amount, holds.c.api_key_id, holds.c.expires_at)
+    select(holds.c.id, holds.c.wallet_id, holds.c.amount, holds.c.api_key_id, holds.c.expires_at, holds.c.currency)
     .where(holds.c.state == HoldState.ACTIVE)
     .where(holds.c.shard == any_(bindparam("shards", type_=ARRAY(SmallInteger))))
     .where(holds.c.expires_at <= func.now())
@@ -85,6 +86,7 @@ class _Hold:
     amount: Decimal
     expires_at: datetime
     created_at: datetime
+    currency: str
 
 
 @dataclass(slots=True)
@@ -108,7 +110,9 @@ class HoldBook:
         rows = conn.execute(_LOCK_HOLDS, {"ids": ids}).all()
         now = conn.execute(_NOW).scalar_one()
         found = {
-            row.id: _Hold(row.id, row.wallet_id, row.to_wallet_id, row.amount, row.expires_at, row.created_at)
+            row.id: _Hold(
+                row.id, row.wallet_id, row.to_wallet_id, row.amount, row.expires_at, row.created_at, row.currency
+            )
             for row in rows
         }
         return cls(shard_count, now, found, {row.id: row.state for row in rows})
@@ -152,6 +156,7 @@ class HoldBook:
         kind = request.operation_type.kind
         if kind.makes_hold:
             assert request.expires_at is not None
+            assert request.currency is not None  # given its wallet's (worker.apply), and applied: the same
             self.found[request.operation_id] = _Hold(
                 request.operation_id,
                 request.wallet_id,
@@ -159,6 +164,7 @@ class HoldBook:
                 request.amount,
                 request.expires_at,
                 request.created_at,
+                request.currency,
             )
             self.states[request.operation_id] = HoldState.ACTIVE
             self.new[request.operation_id] = {
@@ -173,6 +179,7 @@ class HoldBook:
                 "created_at": request.created_at,
                 "captured": None,
                 "resolved_by": None,
+                "currency": request.currency,
             }
         elif kind.resolves_hold is not None:
             assert request.hold_id is not None
@@ -204,6 +211,7 @@ class HoldBook:
             hold.expires_at,
             hold.created_at,
             now,
+            hold.currency,
         )
 
     def ledger_hold_id(self, request: OperationRequest) -> UUID | None:
@@ -243,6 +251,7 @@ def holds_due(conn: Connection, shards: Sequence[int], *, limit: int) -> list[Op
             created_at=row.expires_at,
             api_key_id=row.api_key_id,
             hold_id=row.id,
+            currency=row.currency,
         )
         for row in rows
     ]

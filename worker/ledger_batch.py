@@ -14,7 +14,7 @@ from uuid import UUID
 
 from shared.ledger import ledger_row
 from shared.messages import OperationRequest, OperationResult
-from shared.money import MAX_BALANCE
+from shared.money import MAX_BALANCE, InvalidAmount, amount_for
 from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
 from shared.replies import Reply
@@ -68,6 +68,7 @@ class LedgerBatch:
     helds: dict[UUID, Decimal]
     outgoings: dict[UUID, Decimal]
     """Each wallet's money in transfers still pending (``worker.apply._OUTGOING``)."""
+    currencies: dict[UUID, str]
     applied: Applied = field(default_factory=lambda: Applied([]))
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     changed: set[UUID] = field(default_factory=set)
@@ -78,6 +79,13 @@ class LedgerBatch:
     def refusal(self, request: OperationRequest) -> Rejection | None:
         """Why the money of ``request``'s wallet refuses it, if it does (the wallet is locked)."""
         wallet = request.wallet_id
+        currency = self.currencies[wallet]
+        if request.currency != currency:
+            return Rejection.CURRENCY_MISMATCH
+        try:
+            amount_for(request.amount, currency)
+        except InvalidAmount:
+            return Rejection.UNPROCESSABLE  # more decimals than its currency has: the web refuses it first
         return money_refusal(
             request.operation_type.kind,
             request.amount,
@@ -111,6 +119,7 @@ class LedgerBatch:
             balance_after=after,
             held_after=self.helds[wallet],
             hold_id=self.holds.ledger_hold_id(request),
+            currency=self.currencies[wallet],
         )
         self.new_rows.append(row)
         self.events.record(row, self.holds)

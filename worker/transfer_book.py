@@ -108,6 +108,7 @@ class TransferBook:
             "error": None if refusal is None else refusal.value,
             "api_key_id": debit.api_key_id,
             "created_at": debit.created_at,
+            "currency": debit.currency,
         }
 
     def _set(self, transfer_id: UUID, state: TransferState, error: str | None) -> None:

@@ -91,6 +91,7 @@ _SWEEP = (
         transfers.c.amount,
         transfers.c.api_key_id,
         transfers.c.created_at,
+        transfers.c.currency,
     )
 )
 _REASONS = (
@@ -166,6 +167,7 @@ def transfers_due(conn: Connection, shards: Sequence[int], *, grace: float, limi
                 api_key_id=row.api_key_id,
                 transfer_id=row.id,
                 counterparty_id=row.to_wallet_id,
+                currency=row.currency,
             )
         )
         for row in rows

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, delete, insert, update
 
-from shared.audit import chain_breaks, ledger_mismatches, limit_breaches
+from shared.audit import chain_breaks, conservation_gaps, currency_mismatches, ledger_mismatches, limit_breaches
 from shared.money import MAX_BALANCE
 from shared.tables import transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from tests.support.factories import seed_applied_deposit, wallet_row
+from tests.support.factories import TEST_CURRENCY, seed_applied_deposit, wallet_row
 
 
 def test_audit_catches_a_tampered_balance(db: Engine) -> None:
@@ -60,6 +60,7 @@ def test_audit_catches_a_wallet_past_its_limit_with_its_pending_transfers(db: En
                 shard=0,
                 state=TransferState.PENDING.value,
                 created_at=datetime.now(UTC),
+                currency=TEST_CURRENCY,
             )
         )
     try:
@@ -68,3 +69,36 @@ def test_audit_catches_a_wallet_past_its_limit_with_its_pending_transfers(db: En
         with db.begin() as conn:
             conn.execute(delete(transfers).where(transfers.c.id == transfer_id))
     assert limit_breaches(db) == []
+
+
+def test_audit_holds_money_conserved_in_each_currency_apart(db: Engine) -> None:
+    """A euro created and a yen lost sum to a small number, not to zero, and would pass a
+    check across currencies that happened to offset: each currency is checked on its own."""
+    euros, yen = wallet_row(db, currency="EUR"), wallet_row(db, currency="JPY")
+    seed_applied_deposit(db, euros, Decimal("100"))
+    seed_applied_deposit(db, yen, Decimal("100"))
+    assert conservation_gaps(db) == {}
+    with db.begin() as conn:  # 1 created in EUR, 1 lost in JPY: nothing missing in sum
+        conn.execute(update(wallets).where(wallets.c.id == euros).values(balance=Decimal("101")))
+        conn.execute(update(wallets).where(wallets.c.id == yen).values(balance=Decimal("99")))
+    try:
+        assert conservation_gaps(db) == {"EUR": Decimal(1), "JPY": Decimal(-1)}
+    finally:
+        with db.begin() as conn:
+            conn.execute(update(wallets).where(wallets.c.id == euros).values(balance=Decimal("100")))
+            conn.execute(update(wallets).where(wallets.c.id == yen).values(balance=Decimal("100")))
+
+
+def test_audit_catches_a_ledger_row_in_another_currency_than_its_wallet(db: Engine) -> None:
+    wallet = wallet_row(db, currency="KWD")
+    seed_applied_deposit(db, wallet, Decimal("1.500"))
+    assert currency_mismatches(db) == []
+    with db.begin() as conn:
+        conn.execute(update(wallet_operations).where(wallet_operations.c.wallet_id == wallet).values(currency="EUR"))
+    try:
+        assert [row[0] for row in currency_mismatches(db)] == ["operation"]
+    finally:
+        with db.begin() as conn:
+            conn.execute(
+                update(wallet_operations).where(wallet_operations.c.wallet_id == wallet).values(currency="KWD")
+            )

@@ -32,7 +32,9 @@ def test_the_record_has_every_column_in_order() -> None:
 def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
     request = OperationRequest(uuid.uuid4(), uuid.uuid4(), OperationType.DEPOSIT, Decimal("1.00"), NOW)
     result = OperationResult(request.operation_id, OperationStatus.APPLIED, Decimal("1.00"))
-    row = ledger_row(request, result, balance_after=Decimal("1.00"), held_after=Decimal(0), hold_id=None)
+    row = ledger_row(
+        request, result, balance_after=Decimal("1.00"), held_after=Decimal(0), hold_id=None, currency="EUR"
+    )
     assert set(row) == {"id", "wallet_id", "operation_type", "amount", "status", "error", "balance_after"} | {
         "idempotency_key",
         "api_key_id",
@@ -42,6 +44,7 @@ def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
         "held_after",
         "expires_at",
         "created_at",
+        "currency",
     }
     defaulted = {"seq", "applied_at"}  # by the database
     assert set(row) == set(wallet_operations.columns.keys()) - defaulted

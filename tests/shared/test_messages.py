@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from shared.errors import MalformedMessage
-from shared.messages import WIRE_VERSION, OperationRequest, OperationResult
+from shared.messages import WIRE_VERSION, OperationRequest, OperationResult, request_identity
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 
@@ -19,6 +20,7 @@ REQUEST = OperationRequest(
     amount=Decimal("12.30"),
     created_at=datetime(2026, 11, 24, 4, 33, 9, 123456, tzinfo=UTC),
     idempotency_key="key-1",
+    currency="EUR",
     reply_to=uuid.uuid4().hex,
 )
 
@@ -33,7 +35,7 @@ def test_request_round_trips_through_json() -> None:
 def test_result_round_trips() -> None:
     result = OperationResult(uuid.uuid4(), OperationStatus.REJECTED, Decimal("5.00"), "Insufficient funds")
     assert OperationResult.from_bytes(result.to_bytes()) == result
-    assert json.loads(result.to_bytes())["balance_after"] == "5.00"
+    assert Decimal(json.loads(result.to_bytes())["balance_after"]) == Decimal("5.00")
 
 
 @pytest.mark.parametrize(
@@ -45,7 +47,10 @@ def test_result_round_trips() -> None:
         {"wallet_id": 5},
         {"operation_type": "STEAL"},
         {"amount": "0"},
-        {"amount": "1.001"},
+        {"amount": "1.00001"},  # more decimals than any currency has
+        {"currency": "XAU"},  # no minor unit: not a wallet's
+        {"currency": "eur"},
+        {"currency": 978},
         {"amount": 5},
         {"created_at": "yesterday"},
         {"created_at": "2026-11-24T04:33:09"},
@@ -80,6 +85,25 @@ def test_a_transfer_leg_round_trips_and_must_name_its_transfer() -> None:
     # A message written before transfers existed reads them as null.
     old = {k: v for k, v in REQUEST.to_wire().items() if k not in ("transfer_id", "counterparty_id")}
     assert OperationRequest.from_wire(old) == REQUEST
+
+
+def test_a_message_of_before_currencies_reads_as_of_no_currency_with_the_same_identity() -> None:
+    """Its wallet's is given by the writer (``worker.apply``); its Idempotency-Key's fingerprint,
+    made before currencies with two decimals, still matches the same request made now."""
+    old = {k: v for k, v in REQUEST.to_wire().items() if k != "currency"}
+    old["amount"] = "12.30"
+    read = OperationRequest.from_wire(old)
+    assert read.currency is None
+    assert request_identity(read) == request_identity(REQUEST) == "WITHDRAW|12.30"
+
+
+def test_an_identity_shows_the_amount_with_its_currencys_decimals() -> None:
+    """A request and the ledger row it became (amounts stored with four decimals) agree."""
+    jpy = replace(REQUEST, amount=Decimal("1200"), currency="JPY")
+    assert request_identity(jpy) == "WITHDRAW|1200"
+    assert request_identity(replace(jpy, amount=Decimal("1200.0000"))) == "WITHDRAW|1200"
+    kwd = replace(REQUEST, amount=Decimal("1.5"), currency="KWD")
+    assert request_identity(kwd) == "WITHDRAW|1.500"
 
 
 @pytest.mark.parametrize("raw", [[], "x", None, {"v": 1}])

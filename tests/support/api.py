@@ -65,9 +65,11 @@ class Api:
         body = response.json()
         return Decimal(body["balance"]), Decimal(body["available"]), Decimal(body["held"])
 
-    def create_wallet(self, balance: Decimal | int | str = 0) -> str:
-        """A new wallet, funded through the API (so its ledger explains its balance)."""
-        response = self.client.post("/api/v1/wallets")
+    def create_wallet(self, balance: Decimal | int | str = 0, *, currency: str | None = None) -> str:
+        """A new wallet (in ``currency``, else the default), funded through the API (so its ledger
+        explains its balance)."""
+        body = b"" if currency is None else json.dumps({"currency": currency}).encode()
+        response = self.client.post("/api/v1/wallets", data=body, content_type="application/json")
         assert response.status_code == 201
         wallet_id: str = response.json()["id"]
         if Decimal(balance):

@@ -18,20 +18,29 @@ from web.wallets.auth.api_keys import NewKey, Scope, key_create
 TEST_TENANT = "tests"
 """The tenant of the suite's default key (``tests/conftest.py``)."""
 
+TEST_CURRENCY = "EUR"
+"""The currency of the suite's wallets unless a test asks for another (``DEFAULT_CURRENCY``'s default)."""
+
 
 def api_key(tenant: str, scope: Scope = Scope.READ_WRITE, *, wallet_limit: int = 1_000_000) -> NewKey:
     """A new API key of ``tenant`` (a new tenant gets ``wallet_limit``)."""
     return key_create(tenant=tenant, name="test", scope=scope, wallet_limit=wallet_limit)
 
 
-def wallet_row(engine: Engine, wallet_id: uuid.UUID | None = None, tenant: str = TEST_TENANT) -> uuid.UUID:
+def wallet_row(
+    engine: Engine, wallet_id: uuid.UUID | None = None, tenant: str = TEST_TENANT, *, currency: str = TEST_CURRENCY
+) -> uuid.UUID:
     """A new empty wallet of ``tenant``, inserted directly."""
     wallet_id = wallet_id or uuid.uuid4()
     with engine.begin() as conn:
         tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == tenant)).scalar_one()
         conn.execute(
             insert(wallets).values(
-                id=wallet_id, tenant_id=tenant_id, created_at=datetime.now(UTC), updated_at=datetime.now(UTC)
+                id=wallet_id,
+                tenant_id=tenant_id,
+                currency=currency,
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
             )
         )
     return wallet_id
@@ -73,19 +82,28 @@ def _ledger_seed(
             error=error,
             balance_after=balance_after,
             created_at=datetime.now(UTC),
+            currency=select(wallets.c.currency).where(wallets.c.id == wallet_id).scalar_subquery(),
         )
     )
 
 
 def operation(
-    wallet_id: uuid.UUID, kind: OperationType, amount: str, *, operation_id: uuid.UUID | None = None
+    wallet_id: uuid.UUID,
+    kind: OperationType,
+    amount: str,
+    *,
+    operation_id: uuid.UUID | None = None,
+    currency: str | None = TEST_CURRENCY,
 ) -> OperationRequest:
+    """A request as the web sends it (``currency``: its wallet's as the web read it; None: as a
+    message of before currencies)."""
     return OperationRequest(
         operation_id=operation_id or uuid.uuid4(),
         wallet_id=wallet_id,
         operation_type=kind,
         amount=Decimal(amount),
         created_at=datetime.now(UTC),
+        currency=currency,
     )
 
 
@@ -125,7 +143,7 @@ def event_row(conn: Connection, tenant: uuid.UUID, *, event_type: str = "wallet.
             type=event_type,
             tenant_id=tenant,
             wallet_id=wallet,
-            data={"id": str(wallet), "balance": "0.00", "available": "0.00", "held": "0.00"},
+            data={"id": str(wallet), "currency": TEST_CURRENCY, "balance": "0.00", "available": "0.00", "held": "0.00"},
         )
     )
     return event_id

@@ -148,12 +148,13 @@ Keyed = tuple[str, dict[str, str], str]
 """A keyed request of a load plan: (path, body, Idempotency-Key)."""
 
 
-def wallets_create(base: str, count: int, *, funds: str | None = None) -> list[str]:
-    """``count`` new wallets of the suite's tenant, through the API at ``base``, each funded with
-    one keyed deposit of ``funds`` if given. The one way the tests make wallets over HTTP."""
+def wallets_create(base: str, count: int, *, funds: str | None = None, currency: str | None = None) -> list[str]:
+    """``count`` new wallets of the suite's tenant, through the API at ``base`` (in ``currency``,
+    else the default), each funded with one keyed deposit of ``funds`` if given. The one way the
+    tests make wallets over HTTP."""
     ids = []
     for _ in range(count):
-        status, content = call(base, "POST", "/api/v1/wallets")
+        status, content = call(base, "POST", "/api/v1/wallets", None if currency is None else {"currency": currency})
         assert status == 201, content
         wallet = json.loads(content)["id"]
         if funds is not None:

@@ -187,6 +187,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
         assert _job_counts(connection)[standby.pid] >= 1
         assert json.loads(call(base, "GET", f"/api/v1/wallets/{wallet}")[1]) == {
             "id": wallet,
+            "currency": "EUR",
             "balance": "51.00",
             "available": "51.00",
             "held": "0.00",

@@ -92,7 +92,7 @@ def test_the_app_image_serves_and_applies_with_its_own_install(image_stack: str)
     status, answer = call_json(image_stack, "POST", path, {"operationType": "DEPOSIT", "amount": "5.00"}, token=token)
     assert (status, answer) == (
         200,
-        {"status": "Success", "new_balance": "5.00", "operation_id": answer.get("operation_id")},
+        {"status": "Success", "new_balance": "5.00", "currency": "EUR", "operation_id": answer.get("operation_id")},
     )
 
 

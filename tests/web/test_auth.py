@@ -216,7 +216,9 @@ def test_another_tenants_key_finds_nothing_and_changes_nothing(
 def test_a_wallet_belongs_to_the_tenant_whose_key_created_it(api: Api, db: Engine) -> None:
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     first, second = api_key(tenant), api_key(tenant)
-    created = Client(headers={"Authorization": f"Bearer {first.secret}"}).post("/api/v1/wallets")
+    created = Client(headers={"Authorization": f"Bearer {first.secret}"}).post(
+        "/api/v1/wallets", content_type="application/json"
+    )
     wallet = created.json()["id"]
     sibling = Client(headers={"Authorization": f"Bearer {second.secret}"})
     assert sibling.get(f"/api/v1/wallets/{wallet}").status_code == 200  # any key of the tenant
@@ -262,7 +264,7 @@ def test_only_the_hash_is_stored_and_last_use_is_recorded(api_secret: str, walle
 def test_the_tenants_wallet_quota_holds(db: Engine) -> None:
     key = api_key(f"small-{uuid.uuid4().hex[:8]}", wallet_limit=2)
     client = Client(headers={"Authorization": f"Bearer {key.secret}"})
-    answers = [client.post("/api/v1/wallets") for _ in range(4)]
+    answers = [client.post("/api/v1/wallets", content_type="application/json") for _ in range(4)]
     assert [a.status_code for a in answers] == [201, 201, 403, 403]
     assert error_body(answers[2]) == {
         "error": "This tenant has reached its quota of wallets",
@@ -281,7 +283,7 @@ def test_the_command_prints_the_secret_last_and_revokes(wallet: str, capsys: pyt
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     assert client.get(f"/api/v1/wallets/{wallet}").status_code == 200
-    assert client.post("/api/v1/wallets").status_code == 403
+    assert client.post("/api/v1/wallets", content_type="application/json").status_code == 403
     stored = ApiKey.objects.get(secret_sha256=secret_hash(secret))
     assert (stored.name, stored.scopes, stored.tenant.name) == ("ci", "read", "tests")
     call_command("apikey", "revoke", stored.prefix)

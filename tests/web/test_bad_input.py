@@ -20,9 +20,8 @@ INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"
         "0",
         "0.00",
         "-1",
-        "1.001",
-        "0.001",
-        "1e-3",
+        "0.00001",
+        "1e-5",
         "1e999999999",
         "1e-999999999",
         "1000000000000.01",
@@ -36,7 +35,7 @@ INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"
         '"10 "',
         '"1e3"',
         '"-5"',
-        '"1.234"',
+        '"1.23456"',
         '"NaN"',
         '"Infinity"',
         '"0x10"',
@@ -50,6 +49,21 @@ def test_bad_amounts(api: Api, amount_json: str) -> None:
     response = api.post_operation(wallet, body)
     assert response.status_code == 400
     assert error_body(response) == INVALID_AMOUNT
+    assert api.balance(wallet) == Decimal("50.00")
+
+
+@pytest.mark.parametrize("amount_json", ["1.001", "0.001", "1e-3", '"1.234"', '"0.0001"'])
+def test_amounts_with_more_decimals_than_the_currency_has_are_refused_saying_how_many(
+    api: Api, amount_json: str
+) -> None:
+    wallet = api.create_wallet(50)
+    body = f'{{"operationType": "DEPOSIT", "amount": {amount_json}}}'.encode()
+    response = api.post_operation(wallet, body)
+    assert response.status_code == 400
+    assert error_body(response) == {
+        "error": "Invalid or missing amount: EUR amounts have at most 2 decimals",
+        "code": "invalid_amount",
+    }
     assert api.balance(wallet) == Decimal("50.00")
 
 

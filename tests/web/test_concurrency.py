@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
 
 from deploy.processes import free_port, start_gunicorn, stop, wait_until
 from tests.support.api import settled
@@ -62,7 +64,7 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
     assert outcomes == {"applied": 5, "Insufficient funds": 195}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "balance": "0.00", "available": "0.00", "held": "0.00"},
+        {"id": wallet, "currency": "EUR", "balance": "0.00", "available": "0.00", "held": "0.00"},
     )
 
 
@@ -131,7 +133,7 @@ def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> Non
     assert outcomes == {"active": 10, "Insufficient funds": 90}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "balance": "100.00", "available": "0.00", "held": "100.00"},
+        {"id": wallet, "currency": "EUR", "balance": "100.00", "available": "0.00", "held": "100.00"},
     )
     refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
     assert refused == (400, {"error": "Insufficient funds", "code": "insufficient_funds"})
@@ -171,7 +173,7 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
     balance = "60.00" if won_by_capture else "100.00"
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "balance": balance, "available": balance, "held": "0.00"},
+        {"id": wallet, "currency": "EUR", "balance": balance, "available": balance, "held": "0.00"},
     )
 
 
@@ -184,5 +186,57 @@ def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) ->
         assert headers["Content-Type"] == get_headers["Content-Type"] == "application/json"
         assert isinstance(json.loads(get_body), dict), path
     _, _, balance = exchange(http.base, "GET", f"/api/v1/wallets/{wallet}")
-    assert json.loads(balance) == {"id": wallet, "balance": "5.00", "available": "5.00", "held": "0.00"}
+    assert json.loads(balance) == {
+        "id": wallet,
+        "currency": "EUR",
+        "balance": "5.00",
+        "available": "5.00",
+        "held": "0.00",
+    }
     assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405
+
+
+def test_money_is_conserved_in_each_currency_under_a_mixed_concurrent_load(http: Http, db: Engine) -> None:
+    """Deposits, withdrawals and transfers in three currencies of 0, 2 and 3 decimals, with
+    transfers across currencies among them (each refused before anything is queued), all at
+    once: in each currency the wallets end with what came in less what went out, and the
+    audit (``db``) finds each currency conserved on its own."""
+    units = {"JPY": Decimal(1), "EUR": Decimal("0.01"), "KWD": Decimal("0.001")}
+    funds = {currency: unit * 100_000 for currency, unit in units.items()}
+    wallets = {c: wallets_create(http.base, 3, funds=str(funds[c]), currency=c) for c in units}
+    rng = random.Random(26)
+    plan: list[tuple[str, str, dict[str, Any]]] = []
+    for _ in range(300):
+        currency = rng.choice(list(units))
+        amount = str(units[currency] * rng.randint(1, 30_000))
+        source, destination = rng.sample(wallets[currency], 2)
+        kind = rng.choice(["DEPOSIT", "WITHDRAW", "transfer", "across"])
+        if kind == "transfer":
+            plan.append((currency, "/api/v1/transfers", {"from": source, "to": destination, "amount": amount}))
+        elif kind == "across":
+            other = rng.choice([c for c in units if c != currency])
+            plan.append((currency, "/api/v1/transfers", {"from": source, "to": wallets[other][0], "amount": amount}))
+        else:
+            plan.append((currency, f"/api/v1/wallets/{source}/operation", {"operationType": kind, "amount": amount}))
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        answers = list(pool.map(lambda item: http.call("POST", item[1], item[2]), plan))
+    net = dict.fromkeys(units, Decimal(0))
+    for (currency, _path, body), (status, answer) in zip(plan, answers, strict=True):
+        if "to" in body:
+            if body["to"] not in wallets[currency]:
+                assert (status, answer["error"]) == (400, "Currency mismatch")
+            continue
+        if http.settle(status, answer) == "applied":
+            net[currency] += Decimal(body["amount"]) * (1 if body["operationType"] == "DEPOSIT" else -1)
+    pending = "SELECT count(*) FROM transfers WHERE state = 'pending'"
+    wait_until(lambda: _scalar(db, pending) == 0, timeout=30, what="every transfer settled")
+    for currency, ids in wallets.items():
+        shown = [http.call("GET", f"/api/v1/wallets/{wallet}")[1] for wallet in ids]
+        assert {body["currency"] for body in shown} == {currency}
+        assert all(len(body["balance"].partition(".")[2]) == units[currency].as_tuple().exponent * -1 for body in shown)
+        assert sum(Decimal(body["balance"]) for body in shown) == 3 * funds[currency] + net[currency]
+
+
+def _scalar(db: Engine, sql: str) -> Any:
+    with db.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()

@@ -67,12 +67,13 @@ def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(setti
     for event in events:
         data = dict(event["data"])
         if event["type"] == "wallet.created":
-            assert data == {"id": data["id"], "balance": "0.00", "available": "0.00", "held": "0.00"}
+            assert data == {"id": data["id"], "currency": "EUR"} | {k: "0.00" for k in ("balance", "available", "held")}
             continue
         wallet = data.pop("wallet")
         row = ledger[wallet["position"]]  # the ledger row that is this event
         assert wallet == {
             "id": row["wallet_id"],
+            "currency": row["currency"],
             "balance": row["balance_after"],
             "available": row["available_after"],
             "held": row["held_after"],
@@ -96,7 +97,7 @@ _PATHS = {
     "transfer": "/api/v1/transfers/{transfer_id}",
     "hold": "/api/v1/holds/{hold_id}",
 }
-_HOLD_FIXED = ("hold_id", "wallet_id", "to", "amount", "expires_at", "created_at")
+_HOLD_FIXED = ("hold_id", "wallet_id", "to", "amount", "currency", "expires_at", "created_at")
 
 
 def history_all(api: Api, wallet: str) -> list[dict[str, Any]]:

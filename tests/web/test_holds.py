@@ -48,6 +48,7 @@ def test_a_hold_sets_money_aside_in_the_balance_and_out_of_what_is_available(api
         "hold_id": hold_id,
         "state": "active",
         "amount": "30.00",
+        "currency": "EUR",
         "available": "70.00",
         "held": "30.00",
         "balance": "100.00",
@@ -127,6 +128,7 @@ def test_a_partial_capture_takes_that_much_and_releases_the_rest_once(api: Api) 
         "state": "captured",
         "captured": "25.00",
         "released": "5.00",
+        "currency": "EUR",
         "balance": "75.00",
         "available": "75.00",
         "held": "0.00",
@@ -246,7 +248,7 @@ def test_a_capture_after_expires_at_is_refused_even_before_the_sweep(
     ("body", "error", "code"),
     [
         ({"amount": "0"}, "Invalid or missing amount", "invalid_amount"),
-        ({"amount": "1.001"}, "Invalid or missing amount", "invalid_amount"),
+        ({"amount": "1.001"}, "Invalid or missing amount: EUR amounts have at most 2 decimals", "invalid_amount"),
         ({}, "Invalid or missing amount", "invalid_amount"),
         (
             {"amount": "1.00", "expires_in": 0},

@@ -76,14 +76,17 @@ def test_transfers_are_counted_and_pending_ones_shown(api: Api, db: Engine) -> N
     assert value(after[latency]) == value(before.get(latency, [])) + 2
     # What PostgreSQL says (nothing is in flight here).
     with db.connect() as conn:
-        count, amount, stalled = conn.execute(
-            text(
-                "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"
-                " FROM transfers WHERE state = 'pending'"
-            )
+        count, stalled = conn.execute(
+            text("SELECT count(*), count(*) FILTER (WHERE stalled IS NOT NULL) FROM transfers WHERE state = 'pending'")
         ).one()
+        amounts = conn.execute(
+            text("SELECT currency, sum(amount) FROM transfers WHERE state = 'pending' GROUP BY currency ORDER BY 1")
+        ).all()
     assert after["wallet_transfers_pending"] == [({}, float(count))]
-    assert after["wallet_transfers_pending_amount"] == [({}, float(amount))]
+    shown = {"EUR": 0.0} | {currency: float(amount) for currency, amount in amounts}  # the default's always
+    assert after["wallet_transfers_pending_amount"] == [
+        ({"currency": currency}, amount) for currency, amount in sorted(shown.items())
+    ]
     assert after["wallet_transfers_stalled"] == [({}, float(stalled))]
 
 

@@ -142,9 +142,9 @@ def test_a_keys_own_limits_replace_the_settings_defaults(capsys: pytest.CaptureF
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-3].startswith("rate limits: 2/minute operations, 1/minute wallet creations, ")
     client = Client(headers={"Authorization": f"Bearer {out[-1]}"})
-    created = client.post("/api/v1/wallets")
+    created = client.post("/api/v1/wallets", content_type="application/json")
     assert created.status_code == 201
-    refused = client.post("/api/v1/wallets")
+    refused = client.post("/api/v1/wallets", content_type="application/json")
     assert refused.status_code == 429
     assert refused.json()["error"] == "Rate limit of 1 wallet creations per minute exceeded"
     url = f"/api/v1/wallets/{created.json()['id']}/operation"

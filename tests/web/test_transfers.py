@@ -32,6 +32,7 @@ def test_a_transfer_moves_money_and_each_wallet_shows_its_leg(api: Api) -> None:
         "status": "Success",
         "transfer_id": transfer_id,
         "state": "completed",
+        "currency": "EUR",
         "from_balance": "37.66",
         "to_balance": "17.34",
     }
@@ -129,7 +130,11 @@ def test_a_destination_that_cannot_take_it_fails_the_transfer_and_refunds_the_so
         ({"from": "{a}", "to": 7, "amount": "1.00"}, 'Invalid or missing "to": a wallet id', "invalid_to"),
         ({"from": "{a}", "to": "{a}", "amount": "1.00"}, "A transfer needs two different wallets", "same_wallet"),
         ({"from": "{a}", "to": "{b}", "amount": "0"}, "Invalid or missing amount", "invalid_amount"),
-        ({"from": "{a}", "to": "{b}", "amount": "1.001"}, "Invalid or missing amount", "invalid_amount"),
+        (
+            {"from": "{a}", "to": "{b}", "amount": "1.001"},
+            "Invalid or missing amount: EUR amounts have at most 2 decimals",
+            "invalid_amount",
+        ),
         ({"from": "{a}", "to": "{b}"}, "Invalid or missing amount", "invalid_amount"),
     ],
 )

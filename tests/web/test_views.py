@@ -27,8 +27,8 @@ def test_get_balance(api: Api) -> None:
     wallet = api.create_wallet(5000)
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
-    # The seed's body, byte for byte, after the wallet's own id.
-    money = b'"balance": "5000.00", "available": "5000.00", "held": "0.00"}'
+    # The seed's body, byte for byte, after the wallet's own id and currency.
+    money = b'"currency": "EUR", "balance": "5000.00", "available": "5000.00", "held": "0.00"}'
     assert response.content == b'{"id": "' + wallet.encode() + b'", ' + money
 
 
@@ -101,7 +101,7 @@ def test_operation_on_unknown_wallet_is_404(api: Api) -> None:
 
 
 def test_create_wallet(api: Api) -> None:
-    response = api.client.post("/api/v1/wallets")
+    response = api.client.post("/api/v1/wallets", content_type="application/json")
     assert response.status_code == 201
     body = response.json()
     assert body["balance"] == "0.00"
@@ -113,6 +113,7 @@ def test_trailing_slash_is_optional(api: Api, path: str) -> None:
     wallet = api.create_wallet(7)
     assert api.client.get(path.format(id=wallet)).json() == {
         "id": wallet,
+        "currency": "EUR",
         "balance": "7.00",
         "available": "7.00",
         "held": "0.00",
@@ -233,7 +234,7 @@ def test_redis_down_is_503_json_within_a_second(api: Api, settings: Settings, mo
     dead = redis_from_settings(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     patch_views(monkeypatch, "get_redis", lambda: dead)
     # Wallet creation counts against a rate limit in Redis: refused too, not let through.
-    assert api.client.post("/api/v1/wallets").status_code == 503
+    assert api.client.post("/api/v1/wallets", content_type="application/json").status_code == 503
     started = time.monotonic()
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": 1})
     assert time.monotonic() - started < 1
@@ -283,7 +284,13 @@ def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> No
     assert terminate_backends(db, "wallet-web") >= 1
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
-    assert response.json() == {"id": wallet, "balance": "12.00", "available": "12.00", "held": "0.00"}
+    assert response.json() == {
+        "id": wallet,
+        "currency": "EUR",
+        "balance": "12.00",
+        "available": "12.00",
+        "held": "0.00",
+    }
 
 
 def test_a_locked_table_answers_503_quickly_and_health_shows_it(api: Api, db: Engine) -> None:
@@ -314,7 +321,7 @@ def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:
         conn.exec_driver_sql(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on')
     get_engine().dispose()  # new sessions pick the setting up
     try:
-        response = api.client.post("/api/v1/wallets")
+        response = api.client.post("/api/v1/wallets", content_type="application/json")
         assert (response.status_code, error_body(response)) == (
             503,
             {"error": "Service temporarily unavailable", "code": "service_unavailable"},
@@ -324,7 +331,7 @@ def test_a_read_only_database_answers_503_not_500(api: Api, db: Engine) -> None:
         with db.begin() as conn:
             conn.exec_driver_sql(f'ALTER DATABASE "{database}" RESET default_transaction_read_only')
         get_engine().dispose()
-    assert api.client.post("/api/v1/wallets").status_code == 201
+    assert api.client.post("/api/v1/wallets", content_type="application/json").status_code == 201
 
 
 def test_a_refused_pending_record_still_answers_202(
@@ -370,6 +377,6 @@ def test_api_requests_never_open_a_database_connection_of_their_own(api: Api, mo
         "/healthz",
     ):
         assert api.client.get(path).status_code == 200, path
-    assert api.client.post("/api/v1/wallets").status_code == 201
+    assert api.client.post("/api/v1/wallets", content_type="application/json").status_code == 201
     assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "1"}).status_code == 200
     assert opened == []

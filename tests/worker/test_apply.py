@@ -157,3 +157,43 @@ def test_a_locked_wallet_does_not_block_another_shards_worker_naming_it(db: Engi
     with db.begin() as conn:  # the transfer completed: no pending one left to other tests' sweeps
         [credited] = ledger_apply(conn, [credit_of(debit)], shard_count=16).results
     assert credited.status is OperationStatus.APPLIED
+
+
+def test_the_writer_refuses_money_of_another_currency_or_of_more_decimals_whatever_sent_it(
+    database: Engine,
+) -> None:
+    """The web refuses both before queueing; the writer, which reads the wallet's currency in
+    its lock, refuses them too."""
+    wallet = wallet_row(database, currency="JPY")
+    seed_applied_deposit(database, wallet, Decimal("1000"))
+    results = apply(
+        database,
+        [
+            operation(wallet, WITHDRAW, "10", currency="EUR"),
+            operation(wallet, WITHDRAW, "10.5", currency="JPY"),
+            operation(wallet, WITHDRAW, "10", currency="JPY"),
+        ],
+    )
+    assert [(r.status, r.error) for r in results] == [
+        (OperationStatus.REJECTED, Rejection.CURRENCY_MISMATCH.value),
+        (OperationStatus.REJECTED, Rejection.UNPROCESSABLE.value),
+        (OperationStatus.APPLIED, None),
+    ]
+    assert balance(database, wallet) == Decimal("990")
+
+
+def test_a_message_of_before_currencies_is_applied_in_its_wallets_currency(database: Engine) -> None:
+    wallet = wallet_row(database, currency="KWD")
+    keyed = dataclasses.replace(operation(wallet, DEPOSIT, "1.5", currency=None), idempotency_key="old-1")
+    (result,) = apply(database, [keyed])
+    assert result.status is OperationStatus.APPLIED
+    with database.connect() as conn:
+        assert (
+            conn.execute(
+                select(wallet_operations.c.currency).where(wallet_operations.c.id == keyed.operation_id)
+            ).scalar_one()
+            == "KWD"
+        )
+    # Its retry, sent now (with the currency), is the same request.
+    retry = dataclasses.replace(keyed, operation_id=uuid.uuid4(), currency="KWD")
+    assert apply(database, [retry]) == [result]

@@ -31,7 +31,7 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
     wallet = wallet_row(db)
     key = api_key(TEST_TENANT)
     request = OperationRequest(
-        uuid.uuid4(), wallet, OperationType.DEPOSIT, Decimal("7.00"), datetime.now(UTC), "k-1", key.id
+        uuid.uuid4(), wallet, OperationType.DEPOSIT, Decimal("7.00"), datetime.now(UTC), "k-1", key.id, currency="EUR"
     )
     pending_record(request=request, settings=settings)
     with db.begin() as conn:
@@ -56,7 +56,16 @@ def test_an_operation_a_rate_limit_refused_after_its_202_settles_refused_never_a
     key = api_key(TEST_TENANT)
     limits = [Counted(Limit.WRITES, keys.rate_limit_key("writes", key.id), RateLimit.parse("1/minute"))]
     allowed, over = (
-        OperationRequest(uuid.uuid4(), wallet, OperationType.DEPOSIT, Decimal("10.00"), datetime.now(UTC), None, key.id)
+        OperationRequest(
+            uuid.uuid4(),
+            wallet,
+            OperationType.DEPOSIT,
+            Decimal("10.00"),
+            datetime.now(UTC),
+            None,
+            key.id,
+            currency="EUR",
+        )
         for _ in range(2)
     )
     operation_send(connection=rig.redis, settings=rig.settings, request=allowed, wait=0, limits=limits)

@@ -121,7 +121,7 @@ def test_finished_jobs_look_finished_to_rq(rig: Rig) -> None:
     latest = job.latest_result()
     assert latest is not None
     assert latest.return_value["status"] == "applied"
-    assert latest.return_value["balance_after"] == "5.00"
+    assert Decimal(latest.return_value["balance_after"]) == Decimal("5.00")
     registry = FinishedJobRegistry(job.origin, connection=rig.redis)
     assert str(request.operation_id) in registry.get_job_ids()
     assert 0 < rig.redis.ttl(job.key) <= rig.settings.result_ttl
@@ -214,8 +214,8 @@ def test_job_function_applies_one_operation_like_a_stock_worker(
     answers = Answers(local_redis)
     operation_send(connection=local_redis, settings=local_settings, request=request, wait=0)
     job = Job.fetch(str(request.operation_id), connection=local_redis, serializer=JSONSerializer)
-    assert job.perform()["balance_after"] == "8.00"
-    assert job.perform()["balance_after"] == "8.00"  # a second run is answered from the ledger
+    assert Decimal(job.perform()["balance_after"]) == Decimal("8.00")
+    assert Decimal(job.perform()["balance_after"]) == Decimal("8.00")  # a second run is answered from the ledger
     assert [answer.balance_after for answer in answers.of(request)] == [Decimal("8.00")] * 2
     answers.close()
 

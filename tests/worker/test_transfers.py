@@ -273,8 +273,8 @@ def test_the_job_function_enqueues_the_credit_like_the_shard_worker(rig: Rig, mo
     request = debit(source, destination, "6.00")
     rig.enqueue(request)
     job = Job.fetch(str(request.operation_id), connection=rig.redis, serializer=JSONSerializer)
-    assert job.perform()["balance_after"] == "4.00"  # as a stock `rq worker` would run it
+    assert Decimal(job.perform()["balance_after"]) == Decimal("4.00")  # as a stock `rq worker` would run it
     credit = Job.fetch(str(credit_id(request.operation_id)), connection=rig.redis, serializer=JSONSerializer)
     assert credit.origin == "wallets.shard.02"
-    assert credit.perform()["balance_after"] == "6.00"
+    assert Decimal(credit.perform()["balance_after"]) == Decimal("6.00")
     assert state(rig.db, request.operation_id) == (TransferState.COMPLETED, None)

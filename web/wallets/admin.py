@@ -5,6 +5,7 @@ wallet quota changed. Keys are made with ``make apikey``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from shared.config import get_settings
+from shared.money import format_money
 from shared.rates import Limit
 from web.wallets.models import (
     ApiKey,
@@ -74,7 +76,52 @@ class _ReadOnly(_NoAddOrDelete):
         return _short(obj.id)
 
 
-class _ErrorClipped(_ReadOnly):
+_MONEY_FIELDS = {
+    "amount": "amount",
+    "balance": "balance",
+    "held": "held",
+    "balance_after": "balance after",
+    "held_after": "held after",
+    "captured": "captured",
+}
+"""The money columns of the ledger's tables, each shown by ``_MoneyShown`` as ``<name>_shown``."""
+
+
+def _money_shown(field: str) -> Callable[[Any, Any], str]:
+    """A money column (``field``) shown as the API shows it: with its row's currency's decimals
+    (the column keeps four)."""
+
+    @admin.display(description=_MONEY_FIELDS[field], ordering=field)
+    def shown(self: Any, obj: Any) -> str:
+        value = getattr(obj, field)
+        return "-" if value is None else format_money(value, obj.currency)
+
+    return shown
+
+
+def _with_money_shown(names: Iterable[str]) -> tuple[str, ...]:
+    """Field names with each money column replaced by how ``_MoneyShown`` shows it (a model's
+    field of a name is shown raw, whatever the admin defines of that name)."""
+    return tuple(f"{name}_shown" if name in _MONEY_FIELDS else name for name in names)
+
+
+class _MoneyShown(_ReadOnly):
+    """Every money column, in its currency."""
+
+    amount_shown = _money_shown("amount")
+    balance_shown = _money_shown("balance")
+    held_shown = _money_shown("held")
+    balance_after_shown = _money_shown("balance_after")
+    held_after_shown = _money_shown("held_after")
+    captured_shown = _money_shown("captured")
+
+    @admin.display(description="ccy", ordering="currency")
+    def ccy(self, obj: Any) -> str:
+        """The currency, under the finance trade's short header: a list's narrowest column."""
+        return str(obj.currency)
+
+
+class _ErrorClipped(_MoneyShown):
     @admin.display(description="Error", ordering="error")
     def error_clipped(self, obj: Any) -> str:
         """The row's error, cut short in the list (whole on hover and on the detail page)."""
@@ -127,10 +174,12 @@ class ApiKeyAdmin(_NoAddOrDelete):
 
 
 @admin.register(Wallet)
-class WalletAdmin(_ReadOnly):
-    list_display = ("id", "tenant", "balance", "held", "created_at", "updated_at")
+class WalletAdmin(_MoneyShown):
+    list_display = ("id", "tenant", "ccy", "balance_shown", "held_shown", "created_at", "updated_at")
     list_filter = ("tenant",)
-    readonly_fields = ("id", "tenant", "balance", "held", "created_at", "updated_at", "history")
+    readonly_fields = _with_money_shown(
+        ("id", "tenant", "currency", "balance", "held", "created_at", "updated_at", "history")
+    )
     search_fields = ("=id",)
     ordering = ("-created_at",)
     show_full_result_count = False
@@ -147,16 +196,17 @@ class WalletOperationAdmin(_ErrorClipped):
         "short_id",
         "wallet_link",
         "operation_type",
-        "amount",
+        "amount_shown",
+        "ccy",
         "status",
-        "balance_after",
+        "balance_after_shown",
         "error_clipped",
         "applied_at",
     )
     list_display_links = ("short_id",)
     list_filter = ("operation_type", "status", "applied_at")
     search_fields = ("=id", "=wallet__id", "=transfer__id", "=hold__id")
-    readonly_fields = tuple(f.name for f in WalletOperation._meta.fields)
+    readonly_fields = _with_money_shown(f.name for f in WalletOperation._meta.fields)
     ordering = ("-seq",)
     show_full_result_count = False
 
@@ -170,12 +220,12 @@ class TransferAdmin(_ErrorClipped):
     """Read only: a transfer's record is written by the shard workers, with its legs."""
 
     # Short ids (whole on hover and on the detail page, with the key and the update time).
-    list_display = ("short_id", "state", "amount", "error_clipped", "created_at", "from_link", "to_link")
+    list_display = ("short_id", "state", "amount_shown", "ccy", "error_clipped", "created_at", "from_link", "to_link")
     list_display_links = ("short_id",)
     # "Set aside": pending transfers the sweep gave up on (worker.transfers), why on the detail page.
     list_filter = ("state", ("stalled", admin.EmptyFieldListFilter))
     search_fields = ("=id", "=from_wallet__id", "=to_wallet__id")
-    readonly_fields = (*(f.name for f in Transfer._meta.fields), "legs")
+    readonly_fields = (*_with_money_shown(f.name for f in Transfer._meta.fields), "legs")
     ordering = ("-created_at",)
     show_full_result_count = False
 
@@ -193,14 +243,16 @@ class TransferAdmin(_ErrorClipped):
 
 
 @admin.register(Hold)
-class HoldAdmin(_ReadOnly):
+class HoldAdmin(_MoneyShown):
     """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
 
-    list_display = ("short_id", "wallet_link", "state", "amount", "captured", "expires_at", "created_at")
+    list_display = (
+        *("short_id", "wallet_link", "state", "amount_shown", "ccy", "captured_shown", "expires_at", "created_at"),
+    )
     list_display_links = ("short_id",)
     list_filter = ("state",)
     search_fields = ("=id", "=wallet__id", "=to_wallet__id")
-    readonly_fields = (*(f.name for f in Hold._meta.fields), "changes")
+    readonly_fields = (*_with_money_shown(f.name for f in Hold._meta.fields), "changes")
     ordering = ("-created_at",)
     show_full_result_count = False
 

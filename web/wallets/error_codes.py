@@ -14,6 +14,8 @@ from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS, MAX_WEBHOOK_
 
 # Messages of request bodies and query strings (``api.parsing``).
 INVALID_AMOUNT = "Invalid or missing amount"
+"""Alone, or followed by the decimals the wallet's currency allows."""
+INVALID_CURRENCY = 'Invalid "currency": an ISO 4217 code with minor units, such as EUR or JPY'
 INVALID_OPERATION_TYPE = "Invalid operationType"
 MALFORMED_JSON = "Malformed JSON body"
 NOT_AN_OBJECT = "Request body must be a JSON object"
@@ -75,6 +77,7 @@ BY_STATUS = {
 BY_MESSAGE = {
     # 400: the request itself
     INVALID_AMOUNT: "invalid_amount",
+    INVALID_CURRENCY: "invalid_currency",
     INVALID_OPERATION_TYPE: "invalid_operation_type",
     MALFORMED_JSON: "malformed_json",
     NOT_AN_OBJECT: "body_not_object",

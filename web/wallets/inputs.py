@@ -27,6 +27,12 @@ MAX_WEBHOOK_ENDPOINTS = 16
 
 
 @dataclass(frozen=True, slots=True)
+class WalletInput:
+    currency: str
+    """An ISO 4217 code (``shared.money``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class OperationInput:
     operation_type: OperationType
     amount: Decimal

@@ -15,12 +15,13 @@ from uuid import UUID
 from shared import webhook_urls
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.events import EventType
-from shared.money import InvalidAmount, parse_amount
+from shared.money import InvalidAmount, currency_known, parse_amount
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from web.wallets.error_codes import (
     DUPLICATE_KEY,
     HOLD_TO_SELF,
     INVALID_AMOUNT,
+    INVALID_CURRENCY,
     INVALID_CURSOR,
     INVALID_EVENT_TYPE,
     INVALID_EVENT_TYPES,
@@ -45,6 +46,7 @@ from web.wallets.inputs import (
     HoldInput,
     OperationInput,
     TransferInput,
+    WalletInput,
 )
 
 
@@ -106,11 +108,24 @@ def _amount_of(data: dict[str, Any]) -> Decimal:
         raise InvalidRequest(INVALID_AMOUNT) from None
 
 
+WALLET_FIELDS = ("currency",)
 OPERATION_FIELDS = ("operationType", "amount")
 TRANSFER_FIELDS = ("from", "to", "amount")
 HOLD_FIELDS = ("amount", "expires_in", "to")
 CAPTURE_FIELDS = ("amount",)
 ENDPOINT_FIELDS = ("url", "event_types")
+
+
+def parse_wallet(body: bytes, *, default_currency: str) -> WalletInput:
+    """``{"currency": "JPY"}``, or an empty body or ``{}`` for ``default_currency``."""
+    if not body:
+        return WalletInput(default_currency)
+    data = parse_json_object(body)
+    refuse_unknown_fields(data, WALLET_FIELDS)
+    currency = data.get("currency", default_currency)
+    if not currency_known(currency):
+        raise InvalidRequest(INVALID_CURRENCY)
+    return WalletInput(currency)
 
 
 def parse_operation(body: bytes) -> OperationInput:

@@ -1,12 +1,24 @@
-"""The one kind of foreign key the ledger's tables use for what a row may name: optional,
-protected, never edited by hand, and not indexed by Django (each table declares the indexes
-its queries need)."""
+"""The kinds of column the ledger's tables share: money (``shared.money``'s scale), a currency,
+and the foreign key for what a row may name (optional, protected, never edited by hand, and not
+indexed by Django: each table declares the indexes its queries need)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import models
+
+from shared.money import MONEY_DIGITS, MONEY_SCALE
+
+
+def money(**options: Any) -> models.DecimalField[Any, Any]:
+    """An amount or balance, never edited by hand."""
+    return models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_SCALE, editable=False, **options)
+
+
+def currency_code(**options: Any) -> models.CharField[Any, Any]:
+    """The ISO 4217 code of a wallet's money, never edited by hand."""
+    return models.CharField(max_length=3, editable=False, help_text="ISO 4217 code", **options)
 
 
 def optional_reference(to: Any, *, related_name: str = "+", help_text: str = "") -> models.ForeignKey[Any, Any]:

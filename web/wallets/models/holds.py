@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from shared.holds import HoldState
-from web.wallets.models.fields import optional_reference
+from web.wallets.models.fields import currency_code, money, optional_reference
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -20,8 +20,8 @@ class Hold(models.Model):
     id = models.UUIDField(primary_key=True, editable=False, help_text="The hold id (also its HOLD operation's id)")
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holds", editable=False, db_index=False)
     to_wallet = optional_reference(Wallet)
-    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
-    captured = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True, editable=False)
+    amount = money()
+    captured = money(null=True, blank=True)
     resolved_by = models.UUIDField(
         null=True,
         blank=True,
@@ -34,6 +34,7 @@ class Hold(models.Model):
     api_key = optional_reference(ApiKey)
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    currency = currency_code()
 
     class Meta:
         db_table = "holds"

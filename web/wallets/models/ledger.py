@@ -9,7 +9,7 @@ from django.db.models.functions import Now
 
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from web.wallets.models.fields import optional_reference
+from web.wallets.models.fields import currency_code, money, optional_reference
 from web.wallets.models.tenants import ApiKey, Tenant
 
 OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
@@ -26,22 +26,17 @@ class Wallet(models.Model):
         editable=False,
         help_text="Whose keys reach it (none: created with API_AUTH=off)",
     )
-    balance = models.DecimalField(max_digits=20, decimal_places=2, default=0, db_default=0, editable=False)
-    held = models.DecimalField(
-        max_digits=20,
-        decimal_places=2,
-        default=0,
-        db_default=0,
-        editable=False,
-        help_text="Money of active holds: in the balance, not available",
-    )
+    balance = money(default=0, db_default=0)
+    held = money(default=0, db_default=0, help_text="Money of active holds: in the balance, not available")
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
+    currency = currency_code()
 
     class Meta:
         db_table = "wallets"
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallets_balance_non_negative"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="wallets_currency_code"),
             models.CheckConstraint(
                 condition=models.Q(held__gte=0) & models.Q(held__lte=models.F("balance")),
                 name="wallets_held_within_balance",
@@ -62,21 +57,16 @@ class WalletOperation(models.Model):
         Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
     )  # indexed by wallet_operations_history
     operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
-    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    amount = money()
     status = models.CharField(
         max_length=8,
         choices=[(s.value, s.value) for s in (OperationStatus.APPLIED, OperationStatus.REJECTED)],
         editable=False,
     )
     error = models.TextField(null=True, blank=True, editable=False)
-    balance_after = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
-    held_after = models.DecimalField(
-        max_digits=20,
-        decimal_places=2,
-        default=0,
-        db_default=0,
-        editable=False,
-        help_text="The wallet's held money after it (balance_after less this was available)",
+    balance_after = money()
+    held_after = money(
+        default=0, db_default=0, help_text="The wallet's held money after it (balance_after less this was available)"
     )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
     api_key = optional_reference(ApiKey, help_text="The key that sent it (none: API_AUTH=off)")
@@ -88,6 +78,7 @@ class WalletOperation(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="A hold's expiry, as asked")
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
+    currency = currency_code()
 
     class Meta:
         db_table = "wallet_operations"
@@ -123,7 +114,7 @@ class PendingOperation(models.Model):
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     shard = models.SmallIntegerField(editable=False)
     operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
-    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    amount = money()
     idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.PROTECT, null=True, related_name="+", editable=False, db_index=False
@@ -136,6 +127,7 @@ class PendingOperation(models.Model):
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
     settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
+    currency = currency_code()
 
     class Meta:
         db_table = "pending_operations"

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Now
 
 from shared.transfers import TransferState
+from web.wallets.models.fields import currency_code, money
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -18,7 +19,7 @@ class Transfer(models.Model):
     id = models.UUIDField(primary_key=True, editable=False, help_text="The transfer id (also its debit's operation id)")
     from_wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     to_wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
-    amount = models.DecimalField(max_digits=20, decimal_places=2, editable=False)
+    amount = money()
     shard = models.SmallIntegerField(editable=False, help_text="The source's shard, whose worker settles it")
     state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in TransferState], editable=False)
     error = models.TextField(null=True, blank=True, editable=False)
@@ -36,6 +37,7 @@ class Transfer(models.Model):
         editable=False,
         help_text="Why the sweep set it aside, pending, for an operator (null while the sweep moves it on)",
     )
+    currency = currency_code()
 
     class Meta:
         db_table = "transfers"

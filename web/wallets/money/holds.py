@@ -23,7 +23,8 @@ from shared.outcomes import Rejection
 from shared.resources import HoldRow
 from web.wallets.auth.api_keys import Caller
 from web.wallets.inputs import HoldInput
-from web.wallets.money.selectors import hold_get, wallet_ensure_reachable
+from web.wallets.money.currencies import amount_in, currency_shared
+from web.wallets.money.selectors import KnownWallet, hold_get, wallet_ensure_reachable
 from web.wallets.money.services import WriteContext, request_submit
 from web.wallets.money.transfers import TransferAnswer, debit_follow
 
@@ -38,6 +39,7 @@ class HoldAnswer:
     result: OperationResult | None
     expires_at: datetime
     amount: Decimal
+    currency: str
     replayed: bool = False
     """Answered for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
@@ -64,23 +66,25 @@ def hold_submit(
     context: WriteContext,
 ) -> HoldAnswer:
     """Queue a hold on its wallet's shard and wait for the worker's answer. The wallet and the
-    ``to`` wallet must be the caller's tenant's (``NotFound`` otherwise, nothing queued)."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
+    ``to`` wallet must be the caller's tenant's (``NotFound`` otherwise) and hold one currency
+    (a 400 otherwise), before anything is queued."""
+    wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
     if hold.to_wallet is not None:
-        wallet_ensure_reachable(wallet_id=hold.to_wallet, caller=context.caller)
+        currency_shared(wallet, wallet_ensure_reachable(wallet_id=hold.to_wallet, caller=context.caller))
     hold_id = uuid4()
     created_at = datetime.now(UTC)
     request = OperationRequest(
         operation_id=hold_id,
         wallet_id=wallet_id,
         operation_type=OperationType.HOLD,
-        amount=hold.amount,
+        amount=amount_in(hold.amount, wallet),
         created_at=created_at,
         idempotency_key=context.idempotency_key,
         api_key_id=context.caller.key_id,
         counterparty_id=hold.to_wallet,
         hold_id=hold_id,
         expires_at=created_at + timedelta(seconds=hold.expires_in),
+        currency=wallet.currency,
     )
     submission = request_submit(request=request, context=context)
     result = submission.result
@@ -89,22 +93,30 @@ def hold_submit(
         # A retry: its Idempotency-Key names an earlier hold, whose expiry the record keeps.
         earlier = hold_get(hold_id=result.operation_id)
         if earlier is not None:
-            return HoldAnswer(earlier.id, result, earlier.expires_at, earlier.amount, submission.replayed)
+            return HoldAnswer(
+                earlier.id, result, earlier.expires_at, earlier.amount, earlier.currency, submission.replayed
+            )
         # A refused hold has no record: the same request (the key's fingerprint matched).
-        return HoldAnswer(result.operation_id, result, request.expires_at, request.amount, submission.replayed)
-    return HoldAnswer(hold_id, result, request.expires_at, request.amount, submission.replayed)
+        return HoldAnswer(
+            result.operation_id, result, request.expires_at, request.amount, wallet.currency, submission.replayed
+        )
+    return HoldAnswer(hold_id, result, request.expires_at, request.amount, wallet.currency, submission.replayed)
 
 
 def hold_reachable_get(*, hold_id: UUID, caller: Caller) -> HoldRow:
     """A hold of a wallet the caller reaches; ``NotFound`` for any other, or none."""
+    return _hold_reached(hold_id, caller)[0]
+
+
+def _hold_reached(hold_id: UUID, caller: Caller) -> tuple[HoldRow, KnownWallet]:
     row = hold_get(hold_id=hold_id)
     if row is None:
         raise NotFound(HOLD_NOT_FOUND)
     try:
-        wallet_ensure_reachable(wallet_id=row.wallet_id, caller=caller)
+        wallet = wallet_ensure_reachable(wallet_id=row.wallet_id, caller=caller)
     except NotFound:
         raise NotFound(HOLD_NOT_FOUND) from None
-    return row
+    return row, wallet
 
 
 def hold_change_submit(
@@ -119,11 +131,14 @@ def hold_change_submit(
     Whether the hold is still active the worker decides, in order with the wallet's other
     operations: a hold is captured or voided once."""
     deadline = time.monotonic() + context.settings.reply_timeout
-    hold = hold_reachable_get(hold_id=hold_id, caller=context.caller)
+    hold, wallet = _hold_reached(hold_id, context.caller)
     if kind is OperationType.HOLD_VOID or amount is None:
         amount = hold.amount
+    amount = amount_in(amount, wallet)
     operation_id = uuid4()
     to_wallet = hold.to_wallet_id if kind is OperationType.HOLD_CAPTURE else None
+    if to_wallet is not None:  # checked when the hold was made too: a wallet's currency never changes
+        currency_shared(wallet, wallet_ensure_reachable(wallet_id=to_wallet, caller=context.caller))
     request = OperationRequest(
         operation_id=operation_id,
         wallet_id=hold.wallet_id,
@@ -135,10 +150,11 @@ def hold_change_submit(
         transfer_id=operation_id if starts_transfer(kind, to_wallet) else None,
         counterparty_id=to_wallet,
         hold_id=hold.id,
+        currency=wallet.currency,
     )
     submission = request_submit(request=request, context=context)
     result = submission.result
     if to_wallet is None or result is None:
         return ChangeAnswer(hold, kind, amount, result, replayed=submission.replayed)
-    transfer = debit_follow(context, operation_id, result, deadline)
+    transfer = debit_follow(context, operation_id, wallet.currency, result, deadline)
     return ChangeAnswer(hold, kind, amount, result, transfer, submission.replayed)

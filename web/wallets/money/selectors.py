@@ -24,8 +24,8 @@ from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import INVALID_CURSOR
 
-_BALANCE = "SELECT balance, held, tenant_id FROM wallets WHERE id = %s"
-_TENANT = "SELECT tenant_id FROM wallets WHERE id = %s"
+_BALANCE = "SELECT balance, held, tenant_id, currency FROM wallets WHERE id = %s"
+_KNOWN = "SELECT tenant_id, currency FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
 # Built from shared.ledger's constant column list only (no input reaches these strings).
@@ -40,19 +40,23 @@ _HISTORY_BEFORE = (
 _CURSOR_KNOWN = "SELECT 1 FROM wallet_operations WHERE id = %s AND wallet_id = %s"
 _PENDING = "SELECT id, wallet_id, idempotency_key, operation_type FROM pending_operations WHERE id = %s"
 _TRANSFER = (
-    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at FROM transfers WHERE id = %s"
+    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency"
+    " FROM transfers WHERE id = %s"
 )
 # A transfer's legs by their ids (the debit's is the transfer's; ``shared.transfers``).
 _LEGS = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id IN (%s, %s, %s)"  # noqa: S608
 _HOLD = (
-    "SELECT id, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at"
-    " FROM holds WHERE id = %s"
+    "SELECT id, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at,"
+    " currency FROM holds WHERE id = %s"
 )
 # Built from the states' enums only (no input reaches these strings).
-_ACTIVE_HOLDS = f"SELECT count(*), COALESCE(sum(amount), 0) FROM holds WHERE state = '{HoldState.ACTIVE.value}'"  # noqa: S608
+_ACTIVE_HOLDS = (
+    "SELECT currency, count(*), sum(amount) FROM holds"  # noqa: S608
+    f" WHERE state = '{HoldState.ACTIVE.value}' GROUP BY currency"
+)
 _PENDING_TRANSFERS = (
-    "SELECT count(*), COALESCE(sum(amount), 0), count(*) FILTER (WHERE stalled IS NOT NULL)"  # noqa: S608
-    f" FROM transfers WHERE state = '{TransferState.PENDING.value}'"
+    "SELECT currency, count(*), sum(amount), count(*) FILTER (WHERE stalled IS NOT NULL)"  # noqa: S608
+    f" FROM transfers WHERE state = '{TransferState.PENDING.value}' GROUP BY currency"
 )
 
 
@@ -72,10 +76,11 @@ def _tenant_id(value: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """A wallet's money: ``balance`` = ``held`` (by active holds) + ``available``."""
+    """A wallet's money: ``balance`` = ``held`` (by active holds) + ``available``, in ``currency``."""
 
     balance: Decimal
     held: Decimal
+    currency: str
 
     @property
     def available(self) -> Decimal:
@@ -88,34 +93,45 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
     row = read_one(_BALANCE, (str(wallet_id),))
     if row is None or not caller.reaches(_tenant_id(row[2])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    return Money(row[0], row[1])
+    return Money(row[0], row[1], row[3])
+
+
+@dataclass(frozen=True, slots=True)
+class KnownWallet:
+    """What never changes of a wallet: its tenant (None: made with ``API_AUTH=off``) and its currency."""
+
+    tenant_id: str | None
+    currency: str
 
 
 KNOWN_WALLETS_CACHED = 100_000
-"""Wallet ids a web process remembers the tenant of (about 25 MB at most)."""
+"""Wallet ids a web process remembers the tenant and currency of (about 30 MB at most)."""
 
 
 @lru_cache(maxsize=KNOWN_WALLETS_CACHED)
-def _wallet_tenant(wallet_id: UUID) -> str | None:
+def _wallet_known(wallet_id: UUID) -> KnownWallet:
     # Only existing wallets are cached (a miss raises); a wallet is never deleted (PROTECT
-    # foreign key, no delete in the admin or the API) nor moved to another tenant.
-    row = read_one(_TENANT, (str(wallet_id),))
+    # foreign key, no delete in the admin or the API), moved to another tenant, nor given
+    # another currency.
+    row = read_one(_KNOWN, (str(wallet_id),))
     if row is None:
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    return _tenant_id(row[0])
+    return KnownWallet(_tenant_id(row[0]), row[1])
 
 
 def wallet_tenant_get(*, wallet_id: UUID) -> str | None:
     """The tenant a wallet belongs to (None: made with ``API_AUTH=off``), or ``NotFound``;
     a known wallet costs no query."""
-    return _wallet_tenant(wallet_id)
+    return _wallet_known(wallet_id).tenant_id
 
 
-def wallet_ensure_reachable(*, wallet_id: UUID, caller: Caller) -> None:
-    """Raise ``NotFound`` unless the wallet exists and is the caller's tenant's; a known
+def wallet_ensure_reachable(*, wallet_id: UUID, caller: Caller) -> KnownWallet:
+    """The wallet, if it exists and is the caller's tenant's (else ``NotFound``); a known
     wallet costs no query."""
-    if not caller.reaches(wallet_tenant_get(wallet_id=wallet_id)):
+    wallet = _wallet_known(wallet_id)
+    if not caller.reaches(wallet.tenant_id):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
+    return wallet
 
 
 def operation_get(*, operation_id: UUID) -> LedgerRecord | None:
@@ -143,7 +159,7 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         return None
     ids = (transfer_id, credit_id(transfer_id), refund_id(transfer_id))
     legs = {leg.id: leg for leg in map(LedgerRecord.from_values, read_all(_LEGS, tuple(map(str, ids)), 3))}
-    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at = row
+    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency = row
     return TransferRow(
         UUID(str(id_)),
         UUID(str(from_wallet)),
@@ -153,16 +169,33 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         error,
         created_at,
         updated_at,
-        *(legs.get(i) for i in ids),
+        legs.get(ids[0]),
+        legs.get(ids[1]),
+        legs.get(ids[2]),
+        currency,
     )
 
 
-def transfers_pending_get() -> tuple[int, Decimal, int]:
+@dataclass(frozen=True, slots=True)
+class MoneyInFlight:
+    """How many records (pending transfers, active holds) there are, and their money in each
+    currency (never summed across currencies)."""
+
+    count: int
+    amounts: dict[str, Decimal]
+    stalled: int = 0
+    """Of pending transfers: how many the sweep set aside."""
+
+
+def transfers_pending_get() -> MoneyInFlight:
     """How many transfers are pending, their money, and how many of them the sweep set aside
     (for ``/metrics``)."""
-    row = read_one(_PENDING_TRANSFERS, ())
-    assert row is not None
-    return int(row[0]), Decimal(row[1]), int(row[2])
+    rows = read_all(_PENDING_TRANSFERS, (), 1000)
+    return MoneyInFlight(
+        sum(int(row[1]) for row in rows),
+        {row[0]: Decimal(row[2]) for row in rows},
+        sum(int(row[3]) for row in rows),
+    )
 
 
 def wallet_history_list(
@@ -191,7 +224,7 @@ def hold_get(*, hold_id: UUID) -> HoldRow | None:
     row = read_one(_HOLD, (str(hold_id),))
     if row is None:
         return None
-    id_, wallet_id, to_wallet_id, amount, captured, state, resolved_by, *times = row
+    id_, wallet_id, to_wallet_id, amount, captured, state, resolved_by, *rest = row
     return HoldRow(
         UUID(str(id_)),
         UUID(str(wallet_id)),
@@ -200,12 +233,11 @@ def hold_get(*, hold_id: UUID) -> HoldRow | None:
         captured,
         state,
         _uuid(resolved_by),
-        *times,
+        *rest,
     )
 
 
-def holds_active_get() -> tuple[int, Decimal]:
+def holds_active_get() -> MoneyInFlight:
     """How many holds are active, and their money (for ``/metrics``)."""
-    row = read_one(_ACTIVE_HOLDS, ())
-    assert row is not None
-    return int(row[0]), Decimal(row[1])
+    rows = read_all(_ACTIVE_HOLDS, (), 1000)
+    return MoneyInFlight(sum(int(row[1]) for row in rows), {row[0]: Decimal(row[2]) for row in rows})

@@ -39,7 +39,8 @@ from web.database import read_one, write
 from web.wallets.auth.api_keys import Caller
 from web.wallets.auth.rate_limits import Counted
 from web.wallets.error_codes import IN_FLIGHT, WALLET_QUOTA
-from web.wallets.inputs import OperationInput
+from web.wallets.inputs import OperationInput, WalletInput
+from web.wallets.money.currencies import amount_in
 from web.wallets.money.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.money.queueing import KeyRecord, operation_send
 from web.wallets.money.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
@@ -54,14 +55,14 @@ _WALLET_CREATED = (
     "INSERT INTO events (id, type, tenant_id, wallet_id, data) SELECT %s, %s, tenant_id, id, %s FROM wallet"
 )
 _WALLET_INSERT = (
-    "WITH wallet AS (INSERT INTO wallets (id) VALUES (%s) ON CONFLICT (id) DO NOTHING RETURNING id, tenant_id) "  # noqa: S608 (constants)
-    + _WALLET_CREATED
+    "WITH wallet AS (INSERT INTO wallets (id, currency) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING"  # noqa: S608 (constants)
+    " RETURNING id, tenant_id) " + _WALLET_CREATED
 )
 # The tenant's count goes up only with the insert, and never past its limit.
 _TENANT_WALLET_INSERT = (
     "WITH quota AS ("  # noqa: S608 (constants only)
     " UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id"
-    "), wallet AS (INSERT INTO wallets (id, tenant_id) SELECT %s, id FROM quota RETURNING id, tenant_id) "
+    "), wallet AS (INSERT INTO wallets (id, currency, tenant_id) SELECT %s, %s, id FROM quota RETURNING id, tenant_id) "
     + _WALLET_CREATED
     + " RETURNING wallet_id"
 )
@@ -89,6 +90,8 @@ class Submission:
     operation_id: UUID
     result: OperationResult | None
     """The worker's answer, or None when it is not known yet (answered 202)."""
+    currency: str
+    """The wallet's: the currency of the result's money."""
     replayed: bool = False
     """Answered from the ledger for an Idempotency-Key already used (``Idempotent-Replayed``)."""
 
@@ -97,17 +100,19 @@ class Submission:
 class NewWallet:
     id: UUID
     balance: Decimal
+    currency: str
 
 
-def wallet_create(*, caller: Caller) -> NewWallet:
-    """A new empty wallet of the caller's tenant, within the tenant's quota (``Forbidden``
-    past it), and its ``wallet.created`` event; with ``API_AUTH=off``, of no tenant."""
+def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
+    """A new empty wallet of the caller's tenant in ``wallet``'s currency, within the tenant's
+    quota (``Forbidden`` past it), and its ``wallet.created`` event; with ``API_AUTH=off``, of
+    no tenant."""
     wallet_id = uuid4()
     event = (str(event_id(EventType.WALLET_CREATED, wallet_id)), EventType.WALLET_CREATED.value)
-    data = json.dumps(wallet_json(wallet_id, Decimal(0), Decimal(0)), separators=(",", ":"))
+    data = json.dumps(wallet_json(wallet_id, Decimal(0), Decimal(0), wallet.currency), separators=(",", ":"))
     if caller.tenant_id is None:
-        write(_WALLET_INSERT, (str(wallet_id), *event, data))
-    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id), *event, data)) is None:
+        write(_WALLET_INSERT, (str(wallet_id), wallet.currency, *event, data))
+    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id), wallet.currency, *event, data)) is None:
         # Refused, unless a retry after a lost connection finds the first attempt committed.
         try:
             committed = wallet_tenant_get(wallet_id=wallet_id) == caller.tenant_id
@@ -115,7 +120,7 @@ def wallet_create(*, caller: Caller) -> NewWallet:
             committed = False
         if not committed:
             raise Forbidden(WALLET_QUOTA)
-    return NewWallet(wallet_id, Decimal(0))
+    return NewWallet(wallet_id, Decimal(0), wallet.currency)
 
 
 def operation_submit(
@@ -126,15 +131,16 @@ def operation_submit(
 ) -> Submission:
     """Queue an operation on its wallet's shard and wait for its answer (None after
     ``REPLY_TIMEOUT``: a 202). Over one of its rate ``limits``: ``RateLimited``, nothing queued."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
+    wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
     request = OperationRequest(
         operation_id=uuid4(),
         wallet_id=wallet_id,
         operation_type=operation.operation_type,
-        amount=operation.amount,
+        amount=amount_in(operation.amount, wallet),
         created_at=datetime.now(UTC),
         idempotency_key=context.idempotency_key,
         api_key_id=context.caller.key_id,
+        currency=wallet.currency,
     )
     return request_submit(request=request, context=context)
 
@@ -145,6 +151,8 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
     answered from the ledger (``operation_replay``); an answer that did not come is a 202,
     recorded first (``pending_record``)."""
     settings = context.settings
+    currency = request.currency
+    assert currency is not None  # the web names every request's (its wallet's)
     ours: KeyClaim | None = None
     record: KeyRecord | None = None
     if request.idempotency_key is not None:
@@ -165,7 +173,7 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
     except OutcomeUnknown as exc:
         log.warning("answering 202: %s", exc)
         pending_record(request=request, settings=settings)
-        return Submission(operation_id=request.operation_id, result=None)
+        return Submission(operation_id=request.operation_id, result=None, currency=currency)
     if delivery.refused is not None:
         raise delivery.refused
     if delivery.earlier is not None:
@@ -180,7 +188,7 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
         )
     if delivery.result is None:
         pending_record(request=request, settings=settings)
-    return Submission(operation_id=request.operation_id, result=delivery.result)
+    return Submission(operation_id=request.operation_id, result=delivery.result, currency=currency)
 
 
 def pending_record(*, request: OperationRequest, settings: Settings) -> None:
@@ -213,7 +221,7 @@ def operation_replay(
         if row is not None:
             if _fingerprint_of(row) != fingerprint:
                 raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
-            return Submission(row.id, OperationResult.from_row(row), replayed=True)
+            return Submission(row.id, OperationResult.from_row(row), row.currency, replayed=True)
         if in_flight.fingerprint != fingerprint:
             raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
         if time.monotonic() >= deadline:

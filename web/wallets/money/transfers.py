@@ -23,6 +23,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.transfers import TransferState, credit_id, refund_id
 from web.wallets.inputs import TransferInput
+from web.wallets.money.currencies import amount_in, currency_shared
 from web.wallets.money.queueing import reply_wait
 from web.wallets.money.selectors import transfer_get, wallet_ensure_reachable
 from web.wallets.money.services import WriteContext, request_submit
@@ -36,6 +37,7 @@ class TransferAnswer:
     while that leg is not known to be decided."""
 
     transfer_id: UUID
+    currency: str
     debit: OperationResult | None
     credit: OperationResult | None = None
     refund: OperationResult | None = None
@@ -59,38 +61,41 @@ def transfer_submit(
     context: WriteContext,
 ) -> TransferAnswer:
     """Queue a transfer's debit and wait for its legs, ``REPLY_TIMEOUT`` in all. Both wallets
-    must be the caller's tenant's (``NotFound`` otherwise, before anything is queued)."""
+    must be the caller's tenant's (``NotFound`` otherwise) and hold one currency (a 400
+    otherwise), before anything is queued."""
     deadline = time.monotonic() + context.settings.reply_timeout
-    wallet_ensure_reachable(wallet_id=transfer.from_wallet, caller=context.caller)
-    wallet_ensure_reachable(wallet_id=transfer.to_wallet, caller=context.caller)
+    source = wallet_ensure_reachable(wallet_id=transfer.from_wallet, caller=context.caller)
+    destination = wallet_ensure_reachable(wallet_id=transfer.to_wallet, caller=context.caller)
+    currency = currency_shared(source, destination)
     transfer_id = uuid4()
     debit = OperationRequest(
         operation_id=transfer_id,
         wallet_id=transfer.from_wallet,
         operation_type=OperationType.TRANSFER_OUT,
-        amount=transfer.amount,
+        amount=amount_in(transfer.amount, source),
         created_at=datetime.now(UTC),
         idempotency_key=context.idempotency_key,
         api_key_id=context.caller.key_id,
         transfer_id=transfer_id,
         counterparty_id=transfer.to_wallet,
+        currency=currency,
     )
     submission = request_submit(request=debit, context=context)
-    answer = debit_follow(context, transfer_id, submission.result, deadline)
+    answer = debit_follow(context, transfer_id, currency, submission.result, deadline)
     return replace(answer, replayed=submission.replayed)
 
 
 def debit_follow(
-    context: WriteContext, transfer_id: UUID, debit: OperationResult | None, deadline: float
+    context: WriteContext, transfer_id: UUID, currency: str, debit: OperationResult | None, deadline: float
 ) -> TransferAnswer:
     """What became of the transfer whose debit (a transfer's, or a capture's to a wallet) was
     answered ``debit`` (None: not yet), waiting for its other legs until ``deadline``."""
     if debit is None:
-        return TransferAnswer(transfer_id, None)
+        return TransferAnswer(transfer_id, currency, None)
     if debit.operation_id != transfer_id:
         # A retry: its Idempotency-Key names an earlier transfer, answered from the ledger.
-        return transfer_answer_get(debit)
-    return _legs_wait(context, TransferAnswer(transfer_id, debit), deadline)
+        return transfer_answer_get(debit, currency)
+    return _legs_wait(context, TransferAnswer(transfer_id, currency, debit), deadline)
 
 
 def _legs_wait(context: WriteContext, answer: TransferAnswer, deadline: float) -> TransferAnswer:
@@ -113,16 +118,16 @@ def _legs_wait(context: WriteContext, answer: TransferAnswer, deadline: float) -
     return answer
 
 
-def transfer_answer_get(debit: OperationResult) -> TransferAnswer:
+def transfer_answer_get(debit: OperationResult, currency: str) -> TransferAnswer:
     """What the ledger says of the transfer whose debit's result is ``debit`` (a retry's answer)."""
     transfer_id = debit.operation_id
     if debit.status is not OperationStatus.APPLIED:
-        return TransferAnswer(transfer_id, debit)
+        return TransferAnswer(transfer_id, currency, debit)
     row = transfer_get(transfer_id=transfer_id)
     if row is None:  # not a transfer's debit: cannot be, its key's fingerprint matched
-        return TransferAnswer(transfer_id, debit)
+        return TransferAnswer(transfer_id, currency, debit)
 
     def result(leg: object) -> OperationResult | None:
         return None if leg is None else OperationResult.from_row(leg)  # type: ignore[arg-type]
 
-    return TransferAnswer(transfer_id, result(row.debit), result(row.credit), result(row.refund))
+    return TransferAnswer(transfer_id, row.currency, result(row.debit), result(row.credit), result(row.refund))

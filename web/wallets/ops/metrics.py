@@ -20,6 +20,7 @@ import hmac
 import os
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
@@ -179,17 +180,19 @@ class TransferCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            count, amount, stalled = transfers_pending_get()
+            pending = transfers_pending_get()
         except ServiceUnavailable:
             return  # the scrape still shows the queues
-        yield GaugeMetricFamily("wallet_transfers_pending", "Transfers debited and not yet credited", value=count)
         yield GaugeMetricFamily(
-            "wallet_transfers_pending_amount", "Money of the pending transfers (between wallets)", value=float(amount)
+            "wallet_transfers_pending", "Transfers debited and not yet credited", value=pending.count
+        )
+        yield _by_currency(
+            "wallet_transfers_pending_amount", "Money of the pending transfers (between wallets)", pending.amounts
         )
         yield GaugeMetricFamily(
             "wallet_transfers_stalled",
             "Pending transfers the sweep set aside for an operator (the admin's transfers, filtered by Stalled)",
-            value=stalled,
+            value=pending.stalled,
         )
 
 
@@ -198,13 +201,22 @@ class HoldCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         try:
-            count, amount = holds_active_get()
+            active = holds_active_get()
         except ServiceUnavailable:
             return
-        yield GaugeMetricFamily("wallet_holds_active", "Holds not yet captured, voided or expired", value=count)
-        yield GaugeMetricFamily(
-            "wallet_holds_active_amount", "Money set aside by active holds (not available)", value=float(amount)
+        yield GaugeMetricFamily("wallet_holds_active", "Holds not yet captured, voided or expired", value=active.count)
+        yield _by_currency(
+            "wallet_holds_active_amount", "Money set aside by active holds (not available)", active.amounts
         )
+
+
+def _by_currency(name: str, documentation: str, amounts: dict[str, Decimal]) -> GaugeMetricFamily:
+    """A gauge of money with one sample per currency (money of different currencies is never
+    summed); ``DEFAULT_CURRENCY``'s always, 0 when there is none, so the series exists."""
+    gauge = GaugeMetricFamily(name, f"{documentation}, by currency", labels=["currency"])
+    for currency, amount in sorted({get_settings().default_currency: Decimal(0), **amounts}.items()):
+        gauge.add_metric([currency], float(amount))
+    return gauge
 
 
 class WebhookCollector(Collector):

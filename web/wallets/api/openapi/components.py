@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.money import MONEY_SCALE
 from web.wallets.error_codes import CODES
 
-MONEY_PATTERN = r"^[0-9]+\.[0-9]{2}$"
+MONEY_PATTERN = rf"^[0-9]+(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
@@ -47,7 +48,17 @@ COMMON_SCHEMAS: dict[str, Any] = {
         "enum": CODES,
         "description": "For programs: a stable code per kind of error (branch on this, not on the message)",
     },
-    "Money": {"type": "string", "pattern": MONEY_PATTERN},
+    "Money": {
+        "type": "string",
+        "pattern": MONEY_PATTERN,
+        "description": "An exact decimal with exactly its currency's decimals: 12.30 (EUR), 1230 (JPY), 1.230 (KWD)",
+    },
+    "Currency": {
+        "type": "string",
+        "pattern": "^[A-Z]{3}$",
+        "description": "An ISO 4217 alphabetic code of a currency with minor units (not XAU, XXX...)",
+        "example": "EUR",
+    },
     "Uuid": {"type": "string", "pattern": UUID_PATTERN},
 }
 

@@ -17,6 +17,7 @@ from web.wallets.api.openapi.responses import (
     HOLD_NOT_FOUND,
     IDEMPOTENCY_KEY,
     LOCATION,
+    NOT_JSON,
     OPERATION_ID,
     READ,
     TRANSFER_ID,
@@ -84,9 +85,19 @@ PATHS: dict[str, Any] = {
     "/api/v1/wallets": {
         "post": {
             "operationId": "wallet_create",
+            "requestBody": request_body(ref("WalletRequest"), EXAMPLES["wallet_request"], required=False),
             "responses": {
                 "201": response(ref("Wallet"), "The new wallet", EXAMPLES["wallet"]),
+                "400": error(
+                    400,
+                    "Invalid body or currency",
+                    msg.MALFORMED_JSON,
+                    msg.NOT_AN_OBJECT,
+                    msg.UNKNOWN_FIELDS,
+                    msg.INVALID_CURRENCY,
+                ),
                 **WALLET_WRITE,
+                "415": NOT_JSON,
                 "503": UNAVAILABLE,
             },
         },
@@ -264,6 +275,7 @@ PATHS: dict[str, Any] = {
                     msg.INVALID_TO,
                     msg.HOLD_TO_SELF,
                     msg.INVALID_KEY,
+                    Rejection.CURRENCY_MISMATCH,
                     Rejection.INSUFFICIENT_FUNDS,
                 ),
                 not_found=error(404, "Wallet not found (or the to wallet)", Rejection.WALLET_NOT_FOUND),

@@ -129,6 +129,7 @@ TRANSFER_REFUSED = error(
     msg.INVALID_TO,
     msg.SAME_WALLET,
     msg.INVALID_KEY,
+    Rejection.CURRENCY_MISMATCH,
     Rejection.INSUFFICIENT_FUNDS,
     schema={"oneOf": [ref("Error"), ref("TransferFailed")]},
     other={"transfer_failed": ("The destination refused the credit; the money went back", EXAMPLES["transfer_failed"])},

@@ -16,12 +16,23 @@ from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 RESOURCE_SCHEMAS: dict[str, Any] = {
     "Wallet": {
         "type": "object",
-        "required": ["id", "balance", "available", "held"],
+        "required": ["id", "currency", "balance", "available", "held"],
         "properties": {
             "id": ref("Uuid"),
+            "currency": ref("Currency"),
             "balance": ref("Money"),
             "available": {**ref("Money"), "description": "What withdrawals, transfers and new holds may use"},
             "held": {**ref("Money"), "description": "Set aside by active holds (balance = available + held)"},
+        },
+        "additionalProperties": False,
+    },
+    "WalletRequest": {
+        "type": "object",
+        "properties": {
+            "currency": {
+                **ref("Currency"),
+                "description": "The wallet's currency, for good (default: DEFAULT_CURRENCY)",
+            },
         },
         "additionalProperties": False,
     },
@@ -35,10 +46,11 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "Amount": {
-        "description": "Greater than 0, at most 2 decimal places, at most 1000000000000.00",
+        "description": "Greater than 0, at most 1000000000000, with at most the wallet's currency's decimals"
+        " (2 for EUR, 0 for JPY, 3 for KWD; more is a 400 that says how many)",
         "oneOf": [
             {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1_000_000_000_000},
-            {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,2})?$"},
+            {"type": "string", "pattern": r"^[0-9]{1,13}(\.[0-9]{1,4})?$"},
         ],
     },
     "TransferRequest": {
@@ -53,11 +65,12 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "TransferCompleted": {
         "type": "object",
-        "required": ["status", "transfer_id", "state", "from_balance", "to_balance"],
+        "required": ["status", "transfer_id", "state", "currency", "from_balance", "to_balance"],
         "properties": {
             "status": {"type": "string", "enum": ["Success"]},
             "transfer_id": ref("Uuid"),
             "state": {"type": "string", "enum": [TransferState.COMPLETED.value]},
+            "currency": ref("Currency"),
             "from_balance": {**ref("Money"), "description": "The source's balance right after the debit"},
             "to_balance": {**ref("Money"), "description": "The destination's balance right after the credit"},
         },
@@ -104,6 +117,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "from": ref("Uuid"),
             "to": ref("Uuid"),
             "amount": ref("Money"),
+            "currency": ref("Currency"),
             "state": {
                 "type": "string",
                 "enum": [s.value for s in TransferState],
@@ -144,11 +158,12 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "HoldCreated": {
         "type": "object",
-        "required": ["hold_id", "state", "amount", "expires_at", "available", "held", "balance"],
+        "required": ["hold_id", "state", "amount", "currency", "expires_at", "available", "held", "balance"],
         "properties": {
             "hold_id": ref("Uuid"),
             "state": {"type": "string", "enum": [HoldState.ACTIVE.value]},
             "amount": ref("Money"),
+            "currency": ref("Currency"),
             "expires_at": {"type": "string", "format": "date-time"},
             "available": ref("Money"),
             "held": ref("Money"),
@@ -174,7 +189,10 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "HoldChanged": {
         "type": "object",
-        "required": ["status", "hold_id", "operation_id", "state", "released", "balance", "available", "held"],
+        "required": [
+            *("status", "hold_id", "operation_id", "state", "released"),
+            *("currency", "balance", "available", "held"),
+        ],
         "properties": {
             "status": {"type": "string", "enum": ["Success"]},
             "hold_id": ref("Uuid"),
@@ -182,6 +200,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "state": {"type": "string", "enum": [HoldState.CAPTURED.value, HoldState.VOIDED.value]},
             "captured": ref("Money"),
             "released": {**ref("Money"), "description": "Held money made available again"},
+            "currency": ref("Currency"),
             "balance": ref("Money"),
             "available": ref("Money"),
             "held": ref("Money"),
@@ -214,6 +233,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "wallet_id": ref("Uuid"),
             "to": {**ref("Uuid"), "nullable": True},
             "amount": ref("Money"),
+            "currency": ref("Currency"),
             "state": {
                 "type": "string",
                 "enum": [*(state.value for state in HoldState), "pending", "rejected"],
@@ -232,10 +252,11 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "OperationAccepted": {
         "type": "object",
-        "required": ["status", "new_balance", "operation_id"],
+        "required": ["status", "new_balance", "currency", "operation_id"],
         "properties": {
             "status": {"type": "string", "enum": ["Success"]},
             "new_balance": ref("Money"),
+            "currency": ref("Currency"),
             "operation_id": ref("Uuid"),
         },
         "additionalProperties": False,
@@ -254,6 +275,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "wallet_id": ref("Uuid"),
             "operationType": {"type": "string", "enum": [t.value for t in OperationType]},
             "amount": ref("Money"),
+            "currency": ref("Currency"),
             "status": {"type": "string", "enum": [s.value for s in OperationStatus]},
             "balance_after": ref("Money"),
             "error": {"type": "string", "nullable": True},
@@ -291,9 +313,10 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "EventWallet": {
         "type": "object",
-        "required": ["id", "balance", "available", "held", "position"],
+        "required": ["id", "currency", "balance", "available", "held", "position"],
         "properties": {
             "id": ref("Uuid"),
+            "currency": ref("Currency"),
             "balance": ref("Money"),
             "available": ref("Money"),
             "held": ref("Money"),

@@ -66,11 +66,12 @@ def _hold_response(answer: HoldAnswer) -> HttpResponse:
         {
             "hold_id": hold_id,
             "state": HoldState.ACTIVE.value,
-            "amount": format_money(answer.amount),
+            "amount": format_money(answer.amount, answer.currency),
+            "currency": answer.currency,
             "expires_at": moment_json(answer.expires_at),
-            "available": format_money(result.balance_after - result.held_after),
-            "held": format_money(result.held_after),
-            "balance": format_money(result.balance_after),
+            "available": format_money(result.balance_after - result.held_after, answer.currency),
+            "held": format_money(result.held_after, answer.currency),
+            "balance": format_money(result.balance_after, answer.currency),
         },
         status=201,
         Location=f"/api/v1/holds/{hold_id}",
@@ -142,19 +143,21 @@ def _change_response(answer: ChangeAnswer, hold_id: UUID) -> HttpResponse:
             return json_response(resolved, status=409)
         return rejection_response(result, "Hold change rejected")
     assert result.balance_after is not None
+    currency = answer.hold.currency
     body: dict[str, object] = {"status": "Success", "hold_id": str(hold_id), "operation_id": str(result.operation_id)}
     if kind is OperationType.HOLD_CAPTURE:
         body |= {
             "state": HoldState.CAPTURED.value,
-            "captured": format_money(answer.amount),
-            "released": format_money(answer.hold.amount - answer.amount),
+            "captured": format_money(answer.amount, currency),
+            "released": format_money(answer.hold.amount - answer.amount, currency),
         }
     else:
-        body |= {"state": HoldState.VOIDED.value, "released": format_money(answer.amount)}
+        body |= {"state": HoldState.VOIDED.value, "released": format_money(answer.amount, currency)}
     body |= {
-        "balance": format_money(result.balance_after),
-        "available": format_money(result.balance_after - result.held_after),
-        "held": format_money(result.held_after),
+        "currency": currency,
+        "balance": format_money(result.balance_after, currency),
+        "available": format_money(result.balance_after - result.held_after, currency),
+        "held": format_money(result.held_after, currency),
     }
     if transfer is not None:  # completed; or failed: the destination refused, the money came back
         body |= {"transfer_id": str(transfer.transfer_id), "transfer_state": transfer.state.value}

@@ -64,8 +64,9 @@ def _transfer_response(answer: TransferAnswer) -> HttpResponse:
                 "status": "Success",
                 "transfer_id": transfer_id,
                 "state": TransferState.COMPLETED.value,
-                "from_balance": format_money(debit.balance_after or Decimal(0)),
-                "to_balance": format_money(credit.balance_after or Decimal(0)),
+                "currency": answer.currency,
+                "from_balance": format_money(debit.balance_after or Decimal(0), answer.currency),
+                "to_balance": format_money(credit.balance_after or Decimal(0), answer.currency),
             }
         )
     if answer.state is TransferState.FAILED:  # the destination refused the credit; refunded

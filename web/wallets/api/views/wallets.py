@@ -48,16 +48,18 @@ from web.wallets.ops import metrics
 @api_view("POST")
 def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     caller.require_write()
-    rate_limits.spend(get_redis(), rate_limits.counted(caller, get_settings(), Limit.WALLETS))
-    wallet = wallet_create(caller=caller)
-    return json_response(wallet_json(wallet.id, wallet.balance, Decimal(0)), status=201)
+    settings = get_settings()
+    wallet_input = parsing.parse_wallet(json_body(request), default_currency=settings.default_currency)
+    rate_limits.spend(get_redis(), rate_limits.counted(caller, settings, Limit.WALLETS))
+    wallet = wallet_create(caller=caller, wallet=wallet_input)
+    return json_response(wallet_json(wallet.id, wallet.balance, Decimal(0), wallet.currency), status=201)
 
 
 @api_view("GET")
 def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
     money = wallet_balance_get(wallet_id=wallet_uuid, caller=caller)
-    return json_response(wallet_json(wallet_uuid, money.balance, money.held))
+    return json_response(wallet_json(wallet_uuid, money.balance, money.held, money.currency))
 
 
 @api_view("POST")
@@ -82,7 +84,8 @@ def _operation_response(submission: Submission) -> HttpResponse:
     return json_response(
         {
             "status": "Success",
-            "new_balance": format_money(result.balance_after),
+            "new_balance": format_money(result.balance_after, submission.currency),
+            "currency": submission.currency,
             # A keyed retry answers with the operation its key first became.
             "operation_id": str(result.operation_id),
         }
