@@ -157,7 +157,10 @@ def test_another_tenants_wallet_is_not_found_before_its_currency_is_compared(api
     theirs = Api(factories.api_key("currencies-other").secret).create_wallet(currency="JPY")
     ours = api.create_wallet(10)
     refused = api.post_transfer(ours, theirs, "1.00")
-    assert (refused.status_code, error_body(refused)) == (404, {"error": "Wallet not found", "code": "wallet_not_found"})
+    assert (refused.status_code, error_body(refused)) == (
+        404,
+        {"error": "Wallet not found", "code": "wallet_not_found"},
+    )
     refused = api.post_hold(ours, {"amount": "1.00", "to": theirs})
     assert refused.status_code == 404
     reader = Api(factories.api_key(factories.TEST_TENANT, Scope.READ).secret)
