@@ -42,12 +42,19 @@ class FreshDatabase:
     """A read and write key of tenant ``tests`` in it."""
 
 
-def fresh_database(name: str) -> FreshDatabase:
-    """``wallet_<name>_test`` (beside the suite's database, dropped and made anew)."""
+def database_made(name: str) -> str:
+    """The URL of ``wallet_<name>_test``, beside the suite's database, dropped and made anew
+    (empty: not migrated)."""
     settings = get_settings()
     base = settings.database.name.removesuffix("_test")
     url = settings.database_url.replace(f"/{settings.database.name}", f"/{base}_{name}_test", 1)
     manage("createdb", "--fresh", DATABASE_URL=url)
+    return url
+
+
+def fresh_database(name: str) -> FreshDatabase:
+    """``wallet_<name>_test`` (``database_made``), migrated, with a key."""
+    url = database_made(name)
     manage("migrate", "--verbosity", "0", DATABASE_URL=url)
     out = manage("apikey", "create", "--tenant", TEST_TENANT, DATABASE_URL=url)
     return FreshDatabase(url, out.strip().splitlines()[-1])

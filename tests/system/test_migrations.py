@@ -10,17 +10,13 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from shared.audit import ledger_sound
-from shared.config import get_settings
-from tests.support.databases import manage
+from tests.support.databases import database_made, manage
 
 
 @pytest.fixture
 def before_currencies() -> Iterator[tuple[str, Engine]]:
     """A database of its own, migrated up to the last migration before currencies."""
-    settings = get_settings()
-    base = settings.database.name.removesuffix("_test")
-    url = settings.database_url.replace(f"/{settings.database.name}", f"/{base}_migrations_test", 1)
-    manage("createdb", "--fresh", DATABASE_URL=url)
+    url = database_made("migrations")
     manage("migrate", "wallets", "0009", "--verbosity", "0", DATABASE_URL=url)
     engine = create_engine("postgresql+psycopg2://" + url.split("://", 1)[1])
     yield url, engine

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from deploy.processes import free_port, start_gunicorn, stop, wait_until
 from tests.support.api import settled
 from tests.support.http_client import call_json, exchange
-from tests.support.stack import wallets_create
+from tests.support.stack import pending_transfers, wallets_create
 
 pytestmark = pytest.mark.live
 
@@ -228,15 +228,9 @@ def test_money_is_conserved_in_each_currency_under_a_mixed_concurrent_load(http:
             continue
         if http.settle(status, answer) == "applied":
             net[currency] += Decimal(body["amount"]) * (1 if body["operationType"] == "DEPOSIT" else -1)
-    pending = "SELECT count(*) FROM transfers WHERE state = 'pending'"
-    wait_until(lambda: _scalar(db, pending) == 0, timeout=30, what="every transfer settled")
+    wait_until(lambda: pending_transfers(db) == 0, timeout=30, what="every transfer settled")
     for currency, ids in wallets.items():
         shown = [http.call("GET", f"/api/v1/wallets/{wallet}")[1] for wallet in ids]
         assert {body["currency"] for body in shown} == {currency}
         assert all(len(body["balance"].partition(".")[2]) == units[currency].as_tuple().exponent * -1 for body in shown)
         assert sum(Decimal(body["balance"]) for body in shown) == 3 * funds[currency] + net[currency]
-
-
-def _scalar(db: Engine, sql: str) -> Any:
-    with db.connect() as conn:
-        return conn.execute(text(sql)).scalar_one()

@@ -247,7 +247,14 @@ class HoldAdmin(_MoneyShown):
     """Read only: a hold is written by the worker of its wallet's shard, with its ledger rows."""
 
     list_display = (
-        *("short_id", "wallet_link", "state", "amount_shown", "ccy", "captured_shown", "expires_at", "created_at"),
+        "short_id",
+        "wallet_link",
+        "state",
+        "amount_shown",
+        "ccy",
+        "captured_shown",
+        "expires_at",
+        "created_at",
     )
     list_display_links = ("short_id",)
     list_filter = ("state",)
