@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Seven checks, each empty when all is well:
+Eight checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -10,10 +10,14 @@ Seven checks, each empty when all is well:
   credited or refunded) equal all deposits minus all withdrawals (``conservation_gaps``);
 - every ledger row, transfer and hold is in its wallets' currency (``currency_mismatches``);
 - every transfer's state is what its legs in the ledger say (``transfer_mismatches``);
-- every wallet's held money is the sum of its active holds, and within its balance
-  (``held_mismatches``);
-- no wallet passes its limit: its balance plus the money of its transfers still ``pending``
-  (which may come back as refunds, never refused) is at most ``MAX_BALANCE``
+- every wallet's held money is the sum of its active holds (``held_mismatches``);
+- no applied row took a wallet past its limits as they stood then (``limit_crossings``): a
+  debit or a hold left its available money at ``min_balance`` or above (so held money stays
+  within the balance and its overdraft line), and a credit (but a refund, never refused) left
+  its balance at ``max_balance`` or below; the limits at each row are those of the wallet's last
+  applied ``WALLET_UPDATE`` before it that named them (the defaults before any);
+- no wallet passes the service's limit: its balance plus the money of its transfers still
+  ``pending`` (which may come back as refunds, never refused) is at most ``MAX_BALANCE``
   (``limit_breaches``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
@@ -157,15 +161,52 @@ HELD_CHECK = text(
     SELECT w.id, w.held, COALESCE(SUM(h.amount) FILTER (WHERE h.state = '{ACTIVE}'), 0) AS active
     FROM wallets w LEFT JOIN holds h ON h.wallet_id = w.id
     GROUP BY w.id, w.held
-    HAVING w.held <> COALESCE(SUM(h.amount) FILTER (WHERE h.state = '{ACTIVE}'), 0) OR w.held > w.balance
+    HAVING w.held <> COALESCE(SUM(h.amount) FILTER (WHERE h.state = '{ACTIVE}'), 0)
     """  # noqa: S608
 )
 
 
 def held_mismatches(engine: Engine) -> list[tuple[object, ...]]:
-    """Wallets whose held money is not the sum of their active holds, or above their balance."""
+    """Wallets whose held money is not the sum of their active holds (whether it is within
+    their money is ``limit_crossings``' question, at each hold)."""
     with engine.connect() as conn:
         return [tuple(row) for row in conn.execute(HELD_CHECK)]
+
+
+_SPENDS = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.spends_available)
+_CREDITS = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.sign > 0 and not k.returns_money)
+# Each row's limits: a group per limit starts at each applied change naming it (counted along the
+# wallet's rows); the group's first row is that change, whose value holds for the group.
+CROSSING_CHECK = text(
+    f"""
+    WITH steps AS (
+        SELECT o.id, o.wallet_id, o.seq, o.operation_type, o.status, o.balance_after, o.held_after, o.change,
+            COUNT(o.change -> 'min_balance') FILTER (WHERE o.status = '{APPLIED}') OVER w AS min_group,
+            COUNT(o.change -> 'max_balance') FILTER (WHERE o.status = '{APPLIED}') OVER w AS max_group
+        FROM wallet_operations o
+        WINDOW w AS (PARTITION BY o.wallet_id ORDER BY o.seq)
+    ), limits AS (
+        SELECT id, wallet_id, operation_type, status, balance_after, held_after,
+            CASE WHEN min_group = 0 THEN 0 ELSE (FIRST_VALUE(change ->> 'min_balance')
+                OVER (PARTITION BY wallet_id, min_group ORDER BY seq))::numeric END AS min_balance,
+            CASE WHEN max_group = 0 THEN NULL ELSE (FIRST_VALUE(change ->> 'max_balance')
+                OVER (PARTITION BY wallet_id, max_group ORDER BY seq))::numeric END AS max_balance
+        FROM steps
+    )
+    SELECT id, wallet_id, operation_type, balance_after, held_after, min_balance, max_balance FROM limits
+    WHERE status = '{APPLIED}' AND (
+        (operation_type IN ({_SPENDS}) AND balance_after - held_after < min_balance)
+        OR (operation_type IN ({_CREDITS}) AND balance_after > max_balance)
+    )
+    """  # noqa: S608
+)
+
+
+def limit_crossings(engine: Engine) -> list[tuple[object, ...]]:
+    """Applied ledger rows that took their wallet past its limits as they stood then: below
+    ``min_balance`` (a debit or a hold) or above ``max_balance`` (a credit)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(CROSSING_CHECK)]
 
 
 LIMIT_CHECK = text(
@@ -193,5 +234,6 @@ def ledger_sound(engine: Engine) -> bool:
         and not currency_mismatches(engine)
         and not transfer_mismatches(engine)
         and not held_mismatches(engine)
+        and not limit_crossings(engine)
         and not limit_breaches(engine)
     )

@@ -63,6 +63,7 @@ class Resource(StrEnum):
 
 class EventType(StrEnum):
     WALLET_CREATED = "wallet.created"
+    WALLET_UPDATED = "wallet.updated"
     OPERATION_APPLIED = "operation.applied"
     OPERATION_REJECTED = "operation.rejected"
     TRANSFER_COMPLETED = "transfer.completed"
@@ -102,6 +103,7 @@ EVENTS_OF: dict[OperationType, KindEvents] = {
     OperationType.HOLD_VOID: KindEvents(EventType.HOLD_VOIDED, EventType.OPERATION_REJECTED),
     # The sweep's own expiry: refused only when the hold changed first, whose event that is.
     OperationType.HOLD_EXPIRE: KindEvents(EventType.HOLD_EXPIRED, None),
+    OperationType.WALLET_UPDATE: KindEvents(EventType.WALLET_UPDATED, EventType.OPERATION_REJECTED),
 }
 """Every kind's events (``tests/shared/test_events.py`` holds the table whole)."""
 

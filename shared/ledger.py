@@ -16,6 +16,7 @@ here. Statements built from these lists are constant strings, compiled once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -30,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
 from shared.tables import pending_operations, wallet_operations
+from shared.wallet_controls import WalletChange, change_of
 
 
 def _column_of(field_name: str) -> str:
@@ -60,6 +62,9 @@ LEDGER_INSERTED = tuple(dict.fromkeys([*(column for _, column in _LEDGER_FIELDS)
 _AS_TEXT = frozenset(column for column in LEDGER_INSERTED if isinstance(wallet_operations.c[column].type, Uuid))
 """Columns whose values the driver takes as text (it has no adapter for ``UUID``)."""
 
+_CHANGE = "change"
+"""The column of a wallet update's change (``shared.wallet_controls``), as its JSON text."""
+
 LEDGER_INSERT = (
     f"INSERT INTO {wallet_operations.name} ({', '.join(LEDGER_INSERTED)})"  # noqa: S608 (the table's own names)
     f" SELECT {', '.join(LEDGER_INSERTED)} FROM unnest("
@@ -80,7 +85,11 @@ def ledger_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     arrays: dict[str, list[Any]] = {}
     for column in LEDGER_INSERTED:
         values = [row[column] for row in rows]
-        arrays[column] = [None if v is None else str(v) for v in values] if column in _AS_TEXT else values
+        if column in _AS_TEXT:
+            values = [None if v is None else str(v) for v in values]
+        elif column == _CHANGE:
+            values = [_plain(v) for v in values]
+        arrays[column] = values
     return arrays
 
 
@@ -110,8 +119,11 @@ def ledger_row(
 
 
 def _plain(value: Any) -> Any:
+    """A value as a plain DB-API driver takes it."""
     if isinstance(value, UUID):
         return str(value)
+    if isinstance(value, WalletChange):
+        return json.dumps(value.to_json(), separators=(",", ":"))
     return value.value if isinstance(value, Enum) else value
 
 
@@ -126,6 +138,7 @@ def request_from_pending(row: Any) -> OperationRequest:
     the transfer's."""
     values = {name: getattr(row, column) for name, column in _PENDING_FIELDS}
     values["operation_type"] = operation_type = OperationType(values["operation_type"])
+    values[_CHANGE] = change_of(values[_CHANGE])
     if starts_transfer(operation_type, values["counterparty_id"]):
         values["transfer_id"] = values["operation_id"]
     return OperationRequest(**values)
@@ -165,6 +178,8 @@ class LedgerRecord:
     applied_at: datetime
     currency: str
     """Its wallet's (ISO 4217): the currency of ``amount``, ``balance_after`` and ``held_after``."""
+    change: WalletChange | None
+    """A wallet update's change of its wallet's controls."""
 
     @classmethod
     def inserted(cls, row: dict[str, Any], seq: int, applied_at: datetime) -> LedgerRecord:
@@ -180,7 +195,13 @@ class LedgerRecord:
 
 
 _READERS: tuple[Callable[[Any], Any], ...] = tuple(
-    OperationType if column.name == "operation_type" else _uuid if isinstance(column.type, Uuid) else _same
+    OperationType
+    if column.name == "operation_type"
+    else change_of
+    if column.name == _CHANGE
+    else _uuid
+    if isinstance(column.type, Uuid)
+    else _same
     for column in wallet_operations.columns
 )
 """How each column's value, as a plain driver reads it, becomes its ``LedgerRecord`` field."""

@@ -6,16 +6,17 @@ one ``OperationResult`` published to the inbox of the web process that waits (``
 ``api_key_id`` (the key that sent the operation, recorded in its ledger row), ``transfer_id``
 and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold_id`` (the
 hold it makes or changes), ``expires_at`` (a hold's), ``currency`` (the wallet's, as the
-web node read it; the writer refuses a request whose currency is not its wallet's) and
-``reply_to`` (the inbox) are optional: a message without them reads as null (one sent before
-currencies takes its wallet's). Amounts are exact decimal strings. What each kind
+web node read it; the writer refuses a request whose currency is not its wallet's),
+``change`` (a ``WALLET_UPDATE``'s, ``shared.wallet_controls``) and ``reply_to`` (the inbox)
+are optional: a message without them reads as null (one sent before currencies takes its
+wallet's). Amounts are exact decimal strings (a wallet update's is ``"0"``). What each kind
 names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
 either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
      "counterparty_id": null, "hold_id": null, "expires_at": null, "currency": "EUR",
-     "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
+     "change": null, "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.0000", "error": null,
      "held_after": "0.0000"}
 """
@@ -34,6 +35,7 @@ from shared.errors import MalformedMessage
 from shared.money import InvalidAmount, currency_known, format_money, parse_amount, wire_money
 from shared.operations import Counterparty, OperationType, starts_transfer
 from shared.outcomes import OperationStatus, Rejection
+from shared.wallet_controls import InvalidChange, WalletChange, change_of
 
 WIRE_VERSION = 1
 """Bumped on any incompatible change of the message fields."""
@@ -91,7 +93,18 @@ def _inconsistency(request: OperationRequest) -> str | None:
         return "a hold has the hold's id and an expiry"
     if not kind.makes_hold and request.expires_at is not None:
         return "only a hold expires"
+    if kind.updates_wallet != (request.change is not None):
+        return "a wallet update, and only it, names a change"
+    if kind.updates_wallet != (request.amount == 0):
+        return "a wallet update, and only it, moves no money"
     return None
+
+
+def _amount_of(operation_type: OperationType, value: object) -> Decimal:
+    """A message's amount: a positive amount, or exactly 0 for a kind that moves no money."""
+    if operation_type.kind.updates_wallet and value in ("0", "0.0000"):
+        return Decimal(0)
+    return parse_amount(value)
 
 
 class Identified(Protocol):
@@ -112,6 +125,8 @@ class Identified(Protocol):
     def expires_at(self) -> datetime | None: ...
     @property
     def currency(self) -> str | None: ...
+    @property
+    def change(self) -> object: ...
 
 
 _CENTS = Decimal("0.01")
@@ -129,7 +144,7 @@ def request_identity(request: Identified) -> str:
     fingerprint and the worker's check both use it, on a request or on its ledger row): the
     kind and the amount; for a transfer or a capture to a wallet, the other wallet; for a
     change of a hold, the hold; for a hold, how long it lasts (its own id is new with each
-    request, and so is its acceptance time)."""
+    request, and so is its acceptance time); for a wallet update, the change."""
     operation_type = OperationType(request.operation_type)
     kind = operation_type.kind
     identity = f"{operation_type.value}|{identity_amount(request.amount, request.currency)}"
@@ -139,6 +154,9 @@ def request_identity(request: Identified) -> str:
         identity += f"|hold={request.hold_id}"
     if kind.makes_hold and request.expires_at is not None:
         identity += f"|for={round((request.expires_at - request.created_at).total_seconds())}"
+    change = change_of(request.change)
+    if change is not None:
+        identity += f"|change={change.identity()}"
     return identity
 
 
@@ -159,6 +177,8 @@ class OperationRequest:
     currency: str | None = None
     """The wallet's currency as the web node read it (None: a message of before currencies,
     which the writer gives its wallet's, ``worker.apply``)."""
+    change: WalletChange | None = None
+    """A ``WALLET_UPDATE``'s change of its wallet's controls."""
     reply_to: str | None = None
     """The inbox of the web process waiting for its answer (``shared.replies``); None: nobody
     waits. Not part of what the request is: neither stored nor in its identity."""
@@ -182,6 +202,7 @@ class OperationRequest:
             "hold_id": _uuid_text(self.hold_id),
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
             "currency": self.currency,
+            "change": None if self.change is None else self.change.to_json(),
             "created_at": self.created_at.isoformat(),
             "reply_to": self.reply_to,
         }
@@ -202,8 +223,8 @@ class OperationRequest:
             request = cls(
                 operation_id=UUID(_field(data, "operation_id")),
                 wallet_id=UUID(_field(data, "wallet_id")),
-                operation_type=OperationType(_field(data, "operation_type")),
-                amount=parse_amount(_field(data, "amount")),
+                operation_type=(operation_type := OperationType(_field(data, "operation_type"))),
+                amount=_amount_of(operation_type, _field(data, "amount")),
                 created_at=created_at,
                 idempotency_key=key,
                 api_key_id=_uuid_or_none(data.get("api_key_id")),
@@ -212,11 +233,12 @@ class OperationRequest:
                 hold_id=_uuid_or_none(data.get("hold_id")),
                 expires_at=_aware_or_none(data.get("expires_at")),
                 currency=currency,
+                change=change_of(data.get("change")),
                 reply_to=data.get("reply_to"),
             )
             if request.reply_to is not None and not keys.inbox_name_valid(request.reply_to):
                 raise ValueError("reply_to must name an inbox")
-        except (AttributeError, TypeError, ValueError, InvalidAmount) as exc:
+        except (AttributeError, TypeError, ValueError, InvalidAmount, InvalidChange) as exc:
             raise MalformedMessage(f"bad operation message: {exc}") from exc
         problem = _inconsistency(request)
         if problem:

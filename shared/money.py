@@ -70,7 +70,8 @@ def currency_known(currency: object) -> bool:
 
 
 @cache
-def _unit(currency: str) -> Decimal:
+def unit_of(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` (``Decimal("0.01")`` for EUR, ``Decimal("1")`` for JPY)."""
     return Decimal(1).scaleb(-minor_units(currency))
 
 
@@ -103,7 +104,7 @@ def parse_amount(value: object) -> Decimal:
 def amount_for(value: Decimal, currency: str) -> Decimal:
     """``value`` (already a ``parse_amount``) with exactly ``currency``'s decimals, or
     ``InvalidAmount`` if it has more."""
-    unit = _unit(currency)
+    unit = unit_of(currency)
     exact = value.quantize(unit)
     if exact != value:
         raise InvalidAmount(value)
@@ -121,7 +122,7 @@ def decimals_rule(currency: str) -> str:
 def format_money(value: Decimal, currency: str) -> str:
     """Render a balance or amount the way the API shows it, with exactly ``currency``'s
     decimals: ``"6000.00"`` (EUR), ``"6000"`` (JPY)."""
-    return f"{value.quantize(_unit(currency)):f}"
+    return f"{value.quantize(unit_of(currency)):f}"
 
 
 def wire_money(value: Decimal) -> str:

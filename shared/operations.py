@@ -37,6 +37,9 @@ class OperationType(StrEnum):
     """A hold released on request."""
     HOLD_EXPIRE = "HOLD_EXPIRE"
     """A hold released at its ``expires_at``."""
+    WALLET_UPDATE = "WALLET_UPDATE"
+    """A change of the wallet's limits or status (``shared.wallet_controls``): no money moves,
+    its amount is 0."""
 
     @property
     def kind(self) -> Kind:
@@ -83,6 +86,13 @@ class Kind:
     returns_money: bool = False
     """A credit of money that was the wallet's a moment earlier (a refund): never refused. Its
     room under the wallet's limit was kept while the money was away (``worker.ledger_batch``)."""
+    updates_wallet: bool = False
+    """It changes the wallet's controls (``change``) and moves no money (its amount is 0)."""
+
+    @property
+    def takes_money(self) -> bool:
+        """Money leaves the wallet or is set aside: what a frozen wallet refuses."""
+        return self.sign < 0 or self.spends_available
 
     @property
     def names_hold(self) -> bool:
@@ -109,6 +119,7 @@ KINDS: dict[OperationType, Kind] = {
     ),
     OperationType.HOLD_VOID: Kind(sign=0, resolves_hold=HoldState.VOIDED),
     OperationType.HOLD_EXPIRE: Kind(sign=0, resolves_hold=HoldState.EXPIRED),
+    OperationType.WALLET_UPDATE: Kind(sign=0, updates_wallet=True),
 }
 """Every kind, once. ``tests/shared/test_operations.py`` holds the table whole."""
 
@@ -120,6 +131,9 @@ TRANSFER_LEGS = {k.leg: t for t, k in KINDS.items() if k.leg is not None}
 
 HOLD_CHANGES = tuple(t for t, k in KINDS.items() if k.resolves_hold is not None)
 """The kinds that resolve a hold."""
+
+WALLET_UPDATES = tuple(t for t, k in KINDS.items() if k.updates_wallet)
+"""The kinds that change a wallet's controls (of amount 0)."""
 
 
 def starts_transfer(operation_type: OperationType, counterparty_id: UUID | None) -> bool:

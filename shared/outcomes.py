@@ -20,6 +20,12 @@ class Rejection(StrEnum):
     """Money of one currency sent to a wallet of another (the web refuses it before queueing;
     the writer refuses it too, whatever sent it)."""
     WALLET_NOT_FOUND = "Wallet not found"
+    WALLET_FROZEN = "Wallet is frozen"
+    """Money would leave a frozen wallet (a debit, a hold, a transfer out, a capture)."""
+    WALLET_CLOSED = "Wallet is closed"
+    WALLET_NOT_EMPTY = "Wallet is not empty"
+    """A wallet is closed only with no money: a zero balance, no active hold, no transfer out
+    still pending."""
     IDEMPOTENCY_MISMATCH = "Idempotency-Key was already used with a different request"
     HOLD_NOT_FOUND = "Hold not found"
     HOLD_CAPTURED = "Hold was already captured"
@@ -39,6 +45,9 @@ REJECTION_CODES: dict[str, str] = {
     Rejection.BALANCE_LIMIT: "balance_limit_exceeded",
     Rejection.CURRENCY_MISMATCH: "currency_mismatch",
     Rejection.WALLET_NOT_FOUND: "wallet_not_found",
+    Rejection.WALLET_FROZEN: "wallet_frozen",
+    Rejection.WALLET_CLOSED: "wallet_closed",
+    Rejection.WALLET_NOT_EMPTY: "wallet_not_empty",
     Rejection.IDEMPOTENCY_MISMATCH: "idempotency_key_reused",
     Rejection.HOLD_NOT_FOUND: "hold_not_found",
     Rejection.HOLD_CAPTURED: "hold_captured",

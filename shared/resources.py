@@ -16,6 +16,7 @@ from shared.ledger import LedgerRecord
 from shared.money import format_money
 from shared.outcomes import OperationStatus, ledger_error_fields
 from shared.transfers import TransferState, credit_id, refund_id
+from shared.wallet_controls import Controls
 
 
 def moment_json(value: datetime) -> str:
@@ -28,16 +29,22 @@ def uuid_text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def wallet_json(wallet_id: UUID, balance: Decimal, held: Decimal, currency: str) -> dict[str, Any]:
+def wallet_json(
+    wallet_id: UUID, balance: Decimal, held: Decimal, currency: str, controls: Controls | None = None
+) -> dict[str, Any]:
     """``GET /api/v1/wallets/<id>``: its money (``available`` = ``balance`` - ``held``), in its
-    currency."""
-    return {
+    currency, and its ``controls`` (limits and status; an event's ``wallet`` shows the money
+    alone)."""
+    body = {
         "id": str(wallet_id),
         "currency": currency,
         "balance": format_money(balance, currency),
         "available": format_money(balance - held, currency),
         "held": format_money(held, currency),
     }
+    if controls is not None:
+        body.update(controls.to_json(currency))
+    return body
 
 
 def operation_json(row: LedgerRecord) -> dict[str, Any]:
@@ -57,6 +64,7 @@ def operation_json(row: LedgerRecord) -> dict[str, Any]:
         "counterparty_wallet_id": uuid_text(row.counterparty_id),
         "hold_id": uuid_text(row.hold_id),
         "held_after": format_money(row.held_after, row.currency),
+        "change": None if row.change is None else row.change.shown(row.currency),
         "available_after": format_money(row.balance_after - row.held_after, row.currency),
         "position": row.seq,
         "created_at": moment_json(row.created_at),

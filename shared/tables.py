@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.types import UserDefinedType
 
@@ -81,6 +81,9 @@ wallets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("currency", CURRENCY, nullable=False),
+    Column("min_balance", MONEY, nullable=False, server_default="0"),
+    Column("max_balance", MONEY, nullable=True),
+    Column("status", String(8), nullable=False, server_default="active"),
 )
 
 transfers = Table(
@@ -140,6 +143,7 @@ wallet_operations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("currency", CURRENCY, nullable=False),
+    Column("change", JSONB, nullable=True),
 )
 
 pending_operations = Table(
@@ -159,6 +163,7 @@ pending_operations = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),
     Column("currency", CURRENCY, nullable=False),
+    Column("change", JSONB, nullable=True),
 )
 
 events = Table(

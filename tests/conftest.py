@@ -43,6 +43,7 @@ from shared.audit import (
     held_mismatches,
     ledger_mismatches,
     limit_breaches,
+    limit_crossings,
     transfer_mismatches,
 )
 from shared.config import Settings, get_settings
@@ -80,7 +81,7 @@ def database(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def db(database: Engine) -> Iterator[Engine]:
     """The test database; after the test, every balance must equal its ledger, money must be
-    conserved, every transfer's state must match its legs and no wallet may pass its limit
+    conserved, every transfer's state must match its legs and no wallet may pass its limits
     (``shared.audit``)."""
     yield database
     assert ledger_mismatches(database) == []
@@ -89,6 +90,7 @@ def db(database: Engine) -> Iterator[Engine]:
     assert currency_mismatches(database) == []
     assert transfer_mismatches(database) == []
     assert held_mismatches(database) == []
+    assert limit_crossings(database) == []
     assert limit_breaches(database) == []
 
 

@@ -34,6 +34,7 @@ from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
+from shared.wallet_controls import Controls, WalletStatus
 from worker.event_book import EVENTS_INSERT, EventBook
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
@@ -62,6 +63,9 @@ _LOCK_WALLETS = (
         wallets.c.held,
         wallets.c.tenant_id,
         wallets.c.currency,
+        wallets.c.min_balance,
+        wallets.c.max_balance,
+        wallets.c.status,
         _OUTGOING.label("outgoing"),
         func.now().label("now"),
     )
@@ -85,6 +89,14 @@ _SET_BALANCES = (
 )
 """The wallets' balances and held money after a batch, one array each (``_ledger_write``)."""
 
+_SET_CONTROLS = (
+    f"UPDATE {wallets.name} SET min_balance = new.min_balance, max_balance = new.max_balance,"  # noqa: S608 (constants)
+    " status = new.status FROM unnest(%(control_ids)s::uuid[], %(min_balances)s::numeric[],"
+    " %(max_balances)s::numeric[], %(statuses)s::varchar[]) AS new(id, min_balance, max_balance, status)"
+    f" WHERE {wallets.name}.id = new.id"
+)
+"""The controls of the wallets a batch updated (``WALLET_UPDATE``), one array each."""
+
 
 _KEYS = bindparam("keys", type_=ARRAY(String))
 
@@ -100,6 +112,7 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.expires_at,
         wallet_operations.c.created_at,
         wallet_operations.c.currency,
+        wallet_operations.c.change,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
@@ -170,15 +183,17 @@ def ledger_apply(
     outgoings: dict[UUID, Decimal] = {}
     tenants: dict[UUID, UUID | None] = {}
     currencies: dict[UUID, str] = {}
+    controls: dict[UUID, Controls] = {}
     now = None
     for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
         balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
         tenants[row.id], currencies[row.id], now = row.tenant_id, row.currency, row.now
+        controls[row.id] = _controls(row)
     requests = _with_currencies(requests, currencies)
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
     event_book = EventBook(now or _transaction_time(conn), tenants)
-    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies)
+    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies, controls)
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
@@ -213,10 +228,34 @@ def ledger_apply(
         "balances": [balances[w] for w in ordered],
         "helds": [helds[w] for w in ordered],
     }
-    _ledger_write(conn, batch.new_rows, event_book, balances_after if ordered else None)
+    _ledger_write(conn, batch.new_rows, event_book, balances_after if ordered else None, _controls_after(batch))
     hold_book.write_changes(conn)
     book.write_changes(conn)
     return batch.applied
+
+
+_DEFAULT_CONTROLS = Controls()
+
+
+def _controls(row: Any) -> Controls:
+    """A locked wallet's controls (most wallets have the defaults: one object for them all)."""
+    if row.min_balance == 0 and row.max_balance is None and row.status == WalletStatus.ACTIVE:
+        return _DEFAULT_CONTROLS
+    return Controls(row.min_balance, row.max_balance, WalletStatus(row.status))
+
+
+def _controls_after(batch: LedgerBatch) -> dict[str, list[Any]] | None:
+    """``_SET_CONTROLS``'s arrays for the wallets the batch updated (None: it updated none)."""
+    if not batch.updated:
+        return None
+    ordered = sorted(batch.updated)
+    after = [batch.controls[w] for w in ordered]
+    return {
+        "control_ids": [str(w) for w in ordered],
+        "min_balances": [c.min_balance for c in after],
+        "max_balances": [c.max_balance for c in after],
+        "statuses": [c.status.value for c in after],
+    }
 
 
 def _with_currencies(requests: Sequence[OperationRequest], currencies: dict[UUID, str]) -> Sequence[OperationRequest]:
@@ -230,11 +269,16 @@ def _with_currencies(requests: Sequence[OperationRequest], currencies: dict[UUID
 
 
 def _ledger_write(
-    conn: Connection, rows: list[dict[str, Any]], events: EventBook, balances: dict[str, list[Any]] | None = None
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    events: EventBook,
+    balances: dict[str, list[Any]] | None = None,
+    controls: dict[str, list[Any]] | None = None,
 ) -> None:
     """Insert new ledger rows and the events they are, and set the wallets' new ``balances``
     (``_SET_BALANCES``'s arrays), in one statement; unless an event shows its row's number (a
-    hold's does): then the rows first, numbered, and the rest after."""
+    hold's, a wallet update's do): then the rows first, numbered, and the rest after. New
+    ``controls`` (``_SET_CONTROLS``'s arrays) are set by a statement of their own."""
     statements: list[str] = []
     params: dict[str, Any] = {}
     if rows and events.numbered:
@@ -252,6 +296,8 @@ def _ledger_write(
         params.update(balances)
     if statements:
         conn.exec_driver_sql(_chained(statements), params)
+    if controls is not None:  # rare; and one statement may not update a row twice (its balance)
+        conn.exec_driver_sql(_SET_CONTROLS, controls)
 
 
 def _chained(statements: list[str]) -> str:

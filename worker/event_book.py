@@ -16,8 +16,9 @@ from shared.events import EVENTS_OF, EventType, Resource, event_data, event_id
 from shared.ledger import LedgerRecord
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
-from shared.resources import hold_json, uuid_text
+from shared.resources import hold_json, uuid_text, wallet_json
 from shared.tables import events
+from shared.wallet_controls import Controls
 from worker.holds import HoldBook
 
 _TYPES = {
@@ -65,14 +66,19 @@ class EventBook:
     """Each locked wallet's tenant: an event is its wallet's tenant's."""
     decided: list[_Decided] = field(default_factory=list)
 
-    def record(self, row: dict[str, Any], holds: HoldBook) -> None:
-        """Note the event a new ledger row is, if it is one (after its hold's change)."""
+    def record(self, row: dict[str, Any], holds: HoldBook, controls: Controls | None = None) -> None:
+        """Note the event a new ledger row is, if it is one (after its hold's change; with the
+        wallet's ``controls`` after it, for a wallet update)."""
         event_type = EVENTS_OF[OperationType(row["operation_type"])].of(OperationStatus(row["status"]))
         if event_type is None:
             return
         resource = None
         if event_type.resource is Resource.HOLD:
             resource = hold_json(holds.view(row["hold_id"], self.now))
+        elif event_type.resource is Resource.WALLET:
+            assert controls is not None
+            money = (row["balance_after"], row["held_after"], row["currency"])
+            resource = wallet_json(row["wallet_id"], *money, controls)
         self.decided.append(_Decided(event_type, row, resource))
 
     @property
@@ -88,7 +94,8 @@ class EventBook:
         for decided in self.decided:
             row = decided.row
             resource = decided.type.resource
-            subject = row["id"] if resource is Resource.OPERATION else row[f"{resource.value}_id"]
+            # A wallet's change is one event each: its subject is the change, as an operation's.
+            subject = row["id"] if resource in (Resource.OPERATION, Resource.WALLET) else row[f"{resource.value}_id"]
             created = data = None  # an operation's or a transfer's data is rendered from its rows when read
             if numbered is not None:
                 seq, created = numbered[row["id"]]

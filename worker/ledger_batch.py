@@ -14,27 +14,54 @@ from uuid import UUID
 
 from shared.ledger import ledger_row
 from shared.messages import OperationRequest, OperationResult
-from shared.money import MAX_BALANCE, InvalidAmount, amount_for
+from shared.money import InvalidAmount, amount_for
 from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
 from shared.replies import Reply
+from shared.wallet_controls import Controls, WalletChange, WalletStatus
 from worker.event_book import EventBook
 from worker.holds import HoldBook
 from worker.transfer_book import TransferBook
 
 
+def status_refusal(kind: Kind, status: WalletStatus) -> Rejection | None:
+    """Why the wallet's status refuses an operation, if it does: a closed wallet refuses
+    everything, a frozen one all that takes money (``Kind.takes_money``). Money that returns (a
+    refund) is never refused: a wallet with a transfer out pending is not closed."""
+    if kind.returns_money:
+        return None
+    if status is WalletStatus.CLOSED:
+        return Rejection.WALLET_CLOSED
+    if status is WalletStatus.FROZEN and kind.takes_money:
+        return Rejection.WALLET_FROZEN
+    return None
+
+
 def money_refusal(
-    kind: Kind, amount: Decimal, balance: Decimal, available: Decimal, outgoing: Decimal
+    kind: Kind, amount: Decimal, balance: Decimal, available: Decimal, outgoing: Decimal, controls: Controls
 ) -> Rejection | None:
     """Why the wallet's money refuses an operation, if it does. Money leaving the wallet, or set
-    aside, must be available (not held) when its kind ``spends_available``; a capture takes held
-    money, which the hold's checks (``worker.holds``) cover. A credit must fit under the balance
-    limit with the wallet's ``outgoing`` money (its transfers still pending, which may come back
-    as refunds): so the money that returns (``returns_money``) always fits, and is never refused."""
-    if kind.spends_available and amount > available:
+    aside, must leave its available money (not held) at ``min_balance`` or above when its kind
+    ``spends_available``; a capture takes held money, which the hold's checks (``worker.holds``)
+    cover. A credit must fit under the wallet's ceiling (``max_balance``, and ``MAX_BALANCE``)
+    with its ``outgoing`` money (its transfers still pending, which may come back as refunds): so
+    the money that returns (``returns_money``) always fits, and is never refused."""
+    if kind.spends_available and available - amount < controls.min_balance:
         return Rejection.INSUFFICIENT_FUNDS
-    if kind.sign > 0 and not kind.returns_money and balance + outgoing + amount > MAX_BALANCE:
+    if kind.sign > 0 and not kind.returns_money and balance + outgoing + amount > controls.ceiling:
         return Rejection.BALANCE_LIMIT
+    return None
+
+
+def change_refusal(
+    change: WalletChange, controls: Controls, balance: Decimal, held: Decimal, outgoing: Decimal
+) -> Rejection | None:
+    """Why a wallet refuses a change of its controls, if it does: a closed wallet stays closed;
+    a wallet is closed only empty (no balance, no active hold, no transfer out pending)."""
+    if controls.status is WalletStatus.CLOSED:
+        return Rejection.WALLET_CLOSED
+    if change.status is WalletStatus.CLOSED and (balance != 0 or held != 0 or outgoing != 0):
+        return Rejection.WALLET_NOT_EMPTY
     return None
 
 
@@ -69,9 +96,13 @@ class LedgerBatch:
     outgoings: dict[UUID, Decimal]
     """Each wallet's money in transfers still pending (``worker.apply._OUTGOING``)."""
     currencies: dict[UUID, str]
+    controls: dict[UUID, Controls]
     applied: Applied = field(default_factory=lambda: Applied([]))
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     changed: set[UUID] = field(default_factory=set)
+    """Wallets whose money changed."""
+    updated: set[UUID] = field(default_factory=set)
+    """Wallets whose controls changed."""
 
     def available(self, wallet: UUID) -> Decimal:
         return self.balances[wallet] - self.helds[wallet]
@@ -79,6 +110,16 @@ class LedgerBatch:
     def refusal(self, request: OperationRequest) -> Rejection | None:
         """Why the money of ``request``'s wallet refuses it, if it does (the wallet is locked)."""
         wallet = request.wallet_id
+        kind = request.operation_type.kind
+        controls = self.controls[wallet]
+        if kind.updates_wallet:
+            assert request.change is not None  # a message without one is malformed
+            return change_refusal(
+                request.change, controls, self.balances[wallet], self.helds[wallet], self.outgoings[wallet]
+            )
+        refused = status_refusal(kind, controls.status)
+        if refused is not None:
+            return refused
         currency = self.currencies[wallet]
         if request.currency != currency:
             return Rejection.CURRENCY_MISMATCH
@@ -87,11 +128,7 @@ class LedgerBatch:
         except InvalidAmount:
             return Rejection.UNPROCESSABLE  # more decimals than its currency has: the web refuses it first
         return money_refusal(
-            request.operation_type.kind,
-            request.amount,
-            self.balances[wallet],
-            self.available(wallet),
-            self.outgoings[wallet],
+            kind, request.amount, self.balances[wallet], self.available(wallet), self.outgoings[wallet], controls
         )
 
     def decide(self, request: OperationRequest, rejection: Rejection | None = None) -> OperationResult:
@@ -108,6 +145,9 @@ class LedgerBatch:
             self.helds[wallet] += self.holds.held_change(request)
             self.holds.applied(request)
             self.changed.add(wallet)
+            if request.change is not None:
+                self.controls[wallet] = request.change.applied_to(self.controls[wallet])
+                self.updated.add(wallet)
             result = OperationResult(request.operation_id, OperationStatus.APPLIED, after, None, self.helds[wallet])
         else:
             result = OperationResult(
@@ -122,5 +162,5 @@ class LedgerBatch:
             currency=self.currencies[wallet],
         )
         self.new_rows.append(row)
-        self.events.record(row, self.holds)
+        self.events.record(row, self.holds, self.controls[wallet])
         return result

@@ -24,6 +24,7 @@ def test_every_kind_says_which_event_its_decisions_are() -> None:
 def test_an_event_type_names_its_resource() -> None:
     assert [t.resource for t in EventType] == [
         Resource.WALLET,
+        Resource.WALLET,
         Resource.OPERATION,
         Resource.OPERATION,
         Resource.TRANSFER,

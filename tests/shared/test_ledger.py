@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from shared.ledger import (
     LEDGER_INSERTED,
     PENDING_COLUMNS,
     LedgerRecord,
+    ledger_columns,
     ledger_row,
     pending_values,
     request_from_pending,
@@ -21,6 +23,7 @@ from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.tables import pending_operations, wallet_operations
+from shared.wallet_controls import WalletChange, WalletStatus
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 
@@ -45,6 +48,7 @@ def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
         "expires_at",
         "created_at",
         "currency",
+        "change",
     }
     defaulted = {"seq", "applied_at"}  # by the database
     assert set(row) == set(wallet_operations.columns.keys()) - defaulted
@@ -104,3 +108,23 @@ def test_a_pending_record_round_trips_to_its_request() -> None:
     )
     row = SimpleNamespace(**{c: getattr(hold_request, "operation_id" if c == "id" else c) for c in PENDING_COLUMNS})
     assert request_from_pending(row) == hold_request
+
+
+def test_a_wallet_update_keeps_its_change_through_the_ledger_and_a_pending_record() -> None:
+    change = WalletChange(min_balance=Decimal("-50"), max_removed=True, status=WalletStatus.FROZEN)
+    update = OperationRequest(
+        uuid.uuid4(), uuid.uuid4(), OperationType.WALLET_UPDATE, Decimal(0), NOW, currency="EUR", change=change
+    )
+    # A pending record stores it as JSON text; the driver reads it back as a mapping.
+    stored = dict(zip(PENDING_COLUMNS, pending_values(update), strict=True))
+    assert json.loads(stored["change"]) == {"min_balance": "-50.0000", "max_balance": None, "status": "frozen"}
+    stored["change"] = json.loads(stored["change"])
+    row = SimpleNamespace(**{c: uuid.UUID(v) if c.endswith("id") and v else v for c, v in stored.items()})
+    assert request_from_pending(row) == update
+    # The batch insert takes it as JSON text too, and a plain driver's mapping reads back as it was.
+    result = OperationResult(update.operation_id, OperationStatus.APPLIED, Decimal(0))
+    ledger = ledger_row(update, result, balance_after=Decimal(0), held_after=Decimal(0), hold_id=None, currency="EUR")
+    [text] = ledger_columns([ledger])["change"]
+    values = {column: ledger.get(column) for column in LEDGER_COLUMNS} | {"seq": 1, "applied_at": NOW}
+    values.update(id=str(update.operation_id), wallet_id=str(update.wallet_id), change=json.loads(text))
+    assert LedgerRecord.from_values(tuple(values.values())).change == change

@@ -36,6 +36,7 @@ def test_signs() -> None:
         T.HOLD_CAPTURE: -1,
         T.HOLD_VOID: 0,
         T.HOLD_EXPIRE: 0,
+        T.WALLET_UPDATE: 0,
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from shared import keys
 from shared.tables import wallets
+from shared.wallet_controls import Controls
 from tests.support import factories
 from tests.support.api import Api, error_body
 from web.wallets.auth.api_keys import Scope
@@ -43,7 +44,8 @@ def test_a_wallet_holds_the_currency_it_was_made_in_or_the_default(
     response = _create(api, body)
     assert response.status_code == 201
     made = response.json()
-    assert made == {"id": made["id"], "currency": currency, "balance": zero, "available": zero, "held": zero}
+    money = {"balance": zero, "available": zero, "held": zero}
+    assert made == {"id": made["id"], "currency": currency, **money, **Controls().to_json(currency)}
     assert api.client.get(f"/api/v1/wallets/{made['id']}").json() == made
 
 

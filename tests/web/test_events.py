@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from deploy.processes import wait_until
 from shared.config import Settings
 from shared.events import EventType
+from shared.wallet_controls import Controls
 from tests.support.api import Api, error_body, events_feed, wallets_on_two_shards, without_strays
 from tests.support.events import event_subject, events_expected
 from tests.support.factories import api_key
@@ -67,7 +68,8 @@ def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(setti
     for event in events:
         data = dict(event["data"])
         if event["type"] == "wallet.created":
-            assert data == {"id": data["id"], "currency": "EUR"} | {k: "0.00" for k in ("balance", "available", "held")}
+            money = {k: "0.00" for k in ("balance", "available", "held")}
+            assert data == {"id": data["id"], "currency": "EUR", **money, **Controls().to_json("EUR")}
             continue
         wallet = data.pop("wallet")
         row = ledger[wallet["position"]]  # the ledger row that is this event

@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.wallet_controls import CHANGE_FIELDS
 from web.wallets.api import parsing
 from web.wsgi import application
 
@@ -162,6 +163,8 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
 @pytest.mark.parametrize(
     ("name", "fields"),
     [
+        ("WalletRequest", parsing.WALLET_FIELDS),
+        ("WalletChange", CHANGE_FIELDS),
         ("OperationRequest", parsing.OPERATION_FIELDS),
         ("TransferRequest", parsing.TRANSFER_FIELDS),
         ("HoldRequest", parsing.HOLD_FIELDS),

@@ -15,6 +15,7 @@ from deploy.processes import free_port
 from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
+from shared.wallet_controls import Controls
 from tests.support.api import Api, error_body
 from tests.support.databases import terminate_backends
 from tests.support.factories import seed_applied_deposit
@@ -28,7 +29,8 @@ def test_get_balance(api: Api) -> None:
     response = api.client.get(f"/api/v1/wallets/{wallet}")
     assert response.status_code == 200
     # The seed's body, byte for byte, after the wallet's own id and currency.
-    money = b'"currency": "EUR", "balance": "5000.00", "available": "5000.00", "held": "0.00"}'
+    money = b'"currency": "EUR", "balance": "5000.00", "available": "5000.00", "held": "0.00", '
+    money += b'"min_balance": "0.00", "max_balance": null, "status": "active"}'
     assert response.content == b'{"id": "' + wallet.encode() + b'", ' + money
 
 
@@ -117,6 +119,7 @@ def test_trailing_slash_is_optional(api: Api, path: str) -> None:
         "balance": "7.00",
         "available": "7.00",
         "held": "0.00",
+        **Controls().to_json("EUR"),
     }
 
 
@@ -141,9 +144,9 @@ def test_unknown_path_is_json_404(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("put", "/api/v1/wallets/{id}", "GET, HEAD"),
-        ("delete", "/api/v1/wallets/{id}", "GET, HEAD"),
-        ("post", "/api/v1/wallets/{id}", "GET, HEAD"),
+        ("put", "/api/v1/wallets/{id}", "GET, PATCH, HEAD"),
+        ("delete", "/api/v1/wallets/{id}", "GET, PATCH, HEAD"),
+        ("post", "/api/v1/wallets/{id}", "GET, PATCH, HEAD"),
         ("get", "/api/v1/wallets/{id}/operation", "POST"),
         ("patch", "/api/v1/wallets/{id}/operation", "POST"),
         ("get", "/api/v1/wallets", "POST"),
@@ -290,6 +293,7 @@ def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> No
         "balance": "12.00",
         "available": "12.00",
         "held": "0.00",
+        **Controls().to_json("EUR"),
     }
 
 

@@ -17,6 +17,8 @@ INVALID_AMOUNT = "Invalid or missing amount"
 """Alone, or followed by the decimals the wallet's currency allows."""
 INVALID_CURRENCY = 'Invalid "currency": an ISO 4217 code with minor units, such as EUR or JPY'
 INVALID_OPERATION_TYPE = "Invalid operationType"
+INVALID_CONTROLS = "Invalid wallet controls"
+"""Followed by the rule broken (``shared.wallet_controls``)."""
 MALFORMED_JSON = "Malformed JSON body"
 NOT_AN_OBJECT = "Request body must be a JSON object"
 DUPLICATE_KEY = "Duplicate key in JSON object"
@@ -79,6 +81,7 @@ BY_MESSAGE = {
     INVALID_AMOUNT: "invalid_amount",
     INVALID_CURRENCY: "invalid_currency",
     INVALID_OPERATION_TYPE: "invalid_operation_type",
+    INVALID_CONTROLS: "invalid_wallet_controls",
     MALFORMED_JSON: "malformed_json",
     NOT_AN_OBJECT: "body_not_object",
     DUPLICATE_KEY: "duplicate_json_key",

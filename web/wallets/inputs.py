@@ -9,6 +9,7 @@ from uuid import UUID
 
 from shared.events import EventType
 from shared.operations import OperationType
+from shared.wallet_controls import WalletChange
 
 HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
 """How long a hold lasts when ``expires_in`` is not given (7 days)."""
@@ -30,6 +31,8 @@ MAX_WEBHOOK_ENDPOINTS = 16
 class WalletInput:
     currency: str
     """An ISO 4217 code (``shared.money``)."""
+    limits: WalletChange | None = None
+    """Its limits, if not the defaults (``shared.wallet_controls``)."""
 
 
 @dataclass(frozen=True, slots=True)

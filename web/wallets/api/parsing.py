@@ -17,10 +17,12 @@ from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.events import EventType
 from shared.money import InvalidAmount, currency_known, parse_amount
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
+from shared.wallet_controls import CHANGE_FIELDS, InvalidChange, WalletChange
 from web.wallets.error_codes import (
     DUPLICATE_KEY,
     HOLD_TO_SELF,
     INVALID_AMOUNT,
+    INVALID_CONTROLS,
     INVALID_CURRENCY,
     INVALID_CURSOR,
     INVALID_EVENT_TYPE,
@@ -48,6 +50,7 @@ from web.wallets.inputs import (
     TransferInput,
     WalletInput,
 )
+from web.wallets.money.currencies import limits_in
 
 
 def _reject_constant(name: str) -> Any:
@@ -108,7 +111,8 @@ def _amount_of(data: dict[str, Any]) -> Decimal:
         raise InvalidRequest(INVALID_AMOUNT) from None
 
 
-WALLET_FIELDS = ("currency",)
+WALLET_FIELDS = ("currency", "min_balance", "max_balance")
+LIMIT_FIELDS = ("min_balance", "max_balance")
 OPERATION_FIELDS = ("operationType", "amount")
 TRANSFER_FIELDS = ("from", "to", "amount")
 HOLD_FIELDS = ("amount", "expires_in", "to")
@@ -117,7 +121,8 @@ ENDPOINT_FIELDS = ("url", "event_types")
 
 
 def parse_wallet(body: bytes, *, default_currency: str) -> WalletInput:
-    """``{"currency": "JPY"}``, or an empty body or ``{}`` for ``default_currency``."""
+    """``{"currency": "JPY", "min_balance": "-50", "max_balance": "1000"}`` (each optional), or
+    an empty body or ``{}`` for a wallet of ``default_currency`` with the default limits."""
     if not body:
         return WalletInput(default_currency)
     data = parse_json_object(body)
@@ -125,7 +130,23 @@ def parse_wallet(body: bytes, *, default_currency: str) -> WalletInput:
     currency = data.get("currency", default_currency)
     if not currency_known(currency):
         raise InvalidRequest(INVALID_CURRENCY)
-    return WalletInput(currency)
+    limits = {name: data[name] for name in LIMIT_FIELDS if name in data}
+    return WalletInput(currency, limits_in(_change_of(limits), currency) if limits else None)
+
+
+def parse_wallet_change(body: bytes) -> WalletChange:
+    """``PATCH /wallets/<id>``: ``{"min_balance"?, "max_balance"? (null: none), "status"?}``,
+    at least one (whether the limits suit the wallet's currency is checked once it is known)."""
+    data = parse_json_object(body)
+    refuse_unknown_fields(data, CHANGE_FIELDS)
+    return _change_of(data)
+
+
+def _change_of(data: dict[str, Any]) -> WalletChange:
+    try:
+        return WalletChange.from_json(data)
+    except InvalidChange as exc:
+        raise InvalidRequest(f"{INVALID_CONTROLS}: {exc}") from None
 
 
 def parse_operation(body: bytes) -> OperationInput:

@@ -7,12 +7,14 @@ from uuid import uuid4
 from django.db import models
 from django.db.models.functions import Now
 
-from shared.operations import OperationType
+from shared.operations import WALLET_UPDATES, OperationType
 from shared.outcomes import OperationStatus
+from shared.wallet_controls import WalletStatus
 from web.wallets.models.fields import currency_code, money, optional_reference
 from web.wallets.models.tenants import ApiKey, Tenant
 
 OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
+WALLET_STATUS_CHOICES = [(s.value, s.value) for s in WalletStatus]
 
 
 class Wallet(models.Model):
@@ -31,15 +33,25 @@ class Wallet(models.Model):
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
     currency = currency_code()
+    # Its controls (shared.wallet_controls): changed only by its writer, in order with its money.
+    min_balance = money(default=0, db_default=0, help_text="Lowest available money a debit may leave (<0: overdraft)")
+    max_balance = money(null=True, blank=True, help_text="Highest balance a credit may reach (none: no limit)")
+    status = models.CharField(
+        max_length=8, choices=WALLET_STATUS_CHOICES, default="active", db_default="active", editable=False
+    )
 
     class Meta:
         db_table = "wallets"
+        # Not balance >= min_balance: a limit may be lowered below the money a wallet has, and
+        # only refuses further movement that way. The ledger audit checks each debit and credit
+        # against the limits as they stood (shared.audit.limit_crossings).
         constraints = [
-            models.CheckConstraint(condition=models.Q(balance__gte=0), name="wallets_balance_non_negative"),
             models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="wallets_currency_code"),
+            models.CheckConstraint(condition=models.Q(held__gte=0), name="wallets_held_non_negative"),
+            models.CheckConstraint(condition=models.Q(min_balance__lte=0), name="wallets_min_balance_not_positive"),
+            models.CheckConstraint(condition=models.Q(max_balance__gte=0), name="wallets_max_balance_non_negative"),
             models.CheckConstraint(
-                condition=models.Q(held__gte=0) & models.Q(held__lte=models.F("balance")),
-                name="wallets_held_within_balance",
+                condition=models.Q(status__in=[s.value for s in WalletStatus]), name="wallets_status_valid"
             ),
         ]
 
@@ -79,12 +91,19 @@ class WalletOperation(models.Model):
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     applied_at = models.DateTimeField(db_default=Now(), editable=False, help_text="When the worker committed it")
     currency = currency_code()
+    change = models.JSONField(
+        null=True, blank=True, editable=False, help_text="A wallet update's change of its limits or status"
+    )
 
     class Meta:
         db_table = "wallet_operations"
         indexes = [models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="wallet_operations_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0)
+                | models.Q(amount=0, operation_type__in=[t.value for t in WALLET_UPDATES]),
+                name="wallet_operations_amount_positive",
+            ),
             models.CheckConstraint(
                 condition=models.Q(operation_type__in=[t.value for t in OperationType]),
                 name="wallet_operations_type_valid",
@@ -128,6 +147,7 @@ class PendingOperation(models.Model):
     recorded_at = models.DateTimeField(db_default=Now(), editable=False)
     settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
     currency = currency_code()
+    change = models.JSONField(null=True, editable=False)
 
     class Meta:
         db_table = "pending_operations"

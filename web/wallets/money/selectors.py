@@ -20,11 +20,12 @@ from shared.operations import OperationType
 from shared.outcomes import Rejection
 from shared.resources import HoldRow, TransferRow
 from shared.transfers import TransferState, credit_id, refund_id
+from shared.wallet_controls import Controls, WalletStatus
 from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import INVALID_CURSOR
 
-_BALANCE = "SELECT balance, held, tenant_id, currency FROM wallets WHERE id = %s"
+_BALANCE = "SELECT balance, held, tenant_id, currency, min_balance, max_balance, status FROM wallets WHERE id = %s"
 _KNOWN = "SELECT tenant_id, currency FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
@@ -76,11 +77,13 @@ def _tenant_id(value: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """A wallet's money: ``balance`` = ``held`` (by active holds) + ``available``, in ``currency``."""
+    """A wallet's money: ``balance`` = ``held`` (by active holds) + ``available``, in ``currency``;
+    and its ``controls`` (limits and status)."""
 
     balance: Decimal
     held: Decimal
     currency: str
+    controls: Controls
 
     @property
     def available(self) -> Decimal:
@@ -93,7 +96,8 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
     row = read_one(_BALANCE, (str(wallet_id),))
     if row is None or not caller.reaches(_tenant_id(row[2])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    return Money(row[0], row[1], row[3])
+    balance, held, _, currency, min_balance, max_balance, status = row
+    return Money(balance, held, currency, Controls(min_balance, max_balance, WalletStatus(status)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,15 +32,17 @@ from shared.errors import (
 from shared.events import EventType, event_id
 from shared.ledger import PENDING_COLUMNS, LedgerRecord, pending_values
 from shared.messages import OperationRequest, OperationResult, request_identity
-from shared.outcomes import Rejection
-from shared.resources import wallet_json
+from shared.operations import OperationType
+from shared.outcomes import OperationStatus, Rejection
+from shared.resources import uuid_text, wallet_json
 from shared.sharding import shard_for
+from shared.wallet_controls import Controls, WalletChange
 from web.database import read_one, write
 from web.wallets.auth.api_keys import Caller
 from web.wallets.auth.rate_limits import Counted
 from web.wallets.error_codes import IN_FLIGHT, WALLET_QUOTA
 from web.wallets.inputs import OperationInput, WalletInput
-from web.wallets.money.currencies import amount_in
+from web.wallets.money.currencies import amount_in, limits_in
 from web.wallets.money.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.money.queueing import KeyRecord, operation_send
 from web.wallets.money.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
@@ -50,19 +52,31 @@ log = logging.getLogger(__name__)
 REPLAY_POLL = 0.02
 """Seconds between ledger reads while a replayed key's first request is in flight."""
 
-# Each in one statement, so one transaction: the wallet and its wallet.created event.
+# Each in one statement, so one transaction: the wallet, the ledger row of its limits if it
+# has any (WALLET_UPDATE, as a later change would be), and its wallet.created event. Built
+# from constants only (no input reaches these strings).
+_WALLET_LIMITS = (
+    "limits AS (INSERT INTO wallet_operations"  # noqa: S608 (constants)
+    " (id, wallet_id, operation_type, amount, status, balance_after, held_after, api_key_id, created_at,"
+    f" currency, change) SELECT %s, id, '{OperationType.WALLET_UPDATE.value}', 0,"
+    f" '{OperationStatus.APPLIED.value}', 0, 0, %s, now(), currency, c.change"
+    " FROM wallet, (SELECT %s::jsonb AS change) c WHERE c.change IS NOT NULL)"
+)
 _WALLET_CREATED = (
     "INSERT INTO events (id, type, tenant_id, wallet_id, data) SELECT %s, %s, tenant_id, id, %s FROM wallet"
 )
 _WALLET_INSERT = (
-    "WITH wallet AS (INSERT INTO wallets (id, currency) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING"  # noqa: S608 (constants)
-    " RETURNING id, tenant_id) " + _WALLET_CREATED
+    "WITH wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance) VALUES (%s, %s, %s, %s)"  # noqa: S608 (constants)
+    " ON CONFLICT (id) DO NOTHING RETURNING id, tenant_id, currency), " + _WALLET_LIMITS + " " + _WALLET_CREATED
 )
 # The tenant's count goes up only with the insert, and never past its limit.
 _TENANT_WALLET_INSERT = (
     "WITH quota AS ("  # noqa: S608 (constants only)
     " UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id"
-    "), wallet AS (INSERT INTO wallets (id, currency, tenant_id) SELECT %s, %s, id FROM quota RETURNING id, tenant_id) "
+    "), wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, tenant_id)"
+    " SELECT %s, %s, %s, %s, id FROM quota RETURNING id, tenant_id, currency), "
+    + _WALLET_LIMITS
+    + " "
     + _WALLET_CREATED
     + " RETURNING wallet_id"
 )
@@ -99,20 +113,25 @@ class Submission:
 @dataclass(frozen=True, slots=True)
 class NewWallet:
     id: UUID
-    balance: Decimal
     currency: str
+    controls: Controls
 
 
 def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
-    """A new empty wallet of the caller's tenant in ``wallet``'s currency, within the tenant's
-    quota (``Forbidden`` past it), and its ``wallet.created`` event; with ``API_AUTH=off``, of
-    no tenant."""
+    """A new empty wallet of the caller's tenant in ``wallet``'s currency, with its limits (a
+    ``WALLET_UPDATE`` row, the wallet's first), within the tenant's quota (``Forbidden`` past
+    it), and its ``wallet.created`` event; with ``API_AUTH=off``, of no tenant."""
     wallet_id = uuid4()
+    controls = Controls() if wallet.limits is None else wallet.limits.applied_to(Controls())
+    row = (str(wallet_id), wallet.currency, controls.min_balance, controls.max_balance)
+    change = None if wallet.limits is None else json.dumps(wallet.limits.to_json())
+    limits = (str(uuid4()), uuid_text(caller.key_id), change)
     event = (str(event_id(EventType.WALLET_CREATED, wallet_id)), EventType.WALLET_CREATED.value)
-    data = json.dumps(wallet_json(wallet_id, Decimal(0), Decimal(0), wallet.currency), separators=(",", ":"))
+    made = wallet_json(wallet_id, Decimal(0), Decimal(0), wallet.currency, controls)
+    data = json.dumps(made, separators=(",", ":"))
     if caller.tenant_id is None:
-        write(_WALLET_INSERT, (str(wallet_id), wallet.currency, *event, data))
-    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, str(wallet_id), wallet.currency, *event, data)) is None:
+        write(_WALLET_INSERT, (*row, *limits, *event, data))
+    elif read_one(_TENANT_WALLET_INSERT, (caller.tenant_id, *row, *limits, *event, data)) is None:
         # Refused, unless a retry after a lost connection finds the first attempt committed.
         try:
             committed = wallet_tenant_get(wallet_id=wallet_id) == caller.tenant_id
@@ -120,7 +139,7 @@ def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
             committed = False
         if not committed:
             raise Forbidden(WALLET_QUOTA)
-    return NewWallet(wallet_id, Decimal(0), wallet.currency)
+    return NewWallet(wallet_id, wallet.currency, controls)
 
 
 def operation_submit(
@@ -141,6 +160,24 @@ def operation_submit(
         idempotency_key=context.idempotency_key,
         api_key_id=context.caller.key_id,
         currency=wallet.currency,
+    )
+    return request_submit(request=request, context=context)
+
+
+def wallet_update(*, wallet_id: UUID, change: WalletChange, context: WriteContext) -> Submission:
+    """Queue a change of a wallet's controls on its shard (its writer applies it in order with
+    the wallet's money) and wait for its answer, as for an operation."""
+    wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
+    request = OperationRequest(
+        operation_id=uuid4(),
+        wallet_id=wallet_id,
+        operation_type=OperationType.WALLET_UPDATE,
+        amount=Decimal(0),
+        created_at=datetime.now(UTC),
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
+        currency=wallet.currency,
+        change=limits_in(change, wallet.currency),
     )
     return request_submit(request=request, context=context)
 

@@ -9,7 +9,7 @@ from typing import Any
 from shared.money import MONEY_SCALE
 from web.wallets.error_codes import CODES
 
-MONEY_PATTERN = rf"^[0-9]+(\.[0-9]{{1,{MONEY_SCALE}}})?$"
+MONEY_PATTERN = rf"^-?[0-9]+(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
@@ -51,7 +51,8 @@ COMMON_SCHEMAS: dict[str, Any] = {
     "Money": {
         "type": "string",
         "pattern": MONEY_PATTERN,
-        "description": "An exact decimal with exactly its currency's decimals: 12.30 (EUR), 1230 (JPY), 1.230 (KWD)",
+        "description": "An exact decimal with exactly its currency's decimals: 12.30 (EUR), 1230 (JPY), 1.230 (KWD);"
+        " a balance may be negative within its wallet's overdraft line (min_balance)",
     },
     "Currency": {
         "type": "string",

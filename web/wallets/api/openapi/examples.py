@@ -20,6 +20,9 @@ CREATED = "2026-11-25T09:30:00.120000+00:00"
 APPLIED = "2026-11-25T09:30:00.135000+00:00"
 EXPIRES = "2026-12-02T09:30:00.135000+00:00"
 
+LIMITS = {"min_balance": "-50.00", "max_balance": None, "status": "active"}
+"""The example wallet's controls: an overdraft line of 50.00, no maximum."""
+
 OPERATION_ROW = {
     "operation_id": OPERATION,
     "wallet_id": WALLET,
@@ -35,6 +38,7 @@ OPERATION_ROW = {
     "counterparty_wallet_id": None,
     "hold_id": None,
     "held_after": "0.00",
+    "change": None,
     "available_after": "100.00",
     "position": 1042,
     "created_at": CREATED,
@@ -44,9 +48,20 @@ OPERATION_ROW = {
 EVENT = "6e8a0c2e-4a6c-5d8e-9f1a-3b5c7d9e1f3a"
 
 EXAMPLES: dict[str, Any] = {
-    "wallet_request": {"currency": "EUR"},
-    "wallet": {"id": WALLET, "currency": "EUR", "balance": "0.00", "available": "0.00", "held": "0.00"},
-    "balance": {"id": WALLET, "currency": "EUR", "balance": "90.00", "available": "85.00", "held": "5.00"},
+    "wallet_request": {"currency": "EUR", "min_balance": "-50.00"},
+    "wallet": {"id": WALLET, "currency": "EUR", "balance": "0.00", "available": "0.00", "held": "0.00", **LIMITS},
+    "balance": {"id": WALLET, "currency": "EUR", "balance": "90.00", "available": "85.00", "held": "5.00", **LIMITS},
+    "wallet_change": {"max_balance": "1000.00", "status": "frozen"},
+    "wallet_changed": {
+        "id": WALLET,
+        "currency": "EUR",
+        "balance": "90.00",
+        "available": "85.00",
+        "held": "5.00",
+        **LIMITS,
+        "max_balance": "1000.00",
+        "status": "frozen",
+    },
     "operation_request": {"operationType": "DEPOSIT", "amount": "100.00"},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "currency": "EUR", "operation_id": OPERATION},
     "operation_pending": {"status": "Pending", "operation_id": OPERATION},

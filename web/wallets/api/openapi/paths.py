@@ -16,6 +16,7 @@ from web.wallets.api.openapi.responses import (
     HOLD_ID,
     HOLD_NOT_FOUND,
     IDEMPOTENCY_KEY,
+    STATUS_CONFLICT,
     LOCATION,
     NOT_JSON,
     OPERATION_ID,
@@ -34,7 +35,8 @@ from web.wallets.inputs import HISTORY_MAX_LIMIT
 
 SUMMARIES = {
     "wallet_create": "Create a wallet of the key's tenant",
-    "wallet_balance": "Read a wallet's balance, available and held money",
+    "wallet_balance": "Read a wallet's balance, available and held money, limits and status",
+    "wallet_update": "Change a wallet's limits or status (freeze, unfreeze, close)",
     "wallet_operate": "Deposit into or withdraw from a wallet",
     "wallet_history": "List a wallet's ledger, newest first",
     "operation_status": "Read an operation's status (poll a 202's Location)",
@@ -53,7 +55,7 @@ SUMMARIES = {
 TAGS = {
     "Wallets": (
         "Create wallets and move money in and out of them",
-        ("wallet_create", "wallet_balance", "wallet_operate", "wallet_history"),
+        ("wallet_create", "wallet_balance", "wallet_update", "wallet_operate", "wallet_history"),
     ),
     "Operations": ("What became of an operation", ("operation_status",)),
     "Transfers": (
@@ -95,6 +97,7 @@ PATHS: dict[str, Any] = {
                     msg.NOT_AN_OBJECT,
                     msg.UNKNOWN_FIELDS,
                     msg.INVALID_CURRENCY,
+                    msg.INVALID_CONTROLS,
                 ),
                 **WALLET_WRITE,
                 "415": NOT_JSON,
@@ -112,6 +115,28 @@ PATHS: dict[str, Any] = {
                 "404": WALLET_NOT_FOUND,
                 "503": UNAVAILABLE,
             },
+        },
+        "patch": {
+            "operationId": "wallet_update",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("WalletChange"), EXAMPLES["wallet_change"]),
+            "responses": keyed_write(
+                {
+                    "200": response(ref("Wallet"), "Applied: the wallet right after it", EXAMPLES["wallet_changed"]),
+                    "202": pending(
+                        "OperationPending", "Accepted, not applied yet: poll the Location", "operation_pending"
+                    ),
+                },
+                bad_request=error(400, "Invalid body or controls", *BAD_BODY, msg.INVALID_CONTROLS, msg.INVALID_KEY),
+                not_found=WALLET_NOT_FOUND,
+                conflict=error(
+                    409,
+                    "The wallet is closed, or not empty (to close it); or the same Idempotency-Key is in flight",
+                    Rejection.WALLET_CLOSED,
+                    Rejection.WALLET_NOT_EMPTY,
+                    msg.IN_FLIGHT,
+                ),
+            ),
         },
     },
     "/api/v1/wallets/{wallet_id}/operation": {
@@ -137,6 +162,7 @@ PATHS: dict[str, Any] = {
                     Rejection.BALANCE_LIMIT,
                 ),
                 not_found=WALLET_NOT_FOUND,
+                conflict=STATUS_CONFLICT,
             ),
         },
     },
@@ -238,6 +264,7 @@ PATHS: dict[str, Any] = {
                 },
                 bad_request=TRANSFER_REFUSED,
                 not_found=error(404, "Wallet not found (either of them)", Rejection.WALLET_NOT_FOUND),
+                conflict=STATUS_CONFLICT,
             ),
         },
     },
@@ -279,6 +306,7 @@ PATHS: dict[str, Any] = {
                     Rejection.INSUFFICIENT_FUNDS,
                 ),
                 not_found=error(404, "Wallet not found (or the to wallet)", Rejection.WALLET_NOT_FOUND),
+                conflict=STATUS_CONFLICT,
             ),
         },
     },

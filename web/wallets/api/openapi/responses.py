@@ -104,6 +104,13 @@ WRITE = {"401": UNAUTHORIZED, "403": FORBIDDEN, "429": RATE_LIMITED}
 WALLET_WRITE = {**WRITE, "429": WALLETS_RATE_LIMITED}
 NOT_JSON = error(415, "A body whose Content-Type is not application/json", msg.NOT_JSON)
 IN_FLIGHT = error(409, "The same Idempotency-Key is still in flight", msg.IN_FLIGHT)
+STATUS_CONFLICT = error(
+    409,
+    "The wallet is frozen (no money leaves it) or closed; or the same Idempotency-Key is in flight",
+    Rejection.WALLET_FROZEN,
+    Rejection.WALLET_CLOSED,
+    msg.IN_FLIGHT,
+)
 KEY_REUSED = error(422, "The Idempotency-Key was used with a different request", Rejection.IDEMPOTENCY_MISMATCH)
 WALLET_NOT_FOUND = error(404, "Wallet not found", Rejection.WALLET_NOT_FOUND)
 HOLD_NOT_FOUND = error(404, "Hold not found", Rejection.HOLD_NOT_FOUND)
@@ -136,7 +143,10 @@ TRANSFER_REFUSED = error(
 )
 HOLD_CONFLICT = error(
     409,
-    "Already captured, voided or expired; or the same Idempotency-Key is in flight",
+    "Already captured, voided or expired; the wallet is frozen (a capture) or closed; or the same"
+    " Idempotency-Key is in flight",
+    Rejection.WALLET_FROZEN,
+    Rejection.WALLET_CLOSED,
     msg.IN_FLIGHT,
     schema={"oneOf": [ref("HoldResolved"), ref("Error")]},
     other={"hold_resolved": ("A second capture or void, or one after it expired", EXAMPLES["hold_resolved"])},

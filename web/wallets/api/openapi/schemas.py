@@ -9,20 +9,31 @@ from shared.events import EventType
 from shared.holds import REFUSED_AS, HoldState
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.outcomes import OperationStatus
+from shared.money import MAX_BALANCE
 from shared.transfers import TransferState
+from shared.wallet_controls import CHANGE_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
 from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 RESOURCE_SCHEMAS: dict[str, Any] = {
     "Wallet": {
         "type": "object",
-        "required": ["id", "currency", "balance", "available", "held"],
+        "required": ["id", "currency", "balance", "available", "held", *CHANGE_FIELDS],
         "properties": {
             "id": ref("Uuid"),
             "currency": ref("Currency"),
             "balance": ref("Money"),
-            "available": {**ref("Money"), "description": "What withdrawals, transfers and new holds may use"},
+            "available": {
+                **ref("Money"),
+                "description": "What withdrawals, transfers and new holds may use, down to min_balance",
+            },
             "held": {**ref("Money"), "description": "Set aside by active holds (balance = available + held)"},
+            "min_balance": {
+                **ref("Money"),
+                "description": "Lowest available money a debit or hold may leave: 0, or below for an overdraft line",
+            },
+            "max_balance": {**ref("Money"), "nullable": True, "description": "Highest balance a credit may reach"},
+            "status": ref("WalletStatus"),
         },
         "additionalProperties": False,
     },
@@ -33,8 +44,39 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 **ref("Currency"),
                 "description": "The wallet's currency, for good (default: DEFAULT_CURRENCY)",
             },
+            "min_balance": {**ref("MinBalance"), "description": "Default 0"},
+            "max_balance": {**ref("MaxBalance"), "description": "Default none"},
         },
         "additionalProperties": False,
+    },
+    "WalletChange": {
+        "type": "object",
+        "description": "At least one of its fields; a change is applied by the wallet's writer, in order with its"
+        " money. A limit may be set past the money the wallet has: it only refuses further movement that way",
+        "minProperties": 1,
+        "properties": {
+            "min_balance": ref("MinBalance"),
+            "max_balance": {**ref("MaxBalance"), "nullable": True, "description": "null: no maximum"},
+            "status": {
+                **ref("WalletStatus"),
+                "description": "frozen: no debit, hold, transfer out or capture (credits, voids and expiries"
+                " still happen); closed: for good, only when empty (no balance, hold or transfer out pending)",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "WalletStatus": {"type": "string", "enum": [s.value for s in WalletStatus]},
+    "MinBalance": {
+        "description": f"0 or negative (an overdraft line), at least -{MAX_BALANCE}, with at most the wallet's"
+        " currency's decimals",
+        "oneOf": [
+            {"type": "number", "maximum": 0},
+            {"type": "string", "pattern": r"^(0|-[0-9]{1,18})(\.[0-9]{1,4})?$"},
+        ],
+    },
+    "MaxBalance": {
+        "description": f"0 or more, at most {MAX_BALANCE}, with at most the wallet's currency's decimals",
+        "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]{1,18}(\.[0-9]{1,4})?$"}],
     },
     "OperationRequest": {
         "type": "object",
@@ -285,6 +327,17 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "counterparty_wallet_id": {**ref("Uuid"), "nullable": True},
             "hold_id": {**ref("Uuid"), "nullable": True},
             "held_after": {**ref("Money"), "description": "The wallet's held money after it"},
+            "change": {
+                "type": "object",
+                "nullable": True,
+                "description": "A WALLET_UPDATE's change, as asked (the fields it named)",
+                "properties": {
+                    "min_balance": ref("Money"),
+                    "max_balance": {**ref("Money"), "nullable": True},
+                    "status": ref("WalletStatus"),
+                },
+                "additionalProperties": False,
+            },
             "available_after": {**ref("Money"), "description": "balance_after less held_after"},
             "position": {
                 "type": "integer",

@@ -37,6 +37,7 @@ REJECTION_STATUS = {
     Rejection.IDEMPOTENCY_MISMATCH: 422,
     Rejection.HOLD_NOT_FOUND: 404,
     **dict.fromkeys(REFUSED_AS.values(), 409),
+    **dict.fromkeys((Rejection.WALLET_FROZEN, Rejection.WALLET_CLOSED, Rejection.WALLET_NOT_EMPTY), 409),
 }
 """HTTP status of a worker's rejection, by its kind; any other rejection is a 400."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 
@@ -11,6 +12,7 @@ from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import NotFound
 from shared.money import format_money
+from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection, ledger_error_fields
 from shared.rates import Limit
 from shared.resources import operation_json, wallet_json
@@ -41,7 +43,7 @@ from web.wallets.money.selectors import (
     wallet_balance_get,
     wallet_history_list,
 )
-from web.wallets.money.services import Submission, operation_submit, wallet_create
+from web.wallets.money.services import Submission, operation_submit, wallet_create, wallet_update
 from web.wallets.ops import metrics
 
 
@@ -52,14 +54,34 @@ def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     wallet_input = parsing.parse_wallet(json_body(request), default_currency=settings.default_currency)
     rate_limits.spend(get_redis(), rate_limits.counted(caller, settings, Limit.WALLETS))
     wallet = wallet_create(caller=caller, wallet=wallet_input)
-    return json_response(wallet_json(wallet.id, wallet.balance, Decimal(0), wallet.currency), status=201)
+    return json_response(wallet_json(wallet.id, Decimal(0), Decimal(0), wallet.currency, wallet.controls), status=201)
 
 
-@api_view("GET")
+@api_view("GET", "PATCH")
 def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
-    money = wallet_balance_get(wallet_id=wallet_uuid, caller=caller)
-    return json_response(wallet_json(wallet_uuid, money.balance, money.held, money.currency))
+    if request.method == "PATCH":
+        return _wallet_change(request, caller, wallet_uuid)
+    return _wallet_shown(wallet_uuid, caller)
+
+
+def _wallet_shown(wallet_id: UUID, caller: Caller) -> HttpResponse:
+    money = wallet_balance_get(wallet_id=wallet_id, caller=caller)
+    return json_response(wallet_json(wallet_id, money.balance, money.held, money.currency, money.controls))
+
+
+def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> HttpResponse:
+    """A change of the wallet's limits or status, applied by its writer: answered with the
+    wallet after it (202 while it is not applied yet; the writer's refusal as an error)."""
+    started = time.perf_counter()
+    caller.require_write()
+    change = parsing.parse_wallet_change(json_body(request))
+    submission = wallet_update(wallet_id=wallet_id, change=change, context=write_context(request, caller))
+    metrics.record(OperationType.WALLET_UPDATE, submission.result, time.perf_counter() - started)
+    result = submission.result
+    if result is None or result.status is OperationStatus.REJECTED:
+        return replay_marked(_operation_response(submission), submission.replayed)
+    return replay_marked(_wallet_shown(wallet_id, caller), submission.replayed)
 
 
 @api_view("POST")
