@@ -8,11 +8,20 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, delete, insert, update
 
-from shared.audit import chain_breaks, conservation_gaps, currency_mismatches, ledger_mismatches, limit_breaches
+from shared.audit import (
+    chain_breaks,
+    conservation_gaps,
+    currency_mismatches,
+    ledger_mismatches,
+    limit_breaches,
+    limit_crossings,
+)
 from shared.money import MAX_BALANCE
+from shared.operations import OperationType
 from shared.tables import transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from tests.support.factories import TEST_CURRENCY, seed_applied_deposit, wallet_row
+from tests.support.factories import TEST_CURRENCY, operation, seed_applied_deposit, wallet_row, wallet_update
+from worker.apply import ledger_apply
 
 
 def test_audit_catches_a_tampered_balance(db: Engine) -> None:
@@ -102,3 +111,41 @@ def test_audit_catches_a_ledger_row_in_another_currency_than_its_wallet(db: Engi
             conn.execute(
                 update(wallet_operations).where(wallet_operations.c.wallet_id == wallet).values(currency="KWD")
             )
+
+
+def test_audit_checks_each_debit_and_credit_against_the_limits_as_they_stood_then(db: Engine) -> None:
+    wallet = wallet_row(db)
+    line = wallet_update(wallet, min_balance="-5.00")
+    ceiling = wallet_update(wallet, max_balance="10.00")
+    with db.begin() as conn:
+        ledger_apply(
+            conn,
+            [
+                line,
+                ceiling,
+                operation(wallet, OperationType.DEPOSIT, "10.00"),
+                operation(wallet, OperationType.WITHDRAW, "15.00"),  # down to the line
+                # Both limits later set past the money it has: allowed, and no earlier row crosses them.
+                wallet_update(wallet, min_balance="0", max_balance="1.00"),
+            ],
+            shard_count=16,
+        )
+    assert limit_crossings(db) == []
+    for tampered, change, crossed in (
+        (line, {"min_balance": "-4.9900"}, OperationType.WITHDRAW),
+        (ceiling, {"max_balance": "9.9900"}, OperationType.DEPOSIT),
+    ):
+        with db.begin() as conn:
+            conn.execute(
+                update(wallet_operations).where(wallet_operations.c.id == tampered.operation_id).values(change=change)
+            )
+        try:
+            assert [(row[1], row[2]) for row in limit_crossings(db)] == [(wallet, crossed.value)]
+        finally:
+            with db.begin() as conn:
+                conn.execute(
+                    update(wallet_operations)
+                    .where(wallet_operations.c.id == tampered.operation_id)
+                    .values(change=tampered.change.to_json() if tampered.change else None)
+                )
+    assert limit_crossings(db) == []

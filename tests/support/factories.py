@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
@@ -12,6 +13,7 @@ from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, tenants, wallet_operations, wallets, webhook_endpoints
+from shared.wallet_controls import WalletChange
 from shared.webhooks import EndpointStatus, secret_new
 from web.wallets.auth.api_keys import NewKey, Scope, key_create
 
@@ -104,6 +106,51 @@ def operation(
         amount=Decimal(amount),
         created_at=datetime.now(UTC),
         currency=currency,
+    )
+
+
+def transfer_debit(source: uuid.UUID, destination: uuid.UUID, amount: str) -> OperationRequest:
+    """A transfer's debit as the web sends it (its id is the transfer's)."""
+    transfer_id = uuid.uuid4()
+    return OperationRequest(
+        operation_id=transfer_id,
+        wallet_id=source,
+        operation_type=OperationType.TRANSFER_OUT,
+        amount=Decimal(amount),
+        created_at=datetime.now(UTC),
+        transfer_id=transfer_id,
+        counterparty_id=destination,
+    )
+
+
+def hold_request(
+    wallet: uuid.UUID, amount: str, *, seconds: float = 3600, to: uuid.UUID | None = None
+) -> OperationRequest:
+    """A hold as the web sends it (its id is the hold's)."""
+    hold_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    return OperationRequest(
+        operation_id=hold_id,
+        wallet_id=wallet,
+        operation_type=OperationType.HOLD,
+        amount=Decimal(amount),
+        created_at=now,
+        counterparty_id=to,
+        hold_id=hold_id,
+        expires_at=now + timedelta(seconds=seconds),
+    )
+
+
+def wallet_update(wallet_id: uuid.UUID, currency: str = TEST_CURRENCY, **change: Any) -> OperationRequest:
+    """A change of a wallet's controls as the web sends it (``change``: as a client's body)."""
+    return OperationRequest(
+        operation_id=uuid.uuid4(),
+        wallet_id=wallet_id,
+        operation_type=OperationType.WALLET_UPDATE,
+        amount=Decimal(0),
+        created_at=datetime.now(UTC),
+        currency=currency,
+        change=WalletChange.from_json(change),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,24 +17,12 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallets
 from shared.transfers import TransferState
+from tests.support.factories import hold_request
 from tests.support.workers import Rig
 from worker import chores
 from worker.apply import ledger_apply
 
-
-def hold(wallet: uuid.UUID, amount: str, *, seconds: float = 3600, to: uuid.UUID | None = None) -> OperationRequest:
-    hold_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    return OperationRequest(
-        operation_id=hold_id,
-        wallet_id=wallet,
-        operation_type=OperationType.HOLD,
-        amount=Decimal(amount),
-        created_at=now,
-        counterparty_id=to,
-        hold_id=hold_id,
-        expires_at=now + timedelta(seconds=seconds),
-    )
+hold = hold_request
 
 
 def change(of: OperationRequest, kind: OperationType, amount: str | None = None) -> OperationRequest:

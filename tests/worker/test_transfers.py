@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,24 +20,13 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState, credit_id, credit_of, refund_id, refund_of
-from tests.support.factories import operation
+from tests.support.factories import operation, transfer_debit
 from tests.support.workers import Rig
 from worker import chores, jobs
 from worker.apply import operation_refuse
 from worker.transfers import transfers_due
 
-
-def debit(source: uuid.UUID, destination: uuid.UUID, amount: str) -> OperationRequest:
-    transfer_id = uuid.uuid4()
-    return OperationRequest(
-        operation_id=transfer_id,
-        wallet_id=source,
-        operation_type=OperationType.TRANSFER_OUT,
-        amount=Decimal(amount),
-        created_at=datetime.now(UTC),
-        transfer_id=transfer_id,
-        counterparty_id=destination,
-    )
+debit = transfer_debit
 
 
 def state(db: Engine, transfer_id: uuid.UUID) -> tuple[str, str | None]:

@@ -7,9 +7,9 @@ from typing import Any
 
 from shared.events import EventType
 from shared.holds import REFUSED_AS, HoldState
+from shared.money import MAX_BALANCE
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.outcomes import OperationStatus
-from shared.money import MAX_BALANCE
 from shared.transfers import TransferState
 from shared.wallet_controls import CHANGE_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
