@@ -58,6 +58,13 @@ class Api:
             f"/api/v1/holds/{hold_id}/{action}", data=raw, content_type="application/json", headers=headers
         )
 
+    def patch_wallet(self, wallet_id: str, body: Any, **headers: str) -> Any:
+        """``PATCH /api/v1/wallets/<id>``: a change of its limits or status."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.patch(
+            f"/api/v1/wallets/{wallet_id}", data=raw, content_type="application/json", headers=headers
+        )
+
     def money(self, wallet_id: str) -> tuple[Decimal, Decimal, Decimal]:
         """(balance, available, held)"""
         response = self.client.get(f"/api/v1/wallets/{wallet_id}")
@@ -65,10 +72,13 @@ class Api:
         body = response.json()
         return Decimal(body["balance"]), Decimal(body["available"]), Decimal(body["held"])
 
-    def create_wallet(self, balance: Decimal | int | str = 0, *, currency: str | None = None) -> str:
-        """A new wallet (in ``currency``, else the default), funded through the API (so its ledger
-        explains its balance)."""
-        body = b"" if currency is None else json.dumps({"currency": currency}).encode()
+    def create_wallet(
+        self, balance: Decimal | int | str = 0, *, currency: str | None = None, **limits: str | None
+    ) -> str:
+        """A new wallet (in ``currency``, else the default; with ``limits``, ``min_balance`` and
+        ``max_balance``, if given), funded through the API (so its ledger explains its balance)."""
+        fields = {**({} if currency is None else {"currency": currency}), **limits}
+        body = json.dumps(fields).encode() if fields else b""
         response = self.client.post("/api/v1/wallets", data=body, content_type="application/json")
         assert response.status_code == 201
         wallet_id: str = response.json()["id"]

@@ -63,6 +63,7 @@ def _endpoints(wallet: str, operation_id: str, transfer_id: str, hold_id: str) -
     return [
         ("POST", "/api/v1/wallets", True, b""),
         ("GET", f"/api/v1/wallets/{wallet}", False, b""),
+        ("PATCH", f"/api/v1/wallets/{wallet}", True, b'{"min_balance": "-5.00", "status": "frozen"}'),
         ("POST", f"/api/v1/wallets/{wallet}/operation", True, b'{"operationType": "WITHDRAW", "amount": "1.00"}'),
         ("GET", f"/api/v1/wallets/{wallet}/operations", False, b""),
         ("GET", f"/api/v1/operations/{operation_id}", False, b""),
@@ -84,6 +85,8 @@ def _send(client: Client, endpoint: Endpoint, **headers: str) -> tuple[int, dict
     headers = {"X-Request-Id": SENT_ID, **headers}
     if method == "POST":
         response = client.post(path, data=body, content_type="application/json", headers=headers)
+    elif method == "PATCH":
+        response = client.patch(path, data=body, content_type="application/json", headers=headers)
     else:
         response = client.get(path, headers=headers)
     return response.status_code, dict(response.headers), response.content

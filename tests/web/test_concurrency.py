@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from deploy.processes import free_port, start_gunicorn, stop, wait_until
+from shared.wallet_controls import Controls
 from tests.support.api import settled
 from tests.support.http_client import call_json, exchange
 from tests.support.stack import pending_transfers, wallets_create
@@ -64,8 +65,55 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
     assert outcomes == {"applied": 5, "Insufficient funds": 195}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "currency": "EUR", "balance": "0.00", "available": "0.00", "held": "0.00"},
+        {
+            "id": wallet,
+            "currency": "EUR",
+            "balance": "0.00",
+            "available": "0.00",
+            "held": "0.00",
+            **Controls().to_json("EUR"),
+        },
     )
+
+
+def limited_wallet(http: Http, funds: str, **limits: str) -> str:
+    """A new wallet with ``limits`` (``min_balance``, ``max_balance``), funded with ``funds``."""
+    status, made = http.call("POST", "/api/v1/wallets", limits)
+    assert status == 201, made
+    deposit = {"operationType": "DEPOSIT", "amount": funds}
+    assert http.call("POST", f"/api/v1/wallets/{made['id']}/operation", deposit)[0] == 200
+    return str(made["id"])
+
+
+def test_200_concurrent_withdrawals_against_an_overdraft_line_end_exactly_at_it_holds_counted(http: Http) -> None:
+    wallet = limited_wallet(http, "100.00", min_balance="-50.00")
+    assert http.call("POST", f"/api/v1/wallets/{wallet}/holds", {"amount": "30.00"})[0] == 201
+    withdraw = {"operationType": "WITHDRAW", "amount": "1.00"}
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(
+            pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/operation", withdraw), range(200))
+        )
+    outcomes = Counter(http.settle(status, body) for status, body in answers)
+    assert outcomes == {"applied": 120, "Insufficient funds": 80}  # 100 + 50 of line - 30 held
+    _, body = http.call("GET", f"/api/v1/wallets/{wallet}")
+    assert (body["balance"], body["available"], body["held"], body["min_balance"]) == (
+        "-20.00",
+        "-50.00",
+        "30.00",
+        "-50.00",
+    )
+
+
+def test_concurrent_deposits_racing_to_the_maximum_stop_exactly_there(http: Http) -> None:
+    wallet = limited_wallet(http, "0.50", max_balance="100.00")
+    deposit = {"operationType": "DEPOSIT", "amount": "0.50"}
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(
+            pool.map(lambda _: http.call("POST", f"/api/v1/wallets/{wallet}/operation", deposit), range(300))
+        )
+    outcomes = Counter(http.settle(status, body) for status, body in answers)
+    assert outcomes == {"applied": 199, "Balance limit exceeded": 101}
+    assert http.call("GET", f"/api/v1/wallets/{wallet}")[1]["balance"] == "100.00"
 
 
 def test_concurrent_deposits_add_up_exactly(http: Http) -> None:
@@ -133,7 +181,14 @@ def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> Non
     assert outcomes == {"active": 10, "Insufficient funds": 90}
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "currency": "EUR", "balance": "100.00", "available": "0.00", "held": "100.00"},
+        {
+            "id": wallet,
+            "currency": "EUR",
+            "balance": "100.00",
+            "available": "0.00",
+            "held": "100.00",
+            **Controls().to_json("EUR"),
+        },
     )
     refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
     assert refused == (400, {"error": "Insufficient funds", "code": "insufficient_funds"})
@@ -173,7 +228,14 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
     balance = "60.00" if won_by_capture else "100.00"
     assert http.call("GET", f"/api/v1/wallets/{wallet}") == (
         200,
-        {"id": wallet, "currency": "EUR", "balance": balance, "available": balance, "held": "0.00"},
+        {
+            "id": wallet,
+            "currency": "EUR",
+            "balance": balance,
+            "available": balance,
+            "held": "0.00",
+            **Controls().to_json("EUR"),
+        },
     )
 
 
@@ -192,6 +254,7 @@ def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) ->
         "balance": "5.00",
         "available": "5.00",
         "held": "0.00",
+        **Controls().to_json("EUR"),
     }
     assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405
 

@@ -1,0 +1,185 @@
+"""A wallet's limits and status through the API (``POST /wallets``, ``PATCH /wallets/<id>``),
+decided by the real shard worker process in order with the wallet's money."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from shared.config import Settings
+from shared.tables import wallet_operations
+from shared.wallet_controls import Controls
+from tests.support.api import Api, error_body, events_feed, history, transfer, wallets_on_two_shards
+from tests.support.factories import TEST_TENANT, api_key
+from web.wallets.auth.api_keys import Scope
+
+
+def shown(api: Api, wallet: str) -> dict[str, Any]:
+    response = api.client.get(f"/api/v1/wallets/{wallet}")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def refusal(response: Any) -> tuple[int, str, str]:
+    """A writer's refusal: status, error and code (it carries no request id: a replay of its key
+    answers it byte for byte)."""
+    body = response.json()
+    return response.status_code, body["error"], body["code"]
+
+
+def test_a_wallet_is_made_with_its_limits_and_shows_them(api: Api) -> None:
+    response = api.client.post(
+        "/api/v1/wallets", {"currency": "JPY", "min_balance": "-5000", "max_balance": 100000}, "application/json"
+    )
+    assert response.status_code == 201, response.content
+    made = response.json()
+    limits = {"min_balance": "-5000", "max_balance": "100000", "status": "active"}
+    assert made == {"id": made["id"], "currency": "JPY", "balance": "0", "available": "0", "held": "0", **limits}
+    assert shown(api, made["id"]) == made
+    # The limits are the wallet's first ledger row, as a later change would be.
+    [row] = history(api, made["id"])
+    assert (row["operationType"], row["amount"], row["status"], row["change"]) == (
+        "WALLET_UPDATE",
+        "0",
+        "applied",
+        {"min_balance": "-5000", "max_balance": "100000"},
+    )
+    # No limits, no row.
+    assert history(api, api.create_wallet()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"min_balance": "5.00"}, "min_balance must be 0 or negative (an overdraft line)"),
+        ({"max_balance": "-1"}, "max_balance must be 0 or more"),
+        ({"min_balance": "-1.001"}, "min_balance: EUR amounts have at most 2 decimals"),
+        ({"currency": "JPY", "max_balance": "1.5"}, "max_balance: JPY amounts have no decimals"),
+        ({"min_balance": None}, "min_balance must be a decimal string"),
+        ({"min_balance": "lots"}, "min_balance must be a decimal string"),
+        ({"max_balance": True}, "max_balance must be a decimal string"),
+        ({"max_balance": "1e30"}, "max_balance must be a decimal string within 999999999999999999.99"),
+    ],
+)
+def test_limits_out_of_their_rules_make_no_wallet(api: Api, body: dict[str, Any], message: str) -> None:
+    response = api.client.post("/api/v1/wallets", body, "application/json")
+    assert (response.status_code, error_body(response)) == (
+        400,
+        {"error": f"Invalid wallet controls: {message}", "code": "invalid_wallet_controls"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        ({}, "Invalid wallet controls: a change names at least one of min_balance, max_balance, status", None),
+        ({"status": "gone"}, "Invalid wallet controls: status must be one of active, frozen, closed", None),
+        ({"min_balance": "-0.001"}, "Invalid wallet controls: min_balance: EUR amounts have at most 2 decimals", None),
+        ({"balance": "100.00"}, "Unknown fields: balance", "unknown_field"),
+    ],
+)
+def test_a_change_out_of_its_rules_is_refused_before_anything_is_queued(
+    api: Api, db: Engine, body: dict[str, Any], message: str, code: str | None
+) -> None:
+    wallet = api.create_wallet(5)
+    response = api.patch_wallet(wallet, body)
+    found = error_body(response)
+    assert (response.status_code, found["error"].startswith(message), found["code"]) == (
+        400,
+        True,
+        code or "invalid_wallet_controls",
+    )
+    assert len(history(api, wallet)) == 1  # its funding only
+
+
+def test_a_change_is_answered_with_the_wallet_after_it_and_replays_under_its_key(api: Api) -> None:
+    wallet = api.create_wallet(90)
+    change = {"min_balance": "-50", "max_balance": "1000.00", "status": "frozen"}
+    response = api.patch_wallet(wallet, change, **{"Idempotency-Key": "controls-1"})
+    assert response.status_code == 200, response.content
+    after = {"currency": "EUR", "balance": "90.00", "available": "90.00", "held": "0.00"}
+    expected = {"id": wallet, **after, "min_balance": "-50.00", "max_balance": "1000.00", "status": "frozen"}
+    assert response.json() == expected
+    again = api.patch_wallet(wallet, {**change, "min_balance": "-50.00"}, **{"Idempotency-Key": "controls-1"})
+    assert (again.status_code, again.json(), again.headers["Idempotent-Replayed"]) == (200, expected, "true")
+    other = api.patch_wallet(wallet, {"status": "active"}, **{"Idempotency-Key": "controls-1"})
+    assert (other.status_code, error_body(other)["code"]) == (422, "idempotency_key_reused")
+    assert [row["operationType"] for row in history(api, wallet)] == ["WALLET_UPDATE", "DEPOSIT"]
+    # Each change is an event: the wallet after it.
+    [event] = [e for e in events_feed(api, wallet=wallet) if e["type"] == "wallet.updated"]
+    assert {k: v for k, v in event["data"].items() if k != "wallet"} == expected
+    # Removing the maximum.
+    assert api.patch_wallet(wallet, {"max_balance": None}).json()["max_balance"] is None
+
+
+def test_a_frozen_wallet_answers_409_to_what_takes_money_and_still_takes_credits(api: Api) -> None:
+    wallet, other = api.create_wallet(100), api.create_wallet(100)
+    kept = api.post_hold(wallet, {"amount": "10.00"}).json()["hold_id"]
+    captured = api.post_hold(wallet, {"amount": "5.00"}).json()["hold_id"]
+    assert api.patch_wallet(wallet, {"status": "frozen"}).status_code == 200
+    for refused in (
+        api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "1.00"}),
+        api.post_transfer(wallet, other, "1.00"),
+        api.post_hold(wallet, {"amount": "1.00"}),
+        api.hold_change(captured, "capture"),
+    ):
+        assert refusal(refused) == (409, "Wallet is frozen", "wallet_frozen")
+    assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "2.00"}).status_code == 200
+    assert api.post_transfer(other, wallet, "3.00").json()["state"] == "completed"
+    assert api.hold_change(kept, "void").status_code == 200
+    assert api.money(wallet) == (Decimal("105.00"), Decimal("100.00"), Decimal("5.00"))
+
+
+def test_a_closed_wallet_is_409_to_every_write_and_stays_readable(api: Api, db: Engine) -> None:
+    wallet, other = api.create_wallet(10), api.create_wallet(10)
+    not_empty = api.patch_wallet(wallet, {"status": "closed"})
+    assert refusal(not_empty) == (409, "Wallet is not empty", "wallet_not_empty")
+    assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "10.00"}).status_code == 200
+    assert api.patch_wallet(wallet, {"status": "closed"}).json()["status"] == "closed"
+    for refused in (
+        api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "1.00"}),
+        api.patch_wallet(wallet, {"status": "active"}),
+    ):
+        assert refusal(refused) == (409, "Wallet is closed", "wallet_closed")
+    # Money sent to it comes back: the transfer fails, as for any credit its destination refuses.
+    sent = api.post_transfer(other, wallet, "4.00")
+    assert (sent.status_code, sent.json()["state"], sent.json()["error"]) == (400, "failed", "Wallet is closed")
+    assert transfer(api, sent.json()["transfer_id"])["state"] == "failed"
+    assert api.balance(other) == Decimal("10.00")
+    assert shown(api, wallet)["status"] == "closed"
+    assert [(row["operationType"], row["status"]) for row in history(api, wallet)] == [
+        ("TRANSFER_IN", "rejected"),
+        ("WALLET_UPDATE", "rejected"),
+        ("DEPOSIT", "rejected"),
+        ("WALLET_UPDATE", "applied"),  # closed
+        ("WITHDRAW", "applied"),
+        ("WALLET_UPDATE", "rejected"),  # not empty
+        ("DEPOSIT", "applied"),
+    ]
+
+
+def test_a_transfer_past_the_destinations_maximum_fails_and_refunds_the_source(api: Api, settings: Settings) -> None:
+    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+    assert api.patch_wallet(destination, {"max_balance": "50.00"}).status_code == 200
+    assert api.post_transfer(source, destination, "50.00").json()["state"] == "completed"
+    refused = api.post_transfer(source, destination, "0.01")
+    assert (refused.json()["state"], refused.json()["error"]) == ("failed", "Balance limit exceeded")
+    assert (api.balance(source), api.balance(destination)) == (Decimal("50.00"), Decimal("50.00"))
+
+
+def test_another_tenants_key_finds_no_wallet_to_change_and_a_read_only_key_may_not(api: Api, db: Engine) -> None:
+    wallet = api.create_wallet(5)
+    theirs = Api(api_key(f"controls-{uuid.uuid4().hex[:10]}").secret)
+    reader = Api(api_key(TEST_TENANT, Scope.READ).secret)  # of the wallet's own tenant
+    with db.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(wallet_operations)).scalar_one()
+    assert theirs.patch_wallet(wallet, {"status": "frozen"}).status_code == 404
+    assert reader.patch_wallet(wallet, {"status": "frozen"}).status_code == 403
+    with db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(wallet_operations)).scalar_one() == before
+    assert shown(api, wallet)["status"] == Controls().status.value
