@@ -23,6 +23,7 @@ from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait
 from shared.config import get_settings
 from shared.connections import engine_from_settings
 from tests.support.http_client import call
+from web.wallets.error_codes import IN_FLIGHT, error_code
 
 
 class RedisServer:
@@ -114,14 +115,21 @@ def running_stack(*, workers: int = 2, persistent: bool = True, **env: str) -> I
         server.stop()
 
 
-def keyed_post(base: str, path: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
-    """Post with an Idempotency-Key, retrying as a careful client does on outages (same key)."""
+def keyed_post(base: str, path: str, body: dict[str, str], key: str, method: str = "POST") -> tuple[int, bytes]:
+    """Post (or ``method``) with an Idempotency-Key, retrying as a careful client does on
+    outages and while the key's first request is in flight (same key); any other 409 (a frozen
+    wallet, a hold already captured) is final."""
     deadline = time.monotonic() + 60
     while True:
-        status, content = call(base, "POST", path, body, key)
-        if status not in (0, 409, 503) or time.monotonic() > deadline:
+        status, content = call(base, method, path, body, key)
+        retry = status in (0, 503) or (status == 409 and _in_flight(content))
+        if not retry or time.monotonic() > deadline:
             return status, content
         time.sleep(0.05)
+
+
+def _in_flight(content: bytes) -> bool:
+    return bool(json.loads(content).get("code") == error_code(IN_FLIGHT, 409))
 
 
 def keyed_call(base: str, wallet: str, body: dict[str, str], key: str) -> tuple[int, bytes]:
