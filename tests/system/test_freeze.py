@@ -37,6 +37,8 @@ def test_a_freeze_sent_behind_500_queued_withdrawals_stops_every_debit_after_it(
         freeze_path, freeze_body, freeze_key = f"/api/v1/wallets/{wallet}", {"status": "frozen"}, f"freeze-{wallet}"
         freeze_first = keyed_post(base, freeze_path, freeze_body, freeze_key, "PATCH")
         assert freeze_first[0] == 202
+        # The wallet right after the freeze, as its answer shows it whenever it is replayed.
+        after_freeze = {"balance": "500.00", "available": "500.00", "held": "0.00", "status": "frozen"}
         later = [(withdraw if i % 2 else deposit, f"later-{wallet}-{i}") for i in range(2 * AFTER)]
         later_firsts = [keyed_call(base, wallet, *item) for item in later]
         assert {status for status, _ in later_firsts} == {202}
@@ -56,9 +58,11 @@ def test_a_freeze_sent_behind_500_queued_withdrawals_stops_every_debit_after_it(
         assert [json.loads(body).get("error") for _, body in later_finals] == [
             None if i % 2 == 0 else "Wallet is frozen" for i in range(2 * AFTER)
         ]
-        # The freeze, replayed under its key, is the answer it got: the wallet after it.
+        # The freeze, replayed under its key, is the wallet right after it (later deposits aside).
         frozen = keyed_post(base, freeze_path, freeze_body, freeze_key, "PATCH")
-        assert (frozen[0], json.loads(frozen[1])["status"]) == (200, "frozen")
+        assert frozen[0] == 200
+        assert {k: json.loads(frozen[1])[k] for k in after_freeze} == after_freeze
+        assert keyed_post(base, freeze_path, freeze_body, freeze_key, "PATCH") == frozen
         # Every key replays its final answer byte for byte.
         with ThreadPoolExecutor(25) as pool:
             assert list(pool.map(lambda item: keyed_call(base, wallet, *item), [*queued, *later])) == [

@@ -105,13 +105,21 @@ def test_a_change_is_answered_with_the_wallet_after_it_and_replays_under_its_key
     after = {"currency": "EUR", "balance": "90.00", "available": "90.00", "held": "0.00"}
     expected = {"id": wallet, **after, "min_balance": "-50.00", "max_balance": "1000.00", "status": "frozen"}
     assert response.json() == expected
+    # Money moves, and a later change: a replay still answers the wallet right after it.
+    assert api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "10.00"}).status_code == 200
+    assert api.patch_wallet(wallet, {"max_balance": "2000.00"}).status_code == 200
     again = api.patch_wallet(wallet, {**change, "min_balance": "-50.00"}, **{"Idempotency-Key": "controls-1"})
     assert (again.status_code, again.json(), again.headers["Idempotent-Replayed"]) == (200, expected, "true")
     other = api.patch_wallet(wallet, {"status": "active"}, **{"Idempotency-Key": "controls-1"})
     assert (other.status_code, error_body(other)["code"]) == (422, "idempotency_key_reused")
-    assert [row["operationType"] for row in history(api, wallet)] == ["WALLET_UPDATE", "DEPOSIT"]
+    assert [row["operationType"] for row in history(api, wallet)] == [
+        "WALLET_UPDATE",
+        "DEPOSIT",
+        "WALLET_UPDATE",
+        "DEPOSIT",
+    ]
     # Each change is an event: the wallet after it.
-    [event] = [e for e in events_feed(api, wallet=wallet) if e["type"] == "wallet.updated"]
+    [event, _] = [e for e in events_feed(api, wallet=wallet) if e["type"] == "wallet.updated"]
     assert {k: v for k, v in event["data"].items() if k != "wallet"} == expected
     # Removing the maximum.
     assert api.patch_wallet(wallet, {"max_balance": None}).json()["max_balance"] is None

@@ -16,11 +16,11 @@ from uuid import UUID
 from shared.errors import InvalidRequest, NotFound
 from shared.holds import HoldState
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
-from shared.operations import OperationType
-from shared.outcomes import Rejection
+from shared.operations import WALLET_UPDATES, OperationType
+from shared.outcomes import OperationStatus, Rejection
 from shared.resources import HoldRow, TransferRow
 from shared.transfers import TransferState, credit_id, refund_id
-from shared.wallet_controls import Controls, WalletStatus
+from shared.wallet_controls import Controls, WalletStatus, change_of
 from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import INVALID_CURSOR
@@ -39,6 +39,14 @@ _HISTORY_BEFORE = (
     " AND seq < (SELECT seq FROM wallet_operations WHERE id = %s AND wallet_id = %s) ORDER BY seq DESC LIMIT %s"
 )
 _CURSOR_KNOWN = "SELECT 1 FROM wallet_operations WHERE id = %s AND wallet_id = %s"
+# A wallet's applied changes up to one of its rows, oldest first (by wallet_operations_history).
+_CHANGES_UNTIL = (
+    "SELECT change FROM wallet_operations WHERE wallet_id = %s AND seq <= (SELECT seq FROM wallet_operations"  # noqa: S608 (constants)
+    f" WHERE id = %s) AND operation_type IN ({', '.join(repr(t.value) for t in WALLET_UPDATES)})"
+    f" AND status = '{OperationStatus.APPLIED.value}' ORDER BY seq"
+)
+CHANGES_MAX = 100_000
+"""Most changes of one wallet read back (far more than any wallet is ever given)."""
 _PENDING = "SELECT id, wallet_id, idempotency_key, operation_type FROM pending_operations WHERE id = %s"
 _TRANSFER = (
     "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency"
@@ -98,6 +106,17 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
     balance, held, _, currency, min_balance, max_balance, status = row
     return Money(balance, held, currency, Controls(min_balance, max_balance, WalletStatus(status)))
+
+
+def wallet_controls_at(*, wallet_id: UUID, operation_id: UUID) -> Controls:
+    """A wallet's controls right after its ledger row ``operation_id``: every change applied
+    until then, in order (the answer to a change, the same however often it is replayed)."""
+    controls = Controls()
+    for (change,) in read_all(_CHANGES_UNTIL, (str(wallet_id), str(operation_id)), CHANGES_MAX):
+        applied = change_of(change)
+        if applied is not None:
+            controls = applied.applied_to(controls)
+    return controls
 
 
 @dataclass(frozen=True, slots=True)

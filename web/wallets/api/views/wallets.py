@@ -41,6 +41,7 @@ from web.wallets.money.selectors import (
     operation_get,
     pending_get,
     wallet_balance_get,
+    wallet_controls_at,
     wallet_history_list,
 )
 from web.wallets.money.services import Submission, operation_submit, wallet_create, wallet_update
@@ -72,7 +73,8 @@ def _wallet_shown(wallet_id: UUID, caller: Caller) -> HttpResponse:
 
 def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> HttpResponse:
     """A change of the wallet's limits or status, applied by its writer: answered with the
-    wallet after it (202 while it is not applied yet; the writer's refusal as an error)."""
+    wallet right after it, as its ledger row and the changes before it say (so a replay of its
+    key answers the same); 202 while it is not applied yet, the writer's refusal as an error."""
     started = time.perf_counter()
     caller.require_write()
     change = parsing.parse_wallet_change(json_body(request))
@@ -81,7 +83,10 @@ def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> Htt
     result = submission.result
     if result is None or result.status is OperationStatus.REJECTED:
         return replay_marked(_operation_response(submission), submission.replayed)
-    return replay_marked(_wallet_shown(wallet_id, caller), submission.replayed)
+    assert result.balance_after is not None
+    controls = wallet_controls_at(wallet_id=wallet_id, operation_id=result.operation_id)
+    after = wallet_json(wallet_id, result.balance_after, result.held_after, submission.currency, controls)
+    return replay_marked(json_response(after), submission.replayed)
 
 
 @api_view("POST")
