@@ -113,17 +113,19 @@ def conservation_gaps(engine: Engine) -> dict[str, Decimal]:
         return {currency: Decimal(gap) for currency, gap in conn.execute(CONSERVATION_CHECK)}
 
 
+# A transfer is in its source's currency; only a completed one reached its destination (a
+# failed one may have been refused for naming a wallet of another currency).
 CURRENCY_CHECK = text(
-    """
+    f"""
     SELECT 'operation', o.id FROM wallet_operations o JOIN wallets w ON w.id = o.wallet_id
     WHERE o.currency <> w.currency
     UNION ALL SELECT 'transfer', t.id FROM transfers t
     JOIN wallets s ON s.id = t.from_wallet_id JOIN wallets d ON d.id = t.to_wallet_id
-    WHERE t.currency <> s.currency OR t.currency <> d.currency
+    WHERE t.currency <> s.currency OR (t.state = '{COMPLETED}' AND t.currency <> d.currency)
     UNION ALL SELECT 'hold', h.id FROM holds h JOIN wallets w ON w.id = h.wallet_id
     LEFT JOIN wallets d ON d.id = h.to_wallet_id
     WHERE h.currency <> w.currency OR h.currency <> d.currency
-    """
+    """  # noqa: S608
 )
 
 

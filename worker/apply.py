@@ -213,7 +213,7 @@ def ledger_apply(
         elif request.operation_id in refusals:
             result = batch.decide(request, refusals[request.operation_id])
             if request.starts_transfer:
-                book.opened(request, result.rejection)  # a refused debit: the transfer failed
+                book.opened(request, result.rejection, currencies[request.wallet_id])  # a refused debit: failed
         else:
             result = HANDLERS[request.operation_type](batch, request)
         if key is not None:
@@ -333,7 +333,7 @@ def operation_refuse(
     )
     if request.starts_transfer:
         book = TransferBook.load(conn, [request], shard_count=shard_count)
-        book.opened(request, rejection)  # a refused debit: the transfer failed, nothing moved
+        book.opened(request, rejection, balance.currency)  # a refused debit: failed, nothing moved
         book.write_new(conn)
     # A refused hold is no hold; a change names its hold if the hold exists.
     hold_id = None if request.operation_type.kind.makes_hold else request.hold_id

@@ -30,7 +30,7 @@ def _debit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
     if refusal is None and credit is not None:
         refusal = Rejection.WALLET_NOT_FOUND if credit.wallet_id not in batch.balances else batch.refusal(credit)
     result = batch.decide(request, refusal)  # the debit's own check (funds) if the credit allows it
-    batch.transfers.opened(request, result.rejection)
+    batch.transfers.opened(request, result.rejection, batch.currencies[request.wallet_id])
     if result.status is OperationStatus.APPLIED:
         if credit is not None:
             batch.applied.inline_credits.append(Reply.to(credit, batch.decide(credit)))

@@ -95,8 +95,9 @@ class TransferBook:
         """The credit to apply with ``debit``, in its transaction: both wallets share a shard."""
         return credit_of(debit) if self._same_shard(debit) else None
 
-    def opened(self, debit: OperationRequest, refusal: Rejection | None) -> None:
-        """The record of a newly decided debit: ``failed`` if refused, else ``pending``."""
+    def opened(self, debit: OperationRequest, refusal: Rejection | None, currency: str) -> None:
+        """The record of a newly decided debit: ``failed`` if refused, else ``pending``; in its
+        source wallet's ``currency`` (the request's may be another, which refused it)."""
         assert debit.counterparty_id is not None
         self.new[debit.operation_id] = {
             "id": debit.operation_id,
@@ -108,7 +109,7 @@ class TransferBook:
             "error": None if refusal is None else refusal.value,
             "api_key_id": debit.api_key_id,
             "created_at": debit.created_at,
-            "currency": debit.currency,
+            "currency": currency,
         }
 
     def _set(self, transfer_id: UUID, state: TransferState, error: str | None) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until
 from shared import keys
 from shared.tables import wallet_operations
+from shared.wallet_controls import Controls
 from tests.support.databases import terminate_backends
 from tests.support.stack import RedisServer, Stack, call, keyed_call, lease_holders, running_stack, settle
 
@@ -191,6 +192,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
             "balance": "51.00",
             "available": "51.00",
             "held": "0.00",
+            **Controls().to_json("EUR"),
         }
     finally:
         for proc in procs:

@@ -14,9 +14,9 @@ from shared.messages import OperationRequest, OperationResult
 from shared.money import MAX_BALANCE
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
-from shared.tables import wallet_operations
+from shared.tables import transfers, wallet_operations
 from shared.transfers import credit_of
-from tests.support.factories import operation, seed_applied_deposit, wallet_row
+from tests.support.factories import operation, seed_applied_deposit, transfer_debit, wallet_row
 from tests.support.workers import balance
 from worker.apply import _LOCK_WALLETS, ledger_apply
 
@@ -197,3 +197,19 @@ def test_a_message_of_before_currencies_is_applied_in_its_wallets_currency(datab
     # Its retry, sent now (with the currency), is the same request.
     retry = dataclasses.replace(keyed, operation_id=uuid.uuid4(), currency="KWD")
     assert apply(database, [retry]) == [result]
+
+
+def test_a_transfer_refused_for_its_currency_is_recorded_in_its_sources(database: Engine) -> None:
+    """A debit naming another currency than its source's (the web refuses it first) fails the
+    transfer, whose record is in the source's currency: the audit (``currency_mismatches``) holds
+    every transfer to that, and checks a destination's only once money reached it."""
+    euros, yen = wallet_row(database), wallet_row(database, currency="JPY")
+    seed_applied_deposit(database, euros, Decimal("10.00"))
+    named_wrong = dataclasses.replace(transfer_debit(euros, yen, "1.00"), currency="JPY")
+    assert [r.error for r in apply(database, [named_wrong])] == [Rejection.CURRENCY_MISMATCH.value]
+    with database.connect() as conn:
+        found = conn.execute(
+            select(transfers.c.state, transfers.c.currency).where(transfers.c.id == named_wrong.operation_id)
+        ).one()
+    assert tuple(found) == ("failed", "EUR")
+    assert balance(database, euros) == Decimal("10.00")

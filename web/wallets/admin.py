@@ -83,6 +83,8 @@ _MONEY_FIELDS = {
     "balance_after": "balance after",
     "held_after": "held after",
     "captured": "captured",
+    "min_balance": "min balance",
+    "max_balance": "max balance",
 }
 """The money columns of the ledger's tables, each shown by ``_MoneyShown`` as ``<name>_shown``."""
 
@@ -114,6 +116,8 @@ class _MoneyShown(_ReadOnly):
     balance_after_shown = _money_shown("balance_after")
     held_after_shown = _money_shown("held_after")
     captured_shown = _money_shown("captured")
+    min_balance_shown = _money_shown("min_balance")
+    max_balance_shown = _money_shown("max_balance")
 
     @admin.display(description="ccy", ordering="currency")
     def ccy(self, obj: Any) -> str:
@@ -175,10 +179,22 @@ class ApiKeyAdmin(_NoAddOrDelete):
 
 @admin.register(Wallet)
 class WalletAdmin(_MoneyShown):
-    list_display = ("id", "tenant", "ccy", "balance_shown", "held_shown", "created_at", "updated_at")
-    list_filter = ("tenant",)
+    list_display = ("id", "tenant", "ccy", "balance_shown", "held_shown", "status", "created_at", "updated_at")
+    list_filter = ("status", "tenant")
     readonly_fields = _with_money_shown(
-        ("id", "tenant", "currency", "balance", "held", "created_at", "updated_at", "history")
+        (
+            "id",
+            "tenant",
+            "currency",
+            "balance",
+            "held",
+            "min_balance",
+            "max_balance",
+            "status",
+            "created_at",
+            "updated_at",
+            "history",
+        )
     )
     search_fields = ("=id",)
     ordering = ("-created_at",)
