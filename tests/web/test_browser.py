@@ -26,6 +26,7 @@ from tests.support.api import Api
 from tests.support.browser import Browser, PageReport, save_screenshot
 from tests.support.factories import event_row, seed_applied_deposit, seed_refusal, tenant_id, webhook_endpoint
 from web.wallets.api.openapi import OPENAPI
+from web.wallets.api.reference import METHODS
 from web.wallets.error_codes import CODES
 
 LAYOUT = """({
@@ -70,12 +71,7 @@ def _clean(report: PageReport, name: str) -> dict[str, Any]:
 def test_the_api_reference_page_renders_every_operation_and_code(site: str, browser: Browser) -> None:
     report = browser.load(f"{site}/api/v1/docs", evaluate=LAYOUT)
     layout = _clean(report, "api-reference")
-    operations = [
-        op["operationId"]
-        for item in OPENAPI["paths"].values()
-        for m, op in item.items()
-        if m in ("get", "post", "delete")
-    ]
+    operations = [op["operationId"] for item in OPENAPI["paths"].values() for m, op in item.items() if m in METHODS]
     assert sorted(layout["sections"]) == sorted(operations)  # each HEAD is said on its GET
     assert layout["resources"] == [*(tag["name"] for tag in OPENAPI["tags"]), "Errors and codes"]  # errors last
     assert layout["curls"] == len(operations)

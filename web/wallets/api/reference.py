@@ -23,7 +23,7 @@ from web.wallets.api.openapi.responses import REQUEST_ID_DOC
 from web.wallets.api.request_ids import REQUEST_ID_HEADER
 from web.wallets.error_codes import BY_MESSAGE, BY_STATUS
 
-METHODS = ("get", "post", "delete")
+METHODS = ("get", "post", "patch", "delete")
 """The methods shown as endpoints; a ``HEAD`` is said on its ``GET``."""
 
 BASE_URL = "localhost:8000"
