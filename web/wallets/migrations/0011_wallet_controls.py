@@ -7,6 +7,32 @@ money more than the balance (held against the line): the checks that said otherw
 
 from django.db import migrations, models
 
+# As of this migration (later kinds and types come with their own).
+_KINDS = [
+    "DEPOSIT",
+    "WITHDRAW",
+    "TRANSFER_OUT",
+    "TRANSFER_IN",
+    "TRANSFER_REFUND",
+    "HOLD",
+    "HOLD_CAPTURE",
+    "HOLD_VOID",
+    "HOLD_EXPIRE",
+    "WALLET_UPDATE",
+]
+_EVENTS = [
+    "wallet.created",
+    "wallet.updated",
+    "operation.applied",
+    "operation.rejected",
+    "transfer.completed",
+    "transfer.failed",
+    "hold.created",
+    "hold.captured",
+    "hold.voided",
+    "hold.expired",
+]
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -85,18 +111,7 @@ class Migration(migrations.Migration):
             model_name="event",
             name="type",
             field=models.CharField(
-                choices=[
-                    ("wallet.created", "wallet.created"),
-                    ("wallet.updated", "wallet.updated"),
-                    ("operation.applied", "operation.applied"),
-                    ("operation.rejected", "operation.rejected"),
-                    ("transfer.completed", "transfer.completed"),
-                    ("transfer.failed", "transfer.failed"),
-                    ("hold.created", "hold.created"),
-                    ("hold.captured", "hold.captured"),
-                    ("hold.voided", "hold.voided"),
-                    ("hold.expired", "hold.expired"),
-                ],
+                choices=[(k, k) for k in _EVENTS],
                 editable=False,
                 max_length=32,
             ),
@@ -105,18 +120,7 @@ class Migration(migrations.Migration):
             model_name="pendingoperation",
             name="operation_type",
             field=models.CharField(
-                choices=[
-                    ("DEPOSIT", "DEPOSIT"),
-                    ("WITHDRAW", "WITHDRAW"),
-                    ("TRANSFER_OUT", "TRANSFER_OUT"),
-                    ("TRANSFER_IN", "TRANSFER_IN"),
-                    ("TRANSFER_REFUND", "TRANSFER_REFUND"),
-                    ("HOLD", "HOLD"),
-                    ("HOLD_CAPTURE", "HOLD_CAPTURE"),
-                    ("HOLD_VOID", "HOLD_VOID"),
-                    ("HOLD_EXPIRE", "HOLD_EXPIRE"),
-                    ("WALLET_UPDATE", "WALLET_UPDATE"),
-                ],
+                choices=[(k, k) for k in _KINDS],
                 editable=False,
                 max_length=16,
             ),
@@ -125,18 +129,7 @@ class Migration(migrations.Migration):
             model_name="walletoperation",
             name="operation_type",
             field=models.CharField(
-                choices=[
-                    ("DEPOSIT", "DEPOSIT"),
-                    ("WITHDRAW", "WITHDRAW"),
-                    ("TRANSFER_OUT", "TRANSFER_OUT"),
-                    ("TRANSFER_IN", "TRANSFER_IN"),
-                    ("TRANSFER_REFUND", "TRANSFER_REFUND"),
-                    ("HOLD", "HOLD"),
-                    ("HOLD_CAPTURE", "HOLD_CAPTURE"),
-                    ("HOLD_VOID", "HOLD_VOID"),
-                    ("HOLD_EXPIRE", "HOLD_EXPIRE"),
-                    ("WALLET_UPDATE", "WALLET_UPDATE"),
-                ],
+                choices=[(k, k) for k in _KINDS],
                 editable=False,
                 max_length=16,
             ),
@@ -147,18 +140,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(
                     (
                         "type__in",
-                        [
-                            "wallet.created",
-                            "wallet.updated",
-                            "operation.applied",
-                            "operation.rejected",
-                            "transfer.completed",
-                            "transfer.failed",
-                            "hold.created",
-                            "hold.captured",
-                            "hold.voided",
-                            "hold.expired",
-                        ],
+                        _EVENTS,
                     )
                 ),
                 name="events_type_valid",
@@ -203,18 +185,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(
                     (
                         "operation_type__in",
-                        [
-                            "DEPOSIT",
-                            "WITHDRAW",
-                            "TRANSFER_OUT",
-                            "TRANSFER_IN",
-                            "TRANSFER_REFUND",
-                            "HOLD",
-                            "HOLD_CAPTURE",
-                            "HOLD_VOID",
-                            "HOLD_EXPIRE",
-                            "WALLET_UPDATE",
-                        ],
+                        _KINDS,
                     )
                 ),
                 name="wallet_operations_type_valid",
