@@ -34,7 +34,8 @@ MAX_BALANCE = Decimal("999999999999999999.99")
 """Largest balance, in any currency (the columns hold 18 digits before the point)."""
 
 _AMOUNT_STRING = re.compile(rf"[0-9]{{1,13}}(\.[0-9]{{1,{MONEY_SCALE}}})?")
-_SCALE = Decimal(1).scaleb(-MONEY_SCALE)
+LEDGER_UNIT = Decimal(1).scaleb(-MONEY_SCALE)
+"""The smallest amount a money column holds (``Decimal("0.0001")``)."""
 
 
 class InvalidAmount(ValueError):
@@ -70,7 +71,7 @@ def currency_known(currency: object) -> bool:
 
 
 @cache
-def unit_of(currency: str) -> Decimal:
+def _unit(currency: str) -> Decimal:
     """The smallest amount of ``currency`` (``Decimal("0.01")`` for EUR, ``Decimal("1")`` for JPY)."""
     return Decimal(1).scaleb(-minor_units(currency))
 
@@ -93,7 +94,7 @@ def parse_amount(value: object) -> Decimal:
     if not Decimal(0) < value <= MAX_AMOUNT:
         raise InvalidAmount(value)
     try:
-        exact = value.quantize(_SCALE)
+        exact = value.quantize(LEDGER_UNIT)
     except InvalidOperation:
         raise InvalidAmount(value) from None
     if exact != value:
@@ -104,7 +105,7 @@ def parse_amount(value: object) -> Decimal:
 def amount_for(value: Decimal, currency: str) -> Decimal:
     """``value`` (already a ``parse_amount``) with exactly ``currency``'s decimals, or
     ``InvalidAmount`` if it has more."""
-    unit = unit_of(currency)
+    unit = _unit(currency)
     exact = value.quantize(unit)
     if exact != value:
         raise InvalidAmount(value)
@@ -122,7 +123,7 @@ def decimals_rule(currency: str) -> str:
 def format_money(value: Decimal, currency: str) -> str:
     """Render a balance or amount the way the API shows it, with exactly ``currency``'s
     decimals: ``"6000.00"`` (EUR), ``"6000"`` (JPY)."""
-    return f"{value.quantize(unit_of(currency)):f}"
+    return f"{value.quantize(_unit(currency)):f}"
 
 
 def wire_money(value: Decimal) -> str:

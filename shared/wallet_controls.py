@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from shared.money import MAX_BALANCE, MONEY_SCALE, format_money
+from shared.money import LEDGER_UNIT, MAX_BALANCE, format_money
 
 
 class WalletStatus(StrEnum):
@@ -53,6 +53,14 @@ class Controls:
     max_balance: Decimal | None = None
     status: WalletStatus = WalletStatus.ACTIVE
 
+    @classmethod
+    def stored(cls, min_balance: Decimal, max_balance: Decimal | None, status: str) -> Controls:
+        """A wallet's controls as its columns hold them (most wallets have the defaults: one
+        object for them all)."""
+        if min_balance == 0 and max_balance is None and status == WalletStatus.ACTIVE:
+            return _DEFAULTS
+        return cls(min_balance, max_balance, WalletStatus(status))
+
     @property
     def ceiling(self) -> Decimal:
         """The highest balance a credit may reach."""
@@ -67,14 +75,14 @@ class Controls:
         }
 
 
+_DEFAULTS = Controls()
 _UNCHANGED = object()
-_SCALE = Decimal(1).scaleb(-MONEY_SCALE)
 
 
 def _wire_limit(value: Decimal) -> str:
     """A limit as the wire and the ledger carry it: with the ledger's four decimals, so one
     limit has one form however the client wrote it (``"-50"``, ``"-50.00"``: ``"-50.0000"``)."""
-    return f"{value.quantize(_SCALE):f}"
+    return f"{value.quantize(LEDGER_UNIT):f}"
 
 
 def limit_value(value: object, field: str) -> Decimal:
@@ -87,7 +95,7 @@ def limit_value(value: object, field: str) -> Decimal:
         amount = Decimal(value)
     except InvalidOperation:
         raise InvalidChange(f"{field} must be a decimal string") from None
-    if not amount.is_finite() or abs(amount) > MAX_BALANCE or amount != amount.quantize(_SCALE):
+    if not amount.is_finite() or abs(amount) > MAX_BALANCE or amount != amount.quantize(LEDGER_UNIT):
         raise InvalidChange(f"{field} must be a decimal string within {MAX_BALANCE}")
     if field == "min_balance" and amount > 0:
         raise InvalidChange("min_balance must be 0 or negative (an overdraft line)")
@@ -111,10 +119,6 @@ class WalletChange:
             raise InvalidChange("max_balance is either removed or set")
         if self.min_balance is None and self.max_balance is None and not self.max_removed and self.status is None:
             raise InvalidChange(f"a change names at least one of {', '.join(CHANGE_FIELDS)}")
-
-    @property
-    def limits_only(self) -> bool:
-        return self.status is None
 
     def applied_to(self, controls: Controls) -> Controls:
         """``controls`` after this change."""

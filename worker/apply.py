@@ -34,7 +34,7 @@ from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from shared.wallet_controls import Controls, WalletStatus
+from shared.wallet_controls import Controls
 from worker.event_book import EVENTS_INSERT, EventBook
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
@@ -188,7 +188,7 @@ def ledger_apply(
     for row in conn.execute(_LOCK_WALLETS, {"ids": wallet_ids}):
         balances[row.id], helds[row.id], outgoings[row.id] = row.balance, row.held, row.outgoing
         tenants[row.id], currencies[row.id], now = row.tenant_id, row.currency, row.now
-        controls[row.id] = _controls(row)
+        controls[row.id] = Controls.stored(row.min_balance, row.max_balance, row.status)
     requests = _with_currencies(requests, currencies)
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
@@ -232,16 +232,6 @@ def ledger_apply(
     hold_book.write_changes(conn)
     book.write_changes(conn)
     return batch.applied
-
-
-_DEFAULT_CONTROLS = Controls()
-
-
-def _controls(row: Any) -> Controls:
-    """A locked wallet's controls (most wallets have the defaults: one object for them all)."""
-    if row.min_balance == 0 and row.max_balance is None and row.status == WalletStatus.ACTIVE:
-        return _DEFAULT_CONTROLS
-    return Controls(row.min_balance, row.max_balance, WalletStatus(row.status))
 
 
 def _controls_after(batch: LedgerBatch) -> dict[str, list[Any]] | None:

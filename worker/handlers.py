@@ -17,7 +17,8 @@ Handler = Callable[[LedgerBatch, OperationRequest], OperationResult]
 
 
 def _own_money(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
-    """An operation of its wallet alone: its money decides."""
+    """An operation of its wallet alone: its money and controls decide (``LedgerBatch.refusal``;
+    a wallet update is one too)."""
     return batch.decide(request)
 
 
@@ -59,11 +60,6 @@ def _hold_change(batch: LedgerBatch, request: OperationRequest) -> OperationResu
     return batch.decide(request, batch.holds.refusal(request))
 
 
-def _wallet_update(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
-    """A change of the wallet's controls, in order with its money (``LedgerBatch.refusal``)."""
-    return batch.decide(request)
-
-
 def _capture(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
     return _debit(batch, request) if request.starts_transfer else _hold_change(batch, request)
 
@@ -78,6 +74,6 @@ HANDLERS: dict[OperationType, Handler] = {
     OperationType.HOLD_CAPTURE: _capture,
     OperationType.HOLD_VOID: _hold_change,
     OperationType.HOLD_EXPIRE: _hold_change,
-    OperationType.WALLET_UPDATE: _wallet_update,
+    OperationType.WALLET_UPDATE: _own_money,
 }
 """The handler of each kind (every ``OperationType`` has one)."""

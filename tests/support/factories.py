@@ -141,6 +141,23 @@ def hold_request(
     )
 
 
+def hold_change_request(of: OperationRequest, kind: OperationType, amount: str | None = None) -> OperationRequest:
+    """A capture (of ``amount``, else all of it; to the hold's ``to`` wallet, as a transfer's
+    debit) or a void of the hold ``of``, as the web sends it."""
+    operation_id = uuid.uuid4()
+    starts_transfer = kind is OperationType.HOLD_CAPTURE and of.counterparty_id is not None
+    return OperationRequest(
+        operation_id=operation_id,
+        wallet_id=of.wallet_id,
+        operation_type=kind,
+        amount=of.amount if amount is None else Decimal(amount),
+        created_at=datetime.now(UTC),
+        counterparty_id=of.counterparty_id if kind is OperationType.HOLD_CAPTURE else None,
+        transfer_id=operation_id if starts_transfer else None,
+        hold_id=of.hold_id,
+    )
+
+
 def wallet_update(wallet_id: uuid.UUID, currency: str = TEST_CURRENCY, **change: Any) -> OperationRequest:
     """A change of a wallet's controls as the web sends it (``change``: as a client's body)."""
     return OperationRequest(

@@ -17,7 +17,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import holds, transfers, wallets
 from shared.transfers import TransferState
-from tests.support.factories import hold_request
+from tests.support.factories import hold_change_request, hold_request
 from tests.support.workers import Rig
 from worker import chores
 from worker.apply import ledger_apply
@@ -25,19 +25,7 @@ from worker.apply import ledger_apply
 hold = hold_request
 
 
-def change(of: OperationRequest, kind: OperationType, amount: str | None = None) -> OperationRequest:
-    operation_id = uuid.uuid4()
-    starts_transfer = kind is OperationType.HOLD_CAPTURE and of.counterparty_id is not None
-    return OperationRequest(
-        operation_id=operation_id,
-        wallet_id=of.wallet_id,
-        operation_type=kind,
-        amount=of.amount if amount is None else Decimal(amount),
-        created_at=datetime.now(UTC),
-        counterparty_id=of.counterparty_id if kind is OperationType.HOLD_CAPTURE else None,
-        transfer_id=operation_id if starts_transfer else None,
-        hold_id=of.hold_id,
-    )
+change = hold_change_request
 
 
 def money(db: Engine, wallet: uuid.UUID) -> tuple[Decimal, Decimal]:

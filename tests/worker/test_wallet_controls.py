@@ -14,7 +14,15 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
-from tests.support.factories import hold_request, operation, transfer_debit, wallet_row, wallet_update
+from tests.support.factories import (
+    hold_change_request,
+    hold_request,
+    operation,
+    seed_applied_deposit,
+    transfer_debit,
+    wallet_row,
+    wallet_update,
+)
 from tests.support.workers import Rig
 from worker.apply import ledger_apply
 
@@ -42,7 +50,7 @@ def controls(engine: Engine, wallet: uuid.UUID) -> tuple[Decimal, Decimal, Decim
 def funded(engine: Engine, amount: str, **change: str | None) -> uuid.UUID:
     wallet = wallet_row(engine)
     if Decimal(amount):
-        assert apply(engine, operation(wallet, DEPOSIT, amount)) == [(APPLIED, None)]
+        seed_applied_deposit(engine, wallet, Decimal(amount))
     if change:
         assert apply(engine, wallet_update(wallet, **change)) == [(APPLIED, None)]
     return wallet
@@ -89,8 +97,8 @@ def test_a_frozen_wallet_refuses_what_takes_money_and_takes_what_is_owed_to_it(r
     rig.enqueue(kept)
     freeze = wallet_update(wallet, status="frozen")
     refused = [operation(wallet, WITHDRAW, "1.00"), hold_request(wallet, "1.00"), transfer_debit(wallet, other, "1.00")]
-    capture = _change(held, OperationType.HOLD_CAPTURE)
-    void = _change(kept, OperationType.HOLD_VOID)
+    capture = hold_change_request(held, OperationType.HOLD_CAPTURE)
+    void = hold_change_request(kept, OperationType.HOLD_VOID)
     credits = [operation(wallet, DEPOSIT, "2.00"), transfer_debit(other, wallet, "3.00")]
     for request in [freeze, *refused, capture, void, *credits]:
         rig.enqueue(request)
@@ -107,11 +115,6 @@ def test_a_frozen_wallet_refuses_what_takes_money_and_takes_what_is_owed_to_it(r
     rig.enqueue(withdrawal)
     rig.worker().work(burst=True)
     assert rig.reply(withdrawal).status is APPLIED
-
-
-def _change(of: OperationRequest, kind: OperationType) -> OperationRequest:
-    """A capture (all of it) or a void of the hold ``of``."""
-    return replace(of, operation_id=uuid.uuid4(), operation_type=kind, expires_at=None, counterparty_id=None)
 
 
 def test_a_wallet_closes_only_without_money_held_or_on_its_way_out(rig: Rig) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.errors import InvalidRequest
-from shared.money import InvalidAmount, amount_for, decimals_rule, unit_of
+from shared.money import InvalidAmount, amount_for, decimals_rule
 from shared.outcomes import Rejection
 from shared.wallet_controls import WalletChange
 from web.wallets.error_codes import INVALID_AMOUNT, INVALID_CONTROLS
@@ -24,8 +24,11 @@ def amount_in(amount: Decimal, wallet: KnownWallet) -> Decimal:
 def limits_in(change: WalletChange, currency: str) -> WalletChange:
     """``change``, whose limits have at most ``currency``'s decimals; else a 400 naming how many."""
     for name, value in (("min_balance", change.min_balance), ("max_balance", change.max_balance)):
-        if value is not None and value.quantize(unit_of(currency)) != value:
-            raise InvalidRequest(f"{INVALID_CONTROLS}: {name}: {decimals_rule(currency)}")
+        try:
+            if value is not None:
+                amount_for(value, currency)
+        except InvalidAmount:
+            raise InvalidRequest(f"{INVALID_CONTROLS}: {name}: {decimals_rule(currency)}") from None
     return change
 
 

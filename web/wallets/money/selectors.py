@@ -20,7 +20,7 @@ from shared.operations import WALLET_UPDATES, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.resources import HoldRow, TransferRow
 from shared.transfers import TransferState, credit_id, refund_id
-from shared.wallet_controls import Controls, WalletStatus, change_of
+from shared.wallet_controls import Controls, change_of
 from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import INVALID_CURSOR
@@ -105,7 +105,7 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
     if row is None or not caller.reaches(_tenant_id(row[2])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
     balance, held, _, currency, min_balance, max_balance, status = row
-    return Money(balance, held, currency, Controls(min_balance, max_balance, WalletStatus(status)))
+    return Money(balance, held, currency, Controls.stored(min_balance, max_balance, status))
 
 
 def wallet_controls_at(*, wallet_id: UUID, operation_id: UUID) -> Controls:
