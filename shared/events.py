@@ -104,6 +104,8 @@ EVENTS_OF: dict[OperationType, KindEvents] = {
     # The sweep's own expiry: refused only when the hold changed first, whose event that is.
     OperationType.HOLD_EXPIRE: KindEvents(EventType.HOLD_EXPIRED, None),
     OperationType.WALLET_UPDATE: KindEvents(EventType.WALLET_UPDATED, EventType.OPERATION_REJECTED),
+    OperationType.REVERSE_DEPOSIT: KindEvents(EventType.OPERATION_APPLIED, EventType.OPERATION_REJECTED),
+    OperationType.REVERSE_WITHDRAW: KindEvents(EventType.OPERATION_APPLIED, EventType.OPERATION_REJECTED),
 }
 """Every kind's events (``tests/shared/test_events.py`` holds the table whole)."""
 
@@ -204,6 +206,7 @@ def transfer_at(leg: LedgerRecord, record: Sequence[Any]) -> TransferRow:
         credit,
         refund,
         currency,
+        leg.reversal_of,  # every leg names the transfer its transfer reverses
     )
 
 

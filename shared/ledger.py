@@ -180,6 +180,8 @@ class LedgerRecord:
     """Its wallet's (ISO 4217): the currency of ``amount``, ``balance_after`` and ``held_after``."""
     change: WalletChange | None
     """A wallet update's change of its wallet's controls."""
+    reversal_of: UUID | None
+    """What it reverses: a reversal's operation, or a reversing transfer leg's transfer."""
 
     @classmethod
     def inserted(cls, row: dict[str, Any], seq: int, applied_at: datetime) -> LedgerRecord:

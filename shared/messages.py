@@ -7,7 +7,8 @@ one ``OperationResult`` published to the inbox of the web process that waits (``
 and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold_id`` (the
 hold it makes or changes), ``expires_at`` (a hold's), ``currency`` (the wallet's, as the
 web node read it; the writer refuses a request whose currency is not its wallet's),
-``change`` (a ``WALLET_UPDATE``'s, ``shared.wallet_controls``) and ``reply_to`` (the inbox)
+``change`` (a ``WALLET_UPDATE``'s, ``shared.wallet_controls``), ``reversal_of`` (the operation
+or transfer a reversal, or a reversing transfer's leg, reverses) and ``reply_to`` (the inbox)
 are optional: a message without them reads as null (one sent before currencies takes its
 wallet's). Amounts are exact decimal strings (a wallet update's is ``"0"``). What each kind
 names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
@@ -16,7 +17,7 @@ either side can be read by a human in redis-cli::
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
      "counterparty_id": null, "hold_id": null, "expires_at": null, "currency": "EUR",
-     "change": null, "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
+     "change": null, "reversal_of": null, "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.0000", "error": null,
      "held_after": "0.0000"}
 """
@@ -33,7 +34,7 @@ from uuid import UUID
 from shared import keys
 from shared.errors import MalformedMessage
 from shared.money import InvalidAmount, currency_known, format_money, parse_amount, wire_money
-from shared.operations import Counterparty, OperationType, starts_transfer
+from shared.operations import Counterparty, OperationType, may_name_reversal, starts_transfer
 from shared.outcomes import OperationStatus, Rejection
 from shared.wallet_controls import InvalidChange, WalletChange, change_of
 
@@ -97,6 +98,10 @@ def _inconsistency(request: OperationRequest) -> str | None:
         return "a wallet update, and only it, names a change"
     if kind.updates_wallet != (request.amount == 0):
         return "a wallet update, and only it, moves no money"
+    if request.reversal_of is not None and not may_name_reversal(request.operation_type):
+        return "only a reversal, or a leg of a transfer that reverses one, names what it reverses"
+    if kind.reverses is not None and request.reversal_of is None:
+        return "a reversal names what it reverses"
     return None
 
 
@@ -127,6 +132,8 @@ class Identified(Protocol):
     def currency(self) -> str | None: ...
     @property
     def change(self) -> object: ...
+    @property
+    def reversal_of(self) -> UUID | None: ...
 
 
 _CENTS = Decimal("0.01")
@@ -157,6 +164,8 @@ def request_identity(request: Identified) -> str:
     change = change_of(request.change)
     if change is not None:
         identity += f"|change={change.identity()}"
+    if request.reversal_of is not None:
+        identity += f"|of={request.reversal_of}"
     return identity
 
 
@@ -179,6 +188,9 @@ class OperationRequest:
     which the writer gives its wallet's, ``worker.apply``)."""
     change: WalletChange | None = None
     """A ``WALLET_UPDATE``'s change of its wallet's controls."""
+    reversal_of: UUID | None = None
+    """What a reversal reverses: the operation of a ``REVERSE_*`` kind, or, on each leg of a
+    transfer that reverses another, that transfer."""
     reply_to: str | None = None
     """The inbox of the web process waiting for its answer (``shared.replies``); None: nobody
     waits. Not part of what the request is: neither stored nor in its identity."""
@@ -203,6 +215,7 @@ class OperationRequest:
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
             "currency": self.currency,
             "change": None if self.change is None else self.change.to_json(),
+            "reversal_of": _uuid_text(self.reversal_of),
             "created_at": self.created_at.isoformat(),
             "reply_to": self.reply_to,
         }
@@ -234,6 +247,7 @@ class OperationRequest:
                 expires_at=_aware_or_none(data.get("expires_at")),
                 currency=currency,
                 change=change_of(data.get("change")),
+                reversal_of=_uuid_or_none(data.get("reversal_of")),
                 reply_to=data.get("reply_to"),
             )
             if request.reply_to is not None and not keys.inbox_name_valid(request.reply_to):

@@ -40,6 +40,10 @@ class OperationType(StrEnum):
     WALLET_UPDATE = "WALLET_UPDATE"
     """A change of the wallet's limits or status (``shared.wallet_controls``): no money moves,
     its amount is 0."""
+    REVERSE_DEPOSIT = "REVERSE_DEPOSIT"
+    """Money of an applied deposit taken back out (all or part of it; ``reversal_of`` names it)."""
+    REVERSE_WITHDRAW = "REVERSE_WITHDRAW"
+    """Money of an applied withdrawal put back (all or part of it; ``reversal_of`` names it)."""
 
     @property
     def kind(self) -> Kind:
@@ -88,6 +92,9 @@ class Kind:
     room under the wallet's limit was kept while the money was away (``worker.ledger_batch``)."""
     updates_wallet: bool = False
     """It changes the wallet's controls (``change``) and moves no money (its amount is 0)."""
+    reverses: OperationType | None = None
+    """The kind of operation of its wallet it reverses, which it names (``reversal_of``); a
+    reversal of a transfer is a transfer (its legs name the transfer it reverses)."""
 
     @property
     def takes_money(self) -> bool:
@@ -120,6 +127,10 @@ KINDS: dict[OperationType, Kind] = {
     OperationType.HOLD_VOID: Kind(sign=0, resolves_hold=HoldState.VOIDED),
     OperationType.HOLD_EXPIRE: Kind(sign=0, resolves_hold=HoldState.EXPIRED),
     OperationType.WALLET_UPDATE: Kind(sign=0, updates_wallet=True),
+    OperationType.REVERSE_DEPOSIT: Kind(
+        sign=-1, spends_available=True, crosses_edge=True, reverses=OperationType.DEPOSIT
+    ),
+    OperationType.REVERSE_WITHDRAW: Kind(sign=+1, crosses_edge=True, reverses=OperationType.WITHDRAW),
 }
 """Every kind, once. ``tests/shared/test_operations.py`` holds the table whole."""
 
@@ -134,6 +145,17 @@ HOLD_CHANGES = tuple(t for t, k in KINDS.items() if k.resolves_hold is not None)
 
 WALLET_UPDATES = tuple(t for t, k in KINDS.items() if k.updates_wallet)
 """The kinds that change a wallet's controls (of amount 0)."""
+
+
+REVERSAL_OF = {k.reverses: t for t, k in KINDS.items() if k.reverses is not None}
+"""The kind that reverses each reversible kind (``POST /api/v1/operations/<id>/reversal``)."""
+
+
+def may_name_reversal(operation_type: OperationType) -> bool:
+    """Whether an operation of this kind may name an operation it reverses (``reversal_of``): a
+    reversal must; a transfer's leg does when its transfer reverses another."""
+    kind = KINDS[operation_type]
+    return kind.reverses is not None or kind.leg is not None
 
 
 def starts_transfer(operation_type: OperationType, counterparty_id: UUID | None) -> bool:

@@ -32,6 +32,11 @@ class Rejection(StrEnum):
     HOLD_VOIDED = "Hold was voided"
     HOLD_EXPIRED = "Hold has expired"
     CAPTURE_TOO_LARGE = "Capture amount exceeds the held amount"
+    NOT_REVERSIBLE = "Operation cannot be reversed"
+    """A reversal names what is not an applied deposit or withdrawal of its wallet, nor a
+    completed transfer into it, or names a reversal (the web refuses it first)."""
+    REVERSAL_TOO_LARGE = "Reversal exceeds the amount left to reverse"
+    """Reversals of one operation or transfer never add up to more than it."""
     RATE_LIMITED = "Rate limit exceeded"
     """Refused by its API key's rate limit after the web answered 202 (Redis stalled while the
     request was sent): recorded when the operation is settled, so it is never applied."""
@@ -54,6 +59,8 @@ REJECTION_CODES: dict[str, str] = {
     Rejection.HOLD_VOIDED: "hold_voided",
     Rejection.HOLD_EXPIRED: "hold_expired",
     Rejection.CAPTURE_TOO_LARGE: "capture_exceeds_hold",
+    Rejection.NOT_REVERSIBLE: "not_reversible",
+    Rejection.REVERSAL_TOO_LARGE: "reversal_exceeds_original",
     Rejection.UNPROCESSABLE: "operation_unprocessable",
     Rejection.RATE_LIMITED: "rate_limit_exceeded",
 }

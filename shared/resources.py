@@ -66,6 +66,7 @@ def operation_json(row: LedgerRecord) -> dict[str, Any]:
         "held_after": format_money(row.held_after, row.currency),
         "available_after": format_money(row.balance_after - row.held_after, row.currency),
         "change": None if row.change is None else row.change.shown(row.currency),
+        "reversal_of": uuid_text(row.reversal_of),
         "position": row.seq,
         "created_at": moment_json(row.created_at),
         "applied_at": moment_json(row.applied_at),
@@ -108,6 +109,8 @@ class TransferRow:
     credit: Leg | None
     refund: Leg | None
     currency: str
+    reversal_of: UUID | None
+    """The transfer it reverses, if it is a reversal."""
 
 
 def _leg_json(operation_id: UUID, leg: Leg | None) -> dict[str, Any]:
@@ -136,6 +139,7 @@ def transfer_json(row: TransferRow) -> dict[str, Any]:
         "created_at": moment_json(row.created_at),
         "updated_at": moment_json(row.updated_at),
         "legs": {"debit": _leg_json(row.id, row.debit), "credit": credit, "refund": refund},
+        "reversal_of": uuid_text(row.reversal_of),
     }
 
 

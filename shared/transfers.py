@@ -57,6 +57,7 @@ def credit_of(debit: OperationRequest) -> OperationRequest:
         transfer_id=transfer_id,
         counterparty_id=debit.wallet_id,
         currency=debit.currency,
+        reversal_of=debit.reversal_of,
         reply_to=debit.reply_to,
     )
 
@@ -76,5 +77,6 @@ def refund_of(credit: OperationRequest) -> OperationRequest:
         transfer_id=credit.transfer_id,
         counterparty_id=credit.wallet_id,
         currency=credit.currency,
+        reversal_of=credit.reversal_of,
         reply_to=credit.reply_to,
     )

@@ -39,6 +39,7 @@ from worker.event_book import EVENTS_INSERT, EventBook
 from worker.handlers import HANDLERS
 from worker.holds import HoldBook
 from worker.ledger_batch import Applied, LedgerBatch
+from worker.reversals import ReversalBook
 from worker.transfer_book import TransferBook
 
 # Statements of a constant shape whatever the batch (lists travel as arrays), so
@@ -113,6 +114,7 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.created_at,
         wallet_operations.c.currency,
         wallet_operations.c.change,
+        wallet_operations.c.reversal_of,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
@@ -193,7 +195,8 @@ def ledger_apply(
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
     event_book = EventBook(now or _transaction_time(conn), tenants)
-    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies, controls)
+    reversal_book = ReversalBook.load(conn, requests)  # after the lock: what its writer applied
+    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies, controls, reversal_book)
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:

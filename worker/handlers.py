@@ -18,7 +18,7 @@ Handler = Callable[[LedgerBatch, OperationRequest], OperationResult]
 
 def _own_money(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
     """An operation of its wallet alone: its money and controls decide (``LedgerBatch.refusal``;
-    a wallet update is one too)."""
+    a wallet update is one too, and so is a reversal, with what is left to reverse)."""
     return batch.decide(request)
 
 
@@ -75,5 +75,7 @@ HANDLERS: dict[OperationType, Handler] = {
     OperationType.HOLD_VOID: _hold_change,
     OperationType.HOLD_EXPIRE: _hold_change,
     OperationType.WALLET_UPDATE: _own_money,
+    OperationType.REVERSE_DEPOSIT: _own_money,
+    OperationType.REVERSE_WITHDRAW: _own_money,
 }
 """The handler of each kind (every ``OperationType`` has one)."""

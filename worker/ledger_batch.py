@@ -19,8 +19,10 @@ from shared.operations import Kind
 from shared.outcomes import OperationStatus, Rejection
 from shared.replies import Reply
 from shared.wallet_controls import Controls, WalletChange, WalletStatus
+from worker import reversals
 from worker.event_book import EventBook
 from worker.holds import HoldBook
+from worker.reversals import ReversalBook
 from worker.transfer_book import TransferBook
 
 
@@ -97,6 +99,7 @@ class LedgerBatch:
     """Each wallet's money in transfers still pending (``worker.apply._OUTGOING``)."""
     currencies: dict[UUID, str]
     controls: dict[UUID, Controls]
+    reversals: ReversalBook
     applied: Applied = field(default_factory=lambda: Applied([]))
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     changed: set[UUID] = field(default_factory=set)
@@ -108,7 +111,8 @@ class LedgerBatch:
         return self.balances[wallet] - self.helds[wallet]
 
     def refusal(self, request: OperationRequest) -> Rejection | None:
-        """Why the money of ``request``'s wallet refuses it, if it does (the wallet is locked)."""
+        """Why ``request``'s wallet refuses it, if it does (the wallet is locked): its controls,
+        its money, and for a reversal what is left to reverse."""
         wallet = request.wallet_id
         kind = request.operation_type.kind
         controls = self.controls[wallet]
@@ -127,6 +131,10 @@ class LedgerBatch:
             amount_for(request.amount, currency)
         except InvalidAmount:
             return Rejection.UNPROCESSABLE  # more decimals than its currency has: the web refuses it first
+        if reversals.decides(request):
+            refused = self.reversals.refusal(request)
+            if refused is not None:
+                return refused
         return money_refusal(
             kind, request.amount, self.balances[wallet], self.available(wallet), self.outgoings[wallet], controls
         )
@@ -148,6 +156,8 @@ class LedgerBatch:
             if request.change is not None:
                 self.controls[wallet] = request.change.applied_to(self.controls[wallet])
                 self.updated.add(wallet)
+            if reversals.decides(request):
+                self.reversals.applied(request)
             result = OperationResult(request.operation_id, OperationStatus.APPLIED, after, None, self.helds[wallet])
         else:
             result = OperationResult(

@@ -110,6 +110,7 @@ class TransferBook:
             "api_key_id": debit.api_key_id,
             "created_at": debit.created_at,
             "currency": currency,
+            "reversal_of": debit.reversal_of,
         }
 
     def _set(self, transfer_id: UUID, state: TransferState, error: str | None) -> None:

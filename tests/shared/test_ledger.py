@@ -49,6 +49,7 @@ def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
         "created_at",
         "currency",
         "change",
+        "reversal_of",
     }
     defaulted = {"seq", "applied_at"}  # by the database
     assert set(row) == set(wallet_operations.columns.keys()) - defaulted

@@ -11,10 +11,12 @@ from shared.operations import (
     CLIENT_OPERATION_TYPES,
     HOLD_CHANGES,
     KINDS,
+    REVERSAL_OF,
     TRANSFER_LEGS,
     Counterparty,
     OperationType,
     TransferLeg,
+    may_name_reversal,
     starts_transfer,
 )
 
@@ -37,6 +39,8 @@ def test_signs() -> None:
         T.HOLD_VOID: 0,
         T.HOLD_EXPIRE: 0,
         T.WALLET_UPDATE: 0,
+        T.REVERSE_DEPOSIT: -1,
+        T.REVERSE_WITHDRAW: 1,
     }
 
 
@@ -53,9 +57,28 @@ def test_derived_sets() -> None:
         T.HOLD_VOID: HoldState.VOIDED,
         T.HOLD_EXPIRE: HoldState.EXPIRED,
     }
-    assert [t for t, k in KINDS.items() if k.spends_available] == [T.WITHDRAW, T.TRANSFER_OUT, T.HOLD]
+    assert [t for t, k in KINDS.items() if k.spends_available] == [
+        T.WITHDRAW,
+        T.TRANSFER_OUT,
+        T.HOLD,
+        T.REVERSE_DEPOSIT,
+    ]
     assert [t for t, k in KINDS.items() if k.returns_money] == [T.TRANSFER_REFUND]
-    assert [t for t, k in KINDS.items() if k.crosses_edge] == [T.DEPOSIT, T.WITHDRAW, T.HOLD_CAPTURE]
+    assert [t for t, k in KINDS.items() if k.crosses_edge] == [
+        T.DEPOSIT,
+        T.WITHDRAW,
+        T.HOLD_CAPTURE,
+        T.REVERSE_DEPOSIT,
+        T.REVERSE_WITHDRAW,
+    ]
+    assert REVERSAL_OF == {T.DEPOSIT: T.REVERSE_DEPOSIT, T.WITHDRAW: T.REVERSE_WITHDRAW}
+    assert [t for t in OperationType if may_name_reversal(t)] == [
+        T.TRANSFER_OUT,
+        T.TRANSFER_IN,
+        T.TRANSFER_REFUND,
+        T.REVERSE_DEPOSIT,
+        T.REVERSE_WITHDRAW,
+    ]
 
 
 @pytest.mark.parametrize("kind", list(OperationType))
@@ -68,6 +91,10 @@ def test_each_row_is_coherent(kind: OperationType) -> None:
         assert row.sign > 0
     if row.leg is not None:
         assert row.counterparty is Counterparty.MUST
+    if row.reverses is not None:  # money of its own wallet, the other way
+        assert row.sign == -row.reverses.kind.sign
+        assert row.crosses_edge == row.reverses.kind.crosses_edge
+        assert row.counterparty is Counterparty.NEVER
     if row.client:
         assert row.counterparty is Counterparty.NEVER
         assert row.leg is None

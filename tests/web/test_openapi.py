@@ -168,7 +168,8 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
         ("OperationRequest", parsing.OPERATION_FIELDS),
         ("TransferRequest", parsing.TRANSFER_FIELDS),
         ("HoldRequest", parsing.HOLD_FIELDS),
-        ("CaptureRequest", parsing.CAPTURE_FIELDS),
+        ("CaptureRequest", parsing.PARTIAL_FIELDS),
+        ("ReversalRequest", parsing.PARTIAL_FIELDS),
         ("WebhookEndpointRequest", parsing.ENDPOINT_FIELDS),
     ],
 )

@@ -55,6 +55,10 @@ INVALID_KEY = "Invalid Idempotency-Key: 1 to 255 printable ASCII characters"
 IN_FLIGHT = "A request with this Idempotency-Key is still in progress"
 OPERATION_NOT_FOUND = "Operation not found"
 TRANSFER_NOT_FOUND = "Transfer not found"
+NOT_APPLIED = "Operation is not applied"
+"""A reversal of an operation still pending, or rejected."""
+NOT_COMPLETED = "Transfer is not completed"
+"""A reversal of a transfer still pending, or failed."""
 BODY_TOO_LARGE = "Request body too large"
 BODY_UNREADABLE = "Request body incomplete"
 HEAD_TOO_LARGE = "Request head too large"
@@ -117,6 +121,8 @@ BY_MESSAGE = {
     # 404, 409
     OPERATION_NOT_FOUND: "operation_not_found",
     TRANSFER_NOT_FOUND: "transfer_not_found",
+    NOT_APPLIED: "operation_not_applied",
+    NOT_COMPLETED: "transfer_not_completed",
     ENDPOINT_NOT_FOUND: "webhook_endpoint_not_found",
     EVENT_NOT_FOUND: "event_not_found",
     ENDPOINT_QUOTA: "webhook_endpoint_quota_reached",

@@ -116,7 +116,8 @@ LIMIT_FIELDS = ("min_balance", "max_balance")
 OPERATION_FIELDS = ("operationType", "amount")
 TRANSFER_FIELDS = ("from", "to", "amount")
 HOLD_FIELDS = ("amount", "expires_in", "to")
-CAPTURE_FIELDS = ("amount",)
+PARTIAL_FIELDS = ("amount",)
+"""A capture's and a reversal's (``parse_amount_or_all``)."""
 ENDPOINT_FIELDS = ("url", "event_types")
 
 
@@ -206,14 +207,15 @@ def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
     return HoldInput(amount=amount, expires_in=int(expires_in), to_wallet=to_wallet)
 
 
-def parse_capture(body: bytes) -> Decimal | None:
-    """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of the hold (absent means
-    all; ``null`` is refused, as for any other amount)."""
+def parse_amount_or_all(body: bytes) -> Decimal | None:
+    """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of it (a capture: the hold;
+    a reversal: what is left to reverse). Absent means all; ``null`` is refused, as for any
+    other amount."""
     if not body:
         return None
     data = parse_json_object(body)
     amount = _amount_of(data) if "amount" in data else None  # null is refused like any bad amount
-    refuse_unknown_fields(data, CAPTURE_FIELDS)
+    refuse_unknown_fields(data, PARTIAL_FIELDS)
     return amount
 
 

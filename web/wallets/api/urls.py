@@ -22,6 +22,11 @@ urlpatterns = [
         rf"^api/v1/wallets/{ID.format('wallet_id')}/operations/?$", wallets.wallet_history_view, name="wallet_history"
     ),
     re_path(rf"^api/v1/operations/{ID.format('operation_id')}/?$", wallets.operation_detail_view, name="operation"),
+    re_path(
+        rf"^api/v1/operations/{ID.format('operation_id')}/reversal/?$",
+        wallets.operation_reversal_view,
+        name="operation_reversal",
+    ),
     re_path(rf"^api/v1/wallets/{ID.format('wallet_id')}/holds/?$", holds.hold_create_view, name="wallet_holds"),
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/?$", holds.hold_detail_view, name="hold"),
     re_path(rf"^api/v1/holds/{ID.format('hold_id')}/capture/?$", holds.hold_capture_view, name="hold_capture"),
@@ -48,4 +53,9 @@ urlpatterns = [
     ),
     re_path(r"^api/v1/transfers/?$", transfers.transfer_create_view, name="transfers"),
     re_path(rf"^api/v1/transfers/{ID.format('transfer_id')}/?$", transfers.transfer_detail_view, name="transfer"),
+    re_path(
+        rf"^api/v1/transfers/{ID.format('transfer_id')}/reversal/?$",
+        transfers.transfer_reversal_view,
+        name="transfer_reversal",
+    ),
 ]

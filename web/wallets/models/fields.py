@@ -21,8 +21,11 @@ def currency_code(**options: Any) -> models.CharField[Any, Any]:
     return models.CharField(max_length=3, editable=False, help_text="ISO 4217 code", **options)
 
 
-def optional_reference(to: Any, *, related_name: str = "+", help_text: str = "") -> models.ForeignKey[Any, Any]:
-    """A nullable ``ForeignKey`` to ``to`` (a model or its name)."""
+def optional_reference(
+    to: Any, *, related_name: str = "+", help_text: str = "", db_column: str | None = None
+) -> models.ForeignKey[Any, Any]:
+    """A nullable ``ForeignKey`` to ``to`` (a model or its name), in the column ``<name>_id``
+    unless ``db_column`` names another."""
     return models.ForeignKey(
         to,
         on_delete=models.PROTECT,
@@ -32,4 +35,5 @@ def optional_reference(to: Any, *, related_name: str = "+", help_text: str = "")
         editable=False,
         db_index=False,
         help_text=help_text,
+        db_column=db_column,
     )

@@ -94,10 +94,23 @@ class WalletOperation(models.Model):
     change = models.JSONField(
         null=True, blank=True, editable=False, help_text="A wallet update's change of its limits or status"
     )
+    reversal_of = optional_reference(
+        "self",
+        help_text="What it reverses: a reversal's operation, or a reversing transfer leg's transfer",
+        db_column="reversal_of",  # the name of the request's field (shared.ledger)
+    )
 
     class Meta:
         db_table = "wallet_operations"
-        indexes = [models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history")]
+        indexes = [
+            models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history"),
+            # The reversals of an operation, which its writer sums (worker.reversals).
+            models.Index(
+                fields=["reversal_of"],
+                name="wallet_operations_reversals",
+                condition=models.Q(reversal_of__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0)
@@ -148,6 +161,7 @@ class PendingOperation(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When a worker settled it")
     currency = currency_code()
     change = models.JSONField(null=True, editable=False)
+    reversal_of = models.UUIDField(null=True, editable=False)
 
     class Meta:
         db_table = "pending_operations"

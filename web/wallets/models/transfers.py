@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Now
 
 from shared.transfers import TransferState
-from web.wallets.models.fields import currency_code, money
+from web.wallets.models.fields import currency_code, money, optional_reference
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -38,6 +38,9 @@ class Transfer(models.Model):
         help_text="Why the sweep set it aside, pending, for an operator (null while the sweep moves it on)",
     )
     currency = currency_code()
+    reversal_of = optional_reference(
+        "self", help_text="The transfer this one reverses (its money sent back)", db_column="reversal_of"
+    )
 
     class Meta:
         db_table = "transfers"
@@ -54,6 +57,10 @@ class Transfer(models.Model):
                 fields=["from_wallet"],
                 name="transfers_pending_from",
                 condition=models.Q(state=TransferState.PENDING.value),
+            ),
+            # The reversals of a transfer, which the writer of its destination sums (worker.reversals).
+            models.Index(
+                fields=["reversal_of"], name="transfers_reversals", condition=models.Q(reversal_of__isnull=False)
             ),
         ]
         constraints = [

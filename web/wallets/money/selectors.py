@@ -47,9 +47,19 @@ _CHANGES_UNTIL = (
 )
 CHANGES_MAX = 100_000
 """Most changes of one wallet read back (far more than any wallet is ever given)."""
+# The money reversed of an operation (its applied reversals) and of a transfer (the transfers
+# reversing it that did not fail), as their writers sum it (worker.reversals).
+_OPERATION_REVERSED = (
+    "SELECT coalesce(sum(amount), 0) FROM wallet_operations"  # noqa: S608 (constants)
+    f" WHERE reversal_of = %s AND status = '{OperationStatus.APPLIED.value}'"
+)
+_TRANSFER_REVERSED = (
+    "SELECT coalesce(sum(amount), 0) FROM transfers"  # noqa: S608 (constants)
+    f" WHERE reversal_of = %s AND state <> '{TransferState.FAILED.value}'"
+)
 _PENDING = "SELECT id, wallet_id, idempotency_key, operation_type FROM pending_operations WHERE id = %s"
 _TRANSFER = (
-    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency"
+    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency, reversal_of"
     " FROM transfers WHERE id = %s"
 )
 # A transfer's legs by their ids (the debit's is the transfer's; ``shared.transfers``).
@@ -168,6 +178,21 @@ def operation_by_key_get(*, wallet_id: UUID, idempotency_key: str) -> LedgerReco
     return None if row is None else LedgerRecord.from_values(row)
 
 
+def operation_reversed_get(*, operation_id: UUID) -> Decimal:
+    """The money of an operation's applied reversals."""
+    row = read_one(_OPERATION_REVERSED, (str(operation_id),))
+    assert row is not None  # an aggregate has a row
+    return Decimal(row[0])
+
+
+def transfer_reversed_get(*, transfer_id: UUID) -> Decimal:
+    """The money of the transfers reversing a transfer, but those that failed (a pending one
+    counts until it is refunded)."""
+    row = read_one(_TRANSFER_REVERSED, (str(transfer_id),))
+    assert row is not None  # an aggregate has a row
+    return Decimal(row[0])
+
+
 def pending_get(*, operation_id: UUID) -> PendingRow | None:
     row = read_one(_PENDING, (str(operation_id),))
     if row is None:
@@ -182,7 +207,7 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         return None
     ids = (transfer_id, credit_id(transfer_id), refund_id(transfer_id))
     legs = {leg.id: leg for leg in map(LedgerRecord.from_values, read_all(_LEGS, tuple(map(str, ids)), 3))}
-    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency = row
+    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency, reversal_of = row
     return TransferRow(
         UUID(str(id_)),
         UUID(str(from_wallet)),
@@ -196,6 +221,7 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         legs.get(ids[1]),
         legs.get(ids[2]),
         currency,
+        _uuid(reversal_of),
     )
 
 

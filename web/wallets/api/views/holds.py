@@ -105,7 +105,7 @@ def hold_capture_view(request: HttpRequest, caller: Caller, hold_id: str) -> Htt
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
     return _hold_change(
-        request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_capture(json_body(request))
+        request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_amount_or_all(json_body(request))
     )
 
 

@@ -32,10 +32,12 @@ from web.wallets.error_codes import (
     TRANSFER_NOT_FOUND,
     error_fields,
 )
+from web.wallets.money.reversals import transfer_reversal_submit
 from web.wallets.money.selectors import (
     operation_by_key_get,
     pending_get,
     transfer_get,
+    transfer_reversed_get,
 )
 from web.wallets.money.transfers import TransferAnswer, transfer_submit
 from web.wallets.ops import metrics
@@ -47,6 +49,19 @@ def transfer_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     caller.require_write()
     transfer = parsing.parse_transfer(json_body(request))
     answer = transfer_submit(transfer=transfer, context=write_context(request, caller))
+    metrics.transfer_record(answer.state, time.perf_counter() - started)
+    return replay_marked(_transfer_response(answer), answer.replayed)
+
+
+@api_view("POST")
+def transfer_reversal_view(request: HttpRequest, caller: Caller, transfer_id: str) -> HttpResponse:
+    """Send the money of a completed transfer (all that is left of it, or ``amount``) back from
+    its destination to its source; answered as a transfer (the reversal is one)."""
+    started = time.perf_counter()
+    caller.require_write()
+    transfer_uuid = parsing.parse_uuid(transfer_id, not_found=TRANSFER_NOT_FOUND)
+    amount = parsing.parse_amount_or_all(json_body(request))
+    answer = transfer_reversal_submit(transfer_id=transfer_uuid, amount=amount, context=write_context(request, caller))
     metrics.transfer_record(answer.state, time.perf_counter() - started)
     return replay_marked(_transfer_response(answer), answer.replayed)
 
@@ -99,4 +114,7 @@ def transfer_detail_view(request: HttpRequest, caller: Caller, transfer_id: str)
         if row is None:
             return json_response(transfer_pending_json(transfer_uuid))
     reachable(caller, row.from_wallet, TRANSFER_NOT_FOUND)
-    return json_response(transfer_json(row))
+    body = transfer_json(row)
+    if row.reversal_of is None:  # a reversal is not reversed
+        body["reversed_amount"] = format_money(transfer_reversed_get(transfer_id=row.id), row.currency)
+    return json_response(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -11,8 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import NotFound
+from shared.ledger import LedgerRecord
 from shared.money import format_money
-from shared.operations import OperationType
+from shared.operations import REVERSAL_OF, OperationType
 from shared.outcomes import OperationStatus, Rejection, ledger_error_fields
 from shared.rates import Limit
 from shared.resources import operation_json, wallet_json
@@ -36,9 +38,11 @@ from web.wallets.api.views.common import (
 from web.wallets.auth import rate_limits
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import OPERATION_NOT_FOUND
+from web.wallets.money.reversals import operation_reversal_submit
 from web.wallets.money.selectors import (
     operation_by_key_get,
     operation_get,
+    operation_reversed_get,
     pending_get,
     wallet_balance_get,
     wallet_controls_at,
@@ -100,6 +104,21 @@ def wallet_operation_view(request: HttpRequest, caller: Caller, wallet_id: str) 
     return replay_marked(_operation_response(submission), submission.replayed)
 
 
+@api_view("POST")
+def operation_reversal_view(request: HttpRequest, caller: Caller, operation_id: str) -> HttpResponse:
+    """Reverse an applied deposit or withdrawal, all that is left of it or ``amount``; answered
+    as an operation (the reversal is one)."""
+    started = time.perf_counter()
+    caller.require_write()
+    operation_uuid = parsing.parse_uuid(operation_id, not_found=OPERATION_NOT_FOUND)
+    amount = parsing.parse_amount_or_all(json_body(request))
+    kind, submission = operation_reversal_submit(
+        operation_id=operation_uuid, amount=amount, context=write_context(request, caller)
+    )
+    metrics.record(kind, submission.result, time.perf_counter() - started)
+    return replay_marked(_operation_response(submission), submission.replayed)
+
+
 def _operation_response(submission: Submission) -> HttpResponse:
     operation_id = str(submission.operation_id)
     result = submission.result
@@ -136,7 +155,7 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
         reachable(caller, row.wallet_id)
-        return json_response(operation_json(row))
+        return json_response(_operation_body(row))
     pending = pending_get(operation_id=operation_uuid)
     if pending is not None:
         reachable(caller, pending.wallet_id)
@@ -146,7 +165,7 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
         if row is None:
             row = operation_get(operation_id=operation_uuid)  # decided since the first read?
         if row is not None:
-            return json_response(operation_json(row))
+            return json_response(_operation_body(row))
         return pending_json(operation_uuid)
     job = job_state(connection=get_redis(), operation_id=operation_uuid)
     if job.wallet_id is not None:
@@ -159,7 +178,7 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
     row = operation_get(operation_id=operation_uuid)
     if row is not None:
         reachable(caller, row.wallet_id)
-        return json_response(operation_json(row))
+        return json_response(_operation_body(row))
     if job.state is JobState.FAILED:
         return json_response(
             {
@@ -169,3 +188,12 @@ def operation_detail_view(request: HttpRequest, caller: Caller, operation_id: st
             }
         )
     raise NotFound(OPERATION_NOT_FOUND)
+
+
+def _operation_body(row: LedgerRecord) -> dict[str, Any]:
+    """An operation's status: its ledger row, and for a deposit or withdrawal the money of its
+    reversals (``reversed_amount``)."""
+    body = operation_json(row)
+    if row.operation_type in REVERSAL_OF:
+        body["reversed_amount"] = format_money(operation_reversed_get(operation_id=row.id), row.currency)
+    return body

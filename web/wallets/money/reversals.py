@@ -1,0 +1,175 @@
+"""Reversals, as the web node sees them: find what is reversed, and queue the reversal on the
+shard of the wallet whose writer decides it (``worker.reversals``).
+
+- An applied ``DEPOSIT`` or ``WITHDRAW`` is reversed by a ``REVERSE_DEPOSIT`` or
+  ``REVERSE_WITHDRAW`` of its wallet, naming it (``reversal_of``).
+- A completed transfer is reversed by a transfer the other way, from its destination back to its
+  source, whose legs name it.
+
+Either may be partial; without an amount it is all that is left to reverse when the request is
+accepted (a retry of a keyed request asks what its first attempt asked). The writer decides, in
+order with the wallet's money, that the reversals of one original never add up to more than it.
+An ``Idempotency-Key`` is scoped, as for every write, to the wallet the money leaves or comes
+back to: the operation's own, or the transfer's destination.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.messages import OperationRequest
+from shared.operations import REVERSAL_OF, OperationType
+from shared.outcomes import OperationStatus, Rejection
+from shared.transfers import TransferState
+from web.wallets.error_codes import NOT_APPLIED, NOT_COMPLETED, OPERATION_NOT_FOUND, TRANSFER_NOT_FOUND
+from web.wallets.money.currencies import amount_in
+from web.wallets.money.selectors import (
+    KnownWallet,
+    operation_by_key_get,
+    operation_get,
+    operation_reversed_get,
+    pending_get,
+    transfer_get,
+    transfer_reversed_get,
+    wallet_ensure_reachable,
+)
+from web.wallets.money.services import Submission, WriteContext, request_submit
+from web.wallets.money.transfers import TransferAnswer, debit_follow
+
+
+def operation_reversal_submit(
+    *, operation_id: UUID, amount: Decimal | None, context: WriteContext
+) -> tuple[OperationType, Submission]:
+    """Queue the reversal of ``amount`` (None: all that is left) of an applied deposit or
+    withdrawal on its wallet's shard and wait for its answer, as for an operation; with the
+    reversal's kind. An operation
+    of a wallet the caller does not reach is not found; one of another kind (a reversal too) is a
+    400; one not applied (pending, or rejected) a 409."""
+    original = operation_get(operation_id=operation_id)
+    if original is None:
+        pending = pending_get(operation_id=operation_id)
+        if pending is None:
+            raise NotFound(OPERATION_NOT_FOUND)
+        _reached(pending.wallet_id, context, OPERATION_NOT_FOUND)
+        if pending.operation_type not in REVERSAL_OF:
+            raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
+        raise Conflict(NOT_APPLIED)
+    wallet = _reached(original.wallet_id, context, OPERATION_NOT_FOUND)
+    kind = REVERSAL_OF.get(original.operation_type)
+    if kind is None:
+        raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
+    if original.status != OperationStatus.APPLIED.value:
+        raise Conflict(NOT_APPLIED)
+    request = OperationRequest(
+        operation_id=uuid4(),
+        wallet_id=original.wallet_id,
+        operation_type=kind,
+        amount=_amount(
+            amount,
+            Reversible(
+                original.id,
+                original.amount,
+                original.wallet_id,
+                wallet,
+                lambda: operation_reversed_get(operation_id=original.id),
+            ),
+            context,
+        ),
+        created_at=datetime.now(UTC),
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
+        currency=wallet.currency,
+        reversal_of=original.id,
+    )
+    return kind, request_submit(request=request, context=context)
+
+
+def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, context: WriteContext) -> TransferAnswer:
+    """Queue a transfer of ``amount`` (None: all that is left) of a completed transfer back from
+    its destination to its source, and wait for its legs, as for a transfer. A transfer whose
+    source the caller does not reach is not found; a reversal of one is a 400; one not completed
+    a 409. Whether the destination can pay (its money, its status) its writer decides."""
+    deadline = time.monotonic() + context.settings.reply_timeout
+    original = transfer_get(transfer_id=transfer_id)
+    if original is None:
+        pending = pending_get(operation_id=transfer_id)
+        if pending is None or pending.operation_type is not OperationType.TRANSFER_OUT:
+            raise NotFound(TRANSFER_NOT_FOUND)
+        _reached(pending.wallet_id, context, TRANSFER_NOT_FOUND)
+        raise Conflict(NOT_COMPLETED)
+    source = _reached(original.to_wallet, context, TRANSFER_NOT_FOUND)
+    _reached(original.from_wallet, context, TRANSFER_NOT_FOUND)
+    if original.reversal_of is not None:
+        raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
+    if original.state is not TransferState.COMPLETED:
+        raise Conflict(NOT_COMPLETED)
+    reversal_id = uuid4()
+    debit = OperationRequest(
+        operation_id=reversal_id,
+        wallet_id=original.to_wallet,
+        operation_type=OperationType.TRANSFER_OUT,
+        amount=_amount(
+            amount,
+            Reversible(
+                original.id,
+                original.amount,
+                original.to_wallet,
+                source,
+                lambda: transfer_reversed_get(transfer_id=original.id),
+            ),
+            context,
+        ),
+        created_at=datetime.now(UTC),
+        idempotency_key=context.idempotency_key,
+        api_key_id=context.caller.key_id,
+        transfer_id=reversal_id,
+        counterparty_id=original.from_wallet,
+        currency=original.currency,
+        reversal_of=original.id,
+    )
+    submission = request_submit(request=debit, context=context)
+    answer = debit_follow(context, reversal_id, original.currency, submission.result, deadline)
+    return replace(answer, replayed=submission.replayed)
+
+
+@dataclass(frozen=True, slots=True)
+class Reversible:
+    """What a reversal reverses: the original's id and amount, the wallet its reversal is of,
+    and how to read the money of its reversals so far."""
+
+    original_id: UUID
+    amount: Decimal
+    wallet_id: UUID
+    wallet: KnownWallet
+    reversed: Callable[[], Decimal]
+
+
+def _reached(wallet_id: UUID, context: WriteContext, not_found: str) -> KnownWallet:
+    """The wallet, if the caller reaches it; else what names it is ``not_found``."""
+    try:
+        return wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
+    except NotFound:
+        raise NotFound(not_found) from None
+
+
+def _amount(amount: Decimal | None, left: Reversible, context: WriteContext) -> Decimal:
+    """The amount a reversal asks for: ``amount`` in the wallet's currency, or, if none was
+    given, what its key's first attempt asked, else all that is left of the original now (a 400
+    when nothing is: its writer would refuse it)."""
+    if amount is not None:
+        return amount_in(amount, left.wallet)
+    key = context.idempotency_key
+    if key is not None:
+        earlier = operation_by_key_get(wallet_id=left.wallet_id, idempotency_key=key)
+        if earlier is not None and earlier.reversal_of == left.original_id:
+            return earlier.amount
+    rest = left.amount - left.reversed()
+    if rest <= 0:
+        raise InvalidRequest(Rejection.REVERSAL_TOO_LARGE.value)
+    return rest
