@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Eight checks, each empty when all is well:
+Nine checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -18,7 +18,9 @@ Eight checks, each empty when all is well:
   applied ``WALLET_UPDATE`` before it that named them (the defaults before any);
 - no wallet passes the service's limit: its balance plus the money of its transfers still
   ``pending`` (which may come back as refunds, never refused) is at most ``MAX_BALANCE``
-  (``limit_breaches``).
+  (``limit_breaches``);
+- no operation or transfer was reversed by more than its amount, nor by what may not reverse it
+  (``reversal_excesses``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
 every run.
@@ -227,6 +229,38 @@ def limit_breaches(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(LIMIT_CHECK)]
 
 
+_REVERSALS = ", ".join(f"'{t.value}'" for t, k in KINDS.items() if k.reverses is not None)
+_PAIRS = ", ".join(f"'{k.reverses.value}>{t.value}'" for t, k in KINDS.items() if k.reverses is not None)
+"""Each reversible kind with the kind that reverses it, as ``REVERSAL_CHECK`` writes them."""
+# What each reversal names, and what it may name: an applied operation of its own wallet, of the
+# kind it reverses; a completed transfer the other way, no reversal itself.
+REVERSAL_CHECK = text(
+    f"""
+    SELECT r.reversal_of, sum(r.amount) AS reversed, max(o.amount) FROM wallet_operations r
+    LEFT JOIN wallet_operations o ON o.id = r.reversal_of
+    WHERE r.status = '{APPLIED}' AND r.operation_type IN ({_REVERSALS})
+    GROUP BY r.reversal_of
+    HAVING bool_or(o.id IS NULL) OR sum(r.amount) > max(o.amount) OR bool_or(o.status <> '{APPLIED}'
+        OR o.wallet_id <> r.wallet_id OR o.operation_type || '>' || r.operation_type NOT IN ({_PAIRS}))
+    UNION ALL
+    SELECT r.reversal_of, sum(r.amount), max(t.amount) FROM transfers r
+    LEFT JOIN transfers t ON t.id = r.reversal_of
+    WHERE r.reversal_of IS NOT NULL AND r.state <> '{FAILED}'
+    GROUP BY r.reversal_of
+    HAVING bool_or(t.id IS NULL) OR sum(r.amount) > max(t.amount) OR bool_or(t.state <> '{COMPLETED}'
+        OR t.reversal_of IS NOT NULL OR r.from_wallet_id <> t.to_wallet_id OR r.to_wallet_id <> t.from_wallet_id)
+    """  # noqa: S608
+)
+
+
+def reversal_excesses(engine: Engine) -> list[tuple[object, ...]]:
+    """Operations and transfers reversed by more than their amount, or by what may not reverse
+    them (a reversal of another kind or wallet; of what was not applied or completed, or was a
+    reversal itself, or is not there; a transfer not the other way): (id, reversed, amount)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(REVERSAL_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -238,4 +272,5 @@ def ledger_sound(engine: Engine) -> bool:
         and not held_mismatches(engine)
         and not limit_crossings(engine)
         and not limit_breaches(engine)
+        and not reversal_excesses(engine)
     )

@@ -102,7 +102,7 @@ transfers = Table(
     Column("swept_at", DateTime(timezone=True), nullable=True),
     Column("stalled", Text, nullable=True),
     Column("currency", CURRENCY, nullable=False),
-    Column("reversal_of", Uuid, ForeignKey("transfers.id"), nullable=True),
+    Column("reversal_of", Uuid, nullable=True),
 )
 
 holds = Table(
@@ -145,7 +145,7 @@ wallet_operations = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("currency", CURRENCY, nullable=False),
     Column("change", JSONB, nullable=True),
-    Column("reversal_of", Uuid, ForeignKey("wallet_operations.id"), nullable=True),
+    Column("reversal_of", Uuid, nullable=True),
 )
 
 pending_operations = Table(

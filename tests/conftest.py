@@ -44,6 +44,7 @@ from shared.audit import (
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
+    reversal_excesses,
     transfer_mismatches,
 )
 from shared.config import Settings, get_settings
@@ -92,6 +93,7 @@ def db(database: Engine) -> Iterator[Engine]:
     assert held_mismatches(database) == []
     assert limit_crossings(database) == []
     assert limit_breaches(database) == []
+    assert reversal_excesses(database) == []
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ that transfer's destination. Every reversal of one operation or transfer is ther
 one writer, under the lock of one wallet (``worker.apply._LOCK_WALLETS``): the sum of those
 already applied, read after that lock, and those of the batch so far, added in memory, never
 pass the original's amount. A reversing transfer whose credit was refused and refunded counts no
-more (its record is ``failed``).
+more (its record is ``failed``). The web accepts a reversal only of what the ledger already shows
+applied (or completed), so an original is never in its reversal's batch.
 """
 
 from __future__ import annotations

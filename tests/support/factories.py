@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from shared.messages import OperationRequest
-from shared.operations import OperationType
+from shared.operations import REVERSAL_OF, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, tenants, wallet_operations, wallets, webhook_endpoints
 from shared.wallet_controls import WalletChange
@@ -121,6 +122,27 @@ def transfer_debit(source: uuid.UUID, destination: uuid.UUID, amount: str) -> Op
         transfer_id=transfer_id,
         counterparty_id=destination,
     )
+
+
+def reversal(of: OperationRequest, amount: str) -> OperationRequest:
+    """A reversal of ``amount`` of the deposit or withdrawal ``of``, as the web sends it."""
+    return OperationRequest(
+        operation_id=uuid.uuid4(),
+        wallet_id=of.wallet_id,
+        operation_type=REVERSAL_OF[of.operation_type],
+        amount=Decimal(amount),
+        created_at=datetime.now(UTC),
+        currency=of.currency,
+        reversal_of=of.operation_id,
+    )
+
+
+def transfer_reversal(of: OperationRequest, amount: str) -> OperationRequest:
+    """The debit of a transfer of ``amount`` back from the destination of the transfer whose debit
+    is ``of`` to its source, reversing it, as the web sends it."""
+    assert of.counterparty_id is not None
+    debit = transfer_debit(of.counterparty_id, of.wallet_id, amount)
+    return replace(debit, currency=of.currency, reversal_of=of.operation_id)
 
 
 def hold_request(

@@ -2,9 +2,10 @@
 operation they reverse (``reversal_of``, also on pending operations); a transfer that reverses
 another names it (``transfers.reversal_of``), and so do its legs. Each is indexed where it is
 set, for the writer that sums an operation's or a transfer's reversals (``worker.reversals``).
-Nullable columns without a default rewrite no table."""
+Nullable columns without a default rewrite no table. They are not foreign keys: a refused
+reversal is recorded as it was asked, even one that names nothing (the audit checks that every
+applied one names what it may reverse)."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
 # As of this migration (later kinds come with their own).
@@ -42,31 +43,21 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="transfer",
             name="reversal_of",
-            field=models.ForeignKey(
+            field=models.UUIDField(
                 blank=True,
-                db_index=False,
                 editable=False,
                 help_text="The transfer this one reverses (its money sent back)",
-                db_column="reversal_of",
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="wallets.transfer",
             ),
         ),
         migrations.AddField(
             model_name="walletoperation",
             name="reversal_of",
-            field=models.ForeignKey(
+            field=models.UUIDField(
                 blank=True,
-                db_index=False,
                 editable=False,
                 help_text="What it reverses: a reversal's operation, or a reversing transfer leg's transfer",
-                db_column="reversal_of",
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="wallets.walletoperation",
             ),
         ),
         migrations.AlterField(

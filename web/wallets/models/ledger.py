@@ -94,10 +94,12 @@ class WalletOperation(models.Model):
     change = models.JSONField(
         null=True, blank=True, editable=False, help_text="A wallet update's change of its limits or status"
     )
-    reversal_of = optional_reference(
-        "self",
+    # Not a foreign key: a refused reversal is recorded as asked, even one naming nothing.
+    reversal_of = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
         help_text="What it reverses: a reversal's operation, or a reversing transfer leg's transfer",
-        db_column="reversal_of",  # the name of the request's field (shared.ledger)
     )
 
     class Meta:

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Now
 
 from shared.transfers import TransferState
-from web.wallets.models.fields import currency_code, money, optional_reference
+from web.wallets.models.fields import currency_code, money
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -38,8 +38,9 @@ class Transfer(models.Model):
         help_text="Why the sweep set it aside, pending, for an operator (null while the sweep moves it on)",
     )
     currency = currency_code()
-    reversal_of = optional_reference(
-        "self", help_text="The transfer this one reverses (its money sent back)", db_column="reversal_of"
+    # Not a foreign key: a refused reversal is recorded as asked, even one naming nothing.
+    reversal_of = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The transfer this one reverses (its money sent back)"
     )
 
     class Meta:
