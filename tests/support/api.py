@@ -58,6 +58,12 @@ class Api:
             f"/api/v1/holds/{hold_id}/{action}", data=raw, content_type="application/json", headers=headers
         )
 
+    def post_reversal(self, of: str, body: Any = None, **headers: str) -> Any:
+        """``POST /api/v1/<of>/reversal``, ``of`` being ``operations/<id>`` or ``transfers/<id>``;
+        no body unless given."""
+        raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.client.post(f"/api/v1/{of}/reversal", data=raw, content_type="application/json", headers=headers)
+
     def patch_wallet(self, wallet_id: str, body: Any, **headers: str) -> Any:
         """``PATCH /api/v1/wallets/<id>``: a change of its limits or status."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()

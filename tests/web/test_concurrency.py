@@ -116,6 +116,22 @@ def test_concurrent_deposits_racing_to_the_maximum_stop_exactly_there(http: Http
     assert http.call("GET", f"/api/v1/wallets/{wallet}")[1]["balance"] == "100.00"
 
 
+def test_concurrent_partial_reversals_stop_exactly_at_the_original_amount(http: Http) -> None:
+    wallet = new_wallet(http, 0)
+    status, deposit = http.call(
+        "POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "DEPOSIT", "amount": "100.00"}
+    )
+    assert status == 200
+    reversal = f"/api/v1/operations/{deposit['operation_id']}/reversal"
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda _: http.call("POST", reversal, {"amount": "3.00"}), range(60)))
+    outcomes = Counter(http.settle(status, body) for status, body in answers)
+    assert outcomes == {"applied": 33, "Reversal exceeds the amount left to reverse": 27}
+    assert http.call("GET", f"/api/v1/operations/{deposit['operation_id']}")[1]["reversed_amount"] == "99.00"
+    assert http.call("POST", reversal, {})[0] == 200  # the rest: 1.00
+    assert http.call("GET", f"/api/v1/wallets/{wallet}")[1]["balance"] == "0.00"
+
+
 def test_concurrent_deposits_add_up_exactly(http: Http) -> None:
     wallets = [new_wallet(http, 0) for _ in range(3)]
     amounts = [Decimal("0.01") * (i % 97 + 1) + i for i in range(600)]

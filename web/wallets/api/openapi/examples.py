@@ -40,6 +40,7 @@ OPERATION_ROW = {
     "held_after": "0.00",
     "available_after": "100.00",
     "change": None,
+    "reversal_of": None,
     "position": 1042,
     "created_at": CREATED,
     "applied_at": APPLIED,
@@ -65,7 +66,8 @@ EXAMPLES: dict[str, Any] = {
     "operation_request": {"operationType": "DEPOSIT", "amount": "100.00"},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "currency": "EUR", "operation_id": OPERATION},
     "operation_pending": {"status": "Pending", "operation_id": OPERATION},
-    "operation": OPERATION_ROW,
+    "operation": {**OPERATION_ROW, "reversed_amount": "0.00"},
+    "reversal_request": {"amount": "30.00"},
     "history": {"results": [OPERATION_ROW], "next": None},
     "transfer_request": {"from": WALLET, "to": OTHER, "amount": "5.00"},
     "transfer_completed": {
@@ -99,6 +101,8 @@ EXAMPLES: dict[str, Any] = {
             "credit": {"operation_id": CREDIT, "status": "applied", "error": None, "code": None},
             "refund": None,
         },
+        "reversal_of": None,
+        "reversed_amount": "0.00",
     },
     "hold_request": {"amount": "25.00", "expires_in": 604800},
     "hold_created": {

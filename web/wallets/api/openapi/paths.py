@@ -40,8 +40,10 @@ SUMMARIES = {
     "wallet_operate": "Deposit into or withdraw from a wallet",
     "wallet_history": "List a wallet's ledger, newest first",
     "operation_status": "Read an operation's status (poll a 202's Location)",
+    "operation_reverse": "Reverse an applied deposit or withdrawal, all or part of it",
     "transfer_create": "Move money from one wallet to another",
     "transfer_status": "Read a transfer and its legs",
+    "transfer_reverse": "Send a completed transfer's money back, all or part of it",
     "hold_create": "Hold money of a wallet until it is captured, voided or expires",
     "hold_status": "Read a hold",
     "hold_capture": "Capture a hold (all or part), releasing the rest",
@@ -57,10 +59,10 @@ TAGS = {
         "Create wallets and move money in and out of them",
         ("wallet_create", "wallet_balance", "wallet_update", "wallet_operate", "wallet_history"),
     ),
-    "Operations": ("What became of an operation", ("operation_status",)),
+    "Operations": ("What became of an operation; reversals", ("operation_status", "operation_reverse")),
     "Transfers": (
         "Money from one wallet to another: two legs, no shared writer",
-        ("transfer_create", "transfer_status"),
+        ("transfer_create", "transfer_status", "transfer_reverse"),
     ),
     "Holds": (
         "Set money aside now; capture or release it later",
@@ -205,6 +207,46 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/operations/{operation_id}/reversal": {
+        "parameters": [OPERATION_ID],
+        "post": {
+            "operationId": "operation_reverse",
+            "description": "A REVERSE_DEPOSIT or REVERSE_WITHDRAW of the operation's wallet, naming it"
+            " (reversal_of), decided by the wallet's writer in order with its money: the reversals of one"
+            " operation never add up to more than it. The Idempotency-Key is the wallet's, as for an operation.",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("ReversalRequest"), EXAMPLES["reversal_request"], required=False),
+            "responses": keyed_write(
+                {
+                    "200": response(ref("OperationAccepted"), "Reversed", EXAMPLES["operation_accepted"]),
+                    "202": pending(
+                        "OperationPending", "Accepted, not applied yet: poll the Location", "operation_pending"
+                    ),
+                },
+                bad_request=error(
+                    400,
+                    "Invalid body or amount; not a deposit or withdrawal (or a reversal); more than is left;"
+                    " insufficient funds; balance limit",
+                    *BAD_BODY,
+                    msg.INVALID_KEY,
+                    Rejection.NOT_REVERSIBLE,
+                    Rejection.REVERSAL_TOO_LARGE,
+                    Rejection.INSUFFICIENT_FUNDS,
+                    Rejection.BALANCE_LIMIT,
+                ),
+                not_found=error(404, "Operation not found", msg.OPERATION_NOT_FOUND),
+                conflict=error(
+                    409,
+                    "The operation is not applied; the wallet is frozen or closed; the same Idempotency-Key is"
+                    " in flight",
+                    msg.NOT_APPLIED,
+                    Rejection.WALLET_FROZEN,
+                    Rejection.WALLET_CLOSED,
+                    msg.IN_FLIGHT,
+                ),
+            ),
+        },
+    },
     "/api/v1/events": {
         "get": {
             "operationId": "events_list",
@@ -278,6 +320,52 @@ PATHS: dict[str, Any] = {
                 "404": error(404, "Transfer not found", msg.TRANSFER_NOT_FOUND),
                 "503": UNAVAILABLE,
             },
+        },
+    },
+    "/api/v1/transfers/{transfer_id}/reversal": {
+        "parameters": [TRANSFER_ID],
+        "post": {
+            "operationId": "transfer_reverse",
+            "description": "A transfer from the destination back to the source, naming the original"
+            " (reversal_of), decided by the destination's writer: the reversals of one transfer never add up"
+            " to more than it. The Idempotency-Key is the destination's, as the source of this transfer.",
+            "parameters": [IDEMPOTENCY_KEY],
+            "requestBody": request_body(ref("ReversalRequest"), EXAMPLES["reversal_request"], required=False),
+            "responses": keyed_write(
+                {
+                    "200": response(ref("TransferCompleted"), "Sent back", EXAMPLES["transfer_completed"]),
+                    "202": pending(
+                        "TransferPending", "Accepted, not completed yet: poll the Location", "transfer_pending"
+                    ),
+                },
+                bad_request=error(
+                    400,
+                    "Invalid body or amount; a reversal; more than is left; the destination cannot pay; the source"
+                    " refused the credit (refunded)",
+                    *BAD_BODY,
+                    msg.INVALID_KEY,
+                    Rejection.NOT_REVERSIBLE,
+                    Rejection.REVERSAL_TOO_LARGE,
+                    Rejection.INSUFFICIENT_FUNDS,
+                    schema={"oneOf": [ref("Error"), ref("TransferFailed")]},
+                    other={
+                        "transfer_failed": (
+                            "The source refused the credit; the money went back",
+                            EXAMPLES["transfer_failed"],
+                        )
+                    },
+                ),
+                not_found=error(404, "Transfer not found", msg.TRANSFER_NOT_FOUND),
+                conflict=error(
+                    409,
+                    "The transfer is not completed; the destination is frozen or closed; the same"
+                    " Idempotency-Key is in flight",
+                    msg.NOT_COMPLETED,
+                    Rejection.WALLET_FROZEN,
+                    Rejection.WALLET_CLOSED,
+                    msg.IN_FLIGHT,
+                ),
+            ),
         },
     },
     "/api/v1/wallets/{wallet_id}/holds": {

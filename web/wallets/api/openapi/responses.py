@@ -19,6 +19,7 @@ LEDGER_OUTCOMES = frozenset(
         Rejection.INSUFFICIENT_FUNDS,
         Rejection.BALANCE_LIMIT,
         Rejection.CAPTURE_TOO_LARGE,
+        Rejection.REVERSAL_TOO_LARGE,
         Rejection.UNPROCESSABLE,
         Rejection.RATE_LIMITED,
     }

@@ -179,6 +179,11 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 },
                 "additionalProperties": False,
             },
+            "reversal_of": {**ref("Uuid"), "nullable": True, "description": "The transfer this one sends back"},
+            "reversed_amount": {
+                **ref("Money"),
+                "description": "Not of a reversal: the money of the transfers reversing it (pending or completed)",
+            },
         },
         "additionalProperties": False,
     },
@@ -221,6 +226,13 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "hold_id": ref("Uuid"),
             "state": {"type": "string", "enum": ["pending"]},
             "transfer_id": {**ref("Uuid"), "description": "A capture to a wallet whose credit is not applied yet"},
+        },
+        "additionalProperties": False,
+    },
+    "ReversalRequest": {
+        "type": "object",
+        "properties": {
+            "amount": {**ref("Amount"), "description": "At most what is left to reverse; default: all of that"}
         },
         "additionalProperties": False,
     },
@@ -339,6 +351,15 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 "additionalProperties": False,
             },
             "available_after": {**ref("Money"), "description": "balance_after less held_after"},
+            "reversal_of": {
+                **ref("Uuid"),
+                "nullable": True,
+                "description": "What it reverses (a REVERSE_*'s operation; a leg's: what its transfer reverses)",
+            },
+            "reversed_amount": {
+                **ref("Money"),
+                "description": "A DEPOSIT's or WITHDRAW's status only: the money of its applied reversals",
+            },
             "position": {
                 "type": "integer",
                 "description": "Its place in the ledger: increasing along each wallet's operations",
