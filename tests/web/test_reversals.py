@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -177,7 +178,7 @@ def test_a_transfer_reversal_is_refused_when_the_destination_cannot_pay(api: Api
     assert (frozen.status_code, frozen.json()["code"]) == (409, "wallet_frozen")
     assert api.patch_wallet(destination, {"status": "active"}).status_code == 200
     assert api.post_reversal(f"transfers/{original}", {"amount": "10.00"}).status_code == 200
-    assert (api.balance(source), api.balance(destination)) == (70, 0)
+    assert (api.balance(source), api.balance(destination)) == (Decimal(70), Decimal(0))
     assert transfer(api, original)["reversed_amount"] == "10.00"
 
 
