@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
+import redis
+
 from shared import keys
 from shared.errors import InvalidRequest
 from web.wallets.error_codes import INVALID_KEY
@@ -53,6 +55,18 @@ def idempotency_record(*, wallet_id: UUID, key: str, claim: KeyClaim, ttl: int) 
         value=f"{claim.fingerprint}|{claim.operation_id}",
         ttl=ttl,
     )
+
+
+def key_claim_get(connection: redis.Redis, *, wallet_id: UUID, key: str) -> KeyClaim | None:
+    """What the Redis record of a wallet's ``key`` names, if it is there (None if not, or if
+    Redis does not answer: the caller's own send finds out)."""
+    try:
+        stored = connection.get(keys.idempotency_key(wallet_id, key))
+    except redis.RedisError:
+        return None
+    if stored is None:
+        return None
+    return claim_parse(stored.decode() if isinstance(stored, bytes) else str(stored))
 
 
 def claim_parse(stored: str) -> KeyClaim:

@@ -7,7 +7,9 @@ shard of the wallet whose writer decides it (``worker.reversals``).
   source, whose legs name it.
 
 Either may be partial; without an amount it is all that is left to reverse when the request is
-accepted (a retry of a keyed request asks what its first attempt asked). The writer decides, in
+accepted (a retry of a keyed request asks what its first attempt asked, once that one is in the
+ledger or answered 202; a retry sent while the first is still waiting for its answer may find
+less left, and be refused as another request, 422). The writer decides, in
 order with the wallet's money, that the reversals of one original never add up to more than it.
 An ``Idempotency-Key`` is scoped, as for every write, to the wallet the money leaves or comes
 back to: the operation's own, or the transfer's destination.
@@ -23,14 +25,17 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 from shared.errors import Conflict, InvalidRequest, NotFound
+from shared.ledger import LedgerRecord
 from shared.messages import OperationRequest
 from shared.operations import REVERSAL_OF, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.transfers import TransferState
 from web.wallets.error_codes import NOT_APPLIED, NOT_COMPLETED, OPERATION_NOT_FOUND, TRANSFER_NOT_FOUND
 from web.wallets.money.currencies import amount_in
+from web.wallets.money.idempotency import key_claim_get
 from web.wallets.money.selectors import (
     KnownWallet,
+    PendingRow,
     operation_by_key_get,
     operation_get,
     operation_reversed_get,
@@ -160,13 +165,16 @@ def _reached(wallet_id: UUID, context: WriteContext, not_found: str) -> KnownWal
 
 def _amount(amount: Decimal | None, left: Reversible, context: WriteContext) -> Decimal:
     """The amount a reversal asks for: ``amount`` in the wallet's currency, or, if none was
-    given, what its key's first attempt asked, else all that is left of the original now (a 400
-    when nothing is: its writer would refuse it)."""
+    given, what its key's first attempt asked (decided, or answered 202), else all that is left of
+    the original now (a 400 when nothing is: its writer would refuse it)."""
     if amount is not None:
         return amount_in(amount, left.wallet)
     key = context.idempotency_key
     if key is not None:
-        earlier = operation_by_key_get(wallet_id=left.wallet_id, idempotency_key=key)
+        earlier: LedgerRecord | PendingRow | None = operation_by_key_get(wallet_id=left.wallet_id, idempotency_key=key)
+        if earlier is None:
+            claim = key_claim_get(context.connection, wallet_id=left.wallet_id, key=key)
+            earlier = None if claim is None else pending_get(operation_id=claim.operation_id)
         if earlier is not None and earlier.reversal_of == left.original_id:
             return earlier.amount
     rest = left.amount - left.reversed()

@@ -57,7 +57,9 @@ _TRANSFER_REVERSED = (
     "SELECT coalesce(sum(amount), 0) FROM transfers"  # noqa: S608 (constants)
     f" WHERE reversal_of = %s AND state <> '{TransferState.FAILED.value}'"
 )
-_PENDING = "SELECT id, wallet_id, idempotency_key, operation_type FROM pending_operations WHERE id = %s"
+_PENDING = (
+    "SELECT id, wallet_id, idempotency_key, operation_type, amount, reversal_of FROM pending_operations WHERE id = %s"
+)
 _TRANSFER = (
     "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency, reversal_of"
     " FROM transfers WHERE id = %s"
@@ -87,6 +89,8 @@ class PendingRow:
     wallet_id: UUID
     idempotency_key: str | None
     operation_type: OperationType
+    amount: Decimal
+    reversal_of: UUID | None
 
 
 def _tenant_id(value: object) -> str | None:
@@ -197,7 +201,7 @@ def pending_get(*, operation_id: UUID) -> PendingRow | None:
     row = read_one(_PENDING, (str(operation_id),))
     if row is None:
         return None
-    return PendingRow(UUID(str(row[0])), UUID(str(row[1])), row[2], OperationType(row[3]))
+    return PendingRow(UUID(str(row[0])), UUID(str(row[1])), row[2], OperationType(row[3]), row[4], _uuid(row[5]))
 
 
 def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
