@@ -96,9 +96,9 @@ def run_reversal_load(stack: Stack, engine: Engine, fault: Callable[[], None], m
         if status != 200:
             assert json.loads(content)["code"] in ("reversal_exceeds_original", "insufficient_funds"), content
             continue
-        reversal = read(stack, f"{TRANSFERS}/{json.loads(content)['transfer_id']}")
-        assert (reversal["state"], reversal["reversal_of"]) == ("completed", original)
-        amount = Decimal(str(reversal["amount"]))
+        record = read(stack, f"{TRANSFERS}/{json.loads(content)['transfer_id']}")
+        assert (record["state"], record["reversal_of"]) == ("completed", original)
+        amount = Decimal(str(record["amount"]))
         reversed_of[original] += amount
         expected[completed[original]["to"]] -= amount
         expected[completed[original]["from"]] += amount
@@ -121,13 +121,13 @@ def test_the_worker_of_reversal_debits_killed_after_its_commit_before_the_credit
         run_reversal_load(stack, db, replace_armed, made, seed=11)
 
 
-@pytest.mark.parametrize("victim", [0, 1])
-def test_either_worker_killed_mid_batch_during_reversals(database: Engine, db: Engine, victim: int) -> None:
+def test_a_worker_killed_mid_batch_during_reversals(database: Engine, db: Engine) -> None:
+    # Each worker holds two of the four shards: the one killed decides debits and credits alike.
     with running_stack(SHARD_COUNT=SHARDS, REPLY_TIMEOUT="2") as stack:
-        made = transfers_made(stack, random.Random(12 + victim))
+        made = transfers_made(stack, random.Random(12))
 
         def kill() -> None:
-            os.kill(stack.workers[victim].pid, signal.SIGKILL)
-            stack.workers[victim].wait()
+            os.kill(stack.workers[1].pid, signal.SIGKILL)
+            stack.workers[1].wait()
 
-        run_reversal_load(stack, db, kill, made, seed=12 + victim)
+        run_reversal_load(stack, db, kill, made, seed=12)

@@ -53,9 +53,8 @@ def operation_reversal_submit(
 ) -> tuple[OperationType, Submission]:
     """Queue the reversal of ``amount`` (None: all that is left) of an applied deposit or
     withdrawal on its wallet's shard and wait for its answer, as for an operation; with the
-    reversal's kind. An operation
-    of a wallet the caller does not reach is not found; one of another kind (a reversal too) is a
-    400; one not applied (pending, or rejected) a 409."""
+    reversal's kind. An operation of a wallet the caller does not reach is not found; one of
+    another kind (a reversal too) is a 400; one not applied (pending, or rejected) a 409."""
     original = operation_get(operation_id=operation_id)
     if original is None:
         pending = pending_get(operation_id=operation_id)
