@@ -15,12 +15,14 @@ from shared import keys
 from shared.config import Settings
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.replies import Reply, replies_entries, reply_parse
 from shared.sharding import shard_for
 from shared.tables import wallets
 from tests.support.factories import seed_applied_deposit, wallet_row
 from web.wallets.money.inbox import inbox_for
 from web.wallets.money.queueing import operation_send
+from worker.apply import ledger_apply
 from worker.shard_worker import ShardWorker
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
@@ -87,6 +89,14 @@ def redeliver(connection: redis.Redis, shard: int, request: OperationRequest) ->
     """Put an operation's job id back on its queue (as a crashed worker's requeue, or a requeue
     from the dashboard, would)."""
     connection.rpush(keys.queue_key(shard), str(request.operation_id))
+
+
+def decided(engine: Engine, *requests: OperationRequest) -> list[tuple[OperationStatus, str | None]]:
+    """``requests`` applied in one batch by ``worker.apply.ledger_apply`` (16 shards), in the
+    test's process: each one's status and error."""
+    with engine.begin() as conn:
+        results = ledger_apply(conn, list(requests), shard_count=16).results
+    return [(r.status, r.error) for r in results]
 
 
 def balance(engine: Engine, wallet_id: uuid.UUID) -> Decimal:

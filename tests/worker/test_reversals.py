@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import Engine, select, update
 
 from shared.audit import reversal_excesses
-from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus
 from shared.tables import transfers, wallet_operations
@@ -24,43 +23,27 @@ from tests.support.factories import (
     wallet_row,
     wallet_update,
 )
-from tests.support.workers import Rig
-from worker.apply import ledger_apply
+from tests.support.workers import Rig, balance, decided
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 APPLIED, REJECTED = OperationStatus.APPLIED, OperationStatus.REJECTED
 TOO_LARGE, NOT_REVERSIBLE = "Reversal exceeds the amount left to reverse", "Operation cannot be reversed"
 
 
-def apply(engine: Engine, *requests: OperationRequest) -> list[tuple[OperationStatus, str | None]]:
-    with engine.begin() as conn:
-        results = ledger_apply(conn, list(requests), shard_count=16).results
-    return [(r.status, r.error) for r in results]
-
-
-def balance(engine: Engine, wallet: uuid.UUID) -> Decimal:
-    with engine.connect() as conn:
-        return Decimal(
-            conn.execute(
-                select(wallet_operations.c.balance_after)
-                .where(wallet_operations.c.wallet_id == wallet)
-                .order_by(wallet_operations.c.seq.desc())
-                .limit(1)
-            ).scalar_one()
-        )
-
-
 def test_a_deposit_is_reversed_in_parts_never_past_its_amount_within_a_batch_or_across(db: Engine) -> None:
     wallet = wallet_row(db)
     deposit = operation(wallet, DEPOSIT, "100.00")
-    assert apply(db, deposit, operation(wallet, DEPOSIT, "50.00")) == [(APPLIED, None)] * 2
-    assert apply(db, reversal(deposit, "30.00"), reversal(deposit, "70.01"), reversal(deposit, "60.00")) == [
+    assert decided(db, deposit, operation(wallet, DEPOSIT, "50.00")) == [(APPLIED, None)] * 2
+    assert decided(db, reversal(deposit, "30.00"), reversal(deposit, "70.01"), reversal(deposit, "60.00")) == [
         (APPLIED, None),
         (REJECTED, TOO_LARGE),
         (APPLIED, None),
     ]
-    assert apply(db, reversal(deposit, "10.01"), reversal(deposit, "10.00")) == [(REJECTED, TOO_LARGE), (APPLIED, None)]
-    assert apply(db, reversal(deposit, "0.01")) == [(REJECTED, TOO_LARGE)]
+    assert decided(db, reversal(deposit, "10.01"), reversal(deposit, "10.00")) == [
+        (REJECTED, TOO_LARGE),
+        (APPLIED, None),
+    ]
+    assert decided(db, reversal(deposit, "0.01")) == [(REJECTED, TOO_LARGE)]
     assert balance(db, wallet) == Decimal("50.00")  # 150 in, all of the first deposit back out
     with db.connect() as conn:
         rows = conn.execute(
@@ -75,13 +58,13 @@ def test_a_deposit_is_reversed_in_parts_never_past_its_amount_within_a_batch_or_
 def test_a_deposit_reversal_takes_money_as_a_withdrawal_does(db: Engine) -> None:
     wallet = wallet_row(db)
     deposit = operation(wallet, DEPOSIT, "100.00")
-    assert apply(db, deposit, operation(wallet, WITHDRAW, "80.00")) == [(APPLIED, None)] * 2
-    assert apply(db, reversal(deposit, "20.01")) == [(REJECTED, "Insufficient funds")]  # the money is spent
-    assert apply(db, wallet_update(wallet, status="frozen"), reversal(deposit, "1.00")) == [
+    assert decided(db, deposit, operation(wallet, WITHDRAW, "80.00")) == [(APPLIED, None)] * 2
+    assert decided(db, reversal(deposit, "20.01")) == [(REJECTED, "Insufficient funds")]  # the money is spent
+    assert decided(db, wallet_update(wallet, status="frozen"), reversal(deposit, "1.00")) == [
         (APPLIED, None),
         (REJECTED, "Wallet is frozen"),
     ]
-    assert apply(db, wallet_update(wallet, status="active", min_balance="-50.00"), reversal(deposit, "70.00")) == [
+    assert decided(db, wallet_update(wallet, status="active", min_balance="-50.00"), reversal(deposit, "70.00")) == [
         (APPLIED, None),
         (APPLIED, None),  # into the overdraft line
     ]
@@ -92,13 +75,13 @@ def test_a_withdrawal_reversal_puts_money_back_within_the_maximum(db: Engine) ->
     wallet = wallet_row(db)
     seed_applied_deposit(db, wallet, Decimal("100.00"))
     withdrawal = operation(wallet, WITHDRAW, "40.00")
-    assert apply(db, withdrawal, wallet_update(wallet, max_balance="90.00", status="frozen")) == [(APPLIED, None)] * 2
+    assert decided(db, withdrawal, wallet_update(wallet, max_balance="90.00", status="frozen")) == [(APPLIED, None)] * 2
     # Money owed to a frozen wallet still arrives; its maximum holds it back like any credit.
-    assert apply(db, reversal(withdrawal, "30.01"), reversal(withdrawal, "30.00")) == [
+    assert decided(db, reversal(withdrawal, "30.01"), reversal(withdrawal, "30.00")) == [
         (REJECTED, "Balance limit exceeded"),
         (APPLIED, None),
     ]
-    assert apply(db, reversal(withdrawal, "10.01")) == [(REJECTED, TOO_LARGE)]
+    assert decided(db, reversal(withdrawal, "10.01")) == [(REJECTED, TOO_LARGE)]
     assert balance(db, wallet) == Decimal("90.00")
 
 
@@ -107,15 +90,15 @@ def test_only_an_applied_deposit_or_withdrawal_of_the_wallet_is_reversed_by_its_
     seed_applied_deposit(db, other, Decimal("10.00"))
     deposit, refused = operation(wallet, DEPOSIT, "10.00"), operation(wallet, WITHDRAW, "99.00")
     withdrawal = operation(wallet, WITHDRAW, "1.00")
-    assert apply(db, deposit, refused, withdrawal) == [
+    assert decided(db, deposit, refused, withdrawal) == [
         (APPLIED, None),
         (REJECTED, "Insufficient funds"),
         (APPLIED, None),
     ]
     first = reversal(deposit, "1.00")
-    assert apply(db, first) == [(APPLIED, None)]
+    assert decided(db, first) == [(APPLIED, None)]
     assert (
-        apply(
+        decided(
             db,
             reversal(refused, "1.00"),  # never applied
             replace(reversal(deposit, "1.00"), wallet_id=other),  # of another wallet
@@ -167,7 +150,7 @@ def test_a_reversal_the_source_refuses_is_refunded_and_no_longer_counts(rig: Rig
     rig.enqueue(original)
     rig.worker(shards=[1]).work(burst=True)
     rig.worker(shards=[2]).work(burst=True)
-    assert apply(rig.db, wallet_update(source, max_balance="50.00")) == [(APPLIED, None)]
+    assert decided(rig.db, wallet_update(source, max_balance="50.00")) == [(APPLIED, None)]
     refused = transfer_reversal(original, "50.00")
     rig.enqueue(refused)
     rig.worker(shards=[2]).work(burst=True)
@@ -177,7 +160,7 @@ def test_a_reversal_the_source_refuses_is_refunded_and_no_longer_counts(rig: Rig
         state = conn.execute(select(transfers.c.state).where(transfers.c.id == refused.operation_id)).scalar_one()
     assert state == TransferState.FAILED.value
     assert rig.balance(destination) == Decimal("50.00")
-    assert apply(rig.db, wallet_update(source, max_balance=None)) == [(APPLIED, None)]
+    assert decided(rig.db, wallet_update(source, max_balance=None)) == [(APPLIED, None)]
     whole = transfer_reversal(original, "50.00")
     rig.enqueue(whole)
     rig.worker(shards=[2]).work(burst=True)
@@ -189,8 +172,8 @@ def test_a_reversal_the_source_refuses_is_refunded_and_no_longer_counts(rig: Rig
 def test_the_audit_finds_an_operation_reversed_past_its_amount(db: Engine) -> None:
     wallet = wallet_row(db)
     deposit = operation(wallet, DEPOSIT, "10.00")
-    assert apply(db, deposit) == [(APPLIED, None)]
-    assert apply(db, reversal(deposit, "4.00")) == [(APPLIED, None)]
+    assert decided(db, deposit) == [(APPLIED, None)]
+    assert decided(db, reversal(deposit, "4.00")) == [(APPLIED, None)]
     assert reversal_excesses(db) == []
     with db.begin() as conn:  # as if the writer had let 10.01 through
         conn.execute(

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
-from shared.messages import OperationRequest
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, transfers, wallet_operations, wallets
@@ -23,17 +22,10 @@ from tests.support.factories import (
     wallet_row,
     wallet_update,
 )
-from tests.support.workers import Rig
-from worker.apply import ledger_apply
+from tests.support.workers import Rig, decided
 
 DEPOSIT, WITHDRAW = OperationType.DEPOSIT, OperationType.WITHDRAW
 APPLIED, REJECTED = OperationStatus.APPLIED, OperationStatus.REJECTED
-
-
-def apply(engine: Engine, *requests: OperationRequest) -> list[tuple[OperationStatus, str | None]]:
-    with engine.begin() as conn:
-        results = ledger_apply(conn, list(requests), shard_count=16).results
-    return [(r.status, r.error) for r in results]
 
 
 def controls(engine: Engine, wallet: uuid.UUID) -> tuple[Decimal, Decimal, Decimal | None, str]:
@@ -52,13 +44,13 @@ def funded(engine: Engine, amount: str, **change: str | None) -> uuid.UUID:
     if Decimal(amount):
         seed_applied_deposit(engine, wallet, Decimal(amount))
     if change:
-        assert apply(engine, wallet_update(wallet, **change)) == [(APPLIED, None)]
+        assert decided(engine, wallet_update(wallet, **change)) == [(APPLIED, None)]
     return wallet
 
 
 def test_an_overdraft_line_lets_debits_and_holds_take_available_money_down_to_it(db: Engine) -> None:
     wallet = funded(db, "10.00", min_balance="-50.00")
-    assert apply(
+    assert decided(
         db,
         hold_request(wallet, "20.00"),  # holds count against the line
         operation(wallet, WITHDRAW, "40.01"),
@@ -68,23 +60,23 @@ def test_an_overdraft_line_lets_debits_and_holds_take_available_money_down_to_it
     assert controls(db, wallet) == (Decimal("-30.00"), Decimal("-50.00"), None, "active")
     # Raising the line above the money it has is allowed: it only refuses further debits.
     assert (
-        apply(db, wallet_update(wallet, min_balance="0"), operation(wallet, DEPOSIT, "5.00")) == [(APPLIED, None)] * 2
+        decided(db, wallet_update(wallet, min_balance="0"), operation(wallet, DEPOSIT, "5.00")) == [(APPLIED, None)] * 2
     )
-    assert apply(db, operation(wallet, WITHDRAW, "0.01")) == [(REJECTED, "Insufficient funds")]
+    assert decided(db, operation(wallet, WITHDRAW, "0.01")) == [(REJECTED, "Insufficient funds")]
 
 
 def test_a_maximum_stops_credits_exactly_there_and_may_be_set_below_the_balance(db: Engine) -> None:
     wallet = funded(db, "90.00", max_balance="100.00")
-    assert apply(
+    assert decided(
         db, operation(wallet, DEPOSIT, "10.01"), operation(wallet, DEPOSIT, "10.00"), operation(wallet, DEPOSIT, "0.01")
     ) == [(REJECTED, "Balance limit exceeded"), (APPLIED, None), (REJECTED, "Balance limit exceeded")]
     assert (
-        apply(db, wallet_update(wallet, max_balance="50.00"), operation(wallet, WITHDRAW, "30.00"))
+        decided(db, wallet_update(wallet, max_balance="50.00"), operation(wallet, WITHDRAW, "30.00"))
         == [(APPLIED, None)] * 2
     )
-    assert apply(db, operation(wallet, DEPOSIT, "0.01")) == [(REJECTED, "Balance limit exceeded")]
+    assert decided(db, operation(wallet, DEPOSIT, "0.01")) == [(REJECTED, "Balance limit exceeded")]
     assert (
-        apply(db, wallet_update(wallet, max_balance=None), operation(wallet, DEPOSIT, "1000.00"))
+        decided(db, wallet_update(wallet, max_balance=None), operation(wallet, DEPOSIT, "1000.00"))
         == [(APPLIED, None)] * 2
     )
     assert controls(db, wallet) == (Decimal("1070.00"), Decimal(0), None, "active")
@@ -120,23 +112,23 @@ def test_a_frozen_wallet_refuses_what_takes_money_and_takes_what_is_owed_to_it(r
 def test_a_wallet_closes_only_without_money_held_or_on_its_way_out(rig: Rig) -> None:
     with_balance = funded(rig.db, "0.01")
     holding = funded(rig.db, "0.00", min_balance="-10.00")  # a balance of 0, and 5.00 held against the line
-    assert apply(rig.db, hold_request(holding, "5.00")) == [(APPLIED, None)]
+    assert decided(rig.db, hold_request(holding, "5.00")) == [(APPLIED, None)]
     sending, other = rig.wallet_on(1, "10.00"), rig.wallet_on(2)
     rig.enqueue(transfer_debit(sending, other, "10.00"))  # its credit waits on shard 2's queue
     rig.worker(shards=[1]).work(burst=True)
     assert rig.balance(sending) == 0
     closes = {wallet: wallet_update(wallet, status="closed") for wallet in (with_balance, holding, sending)}
-    assert apply(rig.db, *closes.values()) == [(REJECTED, "Wallet is not empty")] * 3
+    assert decided(rig.db, *closes.values()) == [(REJECTED, "Wallet is not empty")] * 3
     rig.worker(shards=[2]).work(burst=True)  # the credit lands: the transfer is no longer pending
-    assert apply(rig.db, wallet_update(sending, status="closed")) == [(APPLIED, None)]
+    assert decided(rig.db, wallet_update(sending, status="closed")) == [(APPLIED, None)]
     assert controls(rig.db, sending) == (Decimal(0), Decimal(0), None, "closed")
 
 
 def test_a_closed_wallet_refuses_everything_and_a_transfer_to_it_comes_back(rig: Rig) -> None:
     closed, other = rig.wallet_on(1), rig.wallet_on(2, "10.00")
-    assert apply(rig.db, wallet_update(closed, status="closed")) == [(APPLIED, None)]
+    assert decided(rig.db, wallet_update(closed, status="closed")) == [(APPLIED, None)]
     assert (
-        apply(
+        decided(
             rig.db,
             operation(closed, DEPOSIT, "1.00"),
             wallet_update(closed, status="active"),
@@ -159,7 +151,7 @@ def test_each_change_is_a_ledger_row_and_an_event_with_the_wallet_after_it(db: E
     wallet = funded(db, "7.00")
     change = wallet_update(wallet, min_balance="-5", status="frozen")
     refused = wallet_update(wallet, status="closed")
-    assert apply(db, change, refused) == [(APPLIED, None), (REJECTED, "Wallet is not empty")]
+    assert decided(db, change, refused) == [(APPLIED, None), (REJECTED, "Wallet is not empty")]
     with db.connect() as conn:
         rows = conn.execute(
             select(wallet_operations.c.id, wallet_operations.c.amount, wallet_operations.c.change)
@@ -195,6 +187,6 @@ def test_the_same_change_under_one_key_is_the_same_request_however_it_is_written
     first = replace(wallet_update(wallet, min_balance="-50"), idempotency_key="limit-1")
     again = replace(wallet_update(wallet, min_balance="-50.00"), idempotency_key="limit-1")
     other = replace(wallet_update(wallet, min_balance="-40"), idempotency_key="limit-1")
-    assert apply(db, first) == [(APPLIED, None)]
-    assert apply(db, again, other) == [(APPLIED, None), (REJECTED, Rejection.IDEMPOTENCY_MISMATCH.value)]
+    assert decided(db, first) == [(APPLIED, None)]
+    assert decided(db, again, other) == [(APPLIED, None), (REJECTED, Rejection.IDEMPOTENCY_MISMATCH.value)]
     assert controls(db, wallet)[1] == Decimal("-50.00")
