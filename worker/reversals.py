@@ -65,15 +65,15 @@ completed: a pending one may still be refunded, and counts until it is)."""
 
 @dataclass(frozen=True, slots=True)
 class _Original:
-    """What one reversal may reverse: from which wallet (to which other one, for a transfer), of
+    """What one reversal may reverse: from which wallet (to which other one, for a transfer), by
     which kind, and how much."""
 
     wallet_id: UUID
     """The wallet a reversal of it is of: an operation's own, a transfer's destination."""
     counterparty_id: UUID | None
     """A transfer's source, where its reversal sends the money (None: an operation)."""
-    operation_type: OperationType
-    """The kind of the reversal that may reverse it."""
+    operation_type: OperationType | None
+    """The kind that reverses it (None: nothing does, it is no deposit or withdrawal)."""
     amount: Decimal
     reversible: bool
     """Applied (an operation) or completed (a transfer), and no reversal itself."""
@@ -95,13 +95,12 @@ class ReversalBook:
         transfers_ = sorted({r.reversal_of for r in requests if _reverses_transfer(r) and r.reversal_of})
         if operations:
             for row in conn.execute(_OPERATIONS, {"ids": operations}):
-                reversal = REVERSAL_OF.get(OperationType(row.operation_type))
                 book.originals[row.id] = _Original(
                     row.wallet_id,
                     None,
-                    reversal or OperationType(row.operation_type),
+                    REVERSAL_OF.get(OperationType(row.operation_type)),
                     row.amount,
-                    reversal is not None and row.status == OperationStatus.APPLIED.value,
+                    row.status == OperationStatus.APPLIED.value,
                 )
                 book.reversed[row.id] = row.reversed
         if transfers_:

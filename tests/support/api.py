@@ -25,6 +25,11 @@ def settled(read: Callable[[str], dict[str, Any]], location: str, *, timeout: fl
     return read(location)
 
 
+def _encoded(body: Any) -> bytes:
+    """A request body: bytes as they are, anything else as JSON, None as no body."""
+    return b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+
+
 class Api:
     """The Django test client, speaking the API's JSON, with an API key."""
 
@@ -36,9 +41,11 @@ class Api:
         return settled(lambda path: self.client.get(path).json(), location)
 
     def post_operation(self, wallet_id: str, body: Any, **headers: str) -> Any:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.client.post(
-            f"/api/v1/wallets/{wallet_id}/operation", data=raw, content_type="application/json", headers=headers
+            f"/api/v1/wallets/{wallet_id}/operation",
+            data=_encoded(body),
+            content_type="application/json",
+            headers=headers,
         )
 
     def post_transfer(self, source: str, destination: str, amount: str, **headers: str) -> Any:
@@ -46,29 +53,27 @@ class Api:
         return self.client.post("/api/v1/transfers", data=body, content_type="application/json", headers=headers)
 
     def post_hold(self, wallet_id: str, body: Any, **headers: str) -> Any:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.client.post(
-            f"/api/v1/wallets/{wallet_id}/holds", data=raw, content_type="application/json", headers=headers
+            f"/api/v1/wallets/{wallet_id}/holds", data=_encoded(body), content_type="application/json", headers=headers
         )
 
     def hold_change(self, hold_id: str, action: str, body: Any = None, **headers: str) -> Any:
         """``action`` is ``capture`` or ``void``; no body unless given."""
-        raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.client.post(
-            f"/api/v1/holds/{hold_id}/{action}", data=raw, content_type="application/json", headers=headers
+            f"/api/v1/holds/{hold_id}/{action}", data=_encoded(body), content_type="application/json", headers=headers
         )
 
     def post_reversal(self, of: str, body: Any = None, **headers: str) -> Any:
         """``POST /api/v1/<of>/reversal``, ``of`` being ``operations/<id>`` or ``transfers/<id>``;
         no body unless given."""
-        raw = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.client.post(f"/api/v1/{of}/reversal", data=raw, content_type="application/json", headers=headers)
+        return self.client.post(
+            f"/api/v1/{of}/reversal", data=_encoded(body), content_type="application/json", headers=headers
+        )
 
     def patch_wallet(self, wallet_id: str, body: Any, **headers: str) -> Any:
         """``PATCH /api/v1/wallets/<id>``: a change of its limits or status."""
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.client.patch(
-            f"/api/v1/wallets/{wallet_id}", data=raw, content_type="application/json", headers=headers
+            f"/api/v1/wallets/{wallet_id}", data=_encoded(body), content_type="application/json", headers=headers
         )
 
     def money(self, wallet_id: str) -> tuple[Decimal, Decimal, Decimal]:

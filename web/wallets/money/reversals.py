@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -76,14 +76,11 @@ def operation_reversal_submit(
         operation_type=kind,
         amount=_amount(
             amount,
-            Reversible(
-                original.id,
-                original.amount,
-                original.wallet_id,
-                wallet,
-                lambda: operation_reversed_get(operation_id=original.id),
-            ),
             context,
+            wallet_id=original.wallet_id,
+            wallet=wallet,
+            original_id=original.id,
+            left=lambda: original.amount - operation_reversed_get(operation_id=original.id),
         ),
         created_at=datetime.now(UTC),
         idempotency_key=context.idempotency_key,
@@ -120,14 +117,11 @@ def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, conte
         operation_type=OperationType.TRANSFER_OUT,
         amount=_amount(
             amount,
-            Reversible(
-                original.id,
-                original.amount,
-                original.to_wallet,
-                source,
-                lambda: transfer_reversed_get(transfer_id=original.id),
-            ),
             context,
+            wallet_id=original.to_wallet,
+            wallet=source,
+            original_id=original.id,
+            left=lambda: original.amount - transfer_reversed_get(transfer_id=original.id),
         ),
         created_at=datetime.now(UTC),
         idempotency_key=context.idempotency_key,
@@ -142,18 +136,6 @@ def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, conte
     return replace(answer, replayed=submission.replayed)
 
 
-@dataclass(frozen=True, slots=True)
-class Reversible:
-    """What a reversal reverses: the original's id and amount, the wallet its reversal is of,
-    and how to read the money of its reversals so far."""
-
-    original_id: UUID
-    amount: Decimal
-    wallet_id: UUID
-    wallet: KnownWallet
-    reversed: Callable[[], Decimal]
-
-
 def _reached(wallet_id: UUID, context: WriteContext, not_found: str) -> KnownWallet:
     """The wallet, if the caller reaches it; else what names it is ``not_found``."""
     try:
@@ -162,21 +144,30 @@ def _reached(wallet_id: UUID, context: WriteContext, not_found: str) -> KnownWal
         raise NotFound(not_found) from None
 
 
-def _amount(amount: Decimal | None, left: Reversible, context: WriteContext) -> Decimal:
-    """The amount a reversal asks for: ``amount`` in the wallet's currency, or, if none was
-    given, what its key's first attempt asked (decided, or answered 202), else all that is left of
-    the original now (a 400 when nothing is: its writer would refuse it)."""
+def _amount(
+    amount: Decimal | None,
+    context: WriteContext,
+    *,
+    wallet_id: UUID,
+    wallet: KnownWallet,
+    original_id: UUID,
+    left: Callable[[], Decimal],
+) -> Decimal:
+    """The amount a reversal of ``original_id`` from (or back to) ``wallet_id`` asks for:
+    ``amount`` in the wallet's currency, or, if none was given, what its key's first attempt
+    asked (decided, or answered 202), else all that is ``left`` of the original now (a 400 when
+    nothing is: its writer would refuse it)."""
     if amount is not None:
-        return amount_in(amount, left.wallet)
+        return amount_in(amount, wallet)
     key = context.idempotency_key
     if key is not None:
-        earlier: LedgerRecord | PendingRow | None = operation_by_key_get(wallet_id=left.wallet_id, idempotency_key=key)
+        earlier: LedgerRecord | PendingRow | None = operation_by_key_get(wallet_id=wallet_id, idempotency_key=key)
         if earlier is None:
-            claim = key_claim_get(context.connection, wallet_id=left.wallet_id, key=key)
+            claim = key_claim_get(context.connection, wallet_id=wallet_id, key=key)
             earlier = None if claim is None else pending_get(operation_id=claim.operation_id)
-        if earlier is not None and earlier.reversal_of == left.original_id:
+        if earlier is not None and earlier.reversal_of == original_id:
             return earlier.amount
-    rest = left.amount - left.reversed()
+    rest = left()
     if rest <= 0:
         raise InvalidRequest(Rejection.REVERSAL_TOO_LARGE.value)
     return rest
