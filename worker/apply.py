@@ -169,8 +169,8 @@ def ledger_apply(
     refusals: Mapping[UUID, Rejection] | None = None,
 ) -> Applied:
     """Apply ``requests`` in order inside the caller's transaction, one result per request, each
-    by its kind's handler (``worker.handlers``): a debit within one shard applies its credit
-    too, and every leg moves its transfer's record on. Those named in ``refusals`` are recorded
+    by its kind's handler (``worker.handlers``): a debit within one shard decides its credit
+    (and refund) too, and every leg moves its transfer's record on. Those named in ``refusals`` are recorded
     as refused for that reason (unless the ledger already answers them)."""
     refusals = refusals or {}
     if not requests:

@@ -95,14 +95,14 @@ class Outcome:
     """Transfer legs to enqueue on their shards (``worker.transfers.follow_ups``)."""
     replies: list[Reply] = field(default_factory=list)
     """Every answer, to the inbox of the web process waiting for it: the jobs' own, and those of
-    credits applied with their debit (``worker.ledger_batch.Applied``)."""
+    legs decided with their debit (``worker.ledger_batch.Applied``)."""
 
 
 def batch_apply(leases: Leases, batch: Batch) -> Outcome:
     """Apply the batch's operations; raises ``LeasesLost`` (nothing applied) on a condition of
     the database."""
     requests = [request for _, request in batch.operations]
-    outcomes, inline_credits = _outcomes(leases, requests)
+    outcomes, inline_legs = _outcomes(leases, requests)
     finished: list[Finished] = []
     failed = list(batch.poison)
     decided: list[tuple[OperationRequest, OperationResult]] = []
@@ -116,7 +116,7 @@ def batch_apply(leases: Leases, batch: Batch) -> Outcome:
         log.error("job %s from %s failed: %s", poison.job.id, poison.job.origin, poison.reason)
     legs = follow_ups([r for r, _ in decided], [o for _, o in decided], shard_count=leases.shard_count)
     replies = [Reply.to(request, result) for request, result in decided]
-    return Outcome(finished, failed, legs, replies + inline_credits)
+    return Outcome(finished, failed, legs, replies + inline_legs)
 
 
 def _outcomes(leases: Leases, requests: list[OperationRequest]) -> tuple[list[OperationResult | str], list[Reply]]:
@@ -128,7 +128,7 @@ def _outcomes(leases: Leases, requests: list[OperationRequest]) -> tuple[list[Op
         with leases.transaction() as conn:
             applied = ledger_apply(conn, requests, shard_count=leases.shard_count)
         leases.healthy()
-        return list[OperationResult | str](applied.results), applied.inline_credits
+        return list[OperationResult | str](applied.results), applied.inline_legs
     except LeasesLost:
         raise
     except Exception as exc:  # neither a database condition nor a lost lease: this batch's own fault
@@ -137,12 +137,12 @@ def _outcomes(leases: Leases, requests: list[OperationRequest]) -> tuple[list[Op
             return [_refuse(leases, requests[0], f"cannot be applied: {exc.__class__.__name__}: {exc}")], []
     # One bad operation must not hold back the others: isolate it.
     outcomes: list[OperationResult | str] = []
-    inline_credits: list[Reply] = []
+    inline_legs: list[Reply] = []
     for request in requests:
         one, inline = _outcomes(leases, [request])
         outcomes += one
-        inline_credits += inline
-    return outcomes, inline_credits
+        inline_legs += inline
+    return outcomes, inline_legs
 
 
 def _refuse(leases: Leases, request: OperationRequest, reason: str) -> OperationResult | str:

@@ -11,6 +11,7 @@ from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.replies import Reply
+from shared.transfers import refund_of
 from worker.ledger_batch import LedgerBatch
 
 Handler = Callable[[LedgerBatch, OperationRequest], OperationResult]
@@ -23,22 +24,35 @@ def _own_money(batch: LedgerBatch, request: OperationRequest) -> OperationResult
 
 
 def _debit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:
-    """A transfer's debit (or a capture to a wallet), which opens the transfer's record. Within
-    one shard its credit is decided first and applied with it, so a refused credit moves
-    nothing; across shards the money is pending until the credit or refund."""
-    refusal = batch.holds.refusal(request) if request.operation_type.kind.resolves_hold else None
+    """A transfer's debit (or a capture to a wallet), which opens the transfer's record. Across
+    shards the money is pending until the credit or refund; within one shard the other legs are
+    decided in the debit's transaction (``_legs_within``)."""
     credit = batch.transfers.inline_credit(request)
-    if refusal is None and credit is not None:
-        refusal = Rejection.WALLET_NOT_FOUND if credit.wallet_id not in batch.balances else batch.refusal(credit)
-    result = batch.decide(request, refusal)  # the debit's own check (funds) if the credit allows it
+    refusal = batch.holds.refusal(request) if request.operation_type.kind.resolves_hold else None
+    if refusal is None and credit is not None and credit.wallet_id not in batch.balances:
+        refusal = Rejection.WALLET_NOT_FOUND  # no destination to own the credit's row
+    result = batch.decide(request, refusal)
     batch.transfers.opened(request, result.rejection, batch.currencies[request.wallet_id])
     if result.status is OperationStatus.APPLIED:
         if credit is not None:
-            batch.applied.inline_credits.append(Reply.to(credit, batch.decide(credit)))
-            batch.transfers.completed(credit)
+            _legs_within(batch, credit)
         else:
             batch.outgoings[request.wallet_id] += request.amount  # pending until its credit or refund
     return result
+
+
+def _legs_within(batch: LedgerBatch, credit: OperationRequest) -> None:
+    """The credit of a debit just applied within its shard, and its refund if the destination
+    refuses it: the rows, records and answers the legs would have across shards, so a transfer
+    reads the same wherever its wallets live."""
+    credited = batch.decide(credit)
+    batch.applied.inline_legs.append(Reply.to(credit, credited))
+    if credited.status is OperationStatus.APPLIED:
+        batch.transfers.completed(credit)
+        return
+    refund = refund_of(credit)
+    batch.applied.inline_legs.append(Reply.to(refund, batch.decide(refund)))  # money that returns: never refused
+    batch.transfers.returned(credit, credited.error)
 
 
 def _credit(batch: LedgerBatch, request: OperationRequest) -> OperationResult:

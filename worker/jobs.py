@@ -43,6 +43,6 @@ def operation_apply_job(payload: dict[str, Any]) -> dict[str, Any]:
             result_ttl=settings.result_ttl,
             failure_ttl=settings.failure_ttl,
         )
-        replies_push(pipe, [Reply.to(request, result), *applied.inline_credits])
+        replies_push(pipe, [Reply.to(request, result), *applied.inline_legs])
         pipe.execute()
     return result.to_wire()

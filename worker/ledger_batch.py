@@ -81,9 +81,9 @@ class Applied:
 
     results: list[OperationResult]
     """One per request, in order."""
-    inline_credits: list[Reply] = field(default_factory=list)
-    """The answers to the credits applied with their debit (transfers within a shard): no job
-    of their own, but a web request may wait for them."""
+    inline_legs: list[Reply] = field(default_factory=list)
+    """The answers to the credits and refunds decided with their debit (transfers within a
+    shard): no job of their own, but a web request may wait for them."""
 
 
 @dataclass(slots=True)

@@ -134,6 +134,12 @@ class TransferBook:
         assert credit.transfer_id is not None
         self._set(credit.transfer_id, TransferState.COMPLETED, None)
 
+    def returned(self, credit: OperationRequest, error: str | None) -> None:
+        """A transfer within one shard whose credit was refused and refunded in its debit's
+        transaction."""
+        assert credit.transfer_id is not None
+        self._set(credit.transfer_id, TransferState.FAILED, error)
+
     def refund_refusal(self, refund: OperationRequest) -> Rejection | None:
         """A refund applies only to a pending transfer whose credit was refused."""
         transfer_id = refund.transfer_id

@@ -159,16 +159,17 @@ def events_feed(api: Api, **params: str) -> list[dict[str, Any]]:
 
 def without_strays(events: list[dict[str, Any]], wallets: tuple[str, ...]) -> list[dict[str, Any]]:
     """``events`` without the ``wallet.created`` of wallets other than ``wallets`` (the empty ones
-    :func:`wallets_on_two_shards` may leave behind)."""
+    :func:`wallet_pair` may leave behind)."""
     return [e for e in events if e["type"] != "wallet.created" or e["data"]["id"] in wallets]
 
 
-def wallets_on_two_shards(api: Api, shard_count: int, balance: int) -> tuple[str, str]:
+def wallet_pair(api: Api, shard_count: int, balance: int, *, same_shard: bool = False) -> tuple[str, str]:
     """A wallet funded with ``balance``, and an empty one on another shard (a transfer between
-    them has two legs of their own). Empty wallets made on the source's shard on the way stay
-    in the caller's tenant: :func:`without_strays` drops their ``wallet.created`` events."""
+    them has two legs of their own) or, if ``same_shard``, on its own (one writer decides both
+    legs). Empty wallets made on the way stay in the caller's tenant: :func:`without_strays`
+    drops their ``wallet.created`` events."""
     source = api.create_wallet(balance)
     while True:
         destination = api.create_wallet()
-        if shard_for(UUID(destination), shard_count) != shard_for(UUID(source), shard_count):
+        if (shard_for(UUID(destination), shard_count) == shard_for(UUID(source), shard_count)) == same_shard:
             return source, destination

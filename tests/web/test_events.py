@@ -15,7 +15,7 @@ from deploy.processes import wait_until
 from shared.config import Settings
 from shared.events import EventType
 from shared.wallet_controls import Controls
-from tests.support.api import Api, error_body, events_feed, wallets_on_two_shards, without_strays
+from tests.support.api import Api, error_body, events_feed, wallet_pair, without_strays
 from tests.support.events import event_subject, events_expected
 from tests.support.factories import api_key
 
@@ -34,7 +34,7 @@ def read(api: Api, path: str) -> dict[str, Any]:
 
 def test_every_movement_is_one_event_with_the_resource_as_the_api_shows_it(settings: Settings, db: Engine) -> None:
     api = tenant_api()
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+    source, destination = wallet_pair(api, settings.shard_count, 100)
     refused = api.post_operation(source, {"operationType": "WITHDRAW", "amount": "1000.00"})
     assert refused.status_code == 400
     moved = api.post_transfer(source, destination, "10.00").json()
@@ -116,7 +116,7 @@ def history_all(api: Api, wallet: str) -> list[dict[str, Any]]:
 
 def test_the_feed_pages_oldest_first_and_filters_by_type_and_wallet(settings: Settings) -> None:
     api = tenant_api()
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 50)
+    source, destination = wallet_pair(api, settings.shard_count, 50)
     other = api.create_wallet(7)
     moved = api.post_transfer(source, destination, "5.00").json()
     everything = events_feed(api)

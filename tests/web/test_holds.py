@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from deploy.processes import wait_until
 from shared import keys
 from shared.config import Settings
-from tests.support.api import Api, error_body, history, transfer, wallets_on_two_shards
+from tests.support.api import Api, error_body, history, transfer, wallet_pair
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
 
@@ -192,7 +192,7 @@ def test_a_void_releases_all_of_it_once(api: Api) -> None:
 
 
 def test_a_capture_to_another_wallet_is_a_transfer(api: Api, settings: Settings) -> None:
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+    source, destination = wallet_pair(api, settings.shard_count, 100)
     hold_id = held(api, source, "40.00", to=destination)
     assert hold(api, hold_id)["to"] == destination
     response = api.hold_change(hold_id, "capture", {"amount": "15.00"})

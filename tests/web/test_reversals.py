@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from shared.config import Settings
 from shared.tables import wallet_operations
-from tests.support.api import Api, error_body, events_feed, history, transfer, wallets_on_two_shards
+from tests.support.api import Api, error_body, events_feed, history, transfer, wallet_pair
 from tests.support.factories import TEST_TENANT, api_key
 from web.wallets.auth.api_keys import Scope
 
@@ -135,7 +135,7 @@ def test_what_cannot_be_reversed_is_refused_before_anything_is_queued(api: Api, 
 
 
 def test_a_transfer_is_sent_back_across_shards_in_parts_and_never_past_it(api: Api, settings: Settings) -> None:
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+    source, destination = wallet_pair(api, settings.shard_count, 100)
     response = api.post_transfer(source, destination, "60.00")
     assert response.status_code == 200, response.content
     original = response.json()["transfer_id"]
@@ -168,7 +168,7 @@ def test_a_transfer_is_sent_back_across_shards_in_parts_and_never_past_it(api: A
 
 
 def test_a_transfer_reversal_is_refused_when_the_destination_cannot_pay(api: Api, settings: Settings) -> None:
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+    source, destination = wallet_pair(api, settings.shard_count, 100)
     original = api.post_transfer(source, destination, "40.00").json()["transfer_id"]
     posted(api, destination, "WITHDRAW", "30.00")
     spent = api.post_reversal(f"transfers/{original}", {"amount": "10.01"})
@@ -199,7 +199,7 @@ def test_a_reversal_is_an_event_naming_what_it_reverses(api: Api) -> None:
 def test_another_tenants_key_finds_nothing_to_reverse_and_a_read_only_key_may_not(
     api: Api, db: Engine, settings: Settings, of: str
 ) -> None:
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 10)
+    source, destination = wallet_pair(api, settings.shard_count, 10)
     if of == "operations":
         target = posted(api, source, "DEPOSIT", "5.00")
     else:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from shared.config import Settings
 from shared.tables import wallet_operations
 from shared.wallet_controls import Controls
-from tests.support.api import Api, error_body, events_feed, history, transfer, wallets_on_two_shards
+from tests.support.api import Api, error_body, events_feed, history, transfer, wallet_pair
 from tests.support.factories import TEST_TENANT, api_key
 from web.wallets.auth.api_keys import Scope
 
@@ -143,8 +143,13 @@ def test_a_frozen_wallet_answers_409_to_what_takes_money_and_still_takes_credits
     assert api.money(wallet) == (Decimal("105.00"), Decimal("100.00"), Decimal("5.00"))
 
 
-def test_a_closed_wallet_is_409_to_every_write_and_stays_readable(api: Api, db: Engine) -> None:
-    wallet, other = api.create_wallet(10), api.create_wallet(10)
+@pytest.mark.parametrize("same_shard", [False, True], ids=["across", "within"])
+def test_a_closed_wallet_is_409_to_every_write_and_stays_readable(
+    api: Api, db: Engine, settings: Settings, same_shard: bool
+) -> None:
+    # A transfer to it reads the same whether one writer or two decide its legs.
+    wallet, other = wallet_pair(api, settings.shard_count, 10, same_shard=same_shard)
+    assert api.post_operation(other, {"operationType": "DEPOSIT", "amount": "10.00"}).status_code == 200
     not_empty = api.patch_wallet(wallet, {"status": "closed"})
     assert refusal(not_empty) == (409, "Wallet is not empty", "wallet_not_empty")
     assert api.post_operation(wallet, {"operationType": "WITHDRAW", "amount": "10.00"}).status_code == 200
@@ -171,8 +176,11 @@ def test_a_closed_wallet_is_409_to_every_write_and_stays_readable(api: Api, db: 
     ]
 
 
-def test_a_transfer_past_the_destinations_maximum_fails_and_refunds_the_source(api: Api, settings: Settings) -> None:
-    source, destination = wallets_on_two_shards(api, settings.shard_count, 100)
+@pytest.mark.parametrize("same_shard", [False, True], ids=["across", "within"])
+def test_a_transfer_past_the_destinations_maximum_fails_and_refunds_the_source(
+    api: Api, settings: Settings, same_shard: bool
+) -> None:
+    source, destination = wallet_pair(api, settings.shard_count, 100, same_shard=same_shard)
     assert api.patch_wallet(destination, {"max_balance": "50.00"}).status_code == 200
     assert api.post_transfer(source, destination, "50.00").json()["state"] == "completed"
     refused = api.post_transfer(source, destination, "0.01")

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deploy.processes import start_webhook_worker, stop, wait_until
 from shared.config import Settings
-from tests.support.api import Api, error_body, events_feed, wallets_on_two_shards, without_strays
+from tests.support.api import Api, error_body, events_feed, wallet_pair, without_strays
 from tests.support.factories import api_key
 from tests.support.patching import patch_views
 from tests.support.receiver import Receiver, Reply
@@ -159,7 +159,7 @@ def test_every_event_reaches_the_endpoint_signed_once_per_id(
     tenant: Api, private_urls: None, webhook_worker: None, receiver: Receiver, settings: Settings
 ) -> None:
     endpoint = register(tenant, receiver.url)
-    source, destination = wallets_on_two_shards(tenant, settings.shard_count, 100)
+    source, destination = wallet_pair(tenant, settings.shard_count, 100)
     tenant.post_operation(source, {"operationType": "WITHDRAW", "amount": "500.00"})
     tenant.post_transfer(source, destination, "10.00")
     hold = tenant.post_hold(source, {"amount": "20.00", "to": destination}).json()["hold_id"]
