@@ -17,7 +17,7 @@ from shared import keys
 from shared.config import Settings
 from shared.money import MAX_BALANCE
 from shared.transfers import credit_id, refund_id
-from tests.support.api import Api, error_body, history, transfer
+from tests.support.api import Api, error_body, history, transfer, wallet_pair
 from tests.support.factories import seed_applied_deposit
 from tests.support.patching import patch_views
 
@@ -89,12 +89,8 @@ def test_a_source_that_cannot_pay_gets_400_and_the_refusal_is_in_its_ledger(api:
 def test_a_destination_that_cannot_take_it_fails_the_transfer_and_refunds_the_source(
     api: Api, db: Engine, settings: Settings
 ) -> None:
-    source = api.create_wallet(20)
     # A destination on another shard (so the credit is its own leg), one cent below the limit.
-    while True:
-        destination = api.create_wallet()
-        if uuid.UUID(destination).int % settings.shard_count != uuid.UUID(source).int % settings.shard_count:
-            break
+    source, destination = wallet_pair(api, settings.shard_count, 20)
     seed_applied_deposit(db, uuid.UUID(destination), MAX_BALANCE - Decimal("0.01"))
     response = api.post_transfer(source, destination, "1.00")
     body = response.json()
