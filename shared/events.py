@@ -206,7 +206,9 @@ def transfer_at(leg: LedgerRecord, record: Sequence[Any]) -> TransferRow:
         credit,
         refund,
         currency,
-        leg.reversal_of,  # every leg names the transfer its transfer reverses
+        leg.reversal_of,  # every leg names the transfer its transfer reverses, and carries its annotations
+        leg.reference,
+        leg.metadata,
     )
 
 

@@ -27,7 +27,9 @@ from uuid import UUID
 
 from sqlalchemy import Table, Uuid
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 
+from shared.annotations import Metadata, stored_metadata
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, starts_transfer
 from shared.tables import pending_operations, wallet_operations
@@ -63,7 +65,13 @@ _AS_TEXT = frozenset(column for column in LEDGER_INSERTED if isinstance(wallet_o
 """Columns whose values the driver takes as text (it has no adapter for ``UUID``)."""
 
 _CHANGE = "change"
-"""The column of a wallet update's change (``shared.wallet_controls``), as its JSON text."""
+"""The column of a wallet update's change (``shared.wallet_controls``)."""
+
+_METADATA = "metadata"
+"""The column of the client's metadata (``shared.annotations``)."""
+
+_AS_JSON = frozenset(column for column in LEDGER_INSERTED if isinstance(wallet_operations.c[column].type, JSONB))
+"""Columns the driver takes as JSON text (``change``, ``metadata``)."""
 
 LEDGER_INSERT = (
     f"INSERT INTO {wallet_operations.name} ({', '.join(LEDGER_INSERTED)})"  # noqa: S608 (the table's own names)
@@ -87,7 +95,7 @@ def ledger_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
         values = [row[column] for row in rows]
         if column in _AS_TEXT:
             values = [None if v is None else str(v) for v in values]
-        elif column == _CHANGE:
+        elif column in _AS_JSON:
             values = [_plain(v) for v in values]
         arrays[column] = values
     return arrays
@@ -124,6 +132,8 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, WalletChange):
         return json.dumps(value.to_json(), separators=(",", ":"))
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
     return value.value if isinstance(value, Enum) else value
 
 
@@ -139,6 +149,7 @@ def request_from_pending(row: Any) -> OperationRequest:
     values = {name: getattr(row, column) for name, column in _PENDING_FIELDS}
     values["operation_type"] = operation_type = OperationType(values["operation_type"])
     values[_CHANGE] = change_of(values[_CHANGE])
+    values[_METADATA] = stored_metadata(values[_METADATA])
     if starts_transfer(operation_type, values["counterparty_id"]):
         values["transfer_id"] = values["operation_id"]
     return OperationRequest(**values)
@@ -182,6 +193,10 @@ class LedgerRecord:
     """A wallet update's change of its wallet's controls."""
     reversal_of: UUID | None
     """What it reverses: a reversal's operation, or a reversing transfer leg's transfer."""
+    reference: str | None
+    """The client's own id of the write (``shared.annotations``)."""
+    metadata: Metadata | None
+    """The client's strings."""
 
     @classmethod
     def inserted(cls, row: dict[str, Any], seq: int, applied_at: datetime) -> LedgerRecord:
@@ -201,6 +216,8 @@ _READERS: tuple[Callable[[Any], Any], ...] = tuple(
     if column.name == "operation_type"
     else change_of
     if column.name == _CHANGE
+    else stored_metadata
+    if column.name == _METADATA
     else _uuid
     if isinstance(column.type, Uuid)
     else _same

@@ -8,16 +8,18 @@ and ``counterparty_id`` (a transfer leg's transfer and the other wallet), ``hold
 hold it makes or changes), ``expires_at`` (a hold's), ``currency`` (the wallet's, as the
 web node read it; the writer refuses a request whose currency is not its wallet's),
 ``change`` (a ``WALLET_UPDATE``'s, ``shared.wallet_controls``), ``reversal_of`` (the operation
-or transfer a reversal, or a reversing transfer's leg, reverses) and ``reply_to`` (the inbox)
-are optional: a message without them reads as null (one sent before currencies takes its
-wallet's). Amounts are exact decimal strings (a wallet update's is ``"0"``). What each kind
-names is its row of ``shared.operations.KINDS``. Both are plain JSON objects of strings, so
+or transfer a reversal, or a reversing transfer's leg, reverses), ``reference`` and ``metadata``
+(the client's, ``shared.annotations``) and ``reply_to`` (the inbox) are optional: a message
+without them reads as null (one sent before currencies takes its wallet's). Amounts are exact
+decimal strings (a wallet update's is ``"0"``). What each kind names is its row of
+``shared.operations.KINDS``. Both are plain JSON objects of strings, so
 either side can be read by a human in redis-cli::
 
     {"v": 1, "operation_id": "…", "wallet_id": "…", "operation_type": "DEPOSIT",
      "amount": "10.00", "idempotency_key": null, "api_key_id": "…", "transfer_id": null,
      "counterparty_id": null, "hold_id": null, "expires_at": null, "currency": "EUR",
-     "change": null, "reversal_of": null, "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
+     "change": null, "reversal_of": null, "reference": "order-1", "metadata": {"channel": "web"},
+     "created_at": "2026-11-24T04:33:09.123456+00:00", "reply_to": "3f0c…"}
     {"v": 1, "operation_id": "…", "status": "applied", "balance_after": "10.0000", "error": null,
      "held_after": "0.0000"}
 """
@@ -25,13 +27,14 @@ either side can be read by a human in redis-cli::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
 from shared import keys
+from shared.annotations import Metadata, identity_of, metadata_of, reference_of
 from shared.errors import MalformedMessage
 from shared.money import InvalidAmount, currency_known, format_money, parse_amount, wire_money
 from shared.operations import Counterparty, OperationType, may_name_reversal, starts_transfer
@@ -134,6 +137,10 @@ class Identified(Protocol):
     def change(self) -> object: ...
     @property
     def reversal_of(self) -> UUID | None: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def metadata(self) -> Metadata | None: ...
 
 
 _CENTS = Decimal("0.01")
@@ -151,7 +158,8 @@ def request_identity(request: Identified) -> str:
     fingerprint and the worker's check both use it, on a request or on its ledger row): the
     kind and the amount; for a transfer or a capture to a wallet, the other wallet; for a
     change of a hold, the hold; for a hold, how long it lasts (its own id is new with each
-    request, and so is its acceptance time); for a wallet update, the change."""
+    request, and so is its acceptance time); for a wallet update, the change; for a reversal,
+    what it reverses; and the client's reference and metadata."""
     operation_type = OperationType(request.operation_type)
     kind = operation_type.kind
     identity = f"{operation_type.value}|{identity_amount(request.amount, request.currency)}"
@@ -166,7 +174,7 @@ def request_identity(request: Identified) -> str:
         identity += f"|change={change.identity()}"
     if request.reversal_of is not None:
         identity += f"|of={request.reversal_of}"
-    return identity
+    return identity + identity_of(request.reference, request.metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +199,10 @@ class OperationRequest:
     reversal_of: UUID | None = None
     """What a reversal reverses: the operation of a ``REVERSE_*`` kind, or, on each leg of a
     transfer that reverses another, that transfer."""
+    reference: str | None = None
+    """The client's own id of the write (``shared.annotations``); each leg of a transfer keeps it."""
+    metadata: Metadata | None = field(default=None, hash=False)
+    """The client's strings (``shared.annotations``), as sent."""
     reply_to: str | None = None
     """The inbox of the web process waiting for its answer (``shared.replies``); None: nobody
     waits. Not part of what the request is: neither stored nor in its identity."""
@@ -216,6 +228,8 @@ class OperationRequest:
             "currency": self.currency,
             "change": None if self.change is None else self.change.to_json(),
             "reversal_of": _uuid_text(self.reversal_of),
+            "reference": self.reference,
+            "metadata": self.metadata,
             "created_at": self.created_at.isoformat(),
             "reply_to": self.reply_to,
         }
@@ -248,6 +262,8 @@ class OperationRequest:
                 currency=currency,
                 change=change_of(data.get("change")),
                 reversal_of=_uuid_or_none(data.get("reversal_of")),
+                reference=reference_of(data.get("reference")),
+                metadata=metadata_of(data.get("metadata")),
                 reply_to=data.get("reply_to"),
             )
             if request.reply_to is not None and not keys.inbox_name_valid(request.reply_to):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from shared.annotations import Annotations, Metadata
 from shared.holds import HoldState
 from shared.ledger import LedgerRecord
 from shared.money import format_money
@@ -30,11 +31,16 @@ def uuid_text(value: UUID | None) -> str | None:
 
 
 def wallet_json(
-    wallet_id: UUID, balance: Decimal, held: Decimal, currency: str, controls: Controls | None = None
+    wallet_id: UUID,
+    balance: Decimal,
+    held: Decimal,
+    currency: str,
+    controls: Controls | None = None,
+    annotations: Annotations | None = None,
 ) -> dict[str, Any]:
     """``GET /api/v1/wallets/<id>``: its money (``available`` = ``balance`` - ``held``), in its
-    currency, and its ``controls`` (limits and status; an event's ``wallet`` shows the money
-    alone)."""
+    currency, its ``controls`` (limits and status) and the client's ``reference`` and
+    ``metadata`` (an event's ``wallet`` shows the money alone)."""
     body = {
         "id": str(wallet_id),
         "currency": currency,
@@ -44,6 +50,8 @@ def wallet_json(
     }
     if controls is not None:
         body.update(controls.to_json(currency))
+    if annotations is not None:
+        body.update(annotations.as_fields())
     return body
 
 
@@ -67,6 +75,8 @@ def operation_json(row: LedgerRecord) -> dict[str, Any]:
         "available_after": format_money(row.balance_after - row.held_after, row.currency),
         "change": None if row.change is None else row.change.shown(row.currency),
         "reversal_of": uuid_text(row.reversal_of),
+        "reference": row.reference,
+        "metadata": row.metadata,
         "position": row.seq,
         "created_at": moment_json(row.created_at),
         "applied_at": moment_json(row.applied_at),
@@ -111,6 +121,9 @@ class TransferRow:
     currency: str
     reversal_of: UUID | None
     """The transfer it reverses, if it is a reversal."""
+    reference: str | None
+    metadata: Metadata | None
+    """The client's, as its request sent them (every leg has them too)."""
 
 
 def _leg_json(operation_id: UUID, leg: Leg | None) -> dict[str, Any]:
@@ -140,6 +153,8 @@ def transfer_json(row: TransferRow) -> dict[str, Any]:
         "updated_at": moment_json(row.updated_at),
         "legs": {"debit": _leg_json(row.id, row.debit), "credit": credit, "refund": refund},
         "reversal_of": uuid_text(row.reversal_of),
+        "reference": row.reference,
+        "metadata": row.metadata,
     }
 
 
@@ -159,6 +174,9 @@ class HoldRow:
     created_at: datetime
     updated_at: datetime
     currency: str
+    reference: str | None
+    metadata: Metadata | None
+    """The hold's own, as its request sent them (a capture's or void's are on its ledger row)."""
 
 
 def hold_json(row: HoldRow) -> dict[str, Any]:
@@ -178,4 +196,6 @@ def hold_json(row: HoldRow) -> dict[str, Any]:
         "transfer_id": uuid_text(row.resolved_by) if captured_to else None,
         "created_at": moment_json(row.created_at),
         "updated_at": moment_json(row.updated_at),
+        "reference": row.reference,
+        "metadata": row.metadata,
     }

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.types import UserDefinedType
 
+from shared.annotations import REFERENCE_MAX
 from shared.money import MONEY_DIGITS, MONEY_SCALE
 from shared.rates import Limit
 
@@ -33,6 +34,12 @@ metadata = MetaData()
 MONEY = Numeric(MONEY_DIGITS, MONEY_SCALE, asdecimal=True)
 CURRENCY = String(3)
 """An ISO 4217 alphabetic code (``shared.money``)."""
+
+
+def _annotations() -> tuple[Column[str], Column[dict[str, str]]]:
+    """The client's ``reference`` and ``metadata`` (``shared.annotations``), on every row a write
+    makes."""
+    return Column("reference", String(REFERENCE_MAX), nullable=True), Column("metadata", JSONB, nullable=True)
 
 
 class XID8(UserDefinedType[int]):
@@ -84,6 +91,7 @@ wallets = Table(
     Column("min_balance", MONEY, nullable=False, server_default="0"),
     Column("max_balance", MONEY, nullable=True),
     Column("status", String(8), nullable=False, server_default="active"),
+    *_annotations(),
 )
 
 transfers = Table(
@@ -103,6 +111,7 @@ transfers = Table(
     Column("stalled", Text, nullable=True),
     Column("currency", CURRENCY, nullable=False),
     Column("reversal_of", Uuid, nullable=True),
+    *_annotations(),
 )
 
 holds = Table(
@@ -121,6 +130,7 @@ holds = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("currency", CURRENCY, nullable=False),
+    *_annotations(),
 )
 
 wallet_operations = Table(
@@ -146,6 +156,7 @@ wallet_operations = Table(
     Column("currency", CURRENCY, nullable=False),
     Column("change", JSONB, nullable=True),
     Column("reversal_of", Uuid, nullable=True),
+    *_annotations(),
 )
 
 pending_operations = Table(
@@ -167,6 +178,7 @@ pending_operations = Table(
     Column("currency", CURRENCY, nullable=False),
     Column("change", JSONB, nullable=True),
     Column("reversal_of", Uuid, nullable=True),
+    *_annotations(),
 )
 
 events = Table(

@@ -58,6 +58,8 @@ def credit_of(debit: OperationRequest) -> OperationRequest:
         counterparty_id=debit.wallet_id,
         currency=debit.currency,
         reversal_of=debit.reversal_of,
+        reference=debit.reference,
+        metadata=debit.metadata,
         reply_to=debit.reply_to,
     )
 
@@ -78,5 +80,7 @@ def refund_of(credit: OperationRequest) -> OperationRequest:
         counterparty_id=credit.wallet_id,
         currency=credit.currency,
         reversal_of=credit.reversal_of,
+        reference=credit.reference,
+        metadata=credit.metadata,
         reply_to=credit.reply_to,
     )

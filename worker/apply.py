@@ -29,6 +29,7 @@ from uuid import UUID
 from sqlalchemy import Connection, String, Uuid, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from shared.annotations import Annotations, stored_metadata
 from shared.ledger import LEDGER_INSERT, ledger_columns, ledger_row
 from shared.messages import OperationRequest, OperationResult, request_identity
 from shared.outcomes import OperationStatus, Rejection
@@ -75,6 +76,9 @@ _LOCK_WALLETS = (
     .with_for_update(key_share=True)
 )
 
+# Read only for a batch that changes a wallet: its wallet.updated event shows them.
+_WALLET_ANNOTATIONS = select(wallets.c.id, wallets.c.reference, wallets.c.metadata).where(wallets.c.id == any_(_IDS))
+
 _STORED_RESULTS = select(
     wallet_operations.c.id,
     wallet_operations.c.status,
@@ -115,6 +119,8 @@ _KEYED_OPERATIONS = (
         wallet_operations.c.currency,
         wallet_operations.c.change,
         wallet_operations.c.reversal_of,
+        wallet_operations.c.reference,
+        wallet_operations.c.metadata,
         wallet_operations.c.status,
         wallet_operations.c.balance_after,
         wallet_operations.c.error,
@@ -156,6 +162,15 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
     }
 
 
+def _wallet_annotations(conn: Connection, requests: Sequence[OperationRequest]) -> dict[UUID, Annotations]:
+    """The reference and metadata of the wallets ``requests`` change (none if they change none)."""
+    updated = sorted({r.wallet_id for r in requests if r.operation_type.kind.updates_wallet})
+    if not updated:
+        return {}
+    rows = conn.execute(_WALLET_ANNOTATIONS, {"ids": updated})
+    return {row.id: Annotations(row.reference, stored_metadata(row.metadata)) for row in rows}
+
+
 def _stored_results(conn: Connection, operation_ids: list[UUID]) -> dict[UUID, OperationResult]:
     rows = conn.execute(_STORED_RESULTS, {"ids": operation_ids})
     return {row.id: OperationResult.from_row(row) for row in rows}
@@ -194,7 +209,7 @@ def ledger_apply(
     requests = _with_currencies(requests, currencies)
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
-    event_book = EventBook(now or _transaction_time(conn), tenants)
+    event_book = EventBook(now or _transaction_time(conn), tenants, _wallet_annotations(conn, requests))
     reversal_book = ReversalBook.load(conn, requests)  # after the lock: what its writer applied
     batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies, controls, reversal_book)
     for request in requests:
@@ -340,7 +355,7 @@ def operation_refuse(
         hold_id=hold_id,
         currency=balance.currency,
     )
-    events = EventBook(balance.now, {request.wallet_id: balance.tenant_id})
+    events = EventBook(balance.now, {request.wallet_id: balance.tenant_id}, {})  # a refusal shows no wallet
     events.record(row, HoldBook(shard_count, None, {}))  # a refusal is never a hold's event
     _ledger_write(conn, [row], events)
     return result

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared.annotations import Annotations
 from shared.events import EVENTS_OF, EventType, Resource, event_data, event_id
 from shared.ledger import LedgerRecord
 from shared.operations import OperationType
@@ -64,6 +65,8 @@ class EventBook:
     """The transaction's time (``now()``): holds' and transfers' ``updated_at``."""
     tenants: dict[UUID, UUID | None]
     """Each locked wallet's tenant: an event is its wallet's tenant's."""
+    annotations: dict[UUID, Annotations]
+    """The reference and metadata of each wallet the batch changes (its event shows them)."""
     decided: list[_Decided] = field(default_factory=list)
 
     def record(self, row: dict[str, Any], holds: HoldBook, controls: Controls | None = None) -> None:
@@ -78,7 +81,7 @@ class EventBook:
         elif event_type.resource is Resource.WALLET:
             assert controls is not None
             money = (row["balance_after"], row["held_after"], row["currency"])
-            resource = wallet_json(row["wallet_id"], *money, controls)
+            resource = wallet_json(row["wallet_id"], *money, controls, self.annotations[row["wallet_id"]])
         self.decided.append(_Decided(event_type, row, resource))
 
     @property

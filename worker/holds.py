@@ -23,6 +23,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Integer, SmallInteger, Uuid, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from shared.annotations import Metadata, stored_metadata
 from shared.holds import REFUSED_AS, HoldState
 from shared.messages import OperationRequest
 from shared.operations import HOLD_CHANGES, OperationType
@@ -48,6 +49,8 @@ _LOCK_HOLDS = (
         holds.c.expires_at,
         holds.c.created_at,
         holds.c.currency,
+        holds.c.reference,
+        holds.c.metadata,
     )
     .where(holds.c.id == any_(_IDS))
     .order_by(holds.c.id)
@@ -87,6 +90,8 @@ class _Hold:
     expires_at: datetime
     created_at: datetime
     currency: str
+    reference: str | None
+    metadata: Metadata | None
 
 
 @dataclass(slots=True)
@@ -111,7 +116,15 @@ class HoldBook:
         now = conn.execute(_NOW).scalar_one()
         found = {
             row.id: _Hold(
-                row.id, row.wallet_id, row.to_wallet_id, row.amount, row.expires_at, row.created_at, row.currency
+                row.id,
+                row.wallet_id,
+                row.to_wallet_id,
+                row.amount,
+                row.expires_at,
+                row.created_at,
+                row.currency,
+                row.reference,
+                stored_metadata(row.metadata),
             )
             for row in rows
         }
@@ -165,6 +178,8 @@ class HoldBook:
                 request.expires_at,
                 request.created_at,
                 request.currency,
+                request.reference,
+                request.metadata,
             )
             self.states[request.operation_id] = HoldState.ACTIVE
             self.new[request.operation_id] = {
@@ -180,6 +195,8 @@ class HoldBook:
                 "captured": None,
                 "resolved_by": None,
                 "currency": request.currency,
+                "reference": request.reference,
+                "metadata": request.metadata,
             }
         elif kind.resolves_hold is not None:
             assert request.hold_id is not None
@@ -212,6 +229,8 @@ class HoldBook:
             hold.created_at,
             now,
             hold.currency,
+            hold.reference,
+            hold.metadata,
         )
 
     def ledger_hold_id(self, request: OperationRequest) -> UUID | None:

@@ -111,6 +111,8 @@ class TransferBook:
             "created_at": debit.created_at,
             "currency": currency,
             "reversal_of": debit.reversal_of,
+            "reference": debit.reference,
+            "metadata": debit.metadata,
         }
 
     def _set(self, transfer_id: UUID, state: TransferState, error: str | None) -> None:

@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared import keys
+from shared.annotations import stored_metadata
 from shared.messages import OperationRequest, OperationResult
 from shared.operations import OperationType, TransferLeg
 from shared.outcomes import OperationStatus
@@ -92,6 +93,9 @@ _SWEEP = (
         transfers.c.api_key_id,
         transfers.c.created_at,
         transfers.c.currency,
+        transfers.c.reversal_of,
+        transfers.c.reference,
+        transfers.c.metadata,
     )
 )
 _REASONS = (
@@ -168,6 +172,9 @@ def transfers_due(conn: Connection, shards: Sequence[int], *, grace: float, limi
                 transfer_id=row.id,
                 counterparty_id=row.to_wallet_id,
                 currency=row.currency,
+                reversal_of=row.reversal_of,
+                reference=row.reference,
+                metadata=stored_metadata(row.metadata),
             )
         )
         for row in rows

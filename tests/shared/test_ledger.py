@@ -50,6 +50,8 @@ def test_a_ledger_row_fills_every_column_the_database_does_not() -> None:
         "currency",
         "change",
         "reversal_of",
+        "reference",
+        "metadata",
     }
     defaulted = {"seq", "applied_at"}  # by the database
     assert set(row) == set(wallet_operations.columns.keys()) - defaulted
@@ -93,6 +95,8 @@ def test_a_pending_record_round_trips_to_its_request() -> None:
         api_key_id=uuid.uuid4(),
         counterparty_id=uuid.uuid4(),
         hold_id=hold,
+        reference="order-1",
+        metadata={"channel": "web"},
     )
     capture = OperationRequest(
         **{**{f.name: getattr(capture, f.name) for f in fields(capture)}, "transfer_id": capture.operation_id}
@@ -102,6 +106,7 @@ def test_a_pending_record_round_trips_to_its_request() -> None:
     stored = dict(zip(PENDING_COLUMNS, pending_values(capture), strict=True))
     assert stored["operation_type"] == "HOLD_CAPTURE"
     assert stored["hold_id"] == str(hold)
+    assert stored["metadata"] == '{"channel":"web"}'  # JSON text for the driver; read back as text or a mapping
     row = SimpleNamespace(**{c: uuid.UUID(v) if c.endswith("id") and v else v for c, v in stored.items()})
     assert request_from_pending(row) == capture
     hold_request = OperationRequest(

@@ -16,6 +16,9 @@ from shared.sharding import shard_for
 from tests.support.http_client import error_of
 from web.wallets.ops import metrics
 
+NO_ANNOTATIONS = {"reference": None, "metadata": None}
+"""What a body shows of a write sent without a reference or metadata (``shared.annotations``)."""
+
 
 def settled(read: Callable[[str], dict[str, Any]], location: str, *, timeout: float = 30) -> dict[str, Any]:
     """What ``location`` (a 202's status URL) says once it is no longer pending, read with

@@ -29,6 +29,7 @@ from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait
 from shared import keys
 from shared.tables import wallet_operations
 from shared.wallet_controls import Controls
+from tests.support.api import NO_ANNOTATIONS
 from tests.support.databases import terminate_backends
 from tests.support.stack import RedisServer, Stack, call, keyed_call, lease_holders, running_stack, settle
 
@@ -193,6 +194,7 @@ def test_a_standby_never_writes_and_takes_over_within_10_s(database: Engine, db:
             "available": "51.00",
             "held": "0.00",
             **Controls().to_json("EUR"),
+            **NO_ANNOTATIONS,
         }
     finally:
         for proc in procs:

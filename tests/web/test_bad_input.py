@@ -179,7 +179,7 @@ def test_unknown_fields_are_refused_by_name(api: Api, body: dict[str, object], e
     response = api.post_operation(wallet, body)
     assert (response.status_code, error_body(response)) == (
         400,
-        {"error": f"{error} (this request takes: operationType, amount)", "code": "unknown_field"},
+        {"error": f"{error} (this request takes: operationType, amount, reference, metadata)", "code": "unknown_field"},
     )
     assert api.balance(wallet) == Decimal("50.00")
 
@@ -189,5 +189,7 @@ def test_an_unknown_field_of_a_transfer_is_refused(api: Api) -> None:
     body = {"from": source, "to": destination, "amount": "1.00", "note": "rent"}
     response = api.client.post("/api/v1/transfers", data=body, content_type="application/json")
     assert (response.status_code, response.json()["code"]) == (400, "unknown_field")
-    assert response.json()["error"] == "Unknown fields: note (this request takes: from, to, amount)"
+    assert (
+        response.json()["error"] == "Unknown fields: note (this request takes: from, to, amount, reference, metadata)"
+    )
     assert (api.balance(source), api.balance(destination)) == (Decimal("5.00"), Decimal("0.00"))

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from deploy.processes import free_port, start_gunicorn, stop, wait_until
 from shared.wallet_controls import Controls
-from tests.support.api import settled
+from tests.support.api import NO_ANNOTATIONS, settled
 from tests.support.http_client import call_json, exchange
 from tests.support.stack import pending_transfers, wallets_create
 
@@ -72,6 +72,7 @@ def test_200_concurrent_withdrawals_exactly_5_succeed(http: Http) -> None:
             "available": "0.00",
             "held": "0.00",
             **Controls().to_json("EUR"),
+            **NO_ANNOTATIONS,
         },
     )
 
@@ -204,6 +205,7 @@ def test_100_concurrent_holds_of_10_on_100_exactly_10_succeed(http: Http) -> Non
             "available": "0.00",
             "held": "100.00",
             **Controls().to_json("EUR"),
+            **NO_ANNOTATIONS,
         },
     )
     refused = http.call("POST", f"/api/v1/wallets/{wallet}/operation", {"operationType": "WITHDRAW", "amount": "0.01"})
@@ -251,6 +253,7 @@ def test_50_concurrent_captures_and_voids_of_one_hold_exactly_one_wins(http: Htt
             "available": balance,
             "held": "0.00",
             **Controls().to_json("EUR"),
+            **NO_ANNOTATIONS,
         },
     )
 
@@ -271,6 +274,7 @@ def test_head_answers_where_get_does_with_its_headers_and_no_body(http: Http) ->
         "available": "5.00",
         "held": "0.00",
         **Controls().to_json("EUR"),
+        **NO_ANNOTATIONS,
     }
     assert exchange(http.base, "HEAD", f"/api/v1/wallets/{wallet}/operation")[0] == 405
 

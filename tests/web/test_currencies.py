@@ -15,7 +15,7 @@ from shared import keys
 from shared.tables import wallets
 from shared.wallet_controls import Controls
 from tests.support import factories
-from tests.support.api import Api, error_body
+from tests.support.api import NO_ANNOTATIONS, Api, error_body
 from web.wallets.auth.api_keys import Scope
 
 INVALID_CURRENCY = {
@@ -45,7 +45,7 @@ def test_a_wallet_holds_the_currency_it_was_made_in_or_the_default(
     assert response.status_code == 201
     made = response.json()
     money = {"balance": zero, "available": zero, "held": zero}
-    assert made == {"id": made["id"], "currency": currency, **money, **Controls().to_json(currency)}
+    assert made == {"id": made["id"], "currency": currency, **money, **Controls().to_json(currency), **NO_ANNOTATIONS}
     assert api.client.get(f"/api/v1/wallets/{made['id']}").json() == made
 
 

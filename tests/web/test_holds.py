@@ -279,7 +279,7 @@ def test_a_capture_after_expires_at_is_refused_even_before_the_sweep(
         ({"amount": "1.00", "to": 7}, 'Invalid or missing "to": a wallet id', "invalid_to"),
         (  # a withdrawal's body posted to /holds
             {"operationType": "WITHDRAW", "amount": "1.00"},
-            "Unknown fields: operationType (this request takes: amount, expires_in, to)",
+            "Unknown fields: operationType (this request takes: amount, expires_in, to, reference, metadata)",
             "unknown_field",
         ),
     ],
@@ -306,8 +306,12 @@ def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
     for body, error, code in (
         ({"amount": "-1"}, "Invalid or missing amount", "invalid_amount"),
         ({"amount": None}, "Invalid or missing amount", "invalid_amount"),  # absent means all; null is no amount
-        ({"amont": "1.00"}, "Unknown fields: amont (this request takes: amount)", "unknown_field"),
-        ({"amount": "1.00", "to": wallet}, "Unknown fields: to (this request takes: amount)", "unknown_field"),
+        ({"amont": "1.00"}, "Unknown fields: amont (this request takes: amount, reference, metadata)", "unknown_field"),
+        (
+            {"amount": "1.00", "to": wallet},
+            "Unknown fields: to (this request takes: amount, reference, metadata)",
+            "unknown_field",
+        ),
         (b"[1]", "Request body must be a JSON object", "body_not_object"),
         (b"{", "Malformed JSON body", "malformed_json"),
     ):
@@ -315,7 +319,7 @@ def test_a_hold_to_itself_a_bad_capture_amount_or_body_is_400(api: Api) -> None:
         assert (response.status_code, error_body(response)) == (400, {"error": error, "code": code})
     assert api.hold_change(hold_id, "void", b"{").status_code == 400
     assert error_body(api.hold_change(hold_id, "void", {"amount": "1.00"})) == {
-        "error": "Unknown fields: amount (this request takes: none)",
+        "error": "Unknown fields: amount (this request takes: reference, metadata)",
         "code": "unknown_field",
     }
     form = api.client.post(f"/api/v1/holds/{hold_id}/capture", data="amount=1", content_type="text/plain")

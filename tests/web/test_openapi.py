@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.annotations import ANNOTATION_FIELDS
 from shared.wallet_controls import CHANGE_FIELDS
 from web.wallets.api import parsing
 from web.wsgi import application
@@ -172,6 +173,7 @@ def test_every_get_has_a_head_and_every_operation_documents_405(api: object) -> 
         ("HoldRequest", parsing.HOLD_FIELDS),
         ("CaptureRequest", parsing.PARTIAL_FIELDS),
         ("ReversalRequest", parsing.PARTIAL_FIELDS),
+        ("VoidRequest", ANNOTATION_FIELDS),
         ("WebhookEndpointRequest", parsing.ENDPOINT_FIELDS),
     ],
 )

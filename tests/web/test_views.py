@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.connections import engine_from_settings, redis_from_settings
 from shared.money import MAX_BALANCE
 from shared.wallet_controls import Controls
-from tests.support.api import Api, error_body
+from tests.support.api import NO_ANNOTATIONS, Api, error_body
 from tests.support.databases import terminate_backends
 from tests.support.factories import seed_applied_deposit
 from tests.support.patching import patch_views
@@ -30,7 +30,7 @@ def test_get_balance(api: Api) -> None:
     assert response.status_code == 200
     # The seed's body, byte for byte, after the wallet's own id and currency.
     money = b'"currency": "EUR", "balance": "5000.00", "available": "5000.00", "held": "0.00", '
-    money += b'"min_balance": "0.00", "max_balance": null, "status": "active"}'
+    money += b'"min_balance": "0.00", "max_balance": null, "status": "active", "reference": null, "metadata": null}'
     assert response.content == b'{"id": "' + wallet.encode() + b'", ' + money
 
 
@@ -120,6 +120,7 @@ def test_trailing_slash_is_optional(api: Api, path: str) -> None:
         "available": "7.00",
         "held": "0.00",
         **Controls().to_json("EUR"),
+        **NO_ANNOTATIONS,
     }
 
 
@@ -294,6 +295,7 @@ def test_reads_survive_a_dropped_database_connection(api: Api, db: Engine) -> No
         "available": "12.00",
         "held": "0.00",
         **Controls().to_json("EUR"),
+        **NO_ANNOTATIONS,
     }
 
 

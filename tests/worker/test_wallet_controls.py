@@ -13,6 +13,7 @@ from shared.operations import OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.tables import events, transfers, wallet_operations, wallets
 from shared.transfers import TransferState
+from tests.support.api import NO_ANNOTATIONS
 from tests.support.factories import (
     hold_change_request,
     hold_request,
@@ -178,6 +179,7 @@ def test_each_change_is_a_ledger_row_and_an_event_with_the_wallet_after_it(db: E
         "min_balance": "-5.00",
         "max_balance": None,
         "status": "frozen",
+        **NO_ANNOTATIONS,
     }
     assert data["wallet"]["balance"] == "7.00"
 

@@ -19,6 +19,8 @@ INVALID_CURRENCY = 'Invalid "currency": an ISO 4217 code with minor units, such 
 INVALID_OPERATION_TYPE = "Invalid operationType"
 INVALID_CONTROLS = "Invalid wallet controls"
 """Followed by the rule broken (``shared.wallet_controls``)."""
+INVALID_ANNOTATIONS = "Invalid reference or metadata"
+"""Followed by the rule broken (``shared.annotations``)."""
 MALFORMED_JSON = "Malformed JSON body"
 NOT_AN_OBJECT = "Request body must be a JSON object"
 DUPLICATE_KEY = "Duplicate key in JSON object"
@@ -86,6 +88,7 @@ BY_MESSAGE = {
     INVALID_CURRENCY: "invalid_currency",
     INVALID_OPERATION_TYPE: "invalid_operation_type",
     INVALID_CONTROLS: "invalid_wallet_controls",
+    INVALID_ANNOTATIONS: "invalid_annotations",
     MALFORMED_JSON: "malformed_json",
     NOT_AN_OBJECT: "body_not_object",
     DUPLICATE_KEY: "duplicate_json_key",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+from shared.annotations import NONE, Annotations
 from shared.events import EventType
 from shared.operations import OperationType
 from shared.wallet_controls import WalletChange
@@ -33,12 +34,14 @@ class WalletInput:
     """An ISO 4217 code (``shared.money``)."""
     limits: WalletChange | None = None
     """Its limits, if not the defaults (``shared.wallet_controls``)."""
+    annotations: Annotations = NONE
 
 
 @dataclass(frozen=True, slots=True)
 class OperationInput:
     operation_type: OperationType
     amount: Decimal
+    annotations: Annotations = NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class TransferInput:
     from_wallet: UUID
     to_wallet: UUID
     amount: Decimal
+    annotations: Annotations = NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,15 @@ class HoldInput:
     """Seconds from its acceptance."""
     to_wallet: UUID | None
     """Where a capture moves the money (None: out of the service, like a withdrawal)."""
+    annotations: Annotations = NONE
+
+
+@dataclass(frozen=True, slots=True)
+class PartialInput:
+    """A capture, a void or a reversal: of all (None) or ``amount``."""
+
+    amount: Decimal | None = None
+    annotations: Annotations = NONE
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from shared import webhook_urls
+from shared.annotations import ANNOTATION_FIELDS, Annotations, InvalidAnnotation
 from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
 from shared.events import EventType
 from shared.money import InvalidAmount, currency_known, parse_amount
@@ -22,6 +23,7 @@ from web.wallets.error_codes import (
     DUPLICATE_KEY,
     HOLD_TO_SELF,
     INVALID_AMOUNT,
+    INVALID_ANNOTATIONS,
     INVALID_CONTROLS,
     INVALID_CURRENCY,
     INVALID_CURSOR,
@@ -47,6 +49,7 @@ from web.wallets.inputs import (
     EndpointInput,
     HoldInput,
     OperationInput,
+    PartialInput,
     TransferInput,
     WalletInput,
 )
@@ -111,13 +114,20 @@ def _amount_of(data: dict[str, Any]) -> Decimal:
         raise InvalidRequest(INVALID_AMOUNT) from None
 
 
-WALLET_FIELDS = ("currency", "min_balance", "max_balance")
+def _annotations_of(data: dict[str, Any]) -> Annotations:
+    try:
+        return Annotations.from_json(data)
+    except InvalidAnnotation as exc:
+        raise InvalidRequest(f"{INVALID_ANNOTATIONS}: {exc}") from None
+
+
 LIMIT_FIELDS = ("min_balance", "max_balance")
-OPERATION_FIELDS = ("operationType", "amount")
-TRANSFER_FIELDS = ("from", "to", "amount")
-HOLD_FIELDS = ("amount", "expires_in", "to")
-PARTIAL_FIELDS = ("amount",)
-"""A capture's and a reversal's (``parse_amount_or_all``)."""
+WALLET_FIELDS = ("currency", *LIMIT_FIELDS, *ANNOTATION_FIELDS)
+OPERATION_FIELDS = ("operationType", "amount", *ANNOTATION_FIELDS)
+TRANSFER_FIELDS = ("from", "to", "amount", *ANNOTATION_FIELDS)
+HOLD_FIELDS = ("amount", "expires_in", "to", *ANNOTATION_FIELDS)
+PARTIAL_FIELDS = ("amount", *ANNOTATION_FIELDS)
+"""A capture's and a reversal's (``parse_partial``); a void's, without the amount."""
 ENDPOINT_FIELDS = ("url", "event_types")
 
 
@@ -132,7 +142,7 @@ def parse_wallet(body: bytes, *, default_currency: str) -> WalletInput:
     if not currency_known(currency):
         raise InvalidRequest(INVALID_CURRENCY)
     limits = {name: data[name] for name in LIMIT_FIELDS if name in data}
-    return WalletInput(currency, limits_in(_change_of(limits), currency) if limits else None)
+    return WalletInput(currency, limits_in(_change_of(limits), currency) if limits else None, _annotations_of(data))
 
 
 def parse_wallet_change(body: bytes) -> WalletChange:
@@ -158,7 +168,7 @@ def parse_operation(body: bytes) -> OperationInput:
     if raw_type not in CLIENT_OPERATION_TYPES:
         raise InvalidRequest(INVALID_OPERATION_TYPE)
     operation_type = OperationType(raw_type)
-    return OperationInput(operation_type=operation_type, amount=amount)
+    return OperationInput(operation_type=operation_type, amount=amount, annotations=_annotations_of(data))
 
 
 def _wallet_field(data: dict[str, Any], name: str, message: str) -> UUID:
@@ -181,7 +191,7 @@ def parse_transfer(body: bytes) -> TransferInput:
     to_wallet = _wallet_field(data, "to", INVALID_TO)
     if from_wallet == to_wallet:
         raise InvalidRequest(SAME_WALLET)
-    return TransferInput(from_wallet=from_wallet, to_wallet=to_wallet, amount=amount)
+    return TransferInput(from_wallet=from_wallet, to_wallet=to_wallet, amount=amount, annotations=_annotations_of(data))
 
 
 def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
@@ -204,25 +214,29 @@ def parse_hold(body: bytes, *, wallet_id: UUID) -> HoldInput:
         to_wallet = _wallet_field(data, "to", INVALID_TO)
         if to_wallet == wallet_id:
             raise InvalidRequest(HOLD_TO_SELF)
-    return HoldInput(amount=amount, expires_in=int(expires_in), to_wallet=to_wallet)
+    return HoldInput(amount=amount, expires_in=int(expires_in), to_wallet=to_wallet, annotations=_annotations_of(data))
 
 
-def parse_amount_or_all(body: bytes) -> Decimal | None:
+def parse_partial(body: bytes) -> PartialInput:
     """``{"amount": "25.00"}``, or an empty body or ``{}`` for all of it (a capture: the hold;
-    a reversal: what is left to reverse). Absent means all; ``null`` is refused, as for any
-    other amount."""
+    a reversal: what is left to reverse), with the write's reference and metadata. Absent
+    means all; ``null`` is refused, as for any other amount."""
     if not body:
-        return None
+        return PartialInput()
     data = parse_json_object(body)
     amount = _amount_of(data) if "amount" in data else None  # null is refused like any bad amount
     refuse_unknown_fields(data, PARTIAL_FIELDS)
-    return amount
+    return PartialInput(amount, _annotations_of(data))
 
 
-def parse_void(body: bytes) -> None:
-    """A void takes no field, but a body, if any, must be a JSON object (``{}``)."""
-    if body:
-        refuse_unknown_fields(parse_json_object(body), ())
+def parse_void(body: bytes) -> PartialInput:
+    """A void takes no amount, only a reference and metadata; a body, if any, must be a JSON
+    object (``{}``)."""
+    if not body:
+        return PartialInput()
+    data = parse_json_object(body)
+    refuse_unknown_fields(data, ANNOTATION_FIELDS)
+    return PartialInput(None, _annotations_of(data))
 
 
 def parse_uuid(value: str, *, not_found: str) -> UUID:

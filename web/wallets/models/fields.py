@@ -1,6 +1,7 @@
 """The kinds of column the ledger's tables share: money (``shared.money``'s scale), a currency,
-and the foreign key for what a row may name (optional, protected, never edited by hand, and not
-indexed by Django: each table declares the indexes its queries need)."""
+the client's reference and metadata, and the foreign key for what a row may name (optional,
+protected, never edited by hand, and not indexed by Django: each table declares the indexes its
+queries need)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from django.db import models
 
+from shared.annotations import REFERENCE_MAX
 from shared.money import MONEY_DIGITS, MONEY_SCALE
 
 
@@ -37,3 +39,15 @@ def optional_reference(
         help_text=help_text,
         db_column=db_column,
     )
+
+
+def client_reference() -> models.CharField[Any, Any]:
+    """A write's ``reference``, the client's own id of it (``shared.annotations``)."""
+    return models.CharField(
+        max_length=REFERENCE_MAX, null=True, blank=True, editable=False, help_text="The client's own id"
+    )
+
+
+def client_metadata() -> models.JSONField[Any, Any]:
+    """A write's ``metadata``, the client's strings (``shared.annotations``)."""
+    return models.JSONField(null=True, blank=True, editable=False, help_text="The client's key-value strings")

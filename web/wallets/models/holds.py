@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from shared.holds import HoldState
-from web.wallets.models.fields import currency_code, money, optional_reference
+from web.wallets.models.fields import client_metadata, client_reference, currency_code, money, optional_reference
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -35,6 +35,8 @@ class Hold(models.Model):
     created_at = models.DateTimeField(editable=False, help_text="When the web node accepted it")
     updated_at = models.DateTimeField(db_default=Now(), editable=False)
     currency = currency_code()
+    reference = client_reference()
+    metadata = client_metadata()
 
     class Meta:
         db_table = "holds"

@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from shared.operations import WALLET_UPDATES, OperationType
 from shared.outcomes import OperationStatus
 from shared.wallet_controls import WalletStatus
-from web.wallets.models.fields import currency_code, money, optional_reference
+from web.wallets.models.fields import client_metadata, client_reference, currency_code, money, optional_reference
 from web.wallets.models.tenants import ApiKey, Tenant
 
 OPERATION_TYPE_CHOICES = [(t.value, t.value) for t in OperationType]
@@ -39,6 +39,8 @@ class Wallet(models.Model):
     status = models.CharField(
         max_length=8, choices=WALLET_STATUS_CHOICES, default="active", db_default="active", editable=False
     )
+    reference = client_reference()
+    metadata = client_metadata()
 
     class Meta:
         db_table = "wallets"
@@ -101,6 +103,8 @@ class WalletOperation(models.Model):
         editable=False,
         help_text="What it reverses: a reversal's operation, or a reversing transfer leg's transfer",
     )
+    reference = client_reference()
+    metadata = client_metadata()
 
     class Meta:
         db_table = "wallet_operations"
@@ -164,6 +168,8 @@ class PendingOperation(models.Model):
     currency = currency_code()
     change = models.JSONField(null=True, editable=False)
     reversal_of = models.UUIDField(null=True, editable=False)
+    reference = client_reference()
+    metadata = client_metadata()
 
     class Meta:
         db_table = "pending_operations"

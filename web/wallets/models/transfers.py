@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Coalesce, Now
 
 from shared.transfers import TransferState
-from web.wallets.models.fields import currency_code, money
+from web.wallets.models.fields import client_metadata, client_reference, currency_code, money
 from web.wallets.models.ledger import Wallet
 from web.wallets.models.tenants import ApiKey
 
@@ -42,6 +42,8 @@ class Transfer(models.Model):
     reversal_of = models.UUIDField(
         null=True, blank=True, editable=False, help_text="The transfer this one reverses (its money sent back)"
     )
+    reference = client_reference()
+    metadata = client_metadata()
 
     class Meta:
         db_table = "transfers"

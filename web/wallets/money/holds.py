@@ -22,7 +22,7 @@ from shared.operations import OperationType, starts_transfer
 from shared.outcomes import Rejection
 from shared.resources import HoldRow
 from web.wallets.auth.api_keys import Caller
-from web.wallets.inputs import HoldInput
+from web.wallets.inputs import HoldInput, PartialInput
 from web.wallets.money.currencies import amount_in, currency_shared
 from web.wallets.money.selectors import KnownWallet, hold_get, wallet_ensure_reachable
 from web.wallets.money.services import WriteContext, request_submit
@@ -85,6 +85,7 @@ def hold_submit(
         hold_id=hold_id,
         expires_at=created_at + timedelta(seconds=hold.expires_in),
         currency=wallet.currency,
+        **hold.annotations.as_fields(),
     )
     submission = request_submit(request=request, context=context)
     result = submission.result
@@ -123,18 +124,18 @@ def hold_change_submit(
     *,
     hold_id: UUID,
     kind: OperationType,
-    amount: Decimal | None,
+    change: PartialInput,
     context: WriteContext,
 ) -> ChangeAnswer:
-    """Queue the capture (of ``amount``, or all of it) or the void of a hold on its wallet's
+    """Queue the capture (of ``change.amount``, or all of it) or the void of a hold on its wallet's
     shard and wait for the worker's answer, and, for a capture to a wallet, its transfer's.
     Whether the hold is still active the worker decides, in order with the wallet's other
     operations: a hold is captured or voided once."""
     deadline = time.monotonic() + context.settings.reply_timeout
     hold, wallet = _hold_reached(hold_id, context.caller)
-    if kind is OperationType.HOLD_VOID or amount is None:
-        amount = hold.amount
-    amount = amount_in(amount, wallet)
+    amount = amount_in(
+        hold.amount if kind is OperationType.HOLD_VOID or change.amount is None else change.amount, wallet
+    )
     operation_id = uuid4()
     to_wallet = hold.to_wallet_id if kind is OperationType.HOLD_CAPTURE else None
     if to_wallet is not None:  # checked when the hold was made too: a wallet's currency never changes
@@ -151,6 +152,7 @@ def hold_change_submit(
         counterparty_id=to_wallet,
         hold_id=hold.id,
         currency=wallet.currency,
+        **change.annotations.as_fields(),
     )
     submission = request_submit(request=request, context=context)
     result = submission.result

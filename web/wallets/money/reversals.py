@@ -31,6 +31,7 @@ from shared.operations import REVERSAL_OF, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.transfers import TransferState
 from web.wallets.error_codes import NOT_APPLIED, NOT_COMPLETED, OPERATION_NOT_FOUND, TRANSFER_NOT_FOUND
+from web.wallets.inputs import PartialInput
 from web.wallets.money.currencies import amount_in
 from web.wallets.money.idempotency import key_claim_get
 from web.wallets.money.selectors import (
@@ -49,9 +50,9 @@ from web.wallets.money.transfers import TransferAnswer, debit_follow
 
 
 def operation_reversal_submit(
-    *, operation_id: UUID, amount: Decimal | None, context: WriteContext
+    *, operation_id: UUID, reversal: PartialInput, context: WriteContext
 ) -> tuple[OperationType, Submission]:
-    """Queue the reversal of ``amount`` (None: all that is left) of an applied deposit or
+    """Queue the reversal of ``reversal.amount`` (None: all that is left) of an applied deposit or
     withdrawal on its wallet's shard and wait for its answer, as for an operation; with the
     reversal's kind. An operation of a wallet the caller does not reach is not found; one of
     another kind (a reversal too) is a 400; one not applied (pending, or rejected) a 409."""
@@ -75,7 +76,7 @@ def operation_reversal_submit(
         wallet_id=original.wallet_id,
         operation_type=kind,
         amount=_amount(
-            amount,
+            reversal.amount,
             context,
             wallet_id=original.wallet_id,
             wallet=wallet,
@@ -87,12 +88,13 @@ def operation_reversal_submit(
         api_key_id=context.caller.key_id,
         currency=wallet.currency,
         reversal_of=original.id,
+        **reversal.annotations.as_fields(),
     )
     return kind, request_submit(request=request, context=context)
 
 
-def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, context: WriteContext) -> TransferAnswer:
-    """Queue a transfer of ``amount`` (None: all that is left) of a completed transfer back from
+def transfer_reversal_submit(*, transfer_id: UUID, reversal: PartialInput, context: WriteContext) -> TransferAnswer:
+    """Queue a transfer of ``reversal.amount`` (None: all that is left) of a completed transfer back from
     its destination to its source, and wait for its legs, as for a transfer. A transfer whose
     source the caller does not reach is not found; a reversal of one is a 400; one not completed
     a 409. Whether the destination can pay (its money, its status) its writer decides."""
@@ -116,7 +118,7 @@ def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, conte
         wallet_id=original.to_wallet,
         operation_type=OperationType.TRANSFER_OUT,
         amount=_amount(
-            amount,
+            reversal.amount,
             context,
             wallet_id=original.to_wallet,
             wallet=source,
@@ -130,6 +132,7 @@ def transfer_reversal_submit(*, transfer_id: UUID, amount: Decimal | None, conte
         counterparty_id=original.from_wallet,
         currency=original.currency,
         reversal_of=original.id,
+        **reversal.annotations.as_fields(),
     )
     submission = request_submit(request=debit, context=context)
     answer = debit_follow(context, reversal_id, original.currency, submission.result, deadline)

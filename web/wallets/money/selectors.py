@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
 
+from shared.annotations import Annotations, stored_metadata
 from shared.errors import InvalidRequest, NotFound
 from shared.holds import HoldState
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
@@ -25,7 +26,10 @@ from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import INVALID_CURSOR
 
-_BALANCE = "SELECT balance, held, tenant_id, currency, min_balance, max_balance, status FROM wallets WHERE id = %s"
+_BALANCE = (
+    "SELECT balance, held, tenant_id, currency, min_balance, max_balance, status, reference, metadata"
+    " FROM wallets WHERE id = %s"
+)
 _KNOWN = "SELECT tenant_id, currency FROM wallets WHERE id = %s"
 
 _OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
@@ -61,14 +65,14 @@ _PENDING = (
     "SELECT id, wallet_id, idempotency_key, operation_type, amount, reversal_of FROM pending_operations WHERE id = %s"
 )
 _TRANSFER = (
-    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency, reversal_of"
-    " FROM transfers WHERE id = %s"
+    "SELECT id, from_wallet_id, to_wallet_id, amount, state, error, created_at, updated_at, currency, reversal_of,"
+    " reference, metadata FROM transfers WHERE id = %s"
 )
 # A transfer's legs by their ids (the debit's is the transfer's; ``shared.transfers``).
 _LEGS = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id IN (%s, %s, %s)"  # noqa: S608
 _HOLD = (
     "SELECT id, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at,"
-    " currency FROM holds WHERE id = %s"
+    " currency, reference, metadata FROM holds WHERE id = %s"
 )
 # Built from the states' enums only (no input reaches these strings).
 _ACTIVE_HOLDS = (
@@ -106,6 +110,8 @@ class Money:
     held: Decimal
     currency: str
     controls: Controls
+    annotations: Annotations
+    """The client's reference and metadata of the wallet."""
 
     @property
     def available(self) -> Decimal:
@@ -118,8 +124,9 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
     row = read_one(_BALANCE, (str(wallet_id),))
     if row is None or not caller.reaches(_tenant_id(row[2])):
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    balance, held, _, currency, min_balance, max_balance, status = row
-    return Money(balance, held, currency, Controls.stored(min_balance, max_balance, status))
+    balance, held, _, currency, min_balance, max_balance, status, reference, metadata = row
+    controls = Controls.stored(min_balance, max_balance, status)
+    return Money(balance, held, currency, controls, Annotations(reference, stored_metadata(metadata)))
 
 
 def wallet_controls_at(*, wallet_id: UUID, operation_id: UUID) -> Controls:
@@ -211,7 +218,7 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         return None
     ids = (transfer_id, credit_id(transfer_id), refund_id(transfer_id))
     legs = {leg.id: leg for leg in map(LedgerRecord.from_values, read_all(_LEGS, tuple(map(str, ids)), 3))}
-    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency, reversal_of = row
+    id_, from_wallet, to_wallet, amount, state, error, created_at, updated_at, currency, reversal_of, *annotated = row
     return TransferRow(
         UUID(str(id_)),
         UUID(str(from_wallet)),
@@ -226,6 +233,8 @@ def transfer_get(*, transfer_id: UUID) -> TransferRow | None:
         legs.get(ids[2]),
         currency,
         _uuid(reversal_of),
+        annotated[0],
+        stored_metadata(annotated[1]),
     )
 
 
@@ -277,7 +286,8 @@ def hold_get(*, hold_id: UUID) -> HoldRow | None:
     row = read_one(_HOLD, (str(hold_id),))
     if row is None:
         return None
-    id_, wallet_id, to_wallet_id, amount, captured, state, resolved_by, *rest = row
+    id_, wallet_id, to_wallet_id, amount, captured, state, resolved_by, expires_at, created_at, updated_at, *rest = row
+    currency, reference, metadata = rest
     return HoldRow(
         UUID(str(id_)),
         UUID(str(wallet_id)),
@@ -286,7 +296,12 @@ def hold_get(*, hold_id: UUID) -> HoldRow | None:
         captured,
         state,
         _uuid(resolved_by),
-        *rest,
+        expires_at,
+        created_at,
+        updated_at,
+        currency,
+        reference,
+        stored_metadata(metadata),
     )
 
 

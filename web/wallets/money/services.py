@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 
 import redis
 
+from shared.annotations import Annotations
 from shared.config import Settings
 from shared.errors import (
     Conflict,
@@ -66,15 +67,16 @@ _WALLET_CREATED = (
     "INSERT INTO events (id, type, tenant_id, wallet_id, data) SELECT %s, %s, tenant_id, id, %s FROM wallet"
 )
 _WALLET_INSERT = (
-    "WITH wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance) VALUES (%s, %s, %s, %s)"  # noqa: S608 (constants)
+    "WITH wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, reference, metadata)"  # noqa: S608 (constants)
+    " VALUES (%s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (id) DO NOTHING RETURNING id, tenant_id, currency), " + _WALLET_LIMITS + " " + _WALLET_CREATED
 )
 # The tenant's count goes up only with the insert, and never past its limit.
 _TENANT_WALLET_INSERT = (
     "WITH quota AS ("  # noqa: S608 (constants only)
     " UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id"
-    "), wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, tenant_id)"
-    " SELECT %s, %s, %s, %s, id FROM quota RETURNING id, tenant_id, currency), "
+    "), wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, reference, metadata, tenant_id)"
+    " SELECT %s, %s, %s, %s, %s, %s, id FROM quota RETURNING id, tenant_id, currency), "
     + _WALLET_LIMITS
     + " "
     + _WALLET_CREATED
@@ -115,6 +117,7 @@ class NewWallet:
     id: UUID
     currency: str
     controls: Controls
+    annotations: Annotations
 
 
 def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
@@ -123,11 +126,19 @@ def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
     it), and its ``wallet.created`` event; with ``API_AUTH=off``, of no tenant."""
     wallet_id = uuid4()
     controls = Controls() if wallet.limits is None else wallet.limits.applied_to(Controls())
-    row = (str(wallet_id), wallet.currency, controls.min_balance, controls.max_balance)
+    reference, metadata = wallet.annotations.reference, wallet.annotations.metadata
+    row = (
+        str(wallet_id),
+        wallet.currency,
+        controls.min_balance,
+        controls.max_balance,
+        reference,
+        None if metadata is None else json.dumps(metadata),
+    )
     change = None if wallet.limits is None else json.dumps(wallet.limits.to_json())
     limits = (str(uuid4()), uuid_text(caller.key_id), change)
     event = (str(event_id(EventType.WALLET_CREATED, wallet_id)), EventType.WALLET_CREATED.value)
-    made = wallet_json(wallet_id, Decimal(0), Decimal(0), wallet.currency, controls)
+    made = wallet_json(wallet_id, Decimal(0), Decimal(0), wallet.currency, controls, wallet.annotations)
     data = json.dumps(made, separators=(",", ":"))
     if caller.tenant_id is None:
         write(_WALLET_INSERT, (*row, *limits, *event, data))
@@ -139,7 +150,7 @@ def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
             committed = False
         if not committed:
             raise Forbidden(WALLET_QUOTA)
-    return NewWallet(wallet_id, wallet.currency, controls)
+    return NewWallet(wallet_id, wallet.currency, controls, wallet.annotations)
 
 
 def operation_submit(
@@ -160,6 +171,7 @@ def operation_submit(
         idempotency_key=context.idempotency_key,
         api_key_id=context.caller.key_id,
         currency=wallet.currency,
+        **operation.annotations.as_fields(),
     )
     return request_submit(request=request, context=context)
 

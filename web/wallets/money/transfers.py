@@ -79,6 +79,7 @@ def transfer_submit(
         transfer_id=transfer_id,
         counterparty_id=transfer.to_wallet,
         currency=currency,
+        **transfer.annotations.as_fields(),
     )
     submission = request_submit(request=debit, context=context)
     answer = debit_follow(context, transfer_id, currency, submission.result, deadline)

@@ -23,6 +23,14 @@ EXPIRES = "2026-12-02T09:30:00.135000+00:00"
 LIMITS = {"min_balance": "-50.00", "max_balance": None, "status": "active"}
 """The example wallet's controls: an overdraft line of 50.00, no maximum."""
 
+CUSTOMER = {"reference": "customer-8812", "metadata": {"segment": "retail"}}
+"""The example wallet's own reference and metadata."""
+
+ORDER = {"reference": "order-5521", "metadata": {"channel": "web"}}
+"""The example deposit's."""
+
+NONE = {"reference": None, "metadata": None}
+
 OPERATION_ROW = {
     "operation_id": OPERATION,
     "wallet_id": WALLET,
@@ -41,6 +49,7 @@ OPERATION_ROW = {
     "available_after": "100.00",
     "change": None,
     "reversal_of": None,
+    **ORDER,
     "position": 1042,
     "created_at": CREATED,
     "applied_at": APPLIED,
@@ -49,9 +58,25 @@ OPERATION_ROW = {
 EVENT = "6e8a0c2e-4a6c-5d8e-9f1a-3b5c7d9e1f3a"
 
 EXAMPLES: dict[str, Any] = {
-    "wallet_request": {"currency": "EUR", "min_balance": "-50.00"},
-    "wallet": {"id": WALLET, "currency": "EUR", "balance": "0.00", "available": "0.00", "held": "0.00", **LIMITS},
-    "balance": {"id": WALLET, "currency": "EUR", "balance": "90.00", "available": "85.00", "held": "5.00", **LIMITS},
+    "wallet_request": {"currency": "EUR", "min_balance": "-50.00", **CUSTOMER},
+    "wallet": {
+        "id": WALLET,
+        "currency": "EUR",
+        "balance": "0.00",
+        "available": "0.00",
+        "held": "0.00",
+        **LIMITS,
+        **CUSTOMER,
+    },
+    "balance": {
+        "id": WALLET,
+        "currency": "EUR",
+        "balance": "90.00",
+        "available": "85.00",
+        "held": "5.00",
+        **LIMITS,
+        **CUSTOMER,
+    },
     "wallet_change": {"max_balance": "1000.00", "status": "frozen"},
     "wallet_changed": {
         "id": WALLET,
@@ -62,8 +87,9 @@ EXAMPLES: dict[str, Any] = {
         **LIMITS,
         "max_balance": "1000.00",
         "status": "frozen",
+        **CUSTOMER,
     },
-    "operation_request": {"operationType": "DEPOSIT", "amount": "100.00"},
+    "operation_request": {"operationType": "DEPOSIT", "amount": "100.00", **ORDER},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "currency": "EUR", "operation_id": OPERATION},
     "operation_pending": {"status": "Pending", "operation_id": OPERATION},
     "operation": {**OPERATION_ROW, "reversed_amount": "0.00"},
@@ -102,6 +128,7 @@ EXAMPLES: dict[str, Any] = {
             "refund": None,
         },
         "reversal_of": None,
+        **NONE,
         "reversed_amount": "0.00",
     },
     "hold_request": {"amount": "25.00", "expires_in": 604800},
@@ -148,6 +175,7 @@ EXAMPLES: dict[str, Any] = {
         "transfer_id": None,
         "created_at": CREATED,
         "updated_at": APPLIED,
+        **NONE,
     },
     "events": {
         "results": [

@@ -100,6 +100,7 @@ PATHS: dict[str, Any] = {
                     msg.UNKNOWN_FIELDS,
                     msg.INVALID_CURRENCY,
                     msg.INVALID_CONTROLS,
+                    msg.INVALID_ANNOTATIONS,
                 ),
                 **WALLET_WRITE,
                 "415": NOT_JSON,
@@ -442,7 +443,7 @@ PATHS: dict[str, Any] = {
                 ref("CaptureRequest"),
                 EXAMPLES["capture_request"],
             ),
-            ("void", "Release all of it", {"type": "object"}, {}),
+            ("void", "Release all of it", ref("VoidRequest"), {}),
         )
     },
     "/healthz": {

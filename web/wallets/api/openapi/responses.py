@@ -122,6 +122,7 @@ BAD_BODY = (
     msg.BODY_TOO_LARGE,
     msg.INVALID_AMOUNT,
     msg.UNKNOWN_FIELDS,
+    msg.INVALID_ANNOTATIONS,
 )
 METHOD_NOT_ALLOWED = {
     **error(405, "Another method on this path", EXAMPLES["method_not_allowed"]),

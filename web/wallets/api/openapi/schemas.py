@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.annotations import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX, REFERENCE_MAX
 from shared.events import EventType
 from shared.holds import REFUSED_AS, HoldState
 from shared.money import MAX_BALANCE
@@ -15,7 +16,31 @@ from shared.wallet_controls import CHANGE_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
 from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
+ANNOTATED: dict[str, Any] = {"reference": ref("Reference"), "metadata": ref("Metadata")}
+"""A write's own reference and metadata (``shared.annotations``), in its request."""
+
+SHOWN: dict[str, Any] = {
+    "reference": {**ref("Reference"), "nullable": True},
+    "metadata": {**ref("Metadata"), "nullable": True},
+}
+"""The same, as a body that shows the row shows them (null: none sent)."""
+
 RESOURCE_SCHEMAS: dict[str, Any] = {
+    "Reference": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": REFERENCE_MAX,
+        "description": "The client's own id of the write (an order, an invoice), printable characters; part of the"
+        " request's identity under an Idempotency-Key",
+    },
+    "Metadata": {
+        "type": "object",
+        "maxProperties": METADATA_MAX_KEYS,
+        "propertyNames": {"minLength": 1, "maxLength": METADATA_KEY_MAX, "pattern": r"^[^\[\]]*$"},
+        "additionalProperties": {"type": "string", "maxLength": METADATA_VALUE_MAX},
+        "description": "The client's strings, kept as sent on every row the write makes (both legs of a transfer);"
+        " part of the request's identity under an Idempotency-Key",
+    },
     "Wallet": {
         "type": "object",
         "required": ["id", "currency", "balance", "available", "held", *CHANGE_FIELDS],
@@ -34,6 +59,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             },
             "max_balance": {**ref("Money"), "nullable": True, "description": "Highest balance a credit may reach"},
             "status": ref("WalletStatus"),
+            **SHOWN,
         },
         "additionalProperties": False,
     },
@@ -46,6 +72,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             },
             "min_balance": {**ref("MinBalance"), "description": "Default 0"},
             "max_balance": {**ref("MaxBalance"), "description": "Default none"},
+            **ANNOTATED,
         },
         "additionalProperties": False,
     },
@@ -84,6 +111,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
             "amount": ref("Amount"),
+            **ANNOTATED,
         },
         "additionalProperties": False,
     },
@@ -102,6 +130,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "from": {**ref("Uuid"), "description": "The wallet the money leaves (scopes the Idempotency-Key)"},
             "to": {**ref("Uuid"), "description": "The wallet the money goes to (not the same one)"},
             "amount": ref("Amount"),
+            **ANNOTATED,
         },
         "additionalProperties": False,
     },
@@ -180,6 +209,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 "additionalProperties": False,
             },
             "reversal_of": {**ref("Uuid"), "nullable": True, "description": "The transfer this one sends back"},
+            **SHOWN,
             "reversed_amount": {
                 **ref("Money"),
                 "description": "Not of a reversal: the money of the transfers reversing it (pending or completed)",
@@ -200,6 +230,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 "description": "Seconds until the worker releases it, unless captured or voided first",
             },
             "to": {**ref("Uuid"), "description": "Where a capture moves the money (as a transfer); else it leaves"},
+            **ANNOTATED,
         },
         "additionalProperties": False,
     },
@@ -232,13 +263,18 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     "ReversalRequest": {
         "type": "object",
         "properties": {
-            "amount": {**ref("Amount"), "description": "At most what is left to reverse; default: all of that"}
+            "amount": {**ref("Amount"), "description": "At most what is left to reverse; default: all of that"},
+            **ANNOTATED,
         },
         "additionalProperties": False,
     },
+    "VoidRequest": {"type": "object", "properties": ANNOTATED, "additionalProperties": False},
     "CaptureRequest": {
         "type": "object",
-        "properties": {"amount": {**ref("Amount"), "description": "At most the held amount; default: all of it"}},
+        "properties": {
+            "amount": {**ref("Amount"), "description": "At most the held amount; default: all of it"},
+            **ANNOTATED,
+        },
         "additionalProperties": False,
     },
     "HoldChanged": {
@@ -301,6 +337,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "code": NULLABLE_CODE,
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            **SHOWN,
         },
         "additionalProperties": False,
     },
@@ -360,6 +397,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 **ref("Money"),
                 "description": "A DEPOSIT's or WITHDRAW's status only: the money of its applied reversals",
             },
+            **SHOWN,
             "position": {
                 "type": "integer",
                 "description": "Its place in the ledger: increasing along each wallet's operations",

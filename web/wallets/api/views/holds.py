@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +30,7 @@ from web.wallets.api.views.common import (
 )
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import error_fields
+from web.wallets.inputs import PartialInput
 from web.wallets.money.holds import HOLD_NOT_FOUND, ChangeAnswer, HoldAnswer, hold_change_submit, hold_submit
 from web.wallets.money.selectors import (
     hold_get,
@@ -105,7 +105,7 @@ def hold_capture_view(request: HttpRequest, caller: Caller, hold_id: str) -> Htt
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
     return _hold_change(
-        request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_amount_or_all(json_body(request))
+        request, caller, hold_uuid, OperationType.HOLD_CAPTURE, parsing.parse_partial(json_body(request))
     )
 
 
@@ -113,15 +113,14 @@ def hold_capture_view(request: HttpRequest, caller: Caller, hold_id: str) -> Htt
 def hold_void_view(request: HttpRequest, caller: Caller, hold_id: str) -> HttpResponse:
     caller.require_write()
     hold_uuid = parsing.parse_uuid(hold_id, not_found=HOLD_NOT_FOUND)
-    parsing.parse_void(json_body(request))
-    return _hold_change(request, caller, hold_uuid, OperationType.HOLD_VOID, None)
+    return _hold_change(request, caller, hold_uuid, OperationType.HOLD_VOID, parsing.parse_void(json_body(request)))
 
 
 def _hold_change(
-    request: HttpRequest, caller: Caller, hold_id: UUID, kind: OperationType, amount: Decimal | None
+    request: HttpRequest, caller: Caller, hold_id: UUID, kind: OperationType, change: PartialInput
 ) -> HttpResponse:
     started = time.perf_counter()
-    answer = hold_change_submit(hold_id=hold_id, kind=kind, amount=amount, context=write_context(request, caller))
+    answer = hold_change_submit(hold_id=hold_id, kind=kind, change=change, context=write_context(request, caller))
     metrics.record(kind, answer.result, time.perf_counter() - started)
     return replay_marked(_change_response(answer, hold_id), answer.replayed)
 

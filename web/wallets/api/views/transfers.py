@@ -60,8 +60,10 @@ def transfer_reversal_view(request: HttpRequest, caller: Caller, transfer_id: st
     started = time.perf_counter()
     caller.require_write()
     transfer_uuid = parsing.parse_uuid(transfer_id, not_found=TRANSFER_NOT_FOUND)
-    amount = parsing.parse_amount_or_all(json_body(request))
-    answer = transfer_reversal_submit(transfer_id=transfer_uuid, amount=amount, context=write_context(request, caller))
+    reversal = parsing.parse_partial(json_body(request))
+    answer = transfer_reversal_submit(
+        transfer_id=transfer_uuid, reversal=reversal, context=write_context(request, caller)
+    )
     metrics.transfer_record(answer.state, time.perf_counter() - started)
     return replay_marked(_transfer_response(answer), answer.replayed)
 

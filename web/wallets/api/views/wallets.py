@@ -59,7 +59,8 @@ def wallet_create_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     wallet_input = parsing.parse_wallet(json_body(request), default_currency=settings.default_currency)
     rate_limits.spend(get_redis(), rate_limits.counted(caller, settings, Limit.WALLETS))
     wallet = wallet_create(caller=caller, wallet=wallet_input)
-    return json_response(wallet_json(wallet.id, Decimal(0), Decimal(0), wallet.currency, wallet.controls), status=201)
+    made = wallet_json(wallet.id, Decimal(0), Decimal(0), wallet.currency, wallet.controls, wallet.annotations)
+    return json_response(made, status=201)
 
 
 @api_view("GET", "PATCH")
@@ -72,7 +73,9 @@ def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> 
 
 def _wallet_shown(wallet_id: UUID, caller: Caller) -> HttpResponse:
     money = wallet_balance_get(wallet_id=wallet_id, caller=caller)
-    return json_response(wallet_json(wallet_id, money.balance, money.held, money.currency, money.controls))
+    return json_response(
+        wallet_json(wallet_id, money.balance, money.held, money.currency, money.controls, money.annotations)
+    )
 
 
 def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> HttpResponse:
@@ -89,7 +92,8 @@ def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> Htt
         return replay_marked(_operation_response(submission), submission.replayed)
     assert result.balance_after is not None
     controls = wallet_controls_at(wallet_id=wallet_id, operation_id=result.operation_id)
-    after = wallet_json(wallet_id, result.balance_after, result.held_after, submission.currency, controls)
+    annotations = wallet_balance_get(wallet_id=wallet_id, caller=caller).annotations  # as made: never changed
+    after = wallet_json(wallet_id, result.balance_after, result.held_after, submission.currency, controls, annotations)
     return replay_marked(json_response(after), submission.replayed)
 
 
@@ -111,9 +115,9 @@ def operation_reversal_view(request: HttpRequest, caller: Caller, operation_id: 
     started = time.perf_counter()
     caller.require_write()
     operation_uuid = parsing.parse_uuid(operation_id, not_found=OPERATION_NOT_FOUND)
-    amount = parsing.parse_amount_or_all(json_body(request))
+    reversal = parsing.parse_partial(json_body(request))
     kind, submission = operation_reversal_submit(
-        operation_id=operation_uuid, amount=amount, context=write_context(request, caller)
+        operation_id=operation_uuid, reversal=reversal, context=write_context(request, caller)
     )
     metrics.record(kind, submission.result, time.perf_counter() - started)
     return replay_marked(_operation_response(submission), submission.replayed)
