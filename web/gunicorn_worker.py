@@ -44,6 +44,7 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGISe
 from shared.config import DEFAULTS, get_settings
 from web.wallets.api.request_ids import REQUEST_ID_HEADER, request_id_from
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, request_error_fields
+from web.wallets.inputs import MAX_BODY_BYTES
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
@@ -51,8 +52,8 @@ HEAD_LIMIT = 16 * 1024
 HEADER_LIMIT = 64
 """Header lines a request may send."""
 
-BODY_LIMIT = 64 * 1024
-"""Largest body read (the API itself refuses bodies over 4 KiB with a JSON 400)."""
+BODY_LIMIT = MAX_BODY_BYTES
+"""Largest body read (the API refuses a bigger one with a JSON 400 too)."""
 
 APP_SLOT_WAIT = 1.0
 """Seconds a request waits for one of the process's application slots before a 503."""

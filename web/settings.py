@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from shared.config import get_settings
+from web.wallets.inputs import MAX_BODY_BYTES
 
 config = get_settings()
 db = config.database
@@ -90,8 +91,8 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Operation bodies are a few dozen bytes; anything bigger is refused early.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
+# A write is a few dozen bytes, or some KiB with metadata; anything bigger is refused early.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

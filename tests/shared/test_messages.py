@@ -23,13 +23,21 @@ REQUEST = OperationRequest(
     currency="EUR",
     reply_to=uuid.uuid4().hex,
 )
+ANNOTATED = replace(REQUEST, reference="order-5521", metadata={"channel": "web", "note": "β"})
 
 
-def test_request_round_trips_through_json() -> None:
-    wire = json.loads(json.dumps(REQUEST.to_wire()))
+@pytest.mark.parametrize("request_", [REQUEST, ANNOTATED], ids=["plain", "annotated"])
+def test_request_round_trips_through_json(request_: OperationRequest) -> None:
+    wire = json.loads(json.dumps(request_.to_wire()))
     assert wire["amount"] == "12.30"
     assert wire["v"] == WIRE_VERSION
-    assert OperationRequest.from_wire(wire) == REQUEST
+    assert OperationRequest.from_wire(wire) == request_
+
+
+def test_a_request_without_a_reference_or_metadata_keeps_the_identity_it_had() -> None:
+    # Fingerprints recorded before annotations existed still match their requests.
+    assert request_identity(REQUEST) == "WITHDRAW|12.30"
+    assert request_identity(ANNOTATED) == 'WITHDRAW|12.30|ref="order-5521"|meta={"channel":"web","note":"\\u03b2"}'
 
 
 def test_result_round_trips() -> None:
@@ -59,11 +67,13 @@ def test_result_round_trips() -> None:
         {"reply_to": 7},
         {"counterparty_id": str(uuid.uuid4())},  # a withdrawal names no other wallet
         {"operation_type": "TRANSFER_IN"},  # a leg without its transfer
+        {"reference": ""},
+        {"metadata": {"k": 1}},  # the web's rules hold on the wire too
     ],
 )
 def test_malformed_requests_are_refused(change: dict[str, object]) -> None:
     with pytest.raises(MalformedMessage):
-        OperationRequest.from_wire({**REQUEST.to_wire(), **change})
+        OperationRequest.from_wire({**ANNOTATED.to_wire(), **change})
 
 
 def test_a_transfer_leg_round_trips_and_must_name_its_transfer() -> None:

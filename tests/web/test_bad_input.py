@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.api import Api, error_body
+from web.wallets.inputs import MAX_BODY_BYTES
 
 INVALID_AMOUNT = {"error": "Invalid or missing amount", "code": "invalid_amount"}
 
@@ -101,7 +102,8 @@ def test_bad_operation_types(api: Api, operation_type: object) -> None:
         (b'{"amount": 1,}', "Malformed JSON body", "malformed_json"),
         (b'\xff\xfe{"amount": 1}', "Malformed JSON body", "malformed_json"),
         (b'{"operationType": "DEPOSIT", "amount": "\xe9"}', "Malformed JSON body", "malformed_json"),
-        (b"[" * 100_000, "Request body too large", "body_too_large"),
+        (b"[" * (MAX_BODY_BYTES + 1), "Request body too large", "body_too_large"),
+        (b"[" * 100_000, "Malformed JSON body", "malformed_json"),  # nested past any parser's depth
         (b"[" * 4000 + b"]" * 40, "Malformed JSON body", "malformed_json"),
         (b'{"operationType": "DEPOSIT", "amount": NaN}', "Malformed JSON body", "malformed_json"),
         (b'{"operationType": "DEPOSIT", "amount": Infinity}', "Malformed JSON body", "malformed_json"),
@@ -123,7 +125,7 @@ def test_bad_operation_types(api: Api, operation_type: object) -> None:
         (b"1", "Request body must be a JSON object", "body_not_object"),
         (b"null", "Request body must be a JSON object", "body_not_object"),
         (
-            b'{"operationType": "DEPOSIT", "amount": 1, "pad": "' + b"x" * 5000 + b'"}',
+            b'{"operationType": "DEPOSIT", "amount": 1, "pad": "' + b"x" * MAX_BODY_BYTES + b'"}',
             "Request body too large",
             "body_too_large",
         ),

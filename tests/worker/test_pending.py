@@ -1,5 +1,6 @@
 """Operations answered 202 are recorded in ``pending_operations`` and settled from there with
-everything they carried, the API key that sent them included."""
+everything they carried, the API key that sent them and the client's reference and metadata
+included."""
 
 from __future__ import annotations
 
@@ -31,7 +32,16 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
     wallet = wallet_row(db)
     key = api_key(TEST_TENANT)
     request = OperationRequest(
-        uuid.uuid4(), wallet, OperationType.DEPOSIT, Decimal("7.00"), datetime.now(UTC), "k-1", key.id, currency="EUR"
+        uuid.uuid4(),
+        wallet,
+        OperationType.DEPOSIT,
+        Decimal("7.00"),
+        datetime.now(UTC),
+        "k-1",
+        key.id,
+        currency="EUR",
+        reference="order-7",
+        metadata={"channel": "web"},
     )
     pending_record(request=request, settings=settings)
     with db.begin() as conn:
@@ -46,6 +56,7 @@ def test_a_pending_record_settles_with_its_api_key(db: Engine, settings: Setting
     with db.connect() as conn:
         row = conn.execute(select(wallet_operations).where(wallet_operations.c.id == request.operation_id)).one()
     assert (row.api_key_id, row.idempotency_key, row.amount) == (key.id, "k-1", Decimal("7.00"))
+    assert (row.reference, row.metadata) == ("order-7", {"channel": "web"})
 
 
 def test_an_operation_a_rate_limit_refused_after_its_202_settles_refused_never_applied(

@@ -12,6 +12,10 @@ from shared.events import EventType
 from shared.operations import OperationType
 from shared.wallet_controls import WalletChange
 
+MAX_BODY_BYTES = 256 * 1024
+"""Largest request body the API reads: one write whose reference and metadata are at every limit
+of ``shared.annotations`` fits, even with each character written as a ``\\uXXXX`` escape."""
+
 HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
 """How long a hold lasts when ``expires_in`` is not given (7 days)."""
 
