@@ -26,7 +26,7 @@ def operation(api: Api, operation_id: str) -> dict[str, Any]:
     return body
 
 
-def annotations(body: dict[str, Any]) -> dict[str, Any]:
+def annotated_of(body: dict[str, Any]) -> dict[str, Any]:
     return {"reference": body["reference"], "metadata": body["metadata"]}
 
 
@@ -35,10 +35,10 @@ def test_a_deposit_keeps_them_on_its_row_in_history_and_in_its_event(api: Api) -
     response = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "10.00", **ORDER})
     assert response.status_code == 200, response.content
     deposit = response.json()["operation_id"]
-    assert annotations(operation(api, deposit)) == ORDER
-    assert [annotations(row) for row in history(api, wallet)] == [ORDER]
+    assert annotated_of(operation(api, deposit)) == ORDER
+    assert [annotated_of(row) for row in history(api, wallet)] == [ORDER]
     [event] = [e for e in events_feed(api, wallet=wallet) if e["type"] == "operation.applied"]
-    assert annotations(event["data"]) == ORDER
+    assert annotated_of(event["data"]) == ORDER
 
 
 def test_a_transfer_across_shards_keeps_them_on_its_record_and_both_legs(api: Api, settings: Settings) -> None:
@@ -47,11 +47,11 @@ def test_a_transfer_across_shards_keeps_them_on_its_record_and_both_legs(api: Ap
     response = api.client.post("/api/v1/transfers", data=body, content_type="application/json")
     assert response.json()["state"] == "completed", response.content
     transfer_id = response.json()["transfer_id"]
-    assert annotations(transfer(api, transfer_id)) == ORDER
-    assert annotations(operation(api, transfer_id)) == ORDER  # the debit
-    assert annotations(operation(api, str(credit_id(uuid.UUID(transfer_id))))) == ORDER
+    assert annotated_of(transfer(api, transfer_id)) == ORDER
+    assert annotated_of(operation(api, transfer_id)) == ORDER  # the debit
+    assert annotated_of(operation(api, str(credit_id(uuid.UUID(transfer_id))))) == ORDER
     [event] = [e for e in events_feed(api, wallet=source) if e["type"] == "transfer.completed"]
-    assert annotations(event["data"]) == ORDER
+    assert annotated_of(event["data"]) == ORDER
 
 
 def test_a_hold_keeps_its_own_and_its_capture_to_another_wallet_its_own(api: Api, settings: Settings) -> None:
@@ -62,11 +62,11 @@ def test_a_hold_keeps_its_own_and_its_capture_to_another_wallet_its_own(api: Api
     captured = api.hold_change(hold_id, "capture", {"amount": "10.00", **CAPTURED})
     assert captured.json()["transfer_state"] == "completed", captured.content
     shown = api.client.get(f"/api/v1/holds/{hold_id}").json()
-    assert annotations(shown) == ORDER
-    assert annotations(operation(api, hold_id)) == ORDER  # the HOLD row
+    assert annotated_of(shown) == ORDER
+    assert annotated_of(operation(api, hold_id)) == ORDER  # the HOLD row
     transfer_id = captured.json()["transfer_id"]
-    assert annotations(transfer(api, transfer_id)) == CAPTURED
-    assert [annotations(row) for row in history(api, destination)] == [CAPTURED]  # the credit
+    assert annotated_of(transfer(api, transfer_id)) == CAPTURED
+    assert [annotated_of(row) for row in history(api, destination)] == [CAPTURED]  # the credit
     voided = api.post_hold(source, {"amount": "1.00"}).json()["hold_id"]
     assert api.hold_change(voided, "void", {"reference": "cancelled"}).status_code == 200
     assert history(api, source)[0]["reference"] == "cancelled"
@@ -76,15 +76,15 @@ def test_a_wallet_and_a_reversal_keep_theirs(api: Api) -> None:
     response = api.client.post("/api/v1/wallets", data={**ORDER}, content_type="application/json")
     assert response.status_code == 201, response.content
     wallet = response.json()["id"]
-    assert annotations(response.json()) == ORDER
-    assert annotations(api.client.get(f"/api/v1/wallets/{wallet}").json()) == ORDER
+    assert annotated_of(response.json()) == ORDER
+    assert annotated_of(api.client.get(f"/api/v1/wallets/{wallet}").json()) == ORDER
     [created] = [e for e in events_feed(api, wallet=wallet) if e["type"] == "wallet.created"]
-    assert annotations(created["data"]) == ORDER
+    assert annotated_of(created["data"]) == ORDER
     changed = api.patch_wallet(wallet, {"max_balance": "100.00"})
-    assert annotations(changed.json()) == ORDER
+    assert annotated_of(changed.json()) == ORDER
     deposit = api.post_operation(wallet, {"operationType": "DEPOSIT", "amount": "9.00"}).json()["operation_id"]
     reversed_ = api.post_reversal(f"operations/{deposit}", {"amount": "2.00", **CAPTURED})
-    assert annotations(operation(api, reversed_.json()["operation_id"])) == CAPTURED
+    assert annotated_of(operation(api, reversed_.json()["operation_id"])) == CAPTURED
 
 
 def test_one_key_with_other_annotations_is_422_and_the_same_replays_byte_for_byte(api: Api) -> None:
