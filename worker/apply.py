@@ -105,27 +105,10 @@ _SET_CONTROLS = (
 
 _KEYS = bindparam("keys", type_=ARRAY(String))
 
+# The whole row: its identity reads the columns ``shared.messages.Identified`` names (each
+# feature adds some), its result others.
 _KEYED_OPERATIONS = (
-    select(
-        wallet_operations.c.id,
-        wallet_operations.c.wallet_id,
-        wallet_operations.c.idempotency_key,
-        wallet_operations.c.operation_type,
-        wallet_operations.c.amount,
-        wallet_operations.c.counterparty_id,
-        wallet_operations.c.hold_id,
-        wallet_operations.c.expires_at,
-        wallet_operations.c.created_at,
-        wallet_operations.c.currency,
-        wallet_operations.c.change,
-        wallet_operations.c.reversal_of,
-        wallet_operations.c.reference,
-        wallet_operations.c.metadata,
-        wallet_operations.c.status,
-        wallet_operations.c.balance_after,
-        wallet_operations.c.error,
-        wallet_operations.c.held_after,
-    )
+    select(wallet_operations)
     .where(wallet_operations.c.wallet_id == any_(_IDS))
     .where(wallet_operations.c.idempotency_key == any_(_KEYS))
 )

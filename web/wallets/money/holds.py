@@ -113,11 +113,7 @@ def _hold_reached(hold_id: UUID, caller: Caller) -> tuple[HoldRow, KnownWallet]:
     row = hold_get(hold_id=hold_id)
     if row is None:
         raise NotFound(HOLD_NOT_FOUND)
-    try:
-        wallet = wallet_ensure_reachable(wallet_id=row.wallet_id, caller=caller)
-    except NotFound:
-        raise NotFound(HOLD_NOT_FOUND) from None
-    return row, wallet
+    return row, wallet_ensure_reachable(wallet_id=row.wallet_id, caller=caller, not_found=HOLD_NOT_FOUND)
 
 
 def hold_change_submit(

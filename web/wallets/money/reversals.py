@@ -61,11 +61,11 @@ def operation_reversal_submit(
         pending = pending_get(operation_id=operation_id)
         if pending is None:
             raise NotFound(OPERATION_NOT_FOUND)
-        _reached(pending.wallet_id, context, OPERATION_NOT_FOUND)
+        wallet_ensure_reachable(wallet_id=pending.wallet_id, caller=context.caller, not_found=OPERATION_NOT_FOUND)
         if pending.operation_type not in REVERSAL_OF:
             raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
         raise Conflict(NOT_APPLIED)
-    wallet = _reached(original.wallet_id, context, OPERATION_NOT_FOUND)
+    wallet = wallet_ensure_reachable(wallet_id=original.wallet_id, caller=context.caller, not_found=OPERATION_NOT_FOUND)
     kind = REVERSAL_OF.get(original.operation_type)
     if kind is None:
         raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
@@ -104,10 +104,10 @@ def transfer_reversal_submit(*, transfer_id: UUID, reversal: PartialInput, conte
         pending = pending_get(operation_id=transfer_id)
         if pending is None or pending.operation_type is not OperationType.TRANSFER_OUT:
             raise NotFound(TRANSFER_NOT_FOUND)
-        _reached(pending.wallet_id, context, TRANSFER_NOT_FOUND)
+        wallet_ensure_reachable(wallet_id=pending.wallet_id, caller=context.caller, not_found=TRANSFER_NOT_FOUND)
         raise Conflict(NOT_COMPLETED)
-    source = _reached(original.to_wallet, context, TRANSFER_NOT_FOUND)
-    _reached(original.from_wallet, context, TRANSFER_NOT_FOUND)
+    source = wallet_ensure_reachable(wallet_id=original.to_wallet, caller=context.caller, not_found=TRANSFER_NOT_FOUND)
+    wallet_ensure_reachable(wallet_id=original.from_wallet, caller=context.caller, not_found=TRANSFER_NOT_FOUND)
     if original.reversal_of is not None:
         raise InvalidRequest(Rejection.NOT_REVERSIBLE.value)
     if original.state is not TransferState.COMPLETED:
@@ -137,14 +137,6 @@ def transfer_reversal_submit(*, transfer_id: UUID, reversal: PartialInput, conte
     submission = request_submit(request=debit, context=context)
     answer = debit_follow(context, reversal_id, original.currency, submission.result, deadline)
     return replace(answer, replayed=submission.replayed)
-
-
-def _reached(wallet_id: UUID, context: WriteContext, not_found: str) -> KnownWallet:
-    """The wallet, if the caller reaches it; else what names it is ``not_found``."""
-    try:
-        return wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
-    except NotFound:
-        raise NotFound(not_found) from None
 
 
 def _amount(

@@ -169,12 +169,18 @@ def wallet_tenant_get(*, wallet_id: UUID) -> str | None:
     return _wallet_known(wallet_id).tenant_id
 
 
-def wallet_ensure_reachable(*, wallet_id: UUID, caller: Caller) -> KnownWallet:
-    """The wallet, if it exists and is the caller's tenant's (else ``NotFound``); a known
-    wallet costs no query."""
-    wallet = _wallet_known(wallet_id)
+def wallet_ensure_reachable(
+    *, wallet_id: UUID, caller: Caller, not_found: str = Rejection.WALLET_NOT_FOUND.value
+) -> KnownWallet:
+    """The wallet, if it exists and is the caller's tenant's; else ``NotFound(not_found)``: what
+    a wallet the caller does not reach holds (an operation, a transfer, a hold) is not found,
+    like one that does not exist. A known wallet costs no query."""
+    try:
+        wallet = _wallet_known(wallet_id)
+    except NotFound:
+        raise NotFound(not_found) from None
     if not caller.reaches(wallet.tenant_id):
-        raise NotFound(Rejection.WALLET_NOT_FOUND.value)
+        raise NotFound(not_found)
     return wallet
 
 

@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 
 from shared.config import get_settings
 from shared.connections import get_redis
-from shared.errors import NotFound
 from shared.holds import REFUSED_AS
 from shared.messages import OperationResult
 from shared.outcomes import OperationStatus, Rejection
@@ -72,12 +71,9 @@ def rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
 
 
 def reachable(caller: Caller, wallet_id: UUID, not_found: str = OPERATION_NOT_FOUND) -> None:
-    """An operation (or transfer) of a wallet the caller does not reach is not found, like one
-    that does not exist."""
-    try:
-        wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
-    except NotFound:
-        raise NotFound(not_found) from None
+    """An operation (or transfer, or hold) of a wallet the caller does not reach is not found
+    (``wallet_ensure_reachable``)."""
+    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller, not_found=not_found)
 
 
 def pending_json(operation_id: UUID) -> HttpResponse:
