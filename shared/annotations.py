@@ -52,6 +52,8 @@ def metadata_of(value: object) -> Metadata | None:
             )
         if not isinstance(item, str) or len(item) > METADATA_VALUE_MAX:
             raise InvalidAnnotation(f"metadata values must be strings of at most {METADATA_VALUE_MAX} characters")
+        if "\x00" in key or "\x00" in item:  # PostgreSQL's jsonb cannot hold it
+            raise InvalidAnnotation("metadata keys and values may not contain the NUL character (\\u0000)")
     return dict(value) or None
 
 

@@ -261,6 +261,26 @@ def reversal_excesses(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(REVERSAL_CHECK)]
 
 
+TIME_CHECK = text(
+    """
+    SELECT id, wallet_id, applied_at, earlier FROM (
+        SELECT id, wallet_id, applied_at, lag(applied_at) OVER (PARTITION BY wallet_id ORDER BY seq) AS earlier
+        FROM wallet_operations
+    ) steps
+    WHERE applied_at < earlier
+    """
+)
+
+
+def time_reversals(engine: Engine) -> list[tuple[object, ...]]:
+    """Ledger rows decided at an earlier time than the row before them of their wallet: the
+    balance at an instant and statements read a span of time as a span of ledger positions
+    (``web.wallets.money.history``), which holds only while each wallet's times keep to its
+    ledger's order."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(TIME_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -273,4 +293,5 @@ def ledger_sound(engine: Engine) -> bool:
         and not limit_crossings(engine)
         and not limit_breaches(engine)
         and not reversal_excesses(engine)
+        and not time_reversals(engine)
     )

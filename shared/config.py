@@ -189,6 +189,8 @@ class Settings:
     default_currency: str = setting("DEFAULT_CURRENCY", "EUR", env.currency)
     """The currency of a wallet created without one (an ISO 4217 code), and of every wallet
     that existed before currencies (given by the migration that added them)."""
+    statement_max_days: int = setting("STATEMENT_MAX_DAYS", 366, env.whole(minimum=1, maximum=3660))
+    """The longest span one statement request may cover (``from`` to ``to``), in days."""
     tenant_wallet_limit: int = setting("TENANT_WALLET_LIMIT", 100_000, env.whole(minimum=0, maximum=2**31 - 1))
     """Wallets a new tenant may create; each tenant's own limit is stored with it and can be
     changed in the admin."""

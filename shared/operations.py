@@ -13,6 +13,7 @@ A new kind of money movement is one ``OperationType`` member, one ``Kind`` row, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum, StrEnum
 from uuid import UUID
 
@@ -95,6 +96,10 @@ class Kind:
     reverses: OperationType | None = None
     """The kind of operation of its wallet it reverses, which it names (``reversal_of``); a
     reversal of a transfer is a transfer (its legs name the transfer it reverses)."""
+
+    def balance_change(self, amount: Decimal) -> Decimal:
+        """What one of its rows of ``amount`` adds to its wallet's balance (negative: takes)."""
+        return amount * self.sign
 
     @property
     def takes_money(self) -> bool:

@@ -45,6 +45,7 @@ from shared.audit import (
     limit_breaches,
     limit_crossings,
     reversal_excesses,
+    time_reversals,
     transfer_mismatches,
 )
 from shared.config import Settings, get_settings
@@ -94,6 +95,7 @@ def db(database: Engine) -> Iterator[Engine]:
     assert limit_crossings(database) == []
     assert limit_breaches(database) == []
     assert reversal_excesses(database) == []
+    assert time_reversals(database) == []
 
 
 @pytest.fixture(scope="session")

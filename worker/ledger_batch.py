@@ -68,11 +68,7 @@ def change_refusal(
 
 
 def balance_after(kind: Kind, amount: Decimal, balance: Decimal) -> Decimal:
-    if kind.sign > 0:
-        return balance + amount
-    if kind.sign < 0:
-        return balance - amount
-    return balance
+    return balance + kind.balance_change(amount)
 
 
 @dataclass(slots=True)

@@ -48,6 +48,8 @@ def test_metadata_at_every_limit_is_kept() -> None:
         ({"k": 1}, "metadata values must be strings"),
         ({"k": None}, "metadata values must be strings"),
         ({"k": {"nested": "no"}}, "metadata values must be strings"),
+        ({"k": "a\x00b"}, "may not contain the NUL character"),
+        ({"a\x00": "v"}, "may not contain the NUL character"),
     ],
 )
 def test_metadata_breaking_a_rule_is_refused_naming_it(value: object, rule: str) -> None:

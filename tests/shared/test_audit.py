@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from shared.audit import (
     chain_breaks,
@@ -15,6 +15,7 @@ from shared.audit import (
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
+    time_reversals,
 )
 from shared.money import MAX_BALANCE
 from shared.operations import OperationType
@@ -149,3 +150,28 @@ def test_audit_checks_each_debit_and_credit_against_the_limits_as_they_stood_the
                     .values(change=tampered.change.to_json() if tampered.change else None)
                 )
     assert limit_crossings(db) == []
+
+
+def test_audit_catches_a_row_decided_before_the_one_it_follows(db: Engine) -> None:
+    """A wallet's history at an instant reads its ledger positions by time: a row timed before
+    its predecessor (a clock set back) is reported."""
+    wallet = wallet_row(db)
+    seed_applied_deposit(db, wallet, Decimal("1.00"))
+    seed_applied_deposit(db, wallet, Decimal("2.00"))
+    assert time_reversals(db) == []
+    rows = wallet_operations.c
+    with db.begin() as conn:
+        first, second = conn.execute(
+            select(rows.id, rows.applied_at).where(rows.wallet_id == wallet).order_by(rows.seq)
+        ).all()
+        conn.execute(
+            update(wallet_operations)
+            .where(rows.id == second.id)
+            .values(applied_at=first.applied_at - timedelta(microseconds=1))
+        )
+    try:
+        assert [row[0] for row in time_reversals(db)] == [second.id]
+    finally:
+        with db.begin() as conn:
+            conn.execute(update(wallet_operations).where(rows.id == second.id).values(applied_at=second.applied_at))
+    assert time_reversals(db) == []

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, insert, select, text, update
 
 from shared.messages import OperationRequest
 from shared.operations import REVERSAL_OF, OperationType
@@ -233,3 +233,10 @@ def event_row(conn: Connection, tenant: uuid.UUID, *, event_type: str = "wallet.
         )
     )
     return event_id
+
+
+def ledger_rows(engine: Engine, wallet_id: uuid.UUID | str) -> list[Row[Any]]:
+    """A wallet's ledger rows, in ledger order, straight from the table."""
+    rows = wallet_operations.c
+    with engine.connect() as conn:
+        return list(conn.execute(select(wallet_operations).where(rows.wallet_id == wallet_id).order_by(rows.seq)))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -12,6 +13,8 @@ from sqlalchemy import Engine
 
 from deploy.processes import start_worker, stop, wait_until
 from tests.support.api import Api
+
+DEPOSIT, WITHDRAW = "DEPOSIT", "WITHDRAW"
 
 
 @pytest.fixture(scope="package")
@@ -45,3 +48,25 @@ def admin_client() -> Client:
     client = Client()
     assert client.login(username=username, password="a-long-test-password")
     return client
+
+
+@pytest.fixture
+def busy_wallet(api: Api) -> str:
+    """A wallet with deposits and withdrawals (some refused) carrying references and metadata, a
+    hold voided and one captured, a transfer out and a change of its limits."""
+    wallet = api.create_wallet(100)
+    other = api.create_wallet()
+    for n in range(12):
+        body: dict[str, Any] = {"operationType": DEPOSIT if n % 3 else WITHDRAW, "amount": str(7 + n * 5)}
+        if n % 2:
+            body["reference"] = f"order-{n % 4}"
+        if n % 3 != 1:
+            body["metadata"] = {"channel": "web" if n % 2 else "shop", "batch": str(n // 4)}
+        assert api.post_operation(wallet, body).status_code in (200, 400)
+    hold = api.post_hold(wallet, {"amount": "5.00", "reference": "order-1"}).json()["hold_id"]
+    assert api.hold_change(hold, "void").status_code == 200
+    hold = api.post_hold(wallet, {"amount": "3.00", "metadata": {"channel": "web"}}).json()["hold_id"]
+    assert api.hold_change(hold, "capture").status_code == 200
+    assert api.post_transfer(wallet, other, "4.00").status_code == 200
+    assert api.patch_wallet(wallet, {"min_balance": "-10.00"}).status_code == 200
+    return wallet

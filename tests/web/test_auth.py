@@ -317,12 +317,11 @@ def test_history_cursors_are_opaque_and_per_wallet(api: Api) -> None:
         assert api.post_operation(wallet, DEPOSIT).status_code == 200
     page = api.client.get(f"/api/v1/wallets/{wallet}/operations?limit=2").json()
     cursor = page["next"]
-    assert len(cursor) == 22
-    assert not cursor.isdigit()
+    assert page["results"][-1]["operation_id"] not in cursor
     rest = api.client.get(f"/api/v1/wallets/{wallet}/operations?limit=2&cursor={cursor}").json()
     assert len(rest["results"]) == 1
     assert rest["next"] is None
-    # Another wallet's cursor, or one that names no operation, is refused, not an empty page.
+    # Another wallet's cursor, or one this service did not sign, is refused, not an empty page.
     for bad in (cursor, "A" * 22):
         target = other if bad == cursor else wallet
         response = api.client.get(f"/api/v1/wallets/{target}/operations?cursor={bad}")

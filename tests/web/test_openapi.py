@@ -52,6 +52,8 @@ def test_the_document_is_served(api: object) -> None:
         "/api/v1/wallets/{wallet_id}",
         "/api/v1/wallets/{wallet_id}/operation",
         "/api/v1/wallets/{wallet_id}/operations",
+        "/api/v1/wallets/{wallet_id}/statement",
+        "/api/v1/operations",
         "/api/v1/operations/{operation_id}",
         "/api/v1/operations/{operation_id}/reversal",
         "/api/v1/transfers",

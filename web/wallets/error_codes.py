@@ -47,6 +47,16 @@ ENDPOINT_QUOTA = f"This tenant has reached its limit of {MAX_WEBHOOK_ENDPOINTS} 
 
 INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
 
+UNKNOWN_PARAMETERS = "Unknown query parameters"
+"""Followed by the ones sent, and the ones the request takes (a mistyped filter must not
+widen an answer); also a parameter given twice."""
+INVALID_FILTER = "Invalid filter"
+"""Followed by the filter and what it takes."""
+INVALID_TIME = "Invalid time"
+"""Followed by the parameter and why: not ISO 8601 with a UTC offset, or in the future."""
+INVALID_RANGE = "Invalid range"
+"""Followed by the rule a statement's ``from`` and ``to`` break."""
+
 # Messages of authentication, quotas, idempotency and lookups.
 MISSING = "Missing API key: send Authorization: Bearer <key>"
 MALFORMED = "Malformed API key"
@@ -94,6 +104,10 @@ BY_MESSAGE = {
     DUPLICATE_KEY: "duplicate_json_key",
     INVALID_CURSOR: "invalid_cursor",
     INVALID_LIMIT: "invalid_limit",
+    UNKNOWN_PARAMETERS: "unknown_parameter",
+    INVALID_FILTER: "invalid_filter",
+    INVALID_TIME: "invalid_time",
+    INVALID_RANGE: "invalid_range",
     INVALID_EVENT_TYPE: "invalid_event_type",
     INVALID_WALLET_FILTER: "invalid_wallet",
     INVALID_EVENT_TYPES: "invalid_event_types",

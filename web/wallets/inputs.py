@@ -4,12 +4,14 @@ query strings; ``money`` takes them), and the bounds they are held to."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from shared.annotations import NONE, Annotations
 from shared.events import EventType
 from shared.operations import OperationType
+from shared.outcomes import OperationStatus
 from shared.wallet_controls import WalletChange
 
 MAX_BODY_BYTES = 256 * 1024
@@ -79,3 +81,34 @@ class EndpointInput:
     url: str
     event_types: tuple[EventType, ...]
     """Empty: every type."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilters:
+    """What a page of a wallet's history is limited to: every filter given holds for each row.
+    Times are the ledger's (``applied_at``: when the row's writer decided it), the time
+    statements and balances at an instant go by too."""
+
+    operation_type: OperationType | None = None
+    status: OperationStatus | None = None
+    """``applied`` or ``rejected``: the ledger holds no other."""
+    created_after: datetime | None = None
+    """At or after this instant."""
+    created_before: datetime | None = None
+    """Before this instant."""
+    reference: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    """Pairs the row's metadata holds, each exactly (sorted by key)."""
+
+
+NO_FILTERS = HistoryFilters()
+
+
+@dataclass(frozen=True, slots=True)
+class StatementInput:
+    """A statement's span: rows decided at or after ``start`` and before ``end``."""
+
+    start: datetime
+    end: datetime
+    csv: bool
+    """As CSV rather than JSON."""

@@ -260,8 +260,8 @@ def parse_limit(value: str | None) -> int:
 
 
 def parse_cursor(value: str | None) -> UUID | None:
-    """The history cursor (``resources.cursor_json``): the operation to continue below, as
-    22 URL-safe base64 characters; whether it is one of the wallet's, the selector checks."""
+    """An events or deliveries cursor (``resources.cursor_json``): a position as 22 URL-safe
+    base64 characters (history's are ``api.cursors``)."""
     if value is None:
         return None
     if len(value) != 22 or not value.isascii():

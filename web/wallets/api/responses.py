@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from shared.config import get_settings
@@ -27,7 +28,8 @@ log = logging.getLogger("web.wallets")
 AUTHENTICATE = 'Bearer realm="wallets"'
 """The ``WWW-Authenticate`` challenge of a 401: send an API key as a bearer token."""
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
+"""A view: its answer may be streamed (``StreamingHttpResponse``)."""
 
 
 def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> JsonResponse:
@@ -78,7 +80,7 @@ def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             try:
                 if request.method not in methods:
                     raise MethodNotAllowed(f"Method {request.method} not allowed")

@@ -4,7 +4,7 @@ name is its ``route`` label in ``/metrics``."""
 
 from django.urls import re_path
 
-from web.wallets.api.views import events, holds, service, transfers, wallets, webhooks
+from web.wallets.api.views import events, history, holds, service, transfers, wallets, webhooks
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -19,8 +19,14 @@ urlpatterns = [
         name="wallet_operation",
     ),
     re_path(
-        rf"^api/v1/wallets/{ID.format('wallet_id')}/operations/?$", wallets.wallet_history_view, name="wallet_history"
+        rf"^api/v1/wallets/{ID.format('wallet_id')}/operations/?$", history.wallet_history_view, name="wallet_history"
     ),
+    re_path(
+        rf"^api/v1/wallets/{ID.format('wallet_id')}/statement/?$",
+        history.wallet_statement_view,
+        name="wallet_statement",
+    ),
+    re_path(r"^api/v1/operations/?$", history.operations_search_view, name="operations"),
     re_path(rf"^api/v1/operations/{ID.format('operation_id')}/?$", wallets.operation_detail_view, name="operation"),
     re_path(
         rf"^api/v1/operations/{ID.format('operation_id')}/reversal/?$",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
 
@@ -110,6 +111,30 @@ class WalletOperation(models.Model):
         db_table = "wallet_operations"
         indexes = [
             models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history"),
+            # History's filters (web.wallets.money.history): each served by an index leading with
+            # the wallet, or by one that holds only rows a filter can match (a client's reference
+            # or metadata, a refusal), so no page scans the rest of a wallet's ledger.
+            models.Index(fields=["wallet", "applied_at", "seq"], name="wallet_operations_timeline"),
+            models.Index(
+                models.F("wallet"), models.F("operation_type"), models.F("seq").desc(), name="wallet_operations_kinds"
+            ),
+            models.Index(
+                models.F("wallet"),
+                models.F("seq").desc(),
+                name="wallet_operations_rejected",
+                condition=models.Q(status=OperationStatus.REJECTED.value),
+            ),
+            models.Index(
+                fields=["reference", "wallet"],
+                name="wallet_operations_reference",
+                condition=models.Q(reference__isnull=False),
+            ),
+            GinIndex(
+                fields=["metadata"],
+                opclasses=["jsonb_path_ops"],
+                name="wallet_operations_metadata",
+                condition=models.Q(metadata__isnull=False),
+            ),
             # The reversals of an operation, which its writer sums (worker.reversals).
             models.Index(
                 fields=["reversal_of"],

@@ -14,7 +14,7 @@ from functools import lru_cache
 from uuid import UUID
 
 from shared.annotations import Annotations, stored_metadata
-from shared.errors import InvalidRequest, NotFound
+from shared.errors import NotFound
 from shared.holds import HoldState
 from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import WALLET_UPDATES, OperationType
@@ -24,7 +24,6 @@ from shared.transfers import TransferState, credit_id, refund_id
 from shared.wallet_controls import Controls, change_of
 from web.database import read_all, read_one
 from web.wallets.auth.api_keys import Caller
-from web.wallets.error_codes import INVALID_CURSOR
 
 _BALANCE = (
     "SELECT balance, held, tenant_id, currency, min_balance, max_balance, status, reference, metadata"
@@ -36,13 +35,6 @@ _OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
 # Built from shared.ledger's constant column list only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
 _OPERATION_BY_KEY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s AND idempotency_key = %s"  # noqa: S608
-_HISTORY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s ORDER BY seq DESC LIMIT %s"  # noqa: S608
-# The cursor names the last operation of the previous page; one of another wallet matches nothing.
-_HISTORY_BEFORE = (
-    f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s"  # noqa: S608
-    " AND seq < (SELECT seq FROM wallet_operations WHERE id = %s AND wallet_id = %s) ORDER BY seq DESC LIMIT %s"
-)
-_CURSOR_KNOWN = "SELECT 1 FROM wallet_operations WHERE id = %s AND wallet_id = %s"
 # A wallet's applied changes up to one of its rows, oldest first (by wallet_operations_history).
 _CHANGES_UNTIL = (
     "SELECT change FROM wallet_operations WHERE wallet_id = %s AND seq <= (SELECT seq FROM wallet_operations"  # noqa: S608 (constants)
@@ -264,24 +256,6 @@ def transfers_pending_get() -> MoneyInFlight:
         {row[0]: Decimal(row[2]) for row in rows},
         sum(int(row[3]) for row in rows),
     )
-
-
-def wallet_history_list(
-    *, wallet_id: UUID, caller: Caller, limit: int, after: UUID | None
-) -> tuple[list[LedgerRecord], UUID | None]:
-    """A page of a wallet's ledger, newest first, below the operation ``after`` (the last one
-    of the previous page), and the operation the next page starts below (or None)."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
-    if after is None:
-        rows = read_all(_HISTORY, (str(wallet_id), limit + 1), limit + 1)
-    else:
-        rows = read_all(_HISTORY_BEFORE, (str(wallet_id), str(after), str(wallet_id), limit + 1), limit + 1)
-        if not rows and read_one(_CURSOR_KNOWN, (str(after), str(wallet_id))) is None:
-            raise InvalidRequest(INVALID_CURSOR)
-    page = [LedgerRecord.from_values(row) for row in rows]
-    if len(page) > limit:
-        return page[:limit], page[limit - 1].id
-    return page, None
 
 
 def _uuid(value: object) -> UUID | None:

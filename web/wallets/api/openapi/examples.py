@@ -95,6 +95,43 @@ EXAMPLES: dict[str, Any] = {
     "operation": {**OPERATION_ROW, "reversed_amount": "0.00"},
     "reversal_request": {"amount": "30.00"},
     "history": {"results": [OPERATION_ROW], "next": None},
+    "money_at": {
+        "id": WALLET,
+        "currency": "EUR",
+        "balance": "100.00",
+        "available": "100.00",
+        "held": "0.00",
+        "at": "2026-11-25T10:00:00+00:00",
+        "position": 1042,
+    },
+    "statement": {
+        "wallet_id": WALLET,
+        "currency": "EUR",
+        "from": "2026-11-25T00:00:00+00:00",
+        "to": "2026-11-26T00:00:00+00:00",
+        "opening_balance": "0.00",
+        "rows": [
+            {
+                "time": APPLIED,
+                "operation_id": OPERATION,
+                "operationType": "DEPOSIT",
+                "amount": "100.00",
+                "balance_change": "100.00",
+                "balance_after": "100.00",
+                **ORDER,
+                "counterparty_wallet_id": None,
+                "position": 1042,
+            }
+        ],
+        "closing_balance": "100.00",
+        "row_count": 1,
+    },
+    "statement_csv": (
+        "time,type,amount,balance_change,balance_after,reference,counterparty,operation_id\r\n"
+        "2026-11-25T00:00:00+00:00,OPENING_BALANCE,,,0.00,,,\r\n"
+        f"{APPLIED},DEPOSIT,100.00,100.00,100.00,order-5521,,{OPERATION}\r\n"
+        "2026-11-26T00:00:00+00:00,CLOSING_BALANCE,,,100.00,,,\r\n"
+    ),
     "transfer_request": {"from": WALLET, "to": OTHER, "amount": "5.00"},
     "transfer_completed": {
         "status": "Success",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.events import EventType
+from shared.operations import OperationType
 from shared.outcomes import Rejection
 from web.wallets import error_codes as msg
 from web.wallets.api.openapi.components import ref, request_body, response
@@ -33,12 +34,52 @@ from web.wallets.api.openapi.responses import (
 )
 from web.wallets.inputs import HISTORY_MAX_LIMIT
 
+
+def _instant(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": f"{description}: ISO 8601 with a UTC offset (2026-03-01T00:00:00Z)",
+        "schema": {"type": "string", "format": "date-time"},
+    }
+
+
+HISTORY_FILTERS = [
+    {
+        "name": "type",
+        "in": "query",
+        "description": "Only rows of this operationType",
+        "schema": {"type": "string", "enum": [t.value for t in OperationType]},
+    },
+    {
+        "name": "status",
+        "in": "query",
+        "description": "Only applied or only rejected rows",
+        "schema": {"type": "string", "enum": ["applied", "rejected"]},
+    },
+    _instant("created_after", "Only rows decided (applied_at) at or after this instant"),
+    _instant("created_before", "Only rows decided (applied_at) before this instant"),
+    {"name": "reference", "in": "query", "description": "Only rows of this reference", "schema": ref("Reference")},
+    {
+        "name": "metadata",
+        "in": "query",
+        "style": "deepObject",
+        "explode": True,
+        "description": "metadata[<key>]=<value>: only rows whose metadata has the pair (several: all)",
+        "schema": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 500}},
+    },
+]
+"""The filters of a wallet's history (``api.queries``): all given hold for every row."""
+
 SUMMARIES = {
     "wallet_create": "Create a wallet of the key's tenant",
     "wallet_balance": "Read a wallet's balance, available and held money, limits and status",
     "wallet_update": "Change a wallet's limits or status (freeze, unfreeze, close)",
     "wallet_operate": "Deposit into or withdraw from a wallet",
-    "wallet_history": "List a wallet's ledger, newest first",
+    "wallet_history": "List a wallet's ledger, newest first, filtered",
+    "wallet_statement": "A wallet's statement of a span: opening balance, rows, closing balance (JSON or CSV)",
+    "operations_search": "Find the ledger rows of a reference across the tenant's wallets",
     "operation_status": "Read an operation's status (poll a 202's Location)",
     "operation_reverse": "Reverse an applied deposit or withdrawal, all or part of it",
     "transfer_create": "Move money from one wallet to another",
@@ -57,9 +98,19 @@ SUMMARIES = {
 TAGS = {
     "Wallets": (
         "Create wallets and move money in and out of them",
-        ("wallet_create", "wallet_balance", "wallet_update", "wallet_operate", "wallet_history"),
+        (
+            "wallet_create",
+            "wallet_balance",
+            "wallet_update",
+            "wallet_operate",
+            "wallet_history",
+            "wallet_statement",
+        ),
     ),
-    "Operations": ("What became of an operation; reversals", ("operation_status", "operation_reverse")),
+    "Operations": (
+        "What became of an operation; reversals; a reference's rows",
+        ("operation_status", "operation_reverse", "operations_search"),
+    ),
     "Transfers": (
         "Money from one wallet to another: two legs, no shared writer",
         ("transfer_create", "transfer_status", "transfer_reverse"),
@@ -112,10 +163,27 @@ PATHS: dict[str, Any] = {
         "parameters": [WALLET_ID],
         "get": {
             "operationId": "wallet_balance",
+            "description": "With at: the wallet's money as it stood at that instant (WalletAt), from the ledger:"
+            " every row its writer decided at or before it counted.",
+            "parameters": [
+                {
+                    "name": "at",
+                    "in": "query",
+                    "description": "An instant (ISO 8601 with a UTC offset), not in the future",
+                    "schema": {"type": "string", "format": "date-time"},
+                }
+            ],
             "responses": {
-                "200": response(ref("Wallet"), "The wallet's money", EXAMPLES["balance"]),
+                "200": response(
+                    {"oneOf": [ref("Wallet"), ref("WalletAt")]},
+                    "The wallet's money (at the instant)",
+                    EXAMPLES["balance"],
+                ),
+                "400": error(
+                    400, "Invalid or future instant; unknown parameter", msg.INVALID_TIME, msg.UNKNOWN_PARAMETERS
+                ),
                 **READ,
-                "404": WALLET_NOT_FOUND,
+                "404": error(404, "Wallet not found, or not yet there at the instant", Rejection.WALLET_NOT_FOUND),
                 "503": UNAVAILABLE,
             },
         },
@@ -183,15 +251,105 @@ PATHS: dict[str, Any] = {
                 {
                     "name": "cursor",
                     "in": "query",
-                    "description": "The previous page's next: opaque, valid for this wallet only",
+                    "description": "The previous page's next: opaque and signed, valid for this wallet and the"
+                    " filters of that page only (sent alone, it keeps them)",
+                    "schema": {"type": "string"},
+                },
+                *HISTORY_FILTERS,
+            ],
+            "responses": {
+                "200": response(ref("History"), "Operations, newest first", EXAMPLES["history"]),
+                "400": error(
+                    400,
+                    "Invalid limit, cursor or filter; unknown parameter",
+                    msg.INVALID_LIMIT,
+                    msg.INVALID_CURSOR,
+                    msg.INVALID_FILTER,
+                    msg.INVALID_TIME,
+                    msg.UNKNOWN_PARAMETERS,
+                ),
+                **READ,
+                "404": WALLET_NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/wallets/{wallet_id}/statement": {
+        "parameters": [WALLET_ID],
+        "get": {
+            "operationId": "wallet_statement",
+            "description": "The wallet's applied ledger rows decided at or after from and before to, oldest"
+            " first, between its balance before them and after them (opening + every balance_change ="
+            " closing). Streamed as it is read: a body that ends before its closing balance was cut off."
+            " CSV with format=csv or Accept: text/csv (a client's text starting with = + - @ is prefixed"
+            " with ' so spreadsheets do not run it).",
+            "parameters": [
+                _instant("from", "The span's start (included)", required=True),
+                _instant("to", "The span's end (excluded), at most STATEMENT_MAX_DAYS (366) after from", required=True),
+                {
+                    "name": "format",
+                    "in": "query",
+                    "description": "json (default) or csv",
+                    "schema": {"type": "string", "enum": ["json", "csv"]},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The statement",
+                    "content": {
+                        "application/json": {"schema": ref("Statement"), "example": EXAMPLES["statement"]},
+                        "text/csv": {"schema": {"type": "string"}, "example": EXAMPLES["statement_csv"]},
+                    },
+                },
+                "400": error(
+                    400,
+                    "Invalid from, to or format; unknown parameter",
+                    msg.INVALID_TIME,
+                    msg.INVALID_RANGE,
+                    msg.INVALID_FILTER,
+                    msg.UNKNOWN_PARAMETERS,
+                ),
+                **READ,
+                "404": WALLET_NOT_FOUND,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/operations": {
+        "get": {
+            "operationId": "operations_search",
+            "parameters": [
+                {
+                    "name": "reference",
+                    "in": "query",
+                    "required": True,
+                    "description": "The client's reference (or the cursor's, with a cursor alone)",
+                    "schema": ref("Reference"),
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "Rows per page (default 50)",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "description": "The previous page's next (valid for this tenant and reference only)",
                     "schema": {"type": "string"},
                 },
             ],
             "responses": {
-                "200": response(ref("History"), "Operations, newest first", EXAMPLES["history"]),
-                "400": error(400, "Invalid limit or cursor", msg.INVALID_LIMIT, msg.INVALID_CURSOR),
+                "200": response(ref("History"), "Ledger rows, newest first", EXAMPLES["history"]),
+                "400": error(
+                    400,
+                    "Missing or invalid reference, limit or cursor; unknown parameter",
+                    msg.INVALID_FILTER,
+                    msg.INVALID_LIMIT,
+                    msg.INVALID_CURSOR,
+                    msg.UNKNOWN_PARAMETERS,
+                ),
                 **READ,
-                "404": WALLET_NOT_FOUND,
                 "503": UNAVAILABLE,
             },
         },

@@ -19,8 +19,8 @@ from shared.outcomes import OperationStatus, Rejection, ledger_error_fields
 from shared.rates import Limit
 from shared.resources import operation_json, wallet_json
 from shared.rq_contract import JobState, job_state
-from web.wallets.api import parsing
-from web.wallets.api.resources import cursor_json
+from web.wallets.api import parsing, queries
+from web.wallets.api.resources import money_at_json
 from web.wallets.api.responses import (
     api_view,
     json_response,
@@ -38,6 +38,7 @@ from web.wallets.api.views.common import (
 from web.wallets.auth import rate_limits
 from web.wallets.auth.api_keys import Caller
 from web.wallets.error_codes import OPERATION_NOT_FOUND
+from web.wallets.money.history import wallet_money_at
 from web.wallets.money.reversals import operation_reversal_submit
 from web.wallets.money.selectors import (
     operation_by_key_get,
@@ -46,7 +47,6 @@ from web.wallets.money.selectors import (
     pending_get,
     wallet_balance_get,
     wallet_controls_at,
-    wallet_history_list,
 )
 from web.wallets.money.services import Submission, operation_submit, wallet_create, wallet_update
 from web.wallets.ops import metrics
@@ -68,10 +68,14 @@ def wallet_detail_view(request: HttpRequest, caller: Caller, wallet_id: str) -> 
     wallet_uuid = parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND)
     if request.method == "PATCH":
         return _wallet_change(request, caller, wallet_uuid)
-    return _wallet_shown(wallet_uuid, caller)
+    return _wallet_shown(request, wallet_uuid, caller)
 
 
-def _wallet_shown(wallet_id: UUID, caller: Caller) -> HttpResponse:
+def _wallet_shown(request: HttpRequest, wallet_id: UUID, caller: Caller) -> HttpResponse:
+    values = queries.single_values(request.GET, (queries.AT,))
+    if queries.AT in values:
+        at = queries.past_instant(queries.AT, values[queries.AT])
+        return json_response(money_at_json(wallet_id, at, wallet_money_at(wallet_id=wallet_id, caller=caller, at=at)))
     money = wallet_balance_get(wallet_id=wallet_id, caller=caller)
     return json_response(
         wallet_json(wallet_id, money.balance, money.held, money.currency, money.controls, money.annotations)
@@ -140,17 +144,6 @@ def _operation_response(submission: Submission) -> HttpResponse:
             "operation_id": str(result.operation_id),
         }
     )
-
-
-@api_view("GET")
-def wallet_history_view(request: HttpRequest, caller: Caller, wallet_id: str) -> HttpResponse:
-    rows, after = wallet_history_list(
-        wallet_id=parsing.parse_uuid(wallet_id, not_found=WALLET_NOT_FOUND),
-        caller=caller,
-        limit=parsing.parse_limit(request.GET.get("limit")),
-        after=parsing.parse_cursor(request.GET.get("cursor")),
-    )
-    return json_response({"results": [operation_json(row) for row in rows], "next": cursor_json(after)})
 
 
 @api_view("GET")
