@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.money import MONEY_SCALE
 from web.wallets.error_codes import CODES
+from web.wallets.inputs import HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT
 
 MONEY_PATTERN = rf"^-?[0-9]+(\.[0-9]{{1,{MONEY_SCALE}}})?$"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -19,6 +20,29 @@ def ref(name: str) -> dict[str, str]:
 
 def response(schema: dict[str, Any], description: str, example: Any) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema, "example": example}}}
+
+
+def limit_parameter(rows: str) -> dict[str, Any]:
+    """``limit``: how many ``rows`` (``Events``, ``Operations``) a page holds."""
+    return {
+        "name": "limit",
+        "in": "query",
+        "description": f"{rows} per page (default {HISTORY_DEFAULT_LIMIT})",
+        "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
+    }
+
+
+def page_parameters(rows: str, cursor: str) -> list[dict[str, Any]]:
+    """``limit`` and ``cursor`` (``cursor`` describes what it is valid for)."""
+    return [
+        limit_parameter(rows),
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": f"The previous page's next: {cursor}",
+            "schema": {"type": "string"},
+        },
+    ]
 
 
 def request_body(schema: dict[str, Any], example: Any, required: bool = True) -> dict[str, Any]:

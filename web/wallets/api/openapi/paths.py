@@ -9,7 +9,7 @@ from shared.events import EventType
 from shared.operations import OperationType
 from shared.outcomes import Rejection
 from web.wallets import error_codes as msg
-from web.wallets.api.openapi.components import ref, request_body, response
+from web.wallets.api.openapi.components import limit_parameter, page_parameters, ref, request_body, response
 from web.wallets.api.openapi.examples import EXAMPLES
 from web.wallets.api.openapi.responses import (
     BAD_BODY,
@@ -32,7 +32,6 @@ from web.wallets.api.openapi.responses import (
     keyed_write,
     pending,
 )
-from web.wallets.inputs import HISTORY_MAX_LIMIT
 
 
 def _instant(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
@@ -242,19 +241,11 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "wallet_history",
             "parameters": [
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "description": "Operations per page (default 50)",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
-                },
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "description": "The previous page's next: opaque and signed, valid for this wallet and the"
-                    " filters of that page only (sent alone, it keeps them)",
-                    "schema": {"type": "string"},
-                },
+                *page_parameters(
+                    "Operations",
+                    "opaque and signed, valid for this wallet and the filters of that page only (sent alone,"
+                    " it keeps them)",
+                ),
                 *HISTORY_FILTERS,
             ],
             "responses": {
@@ -326,18 +317,7 @@ PATHS: dict[str, Any] = {
                     "description": "The client's reference (or the cursor's, with a cursor alone)",
                     "schema": ref("Reference"),
                 },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "description": "Rows per page (default 50)",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
-                },
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "description": "The previous page's next (valid for this tenant and reference only)",
-                    "schema": {"type": "string"},
-                },
+                *page_parameters("Rows", "valid for this tenant and reference only"),
             ],
             "responses": {
                 "200": response(ref("History"), "Ledger rows, newest first", EXAMPLES["history"]),
@@ -428,12 +408,7 @@ PATHS: dict[str, Any] = {
                     "description": "Only events of this wallet (also the transfers it received)",
                     "schema": {"type": "string", "format": "uuid"},
                 },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "description": "Events per page (default 50)",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
-                },
+                limit_parameter("Events"),
             ],
             "responses": {
                 "200": response(ref("Events"), "Events, oldest first", EXAMPLES["events"]),

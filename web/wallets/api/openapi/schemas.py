@@ -16,6 +16,15 @@ from shared.wallet_controls import CHANGE_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
 from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
+WALLET_MONEY: dict[str, Any] = {
+    "id": ref("Uuid"),
+    "currency": ref("Currency"),
+    "balance": ref("Money"),
+    "available": ref("Money"),
+    "held": ref("Money"),
+}
+"""A wallet's money, as an event and the balance at an instant show it (``shared.resources.wallet_json``)."""
+
 ANNOTATED: dict[str, Any] = {"reference": ref("Reference"), "metadata": ref("Metadata")}
 """A write's own reference and metadata (``shared.annotations``), in its request."""
 
@@ -425,13 +434,9 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "EventWallet": {
         "type": "object",
-        "required": ["id", "currency", "balance", "available", "held", "position"],
+        "required": [*WALLET_MONEY, "position"],
         "properties": {
-            "id": ref("Uuid"),
-            "currency": ref("Currency"),
-            "balance": ref("Money"),
-            "available": ref("Money"),
-            "held": ref("Money"),
+            **WALLET_MONEY,
             "position": {"type": "integer", "description": "The position of the ledger row the event is"},
         },
         "additionalProperties": False,
@@ -465,13 +470,9 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "WalletAt": {
         "type": "object",
-        "required": ["id", "currency", "balance", "available", "held", "at", "position"],
+        "required": [*WALLET_MONEY, "at", "position"],
         "properties": {
-            "id": ref("Uuid"),
-            "currency": ref("Currency"),
-            "balance": ref("Money"),
-            "available": ref("Money"),
-            "held": ref("Money"),
+            **WALLET_MONEY,
             "at": {"type": "string", "format": "date-time", "description": "The instant asked, in UTC"},
             "position": {
                 "type": "integer",

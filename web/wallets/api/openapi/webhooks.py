@@ -9,10 +9,9 @@ from shared import webhook_urls
 from shared.events import EventType
 from shared.webhooks import EndpointStatus
 from web.wallets import error_codes as msg
-from web.wallets.api.openapi.components import ref, request_body, response
+from web.wallets.api.openapi.components import page_parameters, ref, request_body, response
 from web.wallets.api.openapi.examples import CREATED, EVENT
 from web.wallets.api.openapi.responses import BAD_BODY, NOT_JSON, READ, UNAVAILABLE, WRITE, error
-from web.wallets.inputs import HISTORY_MAX_LIMIT
 
 ENDPOINT = "2e4a6c8e-0a2c-4e6a-8c0e-2a4c6e8a0c2e"
 SECRET = "whsec_YW4gZXhhbXBsZSwgbmV2ZXIgYSByZWFsIHNlY3JldCE="  # noqa: S105 (the base64 of the words: an example, never a real secret)
@@ -217,18 +216,7 @@ PATHS: dict[str, Any] = {
                     "description": "Only the attempts of this event",
                     "schema": {"type": "string", "format": "uuid"},
                 },
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "description": "Attempts per page (default 50)",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": HISTORY_MAX_LIMIT},
-                },
-                {
-                    "name": "cursor",
-                    "in": "query",
-                    "description": "The previous page's next (opaque)",
-                    "schema": {"type": "string"},
-                },
+                *page_parameters("Attempts", "opaque"),
             ],
             "responses": {
                 "200": response(
