@@ -39,13 +39,13 @@ def _change(row: LedgerRecord) -> Decimal:
     return row.operation_type.kind.balance_change(row.amount)
 
 
-def _row_json(row: LedgerRecord) -> dict[str, Any]:
+def _row_json(row: LedgerRecord, change: Decimal) -> dict[str, Any]:
     return {
         "time": moment_json(row.applied_at),
         "operation_id": str(row.id),
         "operationType": row.operation_type.value,
         "amount": format_money(row.amount, row.currency),
-        "balance_change": format_money(_change(row), row.currency),
+        "balance_change": format_money(change, row.currency),
         "balance_after": format_money(row.balance_after, row.currency),
         "reference": row.reference,
         "metadata": row.metadata,
@@ -68,8 +68,9 @@ def statement_json(wallet_id: UUID, span: StatementInput, statement: Statement) 
     yield json.dumps(head)[:-1] + ', "rows": ['
     balance, count, pieces = statement.opening, 0, []
     for row in statement.rows:
-        balance += _change(row)
-        pieces.append(("," if count else "") + json.dumps(_row_json(row)))
+        change = _change(row)
+        balance += change
+        pieces.append(("," if count else "") + json.dumps(_row_json(row, change)))
         count += 1
         if len(pieces) == ROWS_PER_WRITE:
             yield "".join(pieces)

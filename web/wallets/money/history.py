@@ -130,7 +130,7 @@ class MoneyAt:
 
 # The row of the wallet's last decision at or before the instant, by wallet_operations_timeline.
 _AT = (
-    "SELECT w.tenant_id, w.currency, w.created_at <= %(at)s, o.balance_after, o.held_after, o.seq FROM wallets w"
+    "SELECT w.created_at <= %(at)s, o.balance_after, o.held_after, o.seq FROM wallets w"
     " LEFT JOIN LATERAL (SELECT balance_after, held_after, seq FROM wallet_operations"
     " WHERE wallet_id = w.id AND applied_at <= %(at)s ORDER BY applied_at DESC, seq DESC LIMIT 1) o ON true"
     " WHERE w.id = %(wallet)s"
@@ -140,14 +140,14 @@ _AT = (
 def wallet_money_at(*, wallet_id: UUID, caller: Caller, at: datetime) -> MoneyAt:
     """A wallet's money at the instant ``at`` (every row decided until then counted, a
     refused one as leaving the money as it was); ``NotFound`` if the wallet did not exist yet."""
-    wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
+    wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
     row = read_one(_AT, {"wallet": str(wallet_id), "at": at})
-    if row is None or not row[2]:
+    if row is None or not row[0]:
         raise NotFound(Rejection.WALLET_NOT_FOUND.value)
-    _, currency, _, balance, held, position = row
+    _, balance, held, position = row
     if position is None:
-        return MoneyAt(Decimal(0), Decimal(0), currency, None)
-    return MoneyAt(balance, held, currency, position)
+        return MoneyAt(Decimal(0), Decimal(0), wallet.currency, None)
+    return MoneyAt(balance, held, wallet.currency, position)
 
 
 STATEMENT_CHUNK = 1000
