@@ -36,6 +36,7 @@ from shared.holds import HoldState
 from shared.money import MAX_BALANCE
 from shared.operations import KINDS, TRANSFER_LEGS, TransferLeg
 from shared.outcomes import OperationStatus
+from shared.reversed import operation_reversal_counts, transfer_reversal_counts
 from shared.transfers import TransferState
 
 APPLIED, REJECTED = OperationStatus.APPLIED.value, OperationStatus.REJECTED.value
@@ -238,14 +239,14 @@ REVERSAL_CHECK = text(
     f"""
     SELECT r.reversal_of, sum(r.amount) AS reversed, max(o.amount) FROM wallet_operations r
     LEFT JOIN wallet_operations o ON o.id = r.reversal_of
-    WHERE r.status = '{APPLIED}' AND r.operation_type IN ({_REVERSALS})
+    WHERE {operation_reversal_counts("r")} AND r.operation_type IN ({_REVERSALS})
     GROUP BY r.reversal_of
     HAVING bool_or(o.id IS NULL) OR sum(r.amount) > max(o.amount) OR bool_or(o.status <> '{APPLIED}'
         OR o.wallet_id <> r.wallet_id OR o.operation_type || '>' || r.operation_type NOT IN ({_PAIRS}))
     UNION ALL
     SELECT r.reversal_of, sum(r.amount), max(t.amount) FROM transfers r
     LEFT JOIN transfers t ON t.id = r.reversal_of
-    WHERE r.reversal_of IS NOT NULL AND r.state <> '{FAILED}'
+    WHERE r.reversal_of IS NOT NULL AND {transfer_reversal_counts("r")}
     GROUP BY r.reversal_of
     HAVING bool_or(t.id IS NULL) OR sum(r.amount) > max(t.amount) OR bool_or(t.state <> '{COMPLETED}'
         OR t.reversal_of IS NOT NULL OR r.from_wallet_id <> t.to_wallet_id OR r.to_wallet_id <> t.from_wallet_id)

@@ -19,33 +19,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import Connection, Uuid, any_, bindparam, func, select
+from sqlalchemy import Connection, Numeric, Uuid, any_, bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.messages import OperationRequest
 from shared.operations import REVERSAL_OF, OperationType
 from shared.outcomes import OperationStatus, Rejection
+from shared.reversed import operation_reversed, transfer_reversed
 from shared.tables import transfers, wallet_operations
 from shared.transfers import TransferState
 
 _IDS = bindparam("ids", type_=ARRAY(Uuid))
 
-_reversals = wallet_operations.alias("reversals")
 _OPERATIONS = select(
     wallet_operations.c.id,
     wallet_operations.c.wallet_id,
     wallet_operations.c.operation_type,
     wallet_operations.c.amount,
     wallet_operations.c.status,
-    select(func.coalesce(func.sum(_reversals.c.amount), 0))  # by the partial index wallet_operations_reversals
-    .where(_reversals.c.reversal_of == wallet_operations.c.id)
-    .where(_reversals.c.status == OperationStatus.APPLIED.value)
-    .scalar_subquery()
-    .label("reversed"),
+    literal_column(operation_reversed("wallet_operations.id"), Numeric).label("reversed"),
 ).where(wallet_operations.c.id == any_(_IDS))
-"""The operations reversals name, with the money of their applied reversals."""
+"""The operations reversals name, with the money reversed of each (``shared.reversed``)."""
 
-_reversing = transfers.alias("reversing")
 _TRANSFERS = select(
     transfers.c.id,
     transfers.c.from_wallet_id,
@@ -53,14 +48,9 @@ _TRANSFERS = select(
     transfers.c.amount,
     transfers.c.state,
     transfers.c.reversal_of,
-    select(func.coalesce(func.sum(_reversing.c.amount), 0))  # by the partial index transfers_reversals
-    .where(_reversing.c.reversal_of == transfers.c.id)
-    .where(_reversing.c.state != TransferState.FAILED.value)
-    .scalar_subquery()
-    .label("reversed"),
+    literal_column(transfer_reversed("transfers.id"), Numeric).label("reversed"),
 ).where(transfers.c.id == any_(_IDS))
-"""The transfers reversing transfers name, with the money of those not failed (pending or
-completed: a pending one may still be refunded, and counts until it is)."""
+"""The transfers reversing transfers name, with the money reversed of each (``shared.reversed``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from shared.ledger import LEDGER_COLUMNS, LedgerRecord
 from shared.operations import WALLET_UPDATES, OperationType
 from shared.outcomes import OperationStatus, Rejection
 from shared.resources import HoldRow, TransferRow
+from shared.reversed import operation_reversed, transfer_reversed
 from shared.transfers import TransferState, credit_id, refund_id
 from shared.wallet_controls import Controls, change_of
 from web.database import read_all, read_one
@@ -43,16 +44,9 @@ _CHANGES_UNTIL = (
 )
 CHANGES_MAX = 100_000
 """Most changes of one wallet read back (far more than any wallet is ever given)."""
-# The money reversed of an operation (its applied reversals) and of a transfer (the transfers
-# reversing it that did not fail), as their writers sum it (worker.reversals).
-_OPERATION_REVERSED = (
-    "SELECT coalesce(sum(amount), 0) FROM wallet_operations"  # noqa: S608 (constants)
-    f" WHERE reversal_of = %s AND status = '{OperationStatus.APPLIED.value}'"
-)
-_TRANSFER_REVERSED = (
-    "SELECT coalesce(sum(amount), 0) FROM transfers"  # noqa: S608 (constants)
-    f" WHERE reversal_of = %s AND state <> '{TransferState.FAILED.value}'"
-)
+# The money reversed of an operation and of a transfer, as their writers sum it.
+_OPERATION_REVERSED = f"SELECT {operation_reversed('%s')}"
+_TRANSFER_REVERSED = f"SELECT {transfer_reversed('%s')}"
 _PENDING = (
     "SELECT id, wallet_id, idempotency_key, operation_type, amount, reversal_of FROM pending_operations WHERE id = %s"
 )
