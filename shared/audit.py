@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Nine checks, each empty when all is well:
+Eleven checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -20,7 +20,10 @@ Nine checks, each empty when all is well:
   ``pending`` (which may come back as refunds, never refused) is at most ``MAX_BALANCE``
   (``limit_breaches``);
 - no operation or transfer was reversed by more than its amount, nor by what may not reverse it
-  (``reversal_excesses``).
+  (``reversal_excesses``);
+- along each wallet's ledger, ``applied_at`` never goes back (``time_reversals``);
+- every wallet's metadata is what its changes say: the last applied ``WALLET_UPDATE`` that named
+  metadata, else the metadata it was made with (``metadata_mismatches``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
 every run.
@@ -34,7 +37,7 @@ from sqlalchemy import Engine, text
 
 from shared.holds import HoldState
 from shared.money import MAX_BALANCE
-from shared.operations import KINDS, TRANSFER_LEGS, TransferLeg
+from shared.operations import KINDS, TRANSFER_LEGS, WALLET_UPDATES, TransferLeg
 from shared.outcomes import OperationStatus
 from shared.reversed import operation_reversal_counts, transfer_reversal_counts
 from shared.transfers import TransferState
@@ -282,6 +285,29 @@ def time_reversals(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(TIME_CHECK)]
 
 
+_UPDATES = ", ".join(f"'{t.value}'" for t in WALLET_UPDATES)
+METADATA_CHECK = text(
+    f"""
+    SELECT w.id, w.metadata, w.created_metadata, named.metadata FROM wallets w
+    LEFT JOIN LATERAL (
+        SELECT o.change -> 'metadata' AS metadata FROM wallet_operations o
+        WHERE o.wallet_id = w.id AND o.operation_type IN ({_UPDATES}) AND o.status = '{APPLIED}'
+            AND o.change ? 'metadata'
+        ORDER BY o.seq DESC LIMIT 1
+    ) named ON true
+    WHERE w.metadata IS DISTINCT FROM
+        CASE WHEN named.metadata IS NULL THEN w.created_metadata ELSE nullif(named.metadata, 'null') END
+    """  # noqa: S608
+)
+
+
+def metadata_mismatches(engine: Engine) -> list[tuple[object, ...]]:
+    """Wallets whose metadata is not what their changes made it (a change naming ``metadata``
+    replaces it; JSON null removes it): (id, metadata, created_metadata, last named)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(METADATA_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -295,4 +321,5 @@ def ledger_sound(engine: Engine) -> bool:
         and not limit_breaches(engine)
         and not reversal_excesses(engine)
         and not time_reversals(engine)
+        and not metadata_mismatches(engine)
     )

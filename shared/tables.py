@@ -92,6 +92,7 @@ wallets = Table(
     Column("max_balance", MONEY, nullable=True),
     Column("status", String(8), nullable=False, server_default="active"),
     *_annotations(),
+    Column("created_metadata", JSONB, nullable=True),
 )
 
 transfers = Table(

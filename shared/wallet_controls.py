@@ -1,4 +1,5 @@
-"""A wallet's controls: its limits and its status, and a change of them (``WalletChange``).
+"""A wallet's controls: its limits and its status, and a change of them (``WalletChange``),
+which may also replace the client's ``metadata`` of the wallet.
 
 - ``min_balance``: the lowest its available money (balance less held) may be taken by a debit
   or a hold; ``0`` by default, negative for an overdraft line, never positive.
@@ -9,9 +10,14 @@
 A change is a ledger row of its own (``WALLET_UPDATE``, ``shared.operations``), decided by the
 wallet's writer in order with its money; its ``change`` column is the change as asked, in the
 wire form of ``WalletChange.to_json`` (only the fields asked; ``max_balance`` null removes the
-limit)::
+limit, ``metadata`` replaces the whole object, null or ``{}`` removes it)::
 
-    {"min_balance": "-50.0000", "max_balance": null, "status": "frozen"}
+    {"min_balance": "-50.0000", "max_balance": null, "status": "frozen", "metadata": {"tier": "gold"}}
+
+A wallet's metadata right after a change is the last change at or before it that names
+``metadata``, else the metadata it was made with (``wallets.created_metadata``): so the answer to
+a change is the same however often its key is replayed, and the audit checks the wallet's
+``metadata`` against it (``shared.audit.metadata_mismatches``).
 
 Lowering a limit below the money a wallet has is allowed: it only refuses further movement in
 that direction (so ``balance - held >= min_balance`` holds at each debit, not for ever).
@@ -21,11 +27,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
+from shared.annotations import InvalidAnnotation, Metadata, metadata_of
 from shared.money import LEDGER_UNIT, MAX_BALANCE, format_money
 
 
@@ -37,7 +44,9 @@ class WalletStatus(StrEnum):
     """Empty, and refuses everything for good; still readable with its history."""
 
 
-CHANGE_FIELDS = ("min_balance", "max_balance", "status")
+CONTROL_FIELDS = ("min_balance", "max_balance", "status")
+"""A wallet's controls, as its body shows them, in that order."""
+CHANGE_FIELDS = (*CONTROL_FIELDS, "metadata")
 """What a change may name (``PATCH /api/v1/wallets/<id>``), in the order shown."""
 
 
@@ -106,19 +115,33 @@ def limit_value(value: object, field: str) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class WalletChange:
-    """A change of a wallet's controls: the fields it names, exactly (``None``: not named;
-    ``max_balance`` is named with no limit when ``max_removed``)."""
+    """A change of a wallet's controls and metadata: the fields it names, exactly (``None``: not
+    named; ``max_balance`` is named with no limit when ``max_removed``, ``metadata`` with none
+    when ``metadata_removed``)."""
 
     min_balance: Decimal | None = None
     max_balance: Decimal | None = None
     max_removed: bool = False
     status: WalletStatus | None = None
+    metadata: Metadata | None = field(default=None, hash=False)
+    metadata_removed: bool = False
 
     def __post_init__(self) -> None:
         if self.max_removed and self.max_balance is not None:
             raise InvalidChange("max_balance is either removed or set")
-        if self.min_balance is None and self.max_balance is None and not self.max_removed and self.status is None:
+        if self.metadata_removed and self.metadata is not None:
+            raise InvalidChange("metadata is either removed or set")
+        controls = (self.min_balance, self.max_balance, self.status)
+        if all(named is None for named in controls) and not self.max_removed and not self.names_metadata:
             raise InvalidChange(f"a change names at least one of {', '.join(CHANGE_FIELDS)}")
+
+    @property
+    def names_metadata(self) -> bool:
+        return self.metadata is not None or self.metadata_removed
+
+    def metadata_after(self, metadata: Metadata | None) -> Metadata | None:
+        """A wallet's ``metadata`` after this change: replaced if it names it."""
+        return self.metadata if self.names_metadata else metadata
 
     def applied_to(self, controls: Controls) -> Controls:
         """``controls`` after this change."""
@@ -141,14 +164,16 @@ class WalletChange:
             data["max_balance"] = None if self.max_balance is None else _wire_limit(self.max_balance)
         if self.status is not None:
             data["status"] = self.status.value
+        if self.names_metadata:
+            data["metadata"] = self.metadata
         return data
 
     def shown(self, currency: str) -> dict[str, Any]:
         """As an operation's body shows it: the fields named, in ``currency``'s decimals."""
         data = self.to_json()
-        for field in ("min_balance", "max_balance"):
-            if data.get(field) is not None:
-                data[field] = format_money(Decimal(data[field]), currency)
+        for name in ("min_balance", "max_balance"):
+            if data.get(name) is not None:
+                data[name] = format_money(Decimal(data[name]), currency)
         return data
 
     def identity(self) -> str:
@@ -168,11 +193,18 @@ class WalletChange:
             raise InvalidChange(f"status must be one of {', '.join(s.value for s in WalletStatus)}")
         maximum = data.get("max_balance", _UNCHANGED)
         minimum = data.get("min_balance", _UNCHANGED)
+        named = data.get("metadata", _UNCHANGED)
+        try:
+            metadata = None if named is _UNCHANGED else metadata_of(named)
+        except InvalidAnnotation as exc:
+            raise InvalidChange(str(exc)) from None
         return cls(
             min_balance=None if minimum is _UNCHANGED else limit_value(minimum, "min_balance"),
             max_balance=None if maximum is _UNCHANGED or maximum is None else limit_value(maximum, "max_balance"),
             max_removed=maximum is None,
             status=None if status is _UNCHANGED else WalletStatus(str(status)),
+            metadata=metadata,
+            metadata_removed=named is not _UNCHANGED and metadata is None,
         )
 
 

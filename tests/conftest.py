@@ -44,6 +44,7 @@ from shared.audit import (
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
+    metadata_mismatches,
     reversal_excesses,
     time_reversals,
     transfer_mismatches,
@@ -96,6 +97,7 @@ def db(database: Engine) -> Iterator[Engine]:
     assert limit_breaches(database) == []
     assert reversal_excesses(database) == []
     assert time_reversals(database) == []
+    assert metadata_mismatches(database) == []
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ in every transaction, so two workers never wait on each other in a cycle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -96,11 +97,11 @@ _SET_BALANCES = (
 
 _SET_CONTROLS = (
     f"UPDATE {wallets.name} SET min_balance = new.min_balance, max_balance = new.max_balance,"  # noqa: S608 (constants)
-    " status = new.status FROM unnest(%(control_ids)s::uuid[], %(min_balances)s::numeric[],"
-    " %(max_balances)s::numeric[], %(statuses)s::varchar[]) AS new(id, min_balance, max_balance, status)"
-    f" WHERE {wallets.name}.id = new.id"
+    " status = new.status, metadata = new.metadata::jsonb FROM unnest(%(control_ids)s::uuid[],"
+    " %(min_balances)s::numeric[], %(max_balances)s::numeric[], %(statuses)s::varchar[], %(metadatas)s::text[])"
+    f" AS new(id, min_balance, max_balance, status, metadata) WHERE {wallets.name}.id = new.id"
 )
-"""The controls of the wallets a batch updated (``WALLET_UPDATE``), one array each."""
+"""The controls and metadata of the wallets a batch updated (``WALLET_UPDATE``), one array each."""
 
 
 _KEYS = bindparam("keys", type_=ARRAY(String))
@@ -192,9 +193,12 @@ def ledger_apply(
     requests = _with_currencies(requests, currencies)
     decided = _stored_results(conn, [r.operation_id for r in requests])
     keyed = _keyed_operations(conn, requests)
-    event_book = EventBook(now or _transaction_time(conn), tenants, _wallet_annotations(conn, requests))
+    annotations = _wallet_annotations(conn, requests)
+    event_book = EventBook(now or _transaction_time(conn), tenants, annotations)
     reversal_book = ReversalBook.load(conn, requests)  # after the lock: what its writer applied
-    batch = LedgerBatch(hold_book, book, event_book, balances, helds, outgoings, currencies, controls, reversal_book)
+    batch = LedgerBatch(
+        hold_book, book, event_book, balances, helds, outgoings, currencies, controls, annotations, reversal_book
+    )
     for request in requests:
         known = decided.get(request.operation_id)
         if known is not None:
@@ -241,11 +245,13 @@ def _controls_after(batch: LedgerBatch) -> dict[str, list[Any]] | None:
         return None
     ordered = sorted(batch.updated)
     after = [batch.controls[w] for w in ordered]
+    metadatas = [batch.annotations[w].metadata for w in ordered]
     return {
         "control_ids": [str(w) for w in ordered],
         "min_balances": [c.min_balance for c in after],
         "max_balances": [c.max_balance for c in after],
         "statuses": [c.status.value for c in after],
+        "metadatas": [None if m is None else json.dumps(m) for m in metadatas],
     }
 
 

@@ -7,11 +7,12 @@ record, a hold's state) is done by its handler (``worker.handlers``) around that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from shared.annotations import Annotations
 from shared.ledger import ledger_row
 from shared.messages import OperationRequest, OperationResult
 from shared.money import InvalidAmount, amount_for
@@ -95,13 +96,16 @@ class LedgerBatch:
     """Each wallet's money in transfers still pending (``worker.apply._OUTGOING``)."""
     currencies: dict[UUID, str]
     controls: dict[UUID, Controls]
+    annotations: dict[UUID, Annotations]
+    """The reference and metadata of each wallet the batch may update (its events show them; a
+    change may replace the metadata, ``_SET_CONTROLS``)."""
     reversals: ReversalBook
     applied: Applied = field(default_factory=lambda: Applied([]))
     new_rows: list[dict[str, Any]] = field(default_factory=list)
     changed: set[UUID] = field(default_factory=set)
     """Wallets whose money changed."""
     updated: set[UUID] = field(default_factory=set)
-    """Wallets whose controls changed."""
+    """Wallets whose controls or metadata changed."""
 
     def available(self, wallet: UUID) -> Decimal:
         return self.balances[wallet] - self.helds[wallet]
@@ -151,6 +155,9 @@ class LedgerBatch:
             self.changed.add(wallet)
             if request.change is not None:
                 self.controls[wallet] = request.change.applied_to(self.controls[wallet])
+                annotations = self.annotations[wallet]
+                metadata = request.change.metadata_after(annotations.metadata)
+                self.annotations[wallet] = replace(annotations, metadata=metadata)
                 self.updated.add(wallet)
             if reversals.decides(request):
                 self.reversals.applied(request)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, null, select, update
 
 from shared.audit import (
     chain_breaks,
@@ -15,6 +15,7 @@ from shared.audit import (
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
+    metadata_mismatches,
     time_reversals,
 )
 from shared.money import MAX_BALANCE
@@ -175,3 +176,33 @@ def test_audit_catches_a_row_decided_before_the_one_it_follows(db: Engine) -> No
         with db.begin() as conn:
             conn.execute(update(wallet_operations).where(rows.id == second.id).values(applied_at=second.applied_at))
     assert time_reversals(db) == []
+
+
+def test_audit_checks_each_wallets_metadata_against_its_changes(db: Engine) -> None:
+    """A wallet's metadata is the last change that named it (null removes it), else its
+    metadata as made: a wallet whose column says otherwise is reported."""
+    wallet = wallet_row(db)
+    with db.begin() as conn:
+        conn.execute(
+            update(wallets).where(wallets.c.id == wallet).values(metadata={"a": "1"}, created_metadata={"a": "1"})
+        )
+    assert metadata_mismatches(db) == []
+    with db.begin() as conn:
+        ledger_apply(
+            conn, [wallet_update(wallet, metadata={"b": "2"}), wallet_update(wallet, status="frozen")], shard_count=16
+        )
+    assert metadata_mismatches(db) == []
+    with db.begin() as conn:
+        ledger_apply(
+            conn, [wallet_update(wallet, metadata=None), wallet_update(wallet, status="active")], shard_count=16
+        )
+    assert metadata_mismatches(db) == []
+    for tampered in ({"b": "2"}, {"a": "1"}):  # the last change removed it: neither the one before nor as made
+        with db.begin() as conn:
+            conn.execute(update(wallets).where(wallets.c.id == wallet).values(metadata=tampered))
+        try:
+            assert [row[0] for row in metadata_mismatches(db)] == [wallet]
+        finally:
+            with db.begin() as conn:
+                conn.execute(update(wallets).where(wallets.c.id == wallet).values(metadata=null()))  # SQL's, not JSON's
+    assert metadata_mismatches(db) == []

@@ -78,7 +78,18 @@ def test_limits_out_of_their_rules_make_no_wallet(api: Api, body: dict[str, Any]
 @pytest.mark.parametrize(
     ("body", "message", "code"),
     [
-        ({}, "Invalid wallet controls: a change names at least one of min_balance, max_balance, status", None),
+        (
+            {},
+            "Invalid wallet controls: a change names at least one of min_balance, max_balance, status, metadata",
+            None,
+        ),
+        ({"metadata": "gold"}, "Invalid wallet controls: metadata must be a JSON object", None),
+        ({"metadata": {"tier": 1}}, "Invalid wallet controls: metadata values must be strings of at most 500", None),
+        (
+            {"metadata": {f"k{i}": "v" for i in range(51)}},
+            "Invalid wallet controls: metadata may have at most 50",
+            None,
+        ),
         ({"status": "gone"}, "Invalid wallet controls: status must be one of active, frozen, closed", None),
         ({"min_balance": "-0.001"}, "Invalid wallet controls: min_balance: EUR amounts have at most 2 decimals", None),
         ({"balance": "100.00"}, "Unknown fields: balance", "unknown_field"),
@@ -125,6 +136,36 @@ def test_a_change_is_answered_with_the_wallet_after_it_and_replays_under_its_key
     assert {k: v for k, v in event["data"].items() if k != "wallet"} == expected
     # Removing the maximum.
     assert api.patch_wallet(wallet, {"max_balance": None}).json()["max_balance"] is None
+
+
+def test_a_change_replaces_the_metadata_and_its_answer_replays_as_it_was(api: Api) -> None:
+    """The wallet's metadata is replaced whole by a change naming it (null removes it); its
+    reference stays as made. A replay of any change's key answers the metadata right after that
+    change, whatever changed since."""
+    response = api.client.post(
+        "/api/v1/wallets", {"reference": "customer-7", "metadata": {"tier": "bronze"}}, "application/json"
+    )
+    wallet = response.json()["id"]
+    frozen = api.patch_wallet(wallet, {"status": "frozen"}, **{"Idempotency-Key": "freeze-1"})
+    assert (frozen.json()["reference"], frozen.json()["metadata"]) == ("customer-7", {"tier": "bronze"})
+    gold = api.patch_wallet(wallet, {"metadata": {"tier": "gold", "region": "eu"}}, **{"Idempotency-Key": "gold-1"})
+    assert gold.status_code == 200, gold.content
+    assert (gold.json()["metadata"], gold.json()["status"]) == ({"tier": "gold", "region": "eu"}, "frozen")
+    assert shown(api, wallet) == gold.json()
+    removed = api.patch_wallet(wallet, {"metadata": None})
+    assert (removed.status_code, removed.json()["metadata"], removed.json()["reference"]) == (200, None, "customer-7")
+    assert shown(api, wallet)["metadata"] is None
+    for key, answer in (("freeze-1", frozen), ("gold-1", gold)):
+        body = {"status": "frozen"} if key == "freeze-1" else {"metadata": {"region": "eu", "tier": "gold"}}
+        again = api.patch_wallet(wallet, body, **{"Idempotency-Key": key})
+        assert (again.status_code, again.content, again.headers["Idempotent-Replayed"]) == (200, answer.content, "true")
+    other = api.patch_wallet(wallet, {"metadata": {"tier": "gold"}}, **{"Idempotency-Key": "gold-1"})
+    assert (other.status_code, error_body(other)["code"]) == (422, "idempotency_key_reused")
+    # The change is in the history (newest first), as asked; its event shows the wallet after it.
+    changes = [row["change"] for row in history(api, wallet) if row["operationType"] == "WALLET_UPDATE"]
+    assert changes == [{"metadata": None}, {"metadata": {"tier": "gold", "region": "eu"}}, {"status": "frozen"}]
+    updated = [e["data"]["metadata"] for e in events_feed(api, wallet=wallet) if e["type"] == "wallet.updated"]
+    assert updated == [{"tier": "bronze"}, {"tier": "gold", "region": "eu"}, None]
 
 
 def test_a_frozen_wallet_answers_409_to_what_takes_money_and_still_takes_credits(api: Api) -> None:
@@ -196,8 +237,9 @@ def test_another_tenants_key_finds_no_wallet_to_change_and_a_read_only_key_may_n
     reader = Api(api_key(TEST_TENANT, Scope.READ).secret)  # of the wallet's own tenant
     with db.connect() as conn:
         before = conn.execute(select(func.count()).select_from(wallet_operations)).scalar_one()
-    assert theirs.patch_wallet(wallet, {"status": "frozen"}).status_code == 404
-    assert reader.patch_wallet(wallet, {"status": "frozen"}).status_code == 403
+    for change in ({"status": "frozen"}, {"metadata": {"owner": "them"}}):
+        assert theirs.patch_wallet(wallet, change).status_code == 404
+        assert reader.patch_wallet(wallet, change).status_code == 403
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(wallet_operations)).scalar_one() == before
-    assert shown(api, wallet)["status"] == Controls().status.value
+    assert (shown(api, wallet)["status"], shown(api, wallet)["metadata"]) == (Controls().status.value, None)

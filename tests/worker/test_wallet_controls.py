@@ -192,3 +192,51 @@ def test_the_same_change_under_one_key_is_the_same_request_however_it_is_written
     assert decided(db, first) == [(APPLIED, None)]
     assert decided(db, again, other) == [(APPLIED, None), (REJECTED, Rejection.IDEMPOTENCY_MISMATCH.value)]
     assert controls(db, wallet)[1] == Decimal("-50.00")
+
+
+def test_a_change_may_replace_the_metadata_in_order_with_the_wallets_other_changes(db: Engine) -> None:
+    """Each change's event shows the metadata right after it, within one batch too; a change
+    that does not name metadata keeps it, null removes it, and a closed wallet keeps its own."""
+    wallet = funded(db, "0")
+    tiers = [
+        wallet_update(wallet, metadata={"tier": "gold"}),
+        wallet_update(wallet, status="frozen"),
+        wallet_update(wallet, metadata={"tier": "silver", "region": "eu"}),
+    ]
+    assert decided(db, *tiers) == [(APPLIED, None)] * 3
+    assert _metadata(db, wallet) == {"tier": "silver", "region": "eu"}
+    removed, closed, refused = (
+        wallet_update(wallet, metadata=None),
+        wallet_update(wallet, status="closed"),
+        wallet_update(wallet, metadata={"tier": "gold"}),
+    )
+    assert decided(db, removed, closed, refused) == [(APPLIED, None), (APPLIED, None), (REJECTED, "Wallet is closed")]
+    assert _metadata(db, wallet) is None
+    with db.connect() as conn:
+        shown = conn.execute(
+            select(events.c.data)
+            .where(events.c.operation_id.in_([r.operation_id for r in (*tiers, removed, closed)]))
+            .order_by(events.c.seq)
+        ).scalars()
+        assert [data["metadata"] for data in shown] == [
+            {"tier": "gold"},
+            {"tier": "gold"},
+            {"tier": "silver", "region": "eu"},
+            None,
+            None,
+        ]
+
+
+def test_the_same_metadata_under_one_key_is_the_same_change_and_other_metadata_is_not(db: Engine) -> None:
+    wallet = funded(db, "0")
+    first = replace(wallet_update(wallet, metadata={"a": "1", "b": "2"}), idempotency_key="meta-1")
+    again = replace(wallet_update(wallet, metadata={"b": "2", "a": "1"}), idempotency_key="meta-1")
+    other = replace(wallet_update(wallet, metadata={"a": "1"}), idempotency_key="meta-1")
+    assert decided(db, first) == [(APPLIED, None)]
+    assert decided(db, again, other) == [(APPLIED, None), (REJECTED, Rejection.IDEMPOTENCY_MISMATCH.value)]
+    assert _metadata(db, wallet) == {"a": "1", "b": "2"}
+
+
+def _metadata(engine: Engine, wallet: uuid.UUID) -> object:
+    with engine.connect() as conn:
+        return conn.execute(select(wallets.c.metadata).where(wallets.c.id == wallet)).scalar_one()

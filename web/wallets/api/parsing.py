@@ -146,8 +146,9 @@ def parse_wallet(body: bytes, *, default_currency: str) -> WalletInput:
 
 
 def parse_wallet_change(body: bytes) -> WalletChange:
-    """``PATCH /wallets/<id>``: ``{"min_balance"?, "max_balance"? (null: none), "status"?}``,
-    at least one (whether the limits suit the wallet's currency is checked once it is known)."""
+    """``PATCH /wallets/<id>``: ``{"min_balance"?, "max_balance"? (null: none), "status"?,
+    "metadata"? (null or {}: none)}``, at least one (whether the limits suit the wallet's
+    currency is checked once it is known)."""
     data = parse_json_object(body)
     refuse_unknown_fields(data, CHANGE_FIELDS)
     return _change_of(data)

@@ -42,6 +42,9 @@ class Wallet(models.Model):
     )
     reference = client_reference()
     metadata = client_metadata()
+    # The metadata it was made with: what its metadata is until a change names some
+    # (shared.wallet_controls), so the answer to any change can be told again.
+    created_metadata = models.JSONField(null=True, blank=True, editable=False, help_text="Its metadata as made")
 
     class Meta:
         db_table = "wallets"

@@ -44,6 +44,7 @@ _CHANGES_UNTIL = (
 )
 CHANGES_MAX = 100_000
 """Most changes of one wallet read back (far more than any wallet is ever given)."""
+_MADE = "SELECT reference, created_metadata FROM wallets WHERE id = %s"
 # The money reversed of an operation and of a transfer, as their writers sum it.
 _OPERATION_REVERSED = f"SELECT {operation_reversed('%s')}"
 _TRANSFER_REVERSED = f"SELECT {transfer_reversed('%s')}"
@@ -115,15 +116,21 @@ def wallet_balance_get(*, wallet_id: UUID, caller: Caller) -> Money:
     return Money(balance, held, currency, controls, Annotations(reference, stored_metadata(metadata)))
 
 
-def wallet_controls_at(*, wallet_id: UUID, operation_id: UUID) -> Controls:
-    """A wallet's controls right after its ledger row ``operation_id``: every change applied
-    until then, in order (the answer to a change, the same however often it is replayed)."""
+def wallet_after(*, wallet_id: UUID, operation_id: UUID) -> tuple[Controls, Annotations]:
+    """A wallet's controls and annotations right after its ledger row ``operation_id``: every
+    change applied until then, in order, over the wallet as made (the answer to a change, the
+    same however often it is replayed)."""
+    made = read_one(_MADE, (str(wallet_id),))
+    if made is None:
+        raise NotFound(Rejection.WALLET_NOT_FOUND.value)
+    reference, metadata = made[0], stored_metadata(made[1])
     controls = Controls()
     for (change,) in read_all(_CHANGES_UNTIL, (str(wallet_id), str(operation_id)), CHANGES_MAX):
         applied = change_of(change)
         if applied is not None:
             controls = applied.applied_to(controls)
-    return controls
+            metadata = applied.metadata_after(metadata)
+    return controls, Annotations(reference, metadata)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,16 +67,17 @@ _WALLET_CREATED = (
     "INSERT INTO events (id, type, tenant_id, wallet_id, data) SELECT %s, %s, tenant_id, id, %s FROM wallet"
 )
 _WALLET_INSERT = (
-    "WITH wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, reference, metadata)"  # noqa: S608 (constants)
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    "WITH wallet AS (INSERT INTO wallets"  # noqa: S608 (constants)
+    " (id, currency, min_balance, max_balance, reference, metadata, created_metadata)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (id) DO NOTHING RETURNING id, tenant_id, currency), " + _WALLET_LIMITS + " " + _WALLET_CREATED
 )
 # The tenant's count goes up only with the insert, and never past its limit.
 _TENANT_WALLET_INSERT = (
     "WITH quota AS ("  # noqa: S608 (constants only)
     " UPDATE tenants SET wallet_count = wallet_count + 1 WHERE id = %s AND wallet_count < wallet_limit RETURNING id"
-    "), wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, reference, metadata, tenant_id)"
-    " SELECT %s, %s, %s, %s, %s, %s, id FROM quota RETURNING id, tenant_id, currency), "
+    "), wallet AS (INSERT INTO wallets (id, currency, min_balance, max_balance, reference, metadata, created_metadata,"
+    " tenant_id) SELECT %s, %s, %s, %s, %s, %s, %s, id FROM quota RETURNING id, tenant_id, currency), "
     + _WALLET_LIMITS
     + " "
     + _WALLET_CREATED
@@ -127,13 +128,15 @@ def wallet_create(*, caller: Caller, wallet: WalletInput) -> NewWallet:
     wallet_id = uuid4()
     controls = Controls() if wallet.limits is None else wallet.limits.applied_to(Controls())
     reference, metadata = wallet.annotations.reference, wallet.annotations.metadata
+    metadata_json = None if metadata is None else json.dumps(metadata)
     row = (
         str(wallet_id),
         wallet.currency,
         controls.min_balance,
         controls.max_balance,
         reference,
-        None if metadata is None else json.dumps(metadata),
+        metadata_json,
+        metadata_json,
     )
     change = None if wallet.limits is None else json.dumps(wallet.limits.to_json())
     limits = (str(uuid4()), uuid_text(caller.key_id), change)

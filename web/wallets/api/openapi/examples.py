@@ -77,7 +77,7 @@ EXAMPLES: dict[str, Any] = {
         **LIMITS,
         **CUSTOMER,
     },
-    "wallet_change": {"max_balance": "1000.00", "status": "frozen"},
+    "wallet_change": {"max_balance": "1000.00", "status": "frozen", "metadata": {"segment": "retail", "kyc": "review"}},
     "wallet_changed": {
         "id": WALLET,
         "currency": "EUR",
@@ -88,6 +88,7 @@ EXAMPLES: dict[str, Any] = {
         "max_balance": "1000.00",
         "status": "frozen",
         **CUSTOMER,
+        "metadata": {"segment": "retail", "kyc": "review"},
     },
     "operation_request": {"operationType": "DEPOSIT", "amount": "100.00", **ORDER},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "currency": "EUR", "operation_id": OPERATION},

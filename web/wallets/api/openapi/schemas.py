@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.annotations import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX, REFERENCE_MAX
+from shared.annotations import (
+    ANNOTATION_FIELDS,
+    METADATA_KEY_MAX,
+    METADATA_MAX_KEYS,
+    METADATA_VALUE_MAX,
+    REFERENCE_MAX,
+)
 from shared.events import EventType
 from shared.holds import REFUSED_AS, HoldState
 from shared.money import MAX_BALANCE
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.outcomes import OperationStatus
 from shared.transfers import TransferState
-from shared.wallet_controls import CHANGE_FIELDS, WalletStatus
+from shared.wallet_controls import CONTROL_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
 from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
@@ -52,7 +58,7 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
     },
     "Wallet": {
         "type": "object",
-        "required": ["id", "currency", "balance", "available", "held", *CHANGE_FIELDS],
+        "required": ["id", "currency", "balance", "available", "held", *CONTROL_FIELDS, *ANNOTATION_FIELDS],
         "properties": {
             "id": ref("Uuid"),
             "currency": ref("Currency"),
@@ -97,6 +103,11 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
                 **ref("WalletStatus"),
                 "description": "frozen: no debit, hold, transfer out or capture (credits, voids and expiries"
                 " still happen); closed: for good, only when empty (no balance, hold or transfer out pending)",
+            },
+            "metadata": {
+                **ref("Metadata"),
+                "nullable": True,
+                "description": "Replaces the wallet's whole metadata (null or {}: none); its reference stays as made",
             },
         },
         "additionalProperties": False,

@@ -45,8 +45,8 @@ from web.wallets.money.selectors import (
     operation_get,
     operation_reversed_get,
     pending_get,
+    wallet_after,
     wallet_balance_get,
-    wallet_controls_at,
 )
 from web.wallets.money.services import Submission, operation_submit, wallet_create, wallet_update
 from web.wallets.ops import metrics
@@ -83,8 +83,8 @@ def _wallet_shown(request: HttpRequest, wallet_id: UUID, caller: Caller) -> Http
 
 
 def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> HttpResponse:
-    """A change of the wallet's limits or status, applied by its writer: answered with the
-    wallet right after it, as its ledger row and the changes before it say (so a replay of its
+    """A change of the wallet's limits, status or metadata, applied by its writer: answered with
+    the wallet right after it, as its ledger row and the changes before it say (so a replay of its
     key answers the same); 202 while it is not applied yet, the writer's refusal as an error."""
     started = time.perf_counter()
     caller.require_write()
@@ -95,8 +95,7 @@ def _wallet_change(request: HttpRequest, caller: Caller, wallet_id: UUID) -> Htt
     if result is None or result.status is OperationStatus.REJECTED:
         return replay_marked(_operation_response(submission), submission.replayed)
     assert result.balance_after is not None
-    controls = wallet_controls_at(wallet_id=wallet_id, operation_id=result.operation_id)
-    annotations = wallet_balance_get(wallet_id=wallet_id, caller=caller).annotations  # as made: never changed
+    controls, annotations = wallet_after(wallet_id=wallet_id, operation_id=result.operation_id)
     after = wallet_json(wallet_id, result.balance_after, result.held_after, submission.currency, controls, annotations)
     return replay_marked(json_response(after), submission.replayed)
 
