@@ -37,7 +37,7 @@ from sqlalchemy import Engine, text
 
 from shared.holds import HoldState
 from shared.money import MAX_BALANCE
-from shared.operations import KINDS, TRANSFER_LEGS, WALLET_UPDATES, TransferLeg
+from shared.operations import KINDS, TRANSFER_LEGS, TransferLeg
 from shared.outcomes import OperationStatus
 from shared.reversed import operation_reversal_counts, transfer_reversal_counts
 from shared.transfers import TransferState
@@ -285,14 +285,13 @@ def time_reversals(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(TIME_CHECK)]
 
 
-_UPDATES = ", ".join(f"'{t.value}'" for t in WALLET_UPDATES)
+# Only a wallet update has a change (as CROSSING_CHECK reads them too).
 METADATA_CHECK = text(
     f"""
     SELECT w.id, w.metadata, w.created_metadata, named.metadata FROM wallets w
     LEFT JOIN LATERAL (
         SELECT o.change -> 'metadata' AS metadata FROM wallet_operations o
-        WHERE o.wallet_id = w.id AND o.operation_type IN ({_UPDATES}) AND o.status = '{APPLIED}'
-            AND o.change ? 'metadata'
+        WHERE o.wallet_id = w.id AND o.status = '{APPLIED}' AND o.change ? 'metadata'
         ORDER BY o.seq DESC LIMIT 1
     ) named ON true
     WHERE w.metadata IS DISTINCT FROM

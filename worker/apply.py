@@ -77,7 +77,8 @@ _LOCK_WALLETS = (
     .with_for_update(key_share=True)
 )
 
-# Read only for a batch that changes a wallet: its wallet.updated event shows them.
+# Read only for a batch that changes a wallet: a change may replace its metadata, and its
+# wallet.updated event shows both.
 _WALLET_ANNOTATIONS = select(wallets.c.id, wallets.c.reference, wallets.c.metadata).where(wallets.c.id == any_(_IDS))
 
 _STORED_RESULTS = select(
@@ -147,7 +148,8 @@ def _keyed_operations(conn: Connection, requests: Sequence[OperationRequest]) ->
 
 
 def _wallet_annotations(conn: Connection, requests: Sequence[OperationRequest]) -> dict[UUID, Annotations]:
-    """The reference and metadata of the wallets ``requests`` change (none if they change none)."""
+    """The reference and metadata of the wallets ``requests`` change, as they stand before the
+    batch (none if they change none)."""
     updated = sorted({r.wallet_id for r in requests if r.operation_type.kind.updates_wallet})
     if not updated:
         return {}

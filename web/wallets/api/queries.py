@@ -58,14 +58,13 @@ def instant(name: str, value: str) -> datetime:
     value = _OFFSET_SPACE.sub(r"\1+\2", value.strip())
     try:
         moment = datetime.fromisoformat(value)
-        moment = moment if moment.tzinfo is None else moment.astimezone(UTC)
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset taking it past year 1 or 9999
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise InvalidRequest(
-            f"{INVALID_TIME}: {name} must be an ISO 8601 date and time with a UTC offset, such as 2026-03-01T00:00:00Z"
-        )
-    return moment.astimezone(UTC)
+        pass
+    raise InvalidRequest(
+        f"{INVALID_TIME}: {name} must be an ISO 8601 date and time with a UTC offset, such as 2026-03-01T00:00:00Z"
+    )
 
 
 def past_instant(name: str, value: str) -> datetime:
