@@ -7,6 +7,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import time
 
 from sqlalchemy import Engine, text
 
@@ -72,3 +73,17 @@ def terminate_backends(db: Engine, application_name: str) -> int:
             {"name": application_name},
         ).scalar_one()
     return killed
+
+
+def backend_exit_wait(db: Engine, pid: int, within: float = 10.0) -> None:
+    """Wait until the PostgreSQL backend ``pid`` has exited. A client closing its socket returns
+    at once; the backend ends, and only then frees its session locks, a moment later."""
+    deadline = time.monotonic() + within
+    while True:
+        with db.connect() as conn:
+            alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+            if not alive.scalar_one():
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"backend {pid} still alive after {within}s")
+        time.sleep(0.01)

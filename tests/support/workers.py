@@ -9,7 +9,7 @@ import uuid
 from decimal import Decimal
 
 import redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from shared import keys
 from shared.config import Settings
@@ -19,6 +19,7 @@ from shared.outcomes import OperationStatus
 from shared.replies import Reply, replies_entries, reply_parse
 from shared.sharding import shard_for
 from shared.tables import wallets
+from tests.support.databases import backend_exit_wait
 from tests.support.factories import seed_applied_deposit, wallet_row
 from web.wallets.money.inbox import inbox_for
 from web.wallets.money.queueing import operation_send
@@ -138,6 +139,16 @@ class Rig:
 
     def wallet_on(self, shard: int, funds: str = "0") -> uuid.UUID:
         return wallet_on(self.db, self.settings, shard, funds)
+
+    def kill(self, worker: ShardWorker) -> None:
+        """What a killed worker's process leaves: its connection closed (its Redis claim and
+        heartbeat stay), and its PostgreSQL backend gone, its lease locks with it. Closing a
+        socket returns at once; the backend ends a moment later, so this waits for it."""
+        assert worker.leases.connection is not None
+        pid = worker.leases.connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        worker.leases.connection.commit()
+        worker.leases.drop("killed")
+        backend_exit_wait(self.db, pid)
 
     def reply(self, request: OperationRequest) -> OperationResult:
         """The latest answer to ``request``."""

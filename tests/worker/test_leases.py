@@ -87,8 +87,8 @@ def test_standby_takes_over_when_the_owner_dies(rig: Rig) -> None:
         standby.rebalance()
         assert list(owner.owned) == [0]
         assert standby.owned == []
-        owner.leases.drop("killed")  # what a dead process's closed connection does
-        rig.redis.zrem(keys.WORKERS_KEY, owner.name)
+        rig.kill(owner)
+        rig.redis.zrem(keys.WORKERS_KEY, owner.name)  # its heartbeat has expired
         standby.rebalance()
         assert list(standby.owned) == [0]
         wallet = wallet_row(rig.db)
