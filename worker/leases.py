@@ -52,6 +52,7 @@ MAX_BACKOFF = 10.0
 
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:cls, :shard)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:cls, :shard)")
+_UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,16 @@ class Leases:
         self._retry_at = time.monotonic() + delay
         reason = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0][:120]
         self.drop(f"PostgreSQL: {exc.__class__.__name__} ({reason}); leasing again in {delay:.1f}s")
+
+    def release(self, why: str) -> None:
+        """Give up every lease on a graceful stop: unlocked before the connection closes, so the
+        next worker to rebalance finds them free (a closed connection's backend frees its locks
+        only once it has ended, a moment later)."""
+        if self.connection is not None and self.owned:
+            with contextlib.suppress(SQLAlchemyError):
+                self.connection.execute(_UNLOCK_ALL)
+                self.connection.commit()
+        self.drop(why, level=logging.INFO)
 
     def drop(self, why: str, level: int = logging.WARNING) -> None:
         """Forget every lease: closing the connection releases its locks (if it still exists)."""

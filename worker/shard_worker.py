@@ -220,7 +220,7 @@ class ShardWorker:
     def teardown(self) -> None:
         """Release every lease, leave the membership, then the dashboards (in that order, so a
         stopped worker is not listed again by its last lease release)."""
-        self.leases.drop("stopping", level=logging.INFO)
+        self.leases.release("stopping")
         with contextlib.suppress(redis.RedisError):
             member_leave(self.connection, self.name)
         with contextlib.suppress(redis.RedisError):
