@@ -35,6 +35,9 @@ class RequestError(WalletError):
     """A request the service refuses; ``status`` is its HTTP status."""
 
     status = 400
+    index: int | None = None
+    """Which item of a bulk request it refuses (from 0), set by the bulk request's parsing; None
+    for the request as a whole."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -44,16 +44,13 @@ from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGISe
 from shared.config import DEFAULTS, get_settings
 from web.wallets.api.request_ids import REQUEST_ID_HEADER, request_id_from
 from web.wallets.error_codes import BODY_TOO_LARGE, HEAD_TOO_LARGE, UNAVAILABLE, request_error_fields
-from web.wallets.inputs import MAX_BODY_BYTES
+from web.wallets.inputs import body_limit
 
 HEAD_LIMIT = 16 * 1024
 """Bytes of header lines a request may send (the request line has pywsgi's own 8 KiB limit)."""
 
 HEADER_LIMIT = 64
 """Header lines a request may send."""
-
-BODY_LIMIT = MAX_BODY_BYTES
-"""Largest body read (the API refuses a bigger one with a JSON 400 too)."""
 
 APP_SLOT_WAIT = 1.0
 """Seconds a request waits for one of the process's application slots before a 503."""
@@ -140,7 +137,7 @@ class StrictHandler(PyWSGIHandler):  # type: ignore[misc]
         lengths = self.headers.get_all("content-length") or []
         if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0])):
             raise BadRequest("invalid Content-Length")
-        if (self.content_length or 0) > BODY_LIMIT:
+        if (self.content_length or 0) > body_limit(self.path.partition("?")[0]):
             raise BadRequest(BODY_TOO_LARGE)
         self._body = self._read_body(self.content_length or 0)
         self._deadline_cancel()

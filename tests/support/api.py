@@ -73,6 +73,12 @@ class Api:
             f"/api/v1/{of}/reversal", data=_encoded(body), content_type="application/json", headers=headers
         )
 
+    def post_bulk(self, body: Any, **headers: str) -> Any:
+        """``POST /api/v1/operations/bulk``: ``body`` is its list of operations, or a whole body
+        (a dict or bytes)."""
+        data = _encoded({"operations": body} if isinstance(body, list) else body)
+        return self.client.post("/api/v1/operations/bulk", data=data, content_type="application/json", headers=headers)
+
     def patch_wallet(self, wallet_id: str, body: Any, **headers: str) -> Any:
         """``PATCH /api/v1/wallets/<id>``: a change of its limits or status."""
         return self.client.patch(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from shared import webhook_urls
 from shared.outcomes import REJECTION_CODES
-from web.wallets.inputs import HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS, MAX_WEBHOOK_ENDPOINTS
+from web.wallets.inputs import BULK_MAX_ITEMS, HISTORY_MAX_LIMIT, HOLD_MAX_SECONDS, MAX_WEBHOOK_ENDPOINTS
 
 # Messages of request bodies and query strings (``api.parsing``).
 INVALID_AMOUNT = "Invalid or missing amount"
@@ -47,6 +47,13 @@ ENDPOINT_QUOTA = f"This tenant has reached its limit of {MAX_WEBHOOK_ENDPOINTS} 
 
 INVALID_LIMIT = f"limit must be an integer from 1 to {HISTORY_MAX_LIMIT}"
 
+OVER_RATE = "More than a rate limit allows in one request"
+"""Followed by how many the request counts and the key's rate (a bulk request to split)."""
+INVALID_BULK = f'Invalid "operations": a list of 1 to {BULK_MAX_ITEMS} operations'
+INVALID_WALLET_ID = 'Invalid or missing "wallet_id": a wallet id'
+DUPLICATE_ITEM_KEY = "Duplicate idempotency_key for one wallet in one request"
+BULK_HEADER_KEY = 'A bulk request takes no Idempotency-Key header: give each operation its "idempotency_key"'
+
 UNKNOWN_PARAMETERS = "Unknown query parameters"
 """Followed by the ones sent, and the ones the request takes (a mistyped filter must not
 widen an answer); also a parameter given twice."""
@@ -56,6 +63,9 @@ INVALID_TIME = "Invalid time"
 """Followed by the parameter and why: not ISO 8601 with a UTC offset, or in the future."""
 INVALID_RANGE = "Invalid range"
 """Followed by the rule a statement's ``from`` and ``to`` break."""
+
+OPERATION_REJECTED = "Operation rejected"
+"""A worker's refusal that carries no message of its own (the code is its status's)."""
 
 # Messages of authentication, quotas, idempotency and lookups.
 MISSING = "Missing API key: send Authorization: Bearer <key>"
@@ -104,6 +114,11 @@ BY_MESSAGE = {
     DUPLICATE_KEY: "duplicate_json_key",
     INVALID_CURSOR: "invalid_cursor",
     INVALID_LIMIT: "invalid_limit",
+    OVER_RATE: "over_rate_limit_at_once",
+    INVALID_BULK: "invalid_operations",
+    DUPLICATE_ITEM_KEY: "duplicate_idempotency_key",
+    INVALID_WALLET_ID: "invalid_wallet_id",
+    BULK_HEADER_KEY: "bulk_idempotency_key_header",
     UNKNOWN_PARAMETERS: "unknown_parameter",
     INVALID_FILTER: "invalid_filter",
     INVALID_TIME: "invalid_time",

@@ -18,6 +18,23 @@ MAX_BODY_BYTES = 256 * 1024
 """Largest request body the API reads: one write whose reference and metadata are at every limit
 of ``shared.annotations`` fits, even with each character written as a ``\\uXXXX`` escape."""
 
+BULK_MAX_ITEMS = 1000
+"""Operations one bulk request may carry."""
+
+BULK_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest body of a bulk request (its own limit): 1,000 operations of about 4 KiB each, reference
+and metadata included."""
+
+BULK_PATH = "/api/v1/operations/bulk"
+"""The bulk request's path (with or without a trailing slash): the one that may send a body up to
+``BULK_MAX_BODY_BYTES``."""
+
+
+def body_limit(path: str) -> int:
+    """The largest body a request to ``path`` may send."""
+    return BULK_MAX_BODY_BYTES if path.rstrip("/") == BULK_PATH else MAX_BODY_BYTES
+
+
 HOLD_DEFAULT_SECONDS = 7 * 24 * 3600
 """How long a hold lasts when ``expires_in`` is not given (7 days)."""
 
@@ -48,6 +65,15 @@ class OperationInput:
     operation_type: OperationType
     amount: Decimal
     annotations: Annotations = NONE
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItem:
+    """One operation of a bulk request: an operation, its wallet and its own Idempotency-Key."""
+
+    wallet_id: UUID
+    operation: OperationInput
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

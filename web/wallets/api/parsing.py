@@ -14,16 +14,18 @@ from uuid import UUID
 
 from shared import webhook_urls
 from shared.annotations import ANNOTATION_FIELDS, Annotations, InvalidAnnotation
-from shared.errors import InvalidRequest, NotFound, UnsupportedMediaType
+from shared.errors import InvalidRequest, NotFound, RequestError, UnsupportedMediaType
 from shared.events import EventType
 from shared.money import InvalidAmount, currency_known, parse_amount
 from shared.operations import CLIENT_OPERATION_TYPES, OperationType
 from shared.wallet_controls import CHANGE_FIELDS, InvalidChange, WalletChange
 from web.wallets.error_codes import (
+    DUPLICATE_ITEM_KEY,
     DUPLICATE_KEY,
     HOLD_TO_SELF,
     INVALID_AMOUNT,
     INVALID_ANNOTATIONS,
+    INVALID_BULK,
     INVALID_CONTROLS,
     INVALID_CURRENCY,
     INVALID_CURSOR,
@@ -31,10 +33,12 @@ from web.wallets.error_codes import (
     INVALID_EVENT_TYPES,
     INVALID_EXPIRES_IN,
     INVALID_FROM,
+    INVALID_KEY,
     INVALID_LIMIT,
     INVALID_OPERATION_TYPE,
     INVALID_TO,
     INVALID_WALLET_FILTER,
+    INVALID_WALLET_ID,
     MALFORMED_JSON,
     NOT_AN_OBJECT,
     NOT_JSON,
@@ -42,10 +46,12 @@ from web.wallets.error_codes import (
     UNKNOWN_FIELDS,
 )
 from web.wallets.inputs import (
+    BULK_MAX_ITEMS,
     HISTORY_DEFAULT_LIMIT,
     HISTORY_MAX_LIMIT,
     HOLD_DEFAULT_SECONDS,
     HOLD_MAX_SECONDS,
+    BulkItem,
     EndpointInput,
     HoldInput,
     OperationInput,
@@ -54,6 +60,7 @@ from web.wallets.inputs import (
     WalletInput,
 )
 from web.wallets.money.currencies import limits_in
+from web.wallets.money.idempotency import parse_idempotency_key
 
 
 def _reject_constant(name: str) -> Any:
@@ -126,6 +133,8 @@ WALLET_FIELDS = ("currency", *LIMIT_FIELDS, *ANNOTATION_FIELDS)
 OPERATION_FIELDS = ("operationType", "amount", *ANNOTATION_FIELDS)
 TRANSFER_FIELDS = ("from", "to", "amount", *ANNOTATION_FIELDS)
 HOLD_FIELDS = ("amount", "expires_in", "to", *ANNOTATION_FIELDS)
+BULK_FIELDS = ("operations",)
+BULK_ITEM_FIELDS = ("wallet_id", *OPERATION_FIELDS, "idempotency_key")
 PARTIAL_FIELDS = ("amount", *ANNOTATION_FIELDS)
 """A capture's and a reversal's (``parse_partial``); a void's, without the amount."""
 ENDPOINT_FIELDS = ("url", "event_types")
@@ -162,14 +171,54 @@ def _change_of(data: dict[str, Any]) -> WalletChange:
 
 
 def parse_operation(body: bytes) -> OperationInput:
-    data = parse_json_object(body)
+    return _operation_of(parse_json_object(body), OPERATION_FIELDS)
+
+
+def _operation_of(data: dict[str, Any], fields: tuple[str, ...]) -> OperationInput:
     amount = _amount_of(data)
-    refuse_unknown_fields(data, OPERATION_FIELDS)
+    refuse_unknown_fields(data, fields)
     raw_type = data.get("operationType")
     if raw_type not in CLIENT_OPERATION_TYPES:
         raise InvalidRequest(INVALID_OPERATION_TYPE)
     operation_type = OperationType(raw_type)
     return OperationInput(operation_type=operation_type, amount=amount, annotations=_annotations_of(data))
+
+
+def parse_bulk(body: bytes) -> list[BulkItem]:
+    """``{"operations": [{"wallet_id", "operationType", "amount", "reference"?, "metadata"?,
+    "idempotency_key"?}, ...]}``: 1 to ``BULK_MAX_ITEMS`` operations, each checked as a single
+    one is; the error of a bad one names its ``index``. An Idempotency-Key names one operation
+    of a wallet: twice for one wallet in one request is refused."""
+    data = parse_json_object(body)
+    refuse_unknown_fields(data, BULK_FIELDS)
+    raw = data.get("operations")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= BULK_MAX_ITEMS:
+        raise InvalidRequest(INVALID_BULK)
+    items: list[BulkItem] = []
+    keyed: set[tuple[UUID, str]] = set()
+    for index, entry in enumerate(raw):
+        try:
+            if not isinstance(entry, dict):
+                raise InvalidRequest(INVALID_BULK)
+            item = _bulk_item_of(entry)
+            if item.idempotency_key is not None:
+                if (item.wallet_id, item.idempotency_key) in keyed:
+                    raise InvalidRequest(DUPLICATE_ITEM_KEY)
+                keyed.add((item.wallet_id, item.idempotency_key))
+        except RequestError as exc:
+            exc.index = index
+            raise
+        items.append(item)
+    return items
+
+
+def _bulk_item_of(data: dict[str, Any]) -> BulkItem:
+    operation = _operation_of(data, BULK_ITEM_FIELDS)
+    wallet_id = _wallet_field(data, "wallet_id", INVALID_WALLET_ID)
+    key = data.get("idempotency_key")
+    if key is not None and not isinstance(key, str):
+        raise InvalidRequest(INVALID_KEY)
+    return BulkItem(wallet_id, operation, parse_idempotency_key(key))
 
 
 def _wallet_field(data: dict[str, Any], name: str, message: str) -> UUID:

@@ -96,6 +96,10 @@ def api_view(*methods: str, public: bool = False) -> Callable[[View], View]:
             except RateLimited as exc:
                 return error_response(exc.message, exc.status, Retry_After=str(exc.retry_after))
             except RequestError as exc:
+                if exc.index is not None:
+                    return json_response(
+                        {**served_error_fields(exc.message, exc.status), "index": exc.index}, exc.status
+                    )
                 return error_response(exc.message, exc.status)
             except RequestDataTooBig:
                 return error_response(BODY_TOO_LARGE, 400)

@@ -4,7 +4,7 @@ name is its ``route`` label in ``/metrics``."""
 
 from django.urls import re_path
 
-from web.wallets.api.views import events, history, holds, service, transfers, wallets, webhooks
+from web.wallets.api.views import bulk, events, history, holds, service, transfers, wallets, webhooks
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -27,6 +27,7 @@ urlpatterns = [
         name="wallet_statement",
     ),
     re_path(r"^api/v1/operations/?$", history.operations_search_view, name="operations"),
+    re_path(r"^api/v1/operations/bulk/?$", bulk.operations_bulk_view, name="operations_bulk"),
     re_path(rf"^api/v1/operations/{ID.format('operation_id')}/?$", wallets.operation_detail_view, name="operation"),
     re_path(
         rf"^api/v1/operations/{ID.format('operation_id')}/reversal/?$",

@@ -27,9 +27,10 @@ import redis
 
 from shared import keys
 from shared.config import Settings
-from shared.errors import RateLimited, ServiceUnavailable
+from shared.errors import InvalidRequest, RateLimited, ServiceUnavailable
 from shared.rates import Limit, RateLimit
 from web.wallets.auth.api_keys import Caller
+from web.wallets.error_codes import OVER_RATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Counted:
     limit: Limit
     key: str
     rate: RateLimit
+    cost: int = 1
+    """How many of what the limit counts the request is (a bulk request's items)."""
 
 
 def counted(caller: Caller, settings: Settings, *limits: Limit) -> list[Counted]:
@@ -56,38 +59,40 @@ def counted(caller: Caller, settings: Settings, *limits: Limit) -> list[Counted]
     ]
 
 
-# Checks NLIMITS limits, KEYS[KOFF + i] (counter prefix) with ARGV[AOFF + 2i - 1, AOFF + 2i]
-# (amount, window seconds), and counts the request in each if all allow it; else sets
-# `refused` to {i, seconds to wait}. The including script defines NLIMITS, KOFF and AOFF.
+# Checks NLIMITS limits, KEYS[KOFF + i] (counter prefix) with ARGV[AOFF + 3i - 2 .. AOFF + 3i]
+# (amount, window seconds, cost), and counts the request's cost in each if all allow it; else
+# sets `refused` to {i, seconds to wait}. The including script defines NLIMITS, KOFF and AOFF.
+# A cost is at most the limit's amount (``over_rate``: a bigger one could never pass).
 LIMIT_LUA = """
 local refused = nil
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local counters = {}
 for i = 1, NLIMITS do
-  local amount, window = tonumber(ARGV[AOFF + 2 * i - 1]), tonumber(ARGV[AOFF + 2 * i])
+  local amount, window = tonumber(ARGV[AOFF + 3 * i - 2]), tonumber(ARGV[AOFF + 3 * i - 1])
+  local cost = tonumber(ARGV[AOFF + 3 * i])
   local index = math.floor(now / window)
   local elapsed = now - index * window
   local current_key = KEYS[KOFF + i] .. ':' .. index
   local previous = tonumber(redis.call('GET', KEYS[KOFF + i] .. ':' .. (index - 1)) or '0')
   local current = tonumber(redis.call('GET', current_key) or '0')
-  if previous * (1 - elapsed / window) + current + 1 > amount then
+  if previous * (1 - elapsed / window) + current + cost > amount then
     local wait
-    if current + 1 <= amount then
-      -- the previous window's weight must fall: (1 - f) * previous + current + 1 <= amount
-      wait = (1 - (amount - current - 1) / previous) * window - elapsed
+    if current + cost <= amount then
+      -- the previous window's weight must fall: (1 - f) * previous + current + cost <= amount
+      wait = (1 - (amount - current - cost) / previous) * window - elapsed
     else
-      -- this window becomes the previous one: (1 - f) * current + 1 <= amount
-      wait = window - elapsed + (1 - (amount - 1) / current) * window
+      -- this window becomes the previous one: (1 - f) * current + cost <= amount
+      wait = window - elapsed + (1 - (amount - cost) / current) * window
     end
     refused = {i, math.max(1, math.ceil(wait))}
     break
   end
-  counters[i] = {current_key, 2 * window}
+  counters[i] = {current_key, 2 * window, cost}
 end
 if not refused then
   for i = 1, NLIMITS do
-    redis.call('INCR', counters[i][1])
+    redis.call('INCRBY', counters[i][1], counters[i][3])
     redis.call('EXPIRE', counters[i][1], counters[i][2])
   end
 end
@@ -98,7 +103,18 @@ _SPEND = "local NLIMITS, KOFF, AOFF = #KEYS, 0, 0\n" + LIMIT_LUA + "if refused t
 
 def limit_args(limits: Sequence[Counted]) -> list[Any]:
     """The ARGV of ``LIMIT_LUA`` for ``limits`` (their counter prefixes are the KEYS)."""
-    return [part for c in limits for part in (c.rate.amount, c.rate.seconds)]
+    return [part for c in limits for part in (c.rate.amount, c.rate.seconds, c.cost)]
+
+
+def costs_within_rates(limits: Sequence[Counted]) -> None:
+    """``InvalidRequest`` if a request costs more than one of its limits allows in a whole
+    window: it could never pass, so waiting (a 429) would not help; it must be split."""
+    for c in limits:
+        if c.cost > c.rate.amount:
+            raise InvalidRequest(
+                f"{OVER_RATE}: {c.cost} {c.limit.value} in one request, this key's rate is"
+                f" {c.rate.amount} per {c.rate.per}"
+            )
 
 
 def refusal(limits: Sequence[Counted], index: int, retry_after: int) -> RateLimited:

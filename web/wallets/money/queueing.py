@@ -8,6 +8,7 @@ limits and the Idempotency-Key's record in a script); the answer comes to the pr
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -48,6 +49,18 @@ class Delivery:
     """Over a rate limit: nothing was enqueued."""
 
 
+# Runs the commands ARGV[first .. last] holds, each written as its number of parts then its parts.
+_RUN_LUA = """
+local function run(first, last)
+  local i = first
+  while i <= last do
+    local n = tonumber(ARGV[i])
+    redis.call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
+end
+"""
+
 # A replay (the Idempotency-Key already recorded) returns the record and counts against
 # nothing. Otherwise counts the request against its rate limits (``rate_limits.LIMIT_LUA``),
 # then records the Idempotency-Key if there is one, then runs the enqueue commands, atomically:
@@ -56,7 +69,7 @@ class Delivery:
 # answer and gave a 202, settling finds it (``worker.pending``) and never applies the operation.
 # KEYS: the record's key (or the refused key), the limits' counter prefixes. ARGV: the number
 # of limits, the record's value ('' for none) and TTL, the refused key and its TTL, the limits'
-# amounts and windows, the commands.
+# amounts, windows and costs, the commands.
 _LIMIT_CLAIM_AND_ENQUEUE = (
     """local NLIMITS, KOFF, AOFF = tonumber(ARGV[1]), 1, 5
 if ARGV[2] ~= '' then
@@ -73,12 +86,10 @@ end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 end
-local i = 6 + 2 * NLIMITS
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-end
+"""
+    + _RUN_LUA
+    + """
+run(6 + 3 * NLIMITS, #ARGV)
 return false
 """
 )
@@ -139,7 +150,7 @@ def operation_send(
     try:
         commands = _enqueue_commands(settings, request)
         if record is not None or limits:
-            flat = [part for command in commands for part in (len(command), *command)]
+            flat = _flat(commands)
             refused_key = keys.refused_key(request.operation_id)
             script = (
                 1 + len(limits),
@@ -173,6 +184,112 @@ def operation_send(
     finally:
         pool.release(conn)
     return Delivery(result=inbox.wait(request.operation_id, wait))
+
+
+# Queues one shard's part of a bulk request, in the request's order: each operation's
+# Idempotency-Key record if it has one, then its enqueue; an operation whose key is already
+# recorded is not queued, and that record is answered for it instead. Then rings the shard's
+# bell once. (The request's rate limits were counted before, for all of it: ``requests_send``.)
+# KEYS: the shard's bell. ARGV, per operation: the record's key ('' for none), value and TTL,
+# the number of parts of its commands, the commands (as ``run`` takes them).
+# Returns, per operation, the record that held its key, or '' when it was queued.
+_CLAIM_AND_ENQUEUE_MANY = (
+    _RUN_LUA
+    + """
+local answers, i = {}, 1
+while i <= #ARGV do
+  local earlier, last = false, i + 3 + tonumber(ARGV[i + 3])
+  if ARGV[i] ~= '' then
+    earlier = redis.call('GET', ARGV[i])
+    if not earlier then
+      redis.call('SET', ARGV[i], ARGV[i + 1], 'EX', ARGV[i + 2])
+    end
+  end
+  if earlier then
+    answers[#answers + 1] = earlier
+  else
+    run(i + 4, last)
+    answers[#answers + 1] = ''
+  end
+  i = last + 1
+end
+redis.call('RPUSH', KEYS[1], 1)
+return answers
+"""
+)
+
+
+def requests_send(
+    *,
+    connection: redis.Redis,
+    settings: Settings,
+    sends: Sequence[tuple[OperationRequest, KeyRecord | None]],
+    wait: float,
+) -> list[Delivery]:
+    """Enqueue many requests, each with its Idempotency-Key ``record`` if it has one, and wait
+    up to ``wait`` seconds in all for their answers: one ``Delivery`` per request, in order.
+
+    One script per shard (``_CLAIM_AND_ENQUEUE_MANY``), all of them written in one round trip:
+    a shard's requests are queued in the order given, so a wallet's are applied in that order.
+    Nothing counts rate limits here (the caller has, for all of them). Redis failing before
+    anything was sent is ``ServiceUnavailable``; after, ``OutcomeUnknown`` for all of them, as
+    for one request (``operation_send``). An answer that does not come within ``wait`` (or is
+    lost with the inbox's connection) is None."""
+    inbox = inbox_for(connection, keep=settings.reply_ttl)
+    sent = [(r if r.reply_to is not None else replace(r, reply_to=inbox.name), record) for r, record in sends]
+    if wait > 0 and not inbox.ready(READY_WAIT):
+        raise ServiceUnavailable("Redis is unavailable: the inbox cannot listen")
+    by_shard: dict[int, list[int]] = {}
+    for index, (request, _) in enumerate(sent):
+        by_shard.setdefault(shard_for(request.wallet_id, settings.shard_count), []).append(index)
+    scripts: list[Command] = []
+    for shard, indexes in by_shard.items():
+        args: list[Any] = []
+        for index in indexes:
+            request, record = sent[index]
+            commands = enqueue_commands(
+                request=request, shard=shard, result_ttl=settings.result_ttl, failure_ttl=settings.failure_ttl
+            )
+            flat = _flat(commands)
+            args += (record.key, record.value, record.ttl) if record is not None else ("", "", 0)
+            args += (len(flat), *flat)
+        scripts.append(("EVAL", _CLAIM_AND_ENQUEUE_MANY, 1, keys.bell_key(shard), *args))
+    pool = connection.connection_pool
+    try:
+        conn = pool.get_connection()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    try:
+        answers = _exchange(conn, scripts)
+    except BaseException as exc:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
+        if isinstance(exc, redis.RedisError):
+            raise OutcomeUnknown(f"Redis failed after a bulk enqueue of {len(sent)} was sent: {exc}") from exc
+        raise
+    finally:
+        pool.release(conn)
+    earlier: dict[int, str] = {}
+    for indexes, answer in zip(by_shard.values(), answers, strict=True):
+        for index, held in zip(indexes, answer, strict=True):
+            if held:
+                earlier[index] = held.decode()
+    deadline = time.monotonic() + wait
+    deliveries: list[Delivery] = []
+    for index, (request, _) in enumerate(sent):
+        if index in earlier:
+            deliveries.append(Delivery(result=None, earlier=earlier[index]))
+            continue
+        try:
+            result = inbox.wait(request.operation_id, max(0.0, deadline - time.monotonic()))
+        except OutcomeUnknown:
+            result = None  # the inbox lost Redis meanwhile: not known yet
+        deliveries.append(Delivery(result=result))
+    return deliveries
+
+
+def _flat(commands: Sequence[Command]) -> list[Any]:
+    """``commands`` as the scripts' ``run`` takes them: each one's number of parts, then its parts."""
+    return [part for command in commands for part in (len(command), *command)]
 
 
 def _exchange(conn: Connection, commands: Sequence[Command]) -> list[Any]:

@@ -8,6 +8,7 @@ holds equal to the migrations.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -31,11 +32,16 @@ _BALANCE = (
     " FROM wallets WHERE id = %s"
 )
 _KNOWN = "SELECT tenant_id, currency FROM wallets WHERE id = %s"
+_KNOWN_MANY = "SELECT id, tenant_id, currency FROM wallets WHERE id = ANY(%s::uuid[])"
 
 _OPERATION_COLUMNS = ", ".join(LEDGER_COLUMNS)
 # Built from shared.ledger's constant column list only (no input reaches these strings).
 _OPERATION = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE id = %s"  # noqa: S608
 _OPERATION_BY_KEY = f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations WHERE wallet_id = %s AND idempotency_key = %s"  # noqa: S608
+_OPERATIONS_BY_KEYS = (
+    f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations"  # noqa: S608 (constants)
+    " WHERE (wallet_id, idempotency_key) IN (SELECT * FROM unnest(%s::uuid[], %s::text[]))"
+)
 # A wallet's applied changes up to one of its rows, oldest first (by wallet_operations_history).
 _CHANGES_UNTIL = (
     "SELECT change FROM wallet_operations WHERE wallet_id = %s AND seq <= (SELECT seq FROM wallet_operations"  # noqa: S608 (constants)
@@ -177,6 +183,14 @@ def wallet_ensure_reachable(
     return wallet
 
 
+def wallets_reachable(*, wallet_ids: Collection[UUID], caller: Caller) -> dict[UUID, KnownWallet]:
+    """Those of ``wallet_ids`` that exist and are the caller's tenant's, in one query (the many
+    wallets of a bulk request: not read one by one through the cache)."""
+    rows = read_all(_KNOWN_MANY, ([str(w) for w in wallet_ids],), len(wallet_ids))
+    known = {UUID(str(row[0])): KnownWallet(_tenant_id(row[1]), row[2]) for row in rows}
+    return {wallet_id: wallet for wallet_id, wallet in known.items() if caller.reaches(wallet.tenant_id)}
+
+
 def operation_get(*, operation_id: UUID) -> LedgerRecord | None:
     row = read_one(_OPERATION, (str(operation_id),))
     return None if row is None else LedgerRecord.from_values(row)
@@ -186,6 +200,14 @@ def operation_by_key_get(*, wallet_id: UUID, idempotency_key: str) -> LedgerReco
     """The ledger row an Idempotency-Key of a wallet names, for good, if it was decided."""
     row = read_one(_OPERATION_BY_KEY, (str(wallet_id), idempotency_key))
     return None if row is None else LedgerRecord.from_values(row)
+
+
+def operations_by_keys_get(*, keyed: Collection[tuple[UUID, str]]) -> dict[tuple[UUID, str], LedgerRecord]:
+    """The ledger rows the Idempotency-Keys ``keyed`` (wallet, key) name, of those decided."""
+    wallet_ids, idempotency_keys = [str(w) for w, _ in keyed], [k for _, k in keyed]
+    rows = read_all(_OPERATIONS_BY_KEYS, (wallet_ids, idempotency_keys), len(keyed))
+    records = [LedgerRecord.from_values(row) for row in rows]
+    return {(r.wallet_id, r.idempotency_key): r for r in records if r.idempotency_key is not None}
 
 
 def operation_reversed_get(*, operation_id: UUID) -> Decimal:

@@ -83,11 +83,16 @@ _TENANT_WALLET_INSERT = (
     + _WALLET_CREATED
     + " RETURNING wallet_id"
 )
-# Built from shared.ledger's constant column list only (no input reaches this string).
-_PENDING_INSERT = (
-    f"INSERT INTO pending_operations (shard, {', '.join(PENDING_COLUMNS)})"  # noqa: S608
-    f" VALUES (%s{', %s' * len(PENDING_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
-)
+_PENDING_ROW = f"(%s{', %s' * len(PENDING_COLUMNS)})"
+
+
+def _pending_insert(rows: int) -> str:
+    """The statement recording ``rows`` pending operations; built from shared.ledger's constant
+    column list only (no input reaches it)."""
+    return (
+        f"INSERT INTO pending_operations (shard, {', '.join(PENDING_COLUMNS)})"  # noqa: S608
+        f" VALUES {', '.join([_PENDING_ROW] * rows)} ON CONFLICT (id) DO NOTHING"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,15 +251,36 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
 def pending_record(*, request: OperationRequest, settings: Settings) -> None:
     """Make an operation about to be answered 202 durable: whatever Redis loses, the shard's
     worker applies it from PostgreSQL (``worker.pending``) or finds it decided."""
+    pending_records(requests=[request], settings=settings)
+
+
+def pending_records(*, requests: Sequence[OperationRequest], settings: Settings) -> None:
+    """``pending_record`` of each of ``requests``, in one statement."""
+    if not requests:
+        return
+    values = [
+        value
+        for request in requests
+        for value in (shard_for(request.wallet_id, settings.shard_count), *pending_values(request))
+    ]
     try:
-        write(_PENDING_INSERT, (shard_for(request.wallet_id, settings.shard_count), *pending_values(request)))
+        write(_pending_insert(len(requests)), tuple(values))
     except (ServiceUnavailable, StatementRefused):
         # Still a 202: the operation may be queued; with PostgreSQL down it is not applied either.
-        log.error("could not record pending operation %s", request.operation_id, exc_info=True)
+        ids = ", ".join(str(r.operation_id) for r in requests)
+        log.error("could not record pending operations %s", ids, exc_info=True)
 
 
 def _fingerprint_of(row: LedgerRecord) -> str:
     return request_fingerprint(row.wallet_id, request_identity(row))
+
+
+def replay_of(row: LedgerRecord, fingerprint: str) -> Submission:
+    """The answer to a request of ``fingerprint`` whose Idempotency-Key names ``row``: its
+    result, or ``Unprocessable`` if the key was used for another request."""
+    if _fingerprint_of(row) != fingerprint:
+        raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
+    return Submission(row.id, OperationResult.from_row(row), row.currency, replayed=True)
 
 
 def operation_replay(
@@ -271,9 +297,7 @@ def operation_replay(
     while True:
         row = operation_by_key_get(wallet_id=wallet_id, idempotency_key=idempotency_key)
         if row is not None:
-            if _fingerprint_of(row) != fingerprint:
-                raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
-            return Submission(row.id, OperationResult.from_row(row), row.currency, replayed=True)
+            return replay_of(row, fingerprint)
         if in_flight.fingerprint != fingerprint:
             raise Unprocessable(Rejection.IDEMPOTENCY_MISMATCH.value)
         if time.monotonic() >= deadline:

@@ -10,6 +10,7 @@ from shared.config import get_settings
 from shared.connections import get_redis
 from shared.holds import REFUSED_AS
 from shared.messages import OperationResult
+from shared.money import format_money
 from shared.outcomes import OperationStatus, Rejection
 from shared.rates import Limit
 from web.wallets.api import parsing
@@ -63,11 +64,27 @@ def accepted_response(location: str, **fields: str) -> HttpResponse:
     return json_response({"status": "Pending", **fields}, status=202, Location=location)
 
 
+def rejection_status(result: OperationResult) -> int:
+    """The HTTP status of a worker's refusal, by its kind."""
+    rejection = result.rejection
+    return 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
+
+
 def rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
     """The error answer for a worker's refusal, with the status of its kind."""
-    rejection = result.rejection
-    status = 400 if rejection is None else REJECTION_STATUS.get(rejection, 400)
-    return outcome_error_response(result.error or fallback, status)
+    return outcome_error_response(result.error or fallback, rejection_status(result))
+
+
+def applied_json(result: OperationResult, currency: str) -> dict[str, str]:
+    """The answer to an applied deposit or withdrawal (the seed's ``{"status": "Success", ...}``)."""
+    assert result.balance_after is not None
+    return {
+        "status": "Success",
+        "new_balance": format_money(result.balance_after, currency),
+        "currency": currency,
+        # A keyed retry answers with the operation its key first became.
+        "operation_id": str(result.operation_id),
+    }
 
 
 def reachable(caller: Caller, wallet_id: UUID, not_found: str = OPERATION_NOT_FOUND) -> None:

@@ -29,6 +29,7 @@ from web.wallets.api.responses import (
 from web.wallets.api.views.common import (
     WALLET_NOT_FOUND,
     accepted_response,
+    applied_json,
     json_body,
     pending_json,
     reachable,
@@ -37,7 +38,7 @@ from web.wallets.api.views.common import (
 )
 from web.wallets.auth import rate_limits
 from web.wallets.auth.api_keys import Caller
-from web.wallets.error_codes import OPERATION_NOT_FOUND
+from web.wallets.error_codes import OPERATION_NOT_FOUND, OPERATION_REJECTED
 from web.wallets.money.history import wallet_money_at
 from web.wallets.money.reversals import operation_reversal_submit
 from web.wallets.money.selectors import (
@@ -132,17 +133,8 @@ def _operation_response(submission: Submission) -> HttpResponse:
     if result is None:
         return accepted_response(f"/api/v1/operations/{operation_id}", operation_id=operation_id)
     if result.status is OperationStatus.REJECTED:
-        return rejection_response(result, "Operation rejected")
-    assert result.balance_after is not None
-    return json_response(
-        {
-            "status": "Success",
-            "new_balance": format_money(result.balance_after, submission.currency),
-            "currency": submission.currency,
-            # A keyed retry answers with the operation its key first became.
-            "operation_id": str(result.operation_id),
-        }
-    )
+        return rejection_response(result, OPERATION_REJECTED)
+    return json_response(applied_json(result, submission.currency))
 
 
 @api_view("GET")
