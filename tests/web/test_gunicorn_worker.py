@@ -13,12 +13,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from deploy.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 from tests.support.api import Api
+from web.wallets.inputs import BULK_MAX_BODY_BYTES, MAX_BODY_BYTES
 
 pytestmark = pytest.mark.live
 
@@ -268,3 +270,33 @@ def _stop_with(
     assert b'"status": "Success"' in _read_until_closed(busy, 10)  # answered, then closed
     proc.wait(timeout=10)
     assert time.monotonic() - started < 4  # gunicorn's loops poll each second
+
+
+def _head_only(port: int, path: str, length: int) -> bytes:
+    """A POST's head declaring a ``length`` bytes body, none of it sent; the answer."""
+    return _exchange(
+        port,
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n".encode(),
+    )
+
+
+def test_only_a_bulk_request_may_send_a_body_past_the_single_limit(port: int, api: Api, api_secret: str) -> None:
+    wallet = api.create_wallet()
+    operation = {"wallet_id": wallet, "operationType": "DEPOSIT", "amount": "0.01"}
+    plan = [{**operation, "metadata": {f"k{n}": "v" * 400 for n in range(12)}}] * 60
+    body = json.dumps({"operations": plan}).encode()
+    assert MAX_BODY_BYTES < len(body) < BULK_MAX_BODY_BYTES
+    # Refused from the head alone: the body is never read.
+    for path in (f"/api/v1/wallets/{wallet}/operation", "/api/v1/wallets"):
+        assert b'"code": "body_too_large"' in _head_only(port, path, len(body))
+    assert b'"code": "body_too_large"' in _head_only(port, "/api/v1/operations/bulk", BULK_MAX_BODY_BYTES + 1)
+    for path in ("/api/v1/operations/bulk", "/api/v1/operations/bulk/"):
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {api_secret}"}
+        client.request("POST", path, body=body, headers=headers)
+        answer = client.getresponse()
+        assert answer.status == 200
+        assert [r["status"] for r in json.loads(answer.read())["results"]] == ["Success"] * 60
+        client.close()
+    assert api.balance(wallet) == Decimal("1.20")

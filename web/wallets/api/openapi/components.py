@@ -55,7 +55,16 @@ COMMON_SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error", "code"],
-        "properties": {"error": ref("ErrorMessage"), "code": ref("ErrorCode"), "request_id": ref("RequestId")},
+        "properties": {
+            "error": ref("ErrorMessage"),
+            "code": ref("ErrorCode"),
+            "request_id": ref("RequestId"),
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Which operation of a bulk request is refused (from 0); absent otherwise",
+            },
+        },
         "additionalProperties": False,
     },
     "RequestId": {

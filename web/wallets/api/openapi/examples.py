@@ -93,6 +93,26 @@ EXAMPLES: dict[str, Any] = {
     "operation_request": {"operationType": "DEPOSIT", "amount": "100.00", **ORDER},
     "operation_accepted": {"status": "Success", "new_balance": "100.00", "currency": "EUR", "operation_id": OPERATION},
     "operation_pending": {"status": "Pending", "operation_id": OPERATION},
+    "bulk_request": {
+        "operations": [
+            {"wallet_id": WALLET, "operationType": "WITHDRAW", "amount": "20.00", "idempotency_key": "payout-2201"},
+            {"wallet_id": OTHER, "operationType": "DEPOSIT", "amount": "20.00", "reference": "payout-2201"},
+            {"wallet_id": OTHER, "operationType": "WITHDRAW", "amount": "500.00"},
+        ]
+    },
+    "bulk_results": {
+        "results": [
+            {"index": 0, "status": "Success", "new_balance": "80.00", "currency": "EUR", "operation_id": OPERATION},
+            {"index": 1, "status": "Pending", "operation_id": CREDIT, "location": f"/api/v1/operations/{CREDIT}"},
+            {
+                "index": 2,
+                "status": "Rejected",
+                "operation_id": CAPTURE,
+                "error": "Insufficient funds",
+                "code": "insufficient_funds",
+            },
+        ]
+    },
     "operation": {**OPERATION_ROW, "reversed_amount": "0.00"},
     "reversal_request": {"amount": "30.00"},
     "history": {"results": [OPERATION_ROW], "next": None},

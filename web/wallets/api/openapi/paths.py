@@ -13,6 +13,7 @@ from web.wallets.api.openapi.components import limit_parameter, page_parameters,
 from web.wallets.api.openapi.examples import EXAMPLES
 from web.wallets.api.openapi.responses import (
     BAD_BODY,
+    EXAMPLE_REQUEST_ID,
     HOLD_CONFLICT,
     HOLD_ID,
     HOLD_NOT_FOUND,
@@ -28,10 +29,13 @@ from web.wallets.api.openapi.responses import (
     WALLET_ID,
     WALLET_NOT_FOUND,
     WALLET_WRITE,
+    WRITE,
     error,
     keyed_write,
     pending,
 )
+from web.wallets.error_codes import error_fields
+from web.wallets.inputs import BULK_MAX_BODY_BYTES, BULK_MAX_ITEMS
 
 
 def _instant(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
@@ -79,6 +83,7 @@ SUMMARIES = {
     "wallet_history": "List a wallet's ledger, newest first, filtered",
     "wallet_statement": "A wallet's statement of a span: opening balance, rows, closing balance (JSON or CSV)",
     "operations_search": "Find the ledger rows of a reference across the tenant's wallets",
+    "operations_bulk": "Deposit into and withdraw from many wallets in one request",
     "operation_status": "Read an operation's status (poll a 202's Location)",
     "operation_reverse": "Reverse an applied deposit or withdrawal, all or part of it",
     "transfer_create": "Move money from one wallet to another",
@@ -107,8 +112,8 @@ TAGS = {
         ),
     ),
     "Operations": (
-        "What became of an operation; reversals; a reference's rows",
-        ("operation_status", "operation_reverse", "operations_search"),
+        "What became of an operation; reversals; a reference's rows; many at once",
+        ("operation_status", "operation_reverse", "operations_search", "operations_bulk"),
     ),
     "Transfers": (
         "Money from one wallet to another: two legs, no shared writer",
@@ -330,6 +335,44 @@ PATHS: dict[str, Any] = {
                     msg.UNKNOWN_PARAMETERS,
                 ),
                 **READ,
+                "503": UNAVAILABLE,
+            },
+        },
+    },
+    "/api/v1/operations/bulk": {
+        "post": {
+            "operationId": "operations_bulk",
+            "description": f"Up to {BULK_MAX_ITEMS} deposits and withdrawals, each applied by its wallet's writer as a"
+            " single one is, a wallet's in the request's order, and answered in order. Not atomic: one refused"
+            " leaves the others applied. Every operation is checked before anything is queued: a bad one refuses"
+            " the whole request, naming its index. Each is one write for the rate limits (each keyed one a keyed"
+            f" request too). A body of up to {BULK_MAX_BODY_BYTES // (1024 * 1024)} MiB. Idempotency-Keys go"
+            " with each operation (idempotency_key), not in a header.",
+            "requestBody": request_body(ref("BulkRequest"), EXAMPLES["bulk_request"]),
+            "responses": {
+                "200": response(ref("BulkResults"), "One result per operation, in order", EXAMPLES["bulk_results"]),
+                "400": error(
+                    400,
+                    "An invalid body, or an operation refused before anything was queued (its index); more"
+                    " operations than the key's rate allows at once",
+                    *BAD_BODY,
+                    msg.INVALID_BULK,
+                    msg.INVALID_OPERATION_TYPE,
+                    msg.INVALID_WALLET_ID,
+                    Rejection.WALLET_NOT_FOUND,
+                    msg.INVALID_KEY,
+                    msg.DUPLICATE_ITEM_KEY,
+                    msg.BULK_HEADER_KEY,
+                    msg.OVER_RATE,
+                    other={
+                        "operation_refused": (
+                            "An operation refused by its index: nothing was queued",
+                            {**error_fields(msg.INVALID_AMOUNT, 400), "request_id": EXAMPLE_REQUEST_ID, "index": 2},
+                        )
+                    },
+                ),
+                **WRITE,
+                "415": NOT_JSON,
                 "503": UNAVAILABLE,
             },
         },

@@ -20,7 +20,7 @@ from shared.outcomes import OperationStatus
 from shared.transfers import TransferState
 from shared.wallet_controls import CONTROL_FIELDS, WalletStatus
 from web.wallets.api.openapi.components import NULLABLE_CODE, ref
-from web.wallets.inputs import HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
+from web.wallets.inputs import BULK_MAX_ITEMS, HOLD_DEFAULT_SECONDS, HOLD_MAX_SECONDS
 
 WALLET_MONEY: dict[str, Any] = {
     "id": ref("Uuid"),
@@ -132,6 +132,66 @@ RESOURCE_SCHEMAS: dict[str, Any] = {
             "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
             "amount": ref("Amount"),
             **ANNOTATED,
+        },
+        "additionalProperties": False,
+    },
+    "BulkRequest": {
+        "type": "object",
+        "required": ["operations"],
+        "properties": {
+            "operations": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": BULK_MAX_ITEMS,
+                "description": "Applied in this order, wallet by wallet; not atomic: each is applied or refused"
+                " on its own",
+                "items": ref("BulkOperation"),
+            }
+        },
+        "additionalProperties": False,
+    },
+    "BulkOperation": {
+        "type": "object",
+        "required": ["wallet_id", "operationType", "amount"],
+        "properties": {
+            "wallet_id": ref("Uuid"),
+            "operationType": {"type": "string", "enum": [t.value for t in CLIENT_OPERATION_TYPES]},
+            "amount": ref("Amount"),
+            **ANNOTATED,
+            "idempotency_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "This operation's Idempotency-Key, as the header is for a single one (scoped to"
+                " its wallet; at most once per wallet in a request)",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "BulkResults": {
+        "type": "object",
+        "required": ["results"],
+        "properties": {"results": {"type": "array", "items": ref("BulkResult")}},
+        "additionalProperties": False,
+    },
+    "BulkResult": {
+        "type": "object",
+        "description": "What became of one operation: Success (as a single one's 200), Rejected (the error a"
+        " single one would answer), or Pending (as a 202: poll its location)",
+        "required": ["index", "status"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "status": {"type": "string", "enum": ["Success", "Rejected", "Pending"]},
+            "operation_id": {**ref("Uuid"), "description": "Absent when its Idempotency-Key names another request"},
+            "new_balance": ref("Money"),
+            "currency": ref("Currency"),
+            "error": ref("ErrorMessage"),
+            "code": ref("ErrorCode"),
+            "location": {"type": "string", "description": "A pending one's status URL"},
+            "replayed": {
+                "type": "boolean",
+                "description": "Answered for an Idempotency-Key already used (Idempotent-Replayed)",
+            },
         },
         "additionalProperties": False,
     },
