@@ -16,6 +16,9 @@ import psutil
 import redis
 
 LUA = Path(__file__).with_name("wallets.lua")
+
+BULK_SIZE = 100
+"""Operations per request of the ``bulk`` scenario."""
 """The wrk script of every scenario and peer."""
 
 
@@ -98,7 +101,7 @@ def wrk_command(
 ) -> list[str]:
     """wrk driving ``mode`` of ``wallets.lua`` on ``port`` for ``seconds``, with the bearer ``key``."""
     load = [f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
-    return ["wrk", *load, f"http://127.0.0.1:{port}", "--", mode, str(wallets_file), key]
+    return ["wrk", *load, f"http://127.0.0.1:{port}", "--", mode, str(wallets_file), key, str(BULK_SIZE)]
 
 
 def wrk_statuses(out: str) -> dict[str, int]:

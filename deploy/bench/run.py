@@ -10,6 +10,8 @@ the API, then for each run and each web worker class drives load with wrk:
 - ``webhook``: ``spread`` with one endpoint subscribed to
   every event, a local receiver and a webhook worker delivering meanwhile
   (``deploy/bench/webhook.py``): its rate beside ``spread``'s, and the delivery lags (keys on only);
+- ``bulk``: POST bulk requests of ``BULK_SIZE`` (100) operations over the same wallets (its rate
+  in operations per second);
 - ``transfer``: POST transfers of 1.00 between two random wallets of the same ones (both
   legs applied before a 200; after the drain, no transfer may be left ``pending``);
 - ``hold``: POST a hold of 1.00 on a random wallet of the same ones, then capture it (each
@@ -82,6 +84,7 @@ from rq.serializers import JSONSerializer  # noqa: E402
 
 from deploy.bench.client import KeepAlive  # noqa: E402
 from deploy.bench.measure import (  # noqa: E402
+    BULK_SIZE,
     Row,
     ensure_wrk,
     errors_of,
@@ -175,7 +178,7 @@ def report_row(row: Row) -> None:
 def scenario_row(
     scenario: str, design: str, run: int, port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
 ) -> Row:
-    mode = scenario if scenario in ("get", "transfer", "hold") else "ops"
+    mode = scenario if scenario in ("get", "transfer", "hold", "bulk") else "ops"
     before = redis_mb(r)
     delivery: dict[str, float] = {}
     if scenario == "webhook":
@@ -203,6 +206,8 @@ def scenario_row(
     rate = result["ops_per_s"]
     if scenario == "hold":  # pairs: the captures' share of all requests
         rate *= statuses.get("200", 0) / max(1, sum(statuses.values()))
+    if scenario == "bulk":  # operations, not requests
+        rate *= BULK_SIZE
     return Row(
         scenario=scenario,
         design=design,
@@ -327,7 +332,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--scenarios",
-        default="ceiling,rowlock,hot,spread,webhook,transfer,hold,get,drain",
+        default="ceiling,rowlock,hot,spread,bulk,webhook,transfer,hold,get,drain",
         help="which scenarios to run (ceiling and rowlock are the peers, once a run; webhook with keys on only)",
     )
     parser.add_argument(
@@ -371,7 +376,7 @@ def main() -> None:
                 files[name] = RESULTS / f"wallets-{name}.txt"
                 files[name].parent.mkdir(exist_ok=True)
                 files[name].write_text("\n".join(wallets) + "\n")
-            files["get"] = files["transfer"] = files["hold"] = files["webhook"] = files["spread"]
+            files["get"] = files["transfer"] = files["hold"] = files["webhook"] = files["bulk"] = files["spread"]
         finally:
             stop(web)
         if "rowlock" in scenarios:

@@ -1,6 +1,8 @@
--- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file> <api-key>
+-- wrk script for `make bench`: wrk -s wallets.lua URL -- <mode> <wallets-file> <api-key> [<size>]
 -- mode "ops": POST operations, alternating DEPOSIT and WITHDRAW of 1.00 on random wallets
 -- mode "transfer": POST transfers of 1.00 between two different random wallets
+-- mode "bulk": POST bulk requests of <size> operations (5th argument), alternating DEPOSIT and
+--   WITHDRAW of 1.00 on random wallets
 -- mode "get": GET balances of random wallets
 -- mode "hold": POST a hold of 1.00 on a random wallet, then (the thread's next request) capture it
 -- Counts answers by status in every thread; done() prints them as one "STATUS" line.
@@ -17,6 +19,7 @@ function init(args)
     wallets[#wallets + 1] = line
   end
   auth = "Bearer " .. args[3]
+  size = tonumber(args[4] or "1")
   counts = {}
   sent = 0
   captures = {}
@@ -52,6 +55,20 @@ function request()
       "/api/v1/transfers",
       { ["Content-Type"] = "application/json", ["Authorization"] = auth },
       '{"from": "' .. wallets[from] .. '", "to": "' .. wallets[to] .. '", "amount": "1.00"}'
+    )
+  end
+  if mode == "bulk" then
+    local operations = {}
+    for i = 1, size do
+      local bulk_kind = (i % 2 == 0) and "WITHDRAW" or "DEPOSIT"
+      operations[i] = '{"wallet_id": "' .. wallets[math.random(#wallets)] .. '", "operationType": "'
+        .. bulk_kind .. '", "amount": "1.00"}'
+    end
+    return wrk.format(
+      "POST",
+      "/api/v1/operations/bulk",
+      { ["Content-Type"] = "application/json", ["Authorization"] = auth },
+      '{"operations": [' .. table.concat(operations, ", ") .. ']}'
     )
   end
   local kind = (sent % 2 == 0) and "WITHDRAW" or "DEPOSIT"
