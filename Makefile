@@ -15,6 +15,7 @@ BENCH_RUNS ?= 3
 BENCH_SECONDS ?= 30
 PROFILE_SCENARIO ?= hot
 PROFILE_SECONDS ?= 20
+HISTORY_ROWS ?= 1000000
 LOAD_SECONDS ?= 60
 LOAD_USERS ?= 50
 LOAD_UI_PORT ?= 8089
@@ -23,7 +24,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/wallet
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare profile load load-ui clean
+.PHONY: help install run migrate apikey apikey-revoke superuser test lint bench bench-compare bench-history profile load load-ui clean
 
 help:  ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -90,6 +91,9 @@ bench: $(STAMP)  ## Throughput benchmark with wrk: medians of BENCH_RUNS (3) run
 bench-compare: $(STAMP)  ## This checkout (or HEAD_REV) against each commit in BASE (HEAD~1), round-robin, side by side
 	$(BIN)/python deploy/bench/compare.py $(foreach b,$(or $(BASE),HEAD~1),--base $(b)) $(if $(HEAD_REV),--head $(HEAD_REV)) \
 		--rounds $(BENCH_RUNS) -- --duration $(BENCH_SECONDS) $(BENCH_ARGS)
+
+bench-history: $(STAMP)  ## Searching a wallet of HISTORY_ROWS (1000000) ledger rows: p50/p99 per page of each filter, and its plan; drops wallet_history_bench
+	$(BIN)/python deploy/bench/history.py --rows $(HISTORY_ROWS)
 
 profile: $(STAMP)  ## Where a bench scenario (PROFILE_SCENARIO: hot) spends its CPU, by role and function (py-spy, PROFILE_SECONDS: 20)
 	$(BIN)/python deploy/bench/profile.py --scenario $(PROFILE_SCENARIO) --seconds $(PROFILE_SECONDS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -151,3 +153,25 @@ def test_the_profile_counts_each_function_once_per_sample_through_it_and_where_i
     assert through["gevent/pywsgi.py:handle"] == 6
     assert through["web/v.py:view"] == 4
     assert stops == {"gevent/s.py:send": 3, "web/v.py:view": 1, "gevent/pywsgi.py:handle": 2}
+
+
+def test_the_history_benchmark_reads_every_filter_from_an_index() -> None:
+    """``make bench-history``'s mechanics on a small ledger (the figures are the benchmark's to
+    give, not a test's): every filter's pages are read, timed and planned, none by a sequential
+    scan of the ledger, and the ledger it filled passes the audit."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "bench" / "history.py")]
+        + ["--rows", "20000", "--others", "2", "--pages", "5", "--target-ms", "60000"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [written] = re.findall(r"written to (\S+)", done.stdout)
+    found = json.loads((ROOT / written).read_text())
+    (ROOT / written).unlink()
+    assert found["rows"] == 20000
+    assert [f["pages"] for f in found["filters"]] == [5] * 8
+    assert not any(f["seq_scan"] for f in found["filters"])
+    assert all("Index" in f["plan"] for f in found["filters"])

@@ -53,7 +53,8 @@ _FILTERS = {
 }
 
 
-def _conditions(filters: HistoryFilters) -> tuple[list[str], dict[str, Any]]:
+def history_conditions(filters: HistoryFilters) -> tuple[list[str], dict[str, Any]]:
+    """The conditions of ``filters`` on a row ``o``, and their parameters."""
     params: dict[str, Any] = {
         "operation_type": None if filters.operation_type is None else filters.operation_type.value,
         "status": None if filters.status is None else filters.status.value,
@@ -87,16 +88,25 @@ def wallet_history_list(
     """A page of a wallet's ledger rows that pass ``filters``, newest first, below position
     ``after`` (the last of the previous page)."""
     wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
-    conditions, params = _conditions(filters)
+    conditions, params = history_conditions(filters)
     if after is not None:
-        conditions.append("o.seq < %(after)s")
+        conditions.append(_BELOW)
+    return _page(history_sql(conditions), {**params, "wallet": str(wallet_id), "after": after}, limit)
+
+
+_BELOW = "o.seq < %(after)s"
+"""A page's condition past the first: below the last row of the page before."""
+
+
+def history_sql(conditions: list[str]) -> str:
+    """A page of a wallet's rows meeting ``conditions`` (``history_conditions``, ``_BELOW``),
+    newest first: ``%(wallet)s``, the conditions' parameters and ``%(limit)s``. Built from this
+    module's constants only; every value is a parameter."""
     where = "".join(f" AND {condition}" for condition in conditions)
-    # Built from this module's constants only; every value is a parameter.
-    sql = (
+    return (
         f"SELECT {_COLUMNS} FROM wallet_operations o WHERE o.wallet_id = %(wallet)s{where}"  # noqa: S608
         " ORDER BY o.seq DESC LIMIT %(limit)s"
     )
-    return _page(sql, {**params, "wallet": str(wallet_id), "after": after}, limit)
 
 
 _BY_REFERENCE = (
