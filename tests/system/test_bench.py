@@ -155,13 +155,15 @@ def test_the_profile_counts_each_function_once_per_sample_through_it_and_where_i
     assert stops == {"gevent/s.py:send": 3, "web/v.py:view": 1, "gevent/pywsgi.py:handle": 2}
 
 
+SMALL_HISTORY = ("--rows", "20000", "--others", "2", "--pages", "5", "--target-ms", "60000")
+
+
 def test_the_history_benchmark_reads_every_filter_from_an_index() -> None:
     """``make bench-history``'s mechanics on a small ledger (the figures are the benchmark's to
     give, not a test's): every filter's pages are read, timed and planned, none by a sequential
     scan of the ledger, and the ledger it filled passes the audit."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "bench" / "history.py")]
-        + ["--rows", "20000", "--others", "2", "--pages", "5", "--target-ms", "60000"],
+        [sys.executable, str(ROOT / "deploy" / "bench" / "history.py"), *SMALL_HISTORY],
         capture_output=True,
         text=True,
         cwd=ROOT,
