@@ -7,9 +7,10 @@ limits and the Idempotency-Key's record in a script); the answer comes to the pr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
@@ -140,14 +141,7 @@ def operation_send(
         request = replace(request, reply_to=inbox.name)
     if wait > 0 and not inbox.ready(READY_WAIT):
         raise ServiceUnavailable("Redis is unavailable: the inbox cannot listen")
-    pool = connection.connection_pool
-    try:
-        # Taking a connection connects it if needed and checks that a kept one was not closed
-        # by a Redis restart, without a round trip.
-        conn = pool.get_connection()
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    try:
+    with _sending(connection, f"the enqueue of {request.operation_id}") as conn:
         commands = _enqueue_commands(settings, request)
         if record is not None or limits:
             flat = _flat(commands)
@@ -176,14 +170,31 @@ def operation_send(
                 return Delivery(result=None, refused=refusal(limits, int(answer[1]), int(answer[2])))
         else:
             _exchange(conn, commands)
+    return Delivery(result=inbox.wait(request.operation_id, wait))
+
+
+@contextlib.contextmanager
+def _sending(connection: redis.Redis, what: str) -> Iterator[Connection]:
+    """A pooled connection to send ``what`` on, with no retry: a command that may have run is
+    never sent twice. None to take (no connection) is ``ServiceUnavailable``: nothing was sent.
+    A Redis failure while it is used is ``OutcomeUnknown``: ``what`` may have been sent. After
+    any failure the connection is dropped (replies may be left unread on it)."""
+    pool = connection.connection_pool
+    try:
+        # Taking a connection connects it if needed and checks that a kept one was not closed
+        # by a Redis restart, without a round trip.
+        conn = pool.get_connection()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable("Redis is unavailable") from exc
+    try:
+        yield conn
     except BaseException as exc:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
+        conn.disconnect()  # type: ignore[no-untyped-call]
         if isinstance(exc, redis.RedisError):
-            raise OutcomeUnknown(f"Redis failed after the enqueue of {request.operation_id} was sent: {exc}") from exc
+            raise OutcomeUnknown(f"Redis failed after {what} was sent: {exc}") from exc
         raise
     finally:
         pool.release(conn)
-    return Delivery(result=inbox.wait(request.operation_id, wait))
 
 
 # Queues one shard's part of a bulk request, in the request's order: each operation's
@@ -254,20 +265,8 @@ def requests_send(
             args += (record.key, record.value, record.ttl) if record is not None else ("", "", 0)
             args += (len(flat), *flat)
         scripts.append(("EVAL", _CLAIM_AND_ENQUEUE_MANY, 1, keys.bell_key(shard), *args))
-    pool = connection.connection_pool
-    try:
-        conn = pool.get_connection()
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unavailable") from exc
-    try:
+    with _sending(connection, f"a bulk enqueue of {len(sent)}") as conn:
         answers = _exchange(conn, scripts)
-    except BaseException as exc:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # replies may be left unread on it
-        if isinstance(exc, redis.RedisError):
-            raise OutcomeUnknown(f"Redis failed after a bulk enqueue of {len(sent)} was sent: {exc}") from exc
-        raise
-    finally:
-        pool.release(conn)
     earlier: dict[int, str] = {}
     for indexes, answer in zip(by_shard.values(), answers, strict=True):
         for index, held in zip(indexes, answer, strict=True):
