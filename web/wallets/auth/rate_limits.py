@@ -62,7 +62,7 @@ def counted(caller: Caller, settings: Settings, *limits: Limit) -> list[Counted]
 # Checks NLIMITS limits, KEYS[KOFF + i] (counter prefix) with ARGV[AOFF + 3i - 2 .. AOFF + 3i]
 # (amount, window seconds, cost), and counts the request's cost in each if all allow it; else
 # sets `refused` to {i, seconds to wait}. The including script defines NLIMITS, KOFF and AOFF.
-# A cost is at most the limit's amount (``over_rate``: a bigger one could never pass).
+# A cost is at most the limit's amount (``costs_within_rates``: a bigger one could never pass).
 LIMIT_LUA = """
 local refused = nil
 local t = redis.call('TIME')

@@ -14,19 +14,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from shared.errors import InvalidRequest, OutcomeUnknown, RequestError, Unprocessable
-from shared.messages import OperationRequest, request_identity
+from shared.messages import OperationRequest
 from shared.outcomes import Rejection
 from shared.rates import Limit
 from web.wallets.auth import rate_limits
 from web.wallets.inputs import BulkItem
-from web.wallets.money.currencies import amount_in
-from web.wallets.money.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
-from web.wallets.money.queueing import Delivery, KeyRecord, requests_send
+from web.wallets.money.idempotency import KeyClaim, claim_parse
+from web.wallets.money.queueing import Delivery, requests_send
 from web.wallets.money.selectors import operations_by_keys_get, wallets_reachable
-from web.wallets.money.services import REPLAY_POLL, Submission, WriteContext, pending_records, replay_of
+from web.wallets.money.services import (
+    REPLAY_POLL,
+    Submission,
+    WriteContext,
+    key_claimed,
+    operation_request,
+    pending_records,
+    replay_of,
+)
 
 BulkOutcome = Submission | RequestError
 """What became of one operation of a bulk request: its submission (applied, rejected, or not
@@ -49,15 +56,16 @@ def bulk_submit(*, items: Sequence[BulkItem], context: WriteContext) -> list[Bul
     ]
     rate_limits.costs_within_rates(limits)
     rate_limits.spend(context.connection, limits)
-    claims = {i: _claim_of(r) for i, r in enumerate(requests) if r.idempotency_key is not None}
-    sends = [(r, _record_of(r, claims.get(i), context)) for i, r in enumerate(requests)]
+    claimed = [key_claimed(r, context.settings.idempotency_ttl) for r in requests]
+    claims = {i: pair[0] for i, pair in enumerate(claimed) if pair is not None}
+    sends = [(r, None if pair is None else pair[1]) for r, pair in zip(requests, claimed, strict=True)]
     try:
         deliveries = requests_send(
             connection=context.connection, settings=context.settings, sends=sends, wait=context.settings.reply_timeout
         )
     except OutcomeUnknown:
         deliveries = [Delivery(result=None)] * len(requests)
-    outcomes: dict[int, BulkOutcome] = {}
+    submitted: dict[int, Submission] = {}
     taken: dict[int, KeyClaim] = {}
     for index, (request, delivery) in enumerate(zip(requests, deliveries, strict=True)):
         if delivery.earlier is not None:
@@ -65,10 +73,11 @@ def bulk_submit(*, items: Sequence[BulkItem], context: WriteContext) -> list[Bul
             continue
         currency = request.currency
         assert currency is not None
-        outcomes[index] = Submission(request.operation_id, delivery.result, currency)
-    unanswered = [requests[i] for i, o in outcomes.items() if isinstance(o, Submission) and o.result is None]
+        submitted[index] = Submission(request.operation_id, delivery.result, currency)
+    unanswered = [requests[i] for i, submission in submitted.items() if submission.result is None]
     pending_records(requests=unanswered, settings=context.settings)
-    outcomes.update(_replays(requests, claims, taken, context.settings.reply_timeout))
+    replayed = _replays(requests, claims, taken, context.settings.reply_timeout)
+    outcomes: dict[int, BulkOutcome] = {**submitted, **replayed}
     return [outcomes[index] for index in range(len(requests))]
 
 
@@ -82,37 +91,19 @@ def _requests_of(items: Sequence[BulkItem], context: WriteContext) -> list[Opera
             wallet = wallets.get(item.wallet_id)
             if wallet is None:
                 raise InvalidRequest(Rejection.WALLET_NOT_FOUND.value)
-            amount = amount_in(item.operation.amount, wallet)
+            request = operation_request(
+                wallet_id=item.wallet_id,
+                wallet=wallet,
+                operation=item.operation,
+                idempotency_key=item.idempotency_key,
+                caller=caller,
+                at=now,
+            )
         except RequestError as exc:
             exc.index = index
             raise
-        requests.append(
-            OperationRequest(
-                operation_id=uuid4(),
-                wallet_id=item.wallet_id,
-                operation_type=item.operation.operation_type,
-                amount=amount,
-                created_at=now,
-                idempotency_key=item.idempotency_key,
-                api_key_id=caller.key_id,
-                currency=wallet.currency,
-                **item.operation.annotations.as_fields(),
-            )
-        )
+        requests.append(request)
     return requests
-
-
-def _claim_of(request: OperationRequest) -> KeyClaim:
-    return KeyClaim(request_fingerprint(request.wallet_id, request_identity(request)), request.operation_id)
-
-
-def _record_of(request: OperationRequest, claim: KeyClaim | None, context: WriteContext) -> KeyRecord | None:
-    if claim is None:
-        return None
-    assert request.idempotency_key is not None
-    return idempotency_record(
-        wallet_id=request.wallet_id, key=request.idempotency_key, claim=claim, ttl=context.settings.idempotency_ttl
-    )
 
 
 def _replays(

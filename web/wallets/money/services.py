@@ -46,7 +46,12 @@ from web.wallets.inputs import OperationInput, WalletInput
 from web.wallets.money.currencies import amount_in, limits_in
 from web.wallets.money.idempotency import KeyClaim, claim_parse, idempotency_record, request_fingerprint
 from web.wallets.money.queueing import KeyRecord, operation_send
-from web.wallets.money.selectors import operation_by_key_get, wallet_ensure_reachable, wallet_tenant_get
+from web.wallets.money.selectors import (
+    KnownWallet,
+    operation_by_key_get,
+    wallet_ensure_reachable,
+    wallet_tenant_get,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,18 +175,39 @@ def operation_submit(
     """Queue an operation on its wallet's shard and wait for its answer (None after
     ``REPLY_TIMEOUT``: a 202). Over one of its rate ``limits``: ``RateLimited``, nothing queued."""
     wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=context.caller)
-    request = OperationRequest(
+    request = operation_request(
+        wallet_id=wallet_id,
+        wallet=wallet,
+        operation=operation,
+        idempotency_key=context.idempotency_key,
+        caller=context.caller,
+        at=datetime.now(UTC),
+    )
+    return request_submit(request=request, context=context)
+
+
+def operation_request(
+    *,
+    wallet_id: UUID,
+    wallet: KnownWallet,
+    operation: OperationInput,
+    idempotency_key: str | None,
+    caller: Caller,
+    at: datetime,
+) -> OperationRequest:
+    """The request of a deposit or withdrawal of a wallet the caller reaches, its amount in the
+    wallet's currency (else ``InvalidRequest``)."""
+    return OperationRequest(
         operation_id=uuid4(),
         wallet_id=wallet_id,
         operation_type=operation.operation_type,
         amount=amount_in(operation.amount, wallet),
-        created_at=datetime.now(UTC),
-        idempotency_key=context.idempotency_key,
-        api_key_id=context.caller.key_id,
+        created_at=at,
+        idempotency_key=idempotency_key,
+        api_key_id=caller.key_id,
         currency=wallet.currency,
         **operation.annotations.as_fields(),
     )
-    return request_submit(request=request, context=context)
 
 
 def wallet_update(*, wallet_id: UUID, change: WalletChange, context: WriteContext) -> Submission:
@@ -210,14 +236,8 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
     settings = context.settings
     currency = request.currency
     assert currency is not None  # the web names every request's (its wallet's)
-    ours: KeyClaim | None = None
-    record: KeyRecord | None = None
-    if request.idempotency_key is not None:
-        fingerprint = request_fingerprint(request.wallet_id, request_identity(request))
-        ours = KeyClaim(fingerprint, request.operation_id)
-        record = idempotency_record(
-            wallet_id=request.wallet_id, key=request.idempotency_key, claim=ours, ttl=settings.idempotency_ttl
-        )
+    claimed = key_claimed(request, settings.idempotency_ttl)
+    ours, record = claimed if claimed is not None else (None, None)
     try:
         delivery = operation_send(
             connection=context.connection,
@@ -246,6 +266,16 @@ def request_submit(*, request: OperationRequest, context: WriteContext) -> Submi
     if delivery.result is None:
         pending_record(request=request, settings=settings)
     return Submission(operation_id=request.operation_id, result=delivery.result, currency=currency)
+
+
+def key_claimed(request: OperationRequest, ttl: int) -> tuple[KeyClaim, KeyRecord] | None:
+    """The claim a request makes on its Idempotency-Key (its fingerprint and operation id), and
+    the Redis record that stores it for ``ttl`` seconds; None without a key."""
+    if request.idempotency_key is None:
+        return None
+    claim = KeyClaim(request_fingerprint(request.wallet_id, request_identity(request)), request.operation_id)
+    record = idempotency_record(wallet_id=request.wallet_id, key=request.idempotency_key, claim=claim, ttl=ttl)
+    return claim, record
 
 
 def pending_record(*, request: OperationRequest, settings: Settings) -> None:

@@ -66,7 +66,7 @@ def _result_json(index: int, outcome: BulkOutcome) -> dict[str, Any]:
         error = error_fields(result.error or OPERATION_REJECTED, rejection_status(result))
         body = {"status": "Rejected", "operation_id": str(result.operation_id), **error}
     else:
-        body = {**applied_json(result, outcome.currency)}
+        body = applied_json(result, outcome.currency)
     if outcome.replayed:
         body["replayed"] = True
     return {"index": index, **body}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -75,7 +76,7 @@ def rejection_response(result: OperationResult, fallback: str) -> HttpResponse:
     return outcome_error_response(result.error or fallback, rejection_status(result))
 
 
-def applied_json(result: OperationResult, currency: str) -> dict[str, str]:
+def applied_json(result: OperationResult, currency: str) -> dict[str, Any]:
     """The answer to an applied deposit or withdrawal (the seed's ``{"status": "Success", ...}``)."""
     assert result.balance_after is not None
     return {
