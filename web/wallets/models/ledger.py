@@ -132,10 +132,11 @@ class WalletOperation(models.Model):
                 name="wallet_operations_reference",
                 condition=models.Q(reference__isnull=False),
             ),
+            # A wallet's rows holding metadata pairs (uuid_ops is btree_gin's, migration 0016).
             GinIndex(
-                fields=["metadata"],
-                opclasses=["jsonb_path_ops"],
-                name="wallet_operations_metadata",
+                fields=["wallet", "metadata"],
+                opclasses=["uuid_ops", "jsonb_path_ops"],
+                name="wallet_operations_pairs",
                 condition=models.Q(metadata__isnull=False),
             ),
             # The reversals of an operation, which its writer sums (worker.reversals).
