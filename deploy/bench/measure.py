@@ -16,10 +16,10 @@ import psutil
 import redis
 
 LUA = Path(__file__).with_name("wallets.lua")
+"""The wrk script of every scenario and peer."""
 
 BULK_SIZE = 100
 """Operations per request of the ``bulk`` scenario."""
-"""The wrk script of every scenario and peer."""
 
 
 @dataclass

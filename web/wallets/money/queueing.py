@@ -104,13 +104,14 @@ def _enqueue_commands(settings: Settings, request: OperationRequest) -> list[Com
     """The commands that queue ``request`` as an RQ job on its shard (``shared.rq_contract``)
     and ring the shard's bell, so an idle worker wakes."""
     shard = shard_for(request.wallet_id, settings.shard_count)
-    commands = enqueue_commands(
-        request=request,
-        shard=shard,
-        result_ttl=settings.result_ttl,
-        failure_ttl=settings.failure_ttl,
+    return [*_job_commands(settings, request, shard), ("RPUSH", keys.bell_key(shard), 1)]
+
+
+def _job_commands(settings: Settings, request: OperationRequest, shard: int) -> list[Command]:
+    """The commands that queue ``request`` as an RQ job on ``shard``, kept as the settings say."""
+    return enqueue_commands(
+        request=request, shard=shard, result_ttl=settings.result_ttl, failure_ttl=settings.failure_ttl
     )
-    return [*commands, ("RPUSH", keys.bell_key(shard), 1)]
 
 
 def operation_send(
@@ -258,10 +259,7 @@ def requests_send(
         args: list[Any] = []
         for index in indexes:
             request, record = sent[index]
-            commands = enqueue_commands(
-                request=request, shard=shard, result_ttl=settings.result_ttl, failure_ttl=settings.failure_ttl
-            )
-            flat = _flat(commands)
+            flat = _flat(_job_commands(settings, request, shard))
             args += (record.key, record.value, record.ttl) if record is not None else ("", "", 0)
             args += (len(flat), *flat)
         scripts.append(("EVAL", _CLAIM_AND_ENQUEUE_MANY, 1, keys.bell_key(shard), *args))
