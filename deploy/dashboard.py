@@ -9,8 +9,11 @@
 - Basic auth when ``RQ_DASHBOARD_USERNAME`` and ``RQ_DASHBOARD_PASSWORD`` are set.
 - Served by gunicorn (one process, ``THREADS`` threads), not Flask's development server: a
   stop takes a moment, and no "do not use it in production" warning is logged.
+- Redis as every process of the service finds it (``shared.config``): ``REDIS_URL``, or the
+  master the Sentinels of ``REDIS_SENTINELS`` name, given to rq-dashboard as its own
+  ``redis+sentinel://`` URL (it asks them on every page, so it follows a failover).
 
-Run: ``python deploy/dashboard.py --bind 127.0.0.1 --port 9181 --redis-url redis://...``.
+Run: ``python deploy/dashboard.py --bind 127.0.0.1 --port 9181 [--redis-url redis://...]``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import re
 import sys
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
@@ -30,6 +35,12 @@ from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 from rq_dashboard import web
 from rq_dashboard.cli import make_flask_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
+
+from shared.config import Settings
+from shared.connections import REDIS_CONNECT_TIMEOUT
+from shared.failovers import address_text
 
 READ_ONLY = "This dashboard is read only: operations are changed through the API, never here.\n"
 EXPIRED = "This job has expired: finished jobs are kept RESULT_TTL seconds, the ledger keeps them for good.\n"
@@ -60,10 +71,27 @@ def _expired(exc: NoSuchJobError) -> Response:
     return Response(EXPIRED, 404, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"})
 
 
-def dashboard_app(redis_url: str, *, username: str | None = None, password: str | None = None) -> Flask:
-    """The rq-dashboard Flask app on ``redis_url``, read only (see the module's docstring)."""
+def redis_settings(settings: Settings) -> dict[str, object]:
+    """rq-dashboard's configuration of Redis for ``settings``: ``REDIS_URL`` itself, or the
+    Sentinels as its ``redis+sentinel://sentinel,.../master/db`` URL with the passwords apart."""
+    if not settings.redis_sentinels:
+        return {"RQ_DASHBOARD_REDIS_URL": settings.redis_url}
+    url = urlsplit(settings.redis_url)
+    sentinels = ",".join(address_text(host, port) for host, port in settings.redis_sentinels)
+    db = int(url.path.strip("/") or 0)
+    timeout = f"socket_connect_timeout={REDIS_CONNECT_TIMEOUT}&sentinel_socket_connect_timeout={REDIS_CONNECT_TIMEOUT}"
+    return {
+        "RQ_DASHBOARD_REDIS_URL": f"redis+sentinel://{sentinels}/{settings.redis_sentinel_master}/{db}?{timeout}",
+        "RQ_DASHBOARD_REDIS_PASSWORD": unquote(url.password) if url.password else None,
+        "RQ_DASHBOARD_REDIS_SENTINEL_PASSWORD": settings.redis_sentinel_password or None,
+    }
+
+
+def dashboard_app(redis: str | Settings, *, username: str | None = None, password: str | None = None) -> Flask:
+    """The rq-dashboard Flask app on Redis (a URL, or as ``settings`` say), read only (see the
+    module's docstring)."""
     app: Flask = make_flask_app(config=None, username=None, password=None, url_prefix="")
-    app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url
+    app.config.update(redis_settings(redis) if isinstance(redis, Settings) else {"RQ_DASHBOARD_REDIS_URL": redis})
     app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
     web.config.serializer = JSONSerializer  # the shard queues' jobs are JSON (``--json``)
     web.setup_rq_connection(app)
@@ -110,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9181)
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--redis-url", help="instead of REDIS_URL (REDIS_SENTINELS, when set, name the server)")
     parser.add_argument(
         "--check", action="store_true", help="exit 0 if the dashboard on 127.0.0.1:PORT serves its page (a healthcheck)"
     )
@@ -119,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     password = os.environ.get("RQ_DASHBOARD_PASSWORD") or None
     if args.check:
         sys.exit(0 if serves(args.port, username, password) else 1)
-    app = dashboard_app(args.redis_url, username=username, password=password)
+    settings = Settings.from_env({**os.environ, **({"REDIS_URL": args.redis_url} if args.redis_url else {})})
+    app = dashboard_app(settings, username=username, password=password)
     host = f"[{args.bind}]" if ":" in args.bind else args.bind
     DashboardServer(
         app,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from shared import env
 from shared.errors import ConfigurationError
@@ -46,6 +46,11 @@ def setting(name: str, default: T, read: env.Reader[T]) -> T:
     return field(default=default, metadata={"env": name, "read": read})
 
 
+PRIMARY_ONLY = ("target_session_attrs", "read-write")
+"""What a ``DATABASE_URL`` of several hosts asks libpq for unless it says otherwise: the one that
+takes writes (the primary), never a standby."""
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseParams:
     """The parts of ``DATABASE_URL`` that Django and libpq need."""
@@ -53,10 +58,21 @@ class DatabaseParams:
     name: str
     user: str
     password: str
-    host: str
-    port: int
+    hosts: tuple[env.Address, ...]
+    """Every host the URL lists (``h1:5432,h2:5433``), in order: libpq connects to the first that
+    answers as ``target_session_attrs`` asks (``read-write``: the primary)."""
     options: dict[str, str]
-    """The URL's query: libpq parameters (``sslmode``, ``sslrootcert``, ``connect_timeout``...)."""
+    """The URL's query: libpq parameters (``sslmode``, ``target_session_attrs``...)."""
+
+    @property
+    def host(self) -> str:
+        """The hosts as libpq takes them (``h1,h2``), for Django's ``HOST`` and ``psycopg2.connect``."""
+        return ",".join(host for host, _ in self.hosts)
+
+    @property
+    def port(self) -> str:
+        """Their ports, in the same order (``5432,5433``)."""
+        return ",".join(str(port) for _, port in self.hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +81,16 @@ class Settings:
     database_url: str = setting("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/wallet", env.text)
     """PostgreSQL the web reads from and the workers write to."""
     redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0", env.text)
-    """Redis holding the shard queues, RQ bookkeeping, answers and webhook jobs."""
+    """Redis holding the shard queues, RQ bookkeeping, answers and webhook jobs. With
+    ``REDIS_SENTINELS`` set, only its database number and password count: the Sentinels name
+    the server."""
+    redis_sentinels: tuple[env.Address, ...] = setting("REDIS_SENTINELS", (), env.addresses)
+    """Redis Sentinels (``host:port,host:port,...``): when set, every process asks them which
+    server is the master of ``REDIS_SENTINEL_MASTER`` and follows it through a failover."""
+    redis_sentinel_master: str = setting("REDIS_SENTINEL_MASTER", "wallet", env.short_name)
+    """The name under which the Sentinels monitor the master."""
+    redis_sentinel_password: str = setting("REDIS_SENTINEL_PASSWORD", "", env.text)
+    """The Sentinels' own password (their ``requirepass``), if they have one."""
 
     # Queues and workers
     shard_count: int = setting("SHARD_COUNT", 16, env.whole(minimum=1))
@@ -233,19 +258,37 @@ class Settings:
         parts = urlsplit(self.database_url)
         if parts.scheme not in {"postgres", "postgresql"} or not parts.path.strip("/"):
             raise ConfigurationError(f"DATABASE_URL must be postgresql://user@host:port/name, got {parts.scheme}://…")
+        userinfo, _, hostlist = parts.netloc.rpartition("@")
+        user, _, password = userinfo.partition(":")
+        hosts = tuple(env.host_port("DATABASE_URL", h, default_port=5432) for h in hostlist.split(",") if h)
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if len(hosts) > 1:
+            options.setdefault(*PRIMARY_ONLY)
         return DatabaseParams(
             name=unquote(parts.path.lstrip("/")),
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            options=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            user=unquote(user or "postgres"),
+            password=unquote(password),
+            hosts=hosts or (("127.0.0.1", 5432),),
+            options=options,
         )
 
     @property
     def sqlalchemy_url(self) -> str:
-        """``DATABASE_URL`` with the driver SQLAlchemy should use."""
-        return "postgresql+psycopg2://" + self.database_url.split("://", 1)[1]
+        """``DATABASE_URL`` with the driver SQLAlchemy should use; several hosts go in its query
+        (``?host=h1:5432&host=h2:5433``: SQLAlchemy's form of libpq's host list)."""
+        scheme_less = self.database_url.split("://", 1)[1]
+        hosts = self.database.hosts
+        if len(hosts) == 1:
+            return "postgresql+psycopg2://" + scheme_less
+        parts = urlsplit(self.database_url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        listed = [("host", f"{_bracketed(host)}:{port}") for host, port in hosts]
+        query = urlencode([*listed, *self.database.options.items()], safe=":[]")
+        return f"postgresql+psycopg2://{userinfo}{'@' if userinfo else ''}{parts.path}?{query}"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 DEFAULTS = Settings()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from sqlalchemy import Engine, create_engine
+from redis.sentinel import Sentinel, SentinelManagedConnection
+from sqlalchemy import Engine, create_engine, event
 
+from shared import failovers
 from shared.config import Settings, get_settings
+from shared.failovers import Backend
 
 REDIS_CONNECT_TIMEOUT = 0.5
 """Seconds to wait for a Redis connection: an outage must answer 503 quickly, not hang."""
@@ -18,15 +23,49 @@ REDIS_SOCKET_MARGIN = 2.0
 """Seconds a Redis read may take beyond the longest BLPOP we issue."""
 
 
+class _MasterConnection(SentinelManagedConnection):
+    """A connection to the master the Sentinels name, reporting where it landed
+    (``shared.failovers``): each new connection asks them, so after a failover the next one
+    reaches the new master."""
+
+    def connect_to(self, address: tuple[str, int]) -> None:
+        super().connect_to(address)  # type: ignore[no-untyped-call]
+        failovers.connected(Backend.REDIS, failovers.address_text(*address))
+
+
 def redis_from_settings(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-        socket_timeout=settings.reply_timeout + REDIS_SOCKET_MARGIN,
-        health_check_interval=30,
+    """The client every process uses: to ``REDIS_URL``'s server, or to the master the
+    Sentinels of ``REDIS_SENTINELS`` name (with ``REDIS_URL``'s database and password)."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": settings.reply_timeout + REDIS_SOCKET_MARGIN,
+        "health_check_interval": 30,
         # One quick retry heals a stale pooled connection; more would only delay the 503.
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+        "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
+    }
+    if not settings.redis_sentinels:
+        client = redis.Redis.from_url(settings.redis_url, **options)
+        kwargs = client.connection_pool.connection_kwargs
+        failovers.connected(Backend.REDIS, failovers.address_text(kwargs.get("host", "?"), kwargs.get("port", "?")))
+        return client
+    url = urlsplit(settings.redis_url)
+    sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        list(settings.redis_sentinels),
+        sentinel_kwargs={
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_CONNECT_TIMEOUT,
+            "password": settings.redis_sentinel_password or None,
+        },
     )
+    master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        settings.redis_sentinel_master,
+        connection_class=_MasterConnection,
+        db=int(url.path.strip("/") or 0),
+        username=unquote(url.username) if url.username else None,
+        password=unquote(url.password) if url.password else None,
+        **options,
+    )
+    return master
 
 
 def engine_from_settings(
@@ -38,12 +77,25 @@ def engine_from_settings(
 ) -> Engine:
     """An engine on ``DATABASE_URL``. The shard worker turns ``pre_ping`` off: it retries a batch
     whose connection was lost anyway, and a ping would cost a round trip per batch."""
-    return create_engine(
+    engine = create_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
         pool_pre_ping=pre_ping,
         connect_args={"connect_timeout": 2, "application_name": application_name},
     )
+    return watched(engine)
+
+
+def watched(engine: Engine) -> Engine:
+    """``engine``, each new connection reporting which host it reached (``shared.failovers``):
+    with several hosts in ``DATABASE_URL``, the primary of the moment."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        info = dbapi_connection.info
+        failovers.connected(Backend.POSTGRESQL, failovers.address_text(info.host, info.port))
+
+    event.listen(engine, "connect", on_connect)
+    return engine
 
 
 PERMANENT_SQLSTATE_CLASSES = frozenset({"22", "23"})

@@ -122,3 +122,33 @@ def networks(name: str, raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ConfigurationError(f"{name} must list addresses or networks, got {network!r}") from None
     return found
+
+
+Address = tuple[str, int]
+"""A server's host (a name or an address, IPv6 without brackets) and port."""
+
+
+def host_port(name: str, raw: str, *, default_port: int | None = None) -> Address:
+    """``host:port`` (``[::1]:26379`` for IPv6) as its host and port; the port may be left out
+    when there is a ``default_port``."""
+    host, port = raw.strip(), ""
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ConfigurationError(f"{name} must list host:port addresses, got {raw!r}")
+        port = rest[1:]
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    if not port and default_port is not None:
+        port = str(default_port)
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"{name} must list host:port addresses, got {raw!r}")
+    return host, int(port)
+
+
+def addresses(name: str, raw: str) -> tuple[Address, ...]:
+    """A comma-separated list of ``host:port`` addresses (``host_port``)."""
+    found = tuple(host_port(name, part) for part in names(name, raw))
+    if not found:
+        raise ConfigurationError(f"{name} must list host:port addresses, got {raw!r}")
+    return found

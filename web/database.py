@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from shared.config import get_settings
-from shared.connections import is_database_condition
+from shared.connections import is_database_condition, watched
 from shared.errors import ServiceUnavailable, StatementRefused
 
 WEB_DB_POOL = 12
@@ -31,7 +31,7 @@ WEB_STATEMENT_TIMEOUT_MS = 1500
 def get_engine() -> Engine:
     """The web process's pool: bounded, however many requests are in flight, with bounded waits.
     No pre-ping (a query per read); a statement that meets a dropped connection is tried once more."""
-    return create_engine(
+    engine = create_engine(
         get_settings().sqlalchemy_url,
         pool_size=WEB_DB_POOL,
         max_overflow=0,
@@ -47,6 +47,7 @@ def get_engine() -> Engine:
             " -c timezone=UTC",
         },
     )
+    return watched(engine)
 
 
 DISCONNECTED = (psycopg2.OperationalError, psycopg2.InterfaceError)

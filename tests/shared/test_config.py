@@ -36,7 +36,7 @@ def test_values_from_env() -> None:
     )
     assert settings.database.user == "app"
     assert settings.database.password == "s@cret"
-    assert settings.database.port == 6543
+    assert settings.database.hosts == (("db.internal", 6543),)
     assert settings.shard_count == 32
     assert settings.reply_timeout == 0.5
     assert settings.debug is True
@@ -93,7 +93,7 @@ def test_bad_rate_limits_are_refused(raw: str) -> None:
 def test_database_url_query_reaches_the_drivers_as_libpq_parameters() -> None:
     url = "postgresql://u:p%40ss@db.example:6432/wallet?sslmode=verify-full&sslrootcert=/etc/ca.pem"
     database = Settings.from_env({"DATABASE_URL": url}).database
-    assert (database.user, database.password, database.host, database.port) == ("u", "p@ss", "db.example", 6432)
+    assert (database.user, database.password, database.host, database.port) == ("u", "p@ss", "db.example", "6432")
     assert database.options == {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}
     assert Settings.from_env({}).database.options == {}
 
@@ -124,3 +124,47 @@ def test_every_setting_is_in_the_configuration_docs_and_the_env_example() -> Non
     example = (ROOT / ".env.example").read_text()
     assert [name for name in sorted(names) if f"`{name}`" not in documented] == []
     assert [name for name in sorted(names) if not re.search(rf"^#? ?{name}=", example, re.M)] == []
+
+
+def test_a_database_url_of_several_hosts_reaches_libpq_and_sqlalchemy_as_their_host_lists() -> None:
+    url = "postgresql://app:s%40c@pg-a:5432,pg-b,[fd00::5]:5433/wallet?sslmode=require"
+    settings = Settings.from_env({"DATABASE_URL": url})
+    database = settings.database
+    assert database.hosts == (("pg-a", 5432), ("pg-b", 5432), ("fd00::5", 5433))
+    assert (database.host, database.port) == ("pg-a,pg-b,fd00::5", "5432,5432,5433")  # Django's HOST and PORT
+    # Only the primary: a standby is never written to, unless the URL asks otherwise.
+    assert database.options == {"sslmode": "require", "target_session_attrs": "read-write"}
+    assert settings.sqlalchemy_url == (
+        "postgresql+psycopg2://app:s%40c@/wallet?host=pg-a:5432&host=pg-b:5432&host=[fd00::5]:5433"
+        "&sslmode=require&target_session_attrs=read-write"
+    )
+    any_host = Settings.from_env({"DATABASE_URL": "postgresql://a,b/w?target_session_attrs=any"}).database
+    assert any_host.options == {"target_session_attrs": "any"}
+    single = Settings.from_env({"DATABASE_URL": "postgresql://u@db:6432/wallet"})
+    assert single.sqlalchemy_url == "postgresql+psycopg2://u@db:6432/wallet"
+    assert single.database.options == {}
+
+
+@pytest.mark.parametrize("raw", ["db:port", "db:0", "db:70000", ":5432"])
+def test_a_bad_database_host_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        _ = Settings.from_env({"DATABASE_URL": f"postgresql://u@{raw}/wallet"}).database
+
+
+def test_redis_sentinels_are_read_as_addresses() -> None:
+    settings = Settings.from_env(
+        {
+            "REDIS_SENTINELS": "s1:26379, s2:26380,[::1]:26381",
+            "REDIS_SENTINEL_MASTER": "main",
+            "REDIS_SENTINEL_PASSWORD": "pw",
+        }
+    )
+    assert settings.redis_sentinels == (("s1", 26379), ("s2", 26380), ("::1", 26381))
+    assert (settings.redis_sentinel_master, settings.redis_sentinel_password) == ("main", "pw")
+    assert Settings.from_env({}).redis_sentinels == ()
+
+
+@pytest.mark.parametrize("raw", ["s1", "s1:x", "s1:26379,s2", "[::1", ","])
+def test_bad_redis_sentinels_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="REDIS_SENTINELS"):
+        Settings.from_env({"REDIS_SENTINELS": raw})

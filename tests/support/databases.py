@@ -12,6 +12,19 @@ import time
 from sqlalchemy import Engine, text
 
 from deploy.processes import ROOT
+from shared.audit import (
+    chain_breaks,
+    conservation_gaps,
+    currency_mismatches,
+    held_mismatches,
+    ledger_mismatches,
+    limit_breaches,
+    limit_crossings,
+    metadata_mismatches,
+    reversal_excesses,
+    time_reversals,
+    transfer_mismatches,
+)
 from shared.config import get_settings
 from tests.support.factories import TEST_TENANT
 
@@ -87,3 +100,19 @@ def backend_exit_wait(db: Engine, pid: int, within: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"backend {pid} still alive after {within}s")
         time.sleep(0.01)
+
+
+def audit_clean(engine: Engine) -> None:
+    """Assert the ledger audit (``shared.audit``) finds nothing: every balance equals its ledger,
+    money is conserved, every transfer's state matches its legs, no wallet passed its limits."""
+    assert ledger_mismatches(engine) == []
+    assert chain_breaks(engine) == []
+    assert conservation_gaps(engine) == {}
+    assert currency_mismatches(engine) == []
+    assert transfer_mismatches(engine) == []
+    assert held_mismatches(engine) == []
+    assert limit_crossings(engine) == []
+    assert limit_breaches(engine) == []
+    assert reversal_excesses(engine) == []
+    assert time_reversals(engine) == []
+    assert metadata_mismatches(engine) == []

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import redis
 from sqlalchemy import Engine, text
@@ -27,10 +28,12 @@ from web.wallets.error_codes import IN_FLIGHT, error_code
 
 
 class RedisServer:
-    """A redis-server of the test's own, with an append-only file, restartable in place."""
+    """A redis-server of the test's own, with an append-only file, restartable in place;
+    ``options`` are added to its command line (``--replicaof`` ...)."""
 
-    def __init__(self, *, persistent: bool = True) -> None:
+    def __init__(self, *, persistent: bool = True, options: Sequence[str] = ()) -> None:
         self.persistent = persistent
+        self.options = list(options)
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="wallet-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -41,6 +44,7 @@ class RedisServer:
             [
                 *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
                 *("--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always", "--dir", self.dir),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -53,6 +57,13 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def kill(self) -> None:
+        """``kill -9``: as the loss of its host, nothing flushed or said goodbye."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.proc = None
 
     def freeze(self, seconds: float) -> None:
         """Stop the server's process for ``seconds`` (it accepts connections, answers nothing)."""
@@ -96,10 +107,15 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, workers: int = 2, persistent: bool = True, **env: str) -> Iterator[Stack]:
-    """Its own Redis, ``workers`` shard workers and gunicorn, all stopped afterwards."""
-    server = RedisServer(persistent=persistent)
-    server.start()
+def running_stack(
+    *, workers: int = 2, persistent: bool = True, server: RedisServer | None = None, **env: str
+) -> Iterator[Stack]:
+    """Its own Redis (or ``server``, running: the caller's to stop), ``workers`` shard workers and
+    gunicorn, all stopped afterwards. ``env`` may name the Redis otherwise (``REDIS_SENTINELS``)."""
+    own = server is None
+    if server is None:
+        server = RedisServer(persistent=persistent)
+        server.start()
     # Its own lease namespace: no other worker of the suite can hold its shards' locks.
     namespace = str(random.randrange(1 << 20, 1 << 30))
     stack = Stack(redis=server, port=free_port(), env={"REDIS_URL": server.url, "LEASE_NAMESPACE": namespace, **env})
@@ -112,7 +128,8 @@ def running_stack(*, workers: int = 2, persistent: bool = True, **env: str) -> I
         for proc in [*stack.workers, *([stack.web] if stack.web else [])]:
             if proc.poll() is None:
                 stop(proc)
-        server.stop()
+        if own:
+            server.stop()
 
 
 def keyed_post(base: str, path: str, body: dict[str, str], key: str, method: str = "POST") -> tuple[int, bytes]:
@@ -277,3 +294,37 @@ def lease_holders(engine: Engine, namespace: str) -> dict[int, int]:
 def pending_transfers(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM transfers WHERE state = 'pending'")).scalar_one())
+
+
+def ledger_count(engine: Engine, wallets: Sequence[str]) -> int:
+    """Ledger rows of ``wallets``, whatever their status."""
+    with engine.connect() as conn:
+        query = text("SELECT count(*) FROM wallet_operations WHERE wallet_id = ANY(CAST(:ids AS uuid[]))")
+        return int(conn.execute(query, {"ids": list(wallets)}).scalar_one())
+
+
+def status_of(stack: Stack, operation_id: str) -> str:
+    """The status its URL answers for an operation (never a 404)."""
+    status, content = call(stack.base, "GET", f"/api/v1/operations/{operation_id}")
+    assert status == 200, (operation_id, status, content)
+    return str(json.loads(content)["status"])
+
+
+def answers_true(stack: Stack, engine: Engine, wallets: Sequence[str], answers: Sequence[tuple[int, bytes]]) -> None:
+    """For unkeyed deposits of 1.00 on ``wallets`` (their only rows): every 200 and 202 is in
+    the ledger once (a 202 once settled), and nothing else is: a 503 applied nothing."""
+    assert {status for status, _ in answers} <= {200, 202, 503}, answers
+    pending = [json.loads(body)["operation_id"] for status, body in answers if status == 202]
+    for operation_id in pending:
+
+        def applied(operation_id: str = operation_id) -> bool:
+            return status_of(stack, operation_id) == "applied"
+
+        wait_until(applied, timeout=40, what=f"{operation_id} applied")
+    accepted = sum(1 for status, _ in answers if status in (200, 202))
+    assert ledger_count(engine, wallets) == accepted
+    total = Decimal(0)
+    for wallet in wallets:
+        _, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
+        total += Decimal(json.loads(content)["balance"])
+    assert total == accepted * Decimal("1.00")

@@ -12,51 +12,18 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from deploy.processes import wait_until
 from shared import keys
-from shared.tables import wallet_operations
-from tests.support.stack import Stack, call, running_stack, wallets_create
+from tests.support.stack import answers_true, call, running_stack, status_of, wallets_create
 
 pytestmark = pytest.mark.fault
 
 DEPOSIT = {"operationType": "DEPOSIT", "amount": "1.00"}
-
-
-def ledger_count(engine: Engine, wallets: list[str]) -> int:
-    with engine.connect() as conn:
-        query = select(func.count()).select_from(wallet_operations).where(wallet_operations.c.wallet_id.in_(wallets))
-        return int(conn.execute(query).scalar_one())
-
-
-def status_of(stack: Stack, operation_id: str) -> str:
-    status, content = call(stack.base, "GET", f"/api/v1/operations/{operation_id}")
-    assert status == 200, (operation_id, status, content)  # never 404
-    return str(json.loads(content)["status"])
-
-
-def assert_answers_true(stack: Stack, engine: Engine, wallets: list[str], answers: list[tuple[int, bytes]]) -> None:
-    """Every 200 and 202 is in the ledger once (a 202 once settled), and nothing else is."""
-    assert {status for status, _ in answers} <= {200, 202, 503}, answers
-    pending = [json.loads(body)["operation_id"] for status, body in answers if status == 202]
-    for operation_id in pending:
-
-        def applied(operation_id: str = operation_id) -> bool:
-            return status_of(stack, operation_id) == "applied"
-
-        wait_until(applied, timeout=40, what=f"{operation_id} applied")
-    accepted = sum(1 for status, _ in answers if status in (200, 202))
-    assert ledger_count(engine, wallets) == accepted
-    total = Decimal(0)
-    for wallet in wallets:
-        _, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
-        total += Decimal(json.loads(content)["balance"])
-    assert total == accepted * Decimal("1.00")
 
 
 def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine, db: Engine) -> None:
@@ -80,7 +47,7 @@ def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine,
             answers = [future.result() for future in waiting]
         assert [status for status, _ in answers] == [202] * 40
         stack.add_worker()
-        assert_answers_true(stack, db, wallets, answers)
+        answers_true(stack, db, wallets, answers)
 
 
 def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) -> None:
@@ -101,7 +68,7 @@ def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) ->
             time.sleep(2)
             stop.set()
         assert any(status == 202 for status, _ in answers)
-        assert_answers_true(stack, db, wallets, answers)
+        answers_true(stack, db, wallets, answers)
 
 
 def test_a_202_survives_a_redis_restart_without_persistence(database: Engine, db: Engine) -> None:
@@ -114,4 +81,4 @@ def test_a_202_survives_a_redis_restart_without_persistence(database: Engine, db
         for _, body in answers:
             assert status_of(stack, json.loads(body)["operation_id"]) == "pending"
         stack.add_worker()
-        assert_answers_true(stack, db, wallets, answers)
+        answers_true(stack, db, wallets, answers)

@@ -38,6 +38,12 @@ def test_ready_while_the_worker_holds_every_shard(settings: Settings) -> None:
     status, body = ready(Client())
     assert (status, body["status"], body["unowned_shards"], body["lagging_shards"]) == (200, "ready", [], [])
     assert body["live_workers"] == 1
+    # Which servers this process uses, as its settings name them; no failover seen.
+    host, port = settings.database.hosts[0]
+    assert body["backends"] == {
+        "redis": {"address": "127.0.0.1:6379", "failovers": 0},
+        "postgresql": {"address": f"{host}:{port}", "failovers": 0},
+    }
     assert Client().head("/readyz").status_code == 200
 
 
@@ -95,6 +101,7 @@ def test_not_ready_when_redis_does_not_answer(settings: Settings, monkeypatch: p
             "error": "Service temporarily unavailable",
             "code": "service_unavailable",
             "checks": {"postgres": "ok", "redis": "error: ConnectionError"},
+            "backends": body["backends"],  # shown as in test_ready_while_the_worker_holds_every_shard
         },
     )
 

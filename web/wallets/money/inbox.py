@@ -12,6 +12,8 @@ after ``LISTENER_IDLE`` seconds with nobody waiting. A request enqueues only onc
 subscription is live (``ready``): Redis delivers a message to the subscribers of the moment.
 If the listener's connection fails, every request waiting then is told ``OutcomeUnknown`` (as
 a failed wait on a connection of its own would be: answered 202), and it subscribes again.
+Through Sentinels it also asks them every ``MASTER_CHECK`` seconds whether its server is still
+the master: a master lost with its host closes no connection, and the answers go to the new one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from uuid import UUID, uuid4
 
 import redis
 from redis.connection import Connection
+from redis.sentinel import SentinelConnectionPool
 
 from shared import keys
 from shared.errors import MalformedMessage, OutcomeUnknown
@@ -43,6 +46,9 @@ RECONNECT_PAUSE = 0.2
 """Seconds between the listener's attempts while Redis does not answer."""
 READY_WAIT = 1.0
 """Longest a request waits for the listener to subscribe before it answers 503 (nothing queued)."""
+MASTER_CHECK = 2.0
+"""Seconds between the listener's questions to the Sentinels (when Redis is found through them)
+whether its server is still the master."""
 
 
 @dataclass(slots=True)
@@ -120,6 +126,7 @@ class Inbox:
     def _answer_all(self, held: list[Connection]) -> None:
         """Hand out every answer that comes, until nobody has waited for ``LISTENER_IDLE``."""
         failing = False
+        checked = time.monotonic()
         while True:
             with self._lock:
                 if not self._waiters and time.monotonic() - self._last_wait > LISTENER_IDLE:
@@ -133,6 +140,9 @@ class Inbox:
                     # RESP3 (redis-py 8's default) brings messages as pushes, RESP2 as replies.
                     message: Any = held[0].read_response(timeout=TICK, disconnect_on_error=False, push_request=True)
                 except redis.TimeoutError:
+                    if time.monotonic() - checked > MASTER_CHECK:
+                        checked = time.monotonic()
+                        self._still_master(held[0])
                     continue  # nothing came: look again whether anyone waits
             except redis.RedisError as exc:
                 self._subscribed.clear()
@@ -148,6 +158,14 @@ class Inbox:
             failing = False
             if message[0] == b"message":
                 self._deliver(replies_entries(message[2]))
+
+    def _still_master(self, conn: Connection) -> None:
+        """Raise ``ConnectionError`` if the Sentinels name another master than ``conn``'s server."""
+        if not isinstance(self._pool, SentinelConnectionPool):
+            return
+        master = self._pool.get_master_address()  # type: ignore[no-untyped-call]
+        if tuple(master) != (conn.host, conn.port):
+            raise redis.ConnectionError(f"the master moved to {master[0]}:{master[1]}")
 
     def _subscribe(self) -> Connection:
         """A connection of the pool, subscribed to the inbox (its own until ``_hang_up``)."""

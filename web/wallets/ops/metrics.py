@@ -3,7 +3,8 @@
 Measured in the web processes (prometheus_client; multiprocess mode when
 ``PROMETHEUS_MULTIPROC_DIR`` is set, as ``deploy/gunicorn.conf.py`` does):
 operations by type and outcome, end-to-end latency, reply timeouts; transfers by the state
-they were answered in, and their latency.
+they were answered in, and their latency; failovers of Redis and PostgreSQL seen, and (from
+the process scraped) which master and which primary it uses.
 Read from Redis at scrape time, so they cover every worker on every host:
 queue depth per shard, batch sizes, which worker owns which shard, webhook attempts by result
 and delivery lags, the webhooks queue. Read from PostgreSQL at scrape time: the transfers
@@ -23,16 +24,17 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from shared import keys
+from shared import failovers, keys
 from shared.batch_metrics import HISTOGRAMS
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import ServiceUnavailable
+from shared.failovers import Backend, InUse
 from shared.messages import OperationResult
 from shared.operations import OperationType
 from shared.rq_contract import failed_count
@@ -74,6 +76,12 @@ HTTP_LATENCY = Histogram(
     "Time from a request reaching Django to its answer, by route",
     ["route"],
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
+)
+FAILOVERS = Gauge(
+    "wallet_failovers_seen",
+    "Failovers of Redis (a new master) or PostgreSQL (a new primary) seen by a web process: the most any saw",
+    ["backend"],
+    multiprocess_mode="max",
 )
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Methods counted by name (any other is ``other``: a client cannot grow the label set)."""
@@ -173,6 +181,28 @@ class QueueCollector(Collector):
             "Operations in the shard queues' failed registries (poison messages: rq-dashboard lists them)",
             value=failed_count(self.connection, self.shard_count),
         )
+
+
+class BackendCollector(Collector):
+    """Which Redis master and which PostgreSQL host the scraped process uses (``shared.failovers``),
+    as ``wallet_backend_info{backend, address} 1``."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "wallet_backend_info", "The server the scraped web process uses, by backend", labels=["backend", "address"]
+        )
+        for backend in Backend:
+            family.add_metric([backend.value, failovers.in_use(backend).address or ""], 1)
+        yield family
+
+
+def _failover_seen(backend: Backend, now: InUse) -> None:
+    FAILOVERS.labels(backend.value).set(now.failovers)
+
+
+failovers.listen(_failover_seen)
+for _backend in Backend:
+    FAILOVERS.labels(_backend.value).set(0)
 
 
 class TransferCollector(Collector):
@@ -326,6 +356,8 @@ def metrics_text() -> bytes:
     else:
         for metric in (OPERATIONS, LATENCY, REPLY_TIMEOUTS, TRANSFERS, TRANSFER_LATENCY, HTTP_REQUESTS, HTTP_LATENCY):
             registry.register(metric)
+        registry.register(FAILOVERS)
         ProcessCollector(registry=registry)  # this process: it is the whole web node here
     registry.register(READINGS)
+    registry.register(BackendCollector())  # live: a failover shows at the next scrape
     return generate_latest(registry)

@@ -110,15 +110,40 @@ SERVICE_SCHEMAS: dict[str, Any] = {
         "properties": {"postgres": {"type": "string"}, "redis": {"type": "string"}},
         "additionalProperties": False,
     },
+    "Backend": {
+        "type": "object",
+        "required": ["address", "failovers"],
+        "properties": {
+            "address": {
+                "type": ["string", "null"],
+                "description": "host:port of the server this process's latest connection reached (the Redis"
+                " master the Sentinels name; the PostgreSQL host that answered as the primary); null: none yet",
+            },
+            "failovers": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Times this process's connections reached another server than the one before",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Backends": {
+        "type": "object",
+        "description": "Which servers this web process uses, and the failovers it has seen",
+        "required": ["redis", "postgresql"],
+        "properties": {"redis": ref("Backend"), "postgresql": ref("Backend")},
+        "additionalProperties": False,
+    },
     "Readiness": {
         "type": "object",
         "required": [
-            *("status", "checks", "live_workers", "suspended"),
+            *("status", "checks", "backends", "live_workers", "suspended"),
             *("unowned_shards", "lagging_shards", "max_lag_seconds"),
         ],
         "properties": {
             "status": {"type": "string", "enum": ["ready", "not ready"]},
             "checks": ref("Checks"),
+            "backends": ref("Backends"),
             "live_workers": {"type": "integer", "minimum": 0},
             "suspended": {
                 "type": "boolean",
@@ -144,6 +169,7 @@ SERVICE_SCHEMAS: dict[str, Any] = {
             "code": ref("ErrorCode"),
             "request_id": ref("RequestId"),
             "checks": ref("Checks"),
+            "backends": ref("Backends"),
         },
         "additionalProperties": False,
     },

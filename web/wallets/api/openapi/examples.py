@@ -261,6 +261,10 @@ EXAMPLES: dict[str, Any] = {
     "ready": {
         "status": "ready",
         "checks": {"postgres": "ok", "redis": "ok"},
+        "backends": {
+            "redis": {"address": "10.0.0.12:6379", "failovers": 1},
+            "postgresql": {"address": "10.0.0.21:5432", "failovers": 0},
+        },
         "live_workers": 2,
         "suspended": False,
         "unowned_shards": [],
@@ -270,6 +274,10 @@ EXAMPLES: dict[str, Any] = {
     "not_ready": {
         "status": "not ready",
         "checks": {"postgres": "ok", "redis": "ok"},
+        "backends": {
+            "redis": {"address": "10.0.0.11:6379", "failovers": 0},
+            "postgresql": {"address": "10.0.0.21:5432", "failovers": 0},
+        },
         "live_workers": 1,
         "suspended": False,
         "unowned_shards": [3],

@@ -8,9 +8,11 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from shared import failovers
 from shared.config import get_settings
 from shared.connections import get_redis
 from shared.errors import ServiceUnavailable
+from shared.failovers import Backend
 from web.database import read_one
 from web.wallets.api.openapi import OPENAPI
 from web.wallets.api.reference import reference_html
@@ -87,6 +89,12 @@ def _dependency_checks() -> dict[str, str]:
     return checks
 
 
+def _backends() -> dict[str, dict[str, object]]:
+    """The Redis master and the PostgreSQL host this process uses, and the failovers it saw."""
+    found = {backend: failovers.in_use(backend) for backend in Backend}
+    return {str(b): {"address": used.address, "failovers": used.failovers} for b, used in found.items()}
+
+
 @api_view("GET", public=True)
 def readyz_view(request: HttpRequest) -> HttpResponse:
     """503 unless PostgreSQL and Redis answer (``checks``), every shard has a worker holding its
@@ -94,7 +102,13 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
     (``readiness``)."""
     settings = get_settings()
     checks = _dependency_checks()
-    unavailable = {"status": "unavailable", **served_error_fields(UNAVAILABLE, 503), "checks": checks}
+    backends = _backends()
+    unavailable = {
+        "status": "unavailable",
+        **served_error_fields(UNAVAILABLE, 503),
+        "checks": checks,
+        "backends": backends,
+    }
     if any(value != "ok" for value in checks.values()):
         return json_response(unavailable, status=503)
     try:
@@ -108,6 +122,7 @@ def readyz_view(request: HttpRequest) -> HttpResponse:
         {
             "status": "ready" if ready else "not ready",
             "checks": checks,
+            "backends": backends,
             "live_workers": readings.live_workers,
             "suspended": readings.suspended,
             "unowned_shards": readings.unowned,

@@ -33,9 +33,9 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--fresh drops the database: refused for {db.name!r} (not a *_test or *_bench database)"
             )
-        conn = psycopg2.connect(
-            dbname="postgres", user=db.user, password=db.password, host=db.host, port=db.port, connect_timeout=5
-        )
+        params: dict[str, Any] = {"connect_timeout": "5", **db.options}  # the primary, of several hosts
+        params.update(dbname="postgres", user=db.user, password=db.password, host=db.host, port=db.port)
+        conn = psycopg2.connect(**params)
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:
