@@ -92,7 +92,9 @@ class MixedLoad:
         self.rng.shuffle(plan)
         return plan, made
 
-    def run(self, plan: list[Keyed], made: dict[str, tuple[str, str]], fault: Callable[[], None], *, clients: int = 24) -> None:
+    def run(
+        self, plan: list[Keyed], made: dict[str, tuple[str, str]], fault: Callable[[], None], *, clients: int = 24
+    ) -> None:
         """Send ``plan`` with ``fault`` a third of the way in; settle, replay, and account for
         every final answer."""
         finals = keyed_load(self.stack.base, plan, fault, clients=clients, decided=(200, 201, 400))

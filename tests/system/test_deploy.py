@@ -22,7 +22,9 @@ SERVICES = COMPOSE["services"]
 
 
 def test_services() -> None:
-    assert set(SERVICES) == {"db", "redis", "migrate", "web", "worker", "webhooks", "dashboard", "locust"}
+    ha = {name for name, service in SERVICES.items() if "ha" in service.get("profiles", [])}
+    assert ha == {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3", "db-standby"}
+    assert set(SERVICES) - ha == {"db", "redis", "migrate", "web", "worker", "webhooks", "dashboard", "locust"}
     assert SERVICES["db"]["image"] == "postgres:17"
     assert SERVICES["redis"]["image"].startswith("redis:")
     assert "--appendonly" in SERVICES["redis"]["command"]
@@ -235,3 +237,36 @@ def test_the_env_example_does_not_override_what_the_image_listens_on() -> None:
     assert image_env is not None
     for name in re.findall(r"\b([A-Z_]+)=", image_env.group(1)):
         assert not re.search(rf"^{name}=", example, re.M), name
+
+
+def test_the_ha_profile_replicates_both_stores_and_the_service_can_be_pointed_at_them() -> None:
+    """``docker compose --profile ha up``: Redis's replica and three Sentinels watching the master
+    under the name the service asks for by default, a PostgreSQL standby streaming from ``db``;
+    and every process of the service takes REDIS_SENTINELS and DATABASE_HOSTS from .env."""
+    replica = SERVICES["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        script = SERVICES[name]["command"][-1]
+        assert f"sentinel monitor {Settings().redis_sentinel_master} redis 6379 2" in script
+        assert SERVICES[name]["hostname"] == name
+    standby = SERVICES["db-standby"]
+    assert standby["environment"]["PRIMARY_HOST"] == "db"
+    script = (ROOT / "deploy" / "ha" / "standby.sh").read_text()
+    assert "pg_basebackup" in script
+    assert " -R " in script
+    assert 'cluster_name="${STANDBY_NAME}"' in script
+    assert "synchronous_standby_names=''" in script
+    assert "synchronous_standby_names=${POSTGRES_SYNC_STANDBY:-}" in SERVICES["db"]["command"]
+    assert "./deploy/ha/replication.sh:/docker-entrypoint-initdb.d/replication.sh:ro" in SERVICES["db"]["volumes"]
+    for name in ("migrate", "web", "worker", "webhooks", "dashboard"):
+        environment = SERVICES[name]["environment"]
+        assert environment["REDIS_SENTINELS"] == "${REDIS_SENTINELS:-}", name
+    assert "@${DATABASE_HOSTS:-db:5432}/wallet" in SERVICES["web"]["environment"]["DATABASE_URL"]
+    example = (ROOT / ".env.example").read_text()
+    for line in (
+        "# COMPOSE_PROFILES=ha",
+        "# REDIS_SENTINELS=sentinel-1:26379,sentinel-2:26379,sentinel-3:26379",
+        "# DATABASE_HOSTS=db:5432,db-standby:5432",
+        "# POSTGRES_SYNC_STANDBY=standby",
+    ):
+        assert line in example
