@@ -76,7 +76,12 @@ PROMETHEUS := /usr/bin/prometheus
 $(PROMETHEUS):
 	apt-get install -y -q --no-install-recommends prometheus || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; }
 
-test: $(STAMP) $(CHROMIUM) $(PROMETHEUS)  ## The test suite (installs Chromium and Prometheus if missing); drops wallet_test (and wallet_{alerts,docs}_test), flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
+# redis-sentinel, for the test that fails the Redis master over (its Sentinels are the test's own).
+SENTINEL := /usr/bin/redis-sentinel
+$(SENTINEL):
+	apt-get install -y -q redis-sentinel || { apt-get update -q && apt-get install -y -q redis-sentinel; }
+
+test: $(STAMP) $(CHROMIUM) $(PROMETHEUS) $(SENTINEL)  ## The test suite (installs Chromium, Prometheus and redis-sentinel if missing); drops wallet_test (and wallet_{alerts,docs}_test), flushes Redis 14 and 15 (TEST_DATABASE_URL, TEST_REDIS_URL, TEST_LOCAL_REDIS_URL)
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff, mypy and the import layers (import-linter)
