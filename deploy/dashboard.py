@@ -27,7 +27,6 @@ import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, request
 from gunicorn.app.base import BaseApplication
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 
 from shared.config import Settings
 from shared.connections import REDIS_CONNECT_TIMEOUT
-from shared.failovers import address_text
+from shared.env import address_text
 
 READ_ONLY = "This dashboard is read only: operations are changed through the API, never here.\n"
 EXPIRED = "This job has expired: finished jobs are kept RESULT_TTL seconds, the ledger keeps them for good.\n"
@@ -76,13 +75,12 @@ def redis_settings(settings: Settings) -> dict[str, object]:
     Sentinels as its ``redis+sentinel://sentinel,.../master/db`` URL with the passwords apart."""
     if not settings.redis_sentinels:
         return {"RQ_DASHBOARD_REDIS_URL": settings.redis_url}
-    url = urlsplit(settings.redis_url)
+    target = settings.redis
     sentinels = ",".join(address_text(host, port) for host, port in settings.redis_sentinels)
-    db = int(url.path.strip("/") or 0)
     timeout = f"socket_connect_timeout={REDIS_CONNECT_TIMEOUT}&sentinel_socket_connect_timeout={REDIS_CONNECT_TIMEOUT}"
     return {
-        "RQ_DASHBOARD_REDIS_URL": f"redis+sentinel://{sentinels}/{settings.redis_sentinel_master}/{db}?{timeout}",
-        "RQ_DASHBOARD_REDIS_PASSWORD": unquote(url.password) if url.password else None,
+        "RQ_DASHBOARD_REDIS_URL": f"redis+sentinel://{sentinels}/{settings.redis_sentinel_master}/{target.db}?{timeout}",
+        "RQ_DASHBOARD_REDIS_PASSWORD": target.password,
         "RQ_DASHBOARD_REDIS_SENTINEL_PASSWORD": settings.redis_sentinel_password or None,
     }
 

@@ -76,6 +76,15 @@ class DatabaseParams:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisParams:
+    """The parts of ``REDIS_URL`` that hold with Sentinels too (they name the server)."""
+
+    db: int
+    username: str | None
+    password: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     # Where the data lives
     database_url: str = setting("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/wallet", env.text)
@@ -276,19 +285,24 @@ class Settings:
     def sqlalchemy_url(self) -> str:
         """``DATABASE_URL`` with the driver SQLAlchemy should use; several hosts go in its query
         (``?host=h1:5432&host=h2:5433``: SQLAlchemy's form of libpq's host list)."""
-        scheme_less = self.database_url.split("://", 1)[1]
-        hosts = self.database.hosts
-        if len(hosts) == 1:
-            return "postgresql+psycopg2://" + scheme_less
+        database = self.database
+        if len(database.hosts) == 1:
+            return "postgresql+psycopg2://" + self.database_url.split("://", 1)[1]
         parts = urlsplit(self.database_url)
         userinfo = parts.netloc.rpartition("@")[0]
-        listed = [("host", f"{_bracketed(host)}:{port}") for host, port in hosts]
-        query = urlencode([*listed, *self.database.options.items()], safe=":[]")
+        listed = [("host", env.address_text(host, port)) for host, port in database.hosts]
+        query = urlencode([*listed, *database.options.items()], safe=":[]")
         return f"postgresql+psycopg2://{userinfo}{'@' if userinfo else ''}{parts.path}?{query}"
 
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    @property
+    def redis(self) -> RedisParams:
+        """What of ``REDIS_URL`` a client through the Sentinels still takes from it."""
+        parts = urlsplit(self.redis_url)
+        return RedisParams(
+            db=int(parts.path.strip("/") or 0),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
 
 
 DEFAULTS = Settings()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from shared import failovers
 from shared.config import Settings, get_settings
+from shared.env import address_text
 from shared.failovers import Backend
 
 REDIS_CONNECT_TIMEOUT = 0.5
@@ -30,7 +30,7 @@ class _MasterConnection(SentinelManagedConnection):
 
     def connect_to(self, address: tuple[str, int]) -> None:
         super().connect_to(address)  # type: ignore[no-untyped-call]
-        failovers.connected(Backend.REDIS, failovers.address_text(*address))
+        failovers.connected(Backend.REDIS, address_text(*address))
 
 
 def redis_from_settings(settings: Settings) -> redis.Redis:
@@ -46,9 +46,9 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
     if not settings.redis_sentinels:
         client = redis.Redis.from_url(settings.redis_url, **options)
         kwargs = client.connection_pool.connection_kwargs
-        failovers.connected(Backend.REDIS, failovers.address_text(kwargs.get("host", "?"), kwargs.get("port", "?")))
+        failovers.connected(Backend.REDIS, address_text(kwargs.get("host", "?"), kwargs.get("port", "?")))
         return client
-    url = urlsplit(settings.redis_url)
+    target = settings.redis
     sentinels = Sentinel(  # type: ignore[no-untyped-call]
         list(settings.redis_sentinels),
         sentinel_kwargs={
@@ -60,9 +60,9 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
     master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
         settings.redis_sentinel_master,
         connection_class=_MasterConnection,
-        db=int(url.path.strip("/") or 0),
-        username=unquote(url.username) if url.username else None,
-        password=unquote(url.password) if url.password else None,
+        db=target.db,
+        username=target.username,
+        password=target.password,
         **options,
     )
     return master
@@ -92,7 +92,7 @@ def watched(engine: Engine) -> Engine:
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         info = dbapi_connection.info
-        failovers.connected(Backend.POSTGRESQL, failovers.address_text(info.host, info.port))
+        failovers.connected(Backend.POSTGRESQL, address_text(info.host, info.port))
 
     event.listen(engine, "connect", on_connect)
     return engine

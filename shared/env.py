@@ -146,6 +146,11 @@ def host_port(name: str, raw: str, *, default_port: int | None = None) -> Addres
     return host, int(port)
 
 
+def address_text(host: str, port: int | str) -> str:
+    """``host:port``, with an IPv6 host in brackets: what ``host_port`` reads."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def addresses(name: str, raw: str) -> tuple[Address, ...]:
     """A comma-separated list of ``host:port`` addresses (``host_port``)."""
     found = tuple(host_port(name, part) for part in names(name, raw))

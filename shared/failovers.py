@@ -41,11 +41,6 @@ _failovers: dict[Backend, int] = dict.fromkeys(Backend, 0)
 _listeners: list[Listener] = []
 
 
-def address_text(host: str, port: int | str) -> str:
-    """``host:port``, with an IPv6 host in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def connected(backend: Backend, address: str) -> None:
     """A connection of ``backend`` reached ``address``: a failover if the one before reached
     another server."""

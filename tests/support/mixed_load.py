@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from deploy.processes import wait_until
 from tests.support.stack import (
+    PROBE_DEPOSIT,
     Keyed,
     Stack,
     answers_true,
@@ -33,7 +34,6 @@ from tests.support.stack import (
 
 FUNDS = Decimal("100.00")
 TRANSFERS = "/api/v1/transfers"
-DEPOSIT = {"operationType": "DEPOSIT", "amount": "1.00"}
 
 
 @dataclass
@@ -143,7 +143,7 @@ class MixedLoad:
 
 @dataclass
 class Probe:
-    """Unkeyed deposits of 1.00 on wallets of its own from a few clients, while a load runs:
+    """Unkeyed deposits (``PROBE_DEPOSIT``) on wallets of its own from a few clients, while a load runs:
     when the first write after a fault succeeded, and whether every answer was true."""
 
     stack: Stack
@@ -164,7 +164,7 @@ class Probe:
     def _deposit(self, wallet: str) -> None:
         while not self._stop.is_set():
             sent = time.monotonic()
-            status, content = call(self.stack.base, "POST", f"/api/v1/wallets/{wallet}/operation", DEPOSIT)
+            status, content = call(self.stack.base, "POST", f"/api/v1/wallets/{wallet}/operation", PROBE_DEPOSIT)
             self.answers.append((sent, time.monotonic(), status, content))
             if status != 200:
                 time.sleep(0.02)

@@ -38,7 +38,6 @@ class Cluster:
     """One data directory and the server on it."""
 
     def __init__(self, root: Path, name: str) -> None:
-        self.name = name
         self.data = root / name
         self.port = free_port()
         self.log = root / f"{name}.log"

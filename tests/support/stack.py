@@ -310,8 +310,12 @@ def status_of(stack: Stack, operation_id: str) -> str:
     return str(json.loads(content)["status"])
 
 
+PROBE_DEPOSIT = {"operationType": "DEPOSIT", "amount": "1.00"}
+"""The unkeyed deposit whose answers ``answers_true`` checks."""
+
+
 def answers_true(stack: Stack, engine: Engine, wallets: Sequence[str], answers: Sequence[tuple[int, bytes]]) -> None:
-    """For unkeyed deposits of 1.00 on ``wallets`` (their only rows): every 200 and 202 is in
+    """For unkeyed ``PROBE_DEPOSIT``s on ``wallets`` (their only rows): every 200 and 202 is in
     the ledger once (a 202 once settled), and nothing else is: a 503 applied nothing."""
     assert {status for status, _ in answers} <= {200, 202, 503}, answers
     pending = [json.loads(body)["operation_id"] for status, body in answers if status == 202]
@@ -327,4 +331,4 @@ def answers_true(stack: Stack, engine: Engine, wallets: Sequence[str], answers: 
     for wallet in wallets:
         _, content = call(stack.base, "GET", f"/api/v1/wallets/{wallet}")
         total += Decimal(json.loads(content)["balance"])
-    assert total == accepted * Decimal("1.00")
+    assert total == accepted * Decimal(PROBE_DEPOSIT["amount"])

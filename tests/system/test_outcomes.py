@@ -19,11 +19,9 @@ from sqlalchemy import Engine
 
 from deploy.processes import wait_until
 from shared import keys
-from tests.support.stack import answers_true, call, running_stack, status_of, wallets_create
+from tests.support.stack import PROBE_DEPOSIT, answers_true, call, running_stack, status_of, wallets_create
 
 pytestmark = pytest.mark.fault
-
-DEPOSIT = {"operationType": "DEPOSIT", "amount": "1.00"}
 
 
 def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine, db: Engine) -> None:
@@ -31,7 +29,7 @@ def test_redis_restart_while_requests_wait_answers_202_not_503(database: Engine,
         wallets = wallets_create(stack.base, 4)
         with ThreadPoolExecutor(40) as pool:
             waiting = [
-                pool.submit(call, stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT)
+                pool.submit(call, stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", PROBE_DEPOSIT)
                 for i in range(40)
             ]
             server = redis.Redis(port=stack.redis.port)
@@ -58,7 +56,7 @@ def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) ->
 
         def client(i: int) -> None:
             while not stop.is_set():
-                answers.append(call(stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT))
+                answers.append(call(stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", PROBE_DEPOSIT))
 
         with ThreadPoolExecutor(16) as pool:
             for i in range(16):
@@ -74,7 +72,9 @@ def test_redis_frozen_answers_202_or_a_true_503(database: Engine, db: Engine) ->
 def test_a_202_survives_a_redis_restart_without_persistence(database: Engine, db: Engine) -> None:
     with running_stack(workers=0, persistent=False, SHARD_COUNT="4", REPLY_TIMEOUT="0.5") as stack:
         wallets = wallets_create(stack.base, 4)
-        answers = [call(stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", DEPOSIT) for i in range(20)]
+        answers = [
+            call(stack.base, "POST", f"/api/v1/wallets/{wallets[i % 4]}/operation", PROBE_DEPOSIT) for i in range(20)
+        ]
         assert [status for status, _ in answers] == [202] * 20
         stack.redis.stop()
         stack.redis.start()  # every queued job is gone
