@@ -95,7 +95,7 @@ VALUES (gen_random_uuid(), %(wallet)s, 'DEPOSIT', %(opening)s, 'applied', %(open
 """
 _BALANCE = """
 UPDATE wallets SET balance = (SELECT balance_after FROM wallet_operations WHERE wallet_id = %(wallet)s
-    ORDER BY seq DESC LIMIT 1) WHERE id = %(wallet)s
+    ORDER BY applied_at DESC, seq DESC LIMIT 1) WHERE id = %(wallet)s
 """
 
 

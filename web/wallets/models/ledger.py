@@ -73,7 +73,7 @@ class WalletOperation(models.Model):
     seq = models.BigIntegerField(unique=True, editable=False)
     wallet = models.ForeignKey(
         Wallet, on_delete=models.PROTECT, related_name="operations", editable=False, db_index=False
-    )  # indexed by wallet_operations_history
+    )  # indexed by wallet_operations_timeline
     operation_type = models.CharField(max_length=16, choices=OPERATION_TYPE_CHOICES, editable=False)
     amount = money()
     status = models.CharField(
@@ -113,18 +113,16 @@ class WalletOperation(models.Model):
     class Meta:
         db_table = "wallet_operations"
         indexes = [
-            models.Index(models.F("wallet"), models.F("seq").desc(), name="wallet_operations_history"),
-            # History's filters (web.wallets.money.history): each served by an index leading with
-            # the wallet, or by one that holds only rows a filter can match (a client's reference
-            # or metadata, a refusal), so no page scans the rest of a wallet's ledger.
+            # A wallet's rows in ledger order, which is their time's (web.wallets.money.history):
+            # pages, spans of time, the balance at an instant, statements.
             models.Index(fields=["wallet", "applied_at", "seq"], name="wallet_operations_timeline"),
+            # History's filters: each served by an index leading with the wallet and ending in
+            # the same order, or by one that holds only rows a filter can match (a client's
+            # reference or metadata), so no page scans the rest of a wallet's ledger.
+            models.Index(fields=["wallet", "operation_type", "applied_at", "seq"], name="wallet_operations_by_type"),
             models.Index(
-                models.F("wallet"), models.F("operation_type"), models.F("seq").desc(), name="wallet_operations_kinds"
-            ),
-            models.Index(
-                models.F("wallet"),
-                models.F("seq").desc(),
-                name="wallet_operations_rejected",
+                fields=["wallet", "applied_at", "seq"],
+                name="wallet_operations_rejections",
                 condition=models.Q(status=OperationStatus.REJECTED.value),
             ),
             models.Index(

@@ -1,11 +1,12 @@
 """The ledger as clients search it: a wallet's history with filters, a reference's rows across a
 tenant's wallets, a wallet's money at an instant, and statements.
 
-Every query is served by an index of ``wallet_operations`` (migration 0014; docs/history.md
-shows the plans). A wallet's rows are read in ledger order (``seq``). Their time is
-``applied_at``, when the wallet's one writer decided them: it never goes back along a wallet's
-rows (``shared.audit.time_reversals`` checks it), so the rows of a span of time are those
-between two ledger positions, each found by one probe of ``wallet_operations_timeline``.
+Every query is served by an index of ``wallet_operations`` (migrations 0014 and 0017;
+docs/history.md shows the plans). A wallet's rows are read in the order of their time and ledger
+position, ``(applied_at, seq)``: ``applied_at`` is when the wallet's one writer decided a row, and
+it never goes back along a wallet's rows (``shared.audit.time_reversals`` checks it), so that
+order is the wallet's ledger order, and one index (``wallet_operations_timeline``) serves both
+pages and spans of time. A cursor stays a ledger position (``seq``).
 """
 
 from __future__ import annotations
@@ -31,23 +32,16 @@ _LAST = 2**63 - 1
 """Above every ledger position (``seq`` is a bigint)."""
 
 
-def _first_at(moment: str) -> str:
-    """The position of the wallet's first row decided at or after the instant ``moment`` names
-    (NULL: none)."""
-    return (
-        "(SELECT seq FROM wallet_operations WHERE wallet_id = %(wallet)s"  # noqa: S608 (a parameter's name)
-        f" AND applied_at >= %({moment})s ORDER BY applied_at, seq LIMIT 1)"
-    )
-
+_NEWEST_FIRST = "ORDER BY o.applied_at DESC, o.seq DESC"
+"""A wallet's rows, newest first: its ledger order, read backwards along
+``wallet_operations_timeline`` (or ``_by_type``, ``_refused``, which end the same way)."""
 
 # Each filter's condition on the row ``o``; the parameters are the filter's values.
-_AFTER = f"o.seq >= {_first_at('created_after')}"
-_BEFORE = f"o.seq < coalesce({_first_at('created_before')}, {_LAST})"
 _FILTERS = {
     "operation_type": "o.operation_type = %(operation_type)s",
     "status": "o.status = %(status)s",
-    "created_after": _AFTER,
-    "created_before": _BEFORE,
+    "created_after": "o.applied_at >= %(created_after)s",
+    "created_before": "o.applied_at < %(created_before)s",
     "reference": "o.reference = %(reference)s",
     "metadata": "o.metadata @> %(metadata)s::jsonb",
 }
@@ -94,8 +88,12 @@ def wallet_history_list(
     return _page(history_sql(conditions), {**params, "wallet": str(wallet_id), "after": after}, limit)
 
 
-_BELOW = "o.seq < %(after)s"
-"""A page's condition past the first: below the last row of the page before."""
+_BELOW = (
+    "(o.applied_at, o.seq) < (SELECT applied_at, seq FROM wallet_operations"
+    " WHERE seq = %(after)s AND wallet_id = %(wallet)s)"
+)
+"""A page's condition past the first: below the last row of the page before (found by its
+position; none of another wallet)."""
 
 
 def history_sql(conditions: list[str]) -> str:
@@ -105,7 +103,7 @@ def history_sql(conditions: list[str]) -> str:
     where = "".join(f" AND {condition}" for condition in conditions)
     return (
         f"SELECT {_COLUMNS} FROM wallet_operations o WHERE o.wallet_id = %(wallet)s{where}"  # noqa: S608
-        " ORDER BY o.seq DESC LIMIT %(limit)s"
+        f" {_NEWEST_FIRST} LIMIT %(limit)s"
     )
 
 
@@ -164,19 +162,19 @@ STATEMENT_CHUNK = 1000
 """Rows a statement reads at a time: what it holds in memory, however long it is."""
 
 _STATEMENT_SPAN = (
-    "SELECT (SELECT balance_after FROM wallet_operations"  # noqa: S608 (constants)
+    "SELECT (SELECT balance_after FROM wallet_operations"
     " WHERE wallet_id = %(wallet)s AND applied_at < %(start)s"
     " ORDER BY applied_at DESC, seq DESC LIMIT 1),"
-    f" {_first_at('start')}, coalesce({_first_at('end')},"
-    " (SELECT seq + 1 FROM wallet_operations WHERE wallet_id = %(wallet)s ORDER BY seq DESC LIMIT 1))"
+    " (SELECT seq FROM wallet_operations WHERE wallet_id = %(wallet)s ORDER BY applied_at DESC, seq DESC LIMIT 1)"
 )
-"""The balance before the span, and the positions of its first row and of the first row after
-it (or past the wallet's last row: rows written while a statement streams are not in it)."""
+"""The balance before the span, and the position of the wallet's last row (rows written while a
+statement streams are not in it)."""
 _STATEMENT_ROWS = (
     f"SELECT {_COLUMNS} FROM wallet_operations o WHERE o.wallet_id = %(wallet)s"  # noqa: S608 (constants)
-    f" AND o.seq >= %(low)s AND o.seq < %(high)s AND o.status = '{OperationStatus.APPLIED.value}'"
-    " ORDER BY o.seq LIMIT %(chunk)s"
+    " AND (o.applied_at, o.seq) > (%(at)s, %(seq)s) AND o.applied_at < %(end)s AND o.seq <= %(last)s"
+    f" AND o.status = '{OperationStatus.APPLIED.value}' ORDER BY o.applied_at, o.seq LIMIT %(chunk)s"
 )
+"""The next chunk of a span's applied rows, oldest first: after the row at ``at``, ``seq``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,22 +190,21 @@ class Statement:
 def wallet_statement_get(*, wallet_id: UUID, caller: Caller, span: StatementInput) -> Statement:
     """The statement of a wallet the caller reaches, for ``span``."""
     wallet = wallet_ensure_reachable(wallet_id=wallet_id, caller=caller)
-    params = {"wallet": str(wallet_id), "start": span.start, "end": span.end}
-    head = read_one(_STATEMENT_SPAN, params)
+    head = read_one(_STATEMENT_SPAN, {"wallet": str(wallet_id), "start": span.start})
     assert head is not None  # scalar subqueries: one row
-    opening, low, high = head
-    rows = iter(()) if low is None else _rows_between(str(wallet_id), low, high)
+    opening, last = head
+    rows = iter(()) if last is None else _rows_of(str(wallet_id), span, last)
     return Statement(wallet.currency, Decimal(0) if opening is None else opening, rows)
 
 
-def _rows_between(wallet: str, low: int, high: int) -> Iterator[LedgerRecord]:
-    """The wallet's applied rows at positions ``low`` to ``high`` (excluded), in chunks."""
-    while low < high:
-        chunk = read_all(
-            _STATEMENT_ROWS, {"wallet": wallet, "low": low, "high": high, "chunk": STATEMENT_CHUNK}, STATEMENT_CHUNK
-        )
+def _rows_of(wallet: str, span: StatementInput, last: int) -> Iterator[LedgerRecord]:
+    """The wallet's applied rows of ``span`` up to position ``last``, in chunks."""
+    params: dict[str, Any] = {"wallet": wallet, "at": span.start, "seq": 0, "end": span.end, "last": last}
+    while True:
+        chunk = read_all(_STATEMENT_ROWS, {**params, "chunk": STATEMENT_CHUNK}, STATEMENT_CHUNK)
         for values in chunk:
-            yield LedgerRecord.from_values(values)
+            record = LedgerRecord.from_values(values)
+            yield record
         if len(chunk) < STATEMENT_CHUNK:
             return
-        low = chunk[-1][LEDGER_COLUMNS.index("seq")] + 1
+        params.update(at=record.applied_at, seq=record.seq)

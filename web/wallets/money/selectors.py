@@ -42,7 +42,7 @@ _OPERATIONS_BY_KEYS = (
     f"SELECT {_OPERATION_COLUMNS} FROM wallet_operations"  # noqa: S608 (constants)
     " WHERE (wallet_id, idempotency_key) IN (SELECT * FROM unnest(%s::uuid[], %s::text[]))"
 )
-# A wallet's applied changes up to one of its rows, oldest first (by wallet_operations_history).
+# A wallet's applied changes up to one of its rows, oldest first (by wallet_operations_by_type).
 _CHANGES_UNTIL = (
     "SELECT change FROM wallet_operations WHERE wallet_id = %s AND seq <= (SELECT seq FROM wallet_operations"  # noqa: S608 (constants)
     f" WHERE id = %s) AND operation_type IN ({', '.join(repr(t.value) for t in WALLET_UPDATES)})"
