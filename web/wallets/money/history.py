@@ -88,12 +88,13 @@ def wallet_history_list(
     return _page(history_sql(conditions), {**params, "wallet": str(wallet_id), "after": after}, limit)
 
 
-_BELOW = (
-    "(o.applied_at, o.seq) < (SELECT applied_at, seq FROM wallet_operations"
-    " WHERE seq = %(after)s AND wallet_id = %(wallet)s)"
-)
-"""A page's condition past the first: below the last row of the page before (found by its
-position; none of another wallet)."""
+_CURSOR_AT = "(SELECT applied_at FROM wallet_operations WHERE seq = %(after)s AND wallet_id = %(wallet)s)"
+_BELOW = f"o.applied_at <= {_CURSOR_AT} AND (o.applied_at < {_CURSOR_AT} OR o.seq < %(after)s)"
+"""A page's condition past the first: below the last row of the page before, at position
+``after`` (none of another wallet). Not a row comparison, ``(applied_at, seq) < (...)``: the
+index scan would start at the cursor even when a ``created_before`` bound lies far below it, and
+walk every row between; a bound on ``applied_at`` alone, the tighter of the two, is where it
+starts."""
 
 
 def history_sql(conditions: list[str]) -> str:
