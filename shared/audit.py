@@ -1,6 +1,6 @@
 """Ledger audit: does the ledger explain every balance, and is money conserved?
 
-Eleven checks, each empty when all is well:
+Twelve checks, each empty when all is well:
 
 - every balance equals the sum of its applied operations (``ledger_mismatches``);
 - every ledger row's ``balance_after`` is the running sum of its wallet's applied operations
@@ -23,7 +23,9 @@ Eleven checks, each empty when all is well:
   (``reversal_excesses``);
 - along each wallet's ledger, ``applied_at`` never goes back (``time_reversals``);
 - every wallet's metadata is what its changes say: the last applied ``WALLET_UPDATE`` that named
-  metadata, else the metadata it was made with (``metadata_mismatches``).
+  metadata, else the metadata it was made with (``metadata_mismatches``);
+- no JSON object column (``shared.tables.OBJECT``: metadata, changes) holds JSON ``null`` for
+  none (``json_nulls``).
 
 The test suite runs them after every test that touches the database; ``make bench`` after
 every run.
@@ -40,6 +42,8 @@ from shared.money import MAX_BALANCE
 from shared.operations import KINDS, TRANSFER_LEGS, TransferLeg
 from shared.outcomes import OperationStatus
 from shared.reversed import operation_reversal_counts, transfer_reversal_counts
+from shared.tables import OBJECT
+from shared.tables import metadata as schema
 from shared.transfers import TransferState
 
 APPLIED, REJECTED = OperationStatus.APPLIED.value, OperationStatus.REJECTED.value
@@ -307,6 +311,23 @@ def metadata_mismatches(engine: Engine) -> list[tuple[object, ...]]:
         return [tuple(row) for row in conn.execute(METADATA_CHECK)]
 
 
+JSON_NULL_CHECK = text(
+    " UNION ALL ".join(
+        f"SELECT '{table.name}', '{column.name}', count(*) FROM {table.name} WHERE {column.name} = 'null'::jsonb"  # noqa: S608 (shared.tables' names)
+        " HAVING count(*) > 0"
+        for table in schema.sorted_tables
+        for column in table.columns
+        if column.type is OBJECT
+    )
+)
+
+
+def json_nulls(engine: Engine) -> list[tuple[object, ...]]:
+    """Object columns holding JSON ``null`` where none is SQL NULL: (table, column, rows)."""
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(JSON_NULL_CHECK)]
+
+
 def ledger_sound(engine: Engine) -> bool:
     """Whether every check of this module passes."""
     return (
@@ -321,4 +342,5 @@ def ledger_sound(engine: Engine) -> bool:
         and not reversal_excesses(engine)
         and not time_reversals(engine)
         and not metadata_mismatches(engine)
+        and not json_nulls(engine)
     )

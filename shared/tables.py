@@ -33,13 +33,16 @@ metadata = MetaData()
 
 MONEY = Numeric(MONEY_DIGITS, MONEY_SCALE, asdecimal=True)
 CURRENCY = String(3)
+OBJECT = JSONB(none_as_null=True)
+"""A JSON object, or SQL NULL when there is none: Python's None is never stored as JSON ``null``
+(``shared.audit.json_nulls`` checks it), so ``IS NULL`` finds every row without one."""
 """An ISO 4217 alphabetic code (``shared.money``)."""
 
 
 def _annotations() -> tuple[Column[str], Column[dict[str, str]]]:
     """The client's ``reference`` and ``metadata`` (``shared.annotations``), on every row a write
     makes."""
-    return Column("reference", String(REFERENCE_MAX), nullable=True), Column("metadata", JSONB, nullable=True)
+    return Column("reference", String(REFERENCE_MAX), nullable=True), Column("metadata", OBJECT, nullable=True)
 
 
 class XID8(UserDefinedType[int]):
@@ -92,7 +95,7 @@ wallets = Table(
     Column("max_balance", MONEY, nullable=True),
     Column("status", String(8), nullable=False, server_default="active"),
     *_annotations(),
-    Column("created_metadata", JSONB, nullable=True),
+    Column("created_metadata", OBJECT, nullable=True),
 )
 
 transfers = Table(
@@ -155,7 +158,7 @@ wallet_operations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("currency", CURRENCY, nullable=False),
-    Column("change", JSONB, nullable=True),
+    Column("change", OBJECT, nullable=True),
     Column("reversal_of", Uuid, nullable=True),
     *_annotations(),
 )
@@ -177,7 +180,7 @@ pending_operations = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default="now()"),
     Column("settled_at", DateTime(timezone=True), nullable=True),
     Column("currency", CURRENCY, nullable=False),
-    Column("change", JSONB, nullable=True),
+    Column("change", OBJECT, nullable=True),
     Column("reversal_of", Uuid, nullable=True),
     *_annotations(),
 )

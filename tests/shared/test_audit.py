@@ -6,12 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, delete, insert, null, select, update
+from sqlalchemy import Engine, delete, insert, literal_column, null, select, update
 
 from shared.audit import (
     chain_breaks,
     conservation_gaps,
     currency_mismatches,
+    json_nulls,
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
@@ -206,3 +207,35 @@ def test_audit_checks_each_wallets_metadata_against_its_changes(db: Engine) -> N
             with db.begin() as conn:
                 conn.execute(update(wallets).where(wallets.c.id == wallet).values(metadata=null()))  # SQL's, not JSON's
     assert metadata_mismatches(db) == []
+
+
+def test_audit_catches_json_null_standing_for_no_object(db: Engine) -> None:
+    """Python's None is SQL NULL in every object column (a transfer made without metadata here);
+    a JSON null where there is none is reported."""
+    source, destination = wallet_row(db), wallet_row(db)
+    transfer = uuid.uuid4()
+    with db.begin() as conn:
+        conn.execute(
+            insert(transfers).values(
+                id=transfer,
+                from_wallet_id=source,
+                to_wallet_id=destination,
+                amount=Decimal("1.00"),
+                shard=0,
+                state=TransferState.FAILED.value,
+                created_at=datetime.now(UTC),
+                currency=TEST_CURRENCY,
+                metadata=None,
+            )
+        )
+        stored = conn.execute(select(transfers.c.metadata.is_(None)).where(transfers.c.id == transfer)).scalar_one()
+    assert stored is True
+    assert json_nulls(db) == []
+    with db.begin() as conn:
+        conn.execute(update(wallets).where(wallets.c.id == source).values(metadata=literal_column("'null'::jsonb")))
+    try:
+        assert json_nulls(db) == [("wallets", "metadata", 1)]
+    finally:
+        with db.begin() as conn:
+            conn.execute(update(wallets).where(wallets.c.id == source).values(metadata=None))
+            conn.execute(delete(transfers).where(transfers.c.id == transfer))

@@ -17,6 +17,7 @@ from shared.audit import (
     conservation_gaps,
     currency_mismatches,
     held_mismatches,
+    json_nulls,
     ledger_mismatches,
     limit_breaches,
     limit_crossings,
@@ -116,3 +117,4 @@ def audit_clean(engine: Engine) -> None:
     assert reversal_excesses(engine) == []
     assert time_reversals(engine) == []
     assert metadata_mismatches(engine) == []
+    assert json_nulls(engine) == []
