@@ -6,6 +6,8 @@ the migrated database, so a migration that forgets this file fails the suite.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -39,7 +41,7 @@ OBJECT = JSONB(none_as_null=True)
 """An ISO 4217 alphabetic code (``shared.money``)."""
 
 
-def _annotations() -> tuple[Column[str], Column[dict[str, str]]]:
+def _annotations() -> tuple[Column[str], Column[Any]]:
     """The client's ``reference`` and ``metadata`` (``shared.annotations``), on every row a write
     makes."""
     return Column("reference", String(REFERENCE_MAX), nullable=True), Column("metadata", OBJECT, nullable=True)
