@@ -85,11 +85,11 @@ def redis_settings(settings: Settings) -> dict[str, object]:
     }
 
 
-def dashboard_app(redis: str | Settings, *, username: str | None = None, password: str | None = None) -> Flask:
-    """The rq-dashboard Flask app on Redis (a URL, or as ``settings`` say), read only (see the
-    module's docstring)."""
+def dashboard_app(settings: Settings, *, username: str | None = None, password: str | None = None) -> Flask:
+    """The rq-dashboard Flask app on Redis as ``settings`` say, read only (see the module's
+    docstring)."""
     app: Flask = make_flask_app(config=None, username=None, password=None, url_prefix="")
-    app.config.update(redis_settings(redis) if isinstance(redis, Settings) else {"RQ_DASHBOARD_REDIS_URL": redis})
+    app.config.update(redis_settings(settings))
     app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
     web.config.serializer = JSONSerializer  # the shard queues' jobs are JSON (``--json``)
     web.setup_rq_connection(app)

@@ -27,6 +27,28 @@ from tests.support.factories import TEST_CURRENCY, operation, seed_applied_depos
 from worker.apply import ledger_apply
 
 
+def _transfer_row(
+    db: Engine, source: uuid.UUID, destination: uuid.UUID, amount: Decimal, state: TransferState, **values: object
+) -> uuid.UUID:
+    """A transfers row written directly (no legs), for a check to find; its id."""
+    transfer_id = uuid.uuid4()
+    with db.begin() as conn:
+        conn.execute(
+            insert(transfers).values(
+                id=transfer_id,
+                from_wallet_id=source,
+                to_wallet_id=destination,
+                amount=amount,
+                shard=0,
+                state=state.value,
+                created_at=datetime.now(UTC),
+                currency=TEST_CURRENCY,
+                **values,
+            )
+        )
+    return transfer_id
+
+
 def test_audit_catches_a_tampered_balance(db: Engine) -> None:
     wallet = wallet_row(db)
     seed_applied_deposit(db, wallet, Decimal("10.00"))
@@ -61,20 +83,8 @@ def test_audit_catches_a_broken_chain(db: Engine) -> None:
 def test_audit_catches_a_wallet_past_its_limit_with_its_pending_transfers(db: Engine) -> None:
     source, destination = wallet_row(db), wallet_row(db)
     seed_applied_deposit(db, source, MAX_BALANCE - Decimal("1.00"))
-    transfer_id = uuid.uuid4()
-    with db.begin() as conn:  # 2.00 away in a pending transfer that took nothing from the balance
-        conn.execute(
-            insert(transfers).values(
-                id=transfer_id,
-                from_wallet_id=source,
-                to_wallet_id=destination,
-                amount=Decimal("2.00"),
-                shard=0,
-                state=TransferState.PENDING.value,
-                created_at=datetime.now(UTC),
-                currency=TEST_CURRENCY,
-            )
-        )
+    # 2.00 away in a pending transfer that took nothing from the balance
+    transfer_id = _transfer_row(db, source, destination, Decimal("2.00"), TransferState.PENDING)
     try:
         assert [row[0] for row in limit_breaches(db)] == [source]
     finally:
@@ -213,21 +223,8 @@ def test_audit_catches_json_null_standing_for_no_object(db: Engine) -> None:
     """Python's None is SQL NULL in every object column (a transfer made without metadata here);
     a JSON null where there is none is reported."""
     source, destination = wallet_row(db), wallet_row(db)
-    transfer = uuid.uuid4()
-    with db.begin() as conn:
-        conn.execute(
-            insert(transfers).values(
-                id=transfer,
-                from_wallet_id=source,
-                to_wallet_id=destination,
-                amount=Decimal("1.00"),
-                shard=0,
-                state=TransferState.FAILED.value,
-                created_at=datetime.now(UTC),
-                currency=TEST_CURRENCY,
-                metadata=None,
-            )
-        )
+    transfer = _transfer_row(db, source, destination, Decimal("1.00"), TransferState.FAILED, metadata=None)
+    with db.connect() as conn:
         stored = conn.execute(select(transfers.c.metadata.is_(None)).where(transfers.c.id == transfer)).scalar_one()
     assert stored is True
     assert json_nulls(db) == []

@@ -31,7 +31,7 @@ dashboard_app: Callable[..., Any] = DASHBOARD["dashboard_app"]
 
 @pytest.fixture
 def client(local_redis: redis.Redis, local_settings: Settings) -> FlaskClient:
-    return dashboard_app(local_settings.redis_url).test_client()
+    return dashboard_app(local_settings).test_client()
 
 
 def test_a_job_listed_after_it_expired_is_a_404_not_a_500(client: FlaskClient, local_redis: redis.Redis) -> None:
@@ -77,7 +77,7 @@ def test_the_pages_an_operator_reads_answer(client: FlaskClient) -> None:
 
 
 def test_basic_auth_when_a_password_is_set(local_settings: Settings) -> None:
-    client = dashboard_app(local_settings.redis_url, username="ops", password="a-long-dashboard-password").test_client()
+    client = dashboard_app(local_settings, username="ops", password="a-long-dashboard-password").test_client()
     assert client.get("/").status_code == 401
     good = base64.b64encode(b"ops:a-long-dashboard-password").decode()
     assert client.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200

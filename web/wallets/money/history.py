@@ -34,7 +34,7 @@ _LAST = 2**63 - 1
 
 _NEWEST_FIRST = "ORDER BY o.applied_at DESC, o.seq DESC"
 """A wallet's rows, newest first: its ledger order, read backwards along
-``wallet_operations_timeline`` (or ``_by_type``, ``_refused``, which end the same way)."""
+``wallet_operations_timeline`` (or ``_by_type``, ``_rejections``, which end the same way)."""
 
 # Each filter's condition on the row ``o``; the parameters are the filter's values.
 _FILTERS = {
@@ -200,6 +200,7 @@ def wallet_statement_get(*, wallet_id: UUID, caller: Caller, span: StatementInpu
 
 def _rows_of(wallet: str, span: StatementInput, last: int) -> Iterator[LedgerRecord]:
     """The wallet's applied rows of ``span`` up to position ``last``, in chunks."""
+    # After (start, 0): every row at or after the start (positions begin at 1).
     params: dict[str, Any] = {"wallet": wallet, "at": span.start, "seq": 0, "end": span.end, "last": last}
     while True:
         chunk = read_all(_STATEMENT_ROWS, {**params, "chunk": STATEMENT_CHUNK}, STATEMENT_CHUNK)
