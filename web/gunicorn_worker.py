@@ -32,7 +32,7 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import gevent
@@ -212,18 +212,46 @@ def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
             )
             return [busy]
         try:
-            # Django's response is complete once returned (no streaming responses in this API).
             result = app(environ, start_response)
+            if getattr(result, "streaming", False):  # a statement: sent piece by piece, in its slot
+                return _Streamed(result, semaphore.release)
+        except BaseException:
+            semaphore.release()
+            raise
+        try:
+            return list(result)
+        finally:
             try:
-                return list(result)
-            finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()  # Django's request_finished signal
-        finally:
-            semaphore.release()
+            finally:
+                semaphore.release()
 
     return limited
+
+
+class _Streamed:
+    """A streaming response, handed to the server to send piece by piece (never held whole); once
+    the server closes it (sent, or the client gone), the response is closed and its slot freed."""
+
+    def __init__(self, response: Iterable[bytes], release: Callable[[], None]) -> None:
+        self._response = response
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._response)
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            release()
 
 
 class JsonErrorLogServer(PyWSGIServer):  # type: ignore[misc]

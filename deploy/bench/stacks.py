@@ -25,8 +25,8 @@ def summary(files: list[Path]) -> tuple[int, Counter[str], Counter[str]]:
     for file in files:
         for line in file.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
-            if not stack:
-                continue
+            if not stack or not count.isdigit():
+                continue  # a frame torn by sampling without pausing (--nonblocking) spans lines
             n = int(count)
             frames = [frame_name(f) for f in stack.split(";")[1:]]  # the first is the thread
             total += n

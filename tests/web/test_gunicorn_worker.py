@@ -20,6 +20,7 @@ import pytest
 
 from deploy.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 from tests.support.api import Api
+from web.gunicorn_worker import limit_concurrency
 from web.wallets.inputs import BULK_MAX_BODY_BYTES, MAX_BODY_BYTES
 
 pytestmark = pytest.mark.live
@@ -300,3 +301,41 @@ def test_only_a_bulk_request_may_send_a_body_past_the_single_limit(port: int, ap
         assert [r["status"] for r in json.loads(answer.read())["results"]] == ["Success"] * 60
         client.close()
     assert api.balance(wallet) == Decimal("1.20")
+
+
+class _Statement:
+    """A streaming answer (as Django's ``StreamingHttpResponse``) that counts the pieces it made."""
+
+    streaming = True
+
+    def __init__(self) -> None:
+        self.made = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(3):
+            self.made += 1
+            yield b"row\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_streamed_answer_is_handed_on_unread_and_keeps_its_slot_until_closed() -> None:
+    statement = _Statement()
+    statuses: list[str] = []
+    app = limit_concurrency(lambda environ, start_response: statement, slots=1, wait=0.01)
+    answer = app({}, lambda status, headers: statuses.append(status))
+    assert statement.made == 0  # nothing read before the server sends it
+    pieces = iter(answer)
+    assert next(pieces) == b"row\n"
+    assert statement.made == 1  # read as sent, never held whole
+    # While it is sent, it holds the process's only slot.
+    assert app({}, lambda status, headers: statuses.append(status))
+    assert statuses == ["503 Service Unavailable"]
+    answer.close()  # type: ignore[attr-defined]  # the server closes what it sent
+    answer.close()  # type: ignore[attr-defined]  # twice frees the slot once
+    assert statement.closed
+    again = app({}, lambda status, headers: statuses.append(status))
+    assert len(statuses) == 1  # served, not refused
+    again.close()  # type: ignore[attr-defined]  # frees the slot again
