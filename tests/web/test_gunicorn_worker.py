@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -17,10 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from gevent.pywsgi import headers_factory
 
 from deploy.processes import ROOT, free_port, start_gunicorn, stop, wait_until
 from tests.support.api import Api
-from web.gunicorn_worker import limit_concurrency
+from web.gunicorn_worker import header_message, limit_concurrency
 from web.wallets.inputs import BULK_MAX_BODY_BYTES, MAX_BODY_BYTES
 
 pytestmark = pytest.mark.live
@@ -339,3 +341,19 @@ def test_a_streamed_answer_is_handed_on_unread_and_keeps_its_slot_until_closed()
     again = app({}, lambda status, headers: statuses.append(status))
     assert len(statuses) == 1  # served, not refused
     again.close()  # type: ignore[attr-defined]  # frees the slot again
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        [b"Host: 127.0.0.1:8000\r\n", b"Content-Length: 42\r\n"],
+        [b"X-Empty:\r\n", b"X-Blanks: \t value with: colons and trailing blanks  \r\n"],
+        [b"Accept: a\r\n", b"accept: b\r\n", b"X-Latin: caf\xe9\r\n", b"Idempotency-Key:\tk-1\r\n"],
+        [],
+    ],
+)
+def test_headers_read_as_pywsgis_parser_reads_them(head: list[bytes]) -> None:
+    ours, theirs = header_message(head), headers_factory(io.BytesIO(b"".join(head) + b"\r\n"))
+    assert type(ours) is type(theirs)
+    assert ours.items() == theirs.items()
+    assert ours.get_all("accept") == theirs.get_all("accept")
