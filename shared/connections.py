@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import select
 from functools import lru_cache
 from typing import Any
 
 import redis
+from gevent.monkey import get_original
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
@@ -23,7 +25,33 @@ REDIS_SOCKET_MARGIN = 2.0
 """Seconds a Redis read may take beyond the longest BLPOP we issue."""
 
 
-class _MasterConnection(SentinelManagedConnection):
+_OS_POLL = get_original("select", "poll")
+"""The system's poll, never gevent's (which patches ``select`` in the web's processes)."""
+
+
+class _QuickReadyCheck(redis.Connection):
+    """A connection whose zero-timeout readiness check is one poll(2) of the system.
+
+    A pool checks each connection it hands out for something to read (a reply left unread, or the
+    server's hang-up): redis-py asks ``select.poll``, which under gevent is a cooperative poll that
+    switches to the hub and back even for a zero timeout (measured: 27-31 µs per check, against
+    2 µs unpatched), on every enqueue of the web. Here the system's poll answers the usual case,
+    nothing to read, at once; anything else (data or a hang-up on the socket, a reply already in
+    the parser's buffer, a parser without one, a wait) is redis-py's own check, unchanged."""
+
+    def can_read(self, timeout: float = 0) -> bool:
+        sock: Any = self._sock
+        reader: Any = getattr(self._parser, "_reader", None)  # hiredis's, which buffers what arrived
+        if timeout or sock is None or reader is None or reader.has_data():
+            return super().can_read(timeout)
+        poller = _OS_POLL()
+        poller.register(sock.fileno(), select.POLLIN)
+        if poller.poll(0):
+            return super().can_read(timeout)
+        return False
+
+
+class _MasterConnection(_QuickReadyCheck, SentinelManagedConnection):
     """A connection to the master the Sentinels name, reporting where it landed
     (``shared.failovers``): each new connection asks them, so after a failover the next one
     reaches the new master."""
@@ -44,6 +72,8 @@ def redis_from_settings(settings: Settings) -> redis.Redis:
         "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
     }
     if not settings.redis_sentinels:
+        if settings.redis_url.startswith("redis://"):  # TCP (TLS and unix sockets keep their own classes)
+            options["connection_class"] = _QuickReadyCheck
         client = redis.Redis.from_url(settings.redis_url, **options)
         kwargs = client.connection_pool.connection_kwargs
         failovers.connected(Backend.REDIS, address_text(kwargs.get("host", "?"), kwargs.get("port", "?")))

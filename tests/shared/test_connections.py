@@ -6,11 +6,13 @@ import uuid
 from decimal import Decimal
 
 import pytest
+import redis
+from redis.connection import Connection
 from sqlalchemy import Engine, text
 
 from deploy.processes import free_port
 from shared.config import Settings
-from shared.connections import engine_from_settings
+from shared.connections import engine_from_settings, redis_from_settings
 from shared.errors import ServiceUnavailable
 from tests.support.databases import terminate_backends
 from tests.support.factories import seed_applied_deposit, wallet_row
@@ -62,3 +64,25 @@ def test_read_one_without_a_database_is_service_unavailable_quickly(
     with pytest.raises(ServiceUnavailable):
         read_one("SELECT 1", ())
     assert time.monotonic() - started < 3
+
+
+def _client_id(conn: Connection) -> int:
+    conn.send_command("CLIENT", "ID")  # type: ignore[no-untyped-call]
+    return int(conn.read_response())
+
+
+def test_a_pooled_redis_connection_is_kept_while_idle_and_replaced_once_the_server_hung_up(
+    local_settings: Settings, local_redis: redis.Redis
+) -> None:
+    pool = redis_from_settings(local_settings).connection_pool
+    conn = pool.get_connection()
+    first = _client_id(conn)
+    pool.release(conn)
+    conn = pool.get_connection()
+    assert _client_id(conn) == first  # idle and clean: kept
+    pool.release(conn)
+    local_redis.client_kill_filter(_id=first)  # the server hangs up (as on a restart)
+    conn = pool.get_connection()
+    assert _client_id(conn) != first  # found closed on checkout, and connected again
+    pool.release(conn)
+    pool.disconnect()
