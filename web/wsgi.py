@@ -31,8 +31,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.db import close_old_connections, reset_queries  # noqa: E402
 from django.dispatch import Signal  # noqa: E402
 
-API_PATH = "/api/"
-"""Where the API is mounted (``web.urls``): the paths ``ApiHandler`` serves."""
+from web.wallets.api.urls import API_PATH  # noqa: E402
 
 
 class ApiHandler(WSGIHandler):

@@ -4,7 +4,9 @@ The machine is shared and noisy: figures move by 5-15% between runs an hour apar
 change is judged against its bases measured in the same minutes. This checks out each
 ``--base`` (default ``HEAD~1``; repeat it to compare several) into a temporary git worktree
 and runs ``deploy/bench/run.py`` of each tree in turn, round-robin for ``--rounds`` rounds (one
-run each per round), so all see the same drift. The head is the working tree, or ``--head
+run each per round, in reverse order every other round: A B, B A, A B...), so all see the same
+drift, and a drift within a round (the machine slowing down as a round goes on) favours no
+tree. The head is the working tree, or ``--head
 REV`` checked out the same way (so the checkout can be edited while it runs). It prints each
 tree's medians with the head's change against each base, and writes every figure to
 ``bench-results/compare-<time>.json``; it fails if a scenario loses more than ``--max-loss``
@@ -160,8 +162,9 @@ def main() -> None:
         labels = [*bases, head_label]
         try:
             results: list[Tables] = [[] for _ in trees]
+            order = list(zip(labels, trees, results, strict=True))
             for n in range(1, args.rounds + 1):
-                for label, tree, tables in zip(labels, trees, results, strict=True):
+                for label, tree, tables in order if n % 2 else order[::-1]:
                     print(f"== round {n}: {label}", flush=True)
                     tables.append(run_once(tree, bench_args))
         finally:

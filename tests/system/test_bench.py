@@ -147,6 +147,9 @@ def test_the_profile_counts_each_function_once_per_sample_through_it_and_where_i
         f"process 1;handle ({site}/gevent/pywsgi.py:10);view ({ROOT}/web/v.py:3) 1\n"
         # recursion: a function twice in one stack counts once for that sample
         f"process 1;handle ({site}/gevent/pywsgi.py:10);handle ({site}/gevent/pywsgi.py:12) 2\n"
+        # a sample torn by sampling without pausing: a frame's text over two lines, skipped
+        f"process 1;handle ({site}/gevent/pywsgi.py:10);__package__ (__doc__:-65520); (>>>     a=A(\n"
+        "x),  1\n"
     )
     total, through, stops = summary([stacks])
     assert total == 6

@@ -82,9 +82,12 @@ def _group(segment: str, routes: list[URLPattern]) -> URLResolver:
     return re_path(rf"^{segment}(?=/|$)", include(routes))
 
 
+API_PATH = "/api/v1/"
+"""Where the API is mounted: every route below it (``web.wsgi`` serves these paths apart)."""
+
 urlpatterns = [
     re_path(
-        r"^api/v1/",
+        "^" + API_PATH.lstrip("/"),
         include(
             [
                 _group("wallets", _WALLETS),
