@@ -60,9 +60,16 @@ def _not_for_api(receiver: Receiver) -> Receiver:
     return unless_api
 
 
-for _signal, _receiver in DJANGO_RECEIVERS:
-    if _signal.disconnect(_receiver):  # once, however often this module is imported
-        _signal.connect(_not_for_api(_receiver), weak=False, dispatch_uid=f"wallets.unless_api.{_receiver.__name__}")
+def django_receivers_gate() -> None:
+    """Connect each of ``DJANGO_RECEIVERS`` as run for every sender but ``ApiHandler`` instead of
+    as Django connected it: at import, and again wherever Django's test tools connected one back
+    as it was (its test client does, around each of its requests). Idempotent."""
+    for signal, receiver in DJANGO_RECEIVERS:
+        signal.disconnect(receiver)
+        signal.connect(_not_for_api(receiver), weak=False, dispatch_uid=f"wallets.unless_api.{receiver.__name__}")
+
+
+django_receivers_gate()
 
 _api = ApiHandler()
 _site = WSGIHandler()

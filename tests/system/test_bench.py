@@ -147,12 +147,13 @@ def test_the_profile_counts_each_function_once_per_sample_through_it_and_where_i
         f"process 1;handle ({site}/gevent/pywsgi.py:10);view ({ROOT}/web/v.py:3) 1\n"
         # recursion: a function twice in one stack counts once for that sample
         f"process 1;handle ({site}/gevent/pywsgi.py:10);handle ({site}/gevent/pywsgi.py:12) 2\n"
-        # a sample torn by sampling without pausing: a frame's text over two lines, skipped
+        # a sample torn by sampling without pausing (a frame's text over two lines): its first
+        # line has no count and is skipped; its last counts, with no frame to name
         f"process 1;handle ({site}/gevent/pywsgi.py:10);__package__ (__doc__:-65520); (>>>     a=A(\n"
-        "x),  1\n"
+        "x), 1\n"
     )
     total, through, stops = summary([stacks])
-    assert total == 6
+    assert total == 7
     assert through["gevent/pywsgi.py:handle"] == 6
     assert through["web/v.py:view"] == 4
     assert stops == {"gevent/s.py:send": 3, "web/v.py:view": 1, "gevent/pywsgi.py:handle": 2}

@@ -10,7 +10,7 @@ from wsgiref.util import setup_testing_defaults
 from django.db import connection
 
 from web.wallets.api.urls import API_PATH
-from web.wsgi import ApiHandler, application
+from web.wsgi import ApiHandler, application, django_receivers_gate
 
 
 def _serve(path: str) -> str:
@@ -28,6 +28,7 @@ def _serve(path: str) -> str:
 
 
 def test_an_api_request_runs_no_receiver_of_djangos_connections_and_others_do() -> None:
+    django_receivers_gate()  # as at import: Django's test client, used before, connects one back
     connection.ensure_connection()
     marker = {"sql": "a query of an earlier request", "time": "0.000"}
     connection.queries_log.append(marker)
