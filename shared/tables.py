@@ -35,10 +35,10 @@ metadata = MetaData()
 
 MONEY = Numeric(MONEY_DIGITS, MONEY_SCALE, asdecimal=True)
 CURRENCY = String(3)
+"""An ISO 4217 alphabetic code (``shared.money``)."""
 OBJECT = JSONB(none_as_null=True)
 """A JSON object, or SQL NULL when there is none: Python's None is never stored as JSON ``null``
 (``shared.audit.json_nulls`` checks it), so ``IS NULL`` finds every row without one."""
-"""An ISO 4217 alphabetic code (``shared.money``)."""
 
 
 def _annotations() -> tuple[Column[str], Column[Any]]:

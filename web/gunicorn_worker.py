@@ -228,32 +228,29 @@ def limit_concurrency(app: WSGIApp, slots: int, wait: float) -> WSGIApp:
             )
             return [busy]
         try:
-            result = app(environ, start_response)
-            if getattr(result, "streaming", False):  # a statement: sent piece by piece, in its slot
-                return _Streamed(result, semaphore.release)
+            answer = _InSlot(app(environ, start_response), semaphore.release)
         except BaseException:
             semaphore.release()
             raise
+        if answer.streaming:  # a statement: the server sends it piece by piece, in its slot
+            return answer
         try:
-            return list(result)
+            return list(answer)  # Django's answer is whole once returned
         finally:
-            try:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()  # Django's request_finished signal
-            finally:
-                semaphore.release()
+            answer.close()
 
     return limited
 
 
-class _Streamed:
-    """A streaming response, handed to the server to send piece by piece (never held whole); once
-    the server closes it (sent, or the client gone), the response is closed and its slot freed."""
+class _InSlot:
+    """An answer that holds its request's application slot until it is closed (by the server once
+    it is sent, or the client is gone; for an answer read whole, as soon as it is read): then the
+    answer is closed (Django's request_finished) and the slot freed, once."""
 
     def __init__(self, response: Iterable[bytes], release: Callable[[], None]) -> None:
         self._response = response
         self._release: Callable[[], None] | None = release
+        self.streaming: bool = getattr(response, "streaming", False)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._response)
