@@ -41,6 +41,7 @@ def test_an_api_request_runs_no_receiver_of_djangos_connections_and_others_do() 
 
 def test_the_api_handler_is_djangos_but_for_its_class() -> None:
     assert ApiHandler.__mro__[1].__module__ == "django.core.handlers.wsgi"
+
     class Empty:
         """What any class body holds on this Python (3.13 adds __firstlineno__, ...)."""
 
