@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 
+import redis
 from sqlalchemy import Engine, text
 
-from deploy.processes import ROOT
+from deploy.processes import ROOT, wait_until
 from shared.audit import (
     chain_breaks,
     conservation_gaps,
@@ -27,6 +28,8 @@ from shared.audit import (
     transfer_mismatches,
 )
 from shared.config import get_settings
+from shared.keys import PROCESSING_PATTERN, SHARD_QUEUES_PATTERN
+from shared.tables import events, wallets, webhook_endpoints
 from tests.support.factories import TEST_TENANT
 
 IN_PROCESS_REDIS_URL = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -118,3 +121,19 @@ def audit_clean(engine: Engine) -> None:
     assert time_reversals(engine) == []
     assert metadata_mismatches(engine) == []
     assert json_nulls(engine) == []
+
+
+def money_cleared(engine: Engine, queues: redis.Redis) -> None:
+    """Empty what tenants own but their keys: the wallets and, by cascade, their ledger, pending
+    operations, transfers and holds; the events those rows wrote; the webhook endpoints and their
+    deliveries (an endpoint left behind would be sent every later event). First wait until no
+    shard queue of ``queues`` holds a job and no worker holds a claimed one, so that no operation
+    is applied to a wallet that is gone."""
+
+    def drained() -> bool:
+        return all(next(queues.scan_iter(match=p), None) is None for p in (SHARD_QUEUES_PATTERN, PROCESSING_PATTERN))
+
+    wait_until(drained, timeout=30, what="the shard queues drained")
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL lock_timeout = '10s'"))  # a holder of the lock fails the run, never hangs it
+        conn.execute(text(f"TRUNCATE {wallets.name}, {events.name}, {webhook_endpoints.name} CASCADE"))
