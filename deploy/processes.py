@@ -11,6 +11,11 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import redis
+
+from shared import keys
 
 ROOT = Path(__file__).resolve().parents[1]
 """The checkout's root (the benchmark and every test find the repository's files from here)."""
@@ -29,6 +34,15 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def shard_queues_drained(connection: redis.Redis) -> bool:
+    """No job waits in a shard queue of ``connection`` and no worker holds a claimed one (an RQ
+    ``:intermediate`` list, which matches the queues' pattern, does not count)."""
+    queues: Any = connection.keys(keys.SHARD_QUEUES_PATTERN)
+    processing: Any = connection.keys(keys.PROCESSING_PATTERN)
+    lengths: list[Any] = [connection.llen(k) for k in queues if not k.endswith(b":intermediate")]
+    return sum(int(n) for n in lengths) == 0 and not processing
 
 
 def start(args: list[str], **env: str) -> subprocess.Popen[bytes]:

@@ -105,7 +105,14 @@ from deploy.bench.report import (  # noqa: E402
 )
 from deploy.bench.rowlock_setup import rowlock_prepare  # noqa: E402
 from deploy.bench.webhook import with_endpoint  # noqa: E402
-from deploy.processes import free_port, start_gunicorn, start_worker, stop, wait_until  # noqa: E402
+from deploy.processes import (  # noqa: E402
+    free_port,
+    shard_queues_drained,
+    start_gunicorn,
+    start_worker,
+    stop,
+    wait_until,
+)
 from shared import keys  # noqa: E402
 from shared.audit import ledger_sound  # noqa: E402
 from shared.config import get_settings  # noqa: E402
@@ -150,14 +157,6 @@ def create_wallets(port: int, count: int) -> list[str]:
         return [wallet for chunk in pool.map(batch, per) for wallet in chunk]
 
 
-def drained(connection: redis.Redis) -> bool:
-    queues: Any = connection.keys(keys.SHARD_QUEUES_PATTERN)
-    processing: Any = connection.keys(keys.PROCESSING_PATTERN)
-    lengths: list[Any] = [connection.llen(k) for k in queues if not k.endswith(b":intermediate")]
-    backlog = sum(int(n) for n in lengths)
-    return backlog == 0 and not processing
-
-
 PENDING_TRANSFERS = "SELECT count(*) FROM transfers WHERE state = 'pending'"
 
 
@@ -191,7 +190,7 @@ def scenario_row(
             engine.dispose()
     else:
         result, cpu = measured(port, mode, wallets_file, args, API_KEY)
-    wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
+    wait_until(lambda: shard_queues_drained(r), timeout=120, what="the queues to drain")
     statuses = result["statuses"]
     expected = {"200"} if scenario == "get" else {"200", "201", "202"} if scenario == "hold" else {"200", "202"}
     engine = engine_from_settings(get_settings())
@@ -245,7 +244,7 @@ def soak(port: int, wallets_file: Path, args: argparse.Namespace, r: redis.Redis
         )
         time.sleep(args.soak_every)
     out = proc.stdout.read() if proc.stdout else ""
-    wait_until(lambda: drained(r), timeout=120, what="the queues to drain")
+    wait_until(lambda: shard_queues_drained(r), timeout=120, what="the queues to drain")
     statuses = wrk_statuses(out)
     engine = engine_from_settings(get_settings())
     try:

@@ -12,7 +12,7 @@ import time
 import redis
 from sqlalchemy import Engine, text
 
-from deploy.processes import ROOT, wait_until
+from deploy.processes import ROOT, shard_queues_drained, wait_until
 from shared.audit import (
     chain_breaks,
     conservation_gaps,
@@ -28,7 +28,6 @@ from shared.audit import (
     transfer_mismatches,
 )
 from shared.config import get_settings
-from shared.keys import PROCESSING_PATTERN, SHARD_QUEUES_PATTERN
 from shared.tables import events, wallets, webhook_endpoints
 from tests.support.factories import TEST_TENANT
 
@@ -129,11 +128,7 @@ def money_cleared(engine: Engine, queues: redis.Redis) -> None:
     deliveries (an endpoint left behind would be sent every later event). First wait until no
     shard queue of ``queues`` holds a job and no worker holds a claimed one, so that no operation
     is applied to a wallet that is gone."""
-
-    def drained() -> bool:
-        return all(next(queues.scan_iter(match=p), None) is None for p in (SHARD_QUEUES_PATTERN, PROCESSING_PATTERN))
-
-    wait_until(drained, timeout=30, what="the shard queues drained")
+    wait_until(lambda: shard_queues_drained(queues), timeout=30, what="the shard queues drained")
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL lock_timeout = '10s'"))  # a holder of the lock fails the run, never hangs it
         conn.execute(text(f"TRUNCATE {wallets.name}, {events.name}, {webhook_endpoints.name} CASCADE"))
